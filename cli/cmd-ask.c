@@ -1,0 +1,164 @@
+/*
+ * cmd-ask.c - `loco ask "question"`: one question, one streamed answer.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli-engine.h"
+#include "commands.h"
+
+static void ask_help(FILE *out)
+{
+    fprintf(out, "usage: loco ask [options] \"question\"\n"
+                 "       echo \"question\" | loco ask [options]\n\n"
+                 "Answers one question with the base model and streams the answer.\n\n"
+                 "  --json                 print answer, token counts and timings as JSON\n"
+                 "  --raw                  send the text as is, without the chat template\n");
+    cli_engine_help(out);
+}
+
+static bool stream_piece(void *user, int32_t token, const char *piece, size_t len, float lp)
+{
+    (void)user, (void)token, (void)lp;
+    fwrite(piece, 1, len, stdout);
+    fflush(stdout);
+    return true;
+}
+
+/* Question from the arguments, or from stdin when there are none. */
+static char *read_question(int argc, char **argv, int first)
+{
+    size_t cap = 1, len = 0;
+    for (int i = first; i < argc; i++)
+        cap += strlen(argv[i]) + 1;
+    if (first < argc) {
+        char *q = malloc(cap);
+        if (!q)
+            return NULL;
+        q[0] = '\0';
+        for (int i = first; i < argc; i++) {
+            size_t n = strlen(argv[i]);
+            if (len)
+                q[len++] = ' ';
+            memcpy(q + len, argv[i], n + 1);
+            len += n;
+        }
+        return q;
+    }
+    if (isatty(STDIN_FILENO))
+        return NULL;
+    char *q = NULL;
+    size_t n = 0;
+    FILE *mem = open_memstream(&q, &n);
+    char buf[4096];
+    size_t got;
+    while (mem && (got = fread(buf, 1, sizeof buf, stdin)) > 0)
+        fwrite(buf, 1, got, mem);
+    if (mem)
+        fclose(mem);
+    return q;
+}
+
+static void print_json(const struct cli_engine *e, const struct loco_generate_result *r)
+{
+    static const char *stops[] = {"eog", "max_tokens", "callback", "context"};
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "answer", r->text);
+    cJSON_AddStringToObject(j, "model", e->path);
+    cJSON *t = cJSON_AddObjectToObject(j, "tokens");
+    cJSON_AddNumberToObject(t, "prompt", r->n_prompt);
+    cJSON_AddNumberToObject(t, "generated", r->n_generated);
+    cJSON *tm = cJSON_AddObjectToObject(j, "timings");
+    cJSON_AddNumberToObject(tm, "prompt_ms", r->prompt_ms);
+    cJSON_AddNumberToObject(tm, "generate_ms", r->generate_ms);
+    cJSON_AddNumberToObject(tm, "prompt_tokens_per_s",
+                            r->prompt_ms > 0 ? 1e3 * r->n_prompt / r->prompt_ms : 0);
+    cJSON_AddNumberToObject(tm, "generate_tokens_per_s",
+                            r->generate_ms > 0 ? 1e3 * r->n_generated / r->generate_ms : 0);
+    cJSON_AddStringToObject(j, "stop", stops[r->stop]);
+    char *s = cJSON_Print(j);
+    if (s)
+        puts(s);
+    free(s);
+    cJSON_Delete(j);
+}
+
+static int tokenize_question(const struct cli_engine *e, const struct cli_engine_opts *o,
+                             const char *q, bool raw, int32_t **toks, size_t *n)
+{
+    if (raw)
+        return loco_tokenizer_encode(loco_model_tokenizer(e->model), q, strlen(q), true, false,
+                                     toks, n);
+    struct loco_chat_msg msgs[2];
+    size_t n_msgs = 0;
+    if (o->system)
+        msgs[n_msgs++] = (struct loco_chat_msg){.role = "system", .content = o->system};
+    msgs[n_msgs++] = (struct loco_chat_msg){.role = "user", .content = q};
+    return loco_chat_tokenize(e->model, o->chat_template, msgs, n_msgs, toks, n);
+}
+
+int cmd_ask(int argc, char **argv)
+{
+    struct cli_engine_opts o;
+    cli_engine_defaults(&o);
+    bool json = false, raw = false;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+        if (cli_is_help(argv[i])) {
+            ask_help(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--raw") == 0) {
+            raw = true;
+            continue;
+        }
+        int r = cli_engine_flag(&o, argc, argv, &i);
+        if (r < 0)
+            return 2;
+        if (r == 0) {
+            fprintf(stderr, "loco ask: unknown option '%s' (see loco ask --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    char *q = read_question(argc, argv, i);
+    if (!q || !q[strspn(q, " \t\r\n")]) {
+        fprintf(stderr, "loco ask: no question given (see loco ask --help)\n");
+        free(q);
+        return 2;
+    }
+    struct cli_engine e;
+    if (!cli_engine_open(&e, &o)) {
+        free(q);
+        return 1;
+    }
+    int32_t *toks = NULL;
+    size_t n = 0;
+    int rc = tokenize_question(&e, &o, q, raw, &toks, &n);
+    struct loco_generate_result r = {0};
+    if (rc == LOCO_OK)
+        rc = loco_generate(e.ctx, 0, loco_model_tokenizer(e.model), toks, n, &o.gen,
+                           json ? NULL : stream_piece, NULL, &r);
+    if (rc == LOCO_OK) {
+        if (json)
+            print_json(&e, &r);
+        else
+            putchar('\n');
+    }
+    int status = rc == LOCO_OK ? 0 : cli_fail("ask failed");
+    loco_generate_result_free(&r);
+    free(toks);
+    free(q);
+    cli_engine_close(&e);
+    return status;
+}

@@ -1,0 +1,178 @@
+/*
+ * cmd-chat.c - `loco chat`: multi-turn conversation on stdin/stdout.
+ *
+ * Each line is a user message; the whole conversation is re-rendered with
+ * the chat template every turn and the engine reuses the KV cache for the
+ * part it has already seen, so a turn costs only its new tokens. When the
+ * conversation outgrows the context the oldest turns are dropped.
+ * Works from a pipe too: then no prompt is printed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli-engine.h"
+#include "commands.h"
+
+struct history {
+    struct loco_chat_msg *msgs;
+    size_t n, cap;
+};
+
+static void chat_help(FILE *out)
+{
+    fprintf(out, "usage: loco chat [options]\n\n"
+                 "Interactive chat with the base model. Type a message and press Enter.\n"
+                 "  /reset   forget the conversation\n"
+                 "  /quit    leave (also Ctrl-D)\n"
+                 "  /help    this list\n\n");
+    cli_engine_help(out);
+}
+
+static bool stream_piece(void *user, int32_t token, const char *piece, size_t len, float lp)
+{
+    (void)user, (void)token, (void)lp;
+    fwrite(piece, 1, len, stdout);
+    fflush(stdout);
+    return true;
+}
+
+static bool history_push(struct history *h, const char *role, const char *content)
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 16;
+        struct loco_chat_msg *m = realloc(h->msgs, cap * sizeof *m);
+        if (!m)
+            return false;
+        h->msgs = m;
+        h->cap = cap;
+    }
+    char *copy = strdup(content);
+    if (!copy)
+        return false;
+    h->msgs[h->n++] = (struct loco_chat_msg){.role = role, .content = copy};
+    return true;
+}
+
+/* Drop the oldest user/assistant pair (keeping a leading system message). */
+static bool history_drop_oldest(struct history *h)
+{
+    size_t first = h->n && strcmp(h->msgs[0].role, "system") == 0 ? 1 : 0;
+    if (h->n < first + 3) /* keep at least the current user message */
+        return false;
+    free((char *)h->msgs[first].content);
+    free((char *)h->msgs[first + 1].content);
+    memmove(h->msgs + first, h->msgs + first + 2, (h->n - first - 2) * sizeof *h->msgs);
+    h->n -= 2;
+    return true;
+}
+
+static void history_clear(struct history *h, size_t keep)
+{
+    for (size_t i = keep; i < h->n; i++)
+        free((char *)h->msgs[i].content);
+    h->n = keep;
+}
+
+/* One turn: render, fit into the context, generate, remember the answer. */
+static int chat_turn(struct cli_engine *e, const struct cli_engine_opts *o, struct history *h)
+{
+    int32_t *toks = NULL;
+    size_t n = 0;
+    int rc;
+    for (;;) {
+        rc = loco_chat_tokenize(e->model, o->chat_template, h->msgs, h->n, &toks, &n);
+        if (rc || n + (size_t)o->gen.max_tokens < (size_t)o->n_ctx || !history_drop_oldest(h))
+            break;
+        free(toks);
+        toks = NULL;
+    }
+    struct loco_generate_result r = {0};
+    if (rc == LOCO_OK)
+        rc = loco_generate(e->ctx, 0, loco_model_tokenizer(e->model), toks, n, &o->gen,
+                           stream_piece, NULL, &r);
+    free(toks);
+    if (rc == LOCO_OK && !history_push(h, "assistant", r.text))
+        rc = LOCO_ERR_NOMEM;
+    putchar('\n');
+    loco_generate_result_free(&r);
+    return rc;
+}
+
+static void strip_newline(char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+}
+
+static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, struct history *h,
+                     size_t keep)
+{
+    bool tty = isatty(STDIN_FILENO);
+    char *line = NULL;
+    size_t cap = 0;
+    int status = 0;
+    for (;;) {
+        if (tty) {
+            fputs("> ", stdout);
+            fflush(stdout);
+        }
+        if (getline(&line, &cap, stdin) < 0)
+            break;
+        strip_newline(line);
+        if (line[strspn(line, " \t")] == '\0')
+            continue;
+        if (strcmp(line, "/quit") == 0 || strcmp(line, "/exit") == 0)
+            break;
+        if (strcmp(line, "/help") == 0) {
+            chat_help(stdout);
+            continue;
+        }
+        if (strcmp(line, "/reset") == 0) {
+            history_clear(h, keep);
+            puts("(conversation cleared)");
+            continue;
+        }
+        if (!history_push(h, "user", line) || chat_turn(e, o, h) != LOCO_OK) {
+            status = cli_fail("chat failed");
+            break;
+        }
+    }
+    free(line);
+    return status;
+}
+
+int cmd_chat(int argc, char **argv)
+{
+    struct cli_engine_opts o;
+    cli_engine_defaults(&o);
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            chat_help(stdout);
+            return 0;
+        }
+        int r = cli_engine_flag(&o, argc, argv, &i);
+        if (r <= 0) {
+            if (r == 0)
+                fprintf(stderr, "loco chat: unknown option '%s' (see loco chat --help)\n",
+                        argv[i]);
+            return 2;
+        }
+    }
+    struct cli_engine e;
+    if (!cli_engine_open(&e, &o))
+        return 1;
+    struct history h = {0};
+    size_t keep = 0;
+    if (o.system && history_push(&h, "system", o.system))
+        keep = 1;
+    if (isatty(STDIN_FILENO))
+        fprintf(stderr, "loco chat: %s (type /help for commands, /quit to leave)\n", e.path);
+    int status = chat_loop(&e, &o, &h, keep);
+    history_clear(&h, 0);
+    free(h.msgs);
+    cli_engine_close(&e);
+    return status;
+}

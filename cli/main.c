@@ -1,0 +1,54 @@
+/*
+ * main.c - `loco`: the command table and dispatch.
+ *
+ * Every command is a thin file (cli/cmd-*.c) that parses its flags, calls
+ * the library and prints. This file only finds the command and prints the
+ * top-level help.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"ask", cmd_ask, "answer one question (streams the answer)"},
+    {"chat", cmd_chat, "interactive multi-turn chat (also reads a pipe)"},
+    {"models", cmd_models, "pull, list and inspect GGUF models"},
+    {"bench", cmd_bench, "measure prompt (pp512) and generation (tg128) speed"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "loco %s - routed, LoRA-specialised small language models on your CPU\n\n"
+            "usage: loco <command> [options]\n\ncommands:\n",
+            LOCO_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nFirst time? Run `loco models pull default`, then `loco ask \"Why is the sky "
+                 "blue?\"`.\n`loco <command> --help` shows a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("loco %s\n", LOCO_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "loco: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,60 @@
+/*
+ * loco/sample.h - choosing the next token from logits.
+ *
+ * The chain follows llama.cpp's default order (facts sheet G.1):
+ * repetition penalty -> top-k -> top-p -> min-p -> temperature -> draw.
+ * A temperature <= 0 is greedy (ties go to the lowest id). Draws use a
+ * seeded xoshiro256** generator, so a seed makes a run repeatable.
+ */
+#ifndef LOCO_SAMPLE_H
+#define LOCO_SAMPLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loco/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LOCO_SEED_RANDOM UINT64_MAX
+
+struct loco_sampler_params {
+    float temperature;    /* <= 0: greedy */
+    int32_t top_k;        /* <= 0: off */
+    float top_p;          /* >= 1: off */
+    float min_p;          /* <= 0: off */
+    float repeat_penalty; /* 1: off */
+    int32_t repeat_last_n;
+    uint64_t seed;        /* LOCO_SEED_RANDOM: from the clock */
+};
+
+/* temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, repeat 1.0 over 64, random seed */
+struct loco_sampler_params loco_sampler_default_params(void);
+
+struct loco_sampler; /* opaque */
+
+struct loco_sampler *loco_sampler_init(struct loco_sampler_params p, int32_t n_vocab);
+void loco_sampler_free(struct loco_sampler *s);
+
+/* Pick a token from logits[n_vocab]. When logprob is not NULL it receives
+ * the token's log-probability under the model's own distribution
+ * (log-softmax of the raw logits, before any sampling transform). The token
+ * is NOT added to the penalty history; call loco_sampler_accept. */
+int32_t loco_sampler_sample(struct loco_sampler *s, const float *logits, float *logprob);
+
+/* Record a token (prompt or generated) in the repetition-penalty history. */
+void loco_sampler_accept(struct loco_sampler *s, int32_t token);
+void loco_sampler_reset(struct loco_sampler *s);
+
+/* log-softmax of logits[n] at index `id` (numerically stable). */
+float loco_logprob(const float *logits, int32_t n, int32_t id);
+/* Index of the largest logit, lowest id on ties. */
+int32_t loco_argmax(const float *logits, int32_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The README's second command, and what CI runs: install what is missing,
+# then build and run the whole test suite three ways:
+#   1. Release build, all tests (ctest)
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer build, all tests
+#   3. a short libFuzzer run of the GGUF reader (clang)
+# Tests that need the shared fixtures (../shared) skip with a message when
+# they are absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh
+jobs=$(nproc)
+
+echo "== release build and tests"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== sanitizer build (ASan + UBSan) and tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLOCO_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+echo "== fuzzing the GGUF reader"
+./tests/fuzz/run-fuzz.sh "${LOCO_FUZZ_SECONDS:-60}"

@@ -1,0 +1,520 @@
+/*
+ * forward.c - contexts (KV cache + activations) and the forward pass.
+ *
+ * One decode call runs every token of the batch through the network layer by
+ * layer, so each weight matrix is streamed from memory once per call however
+ * many sequences the batch mixes. Per layer (facts sheet C.3-C.8):
+ *
+ *   h = rmsnorm(x) * attn_norm
+ *   q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv)
+ *   [qwen3, gemma3] q, k = rmsnorm per head * q_norm, k_norm
+ *   q, k = rope(q, k, pos)          NORM (llama) or NEOX (others)
+ *   K/V cache[seq][pos] = k, v
+ *   a = softmax(scale * q K^T + causal/window mask) V     per head, GQA
+ *   o = Wo a        [gemma3] o = rmsnorm(o) * post_attention_norm
+ *   x = x + o
+ *   h = rmsnorm(x) * ffn_norm
+ *   f = down(act(gate h) * up h)    act = silu, or tanh-gelu for gemma3
+ *   [gemma3] f = rmsnorm(f) * post_ffw_norm
+ *   x = x + f
+ * then logits = output (rmsnorm(x) * output_norm) for the tokens that ask.
+ *
+ * Shapes: B tokens, C n_embd, H heads, Hkv kv heads, D head dim, F n_ff,
+ * V vocab, T n_ctx, L layers, S sequences.
+ */
+#include "model_internal.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct loco_context {
+    const struct loco_model *m;
+    struct loco_context_params p;
+    int32_t *seq_len;   /* [S] cached positions per sequence */
+    int32_t *seq_tokens; /* [S][T] the token at each cached position */
+    float *k_cache;     /* [S][L][T][Hkv*D] */
+    float *v_cache;     /* [S][L][T][Hkv*D] */
+    /* activations for up to n_batch tokens, carved from one block */
+    float *block;
+    float *x;           /* [B][C]  residual stream */
+    float *h;           /* [B][C]  normalized input of a sublayer */
+    float *o;           /* [B][C]  sublayer output */
+    float *q;           /* [B][H*D] */
+    float *k;           /* [B][Hkv*D] */
+    float *v;           /* [B][Hkv*D] */
+    float *att;         /* [B][H*D] attention output */
+    float *ff_gate;     /* [B][F] */
+    float *ff_up;       /* [B][F] */
+    float *scores;      /* [threads][T] */
+    float *rope_cos;    /* [B][n_rot/2] for the current layer's base */
+    float *rope_sin;    /* [B][n_rot/2] */
+    float *logits;      /* [n_logits][V], grown on demand */
+    int32_t logits_cap;
+    int32_t n_logits;
+    size_t bytes;
+};
+
+struct loco_context_params loco_context_default_params(void)
+{
+    struct loco_context_params p = {.n_ctx = 2048, .n_seq = 1, .n_batch = 512, .n_threads = 2};
+    return p;
+}
+
+/* ---- allocation -------------------------------------------------------- */
+
+static size_t activation_floats(const struct loco_hparams *hp, const struct loco_context_params *p)
+{
+    size_t B = (size_t)p->n_batch, C = (size_t)hp->n_embd, D = (size_t)hp->head_dim;
+    size_t qd = (size_t)hp->n_head * D, kvd = (size_t)hp->n_head_kv * D;
+    return B * (3 * C + 2 * qd + 2 * kvd + 2 * (size_t)hp->n_ff + (size_t)hp->n_rot) +
+           (size_t)p->n_threads * (size_t)p->n_ctx;
+}
+
+static void carve_activations(struct loco_context *c)
+{
+    const struct loco_hparams *hp = &c->m->hp;
+    size_t B = (size_t)c->p.n_batch, D = (size_t)hp->head_dim;
+    float *p = c->block;
+#define CARVE(field, n) (c->field = p, p += (n))
+    CARVE(x, B * (size_t)hp->n_embd);
+    CARVE(h, B * (size_t)hp->n_embd);
+    CARVE(o, B * (size_t)hp->n_embd);
+    CARVE(q, B * (size_t)hp->n_head * D);
+    CARVE(att, B * (size_t)hp->n_head * D);
+    CARVE(k, B * (size_t)hp->n_head_kv * D);
+    CARVE(v, B * (size_t)hp->n_head_kv * D);
+    CARVE(ff_gate, B * (size_t)hp->n_ff);
+    CARVE(ff_up, B * (size_t)hp->n_ff);
+    CARVE(rope_cos, B * (size_t)hp->n_rot / 2);
+    CARVE(rope_sin, B * (size_t)hp->n_rot / 2);
+    CARVE(scores, (size_t)c->p.n_threads * (size_t)c->p.n_ctx);
+#undef CARVE
+}
+
+struct loco_context *loco_context_init(const struct loco_model *m,
+                                       struct loco_context_params params)
+{
+    const struct loco_hparams *hp = &m->hp;
+    if (params.n_ctx <= 0 || params.n_seq <= 0 || params.n_batch <= 0 || params.n_threads <= 0 ||
+        params.n_seq > 4096 || params.n_threads > 1024) {
+        loco_error_set(LOCO_ERR_INVALID, "context: n_ctx %d, n_seq %d, n_batch %d, n_threads %d "
+                       "must all be positive (n_seq <= 4096)", params.n_ctx, params.n_seq,
+                       params.n_batch, params.n_threads);
+        return NULL;
+    }
+    struct loco_context *c = calloc(1, sizeof *c);
+    if (!c) {
+        loco_error_set(LOCO_ERR_NOMEM, "out of memory for a context");
+        return NULL;
+    }
+    c->m = m;
+    c->p = params;
+    size_t kv = (size_t)params.n_seq * (size_t)hp->n_layer * (size_t)params.n_ctx *
+                (size_t)hp->n_head_kv * (size_t)hp->head_dim;
+    size_t act = activation_floats(hp, &params);
+    c->seq_len = calloc((size_t)params.n_seq, sizeof *c->seq_len);
+    c->seq_tokens = malloc((size_t)params.n_seq * (size_t)params.n_ctx * sizeof *c->seq_tokens);
+    c->k_cache = malloc(kv * sizeof(float));
+    c->v_cache = malloc(kv * sizeof(float));
+    c->block = malloc(act * sizeof(float));
+    if (!c->seq_len || !c->seq_tokens || !c->k_cache || !c->v_cache || !c->block) {
+        loco_error_set(LOCO_ERR_NOMEM, "out of memory for a KV cache of %zu MB (n_ctx %d x n_seq "
+                       "%d); ask for a smaller context", 2 * kv * sizeof(float) >> 20,
+                       params.n_ctx, params.n_seq);
+        loco_context_free(c);
+        return NULL;
+    }
+    c->bytes = (2 * kv + act) * sizeof(float);
+    carve_activations(c);
+    return c;
+}
+
+void loco_context_free(struct loco_context *c)
+{
+    if (!c)
+        return;
+    free(c->seq_len);
+    free(c->seq_tokens);
+    free(c->k_cache);
+    free(c->v_cache);
+    free(c->block);
+    free(c->logits);
+    free(c);
+}
+
+struct loco_context_params loco_context_params(const struct loco_context *c)
+{
+    return c->p;
+}
+
+size_t loco_context_bytes(const struct loco_context *c)
+{
+    return c->bytes + (size_t)c->logits_cap * (size_t)c->m->hp.n_vocab * sizeof(float);
+}
+
+void loco_context_seq_clear(struct loco_context *c, int32_t s)
+{
+    if (s >= 0 && s < c->p.n_seq)
+        c->seq_len[s] = 0;
+}
+
+int32_t loco_context_seq_len(const struct loco_context *c, int32_t s)
+{
+    return s >= 0 && s < c->p.n_seq ? c->seq_len[s] : 0;
+}
+
+const int32_t *loco_context_seq_tokens(const struct loco_context *c, int32_t s)
+{
+    return s >= 0 && s < c->p.n_seq ? c->seq_tokens + (size_t)s * (size_t)c->p.n_ctx : NULL;
+}
+
+int loco_context_seq_truncate(struct loco_context *c, int32_t s, int32_t n)
+{
+    if (s < 0 || s >= c->p.n_seq || n < 0 || n > c->seq_len[s])
+        return loco_error_set(LOCO_ERR_INVALID, "cannot truncate sequence %d to %d positions", s,
+                              n);
+    c->seq_len[s] = n;
+    return LOCO_OK;
+}
+
+const float *loco_context_logits(const struct loco_context *c, int32_t k)
+{
+    if (k < 0 || k >= c->n_logits)
+        return NULL;
+    return c->logits + (size_t)k * (size_t)c->m->hp.n_vocab;
+}
+
+int32_t loco_context_n_logits(const struct loco_context *c)
+{
+    return c->n_logits;
+}
+
+/* ---- elementwise building blocks --------------------------------------- */
+
+/* y = x / sqrt(mean(x^2) + eps) * w over n elements (ggml rms_norm) */
+static void rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
+{
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += (double)x[i] * (double)x[i];
+    float scale = 1.0f / sqrtf((float)(sum / (double)n) + eps);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] * scale * w[i];
+}
+
+static float silu(float x)
+{
+    return x / (1.0f + expf(-x));
+}
+
+/* tanh-approximated GELU; with fp16 set, input and output are rounded
+ * through binary16 exactly as ggml's CPU lookup table does (facts C.3). */
+static float gelu(float x, bool fp16)
+{
+    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+    if (!fp16)
+        return 0.5f * x * (1.0f + tanhf(k * x * (1.0f + 0.044715f * x * x)));
+    if (x <= -10.0f)
+        return 0.0f;
+    if (x >= 10.0f)
+        return x;
+    float xr = loco_fp16_to_fp32(loco_fp32_to_fp16(x));
+    float g = 0.5f * xr * (1.0f + tanhf(k * xr * (1.0f + 0.044715f * xr * xr)));
+    return loco_fp16_to_fp32(loco_fp32_to_fp16(g));
+}
+
+/* cos/sin of each rotation angle for every token of the batch, computed as
+ * ggml does: theta_i = pos * scale * base^(-2i/n_rot), by repeated product. */
+static void rope_tables(struct loco_context *c, const int32_t *pos, int32_t n, float base,
+                        float scale)
+{
+    int32_t half = c->m->hp.n_rot / 2;
+    float theta_scale = powf(base, -2.0f / (float)c->m->hp.n_rot);
+    for (int32_t t = 0; t < n; t++) {
+        float theta = (float)pos[t];
+        for (int32_t i = 0; i < half; i++) {
+            c->rope_cos[t * half + i] = cosf(theta * scale);
+            c->rope_sin[t * half + i] = sinf(theta * scale);
+            theta *= theta_scale;
+        }
+    }
+}
+
+/* rotate one head vector x[D] in place */
+static void rope_apply(float *x, const float *cs, const float *sn, int32_t n_rot,
+                       enum loco_rope_type type)
+{
+    int32_t half = n_rot / 2;
+    for (int32_t i = 0; i < half; i++) {
+        int32_t a = type == LOCO_ROPE_NORM ? 2 * i : i;
+        int32_t b = type == LOCO_ROPE_NORM ? 2 * i + 1 : i + half;
+        float x0 = x[a], x1 = x[b];
+        x[a] = x0 * cs[i] - x1 * sn[i];
+        x[b] = x0 * sn[i] + x1 * cs[i];
+    }
+}
+
+/* ---- sublayers --------------------------------------------------------- */
+
+static int matmul(const struct loco_context *c, const struct loco_weight *w, const float *x,
+                  int32_t n, float *y)
+{
+    if (c->m->params.matmul_mode == LOCO_MATMUL_F32_ACT)
+        return loco_matmul_f32act(w->data, w->type, w->n_in, w->n_out, x, n, y, c->p.n_threads);
+    return loco_matmul(w->data, w->type, w->n_in, w->n_out, x, n, y, c->p.n_threads);
+}
+
+static void add_bias(float *y, const float *b, int32_t n, int64_t dim)
+{
+    if (!b)
+        return;
+    for (int32_t t = 0; t < n; t++)
+        for (int64_t i = 0; i < dim; i++)
+            y[t * dim + i] += b[i];
+}
+
+static size_t cache_index(const struct loco_context *c, int32_t seq, int il, int32_t pos)
+{
+    const struct loco_hparams *hp = &c->m->hp;
+    size_t row = ((size_t)seq * (size_t)hp->n_layer + (size_t)il) * (size_t)c->p.n_ctx + (size_t)pos;
+    return row * (size_t)hp->n_head_kv * (size_t)hp->head_dim;
+}
+
+/* per-head norms, rope, and the K/V cache store for the batch */
+static void qk_prepare(struct loco_context *c, const struct loco_layer *L, int il,
+                       const struct loco_batch *b)
+{
+    const struct loco_hparams *hp = &c->m->hp;
+    int32_t D = hp->head_dim, H = hp->n_head, Hkv = hp->n_head_kv, half = hp->n_rot / 2;
+    rope_tables(c, b->pos, b->n, L->rope_base, L->rope_scale);
+    for (int32_t t = 0; t < b->n; t++) {
+        const float *cs = c->rope_cos + t * half, *sn = c->rope_sin + t * half;
+        for (int32_t h = 0; h < H + Hkv; h++) {
+            bool is_q = h < H;
+            float *x = is_q ? c->q + ((size_t)t * H + h) * D : c->k + ((size_t)t * Hkv + h - H) * D;
+            const float *norm = is_q ? L->q_norm : L->k_norm;
+            if (norm)
+                rmsnorm(x, x, norm, D, hp->rms_eps);
+            rope_apply(x, cs, sn, hp->n_rot, hp->rope_type);
+        }
+        size_t at = cache_index(c, b->seq[t], il, b->pos[t]);
+        memcpy(c->k_cache + at, c->k + (size_t)t * Hkv * D, (size_t)Hkv * D * sizeof(float));
+        memcpy(c->v_cache + at, c->v + (size_t)t * Hkv * D, (size_t)Hkv * D * sizeof(float));
+    }
+}
+
+/* softmax(scale * q.K^T) V for one token and one head, keys [lo, hi] */
+static void attend_head(const struct loco_context *c, int il, int32_t seq, int32_t lo, int32_t hi,
+                        int32_t kv_head, const float *q, float *out, float *scores)
+{
+    const struct loco_hparams *hp = &c->m->hp;
+    int32_t D = hp->head_dim;
+    size_t stride = (size_t)hp->n_head_kv * D;
+    const float *kbase = c->k_cache + cache_index(c, seq, il, 0) + (size_t)kv_head * D;
+    const float *vbase = c->v_cache + cache_index(c, seq, il, 0) + (size_t)kv_head * D;
+    float max = -INFINITY;
+    for (int32_t j = lo; j <= hi; j++) {
+        const float *kj = kbase + (size_t)j * stride;
+        float s = 0.0f;
+        for (int32_t d = 0; d < D; d++)
+            s += q[d] * kj[d];
+        s *= hp->attn_scale;
+        scores[j] = s;
+        max = s > max ? s : max;
+    }
+    double sum = 0.0;
+    for (int32_t j = lo; j <= hi; j++) {
+        scores[j] = expf(scores[j] - max);
+        sum += scores[j];
+    }
+    float inv = (float)(1.0 / sum);
+    memset(out, 0, (size_t)D * sizeof(float));
+    for (int32_t j = lo; j <= hi; j++) {
+        const float *vj = vbase + (size_t)j * stride;
+        float p = scores[j] * inv;
+        for (int32_t d = 0; d < D; d++)
+            out[d] += p * vj[d];
+    }
+}
+
+static void attention(struct loco_context *c, const struct loco_layer *L, int il,
+                      const struct loco_batch *b)
+{
+    const struct loco_hparams *hp = &c->m->hp;
+    int32_t H = hp->n_head, D = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+    int32_t n = b->n;
+#pragma omp parallel for num_threads(c->p.n_threads) schedule(dynamic, 1)
+    for (int32_t th = 0; th < n * H; th++) {
+        int32_t t = th / H, h = th % H;
+        int32_t hi = b->pos[t];
+        int32_t lo = L->local && hi - hp->n_swa + 1 > 0 ? hi - hp->n_swa + 1 : 0;
+        float *scores = c->scores + (size_t)omp_get_thread_num() * (size_t)c->p.n_ctx;
+        attend_head(c, il, b->seq[t], lo, hi, h / group, c->q + ((size_t)t * H + h) * D,
+                    c->att + ((size_t)t * H + h) * D, scores);
+    }
+}
+
+static void residual_add(float *x, const float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] += y[i];
+}
+
+static void norm_rows(float *y, const float *x, const float *w, int32_t n, int64_t dim, float eps)
+{
+    for (int32_t t = 0; t < n; t++)
+        rmsnorm(y + t * dim, x + t * dim, w, dim, eps);
+}
+
+static int attention_block(struct loco_context *c, int il, const struct loco_batch *b)
+{
+    const struct loco_hparams *hp = &c->m->hp;
+    const struct loco_layer *L = &c->m->layers[il];
+    int32_t n = b->n;
+    int64_t C = hp->n_embd, qd = (int64_t)hp->n_head * hp->head_dim;
+    int64_t kvd = (int64_t)hp->n_head_kv * hp->head_dim;
+    int rc;
+    norm_rows(c->h, c->x, L->attn_norm, n, C, hp->rms_eps);
+    if ((rc = matmul(c, &L->wq, c->h, n, c->q)) || (rc = matmul(c, &L->wk, c->h, n, c->k)) ||
+        (rc = matmul(c, &L->wv, c->h, n, c->v)))
+        return rc;
+    add_bias(c->q, L->bq, n, qd);
+    add_bias(c->k, L->bk, n, kvd);
+    add_bias(c->v, L->bv, n, kvd);
+    qk_prepare(c, L, il, b);
+    attention(c, L, il, b);
+    if ((rc = matmul(c, &L->wo, c->att, n, c->o)))
+        return rc;
+    if (L->post_attn_norm)
+        norm_rows(c->o, c->o, L->post_attn_norm, n, C, hp->rms_eps);
+    residual_add(c->x, c->o, (size_t)n * (size_t)C);
+    return LOCO_OK;
+}
+
+static int ffn_block(struct loco_context *c, int il, int32_t n)
+{
+    const struct loco_hparams *hp = &c->m->hp;
+    const struct loco_layer *L = &c->m->layers[il];
+    int64_t C = hp->n_embd;
+    size_t nf = (size_t)n * (size_t)hp->n_ff;
+    bool gemma = hp->arch == LOCO_ARCH_GEMMA3, fp16 = c->m->params.gelu_fp16;
+    int rc;
+    norm_rows(c->h, c->x, L->ffn_norm, n, C, hp->rms_eps);
+    if ((rc = matmul(c, &L->gate, c->h, n, c->ff_gate)) ||
+        (rc = matmul(c, &L->up, c->h, n, c->ff_up)))
+        return rc;
+    for (size_t i = 0; i < nf; i++) {
+        float g = c->ff_gate[i];
+        c->ff_gate[i] = (gemma ? gelu(g, fp16) : silu(g)) * c->ff_up[i];
+    }
+    if ((rc = matmul(c, &L->down, c->ff_gate, n, c->o)))
+        return rc;
+    if (L->post_ffw_norm)
+        norm_rows(c->o, c->o, L->post_ffw_norm, n, C, hp->rms_eps);
+    residual_add(c->x, c->o, (size_t)n * (size_t)C);
+    return LOCO_OK;
+}
+
+/* ---- decode ------------------------------------------------------------ */
+
+static int check_batch(const struct loco_context *c, const struct loco_batch *b, int32_t *next)
+{
+    if (b->n <= 0 || b->n > c->p.n_batch)
+        return loco_error_set(LOCO_ERR_INVALID, "batch of %d tokens (allowed 1..%d)", b->n,
+                              c->p.n_batch);
+    memcpy(next, c->seq_len, (size_t)c->p.n_seq * sizeof *next);
+    for (int32_t i = 0; i < b->n; i++) {
+        int32_t s = b->seq[i], p = b->pos[i], tok = b->tokens[i];
+        if (s < 0 || s >= c->p.n_seq)
+            return loco_error_set(LOCO_ERR_INVALID, "token %d: sequence %d out of range", i, s);
+        if (tok < 0 || tok >= c->m->hp.n_vocab)
+            return loco_error_set(LOCO_ERR_INVALID, "token %d: id %d out of vocabulary", i, tok);
+        if (p != next[s])
+            return loco_error_set(LOCO_ERR_INVALID, "token %d: position %d does not continue "
+                                  "sequence %d (expected %d)", i, p, s, next[s]);
+        if (p >= c->p.n_ctx)
+            return loco_error_set(LOCO_ERR_RANGE, "sequence %d is full: context holds %d tokens; "
+                                  "start a new conversation or raise --ctx", s, c->p.n_ctx);
+        next[s] = p + 1;
+    }
+    return LOCO_OK;
+}
+
+static int ensure_logits(struct loco_context *c, int32_t n)
+{
+    if (n <= c->logits_cap)
+        return LOCO_OK;
+    float *p = realloc(c->logits, (size_t)n * (size_t)c->m->hp.n_vocab * sizeof(float));
+    if (!p)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory for %d logits rows", n);
+    c->logits = p;
+    c->logits_cap = n;
+    return LOCO_OK;
+}
+
+static int compute_logits(struct loco_context *c, const struct loco_batch *b)
+{
+    const struct loco_hparams *hp = &c->m->hp;
+    int64_t C = hp->n_embd;
+    int32_t n_out = 0;
+    for (int32_t i = 0; i < b->n; i++) {
+        bool want = b->want_logits ? b->want_logits[i] : i == b->n - 1;
+        if (want)
+            rmsnorm(c->h + (size_t)n_out++ * C, c->x + (size_t)i * C, c->m->output_norm, C,
+                    hp->rms_eps);
+    }
+    c->n_logits = 0;
+    if (n_out == 0)
+        return LOCO_OK;
+    int rc = ensure_logits(c, n_out);
+    if (rc || (rc = matmul(c, &c->m->output, c->h, n_out, c->logits)))
+        return rc;
+    c->n_logits = n_out;
+    if (hp->final_softcap > 0.0f) {
+        size_t total = (size_t)n_out * (size_t)hp->n_vocab;
+        for (size_t i = 0; i < total; i++)
+            c->logits[i] = hp->final_softcap * tanhf(c->logits[i] / hp->final_softcap);
+    }
+    return LOCO_OK;
+}
+
+static void embed(struct loco_context *c, const struct loco_batch *b)
+{
+    const struct loco_hparams *hp = &c->m->hp;
+    const struct loco_weight *e = &c->m->tok_embd;
+    for (int32_t i = 0; i < b->n; i++) {
+        float *row = c->x + (size_t)i * hp->n_embd;
+        loco_get_row(e->data, e->type, e->n_in, b->tokens[i], row);
+        if (hp->embd_scale != 1.0f)
+            for (int32_t j = 0; j < hp->n_embd; j++)
+                row[j] *= hp->embd_scale;
+    }
+}
+
+int loco_decode(struct loco_context *c, const struct loco_batch *b)
+{
+    int32_t *next = malloc((size_t)c->p.n_seq * sizeof *next);
+    if (!next)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    int rc = check_batch(c, b, next);
+    if (rc == LOCO_OK) {
+        embed(c, b);
+        for (int il = 0; il < c->m->hp.n_layer && rc == LOCO_OK; il++) {
+            rc = attention_block(c, il, b);
+            if (rc == LOCO_OK)
+                rc = ffn_block(c, il, b->n);
+        }
+    }
+    if (rc == LOCO_OK)
+        rc = compute_logits(c, b);
+    if (rc == LOCO_OK) {
+        for (int32_t i = 0; i < b->n; i++)
+            c->seq_tokens[(size_t)b->seq[i] * (size_t)c->p.n_ctx + (size_t)b->pos[i]] =
+                b->tokens[i];
+        memcpy(c->seq_len, next, (size_t)c->p.n_seq * sizeof *next);
+    }
+    free(next);
+    return rc;
+}

@@ -1,0 +1,240 @@
+/*
+ * generate.c - the shared prompt -> answer loop (see loco/generate.h).
+ */
+#include "loco/generate.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct loco_generate_params loco_generate_default_params(void)
+{
+    struct loco_generate_params p = {.max_tokens = 256,
+                                     .sampling = loco_sampler_default_params()};
+    return p;
+}
+
+double loco_time_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void loco_generate_result_free(struct loco_generate_result *res)
+{
+    if (!res)
+        return;
+    free(res->text);
+    free(res->tokens);
+    free(res->logprobs);
+    memset(res, 0, sizeof *res);
+}
+
+/* Keep the longest cached prefix of the prompt; at least one prompt token
+ * must be decoded again so that its logits exist. */
+static int32_t reuse_prefix(struct loco_context *ctx, int32_t seq, const int32_t *prompt,
+                            size_t n_prompt)
+{
+    const int32_t *cached = loco_context_seq_tokens(ctx, seq);
+    int32_t n_cached = loco_context_seq_len(ctx, seq), keep = 0;
+    while (keep < n_cached && (size_t)keep + 1 < n_prompt && cached[keep] == prompt[keep])
+        keep++;
+    loco_context_seq_truncate(ctx, seq, keep);
+    return keep;
+}
+
+/* Decode tokens[from, n) of one sequence in batches; logits for the last. */
+static int prefill(struct loco_context *ctx, int32_t seq, const int32_t *tokens, int32_t from,
+                   int32_t n)
+{
+    int32_t n_batch = loco_context_params(ctx).n_batch;
+    int32_t *pos = malloc((size_t)n_batch * sizeof *pos);
+    int32_t *seqs = malloc((size_t)n_batch * sizeof *seqs);
+    int rc = pos && seqs ? LOCO_OK : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    for (int32_t at = from; rc == LOCO_OK && at < n; at += n_batch) {
+        int32_t len = n - at < n_batch ? n - at : n_batch;
+        for (int32_t i = 0; i < len; i++) {
+            pos[i] = at + i;
+            seqs[i] = seq;
+        }
+        struct loco_batch b = {.n = len, .tokens = tokens + at, .pos = pos, .seq = seqs};
+        rc = loco_decode(ctx, &b);
+    }
+    free(pos);
+    free(seqs);
+    return rc;
+}
+
+struct output {
+    char *text;
+    size_t len, cap;
+    int32_t *tokens;
+    float *logprobs;
+    int32_t n, token_cap;
+};
+
+static int output_push(struct output *o, int32_t tok, float lp, const char *piece, size_t len)
+{
+    if (o->n == o->token_cap) {
+        int32_t cap = o->token_cap ? 2 * o->token_cap : 64;
+        int32_t *t = realloc(o->tokens, (size_t)cap * sizeof *t);
+        if (t)
+            o->tokens = t;
+        float *l = realloc(o->logprobs, (size_t)cap * sizeof *l);
+        if (l)
+            o->logprobs = l;
+        if (!t || !l)
+            return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+        o->token_cap = cap;
+    }
+    if (o->len + len + 1 > o->cap) {
+        size_t cap = o->cap ? 2 * o->cap : 256;
+        while (cap < o->len + len + 1)
+            cap *= 2;
+        char *t = realloc(o->text, cap);
+        if (!t)
+            return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+        o->text = t;
+        o->cap = cap;
+    }
+    memcpy(o->text + o->len, piece, len);
+    o->len += len;
+    o->text[o->len] = '\0';
+    o->tokens[o->n] = tok;
+    o->logprobs[o->n++] = lp;
+    return LOCO_OK;
+}
+
+static int piece_of(const struct loco_tokenizer *tok, int32_t id, char *buf, size_t cap,
+                    size_t *len)
+{
+    int n = loco_tokenizer_piece(tok, id, false, buf, cap);
+    if (n < 0)
+        return n;
+    *len = (size_t)n < cap ? (size_t)n : cap;
+    return LOCO_OK;
+}
+
+static int decode_loop(struct loco_context *ctx, int32_t seq, const struct loco_tokenizer *tok,
+                       struct loco_sampler *smp, const struct loco_generate_params *p,
+                       loco_token_fn on_token, void *user, struct output *out,
+                       enum loco_stop_reason *stop)
+{
+    int32_t n_ctx = loco_context_params(ctx).n_ctx;
+    char piece[256];
+    *stop = LOCO_STOP_MAX_TOKENS;
+    for (int32_t i = 0; i < p->max_tokens; i++) {
+        float lp = 0.0f;
+        int32_t id = loco_sampler_sample(smp, loco_context_logits(ctx, 0), &lp);
+        if (loco_tokenizer_is_eog(tok, id)) {
+            *stop = LOCO_STOP_EOG;
+            return LOCO_OK;
+        }
+        loco_sampler_accept(smp, id);
+        size_t len = 0;
+        int rc = piece_of(tok, id, piece, sizeof piece, &len);
+        if (rc || (rc = output_push(out, id, lp, piece, len)))
+            return rc;
+        if (on_token && !on_token(user, id, piece, len, lp)) {
+            *stop = LOCO_STOP_CALLBACK;
+            return LOCO_OK;
+        }
+        if (i + 1 == p->max_tokens)
+            return LOCO_OK;
+        int32_t pos = loco_context_seq_len(ctx, seq);
+        if (pos >= n_ctx) {
+            *stop = LOCO_STOP_CONTEXT;
+            return LOCO_OK;
+        }
+        struct loco_batch b = {.n = 1, .tokens = &id, .pos = &pos, .seq = &seq};
+        if ((rc = loco_decode(ctx, &b)))
+            return rc;
+    }
+    return LOCO_OK;
+}
+
+int loco_generate(struct loco_context *ctx, int32_t seq, const struct loco_tokenizer *tok,
+                  const int32_t *prompt, size_t n_prompt, const struct loco_generate_params *p,
+                  loco_token_fn on_token, void *user, struct loco_generate_result *res)
+{
+    memset(res, 0, sizeof *res);
+    int32_t n_ctx = loco_context_params(ctx).n_ctx;
+    if (n_prompt == 0 || !tok)
+        return loco_error_set(LOCO_ERR_INVALID, "generate: empty prompt or no tokenizer");
+    if (n_prompt >= (size_t)n_ctx)
+        return loco_error_set(LOCO_ERR_RANGE, "the prompt has %zu tokens but the context holds "
+                              "%d; shorten it or raise --ctx", n_prompt, n_ctx);
+    struct loco_sampler *smp = loco_sampler_init(p->sampling, loco_tokenizer_n_vocab(tok));
+    if (!smp)
+        return LOCO_ERR_NOMEM;
+    for (size_t i = 0; i < n_prompt; i++)
+        loco_sampler_accept(smp, prompt[i]);
+    res->n_prompt = (int32_t)n_prompt;
+    double t0 = loco_time_ms();
+    res->n_cached = reuse_prefix(ctx, seq, prompt, n_prompt);
+    int rc = prefill(ctx, seq, prompt, res->n_cached, (int32_t)n_prompt);
+    double t1 = loco_time_ms();
+    struct output out = {0};
+    if (rc == LOCO_OK)
+        rc = decode_loop(ctx, seq, tok, smp, p, on_token, user, &out, &res->stop);
+    res->prompt_ms = t1 - t0;
+    res->generate_ms = loco_time_ms() - t1;
+    loco_sampler_free(smp);
+    if (rc == LOCO_OK && !out.text)
+        out.text = calloc(1, 1);
+    res->text = out.text;
+    res->tokens = out.tokens;
+    res->logprobs = out.logprobs;
+    res->n_generated = out.n;
+    if (rc)
+        loco_generate_result_free(res);
+    return rc;
+}
+
+int loco_chat_tokenize(const struct loco_model *m, const char *template_override,
+                       const struct loco_chat_msg *msgs, size_t n_msgs, int32_t **tokens,
+                       size_t *n_tokens)
+{
+    const struct loco_tokenizer *tok = loco_model_tokenizer(m);
+    if (!tok)
+        return loco_error_set(LOCO_ERR_FORMAT, "the model has no tokenizer");
+    struct loco_str tmpl = {0};
+    char *tmpl_text = NULL;
+    if (loco_gguf_get_str(loco_model_gguf(m), "tokenizer.chat_template", &tmpl) == LOCO_OK)
+        tmpl_text = strndup(tmpl.ptr, tmpl.len);
+    enum loco_chat_template family = template_override ? loco_chat_from_name(template_override)
+                                     : tmpl_text       ? loco_chat_detect(tmpl_text)
+                                                       : LOCO_CHAT_UNKNOWN;
+    if (family == LOCO_CHAT_UNKNOWN) {
+        free(tmpl_text);
+        return loco_error_set(LOCO_ERR_UNSUPPORTED,
+                              template_override ? "unknown chat template '%s' (known: chatml, "
+                                                  "gemma, llama3, phi3)"
+                                                : "the model's chat template is not one LocoLLM "
+                                                  "knows%s; pass --chat-template chatml|gemma|"
+                                                  "llama3|phi3",
+                              template_override ? template_override : "");
+    }
+    /* the template's own default system prompt, when the chat has none */
+    char sys[512];
+    size_t n_sys = tmpl_text && (n_msgs == 0 || strcmp(msgs[0].role, "system") != 0)
+                       ? loco_chat_default_system(tmpl_text, sys, sizeof sys)
+                       : 0;
+    free(tmpl_text);
+    struct loco_chat_msg *all = malloc((n_msgs + 1) * sizeof *all);
+    if (!all)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    size_t n_all = 0;
+    if (n_sys)
+        all[n_all++] = (struct loco_chat_msg){.role = "system", .content = sys};
+    memcpy(all + n_all, msgs, n_msgs * sizeof *msgs);
+    n_all += n_msgs;
+    char *text = loco_chat_render(family, all, n_all, true);
+    free(all);
+    if (!text)
+        return LOCO_ERR_NOMEM;
+    int rc = loco_tokenizer_encode(tok, text, strlen(text), true, true, tokens, n_tokens);
+    free(text);
+    return rc;
+}

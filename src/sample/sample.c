@@ -1,0 +1,285 @@
+/*
+ * sample.c - the sampling chain (see loco/sample.h).
+ *
+ * Candidates live in one array allocated with the sampler; each step
+ * shrinks `n` in place, so sampling a token allocates nothing.
+ */
+#include "loco/sample.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct cand {
+    int32_t id;
+    float logit;
+    float p;
+};
+
+struct loco_sampler {
+    struct loco_sampler_params p;
+    int32_t n_vocab;
+    struct cand *cand; /* [n_vocab] */
+    int32_t *history;  /* ring of the last repeat_last_n tokens */
+    int32_t hist_len, hist_pos;
+    uint64_t rng[4];
+};
+
+struct loco_sampler_params loco_sampler_default_params(void)
+{
+    struct loco_sampler_params p = {
+        .temperature = 0.8f,
+        .top_k = 40,
+        .top_p = 0.95f,
+        .min_p = 0.05f,
+        .repeat_penalty = 1.0f,
+        .repeat_last_n = 64,
+        .seed = LOCO_SEED_RANDOM,
+    };
+    return p;
+}
+
+/* ---- random numbers: splitmix64 seeding, xoshiro256** ----------------- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t next_u64(uint64_t s[4])
+{
+    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+/* uniform in [0, 1) with 53 random bits */
+static double next_double(uint64_t s[4])
+{
+    return (double)(next_u64(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static void seed_rng(struct loco_sampler *s, uint64_t seed)
+{
+    if (seed == LOCO_SEED_RANDOM) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec;
+    }
+    for (int i = 0; i < 4; i++)
+        s->rng[i] = splitmix64(&seed);
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+struct loco_sampler *loco_sampler_init(struct loco_sampler_params p, int32_t n_vocab)
+{
+    if (n_vocab <= 0 || p.repeat_last_n < 0) {
+        loco_error_set(LOCO_ERR_INVALID, "sampler: n_vocab %d, repeat_last_n %d", n_vocab,
+                       p.repeat_last_n);
+        return NULL;
+    }
+    struct loco_sampler *s = calloc(1, sizeof *s);
+    if (!s)
+        goto oom;
+    s->p = p;
+    s->n_vocab = n_vocab;
+    s->cand = malloc((size_t)n_vocab * sizeof *s->cand);
+    s->history = malloc(((size_t)p.repeat_last_n + 1) * sizeof *s->history);
+    if (!s->cand || !s->history)
+        goto oom;
+    seed_rng(s, p.seed);
+    return s;
+oom:
+    loco_sampler_free(s);
+    loco_error_set(LOCO_ERR_NOMEM, "out of memory for a sampler");
+    return NULL;
+}
+
+void loco_sampler_free(struct loco_sampler *s)
+{
+    if (!s)
+        return;
+    free(s->cand);
+    free(s->history);
+    free(s);
+}
+
+void loco_sampler_reset(struct loco_sampler *s)
+{
+    s->hist_len = 0;
+    s->hist_pos = 0;
+}
+
+void loco_sampler_accept(struct loco_sampler *s, int32_t token)
+{
+    if (s->p.repeat_last_n == 0)
+        return;
+    s->history[s->hist_pos] = token;
+    s->hist_pos = (s->hist_pos + 1) % s->p.repeat_last_n;
+    if (s->hist_len < s->p.repeat_last_n)
+        s->hist_len++;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+int32_t loco_argmax(const float *logits, int32_t n)
+{
+    int32_t best = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (logits[i] > logits[best])
+            best = i;
+    return best;
+}
+
+float loco_logprob(const float *logits, int32_t n, int32_t id)
+{
+    float max = logits[loco_argmax(logits, n)];
+    double sum = 0.0;
+    for (int32_t i = 0; i < n; i++)
+        sum += exp((double)(logits[i] - max));
+    return (float)((double)(logits[id] - max) - log(sum));
+}
+
+static int by_logit_desc(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->logit != y->logit)
+        return x->logit < y->logit ? 1 : -1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Move the k largest candidates to the front, sorted (quickselect + sort). */
+static void partial_sort(struct cand *c, int32_t n, int32_t k)
+{
+    int32_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        struct cand pivot = c[(lo + hi) / 2];
+        int32_t i = lo, j = hi;
+        while (i <= j) {
+            while (by_logit_desc(&c[i], &pivot) < 0)
+                i++;
+            while (by_logit_desc(&c[j], &pivot) > 0)
+                j--;
+            if (i <= j) {
+                struct cand t = c[i];
+                c[i++] = c[j];
+                c[j--] = t;
+            }
+        }
+        if (k - 1 <= j)
+            hi = j;
+        else if (k - 1 >= i)
+            lo = i;
+        else
+            break;
+    }
+    qsort(c, (size_t)k, sizeof *c, by_logit_desc);
+}
+
+/* p = softmax(logit / temp) over the first n candidates */
+static void softmax(struct cand *c, int32_t n, float temp)
+{
+    float max = c[0].logit;
+    for (int32_t i = 1; i < n; i++)
+        max = c[i].logit > max ? c[i].logit : max;
+    double sum = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        c[i].p = expf((c[i].logit - max) / temp);
+        sum += c[i].p;
+    }
+    for (int32_t i = 0; i < n; i++)
+        c[i].p = (float)(c[i].p / sum);
+}
+
+static void apply_penalty(struct loco_sampler *s)
+{
+    float pen = s->p.repeat_penalty;
+    if (pen == 1.0f)
+        return;
+    for (int32_t h = 0; h < s->hist_len; h++) {
+        int32_t id = s->history[h];
+        if (id < 0 || id >= s->n_vocab)
+            continue;
+        struct cand *c = &s->cand[id];
+        if (c->p != 0.0f) /* penalize each distinct token once */
+            continue;
+        c->logit = c->logit <= 0.0f ? c->logit * pen : c->logit / pen;
+        c->p = 1.0f;
+    }
+}
+
+/* top-k, top-p, min-p: shrink n */
+static int32_t truncate(struct loco_sampler *s, int32_t n)
+{
+    int32_t k = s->p.top_k > 0 && s->p.top_k < n ? s->p.top_k : n;
+    partial_sort(s->cand, n, k);
+    n = k;
+    softmax(s->cand, n, 1.0f);
+    if (s->p.top_p < 1.0f) {
+        double cum = 0.0;
+        for (int32_t i = 0; i < n; i++) {
+            cum += s->cand[i].p;
+            if (cum >= s->p.top_p) {
+                n = i + 1;
+                break;
+            }
+        }
+    }
+    if (s->p.min_p > 0.0f) {
+        float floor_p = s->cand[0].p * s->p.min_p;
+        int32_t keep = 1;
+        while (keep < n && s->cand[keep].p >= floor_p)
+            keep++;
+        n = keep;
+    }
+    return n;
+}
+
+int32_t loco_sampler_sample(struct loco_sampler *s, const float *logits, float *logprob)
+{
+    int32_t n = s->n_vocab, chosen;
+    if (s->p.temperature <= 0.0f && s->p.repeat_penalty == 1.0f) {
+        chosen = loco_argmax(logits, n);
+    } else {
+        for (int32_t i = 0; i < n; i++)
+            s->cand[i] = (struct cand){.id = i, .logit = logits[i], .p = 0.0f};
+        apply_penalty(s);
+        if (s->p.temperature <= 0.0f) {
+            int32_t best = 0;
+            for (int32_t i = 1; i < n; i++)
+                if (s->cand[i].logit > s->cand[best].logit)
+                    best = i;
+            chosen = best;
+        } else {
+            n = truncate(s, n);
+            softmax(s->cand, n, s->p.temperature);
+            double r = next_double(s->rng), cum = 0.0;
+            chosen = s->cand[n - 1].id;
+            for (int32_t i = 0; i < n; i++) {
+                cum += s->cand[i].p;
+                if (r < cum) {
+                    chosen = s->cand[i].id;
+                    break;
+                }
+            }
+        }
+    }
+    if (logprob)
+        *logprob = loco_logprob(logits, s->n_vocab, chosen);
+    return chosen;
+}

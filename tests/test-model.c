@@ -1,0 +1,414 @@
+/*
+ * test-model.c - the forward pass against independent references.
+ *
+ * 1. stories260K (a real trained llama): logits after each forced token and
+ *    the 60-token greedy continuation from a float64 reference
+ *    (shared/fixtures/models/stories260K.reference.json).
+ * 2. Synthetic llama/qwen2/qwen3/gemma3 models in every quant type against
+ *    llama.cpp's logits at every prompt position and its greedy ids
+ *    (shared/fixtures/golden/). With activation quantization (the default
+ *    engine) we compare to *.llamacpp.json; with f32 activations to
+ *    *.deqf32.llamacpp.json (or the F32 file's own json).
+ * 3. Engine properties: a batch mixing sequences gives the same logits as
+ *    running them one by one; 1 and 2 threads agree; bad batches are
+ *    refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <math.h>
+
+#include "loco/generate.h"
+#include "loco/model.h"
+#include "testutil.h"
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static struct loco_model *load(const char *rel, enum loco_matmul_mode mode)
+{
+    char path[1024];
+    if (!test_shared_path(rel, path, sizeof path))
+        return NULL;
+    struct loco_model_params mp = loco_model_default_params();
+    mp.matmul_mode = mode;
+    mp.gelu_fp16 = true; /* match ggml's CPU GELU table */
+    struct loco_model *m = loco_model_load(path, mp);
+    if (!m)
+        fail_msg("loading %s: %s", path, loco_error_message());
+    return m;
+}
+
+static struct loco_context *context(const struct loco_model *m, int n_seq, int n_threads)
+{
+    struct loco_context_params cp = loco_context_default_params();
+    cp.n_ctx = 128;
+    cp.n_seq = n_seq;
+    cp.n_batch = 64;
+    cp.n_threads = n_threads;
+    struct loco_context *c = loco_context_init(m, cp);
+    assert_non_null(c);
+    return c;
+}
+
+static int json_ints(const cJSON *arr, int32_t *out, int cap)
+{
+    int n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr)
+    {
+        if (n < cap)
+            out[n] = (int32_t)e->valuedouble;
+        n++;
+    }
+    return n;
+}
+
+/* decode `n` tokens of sequence 0 in one batch with logits everywhere */
+static void decode_all(struct loco_context *c, const int32_t *toks, int n)
+{
+    int32_t pos[256], seq[256];
+    bool want[256];
+    for (int i = 0; i < n; i++) {
+        pos[i] = i;
+        seq[i] = 0;
+        want[i] = true;
+    }
+    struct loco_batch b = {.n = n, .tokens = toks, .pos = pos, .seq = seq, .want_logits = want};
+    assert_int_equal(loco_decode(c, &b), LOCO_OK);
+}
+
+/* max |ours - ref| over one logits row */
+static double row_diff(const float *ours, const cJSON *ref, int n_vocab, int *argmax_ok)
+{
+    double max = 0.0;
+    int i = 0, am_ours = 0, am_ref = 0;
+    double best_ref = -1e30;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, ref)
+    {
+        if (i >= n_vocab)
+            break;
+        double d = fabs((double)ours[i] - e->valuedouble);
+        max = d > max ? d : max;
+        if (ours[i] > ours[am_ours])
+            am_ours = i;
+        if (e->valuedouble > best_ref) {
+            best_ref = e->valuedouble;
+            am_ref = i;
+        }
+        i++;
+    }
+    assert_int_equal(i, n_vocab);
+    *argmax_ok = am_ours == am_ref;
+    return max;
+}
+
+/* ---- stories260K ------------------------------------------------------- */
+
+static void test_stories_logits(void **state)
+{
+    (void)state;
+    char ref_path[1024];
+    if (!test_shared_path("fixtures/models/stories260K.reference.json", ref_path, sizeof ref_path))
+        skip();
+    struct loco_model *m = load("fixtures/models/stories260K.gguf", LOCO_MATMUL_QUANT_ACT);
+    cJSON *ref = test_read_json(ref_path);
+    assert_non_null(ref);
+    int32_t toks[16];
+    int n = json_ints(cJSON_GetObjectItem(ref, "forced_tokens"), toks, 16);
+    assert_int_equal(n, 8);
+    struct loco_context *c = context(m, 1, 2);
+    decode_all(c, toks, n);
+    const cJSON *rows = cJSON_GetObjectItem(ref, "logits_after_each_forced_token");
+    double worst = 0.0;
+    for (int i = 0; i < n; i++) {
+        int am;
+        double d = row_diff(loco_context_logits(c, i), cJSON_GetArrayItem(rows, i), 512, &am);
+        assert_true(am);
+        worst = d > worst ? d : worst;
+    }
+    printf("stories260K: max |logit diff| vs float64 reference = %.3g\n", worst);
+    assert_true(worst < 1e-3); /* f32 vs float64 over 5 layers; llama.cpp gets 5e-5 */
+    loco_context_free(c);
+    loco_model_free(m);
+    cJSON_Delete(ref);
+}
+
+static void test_stories_greedy(void **state)
+{
+    (void)state;
+    char ref_path[1024];
+    if (!test_shared_path("fixtures/models/stories260K.reference.json", ref_path, sizeof ref_path))
+        skip();
+    struct loco_model *m = load("fixtures/models/stories260K.gguf", LOCO_MATMUL_QUANT_ACT);
+    cJSON *ref = test_read_json(ref_path);
+    int32_t want[64];
+    int n_want = json_ints(cJSON_GetObjectItem(ref, "greedy_from_bos_60_tokens"), want, 64);
+    assert_int_equal(n_want, 60);
+    struct loco_context *c = context(m, 1, 1);
+    int32_t tok = 1; /* BOS */
+    for (int i = 0; i < n_want; i++) {
+        int32_t pos = i, seq = 0;
+        struct loco_batch b = {.n = 1, .tokens = &tok, .pos = &pos, .seq = &seq};
+        assert_int_equal(loco_decode(c, &b), LOCO_OK);
+        tok = loco_argmax(loco_context_logits(c, 0), 512);
+        if (tok != want[i])
+            fail_msg("greedy token %d: got %d, reference %d", i, tok, want[i]);
+    }
+    /* the text, through the model's own tokenizer */
+    char *text = loco_tokenizer_decode(loco_model_tokenizer(m), want, (size_t)n_want, false, true);
+    assert_non_null(text);
+    const char *ref_text = cJSON_GetObjectItem(ref, "greedy_from_bos_60_text")->valuestring;
+    assert_non_null(strstr(ref_text, "Once upon a time, there was a little girl named Lily"));
+    assert_non_null(strstr(text, "there was a little girl named Lily"));
+    free(text);
+    loco_context_free(c);
+    loco_model_free(m);
+    cJSON_Delete(ref);
+}
+
+/* ---- golden synthetic models ------------------------------------------ */
+
+struct golden_case {
+    const char *name;   /* tiny-<arch>-<quant> */
+    double tol_quant;   /* max |diff| vs *.llamacpp.json with quantized activations */
+    double tol_f32;     /* max |diff| vs the f32-activation reference */
+};
+
+static const struct golden_case golden_cases[] = {
+    {"tiny-llama-F32", 2e-3, 2e-3},     {"tiny-llama-Q8_0", 0.05, 2e-3},
+    {"tiny-llama-Q6_K", 0.05, 2e-3},    {"tiny-llama-Q5_K_M", 0.05, 2e-3},
+    {"tiny-llama-Q4_K_M", 0.05, 2e-3},  {"tiny-llama-Q4_1", 0.05, 2e-3},
+    {"tiny-llama-Q4_0", 0.05, 2e-3},    {"tiny-qwen2-F32", 2e-3, 2e-3},
+    {"tiny-qwen2-Q4_K_M", 0.05, 2e-3},  {"tiny-qwen3-F32", 2e-3, 2e-3},
+    {"tiny-qwen3-Q4_K_M", 0.05, 2e-3},  {"tiny-gemma3-F32", 1e-2, 1e-2},
+    {"tiny-gemma3-Q8_0", 0.05, 1e-2},   {"tiny-gemma3-Q4_K_M", 0.05, 1e-2},
+};
+
+/* Compare prompt logits and greedy ids of one model/mode with one json. */
+static void check_golden(const struct golden_case *gc, enum loco_matmul_mode mode)
+{
+    bool f32file = strstr(gc->name, "F32") != NULL;
+    char rel[256], jrel[256], jpath[1024];
+    snprintf(rel, sizeof rel, "fixtures/golden/%s.gguf", gc->name);
+    snprintf(jrel, sizeof jrel, "fixtures/golden/%s.%sllamacpp.json", gc->name,
+             mode == LOCO_MATMUL_F32_ACT && !f32file ? "deqf32." : "");
+    if (!test_shared_path(jrel, jpath, sizeof jpath))
+        skip();
+    struct loco_model *m = load(rel, mode);
+    cJSON *ref = test_read_json(jpath);
+    assert_non_null(ref);
+    int32_t prompt[32], greedy[32];
+    int n = json_ints(cJSON_GetObjectItem(ref, "prompt_ids"), prompt, 32);
+    int n_greedy = json_ints(cJSON_GetObjectItem(ref, "greedy_ids"), greedy, 32);
+    const cJSON *margins = cJSON_GetObjectItem(ref, "greedy_top2_margin");
+    struct loco_context *c = context(m, 1, 2);
+    decode_all(c, prompt, n);
+    double worst = 0.0, tol = mode == LOCO_MATMUL_F32_ACT ? gc->tol_f32 : gc->tol_quant;
+    int argmax_agree = 0;
+    for (int i = 0; i < n; i++) {
+        int am;
+        double d = row_diff(loco_context_logits(c, i),
+                            cJSON_GetArrayItem(cJSON_GetObjectItem(ref, "logits"), i), 512, &am);
+        argmax_agree += am;
+        worst = d > worst ? d : worst;
+    }
+    /* greedy continuation: exact while the reference margin exceeds our error */
+    int32_t tok = loco_argmax(loco_context_logits(c, n - 1), 512);
+    int matched = 0;
+    for (int i = 0; i < n_greedy; i++) {
+        double margin = cJSON_GetArrayItem(margins, i)->valuedouble;
+        if (tok != greedy[i]) {
+            if (margin > 4 * tol)
+                fail_msg("%s: greedy step %d: got %d, llama.cpp %d (margin %.3g)", gc->name, i,
+                         tok, greedy[i], margin);
+            break; /* a legitimately fragile step: the rest is not comparable */
+        }
+        matched++;
+        int32_t pos = n + i, seq = 0;
+        struct loco_batch b = {.n = 1, .tokens = &tok, .pos = &pos, .seq = &seq};
+        assert_int_equal(loco_decode(c, &b), LOCO_OK);
+        tok = loco_argmax(loco_context_logits(c, 0), 512);
+    }
+    printf("%-20s %-6s max|dlogit| %.3g (tol %.3g), argmax %d/%d, greedy %d/%d\n", gc->name,
+           mode == LOCO_MATMUL_F32_ACT ? "f32act" : "q-act", worst, tol, argmax_agree, n, matched,
+           n_greedy);
+    if (worst > tol)
+        fail_msg("%s: max |logit diff| %.4g exceeds %.4g", gc->name, worst, tol);
+    loco_context_free(c);
+    loco_model_free(m);
+    cJSON_Delete(ref);
+}
+
+static void test_golden_quant_act(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof golden_cases / sizeof golden_cases[0]; i++)
+        check_golden(&golden_cases[i], LOCO_MATMUL_QUANT_ACT);
+}
+
+static void test_golden_f32_act(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof golden_cases / sizeof golden_cases[0]; i++)
+        check_golden(&golden_cases[i], LOCO_MATMUL_F32_ACT);
+}
+
+/* gemma3's sliding window: our logits must match the window-8 reference
+ * and differ from the window-256 one past position 8 */
+static void test_gemma3_window(void **state)
+{
+    (void)state;
+    char jpath[1024];
+    if (!test_shared_path("fixtures/golden/tiny-gemma3-F32.window256.llamacpp.json", jpath,
+                          sizeof jpath))
+        skip();
+    struct loco_model *m = load("fixtures/golden/tiny-gemma3-F32.gguf", LOCO_MATMUL_QUANT_ACT);
+    cJSON *ref = test_read_json(jpath);
+    int32_t prompt[32];
+    int n = json_ints(cJSON_GetObjectItem(ref, "prompt_ids"), prompt, 32);
+    struct loco_context *c = context(m, 1, 1);
+    decode_all(c, prompt, n);
+    int am;
+    double d0 = row_diff(loco_context_logits(c, 0),
+                         cJSON_GetArrayItem(cJSON_GetObjectItem(ref, "logits"), 0), 512, &am);
+    double d15 = row_diff(loco_context_logits(c, 15),
+                          cJSON_GetArrayItem(cJSON_GetObjectItem(ref, "logits"), 15), 512, &am);
+    assert_true(d0 < 1e-2);  /* inside the window both agree */
+    assert_true(d15 > 1.0);  /* past it the window changes the answer */
+    loco_context_free(c);
+    loco_model_free(m);
+    cJSON_Delete(ref);
+}
+
+/* ---- engine properties ------------------------------------------------- */
+
+/* Two sequences interleaved in one batch == each alone. */
+static void test_batch_mixed_sequences(void **state)
+{
+    (void)state;
+    struct loco_model *m = load("fixtures/golden/tiny-qwen3-Q4_K_M.gguf", LOCO_MATMUL_QUANT_ACT);
+    if (!m)
+        skip();
+    const int32_t a[5] = {1, 403, 407, 261, 378}, b2[3] = {1, 300, 301};
+    struct loco_context *solo = context(m, 1, 2);
+    float ref_a[512], ref_b[512];
+    decode_all(solo, a, 5);
+    memcpy(ref_a, loco_context_logits(solo, 4), sizeof ref_a);
+    loco_context_seq_clear(solo, 0);
+    decode_all(solo, b2, 3);
+    memcpy(ref_b, loco_context_logits(solo, 2), sizeof ref_b);
+
+    struct loco_context *mix = context(m, 2, 2);
+    int32_t toks[8] = {a[0], b2[0], a[1], b2[1], a[2], b2[2], a[3], a[4]};
+    int32_t pos[8] = {0, 0, 1, 1, 2, 2, 3, 4}, seq[8] = {0, 1, 0, 1, 0, 1, 0, 0};
+    bool want[8] = {0, 0, 0, 0, 0, 1, 0, 1};
+    struct loco_batch b = {.n = 8, .tokens = toks, .pos = pos, .seq = seq, .want_logits = want};
+    assert_int_equal(loco_decode(mix, &b), LOCO_OK);
+    assert_int_equal(loco_context_n_logits(mix), 2);
+    assert_memory_equal(loco_context_logits(mix, 0), ref_b, sizeof ref_b);
+    assert_memory_equal(loco_context_logits(mix, 1), ref_a, sizeof ref_a);
+    loco_context_free(solo);
+    loco_context_free(mix);
+    loco_model_free(m);
+}
+
+static void test_threads_agree(void **state)
+{
+    (void)state;
+    struct loco_model *m = load("fixtures/golden/tiny-llama-Q4_1.gguf", LOCO_MATMUL_QUANT_ACT);
+    if (!m)
+        skip();
+    const int32_t toks[6] = {1, 403, 407, 261, 378, 432};
+    struct loco_context *c1 = context(m, 1, 1), *c2 = context(m, 1, 2);
+    decode_all(c1, toks, 6);
+    decode_all(c2, toks, 6);
+    for (int i = 0; i < 6; i++)
+        assert_memory_equal(loco_context_logits(c1, i), loco_context_logits(c2, i),
+                            512 * sizeof(float));
+    loco_context_free(c1);
+    loco_context_free(c2);
+    loco_model_free(m);
+}
+
+static void test_bad_batches(void **state)
+{
+    (void)state;
+    struct loco_model *m = load("fixtures/models/stories260K.gguf", LOCO_MATMUL_QUANT_ACT);
+    if (!m)
+        skip();
+    struct loco_context *c = context(m, 2, 1);
+    int32_t tok = 1, pos = 1, seq = 0; /* position 1 without 0 */
+    struct loco_batch b = {.n = 1, .tokens = &tok, .pos = &pos, .seq = &seq};
+    assert_int_equal(loco_decode(c, &b), LOCO_ERR_INVALID);
+    assert_non_null(strstr(loco_error_message(), "does not continue"));
+    pos = 0;
+    seq = 2;
+    assert_int_equal(loco_decode(c, &b), LOCO_ERR_INVALID);
+    seq = 0;
+    tok = 512;
+    assert_int_equal(loco_decode(c, &b), LOCO_ERR_INVALID);
+    tok = 1;
+    assert_int_equal(loco_decode(c, &b), LOCO_OK);
+    assert_int_equal(loco_context_seq_len(c, 0), 1);
+    assert_int_equal(loco_context_seq_len(c, 1), 0);
+    loco_context_free(c);
+    loco_model_free(m);
+}
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    struct loco_model *m = loco_model_load("/nonexistent/model.gguf", loco_model_default_params());
+    assert_null(m);
+    assert_non_null(strstr(loco_error_message(), "/nonexistent/model.gguf"));
+}
+
+/* The generation loop reuses a cached prefix and stops at max_tokens. */
+static void test_generate_prefix_reuse(void **state)
+{
+    (void)state;
+    struct loco_model *m = load("fixtures/models/stories260K.gguf", LOCO_MATMUL_QUANT_ACT);
+    if (!m)
+        skip();
+    struct loco_context *c = context(m, 1, 1);
+    const int32_t prompt[4] = {1, 403, 407, 261};
+    struct loco_generate_params gp = loco_generate_default_params();
+    gp.max_tokens = 10;
+    gp.sampling.temperature = 0.0f;
+    struct loco_generate_result r1, r2;
+    assert_int_equal(loco_generate(c, 0, loco_model_tokenizer(m), prompt, 4, &gp, NULL, NULL, &r1),
+                     LOCO_OK);
+    assert_int_equal(r1.n_generated, 10);
+    assert_int_equal(r1.stop, LOCO_STOP_MAX_TOKENS);
+    assert_int_equal(r1.n_cached, 0);
+    assert_int_equal(loco_generate(c, 0, loco_model_tokenizer(m), prompt, 4, &gp, NULL, NULL, &r2),
+                     LOCO_OK);
+    assert_int_equal(r2.n_cached, 3);
+    assert_memory_equal(r1.tokens, r2.tokens, 10 * sizeof(int32_t));
+    assert_string_equal(r1.text, r2.text);
+    loco_generate_result_free(&r1);
+    loco_generate_result_free(&r2);
+    loco_context_free(c);
+    loco_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stories_logits),
+        cmocka_unit_test(test_stories_greedy),
+        cmocka_unit_test(test_golden_quant_act),
+        cmocka_unit_test(test_golden_f32_act),
+        cmocka_unit_test(test_gemma3_window),
+        cmocka_unit_test(test_batch_mixed_sequences),
+        cmocka_unit_test(test_threads_agree),
+        cmocka_unit_test(test_bad_batches),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_generate_prefix_reuse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
