@@ -100,7 +100,7 @@ static int read_arch(const struct loco_gguf *g, struct loco_hparams *hp, enum lo
 
 static int read_hparams(const struct loco_gguf *g, struct loco_hparams *hp)
 {
-    enum loco_rope_type rope;
+    enum loco_rope_type rope = LOCO_ROPE_NORM;
     int rc = read_arch(g, hp, &rope);
     if (rc)
         return rc;
