@@ -4,7 +4,7 @@
 set -u
 root=${1:-.}
 pattern='\b(strcpy|strcat|sprintf|vsprintf|strtok|gets|atoi|atol|atof)[[:space:]]*\('
-hits=$(grep -rnE "$pattern" "$root/src" "$root/cli" "$root/include" "$root/bench" 2>/dev/null \
+hits=$(grep -rnE --include="*.c" --include="*.h" "$pattern" "$root/src" "$root/cli" "$root/include" "$root/bench" 2>/dev/null \
        | grep -vE '^[^:]+:[0-9]+:[[:space:]]*(/?\*|//)')
 if [ -n "$hits" ]; then
   echo "banned functions used (see STYLE.md habit 10):"

@@ -110,7 +110,12 @@ uint16_t loco_fp32_to_bf16(float f);      /* round to nearest even, NaN kept qui
  *   w: n_out rows of n_in elements of type wt (the GGUF layout ne=[n_in,n_out])
  *   x: [n_tok][n_in] f32, y: [n_tok][n_out] f32 (x and y must not overlap)
  * The activation rows are quantized to wt's vec_dot_type first, exactly as
- * llama.cpp's CPU backend does. Uses up to n_threads OpenMP threads.
+ * llama.cpp's CPU backend does. Uses up to n_threads OpenMP threads (below
+ * 1 counts as 1); the result is bit-identical for every n_threads. With
+ * many tokens (n_tok >= 8 for F32/F16/BF16, >= 48 for quantized weights)
+ * the products go through OpenBLAS sgemm after the same activation
+ * rounding; OpenBLAS is set to one thread on first use (the work is split
+ * here instead).
  * Returns LOCO_OK, or LOCO_ERR_UNSUPPORTED for a type without kernels. */
 int loco_matmul(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out, const float *x,
                 int64_t n_tok, float *y, int n_threads);

@@ -1,0 +1,309 @@
+/*
+ * matmul.c - y = W x for a batch of tokens, on any weight type.
+ *
+ * Shapes (I = n_in, O = n_out, T = n_tok):
+ *   W [O][I] in type wt (row o is row_size(wt, I) bytes), x [T][I] f32,
+ *   y [T][O] f32.
+ *
+ * loco_matmul does what llama.cpp's CPU backend does (facts B.13): each
+ * activation row is quantized once to the weight type's partner
+ * (vec_dot_type) and y[t][o] = vec_dot(W[o], xq[t]). Output rows are split
+ * among OpenMP threads in chunks; inside a chunk the token loop is outside
+ * the row loop, so the chunk's weights stay in L1/L2 while every token
+ * passes over them. Each y[t][o] is one vec_dot call whatever the chunking,
+ * so results do not depend on the thread count.
+ *
+ * With T >= 8, F32 weights go through OpenBLAS sgemm instead; so do F16 and
+ * BF16 weights, and quantized weights with T >= 48 (prefill): the
+ * activations are still rounded through the partner type exactly as above,
+ * then widened back to f32, the weights are dequantized 64 rows at a time,
+ * and sgemm does the products (see matmul_dequant_sgemm: only the summation
+ * order changes). loco_matmul_f32act uses sgemm for T >= 8 as well. All
+ * sgemm paths use fixed 64-row chunks (one sgemm call each, OpenBLAS itself
+ * kept to one thread), so they too give the same bits for any n_threads.
+ */
+#include "quant-impl.h"
+
+#include "loco/core.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#define SGEMM_MIN_TOKENS 8        /* below this a plain dot loop is as fast */
+#define QUANT_SGEMM_MIN_TOKENS 48 /* quantized weights: measured crossover 32..48 */
+#define SGEMM_ROWS 64             /* output rows per sgemm call (fixed: determinism) */
+#define CHUNK_BYTES 32768         /* weight bytes per work item when T > 1 */
+#define F32ACT_ROWS 16            /* rows dequantized at a time when T < 8 */
+
+static int check_args(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out, const float *x,
+                      int64_t n_tok, const float *y)
+{
+    const struct loco_type_traits *t = loco_type_traits(wt);
+    if (!w || !x || !y)
+        return loco_error_set(LOCO_ERR_INVALID, "matmul: weight, input and output must be set");
+    if (t->block_size == 0)
+        return loco_error_set(LOCO_ERR_UNSUPPORTED, "matmul: unknown tensor type id %d", (int)wt);
+    if (n_in <= 0 || n_out < 0 || n_tok < 0)
+        return loco_error_set(LOCO_ERR_INVALID, "matmul: bad shape n_in=%lld n_out=%lld n_tok=%lld",
+                              (long long)n_in, (long long)n_out, (long long)n_tok);
+    if (n_in % t->block_size != 0)
+        return loco_error_set(LOCO_ERR_INVALID,
+                              "matmul: row length %lld is not a multiple of %s's block size %lld",
+                              (long long)n_in, t->name, (long long)t->block_size);
+    return LOCO_OK;
+}
+
+static int clamp_threads(int n)
+{
+    return n < 1 ? 1 : n;
+}
+
+/* ---- sgemm ------------------------------------------------------------- */
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+/* We split the work ourselves; OpenBLAS threads would oversubscribe. */
+static void blas_single_thread(void)
+{
+    openblas_set_num_threads(1);
+}
+
+static bool sgemm_fits(int64_t n_in, int64_t n_out, int64_t n_tok)
+{
+    return n_in <= INT_MAX && n_out <= INT_MAX && n_tok <= INT_MAX;
+}
+
+/* y[t][o0 + r] = sum_i wr[r][i] * x[t][i] for r < rows (wr: rows x n_in f32). */
+static void sgemm_chunk(const float *wr, int64_t rows, int64_t n_in, const float *x, int64_t n_tok,
+                        float *y, int64_t n_out)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_tok, (int)rows, (int)n_in, 1.0f, x,
+                (int)n_in, wr, (int)n_in, 0.0f, y, (int)n_out);
+}
+
+static void matmul_sgemm_f32(const float *w, int64_t n_in, int64_t n_out, const float *x,
+                             int64_t n_tok, float *y, int nt)
+{
+    pthread_once(&blas_once, blas_single_thread);
+    const int64_t n_chunks = (n_out + SGEMM_ROWS - 1) / SGEMM_ROWS;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t c = 0; c < n_chunks; c++) {
+        const int64_t o0 = c * SGEMM_ROWS;
+        const int64_t rows = n_out - o0 < SGEMM_ROWS ? n_out - o0 : SGEMM_ROWS;
+        sgemm_chunk(w + o0 * n_in, rows, n_in, x, n_tok, y + o0, n_out);
+    }
+}
+
+/* ---- quantized activations -------------------------------------------- */
+
+/* The T activation rows in the partner type, one row of arow bytes each;
+ * malloc'd, the caller frees. NULL on allocation failure. */
+static void *quantize_activations(const struct loco_type_traits *ta, const float *x, int64_t n_in,
+                                  int64_t n_tok, size_t arow, int nt)
+{
+    char *xq = malloc(arow * (size_t)n_tok + 64);
+    if (!xq)
+        return NULL;
+#pragma omp parallel for num_threads(nt) schedule(static) if (n_tok >= 4)
+    for (int64_t t = 0; t < n_tok; t++)
+        ta->from_float(x + t * n_in, xq + (size_t)t * arow, n_in);
+    return xq;
+}
+
+/* Rows per work item: one contiguous range per thread for a single token;
+ * for several, about CHUNK_BYTES of weights (reused from cache by every
+ * token), but never fewer chunks than threads. */
+static int64_t chunk_rows(size_t wrow, int64_t n_out, int64_t n_tok, int nt)
+{
+    int64_t balanced = (n_out + nt - 1) / nt;
+    if (n_tok == 1)
+        return balanced > 0 ? balanced : 1;
+    int64_t rows = (int64_t)(CHUNK_BYTES / (wrow ? wrow : 1));
+    if (rows > balanced)
+        rows = balanced;
+    return rows > 0 ? rows : 1;
+}
+
+static void dot_rows(loco_vec_dot_fn dot, const char *w, size_t wrow, const char *xq, size_t arow,
+                     int64_t n_in, int64_t n_out, int64_t n_tok, float *y, int nt)
+{
+    const int64_t rows = chunk_rows(wrow, n_out, n_tok, nt);
+    const int64_t n_chunks = (n_out + rows - 1) / rows;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t c = 0; c < n_chunks; c++) {
+        const int64_t o0 = c * rows, o1 = o0 + rows < n_out ? o0 + rows : n_out;
+        for (int64_t t = 0; t < n_tok; t++) {
+            const char *xt = xq + (size_t)t * arow;
+            float *yt = y + t * n_out;
+            for (int64_t o = o0; o < o1; o++)
+                dot(n_in, &yt[o], w + (size_t)o * wrow, xt);
+        }
+    }
+}
+
+static void f32act_sgemm(const struct loco_type_traits *tw, const char *w, size_t wrow,
+                         int64_t n_in, int64_t n_out, const float *x, int64_t n_tok, float *y,
+                         float *buf, int nt);
+
+/* Many tokens: round the activations through the partner type exactly as
+ * the dot path does, widen them back to f32, dequantize 64 weight rows at a
+ * time and let sgemm do the products. For F16/BF16 the products of two
+ * halves are exact in f32; for the quantized types the integer-domain sums
+ * become f32 sums, a difference at the level of f32 rounding. Either way
+ * only the summation order changes, and compute-bound prefill gets sgemm's
+ * speed. */
+static int matmul_dequant_sgemm(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out,
+                                const float *x, int64_t n_tok, float *y, int nt)
+{
+    const struct loco_type_traits *tw = loco_type_traits(wt);
+    const struct loco_type_traits *ta = loco_type_traits(tw->vec_dot_type);
+    const size_t arow = loco_type_row_size(tw->vec_dot_type, n_in);
+    char *xq = quantize_activations(ta, x, n_in, n_tok, arow, nt);
+    float *xr = malloc((size_t)(n_in * n_tok) * sizeof(float));
+    float *buf = malloc((size_t)nt * SGEMM_ROWS * (size_t)n_in * sizeof(float));
+    if (!xq || !xr || !buf) {
+        free(xq);
+        free(xr);
+        free(buf);
+        return loco_error_set(LOCO_ERR_NOMEM, "matmul: no memory for %lld x %lld activations",
+                              (long long)n_tok, (long long)n_in);
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t t = 0; t < n_tok; t++)
+        ta->to_float(xq + (size_t)t * arow, xr + t * n_in, n_in);
+    f32act_sgemm(tw, w, loco_type_row_size(wt, n_in), n_in, n_out, xr, n_tok, y, buf, nt);
+    free(xq);
+    free(xr);
+    free(buf);
+    return LOCO_OK;
+}
+
+int loco_matmul(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out, const float *x,
+                int64_t n_tok, float *y, int n_threads)
+{
+    int rc = check_args(w, wt, n_in, n_out, x, n_tok, y);
+    if (rc != LOCO_OK)
+        return rc;
+    const struct loco_type_traits *tw = loco_type_traits(wt);
+    const struct loco_type_traits *ta = loco_type_traits(tw->vec_dot_type);
+    if (!tw->vec_dot || !ta->from_float)
+        return loco_error_set(LOCO_ERR_UNSUPPORTED, "matmul: no dot-product kernel for %s weights",
+                              tw->name);
+    const int nt = clamp_threads(n_threads);
+    if (n_out == 0 || n_tok == 0)
+        return LOCO_OK;
+    if (n_tok >= SGEMM_MIN_TOKENS && sgemm_fits(n_in, n_out, n_tok)) {
+        if (wt == LOCO_TYPE_F32) {
+            matmul_sgemm_f32(w, n_in, n_out, x, n_tok, y, nt);
+            return LOCO_OK;
+        }
+        if (wt == LOCO_TYPE_F16 || wt == LOCO_TYPE_BF16 || n_tok >= QUANT_SGEMM_MIN_TOKENS)
+            return matmul_dequant_sgemm(w, wt, n_in, n_out, x, n_tok, y, nt);
+    }
+    const size_t wrow = loco_type_row_size(wt, n_in);
+    const size_t arow = loco_type_row_size(tw->vec_dot_type, n_in);
+    void *xq = NULL;
+    if (tw->vec_dot_type != LOCO_TYPE_F32) {
+        xq = quantize_activations(ta, x, n_in, n_tok, arow, nt);
+        if (!xq)
+            return loco_error_set(LOCO_ERR_NOMEM, "matmul: no memory for %lld quantized rows",
+                                  (long long)n_tok);
+    }
+    dot_rows(tw->vec_dot, w, wrow, xq ? xq : (const void *)x, arow, n_in, n_out, n_tok, y, nt);
+    free(xq);
+    return LOCO_OK;
+}
+
+/* ---- f32 activations ---------------------------------------------------- */
+
+/* T >= 8: dequantize 64 rows at a time into a per-thread buffer, then one
+ * sgemm for all tokens against them. */
+static void f32act_sgemm(const struct loco_type_traits *tw, const char *w, size_t wrow,
+                         int64_t n_in, int64_t n_out, const float *x, int64_t n_tok, float *y,
+                         float *buf, int nt)
+{
+    pthread_once(&blas_once, blas_single_thread);
+    const int64_t n_chunks = (n_out + SGEMM_ROWS - 1) / SGEMM_ROWS;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t c = 0; c < n_chunks; c++) {
+        float *rows_f32 = buf + (size_t)omp_get_thread_num() * SGEMM_ROWS * (size_t)n_in;
+        const int64_t o0 = c * SGEMM_ROWS;
+        const int64_t rows = n_out - o0 < SGEMM_ROWS ? n_out - o0 : SGEMM_ROWS;
+        for (int64_t r = 0; r < rows; r++)
+            tw->to_float(w + (size_t)(o0 + r) * wrow, rows_f32 + r * n_in, n_in);
+        sgemm_chunk(rows_f32, rows, n_in, x, n_tok, y + o0, n_out);
+    }
+}
+
+/* T < 8: dequantize F32ACT_ROWS rows at a time, f32 dot with each token. */
+static void f32act_dots(const struct loco_type_traits *tw, const char *w, size_t wrow, int64_t n_in,
+                        int64_t n_out, const float *x, int64_t n_tok, float *y, float *buf, int nt)
+{
+    const loco_vec_dot_fn dot = loco_type_traits(LOCO_TYPE_F32)->vec_dot;
+    const int64_t n_chunks = (n_out + F32ACT_ROWS - 1) / F32ACT_ROWS;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t c = 0; c < n_chunks; c++) {
+        float *rows_f32 = buf + (size_t)omp_get_thread_num() * F32ACT_ROWS * (size_t)n_in;
+        const int64_t o0 = c * F32ACT_ROWS;
+        const int64_t rows = n_out - o0 < F32ACT_ROWS ? n_out - o0 : F32ACT_ROWS;
+        for (int64_t r = 0; r < rows; r++)
+            tw->to_float(w + (size_t)(o0 + r) * wrow, rows_f32 + r * n_in, n_in);
+        for (int64_t t = 0; t < n_tok; t++)
+            for (int64_t r = 0; r < rows; r++)
+                dot(n_in, &y[t * n_out + o0 + r], rows_f32 + r * n_in, x + t * n_in);
+    }
+}
+
+int loco_matmul_f32act(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out,
+                       const float *x, int64_t n_tok, float *y, int n_threads)
+{
+    int rc = check_args(w, wt, n_in, n_out, x, n_tok, y);
+    if (rc != LOCO_OK)
+        return rc;
+    const struct loco_type_traits *tw = loco_type_traits(wt);
+    if (!tw->to_float)
+        return loco_error_set(LOCO_ERR_UNSUPPORTED, "matmul: cannot dequantize %s weights",
+                              tw->name);
+    const int nt = clamp_threads(n_threads);
+    if (n_out == 0 || n_tok == 0)
+        return LOCO_OK;
+    const bool big = n_tok >= SGEMM_MIN_TOKENS && sgemm_fits(n_in, n_out, n_tok);
+    if (wt == LOCO_TYPE_F32 && big) {
+        matmul_sgemm_f32(w, n_in, n_out, x, n_tok, y, nt);
+        return LOCO_OK;
+    }
+    const size_t rows = big ? SGEMM_ROWS : F32ACT_ROWS;
+    float *buf = malloc((size_t)nt * rows * (size_t)n_in * sizeof(float));
+    if (!buf)
+        return loco_error_set(LOCO_ERR_NOMEM, "matmul: no memory for %d x %zu dequantized rows", nt,
+                              rows);
+    const size_t wrow = loco_type_row_size(wt, n_in);
+    if (big)
+        f32act_sgemm(tw, w, wrow, n_in, n_out, x, n_tok, y, buf, nt);
+    else
+        f32act_dots(tw, w, wrow, n_in, n_out, x, n_tok, y, buf, nt);
+    free(buf);
+    return LOCO_OK;
+}
+
+/* ---- one row ------------------------------------------------------------ */
+
+int loco_get_row(const void *w, enum loco_type wt, int64_t n_in, int64_t row, float *dst)
+{
+    const struct loco_type_traits *t = loco_type_traits(wt);
+    if (!w || !dst || n_in <= 0 || row < 0)
+        return loco_error_set(LOCO_ERR_INVALID, "get_row: bad arguments (n_in=%lld row=%lld)",
+                              (long long)n_in, (long long)row);
+    if (!t->to_float)
+        return loco_error_set(LOCO_ERR_UNSUPPORTED, "get_row: cannot dequantize %s", t->name);
+    if (n_in % t->block_size != 0)
+        return loco_error_set(LOCO_ERR_INVALID,
+                              "get_row: row length %lld is not a multiple of %s's block size %lld",
+                              (long long)n_in, t->name, (long long)t->block_size);
+    const size_t wrow = loco_type_row_size(wt, n_in);
+    t->to_float((const char *)w + (size_t)row * wrow, dst, n_in);
+    return LOCO_OK;
+}
