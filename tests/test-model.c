@@ -80,8 +80,9 @@ static void decode_all(struct loco_context *c, const int32_t *toks, int n)
     assert_int_equal(loco_decode(c, &b), LOCO_OK);
 }
 
-/* max |ours - ref| over one logits row */
-static double row_diff(const float *ours, const cJSON *ref, int n_vocab, int *argmax_ok)
+/* max |ours - ref| over one logits row; *sum accumulates |ours - ref| */
+static double row_diff_sum(const float *ours, const cJSON *ref, int n_vocab, int *argmax_ok,
+                           double *sum)
 {
     double max = 0.0;
     int i = 0, am_ours = 0, am_ref = 0;
@@ -93,6 +94,7 @@ static double row_diff(const float *ours, const cJSON *ref, int n_vocab, int *ar
             break;
         double d = fabs((double)ours[i] - e->valuedouble);
         max = d > max ? d : max;
+        *sum += d;
         if (ours[i] > ours[am_ours])
             am_ours = i;
         if (e->valuedouble > best_ref) {
@@ -104,6 +106,12 @@ static double row_diff(const float *ours, const cJSON *ref, int n_vocab, int *ar
     assert_int_equal(i, n_vocab);
     *argmax_ok = am_ours == am_ref;
     return max;
+}
+
+static double row_diff(const float *ours, const cJSON *ref, int n_vocab, int *argmax_ok)
+{
+    double sum = 0.0;
+    return row_diff_sum(ours, ref, n_vocab, argmax_ok, &sum);
 }
 
 /* ---- stories260K ------------------------------------------------------- */
@@ -172,21 +180,35 @@ static void test_stories_greedy(void **state)
 
 /* ---- golden synthetic models ------------------------------------------ */
 
+/*
+ * Tolerances. With f32 activations every file must match llama.cpp run on
+ * its exact dequantization to f32 level (2e-3; gemma3 1e-2 because of
+ * ggml's fp16 GELU table, see shared/fixtures/MANIFEST.md).
+ *
+ * With quantized activations (the engine's default, as llama.cpp's CPU
+ * backend does) bit-level agreement is not reachable: a one-ulp difference
+ * in a summation order moves an activation across a rounding boundary of the
+ * next layer's Q8 quantization, and these random networks amplify such
+ * flips (the MANIFEST measures 0.36-0.79 max and 0.06-0.13 mean |dlogit|
+ * between a quantized file and its exact dequantization). There we require
+ * the mean |dlogit| to stay well below that quantization noise, the max
+ * below its lower end, and the argmax to agree at >= 14 of 16 positions.
+ */
 struct golden_case {
-    const char *name;   /* tiny-<arch>-<quant> */
-    double tol_quant;   /* max |diff| vs *.llamacpp.json with quantized activations */
-    double tol_f32;     /* max |diff| vs the f32-activation reference */
+    const char *name; /* tiny-<arch>-<quant> */
+    double tol_f32;   /* max |diff| in f32-activation mode */
 };
 
 static const struct golden_case golden_cases[] = {
-    {"tiny-llama-F32", 2e-3, 2e-3},     {"tiny-llama-Q8_0", 0.05, 2e-3},
-    {"tiny-llama-Q6_K", 0.05, 2e-3},    {"tiny-llama-Q5_K_M", 0.05, 2e-3},
-    {"tiny-llama-Q4_K_M", 0.05, 2e-3},  {"tiny-llama-Q4_1", 0.05, 2e-3},
-    {"tiny-llama-Q4_0", 0.05, 2e-3},    {"tiny-qwen2-F32", 2e-3, 2e-3},
-    {"tiny-qwen2-Q4_K_M", 0.05, 2e-3},  {"tiny-qwen3-F32", 2e-3, 2e-3},
-    {"tiny-qwen3-Q4_K_M", 0.05, 2e-3},  {"tiny-gemma3-F32", 1e-2, 1e-2},
-    {"tiny-gemma3-Q8_0", 0.05, 1e-2},   {"tiny-gemma3-Q4_K_M", 0.05, 1e-2},
+    {"tiny-llama-F32", 2e-3},    {"tiny-llama-Q8_0", 2e-3},   {"tiny-llama-Q6_K", 2e-3},
+    {"tiny-llama-Q5_K_M", 2e-3}, {"tiny-llama-Q4_K_M", 2e-3}, {"tiny-llama-Q4_1", 2e-3},
+    {"tiny-llama-Q4_0", 2e-3},   {"tiny-qwen2-F32", 2e-3},    {"tiny-qwen2-Q4_K_M", 2e-3},
+    {"tiny-qwen3-F32", 2e-3},    {"tiny-qwen3-Q4_K_M", 2e-3}, {"tiny-gemma3-F32", 1e-2},
+    {"tiny-gemma3-Q8_0", 1e-2},  {"tiny-gemma3-Q4_K_M", 1e-2},
 };
+
+#define QUANT_ACT_MAX 0.36  /* lower end of quantized-vs-dequantized spread */
+#define QUANT_ACT_MEAN 0.05 /* below the lower end of its mean (0.06) */
 
 /* Compare prompt logits and greedy ids of one model/mode with one json. */
 static bool check_golden(const struct golden_case *gc, enum loco_matmul_mode mode)
@@ -208,12 +230,14 @@ static bool check_golden(const struct golden_case *gc, enum loco_matmul_mode mod
     const cJSON *margins = cJSON_GetObjectItem(ref, "greedy_top2_margin");
     struct loco_context *c = context(m, 1, 2);
     decode_all(c, prompt, n);
-    double worst = 0.0, tol = mode == LOCO_MATMUL_F32_ACT ? gc->tol_f32 : gc->tol_quant;
+    bool f32act = mode == LOCO_MATMUL_F32_ACT || f32file;
+    double worst = 0.0, sum = 0.0, tol = f32act ? gc->tol_f32 : QUANT_ACT_MAX;
     int argmax_agree = 0;
     for (int i = 0; i < n; i++) {
         int am;
-        double d = row_diff(loco_context_logits(c, i),
-                            cJSON_GetArrayItem(cJSON_GetObjectItem(ref, "logits"), i), 512, &am);
+        double d = row_diff_sum(loco_context_logits(c, i),
+                                cJSON_GetArrayItem(cJSON_GetObjectItem(ref, "logits"), i), 512,
+                                &am, &sum);
         argmax_agree += am;
         worst = d > worst ? d : worst;
     }
@@ -236,11 +260,12 @@ static bool check_golden(const struct golden_case *gc, enum loco_matmul_mode mod
         assert_int_equal(loco_decode(c, &b), LOCO_OK);
         tok = loco_argmax(loco_context_logits(c, 0), 512);
     }
-    printf("%-20s %-6s max|dlogit| %.3g (tol %.3g), argmax %d/%d, greedy %d/%d\n", gc->name,
-           mode == LOCO_MATMUL_F32_ACT ? "f32act" : "q-act", worst, tol, argmax_agree, n, matched,
-           n_greedy);
-    if (worst > tol) {
-        printf("%s: max |logit diff| %.4g exceeds %.4g\n", gc->name, worst, tol);
+    double mean = sum / (512.0 * n);
+    printf("%-20s %-6s max|dlogit| %.3g (tol %.3g), mean %.3g, argmax %d/%d, greedy %d/%d\n",
+           gc->name, mode == LOCO_MATMUL_F32_ACT ? "f32act" : "q-act", worst, tol, mean,
+           argmax_agree, n, matched, n_greedy);
+    if (worst > tol || (!f32act && (mean > QUANT_ACT_MEAN || argmax_agree < 14))) {
+        printf("%s: outside tolerance\n", gc->name);
         ok = false;
     }
     loco_context_free(c);

@@ -1,0 +1,417 @@
+/*
+ * cmd-models.c - `loco models`: pull, list and inspect GGUF models.
+ *
+ *   loco models pull NAME|URL [--sha256 HEX] [--name NAME]
+ *   loco models list [--verify] [--json]
+ *   loco models info NAME|PATH [--sha256] [--json]
+ *   loco models path NAME|PATH
+ *
+ * The work happens in the library (loco/models.h); this file parses flags,
+ * draws the progress line (stderr, only when it is a terminal) and prints.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "commands.h"
+#include "loco/models.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: loco models <subcommand> [options]\n\n"
+            "  pull NAME|URL       download a known model (e.g. `default`) or any .gguf URL\n"
+            "      --sha256 HEX    (URL) expected sha256 of the file\n"
+            "      --name NAME     (URL) file name in the cache\n"
+            "  list                the models in the cache, and the known models\n"
+            "      --verify        hash every file against the known sha256s\n"
+            "      --json          machine-readable output\n"
+            "  info NAME|PATH      architecture, size, quant types, shape, tokenizer, template\n"
+            "      --sha256        also hash the file\n"
+            "      --json          machine-readable output\n"
+            "  path NAME|PATH      print the file a model name resolves to\n\n"
+            "Models live in $LOCO_MODELS_DIR, else $XDG_CACHE_HOME/locollm/models, else\n"
+            "~/.cache/locollm/models.\n");
+}
+
+/* ---- sizes and durations ------------------------------------------------ */
+
+static void human_size(uint64_t bytes, char *buf, size_t cap)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024.0 && u < 4) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- progress line ------------------------------------------------------ */
+
+struct progress {
+    bool tty;
+    enum loco_models_stage stage;
+    char what[256];
+    double t0, last_draw;
+    uint64_t first_done; /* bytes already there when the stage began (resume) */
+    bool drawn;
+};
+
+static const char *short_name(const char *what)
+{
+    const char *end = what + strcspn(what, "?#");
+    const char *s = what;
+    for (const char *p = what; p < end; p++)
+        if (*p == '/' && p + 1 < end)
+            s = p + 1;
+    return s;
+}
+
+static void draw(struct progress *pr, uint64_t done, uint64_t total)
+{
+    char d[32], t[32], rate_s[48] = "", eta_s[32] = "";
+    double dt = now_s() - pr->t0;
+    human_size(done, d, sizeof d);
+    human_size(total, t, sizeof t);
+    if (dt > 0.5 && done > pr->first_done) {
+        double rate = (double)(done - pr->first_done) / dt;
+        char r[32];
+        human_size((uint64_t)rate, r, sizeof r);
+        snprintf(rate_s, sizeof rate_s, "  %s/s", r);
+        if (total > done)
+            snprintf(eta_s, sizeof eta_s, "  ETA %.0fs", (double)(total - done) / rate);
+    }
+    if (total)
+        fprintf(stderr, "\r\033[K%-9s %.40s  %s / %s (%.0f%%)%s%s",
+                loco_models_stage_name(pr->stage), pr->what, d, t,
+                100.0 * (double)done / (double)total, rate_s, eta_s);
+    else
+        fprintf(stderr, "\r\033[K%-9s %.40s  %s%s", loco_models_stage_name(pr->stage), pr->what, d,
+                rate_s);
+    pr->drawn = true;
+}
+
+static int on_progress(void *user, enum loco_models_stage stage, const char *what, uint64_t done,
+                       uint64_t total)
+{
+    struct progress *pr = user;
+    if (!pr->tty || stage == LOCO_MODELS_STAGE_DONE || stage == LOCO_MODELS_STAGE_PRESENT)
+        return 0;
+    double t = now_s();
+    if (stage == LOCO_MODELS_STAGE_INDEX) { /* a quick question: one line, no bytes */
+        if (pr->drawn)
+            fputc('\n', stderr);
+        fprintf(stderr, "\r\033[Kasking    %.100s", what);
+        pr->drawn = true;
+        pr->stage = stage;
+        pr->what[0] = '\0';
+        return 0;
+    }
+    const char *name = short_name(what);
+    if (stage != pr->stage || strcmp(name, pr->what) != 0) {
+        if (pr->drawn)
+            fputc('\n', stderr);
+        pr->stage = stage;
+        snprintf(pr->what, sizeof pr->what, "%s", name);
+        pr->t0 = t;
+        pr->first_done = done;
+        pr->last_draw = 0;
+        pr->drawn = false;
+    }
+    if (t - pr->last_draw >= 0.1 || (total && done == total)) {
+        pr->last_draw = t;
+        draw(pr, done, total);
+    }
+    return 0;
+}
+
+/* ---- pull --------------------------------------------------------------- */
+
+static int on_pull_event(void *user, enum loco_models_stage stage, const char *what, uint64_t done,
+                         uint64_t total)
+{
+    struct progress *pr = user;
+    if (stage == LOCO_MODELS_STAGE_PRESENT)
+        pr->stage = stage;
+    return on_progress(user, stage, what, done, total);
+}
+
+static int cmd_pull(int argc, char **argv)
+{
+    struct loco_models_pull_params p = loco_models_pull_default_params();
+    const char *target = NULL, *v;
+    for (int i = 1; i < argc; i++) {
+        if (cli_opt(argc, argv, &i, "--sha256", &v))
+            p.sha256 = v;
+        else if (cli_opt(argc, argv, &i, "--name", &v))
+            p.name = v;
+        else if (argv[i][0] == '-' || target) {
+            fprintf(stderr, "loco models pull: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        } else
+            target = argv[i];
+    }
+    if (!target) {
+        fprintf(stderr, "loco models pull: which model? e.g. `loco models pull default`\n");
+        return 2;
+    }
+    struct progress pr = {.tty = isatty(STDERR_FILENO) == 1};
+    p.progress = on_pull_event;
+    p.progress_user = &pr;
+    char path[LOCO_MODELS_PATH_MAX];
+    int rc = loco_models_pull(target, &p, path, sizeof path);
+    if (pr.drawn)
+        fputc('\n', stderr);
+    if (rc != LOCO_OK)
+        return cli_fail("pull failed");
+    printf("%s %s\n", pr.stage == LOCO_MODELS_STAGE_PRESENT ? "already present:" : "pulled:", path);
+    return 0;
+}
+
+/* ---- list --------------------------------------------------------------- */
+
+static const struct loco_models_entry *find_entry(const struct loco_models_entry *v, size_t n,
+                                                  const struct loco_models_known *k)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].known == k)
+            return &v[i];
+    return NULL;
+}
+
+static void list_text(const char *dir, const struct loco_models_entry *v, size_t n)
+{
+    char size[32];
+    printf("models in %s: %zu file%s\n", dir, n, n == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++) {
+        human_size(v[i].size, size, sizeof size);
+        printf("  %10s  %-44s %s%s\n", size, v[i].file, v[i].known ? v[i].known->name : "",
+               v[i].verified ? " (sha256 ok)" : "");
+    }
+    printf("\nknown models (`loco models pull NAME`):\n");
+    for (size_t i = 0; i < loco_models_known_count(); i++) {
+        const struct loco_models_known *k = loco_models_known_at(i);
+        human_size(k->gguf_size, size, sizeof size);
+        printf("  %-14s %-24s %10s  %-10s %s\n", k->name, k->alias ? k->alias : "", size,
+               find_entry(v, n, k) ? "present" : "not pulled", k->description);
+    }
+    if (n == 0)
+        printf("\nNothing pulled yet: run `loco models pull default`.\n");
+}
+
+static void list_json(const char *dir, const struct loco_models_entry *v, size_t n)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "dir", dir);
+    cJSON *files = cJSON_AddArrayToObject(o, "models");
+    for (size_t i = 0; i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "file", v[i].file);
+        cJSON_AddStringToObject(e, "path", v[i].path);
+        cJSON_AddNumberToObject(e, "size", (double)v[i].size);
+        if (v[i].known)
+            cJSON_AddStringToObject(e, "known_as", v[i].known->name);
+        else
+            cJSON_AddNullToObject(e, "known_as");
+        cJSON_AddBoolToObject(e, "sha256_verified", v[i].verified);
+        cJSON_AddItemToArray(files, e);
+    }
+    cJSON *known = cJSON_AddArrayToObject(o, "known");
+    for (size_t i = 0; i < loco_models_known_count(); i++) {
+        const struct loco_models_known *k = loco_models_known_at(i);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", k->name);
+        cJSON_AddStringToObject(e, "alias", k->alias ? k->alias : "");
+        cJSON_AddStringToObject(e, "file", k->gguf_file);
+        cJSON_AddStringToObject(e, "sha256", k->gguf_sha256);
+        cJSON_AddNumberToObject(e, "size", (double)k->gguf_size);
+        cJSON_AddStringToObject(e, "license", k->license);
+        cJSON_AddBoolToObject(e, "present", find_entry(v, n, k) != NULL);
+        cJSON_AddItemToArray(known, e);
+    }
+    char *text = cJSON_Print(o);
+    if (text)
+        printf("%s\n", text);
+    free(text);
+    cJSON_Delete(o);
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    bool json = false, verify = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (strcmp(argv[i], "--verify") == 0)
+            verify = true;
+        else {
+            fprintf(stderr, "loco models list: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    char dir[LOCO_MODELS_PATH_MAX];
+    struct loco_models_entry *v = NULL;
+    size_t n = 0;
+    if (loco_models_dir(dir, sizeof dir) != LOCO_OK ||
+        loco_models_list(dir, verify, &v, &n) != LOCO_OK)
+        return cli_fail("cannot list the models");
+    if (json)
+        list_json(dir, v, n);
+    else
+        list_text(dir, v, n);
+    free(v);
+    return 0;
+}
+
+/* ---- info --------------------------------------------------------------- */
+
+static void print_types(const struct loco_models_info *in)
+{
+    char size[32];
+    for (size_t i = 0; i < in->n_types; i++) {
+        const struct loco_models_type_use *u = &in->types[i];
+        human_size(u->n_bytes, size, sizeof size);
+        printf("%-15s%-6s %4lld tensor%s  %s\n", i ? "" : "quant types", loco_type_name(u->type),
+               (long long)u->n_tensors, u->n_tensors == 1 ? " " : "s", size);
+    }
+}
+
+static void info_text(const struct loco_models_info *in, const char *sha256)
+{
+    char size[32];
+    human_size(in->file_size, size, sizeof size);
+    printf("%-15s%s\n", "file", in->path);
+    printf("%-15s%s (%llu bytes), GGUF v%u\n", "size", size, (unsigned long long)in->file_size,
+           in->gguf_version);
+    if (sha256)
+        printf("%-15s%s\n", "sha256", sha256);
+    printf("%-15s%s\n", "architecture", in->architecture[0] ? in->architecture : "?");
+    printf("%-15s%s\n", "name", in->name[0] ? in->name : "-");
+    printf("%-15s%s\n", "license", in->license[0] ? in->license : "-");
+    printf("%-15s%s\n", "known as", in->known ? in->known->name : "-");
+    printf("%-15s%.1f M (%llu)\n", "parameters", (double)in->n_params / 1e6,
+           (unsigned long long)in->n_params);
+    printf("%-15s%lld\n", "tensors", (long long)in->n_tensors);
+    print_types(in);
+    printf("%-15s%llu\n", "context", (unsigned long long)in->context_length);
+    printf("%-15s%llu\n", "embedding", (unsigned long long)in->embedding_length);
+    printf("%-15s%llu\n", "layers", (unsigned long long)in->block_count);
+    printf("%-15s%llu (kv %llu)\n", "heads", (unsigned long long)in->head_count,
+           (unsigned long long)in->head_count_kv);
+    printf("%-15s%llu\n", "feed forward", (unsigned long long)in->feed_forward_length);
+    printf("%-15s%llu\n", "vocab", (unsigned long long)in->vocab_size);
+    printf("%-15s%s (pre %s)\n", "tokenizer", in->tokenizer_model[0] ? in->tokenizer_model : "-",
+           in->tokenizer_pre[0] ? in->tokenizer_pre : "-");
+    printf("%-15s%s\n", "chat template", in->chat_template);
+}
+
+static int info_json(const struct loco_models_info *in, const char *sha256)
+{
+    char *text = loco_models_info_json(in);
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!o)
+        return cli_fail("out of memory");
+    if (sha256)
+        cJSON_AddStringToObject(o, "sha256", sha256);
+    text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!text)
+        return cli_fail("out of memory");
+    printf("%s\n", text);
+    free(text);
+    return 0;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    bool json = false, hash = false;
+    const char *target = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (strcmp(argv[i], "--sha256") == 0)
+            hash = true;
+        else if (argv[i][0] == '-' || target) {
+            fprintf(stderr, "loco models info: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        } else
+            target = argv[i];
+    }
+    if (!target) {
+        fprintf(stderr, "loco models info: which model? give a name or a .gguf path\n");
+        return 2;
+    }
+    char path[LOCO_MODELS_PATH_MAX], hex[LOCO_SHA256_HEX_LEN + 1];
+    struct loco_models_info *in = malloc(sizeof *in);
+    if (!in)
+        return cli_fail("out of memory");
+    int rc = loco_models_resolve(target, path, sizeof path);
+    if (rc == LOCO_OK)
+        rc = loco_models_info(path, in);
+    if (rc == LOCO_OK && hash)
+        rc = loco_models_sha256_file(path, hex);
+    int status;
+    if (rc != LOCO_OK)
+        status = cli_fail(target);
+    else if (json)
+        status = info_json(in, hash ? hex : NULL);
+    else {
+        info_text(in, hash ? hex : NULL);
+        status = 0;
+    }
+    free(in);
+    return status;
+}
+
+/* ---- path --------------------------------------------------------------- */
+
+static int cmd_path(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: loco models path NAME|PATH\n");
+        return 2;
+    }
+    char path[LOCO_MODELS_PATH_MAX];
+    if (loco_models_resolve(argv[1], path, sizeof path) != LOCO_OK)
+        return cli_fail(argv[1]);
+    printf("%s\n", path);
+    return 0;
+}
+
+int cmd_models(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *sub = argv[1];
+    if (cli_is_help(sub) || strcmp(sub, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(sub, "pull") == 0)
+        return cmd_pull(argc - 1, argv + 1);
+    if (strcmp(sub, "list") == 0 || strcmp(sub, "ls") == 0)
+        return cmd_list(argc - 1, argv + 1);
+    if (strcmp(sub, "info") == 0)
+        return cmd_info(argc - 1, argv + 1);
+    if (strcmp(sub, "path") == 0)
+        return cmd_path(argc - 1, argv + 1);
+    fprintf(stderr, "loco models: unknown subcommand '%s'\n\n", sub);
+    usage(stderr);
+    return 2;
+}
