@@ -102,8 +102,9 @@ static int bench_test(struct loco_context *c, const struct bench_opts *o, bool p
     if (rc)
         return rc;
     *out = summarize(v, o->reps);
-    printf("| %7d | %4s%-5d | %9.2f ± %.2f |\n", threads, pp ? "pp" : "tg", n, out->mean,
-           out->sd);
+    char test[32];
+    snprintf(test, sizeof test, "%s%d", pp ? "pp" : "tg", n);
+    printf("| %7d | %-7s | %9.2f ± %-5.2f |\n", threads, test, out->mean, out->sd);
     fflush(stdout);
     return LOCO_OK;
 }

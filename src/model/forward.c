@@ -25,9 +25,21 @@
 #include "model_internal.h"
 
 #include <math.h>
+#include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define ATT_BLOCK 64
+
+struct att_run {
+    int32_t t0, n;    /* batch rows [t0, t0 + n) */
+    int32_t seq, p0;  /* their sequence and first position */
+};
+
+struct att_job {
+    int32_t run, r0, n, h;
+};
 
 struct loco_context {
     const struct loco_model *m;
@@ -47,10 +59,12 @@ struct loco_context {
     float *att;         /* [B][H*D] attention output */
     float *ff_gate;     /* [B][F] */
     float *ff_up;       /* [B][F] */
-    float *scores;      /* [threads][T] */
+    float *scores;      /* [threads][ATT_BLOCK][T] attention scores */
     float *rope_cos;    /* [B][n_rot/2] for the current layer's base */
     float *rope_sin;    /* [B][n_rot/2] */
     float *logits;      /* [n_logits][V], grown on demand */
+    struct att_run *runs; /* [B] attention runs of the current batch */
+    struct att_job *jobs; /* [B * H] attention work items */
     int32_t logits_cap;
     int32_t n_logits;
     size_t bytes;
@@ -69,7 +83,7 @@ static size_t activation_floats(const struct loco_hparams *hp, const struct loco
     size_t B = (size_t)p->n_batch, C = (size_t)hp->n_embd, D = (size_t)hp->head_dim;
     size_t qd = (size_t)hp->n_head * D, kvd = (size_t)hp->n_head_kv * D;
     return B * (3 * C + 2 * qd + 2 * kvd + 2 * (size_t)hp->n_ff + (size_t)hp->n_rot) +
-           (size_t)p->n_threads * (size_t)p->n_ctx;
+           (size_t)p->n_threads * ATT_BLOCK * (size_t)p->n_ctx;
 }
 
 static void carve_activations(struct loco_context *c)
@@ -89,7 +103,7 @@ static void carve_activations(struct loco_context *c)
     CARVE(ff_up, B * (size_t)hp->n_ff);
     CARVE(rope_cos, B * (size_t)hp->n_rot / 2);
     CARVE(rope_sin, B * (size_t)hp->n_rot / 2);
-    CARVE(scores, (size_t)c->p.n_threads * (size_t)c->p.n_ctx);
+    CARVE(scores, (size_t)c->p.n_threads * ATT_BLOCK * (size_t)c->p.n_ctx);
 #undef CARVE
 }
 
@@ -119,7 +133,9 @@ struct loco_context *loco_context_init(const struct loco_model *m,
     c->k_cache = malloc(kv * sizeof(float));
     c->v_cache = malloc(kv * sizeof(float));
     c->block = malloc(act * sizeof(float));
-    if (!c->seq_len || !c->seq_tokens || !c->k_cache || !c->v_cache || !c->block) {
+    c->runs = malloc((size_t)params.n_batch * sizeof *c->runs);
+    c->jobs = malloc((size_t)params.n_batch * (size_t)hp->n_head * sizeof *c->jobs);
+    if (!c->runs || !c->jobs || !c->seq_len || !c->seq_tokens || !c->k_cache || !c->v_cache || !c->block) {
         loco_error_set(LOCO_ERR_NOMEM, "out of memory for a KV cache of %zu MB (n_ctx %d x n_seq "
                        "%d); ask for a smaller context", 2 * kv * sizeof(float) >> 20,
                        params.n_ctx, params.n_seq);
@@ -140,6 +156,8 @@ void loco_context_free(struct loco_context *c)
     free(c->k_cache);
     free(c->v_cache);
     free(c->block);
+    free(c->runs);
+    free(c->jobs);
     free(c->logits);
     free(c);
 }
@@ -305,38 +323,98 @@ static void qk_prepare(struct loco_context *c, const struct loco_layer *L, int i
     }
 }
 
-/* softmax(scale * q.K^T) V for one token and one head, keys [lo, hi] */
-static void attend_head(const struct loco_context *c, int il, int32_t seq, int32_t lo, int32_t hi,
-                        int32_t kv_head, const float *q, float *out, float *scores)
+/* Attention, two ways to the same result:
+ *  - a token on its own (decode) attends with vector dot products;
+ *  - a run of consecutive positions of one sequence (prefill) attends as two
+ *    matrix products per head, S = scale * Q K^T and A = softmax(S) V, done
+ *    by OpenBLAS in blocks of ATT_BLOCK query rows.
+ * Both mask keys after the query's position and, on sliding-window layers,
+ * keys n_swa or more positions back. */
+/* first key index a query at position p may see */
+static int32_t key_lo(const struct loco_context *c, const struct loco_layer *L, int32_t p)
+{
+    int32_t w = c->m->hp.n_swa;
+    return L->local && p - w + 1 > 0 ? p - w + 1 : 0;
+}
+
+/* in place: row[j] = softmax over j in [lo, hi], 0 elsewhere in [0, n) */
+static void softmax_masked(float *row, int32_t n, int32_t lo, int32_t hi)
+{
+    float max = -INFINITY;
+    for (int32_t j = lo; j <= hi; j++)
+        max = row[j] > max ? row[j] : max;
+    double sum = 0.0;
+    for (int32_t j = 0; j < n; j++) {
+        float e = j >= lo && j <= hi ? expf(row[j] - max) : 0.0f;
+        row[j] = e;
+        sum += e;
+    }
+    float inv = (float)(1.0 / sum);
+    for (int32_t j = lo; j <= hi; j++)
+        row[j] *= inv;
+}
+
+/* one token, one head: keys [lo, hi] of its sequence */
+static void attend_token(const struct loco_context *c, int il, int32_t seq, int32_t lo,
+                         int32_t hi, int32_t kv_head, const float *q, float *out, float *scores)
 {
     const struct loco_hparams *hp = &c->m->hp;
     int32_t D = hp->head_dim;
     size_t stride = (size_t)hp->n_head_kv * D;
     const float *kbase = c->k_cache + cache_index(c, seq, il, 0) + (size_t)kv_head * D;
     const float *vbase = c->v_cache + cache_index(c, seq, il, 0) + (size_t)kv_head * D;
-    float max = -INFINITY;
+    loco_vec_dot_fn dot = loco_type_traits(LOCO_TYPE_F32)->vec_dot;
     for (int32_t j = lo; j <= hi; j++) {
-        const float *kj = kbase + (size_t)j * stride;
-        float s = 0.0f;
-        for (int32_t d = 0; d < D; d++)
-            s += q[d] * kj[d];
-        s *= hp->attn_scale;
-        scores[j] = s;
-        max = s > max ? s : max;
+        dot(D, &scores[j], q, kbase + (size_t)j * stride);
+        scores[j] *= hp->attn_scale;
     }
-    double sum = 0.0;
-    for (int32_t j = lo; j <= hi; j++) {
-        scores[j] = expf(scores[j] - max);
-        sum += scores[j];
-    }
-    float inv = (float)(1.0 / sum);
+    softmax_masked(scores + lo, hi - lo + 1, 0, hi - lo);
     memset(out, 0, (size_t)D * sizeof(float));
     for (int32_t j = lo; j <= hi; j++) {
         const float *vj = vbase + (size_t)j * stride;
-        float p = scores[j] * inv;
+        float p = scores[j];
         for (int32_t d = 0; d < D; d++)
             out[d] += p * vj[d];
     }
+}
+
+/* rows [r0, r0 + n) of a run, one head, through two sgemm calls */
+static void attend_block(const struct loco_context *c, const struct loco_layer *L, int il,
+                         const struct att_run *run, int32_t r0, int32_t n, int32_t h,
+                         float *scores)
+{
+    const struct loco_hparams *hp = &c->m->hp;
+    int32_t D = hp->head_dim, H = hp->n_head, kvh = h / (hp->n_head / hp->n_head_kv);
+    int32_t ld_kv = hp->n_head_kv * D, p_first = run->p0 + r0, p_last = p_first + n - 1;
+    int32_t lo = key_lo(c, L, p_first), n_keys = p_last - lo + 1;
+    const float *k = c->k_cache + cache_index(c, run->seq, il, lo) + (size_t)kvh * D;
+    const float *v = c->v_cache + cache_index(c, run->seq, il, lo) + (size_t)kvh * D;
+    const float *q = c->q + ((size_t)(run->t0 + r0) * H + h) * D;
+    float *out = c->att + ((size_t)(run->t0 + r0) * H + h) * D;
+    /* S[n][n_keys] = scale * Q[n][D] K[n_keys][D]^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n_keys, D, hp->attn_scale, q, H * D,
+                k, ld_kv, 0.0f, scores, n_keys);
+    for (int32_t i = 0; i < n; i++) {
+        int32_t p = p_first + i;
+        softmax_masked(scores + (size_t)i * n_keys, n_keys, key_lo(c, L, p) - lo, p - lo);
+    }
+    /* A[n][D] = P[n][n_keys] V[n_keys][D] */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, n_keys, 1.0f, scores, n_keys, v,
+                ld_kv, 0.0f, out, H * D);
+}
+
+/* Split the batch into runs of consecutive positions of one sequence. */
+static int32_t find_runs(const struct loco_batch *b, struct att_run *runs)
+{
+    int32_t n = 0;
+    for (int32_t t = 0; t < b->n; t++) {
+        struct att_run *r = n ? &runs[n - 1] : NULL;
+        if (r && b->seq[t] == r->seq && b->pos[t] == r->p0 + r->n)
+            r->n++;
+        else
+            runs[n++] = (struct att_run){.t0 = t, .n = 1, .seq = b->seq[t], .p0 = b->pos[t]};
+    }
+    return n;
 }
 
 static void attention(struct loco_context *c, const struct loco_layer *L, int il,
@@ -344,15 +422,27 @@ static void attention(struct loco_context *c, const struct loco_layer *L, int il
 {
     const struct loco_hparams *hp = &c->m->hp;
     int32_t H = hp->n_head, D = hp->head_dim, group = hp->n_head / hp->n_head_kv;
-    int32_t n = b->n;
+    int32_t n_runs = find_runs(b, c->runs), n_jobs = 0;
+    /* one job per (block of up to ATT_BLOCK rows of a run, head) */
+    for (int32_t r = 0; r < n_runs; r++)
+        for (int32_t r0 = 0; r0 < c->runs[r].n; r0 += ATT_BLOCK)
+            for (int32_t h = 0; h < H; h++)
+                c->jobs[n_jobs++] = (struct att_job){
+                    .run = r, .r0 = r0, .h = h,
+                    .n = c->runs[r].n - r0 < ATT_BLOCK ? c->runs[r].n - r0 : ATT_BLOCK};
 #pragma omp parallel for num_threads(c->p.n_threads) schedule(dynamic, 1)
-    for (int32_t th = 0; th < n * H; th++) {
-        int32_t t = th / H, h = th % H;
-        int32_t hi = b->pos[t];
-        int32_t lo = L->local && hi - hp->n_swa + 1 > 0 ? hi - hp->n_swa + 1 : 0;
-        float *scores = c->scores + (size_t)omp_get_thread_num() * (size_t)c->p.n_ctx;
-        attend_head(c, il, b->seq[t], lo, hi, h / group, c->q + ((size_t)t * H + h) * D,
-                    c->att + ((size_t)t * H + h) * D, scores);
+    for (int32_t j = 0; j < n_jobs; j++) {
+        const struct att_job *job = &c->jobs[j];
+        const struct att_run *run = &c->runs[job->run];
+        float *scores = c->scores + (size_t)omp_get_thread_num() * ATT_BLOCK * (size_t)c->p.n_ctx;
+        if (job->n == 1) {
+            int32_t t = run->t0 + job->r0, p = run->p0 + job->r0;
+            attend_token(c, il, run->seq, key_lo(c, L, p), p, job->h / group,
+                         c->q + ((size_t)t * H + job->h) * D, c->att + ((size_t)t * H + job->h) * D,
+                         scores);
+        } else {
+            attend_block(c, L, il, run, job->r0, job->n, job->h, scores);
+        }
     }
 }
 

@@ -11,6 +11,9 @@
 #include "quant-impl.h"
 
 #include <pthread.h>
+#if LOCO_QUANT_X86
+#include <cpuid.h>
+#endif
 #include <stdlib.h>
 
 #define T(id) [LOCO_TYPE_##id]
@@ -99,11 +102,17 @@ static const struct {
     {LOCO_TYPE_Q8_K, NULL, lq_from_float_q8_k_avx2, NULL},
 };
 
+/* F16C through cpuid: clang's __builtin_cpu_supports does not know it. */
+static bool cpu_has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+
 static bool cpu_has_avx2(void)
 {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 }
 
 static void install_avx2(void)
