@@ -217,6 +217,73 @@ int loco_matmul(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out, c
     return LOCO_OK;
 }
 
+/* ---- several matrices, one input ----------------------------------------- */
+
+/* Same dot-path work as loco_matmul, but the activation rows are quantized
+ * once and the rows of every matrix are shared out among the threads in a
+ * single parallel region: for a decode step that saves a quantization and a
+ * fork/join per extra matrix (q, k, v; gate, up). */
+static bool multi_shares_input(const struct loco_matmul_op *ops, int n_ops)
+{
+    enum loco_type vt = loco_type_traits(ops[0].type)->vec_dot_type;
+    for (int i = 0; i < n_ops; i++) {
+        const struct loco_type_traits *t = loco_type_traits(ops[i].type);
+        if (!t->vec_dot || t->vec_dot_type != vt)
+            return false;
+    }
+    return loco_type_traits(vt)->from_float != NULL || vt == LOCO_TYPE_F32;
+}
+
+/* output row g of the concatenation of all ops */
+static void multi_row(const struct loco_matmul_op *ops, int64_t n_in, int64_t g, const char *xq,
+                      size_t arow, int64_t n_tok)
+{
+    int i = 0;
+    while (g >= ops[i].n_out)
+        g -= ops[i++].n_out;
+    const struct loco_type_traits *t = loco_type_traits(ops[i].type);
+    const char *wr = (const char *)ops[i].w + (size_t)g * loco_type_row_size(ops[i].type, n_in);
+    for (int64_t tok = 0; tok < n_tok; tok++)
+        t->vec_dot(n_in, &ops[i].y[tok * ops[i].n_out + g], wr, xq + (size_t)tok * arow);
+}
+
+int loco_matmul_multi(const struct loco_matmul_op *ops, int n_ops, int64_t n_in, const float *x,
+                      int64_t n_tok, int n_threads)
+{
+    if (n_ops <= 0 || !ops)
+        return loco_error_set(LOCO_ERR_INVALID, "matmul_multi: no matrices");
+    int64_t total = 0;
+    for (int i = 0; i < n_ops; i++) {
+        int rc = check_args(ops[i].w, ops[i].type, n_in, ops[i].n_out, x, n_tok, ops[i].y);
+        if (rc != LOCO_OK)
+            return rc;
+        total += ops[i].n_out;
+    }
+    if (n_ops == 1 || n_tok >= SGEMM_MIN_TOKENS || !multi_shares_input(ops, n_ops)) {
+        for (int i = 0; i < n_ops; i++) {
+            int rc = loco_matmul(ops[i].w, ops[i].type, n_in, ops[i].n_out, x, n_tok, ops[i].y,
+                                 n_threads);
+            if (rc != LOCO_OK)
+                return rc;
+        }
+        return LOCO_OK;
+    }
+    const enum loco_type vt = loco_type_traits(ops[0].type)->vec_dot_type;
+    const size_t arow = loco_type_row_size(vt, n_in);
+    void *xq = NULL;
+    if (vt != LOCO_TYPE_F32 &&
+        !(xq = quantize_activations(loco_type_traits(vt), x, n_in, n_tok, arow,
+                                    clamp_threads(n_threads))))
+        return loco_error_set(LOCO_ERR_NOMEM, "matmul: no memory for %lld quantized rows",
+                              (long long)n_tok);
+    const char *xa = xq ? xq : (const char *)x;
+#pragma omp parallel for num_threads(clamp_threads(n_threads)) schedule(static)
+    for (int64_t g = 0; g < total; g++)
+        multi_row(ops, n_in, g, xa, arow, n_tok);
+    free(xq);
+    return LOCO_OK;
+}
+
 /* ---- f32 activations ---------------------------------------------------- */
 
 /* T >= 8: dequantize 64 rows at a time into a per-thread buffer, then one
