@@ -1036,52 +1036,6 @@ static void test_get_row(void **state)
     free(w);
 }
 
-/* loco_matmul_multi == one loco_matmul per matrix, bit for bit, whether the
- * matrices share a partner type (fused path) or not (fallback). */
-static void check_multi(const enum loco_type *types, int n_ops, int64_t n_tok, int nt)
-{
-    const int64_t n_in = 512, n_out[3] = {96, 32, 64};
-    struct loco_matmul_op ops[3];
-    float *want[3];
-    float *x = xmalloc((size_t)(n_tok * n_in) * sizeof(float));
-    fill_gauss(77, x, n_tok * n_in, 1.0f);
-    for (int i = 0; i < n_ops; i++) {
-        void *w = random_blocks(types[i], n_in * n_out[i], 100 + (uint64_t)i);
-        ops[i] = (struct loco_matmul_op){.w = w, .type = types[i], .n_out = n_out[i],
-                                         .y = xmalloc((size_t)(n_tok * n_out[i]) * sizeof(float))};
-        want[i] = xmalloc((size_t)(n_tok * n_out[i]) * sizeof(float));
-        assert_int_equal(loco_matmul(w, types[i], n_in, n_out[i], x, n_tok, want[i], nt), LOCO_OK);
-    }
-    assert_int_equal(loco_matmul_multi(ops, n_ops, n_in, x, n_tok, nt), LOCO_OK);
-    for (int i = 0; i < n_ops; i++) {
-        assert_memory_equal(ops[i].y, want[i], (size_t)(n_tok * n_out[i]) * sizeof(float));
-        free((void *)ops[i].w);
-        free(ops[i].y);
-        free(want[i]);
-    }
-    free(x);
-}
-
-static void test_matmul_multi(void **state)
-{
-    (void)state;
-    const enum loco_type same[3] = {LOCO_TYPE_Q4_1, LOCO_TYPE_Q4_1, LOCO_TYPE_Q4_1};
-    const enum loco_type kq[3] = {LOCO_TYPE_Q4_K, LOCO_TYPE_Q6_K, LOCO_TYPE_Q4_K};
-    const enum loco_type mixed[3] = {LOCO_TYPE_Q8_0, LOCO_TYPE_F16, LOCO_TYPE_Q4_1};
-    const int64_t toks[4] = {1, 3, 9, 64};
-    for (int t = 0; t < 4; t++)
-        for (int nt = 1; nt <= 2; nt++) {
-            check_multi(same, 3, toks[t], nt);
-            check_multi(kq, 3, toks[t], nt);
-            check_multi(mixed, 3, toks[t], nt);
-            check_multi(same, 2, toks[t], nt);
-        }
-    struct loco_matmul_op none = {0};
-    float x[32] = {0};
-    assert_int_equal(loco_matmul_multi(&none, 0, 32, x, 1, 1), LOCO_ERR_INVALID);
-    assert_int_equal(loco_matmul_multi(&none, 1, 32, x, 1, 1), LOCO_ERR_INVALID);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1109,7 +1063,6 @@ int main(void)
         cmocka_unit_test(test_ref_dots_vs_dequant),
         cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_matmul_f32act),
-        cmocka_unit_test(test_matmul_multi),
         cmocka_unit_test(test_matmul_errors),
         cmocka_unit_test(test_get_row),
     };

@@ -120,19 +120,6 @@ uint16_t loco_fp32_to_bf16(float f);      /* round to nearest even, NaN kept qui
 int loco_matmul(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out, const float *x,
                 int64_t n_tok, float *y, int n_threads);
 
-/* Several matrices applied to the same input, as one unit of work:
- * ops[i].y[t][o] = sum_k ops[i].w[o][k] * x[t][k]. Results are identical to
- * one loco_matmul per op; for few tokens it quantizes x once and splits the
- * rows of all ops among the threads in one parallel region. */
-struct loco_matmul_op {
-    const void *w;
-    enum loco_type type;
-    int64_t n_out;
-    float *y; /* [n_tok][n_out] */
-};
-int loco_matmul_multi(const struct loco_matmul_op *ops, int n_ops, int64_t n_in, const float *x,
-                      int64_t n_tok, int n_threads);
-
 /* As loco_matmul, but each weight row is dequantized and multiplied with
  * the f32 activations (no activation quantization). */
 int loco_matmul_f32act(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out,

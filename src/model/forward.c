@@ -284,25 +284,6 @@ static int matmul(const struct loco_context *c, const struct loco_weight *w, con
     return loco_matmul(w->data, w->type, w->n_in, w->n_out, x, n, y, c->p.n_threads);
 }
 
-/* several projections of the same input (q, k, v or gate, up) */
-static int matmul_same_input(const struct loco_context *c, const struct loco_weight *const *w,
-                             float *const *y, int n_ops, const float *x, int32_t n)
-{
-    if (c->m->params.matmul_mode == LOCO_MATMUL_F32_ACT) {
-        for (int i = 0; i < n_ops; i++) {
-            int rc = matmul(c, w[i], x, n, y[i]);
-            if (rc)
-                return rc;
-        }
-        return LOCO_OK;
-    }
-    struct loco_matmul_op ops[3];
-    for (int i = 0; i < n_ops; i++)
-        ops[i] = (struct loco_matmul_op){
-            .w = w[i]->data, .type = w[i]->type, .n_out = w[i]->n_out, .y = y[i]};
-    return loco_matmul_multi(ops, n_ops, w[0]->n_in, x, n, c->p.n_threads);
-}
-
 static void add_bias(float *y, const float *b, int32_t n, int64_t dim)
 {
     if (!b)
@@ -442,16 +423,14 @@ static void attention(struct loco_context *c, const struct loco_layer *L, int il
     const struct loco_hparams *hp = &c->m->hp;
     int32_t H = hp->n_head, D = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     int32_t n_runs = find_runs(b, c->runs), n_jobs = 0;
-    int64_t work = 0; /* query-key pairs, to skip threading tiny decode steps */
     /* one job per (block of up to ATT_BLOCK rows of a run, head) */
     for (int32_t r = 0; r < n_runs; r++)
         for (int32_t r0 = 0; r0 < c->runs[r].n; r0 += ATT_BLOCK)
-            for (int32_t h = 0; h < H; h++) {
-                int32_t n = c->runs[r].n - r0 < ATT_BLOCK ? c->runs[r].n - r0 : ATT_BLOCK;
-                c->jobs[n_jobs++] = (struct att_job){.run = r, .r0 = r0, .h = h, .n = n};
-                work += (int64_t)n * (c->runs[r].p0 + r0 + n);
-            }
-#pragma omp parallel for num_threads(c->p.n_threads) schedule(dynamic, 1) if (work > 8192)
+            for (int32_t h = 0; h < H; h++)
+                c->jobs[n_jobs++] = (struct att_job){
+                    .run = r, .r0 = r0, .h = h,
+                    .n = c->runs[r].n - r0 < ATT_BLOCK ? c->runs[r].n - r0 : ATT_BLOCK};
+#pragma omp parallel for num_threads(c->p.n_threads) schedule(dynamic, 1)
     for (int32_t j = 0; j < n_jobs; j++) {
         const struct att_job *job = &c->jobs[j];
         const struct att_run *run = &c->runs[job->run];
@@ -488,9 +467,8 @@ static int attention_block(struct loco_context *c, int il, const struct loco_bat
     int64_t kvd = (int64_t)hp->n_head_kv * hp->head_dim;
     int rc;
     norm_rows(c->h, c->x, L->attn_norm, n, C, hp->rms_eps);
-    const struct loco_weight *w[3] = {&L->wq, &L->wk, &L->wv};
-    float *const y[3] = {c->q, c->k, c->v};
-    if ((rc = matmul_same_input(c, w, y, 3, c->h, n)))
+    if ((rc = matmul(c, &L->wq, c->h, n, c->q)) || (rc = matmul(c, &L->wk, c->h, n, c->k)) ||
+        (rc = matmul(c, &L->wv, c->h, n, c->v)))
         return rc;
     add_bias(c->q, L->bq, n, qd);
     add_bias(c->k, L->bk, n, kvd);
@@ -514,9 +492,8 @@ static int ffn_block(struct loco_context *c, int il, int32_t n)
     bool gemma = hp->arch == LOCO_ARCH_GEMMA3, fp16 = c->m->params.gelu_fp16;
     int rc;
     norm_rows(c->h, c->x, L->ffn_norm, n, C, hp->rms_eps);
-    const struct loco_weight *w[2] = {&L->gate, &L->up};
-    float *const y[2] = {c->ff_gate, c->ff_up};
-    if ((rc = matmul_same_input(c, w, y, 2, c->h, n)))
+    if ((rc = matmul(c, &L->gate, c->h, n, c->ff_gate)) ||
+        (rc = matmul(c, &L->up, c->h, n, c->ff_up)))
         return rc;
     for (size_t i = 0; i < nf; i++) {
         float g = c->ff_gate[i];
