@@ -135,9 +135,14 @@ static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, stru
             puts("(conversation cleared)");
             continue;
         }
-        if (!history_push(h, "user", line) || chat_turn(e, o, h) != LOCO_OK) {
-            status = cli_fail("chat failed");
+        if (!history_push(h, "user", line)) {
+            status = cli_fail("out of memory");
             break;
+        }
+        if (chat_turn(e, o, h) != LOCO_OK) {
+            /* e.g. a message longer than the context: say so, forget it, go on */
+            cli_fail("this turn failed");
+            free((char *)h->msgs[--h->n].content);
         }
     }
     free(line);

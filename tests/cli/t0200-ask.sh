@@ -36,6 +36,14 @@ out=$(printf 'Once upon a time\n/reset\nThe cat\n/quit\n' | \
 [ -n "$out" ] || fail "chat printed nothing"
 case "$out" in *"(conversation cleared)"*) ;; *) fail "no reset: $out";; esac
 
+# a message longer than the context is refused and the chat goes on
+long=$(printf 'story %.0s' $(seq 200))
+out=$(printf '%s\nOnce upon a time\n' "$long" | \
+      "$LOCO" chat --model "$model" --chat-template chatml --ctx 64 --temperature 0 \
+      --max-tokens 4 2>&1)
+case "$out" in *"context holds 64"*) ;; *) fail "long message not refused: $out";; esac
+[ "$(printf '%s\n' "$out" | grep -vc 'context holds')" -ge 1 ] || fail "chat stopped: $out"
+
 # bench prints pp and tg rows with t/s
 out=$("$LOCO" bench --model "$model" -p 32 -n 16 -r 2 --threads 1 --no-stream)
 echo "$out"
