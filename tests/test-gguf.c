@@ -615,13 +615,14 @@ static void test_copy_reproduces_llama_cpp_file(void **state)
     char src[512];
     char dst[128];
     struct loco_gguf *g;
-    struct loco_gguf_writer *w = loco_gguf_writer_init();
+    struct loco_gguf_writer *w;
     size_t len_a = 0, len_b = 0;
     char *a, *b;
     (void)state;
 
     if (!test_shared_path("fixtures/models/stories260K.gguf", src, sizeof src))
         skip();
+    w = loco_gguf_writer_init();
     tmp_path(dst, sizeof dst, "copy.gguf");
     g = open_or_fail(src);
     for (int64_t i = 0; i < loco_gguf_n_kv(g); i++)
