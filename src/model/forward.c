@@ -22,7 +22,7 @@
  * Shapes: B tokens, C n_embd, H heads, Hkv kv heads, D head dim, F n_ff,
  * V vocab, T n_ctx, L layers, S sequences.
  */
-#include "model_internal.h"
+#include "context_internal.h"
 
 #include <math.h>
 #include <cblas.h>
@@ -31,44 +31,6 @@
 #include <string.h>
 
 #define ATT_BLOCK 64
-
-struct att_run {
-    int32_t t0, n;    /* batch rows [t0, t0 + n) */
-    int32_t seq, p0;  /* their sequence and first position */
-};
-
-struct att_job {
-    int32_t run, r0, n, h;
-};
-
-struct loco_context {
-    const struct loco_model *m;
-    struct loco_context_params p;
-    int32_t *seq_len;   /* [S] cached positions per sequence */
-    int32_t *seq_tokens; /* [S][T] the token at each cached position */
-    float *k_cache;     /* [S][L][T][Hkv*D] */
-    float *v_cache;     /* [S][L][T][Hkv*D] */
-    /* activations for up to n_batch tokens, carved from one block */
-    float *block;
-    float *x;           /* [B][C]  residual stream */
-    float *h;           /* [B][C]  normalized input of a sublayer */
-    float *o;           /* [B][C]  sublayer output */
-    float *q;           /* [B][H*D] */
-    float *k;           /* [B][Hkv*D] */
-    float *v;           /* [B][Hkv*D] */
-    float *att;         /* [B][H*D] attention output */
-    float *ff_gate;     /* [B][F] */
-    float *ff_up;       /* [B][F] */
-    float *scores;      /* [threads][ATT_BLOCK][T] attention scores */
-    float *rope_cos;    /* [B][n_rot/2] for the current layer's base */
-    float *rope_sin;    /* [B][n_rot/2] */
-    float *logits;      /* [n_logits][V], grown on demand */
-    struct att_run *runs; /* [B] attention runs of the current batch */
-    struct att_job *jobs; /* [B * H] attention work items */
-    int32_t logits_cap;
-    int32_t n_logits;
-    size_t bytes;
-};
 
 struct loco_context_params loco_context_default_params(void)
 {
@@ -144,6 +106,10 @@ struct loco_context *loco_context_init(const struct loco_model *m,
     }
     c->bytes = (2 * kv + act) * sizeof(float);
     carve_activations(c);
+    if (lora_init(c) != LOCO_OK) {
+        loco_context_free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -159,6 +125,7 @@ void loco_context_free(struct loco_context *c)
     free(c->runs);
     free(c->jobs);
     free(c->logits);
+    lora_free(c);
     free(c);
 }
 
@@ -282,6 +249,17 @@ static int matmul(const struct loco_context *c, const struct loco_weight *w, con
     if (c->m->params.matmul_mode == LOCO_MATMUL_F32_ACT)
         return loco_matmul_f32act(w->data, w->type, w->n_in, w->n_out, x, n, y, c->p.n_threads);
     return loco_matmul(w->data, w->type, w->n_in, w->n_out, x, n, y, c->p.n_threads);
+}
+
+/* A block projection: the base product, then the LoRA deltas of the
+ * sequences' adapter sets. */
+static int project(struct loco_context *c, int il, enum loco_lora_target t,
+                   const struct loco_weight *w, const float *x, int32_t n, float *y)
+{
+    int rc = matmul(c, w, x, n, y);
+    if (rc == LOCO_OK && c->lora.n_groups)
+        rc = lora_add(c, il, t, x, w->n_in, n, y, w->n_out);
+    return rc;
 }
 
 static void add_bias(float *y, const float *b, int32_t n, int64_t dim)
@@ -467,15 +445,16 @@ static int attention_block(struct loco_context *c, int il, const struct loco_bat
     int64_t kvd = (int64_t)hp->n_head_kv * hp->head_dim;
     int rc;
     norm_rows(c->h, c->x, L->attn_norm, n, C, hp->rms_eps);
-    if ((rc = matmul(c, &L->wq, c->h, n, c->q)) || (rc = matmul(c, &L->wk, c->h, n, c->k)) ||
-        (rc = matmul(c, &L->wv, c->h, n, c->v)))
+    if ((rc = project(c, il, LOCO_LORA_Q, &L->wq, c->h, n, c->q)) ||
+        (rc = project(c, il, LOCO_LORA_K, &L->wk, c->h, n, c->k)) ||
+        (rc = project(c, il, LOCO_LORA_V, &L->wv, c->h, n, c->v)))
         return rc;
     add_bias(c->q, L->bq, n, qd);
     add_bias(c->k, L->bk, n, kvd);
     add_bias(c->v, L->bv, n, kvd);
     qk_prepare(c, L, il, b);
     attention(c, L, il, b);
-    if ((rc = matmul(c, &L->wo, c->att, n, c->o)))
+    if ((rc = project(c, il, LOCO_LORA_O, &L->wo, c->att, n, c->o)))
         return rc;
     if (L->post_attn_norm)
         norm_rows(c->o, c->o, L->post_attn_norm, n, C, hp->rms_eps);
@@ -492,14 +471,14 @@ static int ffn_block(struct loco_context *c, int il, int32_t n)
     bool gemma = hp->arch == LOCO_ARCH_GEMMA3, fp16 = c->m->params.gelu_fp16;
     int rc;
     norm_rows(c->h, c->x, L->ffn_norm, n, C, hp->rms_eps);
-    if ((rc = matmul(c, &L->gate, c->h, n, c->ff_gate)) ||
-        (rc = matmul(c, &L->up, c->h, n, c->ff_up)))
+    if ((rc = project(c, il, LOCO_LORA_GATE, &L->gate, c->h, n, c->ff_gate)) ||
+        (rc = project(c, il, LOCO_LORA_UP, &L->up, c->h, n, c->ff_up)))
         return rc;
     for (size_t i = 0; i < nf; i++) {
         float g = c->ff_gate[i];
         c->ff_gate[i] = (gemma ? gelu(g, fp16) : silu(g)) * c->ff_up[i];
     }
-    if ((rc = matmul(c, &L->down, c->ff_gate, n, c->o)))
+    if ((rc = project(c, il, LOCO_LORA_DOWN, &L->down, c->ff_gate, n, c->o)))
         return rc;
     if (L->post_ffw_norm)
         norm_rows(c->o, c->o, L->post_ffw_norm, n, C, hp->rms_eps);
@@ -589,6 +568,8 @@ int loco_decode(struct loco_context *c, const struct loco_batch *b)
     if (!next)
         return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
     int rc = check_batch(c, b, next);
+    if (rc == LOCO_OK)
+        rc = lora_prepare(c, b);
     if (rc == LOCO_OK) {
         embed(c, b);
         for (int il = 0; il < c->m->hp.n_layer && rc == LOCO_OK; il++) {
@@ -599,6 +580,7 @@ int loco_decode(struct loco_context *c, const struct loco_batch *b)
     }
     if (rc == LOCO_OK)
         rc = compute_logits(c, b);
+    c->lora.n_groups = 0;
     if (rc == LOCO_OK) {
         for (int32_t i = 0; i < b->n; i++)
             c->seq_tokens[(size_t)b->seq[i] * (size_t)c->p.n_ctx + (size_t)b->pos[i]] =

@@ -42,6 +42,7 @@ struct loco_model {
     float *output_norm;          /* [C] */
     struct loco_layer *layers;   /* [L] */
     float *f32_block;            /* one allocation holding every f32 vector */
+    char sha256[65];             /* file digest, computed on first use (lora.c) */
 };
 
 #endif

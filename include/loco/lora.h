@@ -1,0 +1,164 @@
+/*
+ * loco/lora.h - LoRA adapters: the GGUF file format, loading against a
+ * base model, writing, and per-sequence adapter sets at run time.
+ *
+ * File format (facts sheet F.1, llama.cpp's): general.type = "adapter",
+ * general.architecture = the base's, adapter.type = "lora",
+ * adapter.lora.alpha (f32); tensors "<base tensor>.lora_a" with
+ * ne = [n_in, r] and "<base tensor>.lora_b" with ne = [r, n_out], i.e. A is
+ * r rows of n_in values and B is n_out rows of r values. LocoLLM adds
+ * locollm.* keys (base sha256, name, domain, provenance); files without them
+ * (made by llama.cpp's converter) still load.
+ *
+ * At run time a projection y = W x becomes
+ *     y = W x + sum_i scale_i * (alpha_i / r_i) * B_i (A_i x)
+ * for the adapters in the token's sequence's adapter set. An adapter is
+ * mapped once and used in place; changing a sequence's set is a pointer
+ * change. A sequence's KV cache is tagged with its set: setting a different
+ * set forgets the cached positions, so a cache is never reused under
+ * another set.
+ */
+#ifndef LOCO_LORA_H
+#define LOCO_LORA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loco/core.h"
+#include "loco/model.h"
+#include "loco/quant.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The projections a LoRA can adapt. Norms, embeddings and the output head
+ * are never adapted. */
+enum loco_lora_target {
+    LOCO_LORA_Q = 0,
+    LOCO_LORA_K,
+    LOCO_LORA_V,
+    LOCO_LORA_O,
+    LOCO_LORA_GATE,
+    LOCO_LORA_UP,
+    LOCO_LORA_DOWN,
+    LOCO_LORA_N_TARGETS
+};
+
+#define LOCO_LORA_TARGET_BIT(t) (1u << (unsigned)(t))
+#define LOCO_LORA_ALL_TARGETS ((1u << LOCO_LORA_N_TARGETS) - 1u)
+
+/* Short name: "q", "k", "v", "o", "gate", "up", "down". */
+const char *loco_lora_target_name(enum loco_lora_target t);
+/* GGUF tensor stem: "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate",
+ * "ffn_up", "ffn_down" (the base tensor is "blk.N.<stem>.weight"). */
+const char *loco_lora_target_tensor(enum loco_lora_target t);
+/* Accepts the short name, the PEFT module name (q_proj, ..., gate_proj,
+ * up_proj, down_proj, o_proj) or the GGUF stem. */
+int loco_lora_target_parse(const char *name, enum loco_lora_target *out);
+/* "q,v,o" style list -> bit mask; LOCO_ERR_INVALID naming the bad entry. */
+int loco_lora_targets_parse(const char *list, unsigned *mask_out);
+
+/* ---- loaded adapters ---------------------------------------------------- */
+
+struct loco_adapter_info {
+    char path[1024];
+    char name[128];        /* locollm.adapter.name, else the file stem */
+    char domain[64];       /* locollm.adapter.domain or adapter.lora.task_name; "" if none */
+    char arch[32];         /* general.architecture */
+    char base_sha256[65];  /* locollm.base.sha256; "" when the file does not record it */
+    float alpha;           /* adapter.lora.alpha (0: scale is used as is) */
+    int32_t rank;          /* largest rank among its pairs */
+    unsigned targets;      /* LOCO_LORA_TARGET_BIT mask of what it adapts */
+    int32_t n_pairs;       /* (layer, target) pairs present */
+    enum loco_type type;   /* storage type of A/B (F32, F16 or BF16) */
+    size_t file_bytes;
+};
+
+struct loco_adapter; /* opaque */
+
+/* Map `path` and bind every pair to `base`'s projections. Refused with a
+ * message saying what was expected when the architecture differs, when the
+ * file records a base sha256 other than the base's, or when a shape does not
+ * fit. `base` is borrowed and must outlive the adapter. */
+struct loco_adapter *loco_adapter_load(const char *path, const struct loco_model *base);
+void loco_adapter_free(struct loco_adapter *a);
+const struct loco_adapter_info *loco_adapter_info(const struct loco_adapter *a);
+/* A number unique to this load in this process (KV-cache tags use it). */
+uint64_t loco_adapter_id(const struct loco_adapter *a);
+
+/* sha256 (lowercase hex) of the base model file, computed once per model
+ * and cached. */
+int loco_model_sha256(const struct loco_model *m, char hex_out[65]);
+
+/* ---- writing ------------------------------------------------------------ */
+
+/* One adapted projection, f32, in row-major order. */
+struct loco_lora_pair {
+    int32_t layer;
+    enum loco_lora_target target;
+    int64_t n_in, n_out;
+    int32_t rank;
+    const float *a; /* [rank][n_in] */
+    const float *b; /* [n_out][rank] */
+};
+
+struct loco_adapter_meta {
+    const char *arch;        /* general.architecture (required) */
+    const char *base_sha256; /* NULL or "" to leave it out */
+    const char *base_name;   /* NULL to leave it out */
+    const char *name;        /* NULL to leave it out */
+    const char *domain;      /* NULL to leave it out; also written as adapter.lora.task_name */
+    float alpha;
+    /* extra string keys (e.g. "locollm.train.recipe"), n_extra pairs */
+    const char *const *extra_keys;
+    const char *const *extra_values;
+    size_t n_extra;
+};
+
+/* Write an adapter atomically; A and B are stored as `type` (F32, F16 or
+ * BF16). */
+int loco_adapter_write(const char *path, const struct loco_adapter_meta *meta,
+                       const struct loco_lora_pair *pairs, size_t n_pairs, enum loco_type type);
+
+/* ---- per-sequence adapter sets ------------------------------------------ */
+
+#define LOCO_MAX_SET_ADAPTERS 8
+
+struct loco_adapter_ref {
+    const struct loco_adapter *adapter;
+    float scale; /* user scale; the applied factor is scale * alpha / r (scale when alpha is 0) */
+};
+
+/* Give sequence `seq` the set refs[0..n) (n = 0: the base model). When the
+ * set differs from the sequence's current one its cached positions are
+ * forgotten. The adapters are borrowed and must outlive their use. */
+int loco_context_set_adapters(struct loco_context *c, int32_t seq,
+                              const struct loco_adapter_ref *refs, int32_t n);
+/* The tag of sequence seq's set (0 = no adapter). Equal tags mean the same
+ * adapters with the same scales. */
+uint64_t loco_context_seq_adapter_tag(const struct loco_context *c, int32_t seq);
+
+/* ---- finding adapters by name ------------------------------------------- */
+
+/* Folder for installed/imported adapters: $LOCO_ADAPTERS_DIR, else
+ * $XDG_DATA_HOME/locollm/adapters, else ~/.local/share/locollm/adapters. */
+int loco_adapters_dir(char *buf, size_t cap);
+/* NAME or a path -> a file: a path (contains '/' or ends in .gguf) is taken
+ * as is; a name is looked up as NAME.gguf in loco_adapters_dir() and then in
+ * the project's adapters/ folder. LOCO_ERR_NOT_FOUND lists where it looked. */
+int loco_adapters_resolve(const char *name_or_path, char *path_out, size_t cap);
+
+/* "NAME[:scale][,NAME2[:scale]]" -> names and scales (scale defaults to 1).
+ * Returns the count (<= cap) or a negative status naming the bad entry. */
+struct loco_adapter_spec {
+    char name[1024];
+    float scale;
+};
+int loco_adapter_spec_parse(const char *spec, struct loco_adapter_spec *out, int32_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

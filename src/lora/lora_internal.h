@@ -1,0 +1,33 @@
+/*
+ * lora_internal.h - a loaded adapter as the forward pass sees it.
+ */
+#ifndef LOCO_LORA_INTERNAL_H
+#define LOCO_LORA_INTERNAL_H
+
+#include "loco/lora.h"
+#include "model/model_internal.h"
+
+/* One adapted projection: A maps n_in -> r, B maps r -> n_out. a.data is
+ * NULL where the adapter leaves the projection alone. */
+struct lora_pair {
+    struct loco_weight a;
+    struct loco_weight b;
+    float factor; /* alpha / r, or 1 when alpha is 0 */
+};
+
+struct loco_adapter {
+    struct loco_gguf *gguf;
+    const struct loco_model *base;
+    struct loco_adapter_info info;
+    uint64_t id;
+    int32_t n_layer;
+    struct lora_pair *pairs; /* [n_layer][LOCO_LORA_N_TARGETS] */
+};
+
+static inline const struct lora_pair *lora_pair_at(const struct loco_adapter *a, int il,
+                                                   enum loco_lora_target t)
+{
+    return &a->pairs[(size_t)il * LOCO_LORA_N_TARGETS + (size_t)t];
+}
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * resolve.c - finding adapters by name, and "NAME[:scale],..." specs.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "loco/lora.h"
+
+#ifndef LOCO_PROJECT_DIR
+#define LOCO_PROJECT_DIR "."
+#endif
+
+int loco_adapters_dir(char *buf, size_t cap)
+{
+    const char *env = getenv("LOCO_ADAPTERS_DIR");
+    int n;
+    if (env && env[0]) {
+        n = snprintf(buf, cap, "%s", env);
+    } else if ((env = getenv("XDG_DATA_HOME")) && env[0] == '/') {
+        n = snprintf(buf, cap, "%s/locollm/adapters", env);
+    } else {
+        const char *home = getenv("HOME");
+        if (!home || !home[0]) {
+            const struct passwd *pw = getpwuid(getuid());
+            home = pw ? pw->pw_dir : NULL;
+        }
+        if (!home)
+            return loco_error_set(LOCO_ERR_NOT_FOUND,
+                                  "no home directory to keep adapters in; set LOCO_ADAPTERS_DIR");
+        n = snprintf(buf, cap, "%s/.local/share/locollm/adapters", home);
+    }
+    if (n < 0 || (size_t)n >= cap)
+        return loco_error_set(LOCO_ERR_RANGE, "the adapters directory path is too long");
+    return LOCO_OK;
+}
+
+static bool is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* DIR/NAME.gguf, then DIR/NAME/NAME.gguf (an adapter beside its training log). */
+static bool try_dir(const char *dir, const char *name, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s/%s.gguf", dir, name);
+    if (n > 0 && (size_t)n < cap && is_file(out))
+        return true;
+    n = snprintf(out, cap, "%s/%s/%s.gguf", dir, name, name);
+    return n > 0 && (size_t)n < cap && is_file(out);
+}
+
+static bool plain_name(const char *s)
+{
+    return s[0] && s[0] != '.' && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+                                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == strlen(s);
+}
+
+int loco_adapters_resolve(const char *name_or_path, char *path_out, size_t cap)
+{
+    if (!name_or_path || !name_or_path[0])
+        return loco_error_set(LOCO_ERR_INVALID, "no adapter name given");
+    size_t len = strlen(name_or_path);
+    bool is_path = strchr(name_or_path, '/') || (len > 5 && !strcmp(name_or_path + len - 5, ".gguf"));
+    if (is_path || is_file(name_or_path)) {
+        if (!is_file(name_or_path))
+            return loco_error_set(LOCO_ERR_NOT_FOUND, "no such adapter file: %s", name_or_path);
+        if (len >= cap)
+            return loco_error_set(LOCO_ERR_RANGE, "adapter path too long: %s", name_or_path);
+        memcpy(path_out, name_or_path, len + 1);
+        return LOCO_OK;
+    }
+    if (!plain_name(name_or_path))
+        return loco_error_set(LOCO_ERR_INVALID,
+                              "'%s' is not an adapter name (letters, digits, '.', '_' and '-')",
+                              name_or_path);
+    char user[4096];
+    bool have_user = loco_adapters_dir(user, sizeof user) == LOCO_OK;
+    if (have_user && try_dir(user, name_or_path, path_out, cap))
+        return LOCO_OK;
+    if (try_dir(LOCO_PROJECT_DIR "/adapters", name_or_path, path_out, cap))
+        return LOCO_OK;
+    return loco_error_set(LOCO_ERR_NOT_FOUND,
+                          "no adapter named '%s' (looked for %s.gguf in %s and in %s/adapters); "
+                          "give a path to a .gguf file, or import one with `loco adapters import`",
+                          name_or_path, name_or_path, have_user ? user : "(no user folder)",
+                          LOCO_PROJECT_DIR);
+}
+
+int loco_adapter_spec_parse(const char *spec, struct loco_adapter_spec *out, int32_t cap)
+{
+    if (!spec)
+        return loco_error_set(LOCO_ERR_INVALID, "no adapter given");
+    int32_t n = 0;
+    const char *p = spec;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        if (len == 0) {
+            p++;
+            continue;
+        }
+        if (n >= cap)
+            return loco_error_set(LOCO_ERR_RANGE, "too many adapters in '%s' (at most %d)", spec,
+                                  cap);
+        struct loco_adapter_spec *s = &out[n];
+        /* the scale is after the last ':' when that part is a number */
+        const char *colon = NULL;
+        for (const char *q = p; q < p + len; q++)
+            if (*q == ':')
+                colon = q;
+        size_t name_len = len;
+        s->scale = 1.0f;
+        if (colon) {
+            char num[64];
+            size_t k = (size_t)(p + len - colon - 1);
+            if (k == 0 || k >= sizeof num)
+                return loco_error_set(LOCO_ERR_INVALID, "adapter '%.*s': bad scale after ':'",
+                                      (int)len, p);
+            memcpy(num, colon + 1, k);
+            num[k] = '\0';
+            char *end;
+            errno = 0;
+            double v = strtod(num, &end);
+            if (*end || errno || !isfinite(v) || fabs(v) > 100)
+                return loco_error_set(LOCO_ERR_INVALID, "adapter '%.*s': scale '%s' is not a "
+                                      "number between -100 and 100", (int)len, p, num);
+            s->scale = (float)v;
+            name_len = (size_t)(colon - p);
+        }
+        while (name_len && p[name_len - 1] == ' ')
+            name_len--;
+        size_t lead = strspn(p, " ");
+        if (lead >= name_len)
+            return loco_error_set(LOCO_ERR_INVALID, "adapter entry '%.*s' has no name", (int)len,
+                                  p);
+        if (name_len - lead >= sizeof s->name)
+            return loco_error_set(LOCO_ERR_RANGE, "adapter name too long in '%s'", spec);
+        memcpy(s->name, p + lead, name_len - lead);
+        s->name[name_len - lead] = '\0';
+        n++;
+        p += len;
+    }
+    return n;
+}

@@ -1,0 +1,224 @@
+/*
+ * lora_apply.c - adapter sets per sequence and the LoRA hook of every
+ * projection: y += scale * (alpha / r) * B (A x).
+ *
+ * A batch can mix sequences with different sets. Before the layers run, the
+ * batch's rows are grouped by adapter; each projection then runs A and B once
+ * per adapter over that adapter's rows (gathered when they are not the whole
+ * batch) and scatters the scaled result back, so four sequences with four
+ * adapters cost four small products per projection, not a batch each.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context_internal.h"
+#include "lora/lora_internal.h"
+
+/* Below this many multiply-adds a LoRA product runs on one thread: the
+ * fork/join of a parallel region would cost more than it saves. */
+#define LORA_PARALLEL_MIN (1 << 18)
+
+int lora_init(struct loco_context *c)
+{
+    c->lora.sets = calloc((size_t)c->p.n_seq, sizeof *c->lora.sets);
+    if (!c->lora.sets)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory for adapter sets");
+    return LOCO_OK;
+}
+
+void lora_free(struct loco_context *c)
+{
+    struct lora_state *ls = &c->lora;
+    for (int32_t g = 0; g < ls->cap_groups; g++) {
+        free(ls->groups[g].idx);
+        free(ls->groups[g].scale);
+    }
+    free(ls->groups);
+    free(ls->sets);
+    free(ls->xg);
+    free(ls->tmp);
+    free(ls->yg);
+}
+
+/* splitmix64 finaliser: mixes a tag so that nearby ids and scales differ */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static uint64_t set_tag(const struct loco_adapter_ref *refs, int32_t n)
+{
+    if (n == 0)
+        return 0;
+    uint64_t h = 0x6c6f636f6c6c6dULL;
+    for (int32_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &refs[i].scale, sizeof bits);
+        h = mix64(h ^ loco_adapter_id(refs[i].adapter));
+        h = mix64(h ^ bits);
+    }
+    return h ? h : 1;
+}
+
+int loco_context_set_adapters(struct loco_context *c, int32_t seq,
+                              const struct loco_adapter_ref *refs, int32_t n)
+{
+    if (seq < 0 || seq >= c->p.n_seq)
+        return loco_error_set(LOCO_ERR_INVALID, "adapter set: sequence %d out of range (0..%d)",
+                              seq, c->p.n_seq - 1);
+    if (n < 0 || n > LOCO_MAX_SET_ADAPTERS || (n > 0 && !refs))
+        return loco_error_set(LOCO_ERR_INVALID, "adapter set: %d adapters (allowed 0..%d)", n,
+                              LOCO_MAX_SET_ADAPTERS);
+    for (int32_t i = 0; i < n; i++) {
+        const struct loco_adapter *a = refs[i].adapter;
+        if (!a)
+            return loco_error_set(LOCO_ERR_INVALID, "adapter set: entry %d has no adapter", i);
+        if (a->base != c->m)
+            return loco_error_set(LOCO_ERR_INVALID, "adapter %s was loaded for another model "
+                                  "than this context's", a->info.name);
+        if (!isfinite(refs[i].scale))
+            return loco_error_set(LOCO_ERR_INVALID, "adapter %s: scale is not finite",
+                                  a->info.name);
+        for (int32_t j = 0; j < i; j++)
+            if (refs[j].adapter == a)
+                return loco_error_set(LOCO_ERR_INVALID, "adapter %s appears twice in one set; "
+                                      "give it once with the summed scale", a->info.name);
+    }
+    struct seq_adapters *s = &c->lora.sets[seq];
+    uint64_t tag = set_tag(refs, n);
+    if (tag != s->tag)
+        c->seq_len[seq] = 0; /* the cache was computed under another set */
+    c->lora.n_active += (n > 0) - (s->n > 0);
+    s->n = n;
+    if (n)
+        memcpy(s->refs, refs, (size_t)n * sizeof *refs);
+    s->tag = tag;
+    return LOCO_OK;
+}
+
+uint64_t loco_context_seq_adapter_tag(const struct loco_context *c, int32_t seq)
+{
+    return seq >= 0 && seq < c->p.n_seq ? c->lora.sets[seq].tag : 0;
+}
+
+static struct lora_group *group_for(struct loco_context *c, const struct loco_adapter *a)
+{
+    struct lora_state *ls = &c->lora;
+    for (int32_t g = 0; g < ls->n_groups; g++)
+        if (ls->groups[g].adapter == a)
+            return &ls->groups[g];
+    if (ls->n_groups == ls->cap_groups) {
+        int32_t cap = ls->cap_groups ? 2 * ls->cap_groups : 8;
+        struct lora_group *p = realloc(ls->groups, (size_t)cap * sizeof *p);
+        if (!p)
+            return NULL;
+        memset(p + ls->cap_groups, 0, (size_t)(cap - ls->cap_groups) * sizeof *p);
+        ls->groups = p;
+        ls->cap_groups = cap;
+    }
+    struct lora_group *g = &ls->groups[ls->n_groups];
+    if (!g->idx) {
+        g->idx = malloc((size_t)c->p.n_batch * sizeof *g->idx);
+        g->scale = malloc((size_t)c->p.n_batch * sizeof *g->scale);
+        if (!g->idx || !g->scale)
+            return NULL;
+    }
+    g->adapter = a;
+    g->n = 0;
+    ls->n_groups++;
+    return g;
+}
+
+static int grow(float **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return LOCO_OK;
+    float *p = realloc(*buf, need * sizeof *p);
+    if (!p)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory for LoRA scratch (%zu floats)",
+                              need);
+    *buf = p;
+    *cap = need;
+    return LOCO_OK;
+}
+
+int lora_prepare(struct loco_context *c, const struct loco_batch *b)
+{
+    struct lora_state *ls = &c->lora;
+    ls->n_groups = 0;
+    if (!ls->n_active)
+        return LOCO_OK;
+    int32_t max_rank = 0;
+    for (int32_t i = 0; i < b->n; i++) {
+        const struct seq_adapters *s = &ls->sets[b->seq[i]];
+        for (int32_t k = 0; k < s->n; k++) {
+            struct lora_group *g = group_for(c, s->refs[k].adapter);
+            if (!g)
+                return loco_error_set(LOCO_ERR_NOMEM, "out of memory grouping adapters");
+            g->idx[g->n] = i;
+            g->scale[g->n++] = s->refs[k].scale;
+            if (g->adapter->info.rank > max_rank)
+                max_rank = g->adapter->info.rank;
+        }
+    }
+    const struct loco_hparams *hp = &c->m->hp;
+    int64_t wide = hp->n_embd;
+    int64_t qd = (int64_t)hp->n_head * hp->head_dim;
+    if (hp->n_ff > wide)
+        wide = hp->n_ff;
+    if (qd > wide)
+        wide = qd;
+    size_t rows = (size_t)b->n;
+    int rc = grow(&ls->xg, &ls->cap_xg, rows * (size_t)wide);
+    if (!rc)
+        rc = grow(&ls->yg, &ls->cap_yg, rows * (size_t)wide);
+    if (!rc)
+        rc = grow(&ls->tmp, &ls->cap_tmp, rows * (size_t)max_rank);
+    return rc;
+}
+
+static int product(const struct loco_context *c, const struct loco_weight *w, const float *x,
+                   int32_t n, float *y)
+{
+    int nt = (int64_t)n * w->n_in * w->n_out >= LORA_PARALLEL_MIN ? c->p.n_threads : 1;
+    if (c->m->params.matmul_mode == LOCO_MATMUL_F32_ACT)
+        return loco_matmul_f32act(w->data, w->type, w->n_in, w->n_out, x, n, y, nt);
+    return loco_matmul(w->data, w->type, w->n_in, w->n_out, x, n, y, nt);
+}
+
+int lora_add(struct loco_context *c, int il, enum loco_lora_target t, const float *x,
+             int64_t n_in, int32_t n, float *y, int64_t n_out)
+{
+    struct lora_state *ls = &c->lora;
+    for (int32_t gi = 0; gi < ls->n_groups; gi++) {
+        const struct lora_group *g = &ls->groups[gi];
+        const struct lora_pair *p = lora_pair_at(g->adapter, il, t);
+        if (!p->a.data)
+            continue;
+        /* rows in batch order 0..n-1 need no gathering */
+        bool whole = g->n == n && g->idx[0] == 0 && g->idx[n - 1] == n - 1;
+        const float *xin = x;
+        if (!whole) {
+            for (int32_t j = 0; j < g->n; j++)
+                memcpy(ls->xg + (size_t)j * (size_t)n_in, x + (size_t)g->idx[j] * (size_t)n_in,
+                       (size_t)n_in * sizeof(float));
+            xin = ls->xg;
+        }
+        int rc = product(c, &p->a, xin, g->n, ls->tmp);
+        if (!rc)
+            rc = product(c, &p->b, ls->tmp, g->n, ls->yg);
+        if (rc)
+            return rc;
+        for (int32_t j = 0; j < g->n; j++) {
+            float f = g->scale[j] * p->factor;
+            float *dst = y + (size_t)g->idx[j] * (size_t)n_out;
+            const float *src = ls->yg + (size_t)j * (size_t)n_out;
+            for (int64_t o = 0; o < n_out; o++)
+                dst[o] += f * src[o];
+        }
+    }
+    return LOCO_OK;
+}

@@ -1,0 +1,660 @@
+/*
+ * test-lora.c - LoRA adapters at run time (loco/lora.h).
+ *
+ * The reference for every numeric check is a merged model: the test adds
+ * f * B A to the base weights itself, writes that model with the GGUF
+ * writer, and runs it without adapters. The adapter path (mapped A and B,
+ * the per-sequence hook, batch grouping) must give the same logits.
+ * Model: shared/fixtures/models/stories260K.gguf (a real f32 llama).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "loco/gguf.h"
+#include "loco/lora.h"
+#include "loco/model.h"
+#include "testutil.h"
+
+#define STORIES "fixtures/models/stories260K.gguf"
+
+struct fixture {
+    char base_path[1024];
+    char dir[256];
+    struct loco_model *base;
+};
+
+/* ---- a random adapter ----------------------------------------------------- */
+
+static uint64_t rng_state = 0x1234567;
+
+static float frand(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((rng_state >> 40) & 0xffffff) / (float)0x1000000 - 0.5f;
+}
+
+struct rand_adapter {
+    struct loco_lora_pair pairs[64];
+    float *bufs[128];
+    size_t n;
+};
+
+static void get_dims(const struct loco_model *m, enum loco_lora_target t, int64_t *n_in,
+                     int64_t *n_out)
+{
+    const struct loco_hparams *hp = loco_model_hparams(m);
+    int64_t C = hp->n_embd, q = (int64_t)hp->n_head * hp->head_dim;
+    int64_t kv = (int64_t)hp->n_head_kv * hp->head_dim, F = hp->n_ff;
+    const int64_t ins[] = {C, C, C, q, C, C, F}, outs[] = {q, kv, kv, C, F, F, C};
+    *n_in = ins[t];
+    *n_out = outs[t];
+}
+
+/* rank r on `targets` of every layer, values of size `amp` */
+static void make_adapter(struct rand_adapter *ra, const struct loco_model *m, unsigned targets,
+                         int32_t r, float amp)
+{
+    memset(ra, 0, sizeof *ra);
+    for (int il = 0; il < loco_model_hparams(m)->n_layer; il++) {
+        for (int t = 0; t < LOCO_LORA_N_TARGETS; t++) {
+            if (!(targets & LOCO_LORA_TARGET_BIT(t)))
+                continue;
+            struct loco_lora_pair *p = &ra->pairs[ra->n];
+            p->layer = il;
+            p->target = (enum loco_lora_target)t;
+            p->rank = r;
+            get_dims(m, p->target, &p->n_in, &p->n_out);
+            float *a = malloc((size_t)(r * p->n_in) * sizeof *a);
+            float *b = malloc((size_t)(r * p->n_out) * sizeof *b);
+            assert_non_null(a);
+            assert_non_null(b);
+            for (int64_t i = 0; i < r * p->n_in; i++)
+                a[i] = amp * frand();
+            for (int64_t i = 0; i < r * p->n_out; i++)
+                b[i] = amp * frand();
+            p->a = a;
+            p->b = b;
+            ra->bufs[2 * ra->n] = a;
+            ra->bufs[2 * ra->n + 1] = b;
+            ra->n++;
+        }
+    }
+}
+
+static void free_adapter(struct rand_adapter *ra)
+{
+    for (size_t i = 0; i < 2 * ra->n; i++)
+        free(ra->bufs[i]);
+}
+
+static void write_adapter(const struct fixture *f, const struct rand_adapter *ra, float alpha,
+                          const char *name, enum loco_type type, char *path, size_t cap)
+{
+    char sha[65];
+    assert_int_equal(loco_model_sha256(f->base, sha), LOCO_OK);
+    snprintf(path, cap, "%s/%s.gguf", f->dir, name);
+    struct loco_adapter_meta meta = {.arch = "llama", .base_sha256 = sha, .name = name,
+                                     .domain = "testing", .alpha = alpha};
+    assert_int_equal(loco_adapter_write(path, &meta, ra->pairs, ra->n, type), LOCO_OK);
+}
+
+/* ---- the merged reference ------------------------------------------------- */
+
+struct merge_term {
+    const struct rand_adapter *ra;
+    float factor; /* scale * alpha / r */
+};
+
+static const struct loco_lora_pair *find_pair(const struct rand_adapter *ra, const char *name)
+{
+    for (size_t i = 0; i < ra->n; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "blk.%d.%s.weight", ra->pairs[i].layer,
+                 loco_lora_target_tensor(ra->pairs[i].target));
+        if (strcmp(want, name) == 0)
+            return &ra->pairs[i];
+    }
+    return NULL;
+}
+
+static struct loco_model *merged_model(const struct fixture *f, const struct merge_term *terms,
+                                       int n_terms, const char *tag)
+{
+    struct loco_gguf *g = loco_gguf_open(f->base_path);
+    assert_non_null(g);
+    struct loco_gguf_writer *w = loco_gguf_writer_init();
+    for (int64_t i = 0; i < loco_gguf_n_kv(g); i++)
+        assert_int_equal(loco_gguf_writer_copy_kv(w, g, i), LOCO_OK);
+    int64_t nt = loco_gguf_n_tensors(g);
+    float **owned = calloc((size_t)nt, sizeof *owned);
+    for (int64_t i = 0; i < nt; i++) {
+        const struct loco_gguf_tensor *t = loco_gguf_tensor(g, i);
+        const void *data = t->data;
+        for (int k = 0; k < n_terms; k++) {
+            const struct loco_lora_pair *p = find_pair(terms[k].ra, t->name);
+            if (!p)
+                continue;
+            assert_int_equal(t->type, LOCO_TYPE_F32);
+            if (!owned[i]) {
+                owned[i] = malloc(t->size);
+                memcpy(owned[i], t->data, t->size);
+            }
+            for (int64_t o = 0; o < p->n_out; o++)
+                for (int64_t in = 0; in < p->n_in; in++) {
+                    double d = 0;
+                    for (int32_t r = 0; r < p->rank; r++)
+                        d += (double)p->b[o * p->rank + r] * p->a[r * p->n_in + in];
+                    owned[i][o * p->n_in + in] += (float)(terms[k].factor * d);
+                }
+            data = owned[i];
+        }
+        assert_int_equal(loco_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, data),
+                         LOCO_OK);
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/merged-%s.gguf", f->dir, tag);
+    assert_int_equal(loco_gguf_writer_write(w, path), LOCO_OK);
+    for (int64_t i = 0; i < nt; i++)
+        free(owned[i]);
+    free(owned);
+    loco_gguf_writer_free(w);
+    loco_gguf_close(g);
+    struct loco_model_params mp = loco_model_default_params();
+    mp.matmul_mode = LOCO_MATMUL_F32_ACT;
+    mp.load_tokenizer = false;
+    struct loco_model *m = loco_model_load(path, mp);
+    assert_non_null(m);
+    return m;
+}
+
+/* ---- running ---------------------------------------------------------------- */
+
+static const int32_t prompt[] = {1, 403, 407, 261, 378, 259, 280, 365, 263, 303};
+#define N_PROMPT ((int32_t)(sizeof prompt / sizeof prompt[0]))
+
+static struct loco_context *ctx_for(const struct loco_model *m, int n_seq)
+{
+    struct loco_context_params cp = loco_context_default_params();
+    cp.n_ctx = 64;
+    cp.n_seq = n_seq;
+    cp.n_batch = 64;
+    cp.n_threads = 2;
+    struct loco_context *c = loco_context_init(m, cp);
+    assert_non_null(c);
+    return c;
+}
+
+/* all-position logits of `prompt` on sequence seq: out[N_PROMPT][V] */
+static void run_prompt(struct loco_context *c, int32_t seq, float *out, int32_t V)
+{
+    int32_t pos[N_PROMPT], sq[N_PROMPT];
+    bool want[N_PROMPT];
+    for (int32_t i = 0; i < N_PROMPT; i++) {
+        pos[i] = i;
+        sq[i] = seq;
+        want[i] = true;
+    }
+    struct loco_batch b = {N_PROMPT, prompt, pos, sq, want};
+    loco_context_seq_clear(c, seq);
+    assert_int_equal(loco_decode(c, &b), LOCO_OK);
+    for (int32_t i = 0; i < N_PROMPT; i++)
+        memcpy(out + (size_t)i * V, loco_context_logits(c, i), (size_t)V * sizeof(float));
+}
+
+static double max_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+/* ---- setup ------------------------------------------------------------------ */
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    *state = f;
+    if (!test_shared_path(STORIES, f->base_path, sizeof f->base_path))
+        return 0;
+    snprintf(f->dir, sizeof f->dir, "/tmp/loco-test-lora-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    struct loco_model_params mp = loco_model_default_params();
+    mp.matmul_mode = LOCO_MATMUL_F32_ACT;
+    mp.load_tokenizer = false;
+    f->base = loco_model_load(f->base_path, mp);
+    return f->base ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    loco_model_free(f->base);
+    if (f->dir[0]) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+        if (system(cmd) != 0)
+            return -1;
+    }
+    free(f);
+    return 0;
+}
+
+#define NEED_BASE(f)                                                                            \
+    do {                                                                                        \
+        if (!(f)->base)                                                                         \
+            skip();                                                                             \
+    } while (0)
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static void test_target_names(void **state)
+{
+    (void)state;
+    enum loco_lora_target t;
+    assert_int_equal(loco_lora_target_parse("q_proj", &t), LOCO_OK);
+    assert_int_equal(t, LOCO_LORA_Q);
+    assert_int_equal(loco_lora_target_parse("ffn_down", &t), LOCO_OK);
+    assert_int_equal(t, LOCO_LORA_DOWN);
+    assert_int_equal(loco_lora_target_parse("o", &t), LOCO_OK);
+    assert_int_equal(t, LOCO_LORA_O);
+    assert_string_equal(loco_lora_target_tensor(LOCO_LORA_O), "attn_output");
+    assert_string_equal(loco_lora_target_name(LOCO_LORA_GATE), "gate");
+    assert_int_equal(loco_lora_target_parse("lm_head", &t), LOCO_ERR_INVALID);
+    assert_non_null(strstr(loco_error_message(), "lm_head"));
+    unsigned mask = 0;
+    assert_int_equal(loco_lora_targets_parse("q, v,down", &mask), LOCO_OK);
+    assert_int_equal(mask, LOCO_LORA_TARGET_BIT(LOCO_LORA_Q) | LOCO_LORA_TARGET_BIT(LOCO_LORA_V) |
+                               LOCO_LORA_TARGET_BIT(LOCO_LORA_DOWN));
+    assert_int_equal(loco_lora_targets_parse("q,embed", &mask), LOCO_ERR_INVALID);
+    assert_int_equal(loco_lora_targets_parse("", &mask), LOCO_ERR_INVALID);
+}
+
+static void test_spec_parse(void **state)
+{
+    (void)state;
+    struct loco_adapter_spec s[3];
+    assert_int_equal(loco_adapter_spec_parse("math", s, 3), 1);
+    assert_string_equal(s[0].name, "math");
+    assert_true(s[0].scale == 1.0f);
+    assert_int_equal(loco_adapter_spec_parse("math:0.5, code:-1,x/y.gguf", s, 3), 3);
+    assert_true(s[0].scale == 0.5f);
+    assert_string_equal(s[1].name, "code");
+    assert_true(s[1].scale == -1.0f);
+    assert_string_equal(s[2].name, "x/y.gguf");
+    assert_int_equal(loco_adapter_spec_parse("a,b,c,d", s, 3), LOCO_ERR_RANGE);
+    assert_int_equal(loco_adapter_spec_parse("math:lots", s, 3), LOCO_ERR_INVALID);
+    assert_non_null(strstr(loco_error_message(), "lots"));
+    assert_int_equal(loco_adapter_spec_parse("math:", s, 3), LOCO_ERR_INVALID);
+    assert_int_equal(loco_adapter_spec_parse(":2", s, 3), LOCO_ERR_INVALID);
+    assert_int_equal(loco_adapter_spec_parse("", s, 3), 0);
+}
+
+static void touch(const char *path)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fclose(fp);
+}
+
+static void test_resolve(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/loco-test-resolve-XXXXXX", path[1024], out[1024];
+    assert_non_null(mkdtemp(dir));
+    setenv("LOCO_ADAPTERS_DIR", dir, 1);
+    snprintf(path, sizeof path, "%s/flat.gguf", dir);
+    touch(path);
+    assert_int_equal(loco_adapters_resolve("flat", out, sizeof out), LOCO_OK);
+    assert_string_equal(out, path);
+    snprintf(path, sizeof path, "%s/nested", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/nested/nested.gguf", dir);
+    touch(path);
+    assert_int_equal(loco_adapters_resolve("nested", out, sizeof out), LOCO_OK);
+    assert_string_equal(out, path);
+    assert_int_equal(loco_adapters_resolve(path, out, sizeof out), LOCO_OK);
+    assert_int_equal(loco_adapters_resolve("missing", out, sizeof out), LOCO_ERR_NOT_FOUND);
+    assert_non_null(strstr(loco_error_message(), dir));
+    assert_int_equal(loco_adapters_resolve("../etc", out, sizeof out), LOCO_ERR_NOT_FOUND);
+    assert_int_equal(loco_adapters_resolve("bad name", out, sizeof out), LOCO_ERR_INVALID);
+    assert_int_equal(loco_adapters_dir(out, sizeof out), LOCO_OK);
+    assert_string_equal(out, dir);
+    unsetenv("LOCO_ADAPTERS_DIR");
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_write_load_info(void **state)
+{
+    struct fixture *f = *state;
+    NEED_BASE(f);
+    struct rand_adapter ra;
+    unsigned tg = LOCO_LORA_TARGET_BIT(LOCO_LORA_Q) | LOCO_LORA_TARGET_BIT(LOCO_LORA_DOWN);
+    make_adapter(&ra, f->base, tg, 3, 0.1f);
+    char path[512];
+    write_adapter(f, &ra, 6.0f, "info", LOCO_TYPE_F16, path, sizeof path);
+    struct loco_adapter *a = loco_adapter_load(path, f->base);
+    assert_non_null(a);
+    const struct loco_adapter_info *in = loco_adapter_info(a);
+    assert_string_equal(in->name, "info");
+    assert_string_equal(in->domain, "testing");
+    assert_string_equal(in->arch, "llama");
+    assert_int_equal(in->rank, 3);
+    assert_true(in->alpha == 6.0f);
+    assert_int_equal(in->targets, tg);
+    assert_int_equal(in->n_pairs, (int)ra.n);
+    assert_int_equal(in->type, LOCO_TYPE_F16);
+    char sha[65];
+    assert_int_equal(loco_model_sha256(f->base, sha), LOCO_OK);
+    assert_string_equal(in->base_sha256, sha);
+    /* every load gets its own id */
+    struct loco_adapter *b = loco_adapter_load(path, f->base);
+    assert_non_null(b);
+    assert_true(loco_adapter_id(a) != loco_adapter_id(b));
+    /* the file is llama.cpp's format: keys and tensor shapes */
+    struct loco_gguf *g = loco_gguf_open(path);
+    char buf[64];
+    assert_int_equal(loco_gguf_get_str_buf(g, "general.type", buf, sizeof buf), LOCO_OK);
+    assert_string_equal(buf, "adapter");
+    const struct loco_gguf_tensor *ta = loco_gguf_find_tensor(g, "blk.0.attn_q.weight.lora_a");
+    const struct loco_gguf_tensor *tb = loco_gguf_find_tensor(g, "blk.0.attn_q.weight.lora_b");
+    assert_non_null(ta);
+    assert_non_null(tb);
+    assert_int_equal(ta->ne[0], loco_model_hparams(f->base)->n_embd);
+    assert_int_equal(ta->ne[1], 3);
+    assert_int_equal(tb->ne[0], 3);
+    loco_gguf_close(g);
+    loco_adapter_free(a);
+    loco_adapter_free(b);
+    free_adapter(&ra);
+}
+
+/* The adapter path equals the merged model, for scales 1, 0.5 and 0. */
+static void test_logits_match_merged(void **state)
+{
+    struct fixture *f = *state;
+    NEED_BASE(f);
+    struct rand_adapter ra;
+    make_adapter(&ra, f->base, LOCO_LORA_ALL_TARGETS, 4, 0.2f);
+    char path[512];
+    write_adapter(f, &ra, 8.0f, "all", LOCO_TYPE_F32, path, sizeof path);
+    struct loco_adapter *a = loco_adapter_load(path, f->base);
+    assert_non_null(a);
+    int32_t V = loco_model_hparams(f->base)->n_vocab;
+    size_t n = (size_t)N_PROMPT * (size_t)V;
+    float *got = malloc(n * sizeof *got), *want = malloc(n * sizeof *want);
+    float *plain = malloc(n * sizeof *plain);
+    struct loco_context *c = ctx_for(f->base, 1);
+    run_prompt(c, 0, plain, V);
+    const float scales[] = {1.0f, 0.5f};
+    for (int k = 0; k < 2; k++) {
+        struct merge_term term = {&ra, scales[k] * 8.0f / 4.0f};
+        struct loco_model *mm = merged_model(f, &term, 1, k ? "half" : "one");
+        struct loco_context *cm = ctx_for(mm, 1);
+        run_prompt(cm, 0, want, V);
+        struct loco_adapter_ref ref = {a, scales[k]};
+        assert_int_equal(loco_context_set_adapters(c, 0, &ref, 1), LOCO_OK);
+        run_prompt(c, 0, got, V);
+        double d = max_diff(got, want, n), moved = max_diff(plain, want, n);
+        print_message("scale %.1f: max |dlogit| vs merged %.2e (the adapter moves logits by "
+                      "%.2f)\n", (double)scales[k], d, moved);
+        assert_true(moved > 0.05);
+        assert_true(d < 1e-4);
+        loco_context_free(cm);
+        loco_model_free(mm);
+    }
+    struct loco_adapter_ref zero = {a, 0.0f};
+    assert_int_equal(loco_context_set_adapters(c, 0, &zero, 1), LOCO_OK);
+    run_prompt(c, 0, got, V);
+    assert_true(max_diff(got, plain, n) < 1e-6);
+    loco_context_free(c);
+    loco_adapter_free(a);
+    free_adapter(&ra);
+    free(got);
+    free(want);
+    free(plain);
+}
+
+/* Two adapters in one set add up; F16 storage stays close to f32. */
+static void test_composition(void **state)
+{
+    struct fixture *f = *state;
+    NEED_BASE(f);
+    struct rand_adapter r1, r2;
+    make_adapter(&r1, f->base, LOCO_LORA_TARGET_BIT(LOCO_LORA_V) | LOCO_LORA_TARGET_BIT(LOCO_LORA_UP),
+                 2, 0.3f);
+    make_adapter(&r2, f->base, LOCO_LORA_TARGET_BIT(LOCO_LORA_Q) | LOCO_LORA_TARGET_BIT(LOCO_LORA_O),
+                 5, 0.3f);
+    char p1[512], p2[512];
+    write_adapter(f, &r1, 0.0f, "one", LOCO_TYPE_F32, p1, sizeof p1); /* alpha 0: scale as is */
+    write_adapter(f, &r2, 10.0f, "two", LOCO_TYPE_F16, p2, sizeof p2);
+    struct loco_adapter *a1 = loco_adapter_load(p1, f->base), *a2 = loco_adapter_load(p2, f->base);
+    assert_non_null(a1);
+    assert_non_null(a2);
+    struct merge_term terms[2] = {{&r1, 0.7f}, {&r2, -1.5f * 10.0f / 5.0f}};
+    struct loco_model *mm = merged_model(f, terms, 2, "pair");
+    int32_t V = loco_model_hparams(f->base)->n_vocab;
+    size_t n = (size_t)N_PROMPT * (size_t)V;
+    float *got = malloc(n * sizeof *got), *want = malloc(n * sizeof *want);
+    struct loco_context *cm = ctx_for(mm, 1), *c = ctx_for(f->base, 1);
+    run_prompt(cm, 0, want, V);
+    struct loco_adapter_ref refs[2] = {{a1, 0.7f}, {a2, -1.5f}};
+    assert_int_equal(loco_context_set_adapters(c, 0, refs, 2), LOCO_OK);
+    run_prompt(c, 0, got, V);
+    double d = max_diff(got, want, n);
+    print_message("two adapters (one stored as F16): max |dlogit| vs merged %.2e\n", d);
+    assert_true(d < 2e-2);
+    /* the same adapter twice in a set is refused */
+    struct loco_adapter_ref dup[2] = {{a1, 1.0f}, {a1, 1.0f}};
+    assert_int_equal(loco_context_set_adapters(c, 0, dup, 2), LOCO_ERR_INVALID);
+    loco_context_free(c);
+    loco_context_free(cm);
+    loco_model_free(mm);
+    loco_adapter_free(a1);
+    loco_adapter_free(a2);
+    free_adapter(&r1);
+    free_adapter(&r2);
+    free(got);
+    free(want);
+}
+
+/* Sequences with different sets in one batch = each run alone. */
+static void test_mixed_batch(void **state)
+{
+    struct fixture *f = *state;
+    NEED_BASE(f);
+    struct rand_adapter r1, r2;
+    make_adapter(&r1, f->base, LOCO_LORA_ALL_TARGETS, 2, 0.3f);
+    make_adapter(&r2, f->base, LOCO_LORA_TARGET_BIT(LOCO_LORA_K), 3, 0.5f);
+    char p1[512], p2[512];
+    write_adapter(f, &r1, 4.0f, "mix1", LOCO_TYPE_F32, p1, sizeof p1);
+    write_adapter(f, &r2, 3.0f, "mix2", LOCO_TYPE_F32, p2, sizeof p2);
+    struct loco_adapter *a1 = loco_adapter_load(p1, f->base), *a2 = loco_adapter_load(p2, f->base);
+    int32_t V = loco_model_hparams(f->base)->n_vocab;
+    /* sequence s gets set s: {a1}, {a2}, {}, {a1 x0.5, a2} */
+    struct loco_adapter_ref sets[4][2] = {{{a1, 1}}, {{a2, 1}}, {{0}}, {{a1, 0.5f}, {a2, 1}}};
+    const int32_t set_n[4] = {1, 1, 0, 2};
+    float *alone = malloc((size_t)4 * N_PROMPT * V * sizeof *alone);
+    struct loco_context *c1 = ctx_for(f->base, 1);
+    for (int s = 0; s < 4; s++) {
+        assert_int_equal(loco_context_set_adapters(c1, 0, sets[s], set_n[s]), LOCO_OK);
+        run_prompt(c1, 0, alone + (size_t)s * N_PROMPT * V, V);
+    }
+    /* one batch: the four prompts interleaved token by token */
+    struct loco_context *c4 = ctx_for(f->base, 4);
+    for (int s = 0; s < 4; s++)
+        assert_int_equal(loco_context_set_adapters(c4, s, sets[s], set_n[s]), LOCO_OK);
+    int32_t tok[4 * N_PROMPT], pos[4 * N_PROMPT], sq[4 * N_PROMPT];
+    bool want[4 * N_PROMPT];
+    for (int32_t i = 0; i < N_PROMPT; i++)
+        for (int s = 0; s < 4; s++) {
+            int32_t k = 4 * i + s;
+            tok[k] = prompt[i];
+            pos[k] = i;
+            sq[k] = s;
+            want[k] = true;
+        }
+    struct loco_batch b = {4 * N_PROMPT, tok, pos, sq, want};
+    assert_int_equal(loco_decode(c4, &b), LOCO_OK);
+    double worst = 0;
+    for (int32_t i = 0; i < N_PROMPT; i++)
+        for (int s = 0; s < 4; s++)
+            worst = fmax(worst, max_diff(loco_context_logits(c4, 4 * i + s),
+                                         alone + ((size_t)s * N_PROMPT + (size_t)i) * V,
+                                         (size_t)V));
+    print_message("mixed batch of 4 sets vs one at a time: max |dlogit| %.2e\n", worst);
+    assert_true(worst < 1e-4);
+    /* and the sets really differ */
+    assert_true(max_diff(alone, alone + (size_t)2 * N_PROMPT * V, (size_t)N_PROMPT * V) > 0.01);
+    loco_context_free(c1);
+    loco_context_free(c4);
+    loco_adapter_free(a1);
+    loco_adapter_free(a2);
+    free_adapter(&r1);
+    free_adapter(&r2);
+    free(alone);
+}
+
+/* The KV cache is tagged by the set: a change forgets it, the same set keeps it. */
+static void test_kv_tag(void **state)
+{
+    struct fixture *f = *state;
+    NEED_BASE(f);
+    struct rand_adapter ra;
+    make_adapter(&ra, f->base, LOCO_LORA_TARGET_BIT(LOCO_LORA_V), 2, 0.3f);
+    char path[512];
+    write_adapter(f, &ra, 2.0f, "tag", LOCO_TYPE_F32, path, sizeof path);
+    struct loco_adapter *a = loco_adapter_load(path, f->base);
+    struct loco_context *c = ctx_for(f->base, 2);
+    int32_t V = loco_model_hparams(f->base)->n_vocab;
+    float *buf = malloc((size_t)N_PROMPT * V * sizeof *buf);
+    assert_int_equal(loco_context_seq_adapter_tag(c, 0), 0);
+    run_prompt(c, 0, buf, V);
+    run_prompt(c, 1, buf, V);
+    assert_int_equal(loco_context_seq_len(c, 0), N_PROMPT);
+    struct loco_adapter_ref ref = {a, 1.0f};
+    assert_int_equal(loco_context_set_adapters(c, 0, &ref, 1), LOCO_OK);
+    uint64_t tag = loco_context_seq_adapter_tag(c, 0);
+    assert_true(tag != 0);
+    assert_int_equal(loco_context_seq_len(c, 0), 0);      /* forgotten */
+    assert_int_equal(loco_context_seq_len(c, 1), N_PROMPT); /* other sequence untouched */
+    run_prompt(c, 0, buf, V);
+    assert_int_equal(loco_context_set_adapters(c, 0, &ref, 1), LOCO_OK);
+    assert_int_equal(loco_context_seq_len(c, 0), N_PROMPT); /* same set: kept */
+    assert_true(loco_context_seq_adapter_tag(c, 0) == tag);
+    ref.scale = 0.9f;
+    assert_int_equal(loco_context_set_adapters(c, 0, &ref, 1), LOCO_OK);
+    assert_true(loco_context_seq_adapter_tag(c, 0) != tag);
+    assert_int_equal(loco_context_seq_len(c, 0), 0); /* another scale is another set */
+    assert_int_equal(loco_context_set_adapters(c, 0, NULL, 0), LOCO_OK);
+    assert_int_equal(loco_context_seq_adapter_tag(c, 0), 0);
+    assert_int_equal(loco_context_set_adapters(c, 5, &ref, 1), LOCO_ERR_INVALID);
+    loco_context_free(c);
+    loco_adapter_free(a);
+    free_adapter(&ra);
+    free(buf);
+}
+
+/* Files that are not adapters for this base are refused with a reason. */
+static void test_refusals(void **state)
+{
+    struct fixture *f = *state;
+    NEED_BASE(f);
+    /* the base model itself */
+    assert_null(loco_adapter_load(f->base_path, f->base));
+    assert_non_null(strstr(loco_error_message(), "not an adapter"));
+    struct rand_adapter ra;
+    make_adapter(&ra, f->base, LOCO_LORA_TARGET_BIT(LOCO_LORA_Q), 2, 0.1f);
+    char path[512];
+    /* another architecture */
+    snprintf(path, sizeof path, "%s/arch.gguf", f->dir);
+    struct loco_adapter_meta meta = {.arch = "qwen2", .alpha = 4};
+    assert_int_equal(loco_adapter_write(path, &meta, ra.pairs, ra.n, LOCO_TYPE_F32), LOCO_OK);
+    assert_null(loco_adapter_load(path, f->base));
+    assert_non_null(strstr(loco_error_message(), "qwen2"));
+    /* another base file */
+    snprintf(path, sizeof path, "%s/sha.gguf", f->dir);
+    meta = (struct loco_adapter_meta){.arch = "llama", .alpha = 4,
+                                      .base_sha256 = "00000000000000000000000000000000"
+                                                     "00000000000000000000000000000000"};
+    assert_int_equal(loco_adapter_write(path, &meta, ra.pairs, ra.n, LOCO_TYPE_F32), LOCO_OK);
+    assert_null(loco_adapter_load(path, f->base));
+    assert_non_null(strstr(loco_error_message(), "sha256 0000"));
+    /* a shape that does not fit the base */
+    struct loco_lora_pair bad = ra.pairs[0];
+    bad.n_out = 7;
+    snprintf(path, sizeof path, "%s/shape.gguf", f->dir);
+    meta.base_sha256 = NULL;
+    assert_int_equal(loco_adapter_write(path, &meta, &bad, 1, LOCO_TYPE_F32), LOCO_OK);
+    assert_null(loco_adapter_load(path, f->base));
+    assert_non_null(strstr(loco_error_message(), "base projection maps"));
+    /* a half missing, and the output head */
+    struct loco_gguf_writer *w = loco_gguf_writer_init();
+    loco_gguf_writer_set_str(w, "general.architecture", "llama");
+    loco_gguf_writer_set_str(w, "general.type", "adapter");
+    loco_gguf_writer_set_str(w, "adapter.type", "lora");
+    int64_t ne[2] = {ra.pairs[0].n_in, 2};
+    loco_gguf_writer_add_tensor(w, "blk.0.attn_q.weight.lora_a", LOCO_TYPE_F32, 2, ne,
+                                ra.pairs[0].a);
+    snprintf(path, sizeof path, "%s/half.gguf", f->dir);
+    assert_int_equal(loco_gguf_writer_write(w, path), LOCO_OK);
+    assert_null(loco_adapter_load(path, f->base));
+    assert_non_null(strstr(loco_error_message(), "not lora_b"));
+    loco_gguf_writer_add_tensor(w, "output.weight.lora_a", LOCO_TYPE_F32, 2, ne, ra.pairs[0].a);
+    snprintf(path, sizeof path, "%s/head.gguf", f->dir);
+    assert_int_equal(loco_gguf_writer_write(w, path), LOCO_OK);
+    assert_null(loco_adapter_load(path, f->base));
+    assert_non_null(strstr(loco_error_message(), "does not adapt"));
+    loco_gguf_writer_free(w);
+    /* writing refuses nonsense */
+    meta.alpha = NAN;
+    assert_int_equal(loco_adapter_write(path, &meta, ra.pairs, ra.n, LOCO_TYPE_F32),
+                     LOCO_ERR_INVALID);
+    meta.alpha = 1;
+    assert_int_equal(loco_adapter_write(path, &meta, ra.pairs, ra.n, LOCO_TYPE_Q8_0),
+                     LOCO_ERR_INVALID);
+    /* an adapter loaded for one model cannot be set on another model's context */
+    struct loco_model_params mp = loco_model_default_params();
+    mp.load_tokenizer = false;
+    struct loco_model *other = loco_model_load(f->base_path, mp);
+    snprintf(path, sizeof path, "%s/ok.gguf", f->dir);
+    assert_int_equal(loco_adapter_write(path, &meta, ra.pairs, ra.n, LOCO_TYPE_F32), LOCO_OK);
+    struct loco_adapter *a = loco_adapter_load(path, other);
+    assert_non_null(a);
+    struct loco_context *c = ctx_for(f->base, 1);
+    struct loco_adapter_ref ref = {a, 1.0f};
+    assert_int_equal(loco_context_set_adapters(c, 0, &ref, 1), LOCO_ERR_INVALID);
+    assert_non_null(strstr(loco_error_message(), "another model"));
+    loco_context_free(c);
+    loco_adapter_free(a);
+    loco_model_free(other);
+    free_adapter(&ra);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_target_names),
+        cmocka_unit_test(test_spec_parse),
+        cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_write_load_info),
+        cmocka_unit_test(test_logits_match_merged),
+        cmocka_unit_test(test_composition),
+        cmocka_unit_test(test_mixed_batch),
+        cmocka_unit_test(test_kv_tag),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
