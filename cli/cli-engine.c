@@ -43,6 +43,8 @@ void cli_engine_help(FILE *out)
             "  --ctx N                context length in tokens (default: 2048)\n"
             "  --chat-template NAME   chatml, gemma, llama3 or phi3 (default: from the model)\n"
             "  --system TEXT          system prompt (default: the model's own, if any)\n"
+            "  --adapter NAME[:S],... LoRA adapters to apply, each with a scale S (default 1);\n"
+            "                         NAME is a file or a name in `loco adapters` folders\n"
             "sampling:\n"
             "  --max-tokens N         stop after N tokens (default: 256)\n"
             "  --temperature T        0 = greedy (default: 0.2)\n"
@@ -65,6 +67,8 @@ int cli_engine_flag(struct cli_engine_opts *o, int argc, char **argv, int *i)
         o->chat_template = v;
     else if (cli_opt(argc, argv, i, "--system", &v))
         o->system = v;
+    else if (cli_opt(argc, argv, i, "--adapter", &v))
+        o->adapters = v;
     else if (cli_opt(argc, argv, i, "--threads", &v))
         return cli_parse_int("--threads", v, 1, 512, &n) ? (o->threads = (int)n, 1) : -1;
     else if (cli_opt(argc, argv, i, "--ctx", &v))
@@ -119,12 +123,91 @@ bool cli_engine_open(struct cli_engine *e, const struct cli_engine_opts *o)
         cli_engine_close(e);
         return false;
     }
+    if (o->adapters && !cli_engine_use_adapters(e, o->adapters)) {
+        cli_engine_close(e);
+        return false;
+    }
     return true;
+}
+
+static struct loco_adapter *find_or_load(struct cli_engine *e, const char *name)
+{
+    char path[4096];
+    if (loco_adapters_resolve(name, path, sizeof path) != LOCO_OK) {
+        cli_fail("cannot find the adapter");
+        return NULL;
+    }
+    for (int i = 0; i < e->n_loaded; i++)
+        if (strcmp(loco_adapter_info(e->loaded[i])->path, path) == 0)
+            return e->loaded[i];
+    if (e->n_loaded == CLI_MAX_LOADED) {
+        fprintf(stderr, "loco: at most %d adapters can be loaded in one session\n",
+                CLI_MAX_LOADED);
+        return NULL;
+    }
+    struct loco_adapter *a = loco_adapter_load(path, e->model);
+    if (!a) {
+        cli_fail("cannot load the adapter");
+        return NULL;
+    }
+    e->loaded[e->n_loaded++] = a;
+    return a;
+}
+
+bool cli_engine_use_adapters(struct cli_engine *e, const char *spec)
+{
+    struct loco_adapter_spec specs[LOCO_MAX_SET_ADAPTERS];
+    int n = 0;
+    if (strcmp(spec, "none") != 0 && strcmp(spec, "base") != 0) {
+        n = loco_adapter_spec_parse(spec, specs, LOCO_MAX_SET_ADAPTERS);
+        if (n < 0) {
+            cli_fail("bad --adapter value");
+            return false;
+        }
+    }
+    struct loco_adapter_ref set[LOCO_MAX_SET_ADAPTERS];
+    for (int i = 0; i < n; i++) {
+        set[i].adapter = find_or_load(e, specs[i].name);
+        set[i].scale = specs[i].scale;
+        if (!set[i].adapter)
+            return false;
+    }
+    if (loco_context_set_adapters(e->ctx, 0, set, n) != LOCO_OK) {
+        cli_fail("cannot use these adapters");
+        return false;
+    }
+    memcpy(e->set, set, (size_t)n * sizeof *set);
+    e->n_set = n;
+    return true;
+}
+
+const char *cli_engine_set_label(const struct cli_engine *e, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < e->n_set && len < cap; i++) {
+        const struct loco_adapter_ref *r = &e->set[i];
+        int k = r->scale == 1.0f
+                    ? snprintf(buf + len, cap - len, "%s%s", i ? ", " : "",
+                               loco_adapter_info(r->adapter)->name)
+                    : snprintf(buf + len, cap - len, "%s%s x%.2f", i ? ", " : "",
+                               loco_adapter_info(r->adapter)->name, (double)r->scale);
+        if (k < 0)
+            break;
+        len += (size_t)k;
+    }
+    if (!e->n_set)
+        snprintf(buf, cap, "base model");
+    return buf;
 }
 
 void cli_engine_close(struct cli_engine *e)
 {
     loco_context_free(e->ctx);
+    for (int i = 0; i < e->n_loaded; i++)
+        loco_adapter_free(e->loaded[i]);
+    e->n_loaded = 0;
+    e->n_set = 0;
     loco_model_free(e->model);
     e->ctx = NULL;
     e->model = NULL;

@@ -14,7 +14,8 @@ static void ask_help(FILE *out)
 {
     fprintf(out, "usage: loco ask [options] \"question\"\n"
                  "       echo \"question\" | loco ask [options]\n\n"
-                 "Answers one question with the base model and streams the answer.\n\n"
+                 "Answers one question with the base model (plus any --adapter) and streams\n"
+                 "the answer.\n\n"
                  "  --json                 print answer, token counts and timings as JSON\n"
                  "  --raw                  send the text as is, without the chat template\n");
     cli_engine_help(out);
@@ -68,6 +69,15 @@ static void print_json(const struct cli_engine *e, const struct loco_generate_re
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "answer", r->text);
     cJSON_AddStringToObject(j, "model", e->path);
+    cJSON *ad = cJSON_AddArrayToObject(j, "adapters");
+    for (int i = 0; i < e->n_set; i++) {
+        const struct loco_adapter_info *in = loco_adapter_info(e->set[i].adapter);
+        cJSON *one = cJSON_CreateObject();
+        cJSON_AddStringToObject(one, "name", in->name);
+        cJSON_AddStringToObject(one, "path", in->path);
+        cJSON_AddNumberToObject(one, "scale", e->set[i].scale);
+        cJSON_AddItemToArray(ad, one);
+    }
     cJSON *t = cJSON_AddObjectToObject(j, "tokens");
     cJSON_AddNumberToObject(t, "prompt", r->n_prompt);
     cJSON_AddNumberToObject(t, "generated", r->n_generated);
@@ -146,6 +156,10 @@ int cmd_ask(int argc, char **argv)
     size_t n = 0;
     int rc = tokenize_question(&e, &o, q, raw, &toks, &n);
     struct loco_generate_result r = {0};
+    if (rc == LOCO_OK && !json && e.n_set) {
+        char label[512];
+        fprintf(stderr, "[%s]\n", cli_engine_set_label(&e, label, sizeof label));
+    }
     if (rc == LOCO_OK)
         rc = loco_generate(e.ctx, 0, loco_model_tokenizer(e.model), toks, n, &o.gen,
                            json ? NULL : stream_piece, NULL, &r);

@@ -25,6 +25,9 @@ static void chat_help(FILE *out)
     fprintf(out, "usage: loco chat [options]\n\n"
                  "Interactive chat with the base model. Type a message and press Enter.\n"
                  "  /reset   forget the conversation\n"
+                 "  /adapter NAME[:S],...  answer with these adapters from now on\n"
+                 "  /adapter none          back to the base model\n"
+                 "  /adapter               show the adapters in use\n"
                  "  /quit    leave (also Ctrl-D)\n"
                  "  /help    this list\n\n");
     cli_engine_help(out);
@@ -130,6 +133,15 @@ static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, stru
             chat_help(stdout);
             continue;
         }
+        if (strcmp(line, "/adapter") == 0 || strncmp(line, "/adapter ", 9) == 0) {
+            const char *spec = line + 8;
+            spec += strspn(spec, " ");
+            char label[512];
+            if (*spec && !cli_engine_use_adapters(e, spec))
+                continue;
+            printf("(answering with %s)\n", cli_engine_set_label(e, label, sizeof label));
+            continue;
+        }
         if (strcmp(line, "/reset") == 0) {
             history_clear(h, keep);
             puts("(conversation cleared)");
@@ -173,8 +185,11 @@ int cmd_chat(int argc, char **argv)
     size_t keep = 0;
     if (o.system && history_push(&h, "system", o.system))
         keep = 1;
-    if (isatty(STDIN_FILENO))
-        fprintf(stderr, "loco chat: %s (type /help for commands, /quit to leave)\n", e.path);
+    if (isatty(STDIN_FILENO)) {
+        char label[512];
+        fprintf(stderr, "loco chat: %s with %s (type /help for commands, /quit to leave)\n",
+                e.path, cli_engine_set_label(&e, label, sizeof label));
+    }
     int status = chat_loop(&e, &o, &h, keep);
     history_clear(&h, 0);
     free(h.msgs);

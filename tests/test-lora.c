@@ -567,6 +567,61 @@ static void test_kv_tag(void **state)
     free(buf);
 }
 
+/* Decode steps (one token per call: the few-rows path of the default,
+ * quantized-activation mode) agree with a whole-prompt run (the sgemm path)
+ * and with the merged model, for F32 and F16 storage. */
+static void test_decode_path(void **state)
+{
+    struct fixture *f = *state;
+    NEED_BASE(f);
+    struct loco_model_params mp = loco_model_default_params();
+    mp.load_tokenizer = false; /* LOCO_MATMUL_QUANT_ACT */
+    struct loco_model *qm = loco_model_load(f->base_path, mp);
+    assert_non_null(qm);
+    struct rand_adapter ra;
+    make_adapter(&ra, qm, LOCO_LORA_ALL_TARGETS, 3, 0.2f);
+    int32_t V = loco_model_hparams(qm)->n_vocab;
+    size_t n = (size_t)N_PROMPT * (size_t)V;
+    float *whole = malloc(n * sizeof *whole), *steps = malloc(n * sizeof *steps);
+    float *want = malloc(n * sizeof *want);
+    struct merge_term term = {&ra, 1.5f * 6.0f / 3.0f};
+    struct loco_model *mm = merged_model(f, &term, 1, "steps");
+    struct loco_context *cm = ctx_for(mm, 1);
+    run_prompt(cm, 0, want, V);
+    const enum loco_type types[2] = {LOCO_TYPE_F32, LOCO_TYPE_F16};
+    for (int k = 0; k < 2; k++) {
+        char path[512];
+        write_adapter(f, &ra, 6.0f, k ? "steps16" : "steps32", types[k], path, sizeof path);
+        struct loco_adapter *a = loco_adapter_load(path, qm);
+        assert_non_null(a);
+        struct loco_context *c = ctx_for(qm, 1);
+        struct loco_adapter_ref ref = {a, 1.5f};
+        assert_int_equal(loco_context_set_adapters(c, 0, &ref, 1), LOCO_OK);
+        run_prompt(c, 0, whole, V);
+        loco_context_seq_clear(c, 0);
+        for (int32_t i = 0; i < N_PROMPT; i++) {
+            int32_t seq = 0;
+            struct loco_batch b = {1, &prompt[i], &i, &seq, NULL};
+            assert_int_equal(loco_decode(c, &b), LOCO_OK);
+            memcpy(steps + (size_t)i * V, loco_context_logits(c, 0), (size_t)V * sizeof(float));
+        }
+        double d_paths = max_diff(steps, whole, n), d_merged = max_diff(steps, want, n);
+        print_message("%s adapter, quantized-activation mode: steps vs whole prompt %.2e, "
+                      "vs merged %.2e\n", k ? "F16" : "F32", d_paths, d_merged);
+        assert_true(d_paths < (k ? 2e-2 : 1e-4));
+        assert_true(d_merged < (k ? 2e-2 : 1e-4));
+        loco_context_free(c);
+        loco_adapter_free(a);
+    }
+    loco_context_free(cm);
+    loco_model_free(mm);
+    loco_model_free(qm);
+    free_adapter(&ra);
+    free(whole);
+    free(steps);
+    free(want);
+}
+
 /* Files that are not adapters for this base are refused with a reason. */
 static void test_refusals(void **state)
 {
@@ -654,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_composition),
         cmocka_unit_test(test_mixed_batch),
         cmocka_unit_test(test_kv_tag),
+        cmocka_unit_test(test_decode_path),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "lora/lora_internal.h"
 #include "loco/gguf.h"
@@ -111,6 +113,8 @@ int loco_model_sha256(const struct loco_model *m, char hex_out[65])
 /* ---- loading -------------------------------------------------------------- */
 
 static atomic_uint_fast64_t next_id = 1;
+
+static void release_pages(const void *p, size_t n);
 
 static bool str_ends(const char *s, const char *suffix)
 {
@@ -236,6 +240,49 @@ static int bind_half(struct loco_adapter *a, const struct loco_gguf_tensor *t, b
     return LOCO_OK;
 }
 
+/* B [n_out][r] in the file's type -> fp16 [r][n_out], so that the run-time
+ * hook adds B t as r long axpy rows instead of n_out dots of length r. The
+ * mapped B pages are not needed afterwards and are given back. */
+static int transpose_b(struct lora_pair *p)
+{
+    int64_t r = p->b.n_in, n_out = p->b.n_out;
+    p->bt_type = p->b.type == LOCO_TYPE_F16 ? LOCO_TYPE_F16 : LOCO_TYPE_F32;
+    size_t es = p->bt_type == LOCO_TYPE_F16 ? sizeof(uint16_t) : sizeof(float);
+    p->bt = malloc((size_t)(r * n_out) * es);
+    float *row = malloc((size_t)r * sizeof *row);
+    if (!p->bt || !row) {
+        free(row);
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory for an adapter");
+    }
+    const struct loco_type_traits *tr = loco_type_traits(p->b.type);
+    size_t row_bytes = loco_type_row_size(p->b.type, r);
+    uint16_t *h = p->bt;
+    float *f = p->bt;
+    for (int64_t o = 0; o < n_out; o++) {
+        tr->to_float((const char *)p->b.data + (size_t)o * row_bytes, row, r);
+        for (int64_t k = 0; k < r; k++) {
+            if (p->bt_type == LOCO_TYPE_F16)
+                h[k * n_out + o] = loco_fp32_to_fp16(row[k]);
+            else
+                f[k * n_out + o] = row[k];
+        }
+    }
+    free(row);
+    release_pages(p->b.data, (size_t)n_out * row_bytes);
+    return LOCO_OK;
+}
+
+/* Drop the whole pages inside [p, p + n) of a read-only file mapping from
+ * this process's resident set (they are read again on demand). */
+static void release_pages(const void *p, size_t n)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+    uintptr_t hi = ((uintptr_t)p + n) & ~(page - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 static int check_pairs(struct loco_adapter *a, const struct loco_model *base)
 {
     const char *file = a->info.path;
@@ -263,6 +310,9 @@ static int check_pairs(struct loco_adapter *a, const struct loco_model *base)
                                       "rank %lld (is lora_a transposed?)",
                                       file, il, stem, (long long)p->a.n_out, (long long)p->b.n_in);
             int32_t r = (int32_t)p->a.n_out;
+            int rc = transpose_b(p);
+            if (rc)
+                return rc;
             p->factor = a->info.alpha > 0 ? a->info.alpha / (float)r : 1.0f;
             if (r > a->info.rank)
                 a->info.rank = r;
@@ -338,6 +388,8 @@ void loco_adapter_free(struct loco_adapter *a)
 {
     if (!a)
         return;
+    for (size_t i = 0; a->pairs && i < (size_t)a->n_layer * LOCO_LORA_N_TARGETS; i++)
+        free(a->pairs[i].bt);
     free(a->pairs);
     loco_gguf_close(a->gguf);
     free(a);

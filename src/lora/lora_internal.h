@@ -12,6 +12,10 @@
 struct lora_pair {
     struct loco_weight a;
     struct loco_weight b;
+    /* B transposed, [r][n_out]: a row per rank, added as axpy rows. fp16 when
+     * the file stores B as F16 (exact, half the memory), else f32. */
+    void *bt;
+    enum loco_type bt_type;
     float factor; /* alpha / r, or 1 when alpha is 0 */
 };
 

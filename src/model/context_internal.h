@@ -29,7 +29,8 @@ struct lora_state {
     struct lora_group *groups; /* this batch's adapters */
     int32_t n_groups, cap_groups;
     float *xg, *tmp, *yg;      /* gathered input, A x, B (A x) */
-    size_t cap_xg, cap_tmp, cap_yg;
+    float *bt32;               /* one projection's B^T in f32 for sgemm */
+    size_t cap_xg, cap_tmp, cap_yg, cap_bt32;
 };
 
 struct att_run {

@@ -8,6 +8,8 @@
  * batch) and scatters the scaled result back, so four sequences with four
  * adapters cost four small products per projection, not a batch each.
  */
+#include <cblas.h>
+#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,9 @@
 /* Below this many multiply-adds a LoRA product runs on one thread: the
  * fork/join of a parallel region would cost more than it saves. */
 #define LORA_PARALLEL_MIN (1 << 18)
+
+/* Groups of at most this many rows take the per-row path (decode steps). */
+#define LORA_FEW_ROWS 4
 
 int lora_init(struct loco_context *c)
 {
@@ -39,6 +44,7 @@ void lora_free(struct loco_context *c)
     free(ls->xg);
     free(ls->tmp);
     free(ls->yg);
+    free(ls->bt32);
 }
 
 /* splitmix64 finaliser: mixes a tag so that nearby ids and scales differ */
@@ -177,6 +183,8 @@ int lora_prepare(struct loco_context *c, const struct loco_batch *b)
         rc = grow(&ls->yg, &ls->cap_yg, rows * (size_t)wide);
     if (!rc)
         rc = grow(&ls->tmp, &ls->cap_tmp, rows * (size_t)max_rank);
+    if (!rc && b->n > LORA_FEW_ROWS)
+        rc = grow(&ls->bt32, &ls->cap_bt32, (size_t)max_rank * (size_t)wide);
     return rc;
 }
 
@@ -189,15 +197,119 @@ static int product(const struct loco_context *c, const struct loco_weight *w, co
     return loco_matmul(w->data, w->type, w->n_in, w->n_out, x, n, y, nt);
 }
 
+/* y[0..n) += sum_k t[k] * bt[k][0..n): the B product of one token, bt in
+ * fp16 or f32. Portable loops, and AVX2/F16C/FMA ones. */
+static void axpy_f16_plain(float *restrict y, const void *restrict bt, const float *restrict t,
+                           int64_t r, int64_t n)
+{
+    for (int64_t k = 0; k < r; k++) {
+        const float tk = t[k];
+        const uint16_t *row = (const uint16_t *)bt + k * n;
+        for (int64_t o = 0; o < n; o++)
+            y[o] += tk * loco_fp16_to_fp32(row[o]);
+    }
+}
+
+static void axpy_f32_plain(float *restrict y, const void *restrict bt, const float *restrict t,
+                           int64_t r, int64_t n)
+{
+    for (int64_t k = 0; k < r; k++) {
+        const float tk = t[k], *row = (const float *)bt + k * n;
+        for (int64_t o = 0; o < n; o++)
+            y[o] += tk * row[o];
+    }
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void
+axpy_f16_avx2(float *restrict y, const void *restrict bt, const float *restrict t, int64_t r,
+              int64_t n)
+{
+    for (int64_t k = 0; k < r; k++) {
+        const __m256 tk = _mm256_set1_ps(t[k]);
+        const uint16_t *row = (const uint16_t *)bt + k * n;
+        int64_t o = 0;
+        for (; o + 8 <= n; o += 8) {
+            __m256 b = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + o)));
+            _mm256_storeu_ps(y + o, _mm256_fmadd_ps(tk, b, _mm256_loadu_ps(y + o)));
+        }
+        for (; o < n; o++)
+            y[o] += t[k] * loco_fp16_to_fp32(row[o]);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void
+axpy_f32_avx2(float *restrict y, const void *restrict bt, const float *restrict t, int64_t r,
+              int64_t n)
+{
+    for (int64_t k = 0; k < r; k++) {
+        const __m256 tk = _mm256_set1_ps(t[k]);
+        const float *row = (const float *)bt + k * n;
+        int64_t o = 0;
+        for (; o + 8 <= n; o += 8)
+            _mm256_storeu_ps(y + o, _mm256_fmadd_ps(tk, _mm256_loadu_ps(row + o),
+                                                    _mm256_loadu_ps(y + o)));
+        for (; o < n; o++)
+            y[o] += t[k] * row[o];
+    }
+}
+
+typedef void (*axpy_rows_fn)(float *restrict, const void *restrict, const float *restrict,
+                             int64_t, int64_t);
+
+static axpy_rows_fn pick_axpy(enum loco_type bt_type)
+{
+    bool simd = strcmp(loco_quant_kernel_set(), "avx2") == 0;
+    if (bt_type == LOCO_TYPE_F16)
+        return simd ? axpy_f16_avx2 : axpy_f16_plain;
+    return simd ? axpy_f32_avx2 : axpy_f32_plain;
+}
+
+/* A decode step: a few rows, quantized-activation mode. A x uses the
+ * weight type's own dot kernel on x converted once per row (what
+ * loco_matmul would do, without its allocation and thread fork for a
+ * product this small); B goes through the transposed fp16 copy. */
+
+static int few_rows(struct loco_context *c, const struct lora_group *g, const struct lora_pair *p,
+                    const float *x, int64_t n_in, float *y, int64_t n_out)
+{
+    struct lora_state *ls = &c->lora;
+    const struct loco_type_traits *tw = loco_type_traits(p->a.type);
+    const struct loco_type_traits *tx = loco_type_traits(tw->vec_dot_type);
+    size_t a_row = loco_type_row_size(p->a.type, n_in);
+    int64_t r = p->a.n_out;
+    axpy_rows_fn axpy = pick_axpy(p->bt_type);
+    for (int32_t j = 0; j < g->n; j++) {
+        const float *xj = x + (size_t)g->idx[j] * (size_t)n_in;
+        const void *xv = xj;
+        if (tw->vec_dot_type != LOCO_TYPE_F32) {
+            tx->from_float(xj, ls->xg, n_in); /* xg holds >= n_in floats = 2 n_in halves */
+            xv = ls->xg;
+        }
+        float *t = ls->tmp;
+        for (int64_t k = 0; k < r; k++)
+            tw->vec_dot(n_in, &t[k], (const char *)p->a.data + (size_t)k * a_row, xv);
+        float f = g->scale[j] * p->factor;
+        for (int64_t k = 0; k < r; k++)
+            t[k] *= f;
+        axpy(y + (size_t)g->idx[j] * (size_t)n_out, p->bt, t, r, n_out);
+    }
+    return LOCO_OK;
+}
+
 int lora_add(struct loco_context *c, int il, enum loco_lora_target t, const float *x,
              int64_t n_in, int32_t n, float *y, int64_t n_out)
 {
     struct lora_state *ls = &c->lora;
+    bool quant_mode = c->m->params.matmul_mode == LOCO_MATMUL_QUANT_ACT;
     for (int32_t gi = 0; gi < ls->n_groups; gi++) {
         const struct lora_group *g = &ls->groups[gi];
         const struct lora_pair *p = lora_pair_at(g->adapter, il, t);
         if (!p->a.data)
             continue;
+        if (quant_mode && g->n <= LORA_FEW_ROWS) {
+            few_rows(c, g, p, x, n_in, y, n_out);
+            continue;
+        }
         /* rows in batch order 0..n-1 need no gathering */
         bool whole = g->n == n && g->idx[0] == 0 && g->idx[n - 1] == n - 1;
         const float *xin = x;
@@ -207,17 +319,35 @@ int lora_add(struct loco_context *c, int il, enum loco_lora_target t, const floa
                        (size_t)n_in * sizeof(float));
             xin = ls->xg;
         }
+        int64_t r = p->a.n_out;
         int rc = product(c, &p->a, xin, g->n, ls->tmp);
-        if (!rc)
-            rc = product(c, &p->b, ls->tmp, g->n, ls->yg);
         if (rc)
             return rc;
+        const float *bt = p->bt;
+        if (p->bt_type == LOCO_TYPE_F16) {
+            const uint16_t *h = p->bt;
+            for (size_t i = 0; i < (size_t)(r * n_out); i++)
+                ls->bt32[i] = loco_fp16_to_fp32(h[i]);
+            bt = ls->bt32;
+        }
         for (int32_t j = 0; j < g->n; j++) {
             float f = g->scale[j] * p->factor;
+            for (int64_t k = 0; k < r; k++)
+                ls->tmp[(size_t)j * (size_t)r + (size_t)k] *= f;
+        }
+        if (whole) {
+            /* y += (f t) Bt in one sgemm */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->n, (int)n_out, (int)r, 1.0f,
+                        ls->tmp, (int)r, bt, (int)n_out, 1.0f, y, (int)n_out);
+            continue;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->n, (int)n_out, (int)r, 1.0f,
+                    ls->tmp, (int)r, bt, (int)n_out, 0.0f, ls->yg, (int)n_out);
+        for (int32_t j = 0; j < g->n; j++) {
             float *dst = y + (size_t)g->idx[j] * (size_t)n_out;
             const float *src = ls->yg + (size_t)j * (size_t)n_out;
             for (int64_t o = 0; o < n_out; o++)
-                dst[o] += f * src[o];
+                dst[o] += src[o];
         }
     }
     return LOCO_OK;
