@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"ask", cmd_ask, "answer one question (streams the answer)"},
     {"chat", cmd_chat, "interactive multi-turn chat (also reads a pipe)"},
     {"models", cmd_models, "pull, list and inspect GGUF models"},
+    {"adapters", cmd_adapters, "import and manage LoRA adapters"},
     {"bench", cmd_bench, "measure prompt (pp512) and generation (tg128) speed"},
 };
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# run-fuzz.sh - build the GGUF reader's libFuzzer harness with clang and
-# fuzz it for N seconds (default 60). Fails on any crash, leak, sanitizer
-# report or timeout; the input that caused it is left in
-# build-fuzz/fuzz-artifacts/.
+# run-fuzz.sh - build the libFuzzer harnesses (the GGUF reader; the
+# safetensors reader with the PEFT parsers) with clang and fuzz them for N
+# seconds in total (default 60: two thirds GGUF, one third safetensors).
+# Fails on any crash, leak, sanitizer report or timeout; the input that
+# caused it is left in build-fuzz/fuzz-artifacts/.
 #
 # Usage: tests/fuzz/run-fuzz.sh [seconds]
 # Env:   LOCO_FUZZ_BUILD_DIR (default <repo>/build-fuzz), LOCO_FUZZ_JOBS.
@@ -23,7 +24,7 @@ gguf_sources=("$root/src/core/error.c" "$root/src/gguf/gguf.c" "$root/src/gguf/g
 # so that the fuzzer sees coverage inside the reader, not only the harness.
 cmake -S "$root" -B "$build" -DLOCO_FUZZ=ON -DCMAKE_C_COMPILER=clang \
       -DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build "$build" --target fuzz-gguf -j "$jobs"
+cmake --build "$build" --target fuzz-gguf fuzz-safetensors -j "$jobs"
 
 # Seeds, written by the GGUF writer itself (reader and writer sources only).
 clang -std=c17 -D_GNU_SOURCE -g -I"$root/include" -I"$root/src" \
@@ -48,10 +49,71 @@ cat >"$build/gguf.dict" <<'EOF'
 "\xff\xff\xff\xff\xff\xff\xff\x7f"
 EOF
 
-echo "fuzzing the GGUF reader for ${secs}s"
+# One time budget, split between the harnesses (each gets at least 1s).
+st_secs=$(( secs / 3 > 0 ? secs / 3 : 1 ))
+gguf_secs=$(( secs - st_secs > 0 ? secs - st_secs : 1 ))
+
+echo "fuzzing the GGUF reader for ${gguf_secs}s"
 "$build/fuzz-gguf" "$corpus" "$seeds" \
     -dict="$build/gguf.dict" \
-    -max_total_time="$secs" \
+    -max_total_time="$gguf_secs" \
+    -max_len=4096 \
+    -timeout=10 \
+    -rss_limit_mb=2048 \
+    -print_final_stats=1 \
+    -artifact_prefix="$build/fuzz-artifacts/"
+
+# ---- safetensors + PEFT config ------------------------------------------
+# Seeds: small valid images (8-byte little-endian header length, JSON padded
+# with spaces to a multiple of 8, data) and an adapter_config.json.
+st_seeds=$build/safetensors-seeds.d
+st_corpus=$build/safetensors-corpus
+rm -rf "$st_seeds"
+mkdir -p "$st_seeds" "$st_corpus"
+st_seed() { # FILE JSON DATA (printf %b escapes)
+  local json=$2
+  while (( ${#json} % 8 )); do json+=" "; done
+  local n=${#json}
+  printf '%b' "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $((n & 255)) $(((n >> 8) & 255)) \
+    $(((n >> 16) & 255)) $(((n >> 24) & 255)))\\x00\\x00\\x00\\x00" >"$1"
+  printf '%s' "$json" >>"$1"
+  printf '%b' "$3" >>"$1"
+}
+st_seed "$st_seeds/f32.safetensors" \
+  '{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]}}' \
+  '\x00\x00\x80\x3f\x00\x00\x00\xc0'
+st_seed "$st_seeds/lora.safetensors" \
+  '{"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight":{"dtype":"F16","shape":[1,2],"data_offsets":[0,4]},"base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight":{"dtype":"BF16","shape":[2,1],"data_offsets":[4,8]}}' \
+  '\x00\x3c\x00\xbc\x80\x3f\x00\x40'
+st_seed "$st_seeds/empty.safetensors" '{}' ''
+printf '%s' '{"peft_type":"LORA","r":8,"lora_alpha":16,"target_modules":["q_proj","v_proj"],"use_rslora":false,"rank_pattern":{},"base_model_name_or_path":"x"}' \
+  >"$st_seeds/adapter_config.json"
+
+cat >"$build/safetensors.dict" <<'EOF'
+"__metadata__"
+"dtype"
+"shape"
+"data_offsets"
+"F32"
+"F16"
+"BF16"
+"I8"
+".lora_A"
+".lora_B"
+".weight"
+"base_model.model.model.layers."
+"self_attn.q_proj"
+"mlp.down_proj"
+"lora_alpha"
+"target_modules"
+"rank_pattern"
+"use_rslora"
+EOF
+
+echo "fuzzing the safetensors reader and the PEFT parsers for ${st_secs}s"
+"$build/fuzz-safetensors" "$st_corpus" "$st_seeds" \
+    -dict="$build/safetensors.dict" \
+    -max_total_time="$st_secs" \
     -max_len=4096 \
     -timeout=10 \
     -rss_limit_mb=2048 \
