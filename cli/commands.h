@@ -16,6 +16,7 @@ int cmd_chat(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_adapters(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 /* ---- helpers shared by commands (cli/cli-util.c) ---------------------- */
 

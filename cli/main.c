@@ -22,6 +22,7 @@ static const struct command commands[] = {
     {"models", cmd_models, "pull, list and inspect GGUF models"},
     {"adapters", cmd_adapters, "import and manage LoRA adapters"},
     {"bench", cmd_bench, "measure prompt (pp512) and generation (tg128) speed"},
+    {"train", cmd_train, "train a LoRA adapter from a recipe (resumes when interrupted)"},
 };
 
 static void usage(FILE *out)

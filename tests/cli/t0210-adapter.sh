@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# loco ask --adapter and loco chat /adapter with an adapter trained here on
+# the tiny stories260K model:
+#   - the adapter changes the greedy answer, scale 0 gives the base answer;
+#   - ask names the adapter on stderr and in --json;
+#   - chat switches adapters with /adapter and back with /adapter none;
+#   - a missing adapter, a bad scale and a model file given as an adapter
+#     are refused with a message.
+set -euo pipefail
+: "${LOCO:?path to the loco binary}"
+export LOCO_SHARED_DIR="${LOCO_SHARED_DIR:-../shared}"
+model="$LOCO_SHARED_DIR/fixtures/models/stories260K.gguf"
+if [ ! -f "$model" ]; then
+  echo "skipping: $model not found"; exit 0
+fi
+LOCO_SHARED_DIR=$(cd "$LOCO_SHARED_DIR" && pwd)
+model="$LOCO_SHARED_DIR/fixtures/models/stories260K.gguf"
+fail() { echo "FAIL: $*"; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export LOCO_ADAPTERS_DIR="$work/installed"
+
+for i in $(seq 0 31); do
+  printf '{"q":"Who is here %d?","a":"The big red dog ran to the park."}\n' "$i"
+done > "$work/data.jsonl"
+cat > "$work/r.yaml" <<YAML
+name: reddog
+base: $model
+chat_template: chatml
+data:
+  path: data.jsonl
+  format: fields
+  prompt: "{q}"
+  response: "{a}"
+  validation: 2
+lora:
+  rank: 4
+  alpha: 8
+  targets: [q, v, o, down]
+optimizer:
+  lr: 0.02
+training:
+  max_steps: 60
+  batch: 4
+  seed: 3
+  threads: 1
+  checkpoint_every: 0
+output:
+  dir: out
+  samples: 0
+YAML
+"$LOCO" train "$work/r.yaml" > /dev/null 2> "$work/train.err" || { cat "$work/train.err"; fail "train"; }
+adapter="$work/out/reddog.gguf"
+[ -s "$adapter" ] || fail "no adapter written"
+
+ask() { "$LOCO" ask --model "$model" --chat-template chatml --temperature 0 --max-tokens 12 "$@"; }
+base=$(ask "Who is here 99?" 2>/dev/null)
+with=$(ask --adapter "$adapter" "Who is here 99?" 2> "$work/ask.err")
+zero=$(ask --adapter "$adapter:0" "Who is here 99?" 2>/dev/null)
+echo "base:    $base"
+echo "adapter: $with"
+[ "$base" != "$with" ] || fail "the adapter did not change the answer"
+[ "$base" = "$zero" ] || fail "scale 0 should give the base answer, got: $zero"
+echo "$with" | grep -q "dog" || fail "the adapter did not learn its answer: $with"
+grep -q "^\[reddog\]" "$work/ask.err" || fail "ask does not name the adapter: $(cat "$work/ask.err")"
+
+# by name from the adapters folder, in --json
+mkdir -p "$LOCO_ADAPTERS_DIR"
+cp "$adapter" "$LOCO_ADAPTERS_DIR/"
+json=$(ask --json --adapter reddog:0.5 "Who is here 99?")
+echo "$json" | grep -q '"name":[[:space:]]*"reddog"' || fail "--json lacks the adapter: $json"
+echo "$json" | grep -q '"scale":[[:space:]]*0.5' || fail "--json lacks the scale: $json"
+
+# chat: switch on, off
+out=$(printf 'Who is here 99?\n/adapter reddog\nWho is here 99?\n/adapter\n/adapter none\n/quit\n' |
+      "$LOCO" chat --model "$model" --chat-template chatml --temperature 0 --max-tokens 12 2>&1)
+echo "$out"
+echo "$out" | grep -q "(answering with reddog)" || fail "chat /adapter did not switch"
+echo "$out" | grep -q "(answering with base model)" || fail "chat /adapter none did not switch back"
+
+# refusals
+if err=$(ask --adapter nosuch "hi" 2>&1); then fail "missing adapter accepted"; fi
+echo "$err" | grep -q "no adapter named 'nosuch'" || fail "missing adapter message: $err"
+if err=$(ask --adapter "reddog:much" "hi" 2>&1); then fail "bad scale accepted"; fi
+echo "$err" | grep -q "scale 'much'" || fail "bad scale message: $err"
+if err=$(ask --adapter "$model" "hi" 2>&1); then fail "a model accepted as adapter"; fi
+echo "$err" | grep -q "is not an adapter" || fail "model-as-adapter message: $err"
+echo "ok"
