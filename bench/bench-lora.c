@@ -238,6 +238,16 @@ int main(int argc, char **argv)
         }
     double base_tps = median3(tps[0]), one_tps = median3(tps[1]), three_tps = median3(tps[2]);
 
+    /* the same without adapters: what batching gives the base engine */
+    for (int s = 0; s < 4; s++)
+        loco_context_set_adapters(c, s, NULL, 0);
+    double plain[2][REPS];
+    for (int rep = 0; rep < REPS; rep++) {
+        plain[0][rep] = mixed_tps(c, true);
+        plain[1][rep] = mixed_tps(c, false);
+    }
+    double plain_batched = median3(plain[0]), plain_serial = median3(plain[1]);
+
     /* mixed batch of 4 sets vs one after another, interleaved */
     for (int s = 0; s < 4; s++) {
         struct loco_adapter_ref r = {ad[s], 1.0f};
@@ -274,6 +284,8 @@ int main(int argc, char **argv)
     printf("| 4 seqs x 4 adapters, one batch | %.1f tok/s |\n", batched);
     printf("| 4 seqs x 4 adapters, one after another | %.1f tok/s |\n", serial);
     printf("| mixed batch speed-up | %.2fx |\n", batched / serial);
+    printf("| 4 seqs, no adapter: one batch / one after another | %.1f / %.1f tok/s (%.2fx) |\n",
+           plain_batched, plain_serial, plain_batched / plain_serial);
     printf("| RSS, no adapter | %.1f MiB |\n", rss_none);
     printf("| RSS, %d adapters loaded and used | %.1f MiB (+%.1f MiB) |\n", N_ADAPTERS, rss_all,
            rss_all - rss_none);

@@ -283,6 +283,33 @@ static void release_pages(const void *p, size_t n)
         madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* A (r rows of n_in) -> Q8_0 in heap memory. */
+static int quantize_a(struct lora_pair *p)
+{
+    int64_t r = p->a.n_out, n_in = p->a.n_in;
+    if (n_in % LOCO_QK8_0 != 0)
+        return LOCO_OK;
+    const struct loco_type_traits *src = loco_type_traits(p->a.type);
+    const struct loco_type_traits *q8 = loco_type_traits(LOCO_TYPE_Q8_0);
+    size_t in_row = loco_type_row_size(p->a.type, n_in);
+    size_t out_row = loco_type_row_size(LOCO_TYPE_Q8_0, n_in);
+    char *dst = malloc((size_t)r * out_row);
+    float *row = malloc((size_t)n_in * sizeof *row);
+    if (!dst || !row) {
+        free(dst);
+        free(row);
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory for an adapter");
+    }
+    for (int64_t k = 0; k < r; k++) {
+        src->to_float((const char *)p->a.data + (size_t)k * in_row, row, n_in);
+        q8->from_float(row, dst + (size_t)k * out_row, n_in);
+    }
+    free(row);
+    p->aq = (struct loco_weight){.data = dst, .type = LOCO_TYPE_Q8_0, .n_in = n_in, .n_out = r};
+    release_pages(p->a.data, (size_t)r * in_row); /* read again only in f32 mode */
+    return LOCO_OK;
+}
+
 static int check_pairs(struct loco_adapter *a, const struct loco_model *base)
 {
     const char *file = a->info.path;
@@ -311,6 +338,8 @@ static int check_pairs(struct loco_adapter *a, const struct loco_model *base)
                                       file, il, stem, (long long)p->a.n_out, (long long)p->b.n_in);
             int32_t r = (int32_t)p->a.n_out;
             int rc = transpose_b(p);
+            if (!rc)
+                rc = quantize_a(p);
             if (rc)
                 return rc;
             p->factor = a->info.alpha > 0 ? a->info.alpha / (float)r : 1.0f;
@@ -388,8 +417,10 @@ void loco_adapter_free(struct loco_adapter *a)
 {
     if (!a)
         return;
-    for (size_t i = 0; a->pairs && i < (size_t)a->n_layer * LOCO_LORA_N_TARGETS; i++)
+    for (size_t i = 0; a->pairs && i < (size_t)a->n_layer * LOCO_LORA_N_TARGETS; i++) {
         free(a->pairs[i].bt);
+        free((void *)a->pairs[i].aq.data);
+    }
     free(a->pairs);
     loco_gguf_close(a->gguf);
     free(a);

@@ -11,6 +11,10 @@
  * NULL where the adapter leaves the projection alone. */
 struct lora_pair {
     struct loco_weight a;
+    /* A requantized to Q8_0 for decode steps in the default (quantized
+     * activation) mode, where the f16 dots would cost more than the base
+     * model's int8 ones; data NULL when n_in is not a multiple of 32. */
+    struct loco_weight aq;
     struct loco_weight b;
     /* B transposed, [r][n_out]: a row per rank, added as axpy rows. fp16 when
      * the file stores B as F16 (exact, half the memory), else f32. */

@@ -220,37 +220,42 @@ static void axpy_f32_plain(float *restrict y, const void *restrict bt, const flo
     }
 }
 
+/* The SIMD loops keep 8 outputs in a register across all r rows, so y is
+ * read and written once, not r times. */
 __attribute__((target("avx2,fma,f16c"))) static void
 axpy_f16_avx2(float *restrict y, const void *restrict bt, const float *restrict t, int64_t r,
               int64_t n)
 {
-    for (int64_t k = 0; k < r; k++) {
-        const __m256 tk = _mm256_set1_ps(t[k]);
-        const uint16_t *row = (const uint16_t *)bt + k * n;
-        int64_t o = 0;
-        for (; o + 8 <= n; o += 8) {
-            __m256 b = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + o)));
-            _mm256_storeu_ps(y + o, _mm256_fmadd_ps(tk, b, _mm256_loadu_ps(y + o)));
+    const uint16_t *b = bt;
+    int64_t o = 0;
+    for (; o + 8 <= n; o += 8) {
+        __m256 acc = _mm256_loadu_ps(y + o);
+        for (int64_t k = 0; k < r; k++) {
+            __m256 bk = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + k * n + o)));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(t[k]), bk, acc);
         }
-        for (; o < n; o++)
-            y[o] += t[k] * loco_fp16_to_fp32(row[o]);
+        _mm256_storeu_ps(y + o, acc);
     }
+    for (; o < n; o++)
+        for (int64_t k = 0; k < r; k++)
+            y[o] += t[k] * loco_fp16_to_fp32(b[k * n + o]);
 }
 
 __attribute__((target("avx2,fma"))) static void
 axpy_f32_avx2(float *restrict y, const void *restrict bt, const float *restrict t, int64_t r,
               int64_t n)
 {
-    for (int64_t k = 0; k < r; k++) {
-        const __m256 tk = _mm256_set1_ps(t[k]);
-        const float *row = (const float *)bt + k * n;
-        int64_t o = 0;
-        for (; o + 8 <= n; o += 8)
-            _mm256_storeu_ps(y + o, _mm256_fmadd_ps(tk, _mm256_loadu_ps(row + o),
-                                                    _mm256_loadu_ps(y + o)));
-        for (; o < n; o++)
-            y[o] += t[k] * row[o];
+    const float *b = bt;
+    int64_t o = 0;
+    for (; o + 8 <= n; o += 8) {
+        __m256 acc = _mm256_loadu_ps(y + o);
+        for (int64_t k = 0; k < r; k++)
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(t[k]), _mm256_loadu_ps(b + k * n + o), acc);
+        _mm256_storeu_ps(y + o, acc);
     }
+    for (; o < n; o++)
+        for (int64_t k = 0; k < r; k++)
+            y[o] += t[k] * b[k * n + o];
 }
 
 typedef void (*axpy_rows_fn)(float *restrict, const void *restrict, const float *restrict,
@@ -273,21 +278,22 @@ static int few_rows(struct loco_context *c, const struct lora_group *g, const st
                     const float *x, int64_t n_in, float *y, int64_t n_out)
 {
     struct lora_state *ls = &c->lora;
-    const struct loco_type_traits *tw = loco_type_traits(p->a.type);
+    const struct loco_weight *a = p->aq.data ? &p->aq : &p->a;
+    const struct loco_type_traits *tw = loco_type_traits(a->type);
     const struct loco_type_traits *tx = loco_type_traits(tw->vec_dot_type);
-    size_t a_row = loco_type_row_size(p->a.type, n_in);
-    int64_t r = p->a.n_out;
+    size_t a_row = loco_type_row_size(a->type, n_in);
+    int64_t r = a->n_out;
     axpy_rows_fn axpy = pick_axpy(p->bt_type);
     for (int32_t j = 0; j < g->n; j++) {
         const float *xj = x + (size_t)g->idx[j] * (size_t)n_in;
         const void *xv = xj;
         if (tw->vec_dot_type != LOCO_TYPE_F32) {
-            tx->from_float(xj, ls->xg, n_in); /* xg holds >= n_in floats = 2 n_in halves */
+            tx->from_float(xj, ls->xg, n_in); /* xg holds n_in floats: room for f16 or Q8_0 */
             xv = ls->xg;
         }
         float *t = ls->tmp;
         for (int64_t k = 0; k < r; k++)
-            tw->vec_dot(n_in, &t[k], (const char *)p->a.data + (size_t)k * a_row, xv);
+            tw->vec_dot(n_in, &t[k], (const char *)a->data + (size_t)k * a_row, xv);
         float f = g->scale[j] * p->factor;
         for (int64_t k = 0; k < r; k++)
             t[k] *= f;
@@ -320,7 +326,8 @@ int lora_add(struct loco_context *c, int il, enum loco_lora_target t, const floa
             xin = ls->xg;
         }
         int64_t r = p->a.n_out;
-        int rc = product(c, &p->a, xin, g->n, ls->tmp);
+        const struct loco_weight *a = quant_mode && p->aq.data ? &p->aq : &p->a;
+        int rc = product(c, a, xin, g->n, ls->tmp);
         if (rc)
             return rc;
         const float *bt = p->bt;
