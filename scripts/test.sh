@@ -3,7 +3,7 @@
 # then build and run the whole test suite three ways:
 #   1. Release build, all tests (ctest)
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build, all tests
-#   3. a short libFuzzer run of the GGUF reader (clang)
+#   3. a short libFuzzer run of the GGUF and safetensors readers (clang)
 # Tests that need the shared fixtures (../shared) skip with a message when
 # they are absent.
 set -euo pipefail
@@ -26,5 +26,5 @@ cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
-echo "== fuzzing the GGUF reader"
+echo "== fuzzing the GGUF and safetensors readers"
 ./tests/fuzz/run-fuzz.sh "${LOCO_FUZZ_SECONDS:-60}"

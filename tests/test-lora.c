@@ -630,6 +630,53 @@ static void test_decode_path(void **state)
     free(plain);
 }
 
+/* A prompt longer than the per-row threshold (64 rows) takes the sgemm
+ * branch in the default mode; it must agree with token-by-token steps. */
+static void test_long_prompt_paths(void **state)
+{
+    struct fixture *f = *state;
+    NEED_BASE(f);
+    struct loco_model_params mp = loco_model_default_params();
+    mp.load_tokenizer = false;
+    struct loco_model *qm = loco_model_load(f->base_path, mp);
+    struct rand_adapter ra;
+    make_adapter(&ra, qm, LOCO_LORA_ALL_TARGETS, 4, 0.2f);
+    char path[512];
+    write_adapter(f, &ra, 8.0f, "long", LOCO_TYPE_F16, path, sizeof path);
+    struct loco_adapter *a = loco_adapter_load(path, qm);
+    assert_non_null(a);
+    struct loco_context_params cp = loco_context_default_params();
+    cp.n_ctx = cp.n_batch = 128;
+    struct loco_context *c = loco_context_init(qm, cp);
+    struct loco_adapter_ref ref = {a, 1.0f};
+    assert_int_equal(loco_context_set_adapters(c, 0, &ref, 1), LOCO_OK);
+    enum { N = 90 };
+    int32_t tok[N], pos[N], seq[N];
+    for (int32_t i = 0; i < N; i++) {
+        tok[i] = 260 + (i * 37) % 200;
+        pos[i] = i;
+        seq[i] = 0;
+    }
+    int32_t V = loco_model_hparams(qm)->n_vocab;
+    struct loco_batch b = {N, tok, pos, seq, NULL};
+    assert_int_equal(loco_decode(c, &b), LOCO_OK);
+    float *whole = malloc((size_t)V * sizeof *whole);
+    memcpy(whole, loco_context_logits(c, 0), (size_t)V * sizeof(float));
+    loco_context_seq_clear(c, 0);
+    for (int32_t i = 0; i < N; i++) {
+        struct loco_batch one = {1, &tok[i], &pos[i], &seq[i], NULL};
+        assert_int_equal(loco_decode(c, &one), LOCO_OK);
+    }
+    double d = max_diff(whole, loco_context_logits(c, 0), (size_t)V);
+    print_message("90-token prompt with an adapter, sgemm branch vs decode steps: %.2e\n", d);
+    assert_true(d < 2e-2);
+    free(whole);
+    loco_context_free(c);
+    loco_adapter_free(a);
+    loco_model_free(qm);
+    free_adapter(&ra);
+}
+
 /* Files that are not adapters for this base are refused with a reason. */
 static void test_refusals(void **state)
 {
@@ -718,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_mixed_batch),
         cmocka_unit_test(test_kv_tag),
         cmocka_unit_test(test_decode_path),
+        cmocka_unit_test(test_long_prompt_paths),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -63,6 +63,38 @@ int loco_generate(struct loco_context *ctx, int32_t seq, const struct loco_token
 
 void loco_generate_result_free(struct loco_generate_result *res);
 
+/* ---- many prompts at once ------------------------------------------------ */
+
+/* One prompt of loco_generate_many(): the caller fills prompt/n_prompt; the
+ * function fills status and, when it is LOCO_OK, res. */
+struct loco_gen_job {
+    const int32_t *prompt;
+    size_t n_prompt;
+    int status;
+    struct loco_generate_result res;
+};
+
+/* Called when job i is finished (in completion order); return false to stop
+ * the whole run. */
+typedef bool (*loco_job_fn)(void *user, size_t i, struct loco_gen_job *job);
+
+/* Generate an answer for every job, using the context's n_seq sequences as
+ * slots: a free slot takes the next job and prefills its prompt; every step
+ * decodes one token of every running job in a single loco_decode call. Each
+ * job gets its own sampler seeded with p->sampling.seed, and the numerics of
+ * a job do not depend on which jobs share its batch (up to 47 slots; larger
+ * steps switch the products to sgemm), so a job's answer is the one
+ * loco_generate() gives on a fresh sequence. Each slot keeps the adapter
+ * set it was given with loco_context_set_adapters() (set the same on all for
+ * one adapter). A job that fails (e.g. a prompt longer than the context) gets
+ * its error in status and the others go on. Jobs never started because
+ * on_done stopped the run keep status LOCO_ERR_NOT_FOUND. Returns LOCO_OK, or
+ * the error of a failed decode call (then unfinished jobs keep an error
+ * status). Free each job's res with loco_generate_result_free(). */
+int loco_generate_many(struct loco_context *ctx, const struct loco_tokenizer *tok,
+                       struct loco_gen_job *jobs, size_t n_jobs,
+                       const struct loco_generate_params *p, loco_job_fn on_done, void *user);
+
 /* Render a conversation with the model's chat template (detected from its
  * metadata, or `template_override` when not NULL: a family name such as
  * "chatml"), adding the template's default system prompt when the

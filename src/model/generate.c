@@ -1,7 +1,7 @@
 /*
  * generate.c - the shared prompt -> answer loop (see loco/generate.h).
  */
-#include "loco/generate.h"
+#include "generate_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -66,15 +66,7 @@ static int prefill(struct loco_context *ctx, int32_t seq, const int32_t *tokens,
     return rc;
 }
 
-struct output {
-    char *text;
-    size_t len, cap;
-    int32_t *tokens;
-    float *logprobs;
-    int32_t n, token_cap;
-};
-
-static int output_push(struct output *o, int32_t tok, float lp, const char *piece, size_t len)
+int output_push(struct output *o, int32_t tok, float lp, const char *piece, size_t len)
 {
     if (o->n == o->token_cap) {
         int32_t cap = o->token_cap ? 2 * o->token_cap : 64;
@@ -106,7 +98,7 @@ static int output_push(struct output *o, int32_t tok, float lp, const char *piec
     return LOCO_OK;
 }
 
-static int piece_of(const struct loco_tokenizer *tok, int32_t id, char *buf, size_t cap,
+int piece_of(const struct loco_tokenizer *tok, int32_t id, char *buf, size_t cap,
                     size_t *len)
 {
     int n = loco_tokenizer_piece(tok, id, false, buf, cap);

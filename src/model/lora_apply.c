@@ -21,8 +21,10 @@
  * fork/join of a parallel region would cost more than it saves. */
 #define LORA_PARALLEL_MIN (1 << 18)
 
-/* Groups of at most this many rows take the per-row path (decode steps). */
-#define LORA_FEW_ROWS 4
+/* Groups of at most this many rows take the per-row path: decode steps (so
+ * a sequence's numbers do not depend on how many others share its batch)
+ * and short prompts. */
+#define LORA_FEW_ROWS 64
 
 int lora_init(struct loco_context *c)
 {
@@ -183,7 +185,8 @@ int lora_prepare(struct loco_context *c, const struct loco_batch *b)
         rc = grow(&ls->yg, &ls->cap_yg, rows * (size_t)wide);
     if (!rc)
         rc = grow(&ls->tmp, &ls->cap_tmp, rows * (size_t)max_rank);
-    if (!rc && b->n > LORA_FEW_ROWS)
+    /* the sgemm branch (long groups, and every group in f32 mode) needs B^T in f32 */
+    if (!rc && (b->n > LORA_FEW_ROWS || c->m->params.matmul_mode == LOCO_MATMUL_F32_ACT))
         rc = grow(&ls->bt32, &ls->cap_bt32, (size_t)max_rank * (size_t)wide);
     return rc;
 }
