@@ -1,0 +1,327 @@
+/*
+ * codeeval.c - HumanEval and MBPP: from a model's answer to pass/fail.
+ *
+ * The program layouts follow the benchmarks' reference harnesses:
+ * HumanEval (openai/human-eval, execution.py) runs
+ *     prompt + completion + "\n" + test + "\n" + "check(entry_point)"
+ * and MBPP (google-research mbpp, Austin et al. 2021) runs the setup code,
+ * the solution and the asserts of test_list. Both pass when the program
+ * exits with status 0.
+ */
+#include "loco/codeeval.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a small growable string ---------------------------------------------- */
+
+struct strbuf {
+    char *s;
+    size_t len, cap;
+    bool failed;
+};
+
+static void sb_add(struct strbuf *b, const char *p, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->failed = true;
+            return;
+        }
+        b->s = s, b->cap = cap;
+    }
+    memcpy(b->s + b->len, p, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void sb_str(struct strbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+/* The finished string, or NULL (with a message) when memory ran out. */
+static char *sb_done(struct strbuf *b, const char *what)
+{
+    if (!b->failed && !b->s)
+        sb_add(b, "", 0);
+    if (b->failed) {
+        free(b->s);
+        loco_error_set(LOCO_ERR_NOMEM, "codeeval: out of memory building %s", what);
+        return NULL;
+    }
+    return b->s;
+}
+
+/* ---- extraction ----------------------------------------------------------- */
+
+enum fence_lang { LANG_OTHER = 0, LANG_NONE = 1, LANG_PYTHON = 2 };
+
+struct block {
+    const char *text;
+    size_t len;
+    int score;
+};
+
+/* Whether `code` (n bytes) has `def <name>(` at the start of a line, after
+ * indentation when `indented` (else at column 0 only). */
+static bool defines(const char *code, size_t n, const char *name, bool indented)
+{
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && code[i - 1] != '\n')
+            continue;
+        size_t j = i;
+        while (indented && j < n && (code[j] == ' ' || code[j] == '\t'))
+            j++;
+        if (n - j > 4 + nl && !strncmp(code + j, "def ", 4) && !strncmp(code + j + 4, name, nl) &&
+            code[j + 4 + nl] == '(')
+            return true;
+    }
+    return false;
+}
+
+static enum fence_lang fence_lang(const char *tag, size_t n)
+{
+    while (n && isspace((unsigned char)tag[n - 1]))
+        n--;
+    while (n && isspace((unsigned char)*tag))
+        tag++, n--;
+    if (n == 0)
+        return LANG_NONE;
+    static const char *const py[] = {"python", "python3", "py"};
+    for (size_t i = 0; i < sizeof py / sizeof py[0]; i++)
+        if (strlen(py[i]) == n && !strncasecmp(tag, py[i], n))
+            return LANG_PYTHON;
+    return LANG_OTHER;
+}
+
+/* If a fence (``` after optional indentation) starts at line `p`, the
+ * position just after the backticks; else NULL. */
+static const char *fence_at(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return strncmp(p, "```", 3) == 0 ? p + 3 : NULL;
+}
+
+static const char *next_line(const char *p)
+{
+    const char *nl = strchr(p, '\n');
+    return nl ? nl + 1 : p + strlen(p);
+}
+
+/* The next fenced block at or after line start `p`; returns where to go on
+ * from, or NULL when there are no more. */
+static const char *next_block(const char *p, const char *entry, struct block *b)
+{
+    const char *tag = NULL;
+    while (*p && !(tag = fence_at(p)))
+        p = next_line(p);
+    if (!*p)
+        return NULL;
+    const char *body = next_line(tag);
+    const char *end = body;
+    while (*end && !fence_at(end))
+        end = next_line(end);
+    b->text = body;
+    b->len = (size_t)(end - body);
+    b->score = (int)fence_lang(tag, (size_t)(body - tag));
+    if (entry && defines(b->text, b->len, entry, true))
+        b->score += 4;
+    return *end ? next_line(end) : end;
+}
+
+char *loco_codeeval_extract(const char *answer, const char *entry_point, enum loco_code_pick pick)
+{
+    if (!answer)
+        answer = "";
+    struct block best = {answer, strlen(answer), -1}, b;
+    const char *p = answer;
+    while ((p = next_block(p, entry_point, &b)))
+        if (b.score > best.score || (b.score == best.score && pick == LOCO_CODE_LAST))
+            best = b;
+    struct strbuf s = {0};
+    sb_add(&s, best.text, best.len);
+    return sb_done(&s, "the extracted code");
+}
+
+/* ---- programs ------------------------------------------------------------- */
+
+char *loco_codeeval_humaneval_program(const char *prompt, const char *completion, const char *test,
+                                      const char *entry_point)
+{
+    if (!prompt || !completion || !test || !entry_point || !*entry_point) {
+        loco_error_set(LOCO_ERR_INVALID,
+                       "codeeval: a HumanEval program needs prompt, completion, test and "
+                       "entry_point");
+        return NULL;
+    }
+    struct strbuf s = {0};
+    sb_str(&s, prompt);
+    if (defines(completion, strlen(completion), entry_point, false)) {
+        /* a whole function: it replaces the prompt's definition, whose
+         * docstring alone is a valid body */
+        sb_str(&s, "\n");
+    }
+    sb_str(&s, completion);
+    sb_str(&s, "\n");
+    sb_str(&s, test);
+    sb_str(&s, "\ncheck(");
+    sb_str(&s, entry_point);
+    sb_str(&s, ")\n");
+    return sb_done(&s, "a HumanEval program");
+}
+
+char *loco_codeeval_mbpp_program(const char *test_setup_code, const char *completion,
+                                 const char *const *tests, size_t n_tests)
+{
+    if (!completion || (n_tests && !tests)) {
+        loco_error_set(LOCO_ERR_INVALID, "codeeval: an MBPP program needs the completion and "
+                                         "its test_list");
+        return NULL;
+    }
+    struct strbuf s = {0};
+    sb_str(&s, test_setup_code ? test_setup_code : "");
+    sb_str(&s, "\n");
+    sb_str(&s, completion);
+    sb_str(&s, "\n");
+    for (size_t i = 0; i < n_tests; i++) {
+        if (!tests[i])
+            continue;
+        sb_str(&s, tests[i]);
+        sb_str(&s, "\n");
+    }
+    return sb_done(&s, "an MBPP program");
+}
+
+/* ---- running -------------------------------------------------------------- */
+
+/* The last non-empty line of `text` into buf. */
+static void last_line(const char *text, char *buf, size_t cap)
+{
+    size_t n = strlen(text);
+    while (n && isspace((unsigned char)text[n - 1]))
+        n--;
+    size_t start = n;
+    while (start && text[start - 1] != '\n')
+        start--;
+    snprintf(buf, cap, "%.*s", (int)(n - start), text + start);
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* "SomethingError: ..." or "SomethingException" at the start of a line. */
+static bool looks_like_exception(const char *line)
+{
+    size_t i = 0;
+    while (isalnum((unsigned char)line[i]) || line[i] == '_' || line[i] == '.')
+        i++;
+    return i >= 5 && (line[i] == ':' || line[i] == '\0') &&
+           (!strncmp(line + i - 5, "Error", 5) ||
+            (i >= 9 && !strncmp(line + i - 9, "Exception", 9)));
+}
+
+static void judge(const struct loco_sandbox_result *r, struct loco_code_outcome *o)
+{
+    char line[sizeof o->detail];
+    last_line(r->err ? r->err : "", line, sizeof line);
+    if (r->timed_out) {
+        o->verdict = LOCO_CODE_FAIL_TIMEOUT;
+        snprintf(o->detail, sizeof o->detail, "timed out after %.1f s", r->wall_s);
+    } else if (r->limit != LOCO_SANDBOX_LIMIT_NONE) {
+        o->verdict = LOCO_CODE_FAIL_LIMIT;
+        snprintf(o->detail, sizeof o->detail, "%s limit", loco_sandbox_limit_name(r->limit));
+    } else if (r->exit_code == 0) {
+        o->passed = true;
+        o->verdict = LOCO_CODE_PASS;
+    } else if (starts(line, "AssertionError")) {
+        o->verdict = LOCO_CODE_FAIL_ASSERT;
+    } else if (starts(line, "SyntaxError") || starts(line, "IndentationError") ||
+               starts(line, "TabError")) {
+        o->verdict = LOCO_CODE_FAIL_SYNTAX;
+    } else if (looks_like_exception(line)) {
+        o->verdict = LOCO_CODE_FAIL_ERROR;
+    } else {
+        o->verdict = LOCO_CODE_FAIL_CRASH;
+        if (!*line)
+            snprintf(line, sizeof line, r->term_signal ? "killed by signal %d" : "exit status %d",
+                     r->term_signal ? r->term_signal : r->exit_code);
+    }
+    if (!o->passed && !*o->detail)
+        snprintf(o->detail, sizeof o->detail, "%s", line);
+}
+
+int loco_codeeval_run(const struct loco_sandbox_params *params, const char *program,
+                      struct loco_code_outcome *out)
+{
+    if (!program || !out)
+        return loco_error_set(LOCO_ERR_INVALID, "codeeval: program and outcome needed");
+    memset(out, 0, sizeof *out);
+    struct loco_sandbox_params defaults = loco_sandbox_default_params();
+    struct loco_sandbox_result r;
+    int rc = loco_sandbox_run(params ? params : &defaults, program, strlen(program), &r);
+    if (rc == LOCO_OK) {
+        judge(&r, out);
+        out->wall_s = r.wall_s;
+        out->cpu_s = r.cpu_s;
+    }
+    loco_sandbox_result_free(&r);
+    return rc;
+}
+
+const char *loco_codeeval_verdict_name(enum loco_code_verdict v)
+{
+    switch (v) {
+    case LOCO_CODE_PASS:
+        return "pass";
+    case LOCO_CODE_FAIL_ASSERT:
+        return "assert";
+    case LOCO_CODE_FAIL_SYNTAX:
+        return "syntax";
+    case LOCO_CODE_FAIL_ERROR:
+        return "error";
+    case LOCO_CODE_FAIL_TIMEOUT:
+        return "timeout";
+    case LOCO_CODE_FAIL_LIMIT:
+        return "limit";
+    case LOCO_CODE_FAIL_CRASH:
+        return "crash";
+    }
+    return "unknown";
+}
+
+/* ---- pass@k --------------------------------------------------------------- */
+
+/* Chen et al. 2021, eq. 1: pass@k = E[1 - C(n-c, k) / C(n, k)]. The ratio
+ * C(n-c, k) / C(n, k) = prod_{i=n-c+1..n} (1 - k/i), which never forms the
+ * huge binomials (their codex numpy snippet computes the same product). */
+int loco_codeeval_pass_at_k(uint32_t n, uint32_t c, uint32_t k, double *out)
+{
+    if (!out || n == 0 || c > n || k == 0 || k > n)
+        return loco_error_set(LOCO_ERR_RANGE,
+                              "codeeval: pass@k needs 0 <= c <= n and 1 <= k <= n "
+                              "(got n=%u c=%u k=%u)",
+                              n, c, k);
+    if (n - c < k) {
+        *out = 1.0; /* every k-subset holds a correct sample */
+        return LOCO_OK;
+    }
+    double fail = 1.0;
+    for (uint32_t i = n - c + 1; i <= n; i++)
+        fail *= 1.0 - (double)k / (double)i;
+    *out = 1.0 - fail;
+    return LOCO_OK;
+}
