@@ -31,13 +31,24 @@
  * can be looked for. */
 static char g_tmp[256];
 
+/* python3 present, and a network namespace available (without one the
+ * sandbox refuses to run code at all, which is the right behaviour there). */
 static int have_python(void)
 {
     char path[512];
-    if (loco_sandbox_find_program("python3", path, sizeof path) == LOCO_OK)
-        return 1;
-    fprintf(stderr, "skipping: python3 not found (%s)\n", loco_error_message());
-    return 0;
+    if (loco_sandbox_find_program("python3", path, sizeof path) != LOCO_OK) {
+        fprintf(stderr, "skipping: python3 not found (%s)\n", loco_error_message());
+        return 0;
+    }
+    static int probed = -1;
+    if (probed < 0) {
+        uint32_t iso = 0;
+        probed = loco_sandbox_probe(&iso) == LOCO_OK && (iso & LOCO_SANDBOX_ISO_NET);
+        if (!probed)
+            fprintf(stderr, "skipping: this machine gives no network namespace, so the sandbox "
+                            "refuses to run code here\n");
+    }
+    return probed;
 }
 
 static struct loco_sandbox_params small(void)
