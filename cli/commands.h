@@ -16,7 +16,10 @@ int cmd_chat(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_adapters(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_registry(int argc, char **argv);
+int cmd_promote(int argc, char **argv);
 
 /* ---- helpers shared by commands (cli/cli-util.c) ---------------------- */
 

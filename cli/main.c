@@ -21,7 +21,10 @@ static const struct command commands[] = {
     {"chat", cmd_chat, "interactive multi-turn chat (also reads a pipe)"},
     {"models", cmd_models, "pull, list and inspect GGUF models"},
     {"adapters", cmd_adapters, "import and manage LoRA adapters"},
+    {"eval", cmd_eval, "score an adapter against the base model (paired tests, gates)"},
     {"bench", cmd_bench, "measure prompt (pp512) and generation (tg128) speed"},
+    {"registry", cmd_registry, "validate the adapter registry (adapters/registry.yaml)"},
+    {"promote", cmd_promote, "make an adapter the active one of its domain"},
     {"train", cmd_train, "train a LoRA adapter from a recipe (resumes when interrupted)"},
 };
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command, and what CI runs: install what is missing,
 # then build and run the whole test suite three ways:
-#   1. Release build, all tests (ctest)
+#   1. Release build, all tests (ctest), `loco registry validate` on the
+#      shipped adapters/registry.yaml
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build, all tests
 #   3. a short libFuzzer run of the GGUF and safetensors readers (clang)
 # Tests that need the shared fixtures (../shared) skip with a message when
@@ -19,6 +20,8 @@ cmake --build build -j"$jobs"
 ./build/loco models pull default || echo "warning: could not fetch the default model;" \
   "test-default-model will skip" >&2
 ctest --test-dir build --output-on-failure -j"$jobs"
+echo "== the shipped adapter registry"
+./build/loco registry validate
 
 echo "== sanitizer build (ASan + UBSan) and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLOCO_SANITIZE=ON >/dev/null

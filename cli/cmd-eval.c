@@ -1,0 +1,312 @@
+/*
+ * cmd-eval.c - `loco eval ADAPTER`: the adapter against the base model on
+ * the same items, with paired statistics and gates.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli-engine.h"
+#include "commands.h"
+#include "loco/eval.h"
+#include "loco/models.h"
+#include "loco/registry.h"
+
+#define MAX_BENCH 16
+
+static void eval_help(FILE *out)
+{
+    fprintf(out,
+            "usage: loco eval ADAPTER [options]\n\n"
+            "Runs the base model and the adapter on the same benchmark items (greedy), scores\n"
+            "both, and reports per benchmark: scores with 95%% CIs, the paired difference, a\n"
+            "paired test (exact McNemar for pass/fail items, Wilcoxon + paired bootstrap for\n"
+            "scores), effect size, power, and the gate: on the adapter's own domain the gain\n"
+            "must be significant (p < 0.05); elsewhere the upper 95%% bound of the drop must\n"
+            "be <= 5 points. Answers are cached: a killed run resumes, a repeated one is free.\n\n"
+            "  --bench NAME           gsm8k, mbpp, humaneval, summarisation, arc-easy,\n"
+            "                         arc-challenge, or FILE.jsonl (repeatable; default: the\n"
+            "                         adapter's domain benchmark and the other domains')\n"
+            "  --limit N              first N items of each benchmark\n"
+            "  --slots N              sequences generated at once (default 4)\n"
+            "  --scale S              adapter scale (default 1)\n"
+            "  --cache FILE           generation cache (default ~/.cache/locollm/eval-cache.sqlite)\n"
+            "  --no-cache             generate everything again\n"
+            "  --shared DIR           the shared data folder (default $LOCO_SHARED_DIR or ../shared)\n"
+            "  --out FILE             write the JSON record (every item) there\n"
+            "  --max-tokens N         answer length (default: each benchmark's own)\n"
+            "  --registry user|project|none  with --out: record the scores (and the\n"
+            "                         record's path) in the registry's user overlay (default)\n"
+            "                         or the project file, for an adapter the registry knows\n"
+            "  --json                 print the record instead of the table\n");
+    cli_engine_help(out);
+}
+
+struct progress {
+    double t0;
+    bool tty;
+};
+
+static void on_progress(void *user, const char *bench, int side, size_t done, size_t total)
+{
+    struct progress *pr = user;
+    if (!pr->tty && done != total)
+        return;
+    double el = (loco_time_ms() - pr->t0) / 1e3;
+    double eta = done ? el * (double)(total - done) / (double)done : 0;
+    fprintf(stderr, "%s%s %-7s %zu/%zu items  %.0f s elapsed  ETA %.0f s%s", pr->tty ? "\r" : "",
+            bench, side ? "adapter" : "base", done, total, el, done < total ? eta : 0.0,
+            pr->tty && done < total ? "   " : "\n");
+    fflush(stderr);
+    if (done == total)
+        pr->t0 = loco_time_ms();
+}
+
+static void print_table(const struct loco_eval_bench *b, size_t n, const char *adapter)
+{
+    printf("| benchmark | items | metric | base | %s | diff [95%% CI] | p | test | gate |\n",
+           adapter);
+    printf("|---|---:|---|---:|---:|---|---:|---|---|\n");
+    for (size_t i = 0; i < n; i++)
+        printf("| %s | %zu | %s | %.3f | %.3f | %+.3f [%+.3f, %+.3f] | %.3g | %s | %s %s |\n",
+               b[i].name, b[i].n, b[i].metric, b[i].base_score, b[i].adapter_score, b[i].diff,
+               b[i].diff_ci.lo, b[i].diff_ci.hi, b[i].p_value,
+               b[i].binary ? "McNemar" : "Wilcoxon",
+               b[i].in_domain ? "superiority" : "non-inferiority",
+               b[i].gate_passed ? "PASS" : "FAIL");
+    for (size_t i = 0; i < n; i++) {
+        double power10 = b[i].binary ? b[i].bin.power[0] : b[i].cont.power[0];
+        double power5 = b[i].binary ? b[i].bin.power[1] : b[i].cont.power[1];
+        printf("\n%s: %s. Power for a 10-point gain %.2f, for 5 points %.2f. Generation: base "
+               "%.0f s (%zu cached), adapter %.0f s (%zu cached).\n",
+               b[i].name, b[i].gate_why ? b[i].gate_why : "", power10, power5,
+               b[i].gen_ms[0] / 1e3, b[i].n_cached[0], b[i].gen_ms[1] / 1e3, b[i].n_cached[1]);
+    }
+}
+
+static char *record_json(const struct cli_engine *e, const struct loco_adapter *a, float scale,
+                         const struct loco_eval_params *p, const struct loco_eval_bench *b,
+                         size_t n)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "record", "locollm-eval/1");
+    cJSON_AddStringToObject(r, "loco_version", LOCO_VERSION);
+    char date[32];
+    time_t now = time(NULL);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    cJSON_AddStringToObject(r, "date", date);
+    char sha[65] = "";
+    loco_model_sha256(e->model, sha);
+    cJSON *m = cJSON_AddObjectToObject(r, "model");
+    cJSON_AddStringToObject(m, "path", e->path);
+    cJSON_AddStringToObject(m, "sha256", sha);
+    const struct loco_adapter_info *in = loco_adapter_info(a);
+    char asha[65] = "";
+    loco_models_sha256_file(in->path, asha);
+    cJSON *ad = cJSON_AddObjectToObject(r, "adapter");
+    cJSON_AddStringToObject(ad, "name", in->name);
+    cJSON_AddStringToObject(ad, "domain", in->domain);
+    cJSON_AddStringToObject(ad, "path", in->path);
+    cJSON_AddStringToObject(ad, "sha256", asha);
+    cJSON_AddNumberToObject(ad, "scale", scale);
+    cJSON *s = cJSON_AddObjectToObject(r, "settings");
+    cJSON_AddStringToObject(s, "decoding", "greedy");
+    cJSON_AddNumberToObject(s, "limit", (double)p->limit);
+    cJSON_AddNumberToObject(s, "slots", p->slots);
+    cJSON_AddNumberToObject(s, "n_ctx", p->n_ctx);
+    cJSON_AddNumberToObject(s, "alpha", p->stats.alpha);
+    cJSON_AddNumberToObject(s, "non_inferiority_margin", p->stats.ni_margin);
+    cJSON_AddNumberToObject(s, "bootstrap_resamples", p->stats.bootstrap_b);
+    cJSON *arr = cJSON_AddArrayToObject(r, "benchmarks");
+    for (size_t i = 0; i < n; i++) {
+        char *bj = loco_eval_bench_json(&b[i], true);
+        cJSON *parsed = bj ? cJSON_Parse(bj) : NULL;
+        free(bj);
+        if (parsed)
+            cJSON_AddItemToArray(arr, parsed);
+    }
+    char *text = cJSON_Print(r);
+    cJSON_Delete(r);
+    return text;
+}
+
+/* The registry's scores come from the record just written. */
+static int record_scores(const char *adapter, const char *record, const char *layer_name,
+                         const struct loco_eval_bench *b, size_t n)
+{
+    struct loco_registry_params rp = loco_registry_default_params();
+    struct loco_registry *r = loco_registry_load(&rp);
+    if (!r)
+        return cli_fail("cannot read the registry to record the scores");
+    bool known = loco_registry_find(r, adapter) != NULL;
+    loco_registry_free(r);
+    if (!known) {
+        fprintf(stderr, "loco eval: %s is not in the registry; scores not recorded (add it, "
+                        "then run again: the answers are cached)\n", adapter);
+        return 0;
+    }
+    enum loco_registry_layer layer =
+        !strcmp(layer_name, "project") ? LOCO_REGISTRY_PROJECT : LOCO_REGISTRY_USER;
+    for (size_t i = 0; i < n; i++) {
+        struct loco_ci ci = b[i].binary ? b[i].bin.adapter_ci : b[i].cont.adapter_ci;
+        struct loco_registry_score sc = {.benchmark = b[i].name, .score = b[i].adapter_score,
+                                         .ci_low = ci.lo, .ci_high = ci.hi,
+                                         .base_score = b[i].base_score, .p_value = b[i].p_value,
+                                         .passed = b[i].gate_passed, .n_items = (int64_t)b[i].n,
+                                         .record = record};
+        if (loco_registry_record_score(&rp, layer, adapter, &sc) != LOCO_OK)
+            return cli_fail("cannot record a score in the registry");
+    }
+    fprintf(stderr, "loco eval: scores of %s recorded in the %s registry\n", adapter,
+            layer == LOCO_REGISTRY_PROJECT ? "project" : "user");
+    return 0;
+}
+
+static int default_cache(char *buf, size_t cap)
+{
+    char dir[4096];
+    if (loco_models_dir(dir, sizeof dir))
+        return -1;
+    char *slash = strrchr(dir, '/'); /* .../locollm/models -> .../locollm */
+    if (slash)
+        *slash = '\0';
+    if (loco_models_mkdirs(dir))
+        return -1;
+    int n = snprintf(buf, cap, "%s/eval-cache.sqlite", dir);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    struct cli_engine_opts o;
+    cli_engine_defaults(&o);
+    o.gen.max_tokens = 0; /* 0: each benchmark's own answer length */
+    struct loco_eval_params p = loco_eval_default_params();
+    const char *env_shared = getenv("LOCO_SHARED_DIR");
+    if (env_shared && env_shared[0])
+        p.shared_dir = env_shared;
+    const char *benches[MAX_BENCH], *out_path = NULL, *registry_layer = "user", *v;
+    size_t n_bench = 0;
+    bool json = false, no_cache = false;
+    double scale = 1.0;
+    char cache_path[4200] = "";
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        long n;
+        if (cli_is_help(argv[i])) {
+            eval_help(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--json"))
+            json = true;
+        else if (!strcmp(argv[i], "--no-cache"))
+            no_cache = true;
+        else if (cli_opt(argc, argv, &i, "--bench", &v)) {
+            if (n_bench == MAX_BENCH) {
+                fprintf(stderr, "loco eval: at most %d --bench\n", MAX_BENCH);
+                return 2;
+            }
+            benches[n_bench++] = v;
+        } else if (cli_opt(argc, argv, &i, "--limit", &v)) {
+            if (!cli_parse_int("--limit", v, 1, 1 << 24, &n))
+                return 2;
+            p.limit = (size_t)n;
+        } else if (cli_opt(argc, argv, &i, "--slots", &v)) {
+            if (!cli_parse_int("--slots", v, 1, 47, &n))
+                return 2;
+            p.slots = (int32_t)n;
+        } else if (cli_opt(argc, argv, &i, "--scale", &v)) {
+            if (!cli_parse_float("--scale", v, -100, 100, &scale))
+                return 2;
+        } else if (cli_opt(argc, argv, &i, "--cache", &v))
+            snprintf(cache_path, sizeof cache_path, "%s", v);
+        else if (cli_opt(argc, argv, &i, "--shared", &v))
+            p.shared_dir = v;
+        else if (cli_opt(argc, argv, &i, "--out", &v))
+            out_path = v;
+        else if (cli_opt(argc, argv, &i, "--registry", &v)) {
+            if (strcmp(v, "user") && strcmp(v, "project") && strcmp(v, "none")) {
+                fprintf(stderr, "loco eval: --registry takes user, project or none\n");
+                return 2;
+            }
+            registry_layer = v;
+        }
+        else {
+            int r = cli_engine_flag(&o, argc, argv, &i);
+            if (r < 0)
+                return 2;
+            if (r == 0) {
+                fprintf(stderr, "loco eval: unknown option '%s' (see loco eval --help)\n",
+                        argv[i]);
+                return 2;
+            }
+        }
+    }
+    if (i != argc - 1) {
+        fprintf(stderr, "loco eval: name one adapter (see loco eval --help)\n");
+        return 2;
+    }
+    if (!no_cache && !cache_path[0] && default_cache(cache_path, sizeof cache_path)) {
+        cli_fail("no place for the evaluation cache (use --cache FILE or --no-cache)");
+        return 1;
+    }
+    p.cache_path = no_cache ? NULL : cache_path;
+    p.threads = o.threads;
+    p.max_tokens = o.gen.max_tokens;
+    p.chat_template = o.chat_template;
+    o.adapters = argv[i];
+    struct cli_engine e;
+    if (!cli_engine_open(&e, &o))
+        return 1;
+    const struct loco_adapter *a = e.set[0].adapter;
+    const char *domain = loco_adapter_info(a)->domain;
+    const char *own = loco_eval_domain_bench(domain);
+    if (n_bench == 0) {
+        const char *doms[3] = {"math", "code", "summarisation"};
+        if (own)
+            benches[n_bench++] = own;
+        for (int d = 0; d < 3; d++)
+            if (loco_eval_domain_bench(doms[d]) != own)
+                benches[n_bench++] = loco_eval_domain_bench(doms[d]);
+    }
+    struct loco_eval_bench results[MAX_BENCH];
+    struct progress pr = {loco_time_ms(), isatty(STDERR_FILENO)};
+    int status = 0;
+    size_t done = 0;
+    for (size_t b = 0; b < n_bench && !status; b++) {
+        bool in_domain = own && !strcmp(benches[b], own);
+        if (loco_eval_bench_run(e.model, a, (float)scale, benches[b], in_domain, &p, on_progress,
+                                &pr, &results[done]) != LOCO_OK)
+            status = cli_fail("evaluation failed");
+        else
+            done++;
+    }
+    if (!status) {
+        char *rec = record_json(&e, a, (float)scale, &p, results, done);
+        if (json && rec)
+            puts(rec);
+        else
+            print_table(results, done, loco_adapter_info(a)->name);
+        if (out_path && rec) {
+            FILE *f = fopen(out_path, "w");
+            if (!f || fputs(rec, f) < 0 || fclose(f) != 0) {
+                fprintf(stderr, "loco eval: cannot write %s\n", out_path);
+                status = 1;
+            } else {
+                if (!json)
+                    printf("\nrecord: %s\n", out_path);
+                if (strcmp(registry_layer, "none"))
+                    status = record_scores(loco_adapter_info(a)->name, out_path, registry_layer,
+                                           results, done);
+            }
+        }
+        free(rec);
+    }
+    for (size_t b = 0; b < done; b++)
+        loco_eval_bench_free(&results[b]);
+    cli_engine_close(&e);
+    return status;
+}
