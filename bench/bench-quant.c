@@ -9,12 +9,21 @@
  *             that the K-quants fit; 884,736 weights, the ffn_down shape) at
  *             n_tok 1 (decode: weight-bandwidth bound) and 512 (prefill:
  *             compute bound) with 1 and 2 threads.
+ *   batch     the small-batch path on the same matrix, 1 thread, n_tok 1, 2,
+ *             4, 8: the old per-token loop (vec_dot once per weight row and
+ *             token) against the multi-token kernels (each weight block
+ *             unpacked once per group of up to LQ_MULTI_MAX tokens), both
+ *             over pre-quantized activations with matmul's chunking, timed
+ *             alternately in the same run; then loco_matmul with n_tok
+ *             tokens in one call against n_tok calls of one token.
  *
  * Every figure is the best of many short trials (the machine may be shared).
  *
  * Usage: bench-quant [quick]   ("quick" shortens every measurement)
  */
 #include "loco/quant.h"
+
+#include "../src/quant/quant-impl.h" /* the multi-token kernels (private) */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +86,8 @@ struct trial {
     size_t rs;
     int64_t n, n_rows;
     const void *y;
+    size_t arow;
+    lq_vec_dot_multi_fn multi;
     enum loco_type t;
     const float *x;
     float *out;
@@ -114,6 +125,115 @@ static void run_matmul(const struct trial *tr)
         fprintf(stderr, "bench-quant: matmul failed for %s\n", loco_type_name(tr->t));
         exit(1);
     }
+}
+
+/* Best of each of two runs, alternating short trials so that both see
+ * the same machine load. */
+static void best_time_pair(const struct trial *a, const struct trial *b, double *ta, double *tb)
+{
+    double start = now();
+    *ta = *tb = 1e30;
+    a->run(a);
+    b->run(b);
+    do {
+        for (int k = 0; k < 2; k++) {
+            const struct trial *tr = k ? b : a;
+            double t0 = now();
+            tr->run(tr);
+            double t = now() - t0;
+            double *best = k ? tb : ta;
+            *best = t < *best ? t : *best;
+        }
+    } while (now() - start < 2 * min_seconds);
+}
+
+/* matmul's small-batch loop on one thread: rows in chunks of about 32 KiB of
+ * weights, tokens outer; tr->multi NULL: one vec_dot per row and token. */
+static void run_batch(const struct trial *tr)
+{
+    const int64_t chunk = (int64_t)(32768 / tr->rs) > 0 ? (int64_t)(32768 / tr->rs) : 1;
+    const char *y = tr->y;
+    for (int64_t o0 = 0; o0 < tr->n_rows; o0 += chunk) {
+        const int64_t o1 = o0 + chunk < tr->n_rows ? o0 + chunk : tr->n_rows;
+        for (int64_t t = 0; t < tr->n_tok;) {
+            int g = tr->multi ? LQ_MULTI_MAX : 1;
+            g = tr->n_tok - t < g ? (int)(tr->n_tok - t) : g;
+            for (int64_t o = o0; o < o1; o++) {
+                const char *w = tr->w + (size_t)o * tr->rs;
+                if (g == 1)
+                    tr->dot(tr->n, &tr->out[t * tr->n_rows + o], w, y + (size_t)t * tr->arow);
+                else
+                    tr->multi(tr->n, &tr->out[t * tr->n_rows + o], (size_t)tr->n_rows, w,
+                              y + (size_t)t * tr->arow, tr->arow, g);
+            }
+            t += g;
+        }
+    }
+}
+
+/* n_tok single-token loco_matmul calls, one after another. */
+static void run_matmul_singles(const struct trial *tr)
+{
+    for (int64_t t = 0; t < tr->n_tok; t++)
+        if (loco_matmul(tr->w, tr->t, tr->n, tr->n_rows, tr->x + t * tr->n, 1,
+                        tr->out + t * tr->n_rows, tr->n_threads)) {
+            fprintf(stderr, "bench-quant: matmul failed for %s\n", loco_type_name(tr->t));
+            exit(1);
+        }
+}
+
+static void bench_batch(enum loco_type t)
+{
+    const int64_t n_in = 1536, n_out = 576, toks[4] = {1, 2, 4, 8};
+    const enum loco_type vt = loco_type_traits(t)->vec_dot_type;
+    const size_t rs = loco_type_row_size(t, n_in), arow = loco_type_row_size(vt, n_in);
+    char *w = make_rows(t, n_in, n_out);
+    void *yq = make_rows(vt, n_in, 8);
+    float *x = xmalloc((size_t)(n_in * 8) * sizeof(float));
+    float *out = xmalloc((size_t)(n_out * 8) * sizeof(float));
+    for (int64_t i = 0; i < n_in * 8; i++)
+        x[i] = rng_gauss_ish();
+    printf("%-5s", loco_type_name(t));
+    for (int k = 0; k < 4; k++) {
+        struct trial old = {.run = run_batch,
+                            .dot = loco_type_traits(t)->vec_dot,
+                            .w = w,
+                            .rs = rs,
+                            .n = n_in,
+                            .n_rows = n_out,
+                            .y = yq,
+                            .arow = arow,
+                            .out = out,
+                            .n_tok = toks[k]};
+        struct trial new = old;
+        new.multi = lq_vec_dot_multi(t);
+        double t_old, t_new;
+        best_time_pair(&old, &new, &t_old, &t_new);
+        printf("  %6.0f %6.0f %4.2fx", (double)toks[k] / t_old, (double)toks[k] / t_new,
+               t_old / t_new);
+    }
+    printf("   |");
+    for (int k = 1; k < 4; k++) {
+        struct trial one = {.run = run_matmul_singles,
+                            .w = w,
+                            .n = n_in,
+                            .n_rows = n_out,
+                            .t = t,
+                            .x = x,
+                            .out = out,
+                            .n_tok = toks[k],
+                            .n_threads = 1};
+        struct trial batch = one;
+        batch.run = run_matmul;
+        double t_one, t_batch;
+        best_time_pair(&one, &batch, &t_one, &t_batch);
+        printf("  %4.2fx", t_one / t_batch);
+    }
+    printf("\n");
+    free(w);
+    free(yq);
+    free(x);
+    free(out);
 }
 
 static void bench_vec_dot(enum loco_type t)
@@ -192,5 +312,15 @@ int main(int argc, char **argv)
            "n_tok=512, 1 thr     n_tok=512, 2 thr\n");
     for (size_t i = 0; i < n_types; i++)
         bench_matmul(types[i]);
+    printf("\nsmall batches, n_in 1536 x n_out 576, 1 thread (%s kernels): matrix-vector\n"
+           "products per second, per-token vec_dot loop (old) vs multi-token kernel (new)\n",
+           loco_quant_kernel_set());
+    printf("type  ----- n_tok=1 -----  ----- n_tok=2 -----  ----- n_tok=4 -----  "
+           "----- n_tok=8 -----  |  loco_matmul batch vs singles\n");
+    printf("         old    new           old    new           old    new           old    new"
+           "        |   n=2    n=4    n=8\n");
+    for (size_t i = 0; i < n_types; i++)
+        if (lq_vec_dot_multi(types[i]))
+            bench_batch(types[i]);
     return 0;
 }

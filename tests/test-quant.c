@@ -18,7 +18,11 @@
  *  7. loco_matmul / loco_matmul_f32act for every type against a naive
  *     dequantize-then-double reference, n_tok 1, 3 (dot path), 17 (sgemm for
  *     float weights) and 70 (sgemm for quantized weights), n_threads 1 and 2
- *     (bit-identical across thread counts), and the error paths.
+ *     (bit-identical across thread counts), and the error paths;
+ *  8. the multi-token dot kernels (one weight row, several activation rows)
+ *     against n_y calls of vec_dot, scalar and selected set: exactly the same
+ *     bits, n_y 1..4, odd block counts; and loco_matmul for n_tok 1..9, 13,
+ *     47 (the small-batch path) against single-token calls, bit for bit.
  *
  * Random data comes from splitmix64 with fixed seeds.
  */
@@ -1036,6 +1040,109 @@ static void test_get_row(void **state)
     free(w);
 }
 
+/* ---- 8. multi-token dot kernels: bit-identical to vec_dot ----------------- */
+
+static const enum loco_type multi_types[] = {LOCO_TYPE_Q4_0, LOCO_TYPE_Q4_1, LOCO_TYPE_Q8_0,
+                                             LOCO_TYPE_Q4_K, LOCO_TYPE_Q6_K};
+
+/* One weight row of nb blocks against n_y activation rows: the multi kernel
+ * writes s[k * stride] and nothing between, each with the exact bits of
+ * dot(x, y_k). */
+static void check_multi(loco_vec_dot_fn dot, lq_vec_dot_multi_fn multi, enum loco_type t,
+                        int64_t nb, int n_y, uint64_t seed)
+{
+    const enum loco_type vt = ref(t)->vec_dot_type;
+    const int64_t n = nb * ref(t)->block_size;
+    const size_t arow = loco_type_row_size(vt, n), stride = 3;
+    void *x = random_blocks(t, n, seed);
+    float *yf = xmalloc((size_t)n * sizeof(float));
+    char *y = xmalloc(arow * LQ_MULTI_MAX);
+    for (int k = 0; k < n_y; k++) {
+        fill_gauss(seed * 31 + (uint64_t)k, yf, n, k == 2 ? 100.0f : 1.0f);
+        ref(vt)->from_float(yf, y + (size_t)k * arow, n);
+    }
+    float got[3 * LQ_MULTI_MAX], want;
+    for (size_t j = 0; j < 3 * LQ_MULTI_MAX; j++)
+        got[j] = -12345.0f;
+    multi(n, got, stride, x, y, arow, n_y);
+    for (int k = 0; k < n_y; k++) {
+        dot(n, &want, x, y + (size_t)k * arow);
+        if (memcmp(&want, &got[(size_t)k * stride], sizeof want) != 0)
+            fail_msg("%s multi nb=%lld n_y=%d row %d: %.9g, vec_dot %.9g", ref(t)->name,
+                     (long long)nb, n_y, k, got[(size_t)k * stride], want);
+    }
+    for (size_t j = 0; j < 3 * LQ_MULTI_MAX; j++)
+        if (j % stride != 0 || j / stride >= (size_t)n_y)
+            assert_true(got[j] == -12345.0f);
+    free(x);
+    free(yf);
+    free(y);
+}
+
+static void check_multi_set(enum loco_type t, loco_vec_dot_fn dot, lq_vec_dot_multi_fn multi)
+{
+    assert_non_null(multi);
+    const int64_t blocks[] = {1, 2, 3, 5, 7, 16, 33};
+    for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; b++)
+        for (int n_y = 1; n_y <= LQ_MULTI_MAX; n_y++)
+            for (uint64_t seed = 1; seed <= 3; seed++)
+                check_multi(dot, multi, t, blocks[b], n_y, seed * 100 + (uint64_t)b);
+}
+
+/* The scalar multi kernels against the scalar vec_dot, and the selected
+ * ones (AVX2 on most machines) against the selected vec_dot. */
+static void test_multi_dots_exact(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof multi_types / sizeof multi_types[0]; i++) {
+        const enum loco_type t = multi_types[i];
+        check_multi_set(t, ref(t)->vec_dot, lq_vec_dot_multi_ref(t));
+        check_multi_set(t, loco_type_traits(t)->vec_dot, lq_vec_dot_multi(t));
+    }
+    /* types without one fall back to vec_dot per token */
+    assert_null(lq_vec_dot_multi(LOCO_TYPE_F32));
+    assert_null(lq_vec_dot_multi_ref((enum loco_type)4));
+}
+
+/* loco_matmul on T tokens (the multi-token path for 2 <= T < 48) gives the
+ * bits of T separate single-token calls, for odd shapes and 1 or 2 threads. */
+static void check_matmul_vs_single(enum loco_type t, int64_t n_in, int64_t n_tok)
+{
+    const int64_t n_out = 37;
+    void *w = make_weights(t, n_in, n_out, 300 + (uint64_t)t);
+    float *x = xmalloc((size_t)(n_in * n_tok) * sizeof(float));
+    fill_gauss(400 + (uint64_t)n_tok, x, n_in * n_tok, 1.0f);
+    float *want = xmalloc((size_t)(n_out * n_tok) * sizeof(float));
+    float *got = xmalloc((size_t)(n_out * n_tok) * sizeof(float));
+    for (int64_t r = 0; r < n_tok; r++)
+        assert_int_equal(loco_matmul(w, t, n_in, n_out, x + r * n_in, 1, want + r * n_out, 1),
+                         LOCO_OK);
+    for (int nt = 1; nt <= 2; nt++) {
+        assert_int_equal(loco_matmul(w, t, n_in, n_out, x, n_tok, got, nt), LOCO_OK);
+        if (memcmp(got, want, (size_t)(n_out * n_tok) * sizeof(float)) != 0)
+            fail_msg("%s n_in=%lld n_tok=%lld threads=%d: batch differs from single tokens",
+                     ref(t)->name, (long long)n_in, (long long)n_tok, nt);
+    }
+    free(w);
+    free(x);
+    free(want);
+    free(got);
+}
+
+static void test_matmul_multi_exact(void **state)
+{
+    (void)state;
+    const int64_t toks[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 47};
+    for (size_t i = 0; i < sizeof multi_types / sizeof multi_types[0]; i++) {
+        const enum loco_type t = multi_types[i];
+        const int64_t bs = ref(t)->block_size;
+        for (size_t j = 0; j < sizeof toks / sizeof toks[0]; j++) {
+            check_matmul_vs_single(t, bs * 7, toks[j]);
+            check_matmul_vs_single(t, bs * (bs == 32 ? 48 : 6), toks[j]);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1065,6 +1172,8 @@ int main(void)
         cmocka_unit_test(test_matmul_f32act),
         cmocka_unit_test(test_matmul_errors),
         cmocka_unit_test(test_get_row),
+        cmocka_unit_test(test_multi_dots_exact),
+        cmocka_unit_test(test_matmul_multi_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

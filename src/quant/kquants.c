@@ -413,6 +413,95 @@ LOCO_AVX2 void lq_dot_q4_k_q8_k_avx2(int64_t n, float *s, const void *vx, const 
 }
 #endif
 
+/* Several activation rows (quant-impl.h, lq_vec_dot_multi_fn): the block is
+ * unpacked once, then dot_k4 / k4_block's sums for each row. */
+void lq_dotm_q4_k_q8_k_ref(int64_t n, float *s, size_t ss, const void *vx, const void *vy,
+                           size_t ys, int ny)
+{
+    const struct block_q4_k *x = vx;
+    const char *y = vy;
+    uint8_t q[QK];
+    float sum[LQ_MULTI_MAX] = {0};
+    for (int64_t i = 0; i < n / QK; i++) {
+        unpack_q4_k(x[i].qs, q);
+        const float d = lq_fp16_to_fp32(x[i].d), dmin = lq_fp16_to_fp32(x[i].dmin);
+        for (int k = 0; k < ny; k++)
+            sum[k] += dot_k4(d, dmin, x[i].scales, q, LQ_Y_BLOCK(block_q8_k, y, ys, k, i));
+    }
+    for (int k = 0; k < ny; k++)
+        s[(size_t)k * ss] = sum[k];
+}
+
+#if LOCO_QUANT_X86
+/* Per row exactly k4_block's integer sums and float steps; the nibbles and
+ * the spread scales of each 64-element chunk are shared. */
+LOCO_AVX2 static LQ_INLINE void dotm_q4_k(int64_t n, float *s, size_t ss, const void *vx,
+                                          const char *y, size_t ys, const int ny)
+{
+    const struct block_q4_k *x = vx;
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[LQ_MULTI_MAX], acc_m[LQ_MULTI_MAX];
+    for (int k = 0; k < ny; k++)
+        acc[k] = acc_m[k] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK; i++) {
+        uint64_t sc8, m8;
+        unpack_scales_k4_swar(x[i].scales, &sc8, &m8);
+        const __m256i sc16 =
+            _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc8)));
+        __m256i sumi[LQ_MULTI_MAX];
+        for (int k = 0; k < ny; k++)
+            sumi[k] = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            const __m256i qv = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
+            const __m256i lo = _mm256_and_si256(qv, low4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qv, 4), low4);
+            const __m256i s_lo = spread_i16(sc16, 2 * c), s_hi = spread_i16(sc16, 2 * c + 1);
+#pragma GCC unroll 4
+            for (int k = 0; k < ny; k++) {
+                const int8_t *yq = LQ_Y_BLOCK(block_q8_k, y, ys, k, i)->qs + 64 * c;
+                __m256i p = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)yq));
+                sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(p, s_lo));
+                p = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(yq + 32)));
+                sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(p, s_hi));
+            }
+        }
+        const __m256i m32 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)m8));
+        const float dx = _cvtsh_ss(x[i].d), dmx = _cvtsh_ss(x[i].dmin);
+#pragma GCC unroll 4
+        for (int k = 0; k < ny; k++) {
+            const struct block_q8_k *yb = LQ_Y_BLOCK(block_q8_k, y, ys, k, i);
+            __m256i bs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)yb->bsums),
+                                           _mm256_set1_epi16(1));
+            __m256i summ = _mm256_mullo_epi32(bs, m32);
+            acc[k] =
+                _mm256_fmadd_ps(_mm256_set1_ps(yb->d * dx), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
+            acc_m[k] =
+                _mm256_fmadd_ps(_mm256_set1_ps(yb->d * dmx), _mm256_cvtepi32_ps(summ), acc_m[k]);
+        }
+    }
+    for (int k = 0; k < ny; k++)
+        s[(size_t)k * ss] = hsum_ps(acc[k]) - hsum_ps(acc_m[k]);
+}
+
+LOCO_AVX2 void lq_dotm_q4_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *vx,
+                                      const void *vy, size_t ys, int ny)
+{
+    switch (ny) { /* the row count as a constant: accumulators in registers */
+    case 1:
+        dotm_q4_k(n, s, ss, vx, vy, ys, 1);
+        break;
+    case 2:
+        dotm_q4_k(n, s, ss, vx, vy, ys, 2);
+        break;
+    case 3:
+        dotm_q4_k(n, s, ss, vx, vy, ys, 3);
+        break;
+    default:
+        dotm_q4_k(n, s, ss, vx, vy, ys, 4);
+    }
+}
+#endif
+
 /* ---- Q5_K ----------------------------------------------------------------- */
 
 /* As Q4_K, plus 16 when bit 2c (low nibbles) or 2c+1 (high) of qh[l] is set. */
@@ -650,6 +739,103 @@ LOCO_AVX2 void lq_dot_q6_k_q8_k_avx2(int64_t n, float *s, const void *vx, const 
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
     *s = hsum_ps(acc);
+}
+#endif
+
+void lq_dotm_q6_k_q8_k_ref(int64_t n, float *s, size_t ss, const void *vx, const void *vy,
+                           size_t ys, int ny)
+{
+    const struct block_q6_k *x = vx;
+    const char *y = vy;
+    int8_t q[QK];
+    float sum[LQ_MULTI_MAX] = {0};
+    for (int64_t i = 0; i < n / QK; i++) {
+        unpack_q6_k(&x[i], q);
+        for (int k = 0; k < ny; k++) {
+            const struct block_q8_k *yb = LQ_Y_BLOCK(block_q8_k, y, ys, k, i);
+            int sumi = 0;
+            for (int j = 0; j < 16; j++)
+                sumi += x[i].scales[j] * dot_i8_i8(q + 16 * j, yb->qs + 16 * j, 16);
+            sum[k] += yb->d * lq_fp16_to_fp32(x[i].d) * (float)sumi;
+        }
+    }
+    for (int k = 0; k < ny; k++)
+        s[(size_t)k * ss] = sum[k];
+}
+
+#if LOCO_QUANT_X86
+/* Per row q6_half's groups and the same offset and float steps; the 6-bit
+ * quants and the group scales of each half are shared. */
+LOCO_AVX2 static LQ_INLINE void dotm_q6_k(int64_t n, float *s, size_t ss, const void *vx,
+                                          const char *y, size_t ys, const int ny)
+{
+    const struct block_q6_k *x = vx;
+    const __m256i low4 = _mm256_set1_epi8(0x0f), top2 = _mm256_set1_epi8(0x30);
+    __m256 acc[LQ_MULTI_MAX];
+    for (int k = 0; k < ny; k++)
+        acc[k] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK; i++) {
+        __m256i sumi[LQ_MULTI_MAX];
+        for (int k = 0; k < ny; k++)
+            sumi[k] = _mm256_setzero_si256();
+        for (int half = 0; half < 2; half++) {
+            const uint8_t *ql = x[i].ql + 64 * half, *qh = x[i].qh + 32 * half;
+            const int8_t *sc = x[i].scales + 8 * half;
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
+                                   _mm256_and_si256(_mm256_slli_epi16(h, 4), top2));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
+                                   _mm256_and_si256(_mm256_slli_epi16(h, 2), top2));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                                   _mm256_and_si256(h, top2));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                                   _mm256_and_si256(_mm256_srli_epi16(h, 2), top2));
+            for (int g = 0; g < 4; g++) {
+                const __m256i scv = _mm256_set_m128i(_mm_set1_epi16((short)sc[2 * g + 1]),
+                                                     _mm_set1_epi16((short)sc[2 * g]));
+#pragma GCC unroll 4
+                for (int k = 0; k < ny; k++) {
+                    const int8_t *yq =
+                        LQ_Y_BLOCK(block_q8_k, y, ys, k, i)->qs + 128 * half + 32 * g;
+                    __m256i p = _mm256_maddubs_epi16(q[g], _mm256_loadu_si256((const __m256i *)yq));
+                    sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(p, scv));
+                }
+            }
+        }
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        const float dx = _cvtsh_ss(x[i].d);
+#pragma GCC unroll 4
+        for (int k = 0; k < ny; k++) {
+            const struct block_q8_k *yb = LQ_Y_BLOCK(block_q8_k, y, ys, k, i);
+            __m256i bs = _mm256_loadu_si256((const __m256i *)yb->bsums);
+            __m256i v =
+                _mm256_sub_epi32(sumi[k], _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(yb->d * dx), _mm256_cvtepi32_ps(v), acc[k]);
+        }
+    }
+    for (int k = 0; k < ny; k++)
+        s[(size_t)k * ss] = hsum_ps(acc[k]);
+}
+
+LOCO_AVX2 void lq_dotm_q6_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *vx,
+                                      const void *vy, size_t ys, int ny)
+{
+    switch (ny) { /* the row count as a constant: accumulators in registers */
+    case 1:
+        dotm_q6_k(n, s, ss, vx, vy, ys, 1);
+        break;
+    case 2:
+        dotm_q6_k(n, s, ss, vx, vy, ys, 2);
+        break;
+    case 3:
+        dotm_q6_k(n, s, ss, vx, vy, ys, 3);
+        break;
+    default:
+        dotm_q6_k(n, s, ss, vx, vy, ys, 4);
+    }
 }
 #endif
 

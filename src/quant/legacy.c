@@ -185,6 +185,70 @@ LOCO_AVX2 static __m128 q4_1_scales(const void *x, const void *y)
     return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)a)),
                       _mm_cvtph_ps(_mm_cvtsi32_si128((int)b)));
 }
+
+/* ---- several activation rows (the lq_dotm_* kernels) ------------------ */
+
+/* The multi-token twins keep every token's accumulators exactly as the
+ * single-token kernel keeps its own (same chains, same order), so only the
+ * work that does not depend on the token - unpacking the weight block and
+ * converting its scale - is shared. */
+
+/* Lane k of v in all 8 lanes (k < 8). */
+LOCO_AVX2 static LQ_INLINE __m256 lane_ps(__m256 v, int k)
+{
+    return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(k));
+}
+
+/* The first 4 bytes of block i of activation row k as an int; head16: the
+ * first 2 (Q8_0's d). The scale gathers below insert these one by one, so
+ * the values go from memory straight into a register. */
+static LQ_INLINE int head32(const char *y, size_t ys, size_t bsize, int64_t i, int k)
+{
+    uint32_t v;
+    memcpy(&v, y + (size_t)k * ys + (size_t)i * bsize, 4);
+    return (int)v;
+}
+
+static LQ_INLINE short head16(const char *y, size_t ys, size_t bsize, int64_t i, int k)
+{
+    uint16_t v;
+    memcpy(&v, y + (size_t)k * ys + (size_t)i * bsize, 2);
+    return (short)v;
+}
+
+/* Lane k = dx * dy_k for block i of ny (<= 4) Q8_0 rows: the products the
+ * single kernel forms one at a time, as 4 lanes of one multiply. */
+LOCO_AVX2 static LQ_INLINE __m256 q8_0_scales4(uint16_t dx, const char *y, size_t ys, int64_t i,
+                                               int ny)
+{
+    const size_t bs = sizeof(struct block_q8_0);
+    __m128i d = _mm_cvtsi32_si128((uint16_t)head16(y, ys, bs, i, 0));
+    if (ny > 1)
+        d = _mm_insert_epi16(d, head16(y, ys, bs, i, 1), 1);
+    if (ny > 2)
+        d = _mm_insert_epi16(d, head16(y, ys, bs, i, 2), 2);
+    if (ny > 3)
+        d = _mm_insert_epi16(d, head16(y, ys, bs, i, 3), 3);
+    return _mm256_castps128_ps256(_mm_mul_ps(_mm_set1_ps(h2f(dx)), _mm_cvtph_ps(d)));
+}
+
+/* Lanes 2k, 2k+1 = (dx*dy_k, mx*sy_k) for block i of ny (<= 4) Q8_1 rows:
+ * q4_1_scales for each row, all in one multiply. */
+LOCO_AVX2 static LQ_INLINE __m256 q4_1_scales4(const void *xb, const char *y, size_t ys, int64_t i,
+                                               int ny)
+{
+    const size_t bs = sizeof(struct block_q8_1);
+    uint32_t a;
+    memcpy(&a, xb, 4);
+    __m128i b = _mm_cvtsi32_si128(head32(y, ys, bs, i, 0));
+    if (ny > 1)
+        b = _mm_insert_epi32(b, head32(y, ys, bs, i, 1), 1);
+    if (ny > 2)
+        b = _mm_insert_epi32(b, head32(y, ys, bs, i, 2), 2);
+    if (ny > 3)
+        b = _mm_insert_epi32(b, head32(y, ys, bs, i, 3), 3);
+    return _mm256_mul_ps(_mm256_cvtph_ps(_mm_set1_epi32((int)a)), _mm256_cvtph_ps(b));
+}
 #endif
 
 /* ---- Q4_0 --------------------------------------------------------------- */
@@ -247,6 +311,105 @@ LOCO_AVX2 void lq_dot_q4_0_q8_0_avx2(int64_t n, float *s, const void *vx, const 
         acc0 = fma_block_s8(q0, y[i].qs, h2f(x[i].d) * h2f(y[i].d), acc0);
     }
     *s = hsum_ps(_mm256_add_ps(acc0, acc1));
+}
+#endif
+
+void lq_dotm_q4_0_q8_0_ref(int64_t n, float *s, size_t ss, const void *vx, const void *vy,
+                           size_t ys, int ny)
+{
+    const struct block_q4_0 *x = vx;
+    const char *y = vy;
+    uint8_t q[32];
+    float sum[LQ_MULTI_MAX] = {0};
+    for (int64_t i = 0; i < n / 32; i++) {
+        unpack_nibbles(x[i].qs, q);
+        const float dx = lq_fp16_to_fp32(x[i].d);
+        for (int k = 0; k < ny; k++) {
+            const struct block_q8_0 *yb = LQ_Y_BLOCK(block_q8_0, y, ys, k, i);
+            int sumi = 0;
+            for (int j = 0; j < 32; j++)
+                sumi += (q[j] - 8) * yb->qs[j];
+            sum[k] += (float)sumi * (dx * lq_fp16_to_fp32(yb->d));
+        }
+    }
+    for (int k = 0; k < ny; k++)
+        s[(size_t)k * ss] = sum[k];
+}
+
+#if LOCO_QUANT_X86
+/* sign(x) * y for one activation block: with |x| shared among the rows,
+ * dot_u8_s8(|x|, that) is dot_s8_s8(x, y). */
+LOCO_AVX2 static LQ_INLINE __m256 dot_abs_signed(__m256i ax, __m256i qx, const int8_t *yq)
+{
+    __m256i qy = _mm256_loadu_si256((const __m256i *)yq);
+    return dot_u8_s8(ax, _mm256_sign_epi8(qy, qx));
+}
+
+/* Block i of a Q4_0 (q4) or Q8_0 weight row: signed bytes and fp16 scale. */
+LOCO_AVX2 static LQ_INLINE __m256i signed_q(const void *vx, int64_t i, bool q4, uint16_t *d)
+{
+    if (q4) {
+        const struct block_q4_0 *x = (const struct block_q4_0 *)vx + i;
+        *d = x->d;
+        return _mm256_sub_epi8(load_nibbles(x->qs), _mm256_set1_epi8(8));
+    }
+    const struct block_q8_0 *x = (const struct block_q8_0 *)vx + i;
+    *d = x->d;
+    return _mm256_loadu_si256((const __m256i *)x->qs);
+}
+
+/* The Q4_0 / Q8_0 multi kernel: per row, lq_dot_q{4,8}_0_q8_0_avx2's two
+ * chains (even blocks in acc0, odd in acc1, a last odd block in acc0). */
+LOCO_AVX2 static LQ_INLINE void dotm_signed(int64_t n, float *s, size_t ss, const void *vx,
+                                            const char *y, size_t ys, const int ny, const bool q4)
+{
+    const int64_t nb = n / 32;
+    __m256 acc0[LQ_MULTI_MAX], acc1[LQ_MULTI_MAX];
+    for (int k = 0; k < ny; k++)
+        acc0[k] = acc1[k] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        uint16_t dx0, dx1;
+        const __m256i q0 = signed_q(vx, i, q4, &dx0), q1 = signed_q(vx, i + 1, q4, &dx1);
+        const __m256i a0 = _mm256_sign_epi8(q0, q0), a1 = _mm256_sign_epi8(q1, q1);
+        const __m256 d0 = q8_0_scales4(dx0, y, ys, i, ny), d1 = q8_0_scales4(dx1, y, ys, i + 1, ny);
+#pragma GCC unroll 4
+        for (int k = 0; k < ny; k++) {
+            const struct block_q8_0 *yb = LQ_Y_BLOCK(block_q8_0, y, ys, k, i);
+            acc0[k] = _mm256_fmadd_ps(lane_ps(d0, k), dot_abs_signed(a0, q0, yb[0].qs), acc0[k]);
+            acc1[k] = _mm256_fmadd_ps(lane_ps(d1, k), dot_abs_signed(a1, q1, yb[1].qs), acc1[k]);
+        }
+    }
+    for (; i < nb; i++) {
+        uint16_t dx0;
+        const __m256i q0 = signed_q(vx, i, q4, &dx0), a0 = _mm256_sign_epi8(q0, q0);
+        const __m256 d0 = q8_0_scales4(dx0, y, ys, i, ny);
+#pragma GCC unroll 4
+        for (int k = 0; k < ny; k++) {
+            const struct block_q8_0 *yb = LQ_Y_BLOCK(block_q8_0, y, ys, k, i);
+            acc0[k] = _mm256_fmadd_ps(lane_ps(d0, k), dot_abs_signed(a0, q0, yb->qs), acc0[k]);
+        }
+    }
+    for (int k = 0; k < ny; k++)
+        s[(size_t)k * ss] = hsum_ps(_mm256_add_ps(acc0[k], acc1[k]));
+}
+
+LOCO_AVX2 void lq_dotm_q4_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *vx,
+                                      const void *vy, size_t ys, int ny)
+{
+    switch (ny) { /* the row count as a constant: accumulators in registers */
+    case 1:
+        dotm_signed(n, s, ss, vx, vy, ys, 1, true);
+        break;
+    case 2:
+        dotm_signed(n, s, ss, vx, vy, ys, 2, true);
+        break;
+    case 3:
+        dotm_signed(n, s, ss, vx, vy, ys, 3, true);
+        break;
+    default:
+        dotm_signed(n, s, ss, vx, vy, ys, 4, true);
+    }
 }
 #endif
 
@@ -325,6 +488,91 @@ LOCO_AVX2 void lq_dot_q4_1_q8_1_avx2(int64_t n, float *s, const void *vx, const 
     float m_terms;
     _MM_EXTRACT_FLOAT(m_terms, ms, 1);
     *s = hsum_ps(_mm256_add_ps(acc0, acc1)) + m_terms;
+}
+#endif
+
+void lq_dotm_q4_1_q8_1_ref(int64_t n, float *s, size_t ss, const void *vx, const void *vy,
+                           size_t ys, int ny)
+{
+    const struct block_q4_1 *x = vx;
+    const char *y = vy;
+    uint8_t q[32];
+    float sum[LQ_MULTI_MAX] = {0};
+    for (int64_t i = 0; i < n / 32; i++) {
+        unpack_nibbles(x[i].qs, q);
+        const float dx = lq_fp16_to_fp32(x[i].d), mx = lq_fp16_to_fp32(x[i].m);
+        for (int k = 0; k < ny; k++) {
+            const struct block_q8_1 *yb = LQ_Y_BLOCK(block_q8_1, y, ys, k, i);
+            int sumi = 0;
+            for (int j = 0; j < 32; j++)
+                sumi += q[j] * yb->qs[j];
+            sum[k] += (float)sumi * (dx * lq_fp16_to_fp32(yb->d)) + mx * lq_fp16_to_fp32(yb->s);
+        }
+    }
+    for (int k = 0; k < ny; k++)
+        s[(size_t)k * ss] = sum[k];
+}
+
+#if LOCO_QUANT_X86
+/* Per row the chains of lq_dot_q4_1_q8_1_avx2. Its m*s accumulator's lane 1
+ * becomes lane 2k+1 of one shared ms: the scale products of all rows come
+ * from q4_1_scales4, lane 2k = dx*dy_k (broadcast for the FMA). */
+LOCO_AVX2 static LQ_INLINE void dotm_q4_1(int64_t n, float *s, size_t ss, const void *vx,
+                                          const char *y, size_t ys, const int ny)
+{
+    const struct block_q4_1 *x = vx;
+    const int64_t nb = n / 32;
+    __m256 acc0[LQ_MULTI_MAX], acc1[LQ_MULTI_MAX], ms = _mm256_setzero_ps();
+    for (int k = 0; k < ny; k++)
+        acc0[k] = acc1[k] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        const __m256i q0 = load_nibbles(x[i].qs), q1 = load_nibbles(x[i + 1].qs);
+        const __m256 p0 = q4_1_scales4(&x[i], y, ys, i, ny);
+        const __m256 p1 = q4_1_scales4(&x[i + 1], y, ys, i + 1, ny);
+#pragma GCC unroll 4
+        for (int k = 0; k < ny; k++) {
+            const struct block_q8_1 *yb = LQ_Y_BLOCK(block_q8_1, y, ys, k, i);
+            __m256i y0 = _mm256_loadu_si256((const __m256i *)yb[0].qs);
+            __m256i y1 = _mm256_loadu_si256((const __m256i *)yb[1].qs);
+            acc0[k] = _mm256_fmadd_ps(lane_ps(p0, 2 * k), dot_u8_s8(q0, y0), acc0[k]);
+            acc1[k] = _mm256_fmadd_ps(lane_ps(p1, 2 * k), dot_u8_s8(q1, y1), acc1[k]);
+        }
+        ms = _mm256_add_ps(ms, _mm256_add_ps(p0, p1));
+    }
+    for (; i < nb; i++) {
+        const __m256i q0 = load_nibbles(x[i].qs);
+        const __m256 p0 = q4_1_scales4(&x[i], y, ys, i, ny);
+#pragma GCC unroll 4
+        for (int k = 0; k < ny; k++) {
+            const struct block_q8_1 *yb = LQ_Y_BLOCK(block_q8_1, y, ys, k, i);
+            __m256i y0 = _mm256_loadu_si256((const __m256i *)yb->qs);
+            acc0[k] = _mm256_fmadd_ps(lane_ps(p0, 2 * k), dot_u8_s8(q0, y0), acc0[k]);
+        }
+        ms = _mm256_add_ps(ms, p0);
+    }
+    float m_terms[8];
+    _mm256_storeu_ps(m_terms, ms);
+    for (int k = 0; k < ny; k++)
+        s[(size_t)k * ss] = hsum_ps(_mm256_add_ps(acc0[k], acc1[k])) + m_terms[2 * k + 1];
+}
+
+LOCO_AVX2 void lq_dotm_q4_1_q8_1_avx2(int64_t n, float *s, size_t ss, const void *vx,
+                                      const void *vy, size_t ys, int ny)
+{
+    switch (ny) { /* the row count as a constant: accumulators in registers */
+    case 1:
+        dotm_q4_1(n, s, ss, vx, vy, ys, 1);
+        break;
+    case 2:
+        dotm_q4_1(n, s, ss, vx, vy, ys, 2);
+        break;
+    case 3:
+        dotm_q4_1(n, s, ss, vx, vy, ys, 3);
+        break;
+    default:
+        dotm_q4_1(n, s, ss, vx, vy, ys, 4);
+    }
 }
 #endif
 
@@ -563,6 +811,46 @@ LOCO_AVX2 void lq_dot_q8_0_q8_0_avx2(int64_t n, float *s, const void *vx, const 
         acc0 = fma_block_s8(q0, y[i].qs, h2f(x[i].d) * h2f(y[i].d), acc0);
     }
     *s = hsum_ps(_mm256_add_ps(acc0, acc1));
+}
+#endif
+
+void lq_dotm_q8_0_q8_0_ref(int64_t n, float *s, size_t ss, const void *vx, const void *vy,
+                           size_t ys, int ny)
+{
+    const struct block_q8_0 *x = vx;
+    const char *y = vy;
+    float sum[LQ_MULTI_MAX] = {0};
+    for (int64_t i = 0; i < n / 32; i++) {
+        const float dx = lq_fp16_to_fp32(x[i].d);
+        for (int k = 0; k < ny; k++) {
+            const struct block_q8_0 *yb = LQ_Y_BLOCK(block_q8_0, y, ys, k, i);
+            int sumi = 0;
+            for (int j = 0; j < 32; j++)
+                sumi += x[i].qs[j] * yb->qs[j];
+            sum[k] += (float)sumi * (dx * lq_fp16_to_fp32(yb->d));
+        }
+    }
+    for (int k = 0; k < ny; k++)
+        s[(size_t)k * ss] = sum[k];
+}
+
+#if LOCO_QUANT_X86
+LOCO_AVX2 void lq_dotm_q8_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *vx,
+                                      const void *vy, size_t ys, int ny)
+{
+    switch (ny) { /* the row count as a constant: accumulators in registers */
+    case 1:
+        dotm_signed(n, s, ss, vx, vy, ys, 1, false);
+        break;
+    case 2:
+        dotm_signed(n, s, ss, vx, vy, ys, 2, false);
+        break;
+    case 3:
+        dotm_signed(n, s, ss, vx, vy, ys, 3, false);
+        break;
+    default:
+        dotm_signed(n, s, ss, vx, vy, ys, 4, false);
+    }
 }
 #endif
 

@@ -11,7 +11,11 @@
  * among OpenMP threads in chunks; inside a chunk the token loop is outside
  * the row loop, so the chunk's weights stay in L1/L2 while every token
  * passes over them. Each y[t][o] is one vec_dot call whatever the chunking,
- * so results do not depend on the thread count.
+ * so results do not depend on the thread count. With 2 or more tokens the
+ * types that have a multi-token kernel (quant-impl.h: Q4_0, Q4_1, Q8_0,
+ * Q4_K, Q6_K) take the tokens up to LQ_MULTI_MAX at a time, so each weight
+ * block is unpacked once per group rather than once per token; that kernel
+ * returns the very bits of the per-token vec_dot, so nothing else changes.
  *
  * With T >= 8, F32 weights go through OpenBLAS sgemm instead; so do F16 and
  * BF16 weights, and quantized weights with T >= 48 (prefill): the
@@ -127,19 +131,42 @@ static int64_t chunk_rows(size_t wrow, int64_t n_out, int64_t n_tok, int nt)
     return rows > 0 ? rows : 1;
 }
 
-static void dot_rows(loco_vec_dot_fn dot, const char *w, size_t wrow, const char *xq, size_t arow,
-                     int64_t n_in, int64_t n_out, int64_t n_tok, float *y, int nt)
+/* The kernels of one weight type and the row sizes they step by. */
+struct dot_kernels {
+    loco_vec_dot_fn dot;       /* one token */
+    lq_vec_dot_multi_fn multi; /* up to LQ_MULTI_MAX tokens; NULL: none */
+    size_t wrow, arow;         /* bytes per weight row, per activation row */
+};
+
+/* y[t][o] for rows o0..o1 and tokens t0..t0+g: with g >= 2 and a multi
+ * kernel, each weight row is read and unpacked once for all g tokens. Either
+ * way every y[t][o] has the bits of dot(W[o], xq[t]). */
+static void dot_group(const struct dot_kernels *k, const char *w, const char *xq, int64_t n_in,
+                      int64_t n_out, int64_t o0, int64_t o1, int64_t t0, int g, float *y)
 {
-    const int64_t rows = chunk_rows(wrow, n_out, n_tok, nt);
+    const char *xt = xq + (size_t)t0 * k->arow;
+    float *yt = y + t0 * n_out;
+    if (g == 1 || !k->multi) {
+        for (int j = 0; j < g; j++, xt += k->arow, yt += n_out)
+            for (int64_t o = o0; o < o1; o++)
+                k->dot(n_in, &yt[o], w + (size_t)o * k->wrow, xt);
+        return;
+    }
+    for (int64_t o = o0; o < o1; o++)
+        k->multi(n_in, &yt[o], (size_t)n_out, w + (size_t)o * k->wrow, xt, k->arow, g);
+}
+
+static void dot_rows(const struct dot_kernels *k, const char *w, const char *xq, int64_t n_in,
+                     int64_t n_out, int64_t n_tok, float *y, int nt)
+{
+    const int64_t rows = chunk_rows(k->wrow, n_out, n_tok, nt);
     const int64_t n_chunks = (n_out + rows - 1) / rows;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t c = 0; c < n_chunks; c++) {
         const int64_t o0 = c * rows, o1 = o0 + rows < n_out ? o0 + rows : n_out;
-        for (int64_t t = 0; t < n_tok; t++) {
-            const char *xt = xq + (size_t)t * arow;
-            float *yt = y + t * n_out;
-            for (int64_t o = o0; o < o1; o++)
-                dot(n_in, &yt[o], w + (size_t)o * wrow, xt);
+        for (int64_t t = 0; t < n_tok; t += LQ_MULTI_MAX) {
+            const int g = n_tok - t < LQ_MULTI_MAX ? (int)(n_tok - t) : LQ_MULTI_MAX;
+            dot_group(k, w, xq, n_in, n_out, o0, o1, t, g, y);
         }
     }
 }
@@ -212,7 +239,8 @@ int loco_matmul(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out, c
             return loco_error_set(LOCO_ERR_NOMEM, "matmul: no memory for %lld quantized rows",
                                   (long long)n_tok);
     }
-    dot_rows(tw->vec_dot, w, wrow, xq ? xq : (const void *)x, arow, n_in, n_out, n_tok, y, nt);
+    const struct dot_kernels k = {tw->vec_dot, lq_vec_dot_multi(wt), wrow, arow};
+    dot_rows(&k, w, xq ? xq : (const void *)x, n_in, n_out, n_tok, y, nt);
     free(xq);
     return LOCO_OK;
 }

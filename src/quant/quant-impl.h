@@ -146,7 +146,37 @@ static inline float lq_bf16_to_fp32(uint16_t h)
     return lq_bits_f32((uint32_t)h << 16);
 }
 
-/* ---- kernels, by file (names: <what>_<type>[_<partner>]_<ref|avx2>) ----- */
+/* ---- several activation rows at once ------------------------------------ */
+
+/* Most activation rows one multi-token kernel call takes. */
+#define LQ_MULTI_MAX 4
+
+/* s[k * s_stride] = dot(x, y_k) for k < n_y (1 <= n_y <= LQ_MULTI_MAX), where
+ * y_k = (const char *)y + k * y_stride is an activation row in the weight
+ * type's vec_dot_type. Each weight block is unpacked once and multiplied with
+ * all n_y rows, which is what makes small batches cheaper than n_y single
+ * dot products. Every result is bit-identical to the same kernel set's
+ * vec_dot(n, &s, x, y_k): the same per-block arithmetic, the same
+ * accumulators, the same summation order. */
+typedef void (*lq_vec_dot_multi_fn)(int64_t n, float *s, size_t s_stride, const void *x,
+                                    const void *y, size_t y_stride, int n_y);
+
+/* Block i of activation row k in a multi-token kernel (y: const char *). */
+#define LQ_Y_BLOCK(type, y, ys, k, i) (&((const struct type *)((y) + (size_t)(k) * (ys)))[i])
+
+/* The multi-token kernels are written once for any row count ny and
+ * inlined with ny = 1..4 as a constant, so that per-row arrays of
+ * accumulators live in registers. */
+#define LQ_INLINE inline __attribute__((always_inline))
+
+/* traits.c: the multi-token kernel that matches loco_type_traits(t)->vec_dot
+ * (the selected kernel set), or NULL when type t has none; _ref: the one
+ * that matches the scalar reference vec_dot. */
+lq_vec_dot_multi_fn lq_vec_dot_multi(enum loco_type t);
+lq_vec_dot_multi_fn lq_vec_dot_multi_ref(enum loco_type t);
+
+/* ---- kernels, by file (names: <what>_<type>[_<partner>]_<ref|avx2>; dotm:
+ * one weight row with several activation rows, see lq_vec_dot_multi_fn) ---- */
 
 /* half.c */
 void lq_to_float_f32(const void *src, float *dst, int64_t n);
@@ -163,9 +193,13 @@ void lq_dot_bf16_ref(int64_t n, float *s, const void *x, const void *y);
 void lq_to_float_q4_0(const void *src, float *dst, int64_t n);
 void lq_from_float_q4_0(const float *src, void *dst, int64_t n);
 void lq_dot_q4_0_q8_0_ref(int64_t n, float *s, const void *x, const void *y);
+void lq_dotm_q4_0_q8_0_ref(int64_t n, float *s, size_t ss, const void *x, const void *y, size_t ys,
+                           int ny);
 void lq_to_float_q4_1(const void *src, float *dst, int64_t n);
 void lq_from_float_q4_1(const float *src, void *dst, int64_t n);
 void lq_dot_q4_1_q8_1_ref(int64_t n, float *s, const void *x, const void *y);
+void lq_dotm_q4_1_q8_1_ref(int64_t n, float *s, size_t ss, const void *x, const void *y, size_t ys,
+                           int ny);
 void lq_to_float_q5_0(const void *src, float *dst, int64_t n);
 void lq_from_float_q5_0(const float *src, void *dst, int64_t n);
 void lq_dot_q5_0_q8_0_ref(int64_t n, float *s, const void *x, const void *y);
@@ -175,6 +209,8 @@ void lq_dot_q5_1_q8_1_ref(int64_t n, float *s, const void *x, const void *y);
 void lq_to_float_q8_0(const void *src, float *dst, int64_t n);
 void lq_from_float_q8_0_ref(const float *src, void *dst, int64_t n);
 void lq_dot_q8_0_q8_0_ref(int64_t n, float *s, const void *x, const void *y);
+void lq_dotm_q8_0_q8_0_ref(int64_t n, float *s, size_t ss, const void *x, const void *y, size_t ys,
+                           int ny);
 void lq_to_float_q8_1(const void *src, float *dst, int64_t n);
 void lq_from_float_q8_1_ref(const float *src, void *dst, int64_t n);
 
@@ -186,12 +222,16 @@ void lq_dot_q3_k_q8_k_ref(int64_t n, float *s, const void *x, const void *y);
 void lq_to_float_q4_k(const void *src, float *dst, int64_t n);
 void lq_from_float_q4_k(const float *src, void *dst, int64_t n);
 void lq_dot_q4_k_q8_k_ref(int64_t n, float *s, const void *x, const void *y);
+void lq_dotm_q4_k_q8_k_ref(int64_t n, float *s, size_t ss, const void *x, const void *y, size_t ys,
+                           int ny);
 void lq_to_float_q5_k(const void *src, float *dst, int64_t n);
 void lq_from_float_q5_k(const float *src, void *dst, int64_t n);
 void lq_dot_q5_k_q8_k_ref(int64_t n, float *s, const void *x, const void *y);
 void lq_to_float_q6_k(const void *src, float *dst, int64_t n);
 void lq_from_float_q6_k(const float *src, void *dst, int64_t n);
 void lq_dot_q6_k_q8_k_ref(int64_t n, float *s, const void *x, const void *y);
+void lq_dotm_q6_k_q8_k_ref(int64_t n, float *s, size_t ss, const void *x, const void *y, size_t ys,
+                           int ny);
 void lq_to_float_q8_k(const void *src, float *dst, int64_t n);
 void lq_from_float_q8_k_ref(const float *src, void *dst, int64_t n);
 
@@ -206,11 +246,21 @@ void lq_dot_q4_1_q8_1_avx2(int64_t n, float *s, const void *x, const void *y);
 void lq_dot_q5_0_q8_0_avx2(int64_t n, float *s, const void *x, const void *y);
 void lq_dot_q5_1_q8_1_avx2(int64_t n, float *s, const void *x, const void *y);
 void lq_dot_q8_0_q8_0_avx2(int64_t n, float *s, const void *x, const void *y);
+void lq_dotm_q4_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *x, const void *y, size_t ys,
+                            int ny);
+void lq_dotm_q4_1_q8_1_avx2(int64_t n, float *s, size_t ss, const void *x, const void *y, size_t ys,
+                            int ny);
+void lq_dotm_q8_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *x, const void *y, size_t ys,
+                            int ny);
 void lq_from_float_q8_0_avx2(const float *src, void *dst, int64_t n);
 void lq_from_float_q8_1_avx2(const float *src, void *dst, int64_t n);
 void lq_dot_q4_k_q8_k_avx2(int64_t n, float *s, const void *x, const void *y);
 void lq_dot_q5_k_q8_k_avx2(int64_t n, float *s, const void *x, const void *y);
 void lq_dot_q6_k_q8_k_avx2(int64_t n, float *s, const void *x, const void *y);
+void lq_dotm_q4_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *x, const void *y, size_t ys,
+                            int ny);
+void lq_dotm_q6_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *x, const void *y, size_t ys,
+                            int ny);
 void lq_from_float_q8_k_avx2(const float *src, void *dst, int64_t n);
 #endif
 

@@ -6,7 +6,9 @@
  * scalar kernels. The first call to loco_quant_init() copies it to
  * fast_traits[] and, when the CPU has AVX2, FMA and F16C (and LOCO_NO_SIMD
  * is not set), overwrites the kernels listed in avx2_rows[]. Swapping a
- * kernel in is one row of that list.
+ * kernel in is one row of that list. The multi-token dot kernels
+ * (ref_multi[], fast_multi[]) are private to src/quant and follow the same
+ * path.
  */
 #include "quant-impl.h"
 
@@ -73,33 +75,45 @@ static const struct loco_type_traits ref_traits[LOCO_TYPE_COUNT] = {
     [42] = {"Q2_0", 0, 0, true, LOCO_TYPE_Q8_0, NULL, NULL, NULL},
 };
 
+/* Multi-token twins of the scalar vec_dot kernels (quant-impl.h); types
+ * without one are NULL and matmul calls vec_dot once per token. */
+static const lq_vec_dot_multi_fn ref_multi[LOCO_TYPE_COUNT] = {
+    T(Q4_0) = lq_dotm_q4_0_q8_0_ref, T(Q4_1) = lq_dotm_q4_1_q8_1_ref,
+    T(Q8_0) = lq_dotm_q8_0_q8_0_ref, T(Q4_K) = lq_dotm_q4_k_q8_k_ref,
+    T(Q6_K) = lq_dotm_q6_k_q8_k_ref,
+};
+
 static const struct loco_type_traits unknown_traits = {.name = "unknown"};
 
 static struct loco_type_traits fast_traits[LOCO_TYPE_COUNT];
+static lq_vec_dot_multi_fn fast_multi[LOCO_TYPE_COUNT];
 static const char *kernel_set = "scalar";
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 #if LOCO_QUANT_X86
-/* Kernels that replace the scalar ones on AVX2 CPUs; NULL keeps the scalar. */
+/* Kernels that replace the scalar ones on AVX2 CPUs; NULL keeps the scalar.
+ * A row that replaces vec_dot also sets the multi-token kernel, NULL
+ * included: a multi kernel must match the vec_dot in use bit for bit. */
 static const struct {
     enum loco_type type;
     loco_to_float_fn to_float;
     loco_from_float_fn from_float;
     loco_vec_dot_fn vec_dot;
+    lq_vec_dot_multi_fn vec_dot_multi;
 } avx2_rows[] = {
-    {LOCO_TYPE_F32, NULL, NULL, lq_dot_f32_avx2},
-    {LOCO_TYPE_F16, lq_to_float_f16_f16c, lq_from_float_f16_f16c, lq_dot_f16_avx2},
-    {LOCO_TYPE_BF16, NULL, NULL, lq_dot_bf16_avx2},
-    {LOCO_TYPE_Q4_0, NULL, NULL, lq_dot_q4_0_q8_0_avx2},
-    {LOCO_TYPE_Q4_1, NULL, NULL, lq_dot_q4_1_q8_1_avx2},
-    {LOCO_TYPE_Q5_0, NULL, NULL, lq_dot_q5_0_q8_0_avx2},
-    {LOCO_TYPE_Q5_1, NULL, NULL, lq_dot_q5_1_q8_1_avx2},
-    {LOCO_TYPE_Q8_0, NULL, lq_from_float_q8_0_avx2, lq_dot_q8_0_q8_0_avx2},
-    {LOCO_TYPE_Q8_1, NULL, lq_from_float_q8_1_avx2, NULL},
-    {LOCO_TYPE_Q4_K, NULL, NULL, lq_dot_q4_k_q8_k_avx2},
-    {LOCO_TYPE_Q5_K, NULL, NULL, lq_dot_q5_k_q8_k_avx2},
-    {LOCO_TYPE_Q6_K, NULL, NULL, lq_dot_q6_k_q8_k_avx2},
-    {LOCO_TYPE_Q8_K, NULL, lq_from_float_q8_k_avx2, NULL},
+    {LOCO_TYPE_F32, NULL, NULL, lq_dot_f32_avx2, NULL},
+    {LOCO_TYPE_F16, lq_to_float_f16_f16c, lq_from_float_f16_f16c, lq_dot_f16_avx2, NULL},
+    {LOCO_TYPE_BF16, NULL, NULL, lq_dot_bf16_avx2, NULL},
+    {LOCO_TYPE_Q4_0, NULL, NULL, lq_dot_q4_0_q8_0_avx2, lq_dotm_q4_0_q8_0_avx2},
+    {LOCO_TYPE_Q4_1, NULL, NULL, lq_dot_q4_1_q8_1_avx2, lq_dotm_q4_1_q8_1_avx2},
+    {LOCO_TYPE_Q5_0, NULL, NULL, lq_dot_q5_0_q8_0_avx2, NULL},
+    {LOCO_TYPE_Q5_1, NULL, NULL, lq_dot_q5_1_q8_1_avx2, NULL},
+    {LOCO_TYPE_Q8_0, NULL, lq_from_float_q8_0_avx2, lq_dot_q8_0_q8_0_avx2, lq_dotm_q8_0_q8_0_avx2},
+    {LOCO_TYPE_Q8_1, NULL, lq_from_float_q8_1_avx2, NULL, NULL},
+    {LOCO_TYPE_Q4_K, NULL, NULL, lq_dot_q4_k_q8_k_avx2, lq_dotm_q4_k_q8_k_avx2},
+    {LOCO_TYPE_Q5_K, NULL, NULL, lq_dot_q5_k_q8_k_avx2, NULL},
+    {LOCO_TYPE_Q6_K, NULL, NULL, lq_dot_q6_k_q8_k_avx2, lq_dotm_q6_k_q8_k_avx2},
+    {LOCO_TYPE_Q8_K, NULL, lq_from_float_q8_k_avx2, NULL, NULL},
 };
 
 /* F16C through cpuid: clang's __builtin_cpu_supports does not know it. */
@@ -123,8 +137,10 @@ static void install_avx2(void)
             t->to_float = avx2_rows[i].to_float;
         if (avx2_rows[i].from_float)
             t->from_float = avx2_rows[i].from_float;
-        if (avx2_rows[i].vec_dot)
+        if (avx2_rows[i].vec_dot) {
             t->vec_dot = avx2_rows[i].vec_dot;
+            fast_multi[avx2_rows[i].type] = avx2_rows[i].vec_dot_multi;
+        }
     }
     kernel_set = "avx2";
 }
@@ -133,6 +149,7 @@ static void install_avx2(void)
 static void init_kernels(void)
 {
     memcpy(fast_traits, ref_traits, sizeof fast_traits);
+    memcpy(fast_multi, ref_multi, sizeof fast_multi);
     const char *no_simd = getenv("LOCO_NO_SIMD");
     if (no_simd && no_simd[0] && strcmp(no_simd, "0") != 0)
         return;
@@ -167,6 +184,17 @@ const struct loco_type_traits *loco_type_traits(enum loco_type t)
 const struct loco_type_traits *loco_type_traits_ref(enum loco_type t)
 {
     return known(t) ? &ref_traits[t] : &unknown_traits;
+}
+
+lq_vec_dot_multi_fn lq_vec_dot_multi(enum loco_type t)
+{
+    loco_quant_init();
+    return known(t) ? fast_multi[t] : NULL;
+}
+
+lq_vec_dot_multi_fn lq_vec_dot_multi_ref(enum loco_type t)
+{
+    return known(t) ? ref_multi[t] : NULL;
 }
 
 const char *loco_type_name(enum loco_type t)
