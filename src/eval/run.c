@@ -141,12 +141,13 @@ static char *join_tests(char **tests, size_t n)
     size_t len = 1;
     for (size_t i = 0; i < n; i++)
         len += strlen(tests[i]) + 1;
-    char *s = malloc(len), *p = s;
+    char *s = malloc(len);
     if (!s)
         return NULL;
+    size_t at = 0;
     for (size_t i = 0; i < n; i++)
-        p += sprintf(p, "%s%s", tests[i], i + 1 < n ? "\n" : "");
-    *p = '\0';
+        at += (size_t)snprintf(s + at, len - at, "%s%s", tests[i], i + 1 < n ? "\n" : "");
+    s[at] = '\0';
     return s;
 }
 
