@@ -82,7 +82,8 @@ int models_commit(const char *path, const char *final_path);
 
 /* Take the cache directory's exclusive lock (flock on the directory itself,
  * so no lock files litter the cache): one pull writes to a cache at a time.
- * Returns the fd (>= 0) or a negative status when another pull holds it. */
+ * Waits while another pull holds it. Returns the fd (>= 0) or a negative
+ * status. */
 int models_lock(const char *dir);
 void models_unlock(int fd);
 
