@@ -187,16 +187,12 @@ int models_lock(const char *dir)
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return loco_error_set(LOCO_ERR_IO, "cannot open %s: %s", dir, strerror(errno));
-    /* Another pull holds the folder: wait for it (two quickstarts at once
-     * both end with the model; the second then finds it present). */
-    int rc;
-    while ((rc = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
-        ;
-    if (rc != 0) {
-        int err = errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         close(fd);
-        return loco_error_set(LOCO_ERR_IO, "cannot lock %s for `loco models pull`: %s", dir,
-                              strerror(err));
+        return loco_error_set(LOCO_ERR_IO,
+                              "another `loco models pull` is writing to %s; wait for it to "
+                              "finish",
+                              dir);
     }
     return fd;
 }

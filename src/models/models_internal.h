@@ -82,8 +82,7 @@ int models_commit(const char *path, const char *final_path);
 
 /* Take the cache directory's exclusive lock (flock on the directory itself,
  * so no lock files litter the cache): one pull writes to a cache at a time.
- * Waits while another pull holds it. Returns the fd (>= 0) or a negative
- * status. */
+ * Returns the fd (>= 0) or a negative status when another pull holds it. */
 int models_lock(const char *dir);
 void models_unlock(int fd);
 
