@@ -193,9 +193,18 @@ int cmd_eval(int argc, char **argv)
     bool json = false, no_cache = false;
     double scale = 1.0;
     char cache_path[4200] = "";
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
+    const char *adapter = NULL;
+    for (int i = 1; i < argc; i++) {
         long n;
+        if (argv[i][0] != '-') { /* the adapter; options may come before or after it */
+            if (adapter) {
+                fprintf(stderr, "loco eval: name one adapter (got '%s' and '%s')\n", adapter,
+                        argv[i]);
+                return 2;
+            }
+            adapter = argv[i];
+            continue;
+        }
         if (cli_is_help(argv[i])) {
             eval_help(stdout);
             return 0;
@@ -245,7 +254,7 @@ int cmd_eval(int argc, char **argv)
             }
         }
     }
-    if (i != argc - 1) {
+    if (!adapter) {
         fprintf(stderr, "loco eval: name one adapter (see loco eval --help)\n");
         return 2;
     }
@@ -257,7 +266,7 @@ int cmd_eval(int argc, char **argv)
     p.threads = o.threads;
     p.max_tokens = o.gen.max_tokens;
     p.chat_template = o.chat_template;
-    o.adapters = argv[i];
+    o.adapters = adapter;
     struct cli_engine e;
     if (!cli_engine_open(&e, &o))
         return 1;
