@@ -27,7 +27,7 @@ struct item {
     char *id;
     char *prompt;
     char *gold;         /* gsm8k answer, reference summary, arc key, exact reference */
-    char *code_prompt;  /* humaneval: the function stub */
+    char *code_prompt;  /* humaneval: the function signature and docstring */
     char *test;         /* humaneval test code; mbpp setup code */
     char *entry_point;  /* humaneval */
     char **tests;       /* mbpp / custom code asserts */
