@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "loco/fileio.h"
 #include "loco/lora.h"
 #include "loco/models.h"
 #include "loco/registry.h"
@@ -738,7 +739,7 @@ static void test_killed_writer(void **state)
     pid_t kid = fork();
     assert_true(kid >= 0);
     if (kid == 0) {
-        registry_test_hook_before_rename = pause_forever;
+        loco_atomic_test_hook_before_rename = pause_forever;
         struct loco_registry_score s = good_score("gsm8k", 0.9, true);
         loco_registry_record_score(&f->p, LOCO_REGISTRY_PROJECT, "m1", &s);
         _exit(3);

@@ -20,15 +20,13 @@
 #include "loco/gguf.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "gguf/gguf_internal.h"
+#include "loco/fileio.h"
 
 #define GGUF_VERSION 3
 #define ALIGNMENT_KEY "general.alignment"
@@ -580,95 +578,20 @@ static void write_tensors(const struct loco_gguf_writer *w, struct out *o)
     }
 }
 
-/* Mode for the new file: that of the file it replaces, else rw-r--r--
- * (mkstemp creates files private to the owner). */
-static mode_t target_mode(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) == 0)
-        return st.st_mode & 07777;
-    return 0644;
-}
-
-/* Write everything into the open temporary file and flush it to disk. */
-static int write_file(const struct loco_gguf_writer *w, int fd, const char *path)
-{
-    struct out o = {fdopen(fd, "wb"), 0, 0};
-    if (!o.f) {
-        int err = errno;
-        close(fd);
-        return loco_error_set(LOCO_ERR_IO, "cannot write '%s': %s", path, strerror(err));
-    }
-    if (fchmod(fd, target_mode(path)) != 0)
-        o.err = errno;
-    write_header_and_kvs(w, &o);
-    write_tensors(w, &o);
-    if (!o.err && fflush(o.f) != 0)
-        o.err = errno;
-    if (!o.err && fsync(fd) != 0)
-        o.err = errno;
-    if (fclose(o.f) != 0 && !o.err)
-        o.err = errno;
-    if (o.err)
-        return loco_error_set(LOCO_ERR_IO, "cannot write '%s': %s", path, strerror(o.err));
-    return LOCO_OK;
-}
-
-/* Flush the directory entry of `path` (best effort: the rename is already
- * done, this only makes it survive a power cut). */
-static void sync_parent_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    size_t len = slash ? (size_t)(slash - path) : 0;
-    char *dir = malloc(len + 2);
-    int fd;
-    if (!dir)
-        return;
-    if (!slash)
-        memcpy(dir, ".", 2);
-    else if (len == 0)
-        memcpy(dir, "/", 2);
-    else {
-        memcpy(dir, path, len);
-        dir[len] = '\0';
-    }
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 int loco_gguf_writer_write(struct loco_gguf_writer *w, const char *path)
 {
-    static const char suffix[] = ".tmp-XXXXXX";
-    size_t len = path ? strlen(path) : 0;
-    char *tmp;
-    int fd;
-    int rc;
-    if (!w || len == 0)
+    if (!w || !path || !path[0])
         return loco_error_set(LOCO_ERR_INVALID, "no writer or no path to write to");
-    tmp = malloc(len + sizeof suffix);
-    if (!tmp)
-        return loco_error_set(LOCO_ERR_NOMEM, "out of memory writing '%s'", path);
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, suffix, sizeof suffix);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = loco_error_set(LOCO_ERR_IO, "cannot create a temporary file beside '%s': %s", path,
-                            strerror(errno));
-        free(tmp);
-        return rc;
-    }
-    rc = write_file(w, fd, path);
-    if (rc == LOCO_OK && rename(tmp, path) != 0)
-        rc = loco_error_set(LOCO_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path,
-                            strerror(errno));
+    struct loco_atomic_file af;
+    int rc = loco_atomic_open(&af, path);
     if (rc != LOCO_OK)
-        unlink(tmp);
-    else
-        sync_parent_dir(path);
-    free(tmp);
-    return rc;
+        return rc;
+    struct out o = {af.f, 0, 0};
+    write_header_and_kvs(w, &o);
+    write_tensors(w, &o);
+    if (o.err) {
+        loco_atomic_abort(&af);
+        return loco_error_set(LOCO_ERR_IO, "cannot write '%s': %s", path, strerror(o.err));
+    }
+    return loco_atomic_commit(&af);
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "loco/fileio.h"
 #include "loco/lora.h"
 #include "registry/registry_internal.h"
 
@@ -112,7 +113,7 @@ static int transact(const struct loco_registry_params *p, enum loco_registry_lay
     if (rc == LOCO_OK)
         rc = check_candidate(cur, which, text, len, true);
     if (rc == LOCO_OK)
-        rc = registry_write_atomic(path, text, len);
+        rc = loco_file_write_atomic(path, text, len);
     free(text);
     rnode_free(layer);
     loco_registry_free(cur);

@@ -3,6 +3,8 @@
  * on "<file>.lock" beside the file), and never half-written (a temporary
  * file beside it, fsync, rename over it, fsync the folder).
  *
+ * The write itself is loco_file_write_atomic() (loco/fileio.h).
+ *
  * The lock file is separate from the registry so that the rename, which
  * replaces the registry's inode, never swaps the lock out from under a
  * waiting writer. The kernel drops an flock when its holder dies, so a
@@ -17,15 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "loco/fileio.h"
 #include "loco/models.h"
 #include "registry/registry_internal.h"
 
-void (*registry_test_hook_before_rename)(const char *tmp_path) = NULL;
-
-static const char tmp_suffix[] = ".tmp-";
+static const char tmp_suffix[] = LOCO_ATOMIC_TMP_SUFFIX;
 
 /* Folder part of path into buf ("." when it has none). */
 static void dir_of(const char *path, char *buf, size_t cap)
@@ -37,67 +37,6 @@ static void dir_of(const char *path, char *buf, size_t cap)
         snprintf(buf, cap, "/");
     else
         snprintf(buf, cap, "%.*s", (int)(slash - path), path);
-}
-
-static void sync_dir(const char *path)
-{
-    char dir[LOCO_REGISTRY_PATH_MAX];
-    dir_of(path, dir, sizeof dir);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd); /* best effort: the rename is done, this makes it survive a power cut */
-        close(fd);
-    }
-}
-
-/* Mode of the file being replaced, else rw-r--r--. */
-static mode_t mode_for(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644;
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, data, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        data += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-int registry_write_atomic(const char *path, const char *data, size_t len)
-{
-    char tmp[LOCO_REGISTRY_PATH_MAX + 16];
-    int n = snprintf(tmp, sizeof tmp, "%s%sXXXXXX", path, tmp_suffix);
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return loco_error_set(LOCO_ERR_RANGE, "registry path too long: %s", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return loco_error_set(LOCO_ERR_IO, "cannot create a temporary file beside %s: %s", path,
-                              strerror(errno));
-    int err = 0;
-    errno = 0;
-    if (fchmod(fd, mode_for(path)) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0)
-        err = errno ? errno : EIO;
-    if (close(fd) != 0 && !err)
-        err = errno;
-    if (!err && registry_test_hook_before_rename)
-        registry_test_hook_before_rename(tmp);
-    if (!err && rename(tmp, path) != 0)
-        err = errno;
-    if (err) {
-        unlink(tmp);
-        return loco_error_set(LOCO_ERR_IO, "cannot write %s: %s (the old file is unchanged)", path,
-                              strerror(err));
-    }
-    sync_dir(path);
-    return LOCO_OK;
 }
 
 int registry_lock(const char *path)

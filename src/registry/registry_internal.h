@@ -65,17 +65,12 @@ int rnode_emit(const struct rnode *root, char **out, size_t *len);
 
 /* ---- files (file.c) ----------------------------------------------------- */
 
-/* Write data to a temporary file beside path, fsync, rename over path. */
-int registry_write_atomic(const char *path, const char *data, size_t len);
 /* Take an exclusive flock on "<path>.lock" (created with its folder if
  * needed); returns the fd (>= 0) to pass to registry_unlock, or a status. */
 int registry_lock(const char *path);
 void registry_unlock(int fd);
 /* Under the lock: delete "<path>.tmp-*" files left by a killed writer. */
 void registry_remove_stale_temps(const char *path);
-/* Test hook: called after the temporary file is written and synced, before
- * the rename (tests pause a child here and kill it). NULL in production. */
-extern void (*registry_test_hook_before_rename)(const char *tmp_path);
 
 /* ---- merge (merge.c) ---------------------------------------------------- */
 

@@ -71,10 +71,13 @@ static void put_header(struct writer *w, const struct loco_checkpoint *c)
 
 int loco_checkpoint_write(const char *path, const struct loco_checkpoint *c)
 {
-    struct writer w = {.f = trainrun_open_tmp(path), .md = EVP_MD_CTX_new(), .ok = true};
-    if (!w.f || !w.md || EVP_DigestInit_ex(w.md, EVP_sha256(), NULL) != 1) {
-        if (w.f)
-            trainrun_abort(w.f, path);
+    struct loco_atomic_file af;
+    int rc = loco_atomic_open(&af, path);
+    if (rc != LOCO_OK)
+        return rc;
+    struct writer w = {.f = af.f, .md = EVP_MD_CTX_new(), .ok = true};
+    if (!w.md || EVP_DigestInit_ex(w.md, EVP_sha256(), NULL) != 1) {
+        loco_atomic_abort(&af);
         EVP_MD_CTX_free(w.md);
         return loco_error_set(LOCO_ERR_IO, "cannot write checkpoint %s", path);
     }
@@ -96,10 +99,11 @@ int loco_checkpoint_write(const char *path, const struct loco_checkpoint *c)
     if (w.ok)
         w.ok = fwrite(digest, 1, sizeof digest, w.f) == sizeof digest;
     if (!w.ok) {
-        trainrun_abort(w.f, path);
-        return loco_error_set(LOCO_ERR_IO, "cannot write checkpoint %s: %s", path, strerror(errno));
+        int err = errno;
+        loco_atomic_abort(&af);
+        return loco_error_set(LOCO_ERR_IO, "cannot write checkpoint %s: %s", path, strerror(err));
     }
-    return trainrun_commit(w.f, path);
+    return loco_atomic_commit(&af);
 }
 
 /* ---- reading ------------------------------------------------------------ */

@@ -329,7 +329,7 @@ static int write_log(struct run *R, const char *samples)
         return LOCO_ERR_FORMAT;
     char path[4300];
     snprintf(path, sizeof path, "%s/TRAINING_LOG.md", r->out_dir);
-    int rc = trainrun_write_atomic(path, text, strlen(text));
+    int rc = loco_file_write_atomic(path, text, strlen(text));
     free(text);
     return rc;
 }
@@ -343,7 +343,7 @@ int run_finish(struct run *R)
         rc = loco_train_write_svg(path, R->loss, R->step, R->val, R->n_val);
     snprintf(path, sizeof path, "%s/recipe.yaml", R->r->out_dir);
     if (!rc)
-        rc = trainrun_write_atomic(path, R->r->text, R->r->text_len);
+        rc = loco_file_write_atomic(path, R->r->text, R->r->text_len);
     char *samples = NULL;
     if (!rc)
         rc = samples_markdown(R, &samples);

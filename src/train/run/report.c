@@ -115,9 +115,11 @@ static void svg_series(FILE *f, const struct plot *p, const float *loss, int64_t
 int loco_train_write_svg(const char *path, const float *train_loss, int64_t n_steps,
                          const struct loco_val_point *val, int64_t n_val)
 {
-    FILE *f = trainrun_open_tmp(path);
-    if (!f)
-        return LOCO_ERR_IO;
+    struct loco_atomic_file af;
+    int rc = loco_atomic_open(&af, path);
+    if (rc != LOCO_OK)
+        return rc;
+    FILE *f = af.f;
     struct plot p;
     plot_ranges(&p, train_loss, n_steps, val, n_val);
     fprintf(f,
@@ -131,7 +133,7 @@ int loco_train_write_svg(const char *path, const float *train_loss, int64_t n_st
     svg_axes(f, &p);
     svg_series(f, &p, train_loss, n_steps, val, n_val);
     fprintf(f, "</svg>\n");
-    return trainrun_commit(f, path);
+    return loco_atomic_commit(&af);
 }
 
 /* ---- the log template --------------------------------------------------- */
