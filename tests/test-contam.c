@@ -2,7 +2,8 @@
  * test-contam.c - the contamination check: normalisation, planted exact and
  * partial overlaps found, clean items clean, and the real GSM8K split
  * (../shared/datasets/gsm8k; skipped when absent): train and test share
- * (nearly) no 13-grams, and a training set holding a test item is flagged.
+ * (nearly) no 13-grams, and a training set holding a test item is flagged;
+ * an adapter's training data indexed through its recipe.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "loco/contam.h"
+#include "loco/model.h"
 #include "testutil.h"
 
 static void test_normalize(void **state)
@@ -235,12 +238,81 @@ static void test_gsm8k(void **state)
     jsonl_free(&test);
 }
 
+/* ---- an adapter's training data through its recipe ------------------------- */
+
+static void test_recipe_index(void **state)
+{
+    (void)state;
+    char model_path[4096];
+    if (!test_shared_path("fixtures/models/stories260K.gguf", model_path, sizeof model_path))
+        skip();
+    struct loco_model *m = loco_model_load(model_path, loco_model_default_params());
+    assert_non_null(m);
+    char dir[] = "/tmp/loco-contam-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char data[300], recipe[300], text[1024];
+    snprintf(data, sizeof data, "%s/data.jsonl", dir);
+    snprintf(recipe, sizeof recipe, "%s/r.yaml", dir);
+    FILE *f = fopen(data, "w");
+    assert_non_null(f);
+    fputs("{\"question\":\"Ann has seven red marbles and buys twelve blue marbles at the "
+          "corner shop on Monday. How many marbles does she have now?\",\"answer_text\":"
+          "\"She has 7 + 12 = 19 marbles.\\n#### 19\"}\n"
+          "{\"question\":\"A farmer plants four rows of nine cabbages and then sells half of "
+          "all the cabbages at the market. How many are left?\",\"answer_text\":\"#### 18\"}\n"
+          "{\"question\":\"This third problem is past the recipe's limit and so it was never "
+          "seen by the adapter during its training run at all.\",\"answer_text\":\"#### 1\"}\n",
+          f);
+    fclose(f);
+    snprintf(text, sizeof text,
+             "name: t\nchat_template: chatml\ndata:\n  path: data.jsonl\n  format: fields\n"
+             "  prompt: \"{question}\"\n  response: \"{answer_text}\"\n  limit: 2\n"
+             "  validation: 1\n");
+    f = fopen(recipe, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+
+    struct loco_contam_index *ix = loco_contam_index_init(0);
+    size_t n = 0;
+    assert_int_equal(loco_contam_index_add_recipe(ix, recipe, m, &n), LOCO_OK);
+    assert_int_equal(n, 2); /* limit 2: the validation example is indexed too */
+    struct loco_contam_hit hit;
+    /* a paraphrased copy of the first question shares 13-grams */
+    assert_int_equal(loco_contam_query(ix, "Ann has seven red marbles and buys twelve blue "
+                                           "marbles at the corner shop on Monday. How many?",
+                                       &hit), LOCO_OK);
+    assert_true(hit.found > 0);
+    assert_int_equal(loco_contam_query(ix, "A farmer plants four rows of nine cabbages and then "
+                                           "sells half of all the cabbages at the market. How "
+                                           "many are left?", &hit), LOCO_OK);
+    assert_true(hit.exact);
+    assert_int_equal(loco_contam_query(ix, "This third problem is past the recipe's limit and "
+                                           "so it was never seen by the adapter during its "
+                                           "training run at all.", &hit), LOCO_OK);
+    assert_false(hit.exact);
+    assert_int_equal(hit.found, 0);
+    /* a missing recipe and a recipe whose data is gone: errors that name them */
+    char missing[320];
+    snprintf(missing, sizeof missing, "%s/none.yaml", dir);
+    assert_true(loco_contam_index_add_recipe(ix, missing, m, NULL) < 0);
+    assert_non_null(strstr(loco_error_message(), "none.yaml"));
+    unlink(data);
+    assert_true(loco_contam_index_add_recipe(ix, recipe, m, NULL) < 0);
+    assert_non_null(strstr(loco_error_message(), "data.jsonl"));
+    unlink(recipe);
+    rmdir(dir);
+    loco_contam_index_free(ix);
+    loco_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_normalize),    cmocka_unit_test(test_index),
         cmocka_unit_test(test_query),        cmocka_unit_test(test_is_contaminated),
         cmocka_unit_test(test_check_report), cmocka_unit_test(test_gsm8k),
+        cmocka_unit_test(test_recipe_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

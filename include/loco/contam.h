@@ -57,6 +57,17 @@ void loco_contam_index_free(struct loco_contam_index *ix);
 /* Add one training text (borrowed for the call only). */
 int loco_contam_index_add(struct loco_contam_index *ix, const char *text);
 
+struct loco_model;
+
+/* Add every text an adapter was trained on, read through its training
+ * recipe (loco/trainrun.h: the recipe's data file, filters, offset, limit
+ * and templates, tokenised with the base model `m` exactly as `loco train`
+ * does): each example's user message and its response, the validation split
+ * included. n_examples (may be NULL) receives the number of examples. A
+ * recipe or data file that cannot be read is an error naming it. */
+int loco_contam_index_add_recipe(struct loco_contam_index *ix, const char *recipe_path,
+                                 const struct loco_model *m, size_t *n_examples);
+
 /* Texts added, and distinct n-grams held. */
 size_t loco_contam_index_texts(const struct loco_contam_index *ix);
 size_t loco_contam_index_ngrams(const struct loco_contam_index *ix);
