@@ -8,15 +8,20 @@
 #include <unistd.h>
 
 #include "cli-engine.h"
+#include "cli-route.h"
 #include "commands.h"
 
 static void ask_help(FILE *out)
 {
     fprintf(out, "usage: loco ask [options] \"question\"\n"
                  "       echo \"question\" | loco ask [options]\n\n"
-                 "Answers one question with the base model (plus any --adapter) and streams\n"
-                 "the answer.\n\n"
-                 "  --json                 print answer, token counts and timings as JSON\n"
+                 "Routes the question to the adapter of its domain (the registry's router),\n"
+                 "says on stderr which adapter answers and how sure the router is, e.g.\n"
+                 "[math \xc2\xb7 0.93], and streams the answer.\n\n"
+                 "  --no-route             answer with the base model (plus any --adapter)\n"
+                 "  --router NAME          route with this router (see loco route --list)\n"
+                 "                         (--adapter forces adapters and turns routing off)\n"
+                 "  --json                 print answer, route, token counts and timings as JSON\n"
                  "  --raw                  send the text as is, without the chat template\n");
     cli_engine_help(out);
 }
@@ -63,7 +68,8 @@ static char *read_question(int argc, char **argv, int first)
     return q;
 }
 
-static void print_json(const struct cli_engine *e, const struct loco_generate_result *r)
+static void print_json(const struct cli_engine *e, const struct loco_generate_result *r,
+                       const struct loco_route_decision *d)
 {
     static const char *stops[] = {"eog", "max_tokens", "callback", "context"};
     cJSON *j = cJSON_CreateObject();
@@ -77,6 +83,21 @@ static void print_json(const struct cli_engine *e, const struct loco_generate_re
         cJSON_AddStringToObject(one, "path", in->path);
         cJSON_AddNumberToObject(one, "scale", e->set[i].scale);
         cJSON_AddItemToArray(ad, one);
+    }
+    if (d) {
+        cJSON *rt = cJSON_AddObjectToObject(j, "route");
+        cJSON_AddStringToObject(rt, "router", d->router);
+        cJSON_AddStringToObject(rt, "domain", d->domain);
+        if (d->adapter[0])
+            cJSON_AddStringToObject(rt, "adapter", d->adapter);
+        else
+            cJSON_AddNullToObject(rt, "adapter");
+        cJSON_AddNumberToObject(rt, "confidence", d->confidence);
+        cJSON *p = cJSON_AddObjectToObject(rt, "probabilities");
+        for (size_t i = 0; i < d->n; i++)
+            cJSON_AddNumberToObject(p, d->names[i], d->prob[i]);
+        cJSON_AddStringToObject(rt, "reason", d->reason);
+        cJSON_AddNumberToObject(rt, "ms", d->ms);
     }
     cJSON *t = cJSON_AddObjectToObject(j, "tokens");
     cJSON_AddNumberToObject(t, "prompt", r->n_prompt);
@@ -114,7 +135,8 @@ int cmd_ask(int argc, char **argv)
 {
     struct cli_engine_opts o;
     cli_engine_defaults(&o);
-    bool json = false, raw = false;
+    bool json = false, raw = false, route = true;
+    const char *router = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
         if (cli_is_help(argv[i])) {
@@ -131,6 +153,15 @@ int cmd_ask(int argc, char **argv)
         }
         if (strcmp(argv[i], "--raw") == 0) {
             raw = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--no-route") == 0) {
+            route = false;
+            continue;
+        }
+        const char *v;
+        if (cli_opt(argc, argv, &i, "--router", &v)) {
+            router = v;
             continue;
         }
         int r = cli_engine_flag(&o, argc, argv, &i);
@@ -152,20 +183,29 @@ int cmd_ask(int argc, char **argv)
         free(q);
         return 1;
     }
+    /* route unless adapters are forced or routing is off */
+    struct loco_route_decision d;
+    bool routed = false;
+    struct cli_router cr;
+    if (route && !o.adapters && cli_router_open(&cr, &e, router)) {
+        routed = cli_route_apply(&cr, &e, q, &d);
+        cli_router_close(&cr);
+    }
     int32_t *toks = NULL;
     size_t n = 0;
     int rc = tokenize_question(&e, &o, q, raw, &toks, &n);
     struct loco_generate_result r = {0};
-    if (rc == LOCO_OK && !json && e.n_set) {
-        char label[512];
+    char label[512];
+    if (rc == LOCO_OK && !json && routed)
+        fprintf(stderr, "%s\n", cli_route_label(&d, label, sizeof label));
+    else if (rc == LOCO_OK && !json && e.n_set)
         fprintf(stderr, "[%s]\n", cli_engine_set_label(&e, label, sizeof label));
-    }
     if (rc == LOCO_OK)
         rc = loco_generate(e.ctx, 0, loco_model_tokenizer(e.model), toks, n, &o.gen,
                            json ? NULL : stream_piece, NULL, &r);
     if (rc == LOCO_OK) {
         if (json)
-            print_json(&e, &r);
+            print_json(&e, &r, routed ? &d : NULL);
         else
             putchar('\n');
     }

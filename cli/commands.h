@@ -20,6 +20,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
 int cmd_promote(int argc, char **argv);
+int cmd_route(int argc, char **argv);
 
 /* ---- helpers shared by commands (cli/cli-util.c) ---------------------- */
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: install what is missing, build, fetch the
 # default model (once, verified by sha256), answer a question with the base
-# model, then answer a maths question with the `math` adapter (the engine
-# names the adapter on stderr).
+# model, then ask a maths question: the router sends it to the `math`
+# adapter and names it on stderr with its confidence.
 #   ./scripts/quickstart.sh ["your question"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,5 +12,4 @@ question=${1:-"Why is the sky blue? Answer in two sentences."}
 ./build/loco models pull default
 ./build/loco ask "$question"
 echo
-./build/loco ask --adapter math --temperature 0 \
-  "A pen costs 3 dollars. How much do 4 pens cost?"
+./build/loco ask --temperature 0 "A pen costs 3 dollars. How much do 4 pens cost?"

@@ -162,6 +162,9 @@ void loco_registry_free(struct loco_registry *r);
 
 /* Every pointer below is owned by `r` and valid until loco_registry_free(). */
 const struct loco_registry_base *loco_registry_base(const struct loco_registry *r);
+/* The router the registry names (top-level `router:`), "" when it names
+ * none (loco/router.h then uses "keyword"). */
+const char *loco_registry_router(const struct loco_registry *r);
 size_t loco_registry_n_domains(const struct loco_registry *r);
 const struct loco_registry_domain *loco_registry_domain_at(const struct loco_registry *r, size_t i);
 const struct loco_registry_domain *loco_registry_find_domain(const struct loco_registry *r,

@@ -85,6 +85,7 @@ struct loco_registry {
     struct rnode *tree;                     /* merged */
     struct rnode *user_tree;                /* the overlay alone (NULL when none) */
     struct loco_registry_base base;
+    const char *router; /* top-level `router:`, "" when absent */
     struct loco_registry_domain *domains;
     size_t n_domains;
     struct loco_registry_adapter *adapters;

@@ -580,7 +580,7 @@ static void build_adapters(struct loco_registry *r, const struct rnode *root)
 int registry_build_view(struct loco_registry *r)
 {
     static const char *const known[] = {"schema_version", "base_model", "domains", "adapters",
-                                        NULL};
+                                        "router", NULL};
     const struct rnode *root = r->tree;
     check_keys(r, root, "", known);
     const struct rnode *v = need(r, root, "", "schema_version", RNODE_SCALAR, true);
@@ -592,6 +592,7 @@ int registry_build_view(struct loco_registry *r)
     if (uv && (uv->kind != RNODE_SCALAR || strcmp(uv->str, "2") != 0))
         registry_problem(r, uv, r->user_path, "schema_version",
                          uv->kind == RNODE_SCALAR ? uv->str : "", "the overlay must be version 2");
+    r->router = get_str(r, root, "", "router", false);
     build_base(r, root);
     build_domains(r, root);
     build_adapters(r, root);

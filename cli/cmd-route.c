@@ -1,0 +1,174 @@
+/*
+ * cmd-route.c - `loco route "query"`: the router's decision with every
+ * domain's probability; `loco route --bench FILE`: accuracy, per-domain
+ * precision/recall/F1, confusion matrix, calibration and latency.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "loco/registry.h"
+#include "loco/router.h"
+
+static void route_help(FILE *out)
+{
+    fprintf(out,
+            "usage: loco route \"QUERY\" [options]\n"
+            "       loco route --bench FILE.jsonl [options]\n"
+            "       loco route --list\n\n"
+            "Shows which domain and adapter the router picks for a query, with every\n"
+            "domain's probability, the confidence and the reason. --bench scores the router\n"
+            "on labelled queries (JSONL: {\"query\": ..., \"domain\": ...}; domain \"base\" for\n"
+            "none): accuracy, per-domain precision/recall/F1, the confusion matrix, expected\n"
+            "calibration error and latency per query.\n\n"
+            "  --router NAME     which router (default: the registry's, else keyword)\n"
+            "  --registry FILE   this registry file alone (default: the project's + your overlay)\n"
+            "  --json            machine-readable output\n"
+            "  --list            the routers built in\n");
+}
+
+static void print_decision(const struct loco_route_decision *d)
+{
+    if (d->adapter[0])
+        printf("%s: adapter %s, confidence %.2f (router %s)\n", d->domain, d->adapter,
+               d->confidence, d->router);
+    else
+        printf("%s: base model, confidence %.2f (router %s)\n", d->domain, d->confidence,
+               d->router);
+    printf("reason: %s\n", d->reason);
+    for (size_t i = 0; i < d->n; i++)
+        printf("  %-16s %.3f%s\n", d->names[i], d->prob[i],
+               strcmp(d->names[i], d->domain) ? "" : "  <-");
+}
+
+static void print_decision_json(const struct loco_route_decision *d, const char *query)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "query", query);
+    cJSON_AddStringToObject(j, "router", d->router);
+    cJSON_AddStringToObject(j, "domain", d->domain);
+    if (d->adapter[0])
+        cJSON_AddStringToObject(j, "adapter", d->adapter);
+    else
+        cJSON_AddNullToObject(j, "adapter");
+    cJSON_AddNumberToObject(j, "confidence", d->confidence);
+    cJSON *p = cJSON_AddObjectToObject(j, "probabilities");
+    for (size_t i = 0; i < d->n; i++)
+        cJSON_AddNumberToObject(p, d->names[i], d->prob[i]);
+    cJSON_AddStringToObject(j, "reason", d->reason);
+    cJSON_AddNumberToObject(j, "ms", d->ms);
+    char *text = cJSON_Print(j);
+    if (text)
+        puts(text);
+    free(text);
+    cJSON_Delete(j);
+}
+
+static void print_bench(const struct loco_route_bench *b, const char *router)
+{
+    printf("router %s: accuracy %.3f (%zu/%zu), macro F1 %.3f, ECE %.3f, latency mean %.3f ms "
+           "(p50 %.3f, p95 %.3f, max %.3f)\n\n",
+           router, b->accuracy, b->correct, b->n, b->macro_f1, b->ece, b->ms_mean, b->ms_p50,
+           b->ms_p95, b->ms_max);
+    printf("| domain | precision | recall | F1 | items |\n|---|---:|---:|---:|---:|\n");
+    for (size_t l = 0; l < b->n_labels; l++)
+        printf("| %s | %.3f | %.3f | %.3f | %zu |\n", b->labels[l], b->precision[l],
+               b->recall[l], b->f1[l], b->support[l]);
+    printf("\nconfusion (rows: true domain, columns: chosen)\n\n| |");
+    for (size_t c = 0; c < b->n_labels; c++)
+        printf(" %s |", b->labels[c]);
+    printf("\n|---|");
+    for (size_t c = 0; c < b->n_labels; c++)
+        printf("---:|");
+    printf("\n");
+    for (size_t t = 0; t < b->n_labels; t++) {
+        printf("| %s |", b->labels[t]);
+        for (size_t c = 0; c < b->n_labels; c++)
+            printf(" %zu |", b->confusion[t][c]);
+        printf("\n");
+    }
+}
+
+int cmd_route(int argc, char **argv)
+{
+    const char *router = NULL, *registry = NULL, *bench = NULL, *query = NULL, *v;
+    bool json = false, list = false;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            route_help(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--json"))
+            json = true;
+        else if (!strcmp(argv[i], "--list"))
+            list = true;
+        else if (cli_opt(argc, argv, &i, "--router", &v))
+            router = v;
+        else if (cli_opt(argc, argv, &i, "--registry", &v))
+            registry = v;
+        else if (cli_opt(argc, argv, &i, "--bench", &v))
+            bench = v;
+        else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "loco route: unknown option '%s' (see loco route --help)\n", argv[i]);
+            return 2;
+        } else if (query) {
+            fprintf(stderr, "loco route: give one query (quote it)\n");
+            return 2;
+        } else
+            query = argv[i];
+    }
+    if (list) {
+        for (const struct loco_router_ops *const *r = loco_router_list(); *r; r++)
+            printf("%-12s %s\n", (*r)->name, (*r)->summary);
+        return 0;
+    }
+    if (!query == !bench) {
+        fprintf(stderr, "loco route: give a query or --bench FILE (see loco route --help)\n");
+        return 2;
+    }
+    struct loco_registry_params rp = loco_registry_default_params();
+    if (registry) {
+        rp.project_path = registry;
+        rp.user_path = "";
+    }
+    struct loco_registry *reg = loco_registry_load(&rp);
+    if (!reg)
+        return cli_fail("cannot read the registry");
+    struct loco_router_env env = {.reg = reg};
+    struct loco_router *r = loco_router_open(&env, router);
+    if (!r) {
+        loco_registry_free(reg);
+        return cli_fail("cannot open the router");
+    }
+    int status = 0;
+    if (query) {
+        struct loco_route_decision *d = malloc(sizeof *d);
+        if (!d || loco_route(r, query, d) != LOCO_OK)
+            status = cli_fail("routing failed");
+        else if (json)
+            print_decision_json(d, query);
+        else
+            print_decision(d);
+        free(d);
+    } else {
+        struct loco_route_item *items = NULL;
+        size_t n = 0;
+        struct loco_route_bench *b = malloc(sizeof *b);
+        if (!b || loco_route_items_load(bench, &items, &n) != LOCO_OK ||
+            loco_route_bench_run(r, items, n, b) != LOCO_OK)
+            status = cli_fail("routing benchmark failed");
+        else if (json) {
+            char *text = loco_route_bench_json(b, loco_router_name(r));
+            if (text)
+                puts(text);
+            free(text);
+        } else
+            print_bench(b, loco_router_name(r));
+        free(b);
+        loco_route_items_free(items, n);
+    }
+    loco_router_close(r);
+    loco_registry_free(reg);
+    return status;
+}

@@ -1,0 +1,163 @@
+/*
+ * loco/router.h - choosing the specialist for a query.
+ *
+ * A router reads a query and the registry and returns a decision: the
+ * domain (or "base" for none), the adapter that serves it, a probability
+ * for every domain and for "base", the confidence in the choice, and a
+ * one-line reason a user can read.
+ *
+ * Routers are a table of operations (struct loco_router_ops). Adding one is
+ * one C file that defines its ops and one line in the table in
+ * src/router/router.c; docs/routers.md walks through it. The registry names
+ * the router in use (`router:` at its top level, default "keyword"); the
+ * command line's --router overrides it.
+ *
+ * Which adapter serves a domain: the domain's active adapter; when it has
+ * none, the domain's best candidate by its primary benchmark score (a
+ * candidate that has not passed its gate is still used, and the reason says
+ * so); when the domain has no usable adapter at all, the base model.
+ */
+#ifndef LOCO_ROUTER_H
+#define LOCO_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "loco/core.h"
+#include "loco/registry.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LOCO_ROUTE_MAX_DOMAINS 32
+#define LOCO_ROUTE_NAME_MAX 64
+#define LOCO_ROUTE_BASE "base" /* the pseudo-domain "no specialist" */
+
+struct loco_route_decision {
+    char router[LOCO_ROUTE_NAME_MAX];  /* which router decided */
+    char domain[LOCO_ROUTE_NAME_MAX];  /* chosen domain, or "base" */
+    char adapter[128];                 /* the adapter that serves it; "" for the base model */
+    char adapter_path[4096];           /* its file; "" for the base model */
+    double confidence;                 /* probability of the chosen domain */
+    size_t n;                          /* entries below: the registry's domains, then "base" */
+    char names[LOCO_ROUTE_MAX_DOMAINS + 1][LOCO_ROUTE_NAME_MAX];
+    double prob[LOCO_ROUTE_MAX_DOMAINS + 1]; /* sum to 1 */
+    char reason[320];                  /* one line: what decided it */
+    double ms;                         /* time the router took */
+};
+
+struct loco_router;
+struct loco_model;
+
+/* What a router may use. The registry is required; routers that read the
+ * base model's hidden states need the model and refuse without it. Both
+ * are borrowed: keep them alive while the router is. */
+struct loco_router_env {
+    const struct loco_registry *reg;
+    const struct loco_model *model; /* may be NULL */
+};
+
+/* What a router implementation provides. `state` is its own. */
+struct loco_router_ops {
+    const char *name;    /* as --router and the registry name it */
+    const char *summary; /* one line for `loco route --list` */
+    /* Build the router's state (may read other files). */
+    int (*init)(const struct loco_router_env *env, void **state);
+    /* Fill d->prob for d->names (already filled: the domains, then "base"),
+     * and d->reason. The caller picks the domain and adapter. */
+    int (*score)(void *state, const char *query, struct loco_route_decision *d);
+    void (*free)(void *state);
+};
+
+/* The routers built in, NULL-terminated. */
+const struct loco_router_ops *const *loco_router_list(void);
+/* By name; NULL and LOCO_ERR_NOT_FOUND (listing the names) when unknown. */
+const struct loco_router_ops *loco_router_find(const char *name);
+
+/* A router by name; name NULL: the registry's choice, else "keyword". NULL
+ * with a message on failure (an unknown name lists the known ones). */
+struct loco_router *loco_router_open(const struct loco_router_env *env, const char *name);
+void loco_router_close(struct loco_router *r);
+const char *loco_router_name(const struct loco_router *r);
+
+/* Route one query. */
+int loco_route(struct loco_router *r, const char *query, struct loco_route_decision *out);
+
+/* The adapter that serves `domain` (see the top of this file), or NULL for
+ * none; why_out (may be NULL) receives "active", "candidate (gate not
+ * passed)" or the like. */
+const struct loco_registry_adapter *loco_route_adapter_for(const struct loco_registry *reg,
+                                                           const char *domain,
+                                                           const char **why_out);
+
+/* ---- measuring a router: the routing benchmark ----------------------------- */
+
+/* One labelled query. */
+struct loco_route_item {
+    char *query;
+    char *domain; /* a registry domain or "base" */
+};
+
+/* Read a routing benchmark: JSONL, one object per line with string fields
+ * `query` and `domain` (others ignored, blank lines skipped). A malformed
+ * line is an error naming the file and line. Free with
+ * loco_route_items_free(). */
+int loco_route_items_load(const char *path, struct loco_route_item **items, size_t *n);
+void loco_route_items_free(struct loco_route_item *items, size_t n);
+
+#define LOCO_ROUTE_ECE_BINS 10
+
+struct loco_route_bench {
+    size_t n, correct;
+    double accuracy;
+    /* labels: the router's domains, "base", then any other label the file uses */
+    size_t n_labels;
+    char labels[LOCO_ROUTE_MAX_DOMAINS + 8][LOCO_ROUTE_NAME_MAX];
+    size_t confusion[LOCO_ROUTE_MAX_DOMAINS + 8][LOCO_ROUTE_MAX_DOMAINS + 8]; /* [true][chosen] */
+    size_t support[LOCO_ROUTE_MAX_DOMAINS + 8];
+    double precision[LOCO_ROUTE_MAX_DOMAINS + 8], recall[LOCO_ROUTE_MAX_DOMAINS + 8],
+        f1[LOCO_ROUTE_MAX_DOMAINS + 8];
+    double macro_f1;
+    /* calibration of the confidence: expected calibration error over equal-width
+     * bins, and each bin's count, mean confidence and accuracy */
+    double ece;
+    size_t bin_n[LOCO_ROUTE_ECE_BINS];
+    double bin_conf[LOCO_ROUTE_ECE_BINS], bin_acc[LOCO_ROUTE_ECE_BINS];
+    /* latency per query, milliseconds */
+    double ms_mean, ms_p50, ms_p95, ms_max;
+};
+
+/* Route every item and score the decisions. A label beyond the table's
+ * room is LOCO_ERR_RANGE. */
+int loco_route_bench_run(struct loco_router *r, const struct loco_route_item *items, size_t n,
+                         struct loco_route_bench *out);
+/* The result as JSON (top-level `accuracy` in [0, 1], per-label precision,
+ * recall, f1 and support, the confusion matrix, `ece`, latency). malloc'd. */
+char *loco_route_bench_json(const struct loco_route_bench *b, const char *router);
+
+/* ---- the keyword router (v1) --------------------------------------------- */
+
+/* The keyword router scores each domain by the keywords of its adapters
+ * (registry: adapters[].router.keywords) found in the query (a match in the
+ * query's first line counts LOCO_KEYWORD_LEAD_FACTOR times), turns the
+ * scores and a fixed score for "base" into probabilities with a softmax,
+ * and applies the margin rule: the best domain must lead the second by
+ * LOCO_KEYWORD_MARGIN score points, else the query is ambiguous and goes to
+ * the base model. */
+#define LOCO_KEYWORD_BASE_SCORE 1.0 /* what a domain must beat */
+#define LOCO_KEYWORD_LEAD_FACTOR 2.0 /* weight of a match in the instruction */
+#define LOCO_KEYWORD_LEAD_WORDS 60   /* the instruction: first line, at most this many words */
+#define LOCO_KEYWORD_SHARPNESS 1.5  /* softmax inverse temperature over scores */
+#define LOCO_KEYWORD_MARGIN 0.5     /* half a keyword */
+
+/* The keyword score of `query` for a list of keywords/phrases: each one
+ * found (whole words, case-insensitive; a phrase as consecutive words)
+ * adds 1 + 0.5 per extra word, times LOCO_KEYWORD_LEAD_FACTOR when it lies
+ * in the first line. Exposed for tests and docs. */
+double loco_keyword_score(const char *query, const char *const *keywords, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,246 @@
+/*
+ * bench.c - the routing benchmark: labelled queries in, accuracy,
+ * per-domain precision/recall/F1, the confusion matrix, expected
+ * calibration error and latency out.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loco/router.h"
+
+#define MAX_LINE (1 << 20)
+
+void loco_route_items_free(struct loco_route_item *items, size_t n)
+{
+    for (size_t i = 0; items && i < n; i++) {
+        free(items[i].query);
+        free(items[i].domain);
+    }
+    free(items);
+}
+
+static const char *str_field(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int loco_route_items_load(const char *path, struct loco_route_item **items, size_t *n)
+{
+    *items = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return loco_error_set(LOCO_ERR_IO, "cannot open routing benchmark %s: %s", path,
+                              strerror(errno));
+    size_t cap = 0, len = 0;
+    struct loco_route_item *v = NULL;
+    char *line = NULL;
+    size_t line_cap = 0;
+    ssize_t got;
+    int64_t lineno = 0;
+    int rc = LOCO_OK;
+    while (rc == LOCO_OK && (got = getline(&line, &line_cap, f)) >= 0) {
+        lineno++;
+        if (got > MAX_LINE) {
+            rc = loco_error_set(LOCO_ERR_FORMAT, "%s:%lld: line longer than %d bytes", path,
+                                (long long)lineno, MAX_LINE);
+            break;
+        }
+        const char *p = line;
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+            p++;
+        if (!*p)
+            continue;
+        cJSON *o = cJSON_Parse(line);
+        const char *q = o ? str_field(o, "query") : NULL;
+        const char *d = o ? str_field(o, "domain") : NULL;
+        if (!cJSON_IsObject(o) || !q || !d || !q[0] || !d[0]) {
+            rc = loco_error_set(LOCO_ERR_FORMAT,
+                                "%s:%lld: expected a JSON object with string fields \"query\" "
+                                "and \"domain\"",
+                                path, (long long)lineno);
+            cJSON_Delete(o);
+            break;
+        }
+        if (len == cap) {
+            size_t nc = cap ? 2 * cap : 64;
+            struct loco_route_item *grown = realloc(v, nc * sizeof *grown);
+            if (!grown) {
+                rc = loco_error_set(LOCO_ERR_NOMEM, "out of memory reading %s", path);
+                cJSON_Delete(o);
+                break;
+            }
+            v = grown;
+            cap = nc;
+        }
+        v[len].query = strdup(q);
+        v[len].domain = strdup(d);
+        cJSON_Delete(o);
+        if (!v[len].query || !v[len].domain) {
+            free(v[len].query);
+            free(v[len].domain);
+            rc = loco_error_set(LOCO_ERR_NOMEM, "out of memory reading %s", path);
+            break;
+        }
+        len++;
+    }
+    free(line);
+    fclose(f);
+    if (rc == LOCO_OK && len == 0)
+        rc = loco_error_set(LOCO_ERR_FORMAT, "%s holds no queries", path);
+    if (rc != LOCO_OK) {
+        loco_route_items_free(v, len);
+        return rc;
+    }
+    *items = v;
+    *n = len;
+    return LOCO_OK;
+}
+
+#define MAX_LABELS (LOCO_ROUTE_MAX_DOMAINS + 8)
+
+static int label_index(struct loco_route_bench *b, const char *name)
+{
+    for (size_t i = 0; i < b->n_labels; i++)
+        if (!strcmp(b->labels[i], name))
+            return (int)i;
+    if (b->n_labels == MAX_LABELS)
+        return loco_error_set(LOCO_ERR_RANGE, "more than %d routing labels", MAX_LABELS);
+    snprintf(b->labels[b->n_labels], sizeof b->labels[0], "%s", name);
+    return (int)b->n_labels++;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int loco_route_bench_run(struct loco_router *r, const struct loco_route_item *items, size_t n,
+                         struct loco_route_bench *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n == 0)
+        return loco_error_set(LOCO_ERR_INVALID, "no routing items");
+    double *ms = malloc(n * sizeof *ms);
+    struct loco_route_decision *d = malloc(sizeof *d);
+    if (!ms || !d) {
+        free(ms);
+        free(d);
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory for the routing benchmark");
+    }
+    int rc = LOCO_OK;
+    for (size_t i = 0; i < n && rc == LOCO_OK; i++) {
+        rc = loco_route(r, items[i].query, d);
+        if (rc != LOCO_OK)
+            break;
+        if (i == 0) /* the router's own labels first, in its order */
+            for (size_t k = 0; k < d->n; k++)
+                label_index(out, d->names[k]);
+        int t = label_index(out, items[i].domain);
+        int c = label_index(out, d->domain);
+        if (t < 0 || c < 0) {
+            rc = t < 0 ? t : c;
+            break;
+        }
+        out->confusion[t][c]++;
+        out->support[t]++;
+        bool ok = t == c;
+        out->correct += ok;
+        ms[i] = d->ms;
+        size_t bin = (size_t)(d->confidence * LOCO_ROUTE_ECE_BINS);
+        if (bin >= LOCO_ROUTE_ECE_BINS)
+            bin = LOCO_ROUTE_ECE_BINS - 1;
+        out->bin_n[bin]++;
+        out->bin_conf[bin] += d->confidence;
+        out->bin_acc[bin] += ok;
+        out->ms_mean += d->ms;
+        if (d->ms > out->ms_max)
+            out->ms_max = d->ms;
+    }
+    free(d);
+    if (rc != LOCO_OK) {
+        free(ms);
+        return rc;
+    }
+    out->n = n;
+    out->accuracy = (double)out->correct / (double)n;
+    out->ms_mean /= (double)n;
+    qsort(ms, n, sizeof *ms, cmp_double);
+    out->ms_p50 = ms[(n - 1) / 2];
+    out->ms_p95 = ms[(size_t)((double)(n - 1) * 0.95)];
+    free(ms);
+    for (size_t b = 0; b < LOCO_ROUTE_ECE_BINS; b++) {
+        if (!out->bin_n[b])
+            continue;
+        out->bin_conf[b] /= (double)out->bin_n[b];
+        out->bin_acc[b] /= (double)out->bin_n[b];
+        double gap = out->bin_acc[b] - out->bin_conf[b];
+        out->ece += (double)out->bin_n[b] / (double)n * (gap < 0 ? -gap : gap);
+    }
+    size_t n_f1 = 0;
+    for (size_t l = 0; l < out->n_labels; l++) {
+        size_t tp = out->confusion[l][l], chosen = 0;
+        for (size_t t = 0; t < out->n_labels; t++)
+            chosen += out->confusion[t][l];
+        out->precision[l] = chosen ? (double)tp / (double)chosen : 0;
+        out->recall[l] = out->support[l] ? (double)tp / (double)out->support[l] : 0;
+        double pr = out->precision[l] + out->recall[l];
+        out->f1[l] = pr > 0 ? 2 * out->precision[l] * out->recall[l] / pr : 0;
+        if (out->support[l]) {
+            out->macro_f1 += out->f1[l];
+            n_f1++;
+        }
+    }
+    out->macro_f1 = n_f1 ? out->macro_f1 / (double)n_f1 : 0;
+    return LOCO_OK;
+}
+
+char *loco_route_bench_json(const struct loco_route_bench *b, const char *router)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return NULL;
+    cJSON_AddStringToObject(j, "router", router ? router : "");
+    cJSON_AddNumberToObject(j, "n", (double)b->n);
+    cJSON_AddNumberToObject(j, "correct", (double)b->correct);
+    cJSON_AddNumberToObject(j, "accuracy", b->accuracy);
+    cJSON_AddNumberToObject(j, "macro_f1", b->macro_f1);
+    cJSON_AddNumberToObject(j, "ece", b->ece);
+    cJSON *per = cJSON_AddObjectToObject(j, "per_domain");
+    cJSON *labels = cJSON_AddArrayToObject(j, "labels");
+    cJSON *conf = cJSON_AddArrayToObject(j, "confusion");
+    for (size_t l = 0; l < b->n_labels; l++) {
+        cJSON *o = cJSON_AddObjectToObject(per, b->labels[l]);
+        cJSON_AddNumberToObject(o, "precision", b->precision[l]);
+        cJSON_AddNumberToObject(o, "recall", b->recall[l]);
+        cJSON_AddNumberToObject(o, "f1", b->f1[l]);
+        cJSON_AddNumberToObject(o, "support", (double)b->support[l]);
+        cJSON_AddItemToArray(labels, cJSON_CreateString(b->labels[l]));
+        cJSON *row = cJSON_CreateArray();
+        for (size_t c = 0; c < b->n_labels; c++)
+            cJSON_AddItemToArray(row, cJSON_CreateNumber((double)b->confusion[l][c]));
+        cJSON_AddItemToArray(conf, row);
+    }
+    cJSON *bins = cJSON_AddArrayToObject(j, "calibration_bins");
+    for (size_t i = 0; i < LOCO_ROUTE_ECE_BINS; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "lo", (double)i / LOCO_ROUTE_ECE_BINS);
+        cJSON_AddNumberToObject(o, "n", (double)b->bin_n[i]);
+        cJSON_AddNumberToObject(o, "confidence", b->bin_conf[i]);
+        cJSON_AddNumberToObject(o, "accuracy", b->bin_acc[i]);
+        cJSON_AddItemToArray(bins, o);
+    }
+    cJSON *lat = cJSON_AddObjectToObject(j, "latency_ms");
+    cJSON_AddNumberToObject(lat, "mean", b->ms_mean);
+    cJSON_AddNumberToObject(lat, "p50", b->ms_p50);
+    cJSON_AddNumberToObject(lat, "p95", b->ms_p95);
+    cJSON_AddNumberToObject(lat, "max", b->ms_max);
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    return text;
+}

@@ -1,0 +1,172 @@
+/*
+ * router.c - the table of routers, opening one by name, and turning a
+ * router's probabilities into a decision: the domain, the adapter that
+ * serves it, the confidence and the reason.
+ */
+#include "loco/router.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loco/generate.h" /* loco_time_ms */
+#include "router/router_internal.h"
+
+/* One line per router; docs/routers.md shows how to add one. */
+static const struct loco_router_ops *const routers[] = {
+    &router_keyword_ops,
+    NULL,
+};
+
+struct loco_router {
+    const struct loco_router_ops *ops;
+    void *state;
+    const struct loco_registry *reg;
+};
+
+const struct loco_router_ops *const *loco_router_list(void)
+{
+    return routers;
+}
+
+const struct loco_router_ops *loco_router_find(const char *name)
+{
+    char known[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; routers[i]; i++) {
+        if (name && !strcmp(routers[i]->name, name))
+            return routers[i];
+        int n = snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "",
+                         routers[i]->name);
+        if (n > 0 && (size_t)n < sizeof known - used)
+            used += (size_t)n;
+    }
+    loco_error_set(LOCO_ERR_NOT_FOUND, "no router named '%s' (known: %s)", name ? name : "",
+                   known);
+    return NULL;
+}
+
+struct loco_router *loco_router_open(const struct loco_router_env *env, const char *name)
+{
+    if (!env || !env->reg) {
+        loco_error_set(LOCO_ERR_INVALID, "a router needs the registry");
+        return NULL;
+    }
+    if (!name || !name[0])
+        name = loco_registry_router(env->reg);
+    if (!name[0])
+        name = "keyword";
+    const struct loco_router_ops *ops = loco_router_find(name);
+    if (!ops)
+        return NULL;
+    if (loco_registry_n_domains(env->reg) > LOCO_ROUTE_MAX_DOMAINS) {
+        loco_error_set(LOCO_ERR_RANGE, "the registry has %zu domains; routers take at most %d",
+                       loco_registry_n_domains(env->reg), LOCO_ROUTE_MAX_DOMAINS);
+        return NULL;
+    }
+    struct loco_router *r = calloc(1, sizeof *r);
+    if (!r) {
+        loco_error_set(LOCO_ERR_NOMEM, "out of memory opening router %s", name);
+        return NULL;
+    }
+    r->ops = ops;
+    r->reg = env->reg;
+    if (ops->init(env, &r->state) != LOCO_OK) {
+        loco_error_prefix("router %s", name);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void loco_router_close(struct loco_router *r)
+{
+    if (!r)
+        return;
+    if (r->ops->free)
+        r->ops->free(r->state);
+    free(r);
+}
+
+const char *loco_router_name(const struct loco_router *r)
+{
+    return r->ops->name;
+}
+
+const struct loco_registry_adapter *loco_route_adapter_for(const struct loco_registry *reg,
+                                                           const char *domain,
+                                                           const char **why_out)
+{
+    const struct loco_registry_adapter *active = loco_registry_active(reg, domain);
+    if (active) {
+        if (why_out)
+            *why_out = "active";
+        return active;
+    }
+    /* no active adapter: the best candidate, gate-passers first */
+    const struct loco_registry_adapter *best = NULL;
+    double best_key = -INFINITY;
+    for (size_t i = 0; i < loco_registry_n_adapters(reg); i++) {
+        const struct loco_registry_adapter *a = loco_registry_adapter_at(reg, i);
+        if (strcmp(a->domain, domain) || a->status == LOCO_REGISTRY_RETIRED)
+            continue;
+        const struct loco_registry_score *s = loco_registry_primary_score(reg, a);
+        double key = (s && s->passed ? 10.0 : 0.0) + (s ? s->score : -1.0);
+        if (!best || key > best_key || (key == best_key && strcmp(a->name, best->name) < 0)) {
+            best = a;
+            best_key = key;
+        }
+    }
+    if (why_out)
+        *why_out = !best ? "no adapter" : best_key >= 10.0 ? "candidate (passed its gate)"
+                                                           : "candidate (not promoted)";
+    return best;
+}
+
+int loco_route(struct loco_router *r, const char *query, struct loco_route_decision *d)
+{
+    if (!r || !query || !d)
+        return loco_error_set(LOCO_ERR_INVALID, "route: no router, query or decision");
+    double t0 = loco_time_ms();
+    memset(d, 0, sizeof *d);
+    snprintf(d->router, sizeof d->router, "%s", r->ops->name);
+    size_t nd = loco_registry_n_domains(r->reg);
+    for (size_t i = 0; i < nd; i++)
+        snprintf(d->names[i], sizeof d->names[i], "%s", loco_registry_domain_at(r->reg, i)->name);
+    snprintf(d->names[nd], sizeof d->names[nd], "%s", LOCO_ROUTE_BASE);
+    d->n = nd + 1;
+    int rc = r->ops->score(r->state, query, d);
+    if (rc != LOCO_OK)
+        return rc;
+    /* normalise (a router may hand back unnormalised non-negative weights) */
+    double sum = 0;
+    for (size_t i = 0; i < d->n; i++)
+        sum += d->prob[i] > 0 && isfinite(d->prob[i]) ? d->prob[i] : 0;
+    size_t top = nd; /* base unless something wins */
+    for (size_t i = 0; i < d->n; i++) {
+        d->prob[i] = sum > 0 ? (d->prob[i] > 0 && isfinite(d->prob[i]) ? d->prob[i] / sum : 0)
+                             : (i == nd ? 1.0 : 0.0);
+        if (d->prob[i] > d->prob[top])
+            top = i;
+    }
+    if (!d->domain[0]) /* the router may have decided itself (margin rules) */
+        snprintf(d->domain, sizeof d->domain, "%s", d->names[top]);
+    for (size_t i = 0; i < d->n; i++)
+        if (!strcmp(d->names[i], d->domain))
+            d->confidence = d->prob[i];
+    if (strcmp(d->domain, LOCO_ROUTE_BASE)) {
+        const char *why = NULL;
+        const struct loco_registry_adapter *a = loco_route_adapter_for(r->reg, d->domain, &why);
+        if (a) {
+            snprintf(d->adapter, sizeof d->adapter, "%s", a->name);
+            snprintf(d->adapter_path, sizeof d->adapter_path, "%s", a->path);
+        } else {
+            size_t len = strlen(d->reason);
+            snprintf(d->reason + len, sizeof d->reason - len,
+                     "%sdomain %s has no adapter: base model", len ? "; " : "", d->domain);
+        }
+    }
+    d->ms = loco_time_ms() - t0;
+    return LOCO_OK;
+}

@@ -1,0 +1,324 @@
+/*
+ * test-router.c - routers: the table, the keyword router's scores,
+ * probabilities, margin rule and reasons, which adapter serves a domain
+ * (active, then best candidate, then none), the routing benchmark's
+ * metrics on hand-counted cases, and malformed benchmark files.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loco/registry.h"
+#include "loco/router.h"
+
+#define SHA_A "1111111111111111111111111111111111111111111111111111111111111111"
+#define SHA_B "2222222222222222222222222222222222222222222222222222222222222222"
+
+static char dir[64];
+static char reg_path[128];
+
+static void put_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void adapter_yaml(char *buf, size_t cap, const char *name, const char *domain,
+                         const char *status, const char *keywords, const char *scores)
+{
+    snprintf(buf, cap,
+             "  - name: %s\n    domain: %s\n    version: 1.0.0\n    file: %s.gguf\n"
+             "    sha256: " SHA_A "\n    base_sha256: " SHA_B "\n"
+             "    lora: {rank: 2, alpha: 4, targets: [q]}\n"
+             "    provenance: {recipe: r.yaml, data: d, seed: 1, semester: 2026-S2, "
+             "authors: [A]}\n"
+             "    router:\n      keywords: [%s]\n      examples: [\"x\"]\n"
+             "    status: %s\n%s",
+             name, domain, name, keywords, status, scores ? scores : "");
+}
+
+/* math: m-active (active) + m-cand; code: c-good (passed) + c-bad; writing: none */
+static struct loco_registry *load_registry(const char *router_line)
+{
+    char a[1024], b[1024], c[1024], d[1024], all[8192];
+    adapter_yaml(a, sizeof a, "m-active", "math", "active", "how many, total, sum", NULL);
+    adapter_yaml(b, sizeof b, "m-cand", "math", "candidate", "percent, sum", NULL);
+    adapter_yaml(c, sizeof c, "c-good", "code", "candidate", "python, function, write a function",
+                 "    scores:\n      - {benchmark: mbpp, score: 0.4, ci_low: 0.3, ci_high: 0.5, "
+                 "base_score: 0.2, p_value: 0.01, passed: true, n_items: 200, record: r.json}\n");
+    adapter_yaml(d, sizeof d, "c-bad", "code", "candidate", "code",
+                 "    scores:\n      - {benchmark: mbpp, score: 0.6, ci_low: 0.5, ci_high: 0.7, "
+                 "base_score: 0.55, p_value: 0.4, passed: false, n_items: 200, record: r.json}\n");
+    snprintf(all, sizeof all,
+             "schema_version: 2\n%s"
+             "base_model: {name: T, file: t.gguf, sha256: " SHA_B ", architecture: llama, "
+             "academic_year: \"2026\"}\n"
+             "domains:\n  math: {primary_benchmark: gsm8k, benchmarks: [gsm8k]}\n"
+             "  code: {primary_benchmark: mbpp, benchmarks: [mbpp]}\n"
+             "  writing: {primary_benchmark: judge, benchmarks: [judge]}\n"
+             "adapters:\n%s%s%s%s",
+             router_line, a, b, c, d);
+    put_file(reg_path, all);
+    struct loco_registry_params p = loco_registry_default_params();
+    p.project_path = reg_path;
+    p.user_path = "";
+    struct loco_registry *r = loco_registry_load(&p);
+    if (!r)
+        fail_msg("%s", loco_error_message());
+    return r;
+}
+
+static void test_table(void **state)
+{
+    (void)state;
+    const struct loco_router_ops *const *list = loco_router_list();
+    assert_non_null(list[0]);
+    assert_ptr_equal(loco_router_find("keyword"), list[0]);
+    assert_null(loco_router_find("telepathy"));
+    assert_non_null(strstr(loco_error_message(), "keyword"));
+    /* the registry names an unknown router: opening fails with the list */
+    struct loco_registry *reg = load_registry("router: telepathy\n");
+    assert_string_equal(loco_registry_router(reg), "telepathy");
+    struct loco_router_env env = {.reg = reg};
+    assert_null(loco_router_open(&env, NULL));
+    assert_non_null(strstr(loco_error_message(), "telepathy"));
+    struct loco_router *r = loco_router_open(&env, "keyword"); /* --router overrides */
+    assert_non_null(r);
+    assert_string_equal(loco_router_name(r), "keyword");
+    loco_router_close(r);
+    loco_registry_free(reg);
+    reg = load_registry("");
+    assert_string_equal(loco_registry_router(reg), "");
+    env.reg = reg;
+    r = loco_router_open(&env, NULL);
+    assert_string_equal(loco_router_name(r), "keyword");
+    loco_router_close(r);
+    loco_registry_free(reg);
+}
+
+static void test_keyword_score(void **state)
+{
+    (void)state;
+    const char *kw[] = {"how many", "sum", "tl;dr", "as if you were"};
+    /* "how many" in the first line: (1 + 0.5) x 2 */
+    assert_true(fabs(loco_keyword_score("How many apples?", kw, 4) - 3.0) < 1e-12);
+    /* plural of a one-word keyword, counted once however often */
+    assert_true(fabs(loco_keyword_score("sums and SUMS and sum", kw, 4) - 2.0) < 1e-12);
+    /* punctuation inside a keyword is a word break: "tl;dr" = "tl dr" */
+    assert_true(fabs(loco_keyword_score("TL;DR: it rained", kw, 4) - 3.0) < 1e-12);
+    assert_true(fabs(loco_keyword_score("tl dr", kw, 4) - 3.0) < 1e-12);
+    /* a phrase needs its words in order and adjacent */
+    assert_true(fabs(loco_keyword_score("many how", kw, 4)) < 1e-12);
+    assert_true(fabs(loco_keyword_score("how very many", kw, 4)) < 1e-12);
+    /* no partial words: "summary" is not "sum", "summit" neither */
+    assert_true(fabs(loco_keyword_score("a summary at the summit", kw, 4)) < 1e-12);
+    /* after the first line a match counts once */
+    assert_true(fabs(loco_keyword_score("Read this.\nHow many?", kw, 4) - 1.5) < 1e-12);
+    assert_true(fabs(loco_keyword_score("Speak as if you were a cat", kw, 4) - 5.0) < 1e-12);
+    assert_true(fabs(loco_keyword_score("", kw, 4)) < 1e-12);
+    assert_true(fabs(loco_keyword_score(NULL, kw, 4)) < 1e-12);
+}
+
+static double prob_of(const struct loco_route_decision *d, const char *name)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (!strcmp(d->names[i], name))
+            return d->prob[i];
+    fail_msg("no %s in the decision", name);
+    return -1;
+}
+
+static void test_keyword_decisions(void **state)
+{
+    (void)state;
+    struct loco_registry *reg = load_registry("");
+    struct loco_router_env env = {.reg = reg};
+    struct loco_router *r = loco_router_open(&env, "keyword");
+    assert_non_null(r);
+    struct loco_route_decision d;
+
+    assert_int_equal(loco_route(r, "How many marbles in total?", &d), LOCO_OK);
+    assert_string_equal(d.router, "keyword");
+    assert_string_equal(d.domain, "math");
+    assert_string_equal(d.adapter, "m-active"); /* the active one, not the candidate */
+    assert_int_equal(d.n, 4);                   /* math, code, writing, base */
+    assert_string_equal(d.names[3], "base");
+    double sum = 0;
+    for (size_t i = 0; i < d.n; i++)
+        sum += d.prob[i];
+    assert_true(fabs(sum - 1) < 1e-12);
+    /* math scores 3 + 2 = 5, code and writing 0, base 1: softmax with 1.5 */
+    double e5 = exp(1.5 * 5), e0 = 1, e1 = exp(1.5);
+    assert_true(fabs(prob_of(&d, "math") - e5 / (e5 + 2 * e0 + e1)) < 1e-12);
+    assert_true(fabs(d.confidence - prob_of(&d, "math")) < 1e-15);
+    assert_non_null(strstr(d.reason, "'how many'"));
+    assert_non_null(strstr(d.reason, "'total'"));
+    assert_true(d.ms >= 0);
+
+    /* no keyword: base model, all other domains equally likely */
+    assert_int_equal(loco_route(r, "What is the capital of France?", &d), LOCO_OK);
+    assert_string_equal(d.domain, "base");
+    assert_string_equal(d.adapter, "");
+    assert_string_equal(d.reason, "no domain keyword found");
+    assert_true(prob_of(&d, "base") > prob_of(&d, "math"));
+
+    /* one keyword in the body only (score 1) does not beat base (1) */
+    assert_int_equal(loco_route(r, "Hello there.\nThe sum is large.", &d), LOCO_OK);
+    assert_string_equal(d.domain, "base");
+
+    /* a tie between two domains is ambiguous: the base model, and the reason names both */
+    assert_int_equal(loco_route(r, "sum in python", &d), LOCO_OK);
+    assert_string_equal(d.domain, "base");
+    assert_non_null(strstr(d.reason, "ambiguous"));
+    assert_non_null(strstr(d.reason, "math"));
+    assert_non_null(strstr(d.reason, "code"));
+
+    /* code has no active adapter: the candidate that passed its gate serves it,
+     * though the other candidate scores higher */
+    assert_int_equal(loco_route(r, "Write a function in python", &d), LOCO_OK);
+    assert_string_equal(d.domain, "code");
+    assert_string_equal(d.adapter, "c-good");
+    assert_non_null(strstr(d.adapter_path, "c-good.gguf"));
+    loco_router_close(r);
+    loco_registry_free(reg);
+}
+
+static void test_adapter_for(void **state)
+{
+    (void)state;
+    struct loco_registry *reg = load_registry("");
+    const char *why = NULL;
+    const struct loco_registry_adapter *a = loco_route_adapter_for(reg, "math", &why);
+    assert_string_equal(a->name, "m-active");
+    assert_string_equal(why, "active");
+    a = loco_route_adapter_for(reg, "code", &why);
+    assert_string_equal(a->name, "c-good");
+    assert_string_equal(why, "candidate (passed its gate)");
+    assert_null(loco_route_adapter_for(reg, "writing", &why));
+    assert_string_equal(why, "no adapter");
+    assert_null(loco_route_adapter_for(reg, "astrology", NULL));
+    loco_registry_free(reg);
+}
+
+static void test_bench_metrics(void **state)
+{
+    (void)state;
+    struct loco_registry *reg = load_registry("");
+    struct loco_router_env env = {.reg = reg};
+    struct loco_router *r = loco_router_open(&env, "keyword");
+    /* 3 math right, 1 code right, 1 code sent to math, 1 base right,
+     * 1 labelled writing sent to base, 1 with a label the router lacks */
+    struct loco_route_item items[] = {
+        {"how many cats", "math"},          {"what is the total", "math"},
+        {"how many in total", "math"},      {"write a function in python", "code"},
+        {"the sum of a list", "code"},      {"hello", "base"},
+        {"a poem about the sea", "writing"}, {"tell me a joke", "humour"},
+    };
+    struct loco_route_bench *b = malloc(sizeof *b);
+    assert_int_equal(loco_route_bench_run(r, items, 8, b), LOCO_OK);
+    assert_int_equal(b->n, 8);
+    assert_int_equal(b->correct, 5);
+    assert_true(fabs(b->accuracy - 5.0 / 8) < 1e-12);
+    assert_int_equal(b->n_labels, 5); /* math code writing base + humour */
+    assert_string_equal(b->labels[4], "humour");
+    assert_int_equal(b->confusion[0][0], 3); /* math -> math */
+    assert_int_equal(b->confusion[1][0], 1); /* code -> math */
+    assert_int_equal(b->confusion[2][3], 1); /* writing -> base */
+    assert_int_equal(b->confusion[4][3], 1); /* humour -> base */
+    /* math: precision 3/4, recall 1; code: 1/1, 1/2; base: 1/3, 1 */
+    assert_true(fabs(b->precision[0] - 0.75) < 1e-12 && fabs(b->recall[0] - 1) < 1e-12);
+    assert_true(fabs(b->precision[1] - 1) < 1e-12 && fabs(b->recall[1] - 0.5) < 1e-12);
+    assert_true(fabs(b->f1[1] - 2.0 / 3) < 1e-12);
+    assert_true(fabs(b->precision[3] - 1.0 / 3) < 1e-12);
+    assert_int_equal(b->support[2], 1);
+    assert_true(fabs(b->f1[2]) < 1e-12);
+    /* ECE from the bins equals the sum over items recomputed here */
+    double ece = 0;
+    size_t nb = 0;
+    for (size_t i = 0; i < LOCO_ROUTE_ECE_BINS; i++) {
+        nb += b->bin_n[i];
+        ece += (double)b->bin_n[i] / 8 * fabs(b->bin_acc[i] - b->bin_conf[i]);
+    }
+    assert_int_equal(nb, 8);
+    assert_true(fabs(ece - b->ece) < 1e-12);
+    assert_true(b->ms_p50 <= b->ms_p95 && b->ms_p95 <= b->ms_max);
+    char *j = loco_route_bench_json(b, "keyword");
+    assert_non_null(strstr(j, "\"accuracy\":\t0.625"));
+    assert_non_null(strstr(j, "\"confusion\""));
+    free(j);
+    free(b);
+    loco_router_close(r);
+    loco_registry_free(reg);
+}
+
+static void test_items_load(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/items.jsonl", dir);
+    struct loco_route_item *items;
+    size_t n;
+    put_file(path, "{\"query\": \"q1\", \"domain\": \"math\", \"source\": \"x\"}\n\n"
+                   "{\"query\": \"q2\", \"domain\": \"base\"}\n");
+    assert_int_equal(loco_route_items_load(path, &items, &n), LOCO_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(items[1].query, "q2");
+    assert_string_equal(items[1].domain, "base");
+    loco_route_items_free(items, n);
+    const char *bad[] = {
+        "{\"query\": \"q1\", \"domain\": \"math\"}\n{\"query\": \"q2\"}\n",
+        "{\"query\": \"q1\", \"domain\": \"math\"}\nnot json\n",
+        "{\"query\": 3, \"domain\": \"math\"}\n",
+        "[\"query\", \"domain\"]\n",
+        "{\"query\": \"\", \"domain\": \"math\"}\n",
+    };
+    const char *where[] = {":2:", ":2:", ":1:", ":1:", ":1:"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        put_file(path, bad[i]);
+        assert_int_equal(loco_route_items_load(path, &items, &n), LOCO_ERR_FORMAT);
+        assert_non_null(strstr(loco_error_message(), where[i]));
+        assert_null(items);
+    }
+    put_file(path, "\n\n");
+    assert_int_equal(loco_route_items_load(path, &items, &n), LOCO_ERR_FORMAT);
+    assert_non_null(strstr(loco_error_message(), "no queries"));
+    unlink(path);
+    assert_int_equal(loco_route_items_load(path, &items, &n), LOCO_ERR_IO);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/loco-router-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(reg_path, sizeof reg_path, "%s/registry.yaml", dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(reg_path);
+    return rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table),         cmocka_unit_test(test_keyword_score),
+        cmocka_unit_test(test_keyword_decisions), cmocka_unit_test(test_adapter_for),
+        cmocka_unit_test(test_bench_metrics), cmocka_unit_test(test_items_load),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
