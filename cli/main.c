@@ -26,6 +26,8 @@ static const struct command commands[] = {
     {"bench", cmd_bench, "measure prompt (pp512) and generation (tg128) speed"},
     {"registry", cmd_registry, "validate the adapter registry (adapters/registry.yaml)"},
     {"promote", cmd_promote, "make an adapter the active one of its domain"},
+    {"leaderboard", cmd_leaderboard, "adapters ranked per domain by their registry scores"},
+    {"report", cmd_report, "evaluation reports (Markdown, HTML), results archive, trend"},
     {"train", cmd_train, "train a LoRA adapter from a recipe (resumes when interrupted)"},
 };
 
@@ -36,7 +38,7 @@ static void usage(FILE *out)
             "usage: loco <command> [options]\n\ncommands:\n",
             LOCO_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nFirst time? Run `loco models pull default`, then `loco ask \"Why is the sky "
                  "blue?\"`.\n`loco <command> --help` shows a command's options.\n");
 }

@@ -1,0 +1,494 @@
+/*
+ * eval_report.c - the report of one evaluation record, as Markdown and as a
+ * self-contained HTML page, and writing both beside the record.
+ *
+ * Sections, in order: what was evaluated (adapter, model, hashes, date,
+ * version, settings); the results table (per benchmark: scores with CIs,
+ * the paired difference with its CI, test and p, effect size, power, gate);
+ * in HTML the two charts; each gate's reason and the paired counts;
+ * generation time and cache hits; fields this version does not know; and a
+ * few example items per benchmark, those where base and adapter disagree
+ * first.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loco/fileio.h"
+#include "loco/report.h"
+#include "report/report_internal.h"
+
+#define EXAMPLES_PER_BENCH 3
+#define ANSWER_CHARS 240
+#define PROMPT_CHARS 160
+#define SHA_CHARS 12
+#define OTHER_CHARS 300
+
+/* ---- what was evaluated ----------------------------------------------------- */
+
+static void sha_cell(struct report_doc *d, const char *sha)
+{
+    if (!sha || !sha[0]) {
+        doc_text(d, "-");
+        return;
+    }
+    doc_text(d, "sha256 ");
+    doc_code(d, sha, SHA_CHARS);
+}
+
+static void setting_value(struct report_doc *d, const cJSON *v)
+{
+    if (cJSON_IsString(v))
+        doc_text(d, v->valuestring);
+    else if (cJSON_IsNumber(v))
+        doc_fmt(d, "%g", v->valuedouble);
+    else if (cJSON_IsBool(v))
+        doc_text(d, cJSON_IsTrue(v) ? "true" : "false");
+    else {
+        char *brief = report_json_brief(v, 120);
+        doc_text(d, brief ? brief : "?");
+        free(brief);
+    }
+}
+
+static void header_row(struct report_doc *d, const char *label)
+{
+    doc_cell(d);
+    doc_strong(d, label);
+    doc_cell(d);
+}
+
+static void write_header(struct report_doc *d, const struct report_record *r)
+{
+    static const char *const heads[] = {"", ""};
+    doc_table_begin(d, heads, "ll");
+    header_row(d, "adapter");
+    doc_text(d, r->adapter_name ? r->adapter_name : "-");
+    doc_fmt(d, " (domain %s, scale %g), ", r->adapter_domain ? r->adapter_domain : "-",
+            isnan(r->scale) ? 1.0 : r->scale);
+    sha_cell(d, r->adapter_sha);
+    doc_row_end(d);
+    header_row(d, "adapter file");
+    doc_text(d, r->adapter_path ? r->adapter_path : "-");
+    doc_row_end(d);
+    header_row(d, "base model");
+    doc_text(d, r->model_path ? r->model_path : "-");
+    doc_text(d, ", ");
+    sha_cell(d, r->model_sha);
+    doc_row_end(d);
+    header_row(d, "date");
+    doc_text(d, r->date ? r->date : "-");
+    doc_row_end(d);
+    header_row(d, "loco version");
+    doc_text(d, r->version ? r->version : "-");
+    doc_row_end(d);
+    header_row(d, "settings");
+    const cJSON *s;
+    size_t i = 0;
+    for (s = r->settings ? r->settings->child : NULL; s; s = s->next) {
+        doc_fmt(d, "%s%s ", i++ ? ", " : "", s->string ? s->string : "?");
+        setting_value(d, s);
+    }
+    if (i == 0)
+        doc_text(d, "-");
+    doc_row_end(d);
+    doc_table_end(d);
+}
+
+/* ---- results ---------------------------------------------------------------- */
+
+static void value_ci(struct report_doc *d, double v, const double ci[2], bool sign)
+{
+    char a[32], lo[32], hi[32];
+    if (sign)
+        doc_raw(d, "%s", report_signed(a, sizeof a, v, 3));
+    else
+        doc_raw(d, "%s", report_num(a, sizeof a, v, 3));
+    if (isnan(ci[0]) && isnan(ci[1]))
+        return;
+    if (sign)
+        doc_raw(d, " [%s, %s]", report_signed(lo, sizeof lo, ci[0], 3),
+                report_signed(hi, sizeof hi, ci[1], 3));
+    else
+        doc_raw(d, " [%s, %s]", report_num(lo, sizeof lo, ci[0], 3),
+                report_num(hi, sizeof hi, ci[1], 3));
+}
+
+static void gate_cell(struct report_doc *d, const struct report_bench *b)
+{
+    if (b->has_passed)
+        doc_badge(d, b->passed, b->passed ? "PASS" : "FAIL");
+    else
+        doc_text(d, "-");
+    if (b->gate)
+        doc_fmt(d, " (%s)", b->gate);
+}
+
+static void result_row(struct report_doc *d, const struct report_bench *b)
+{
+    char t1[32], t2[32];
+    doc_cell(d);
+    doc_text(d, b->name);
+    doc_cell(d);
+    doc_text(d, report_num(t1, sizeof t1, b->n_items, 0));
+    doc_cell(d);
+    doc_text(d, b->metric ? b->metric : "-");
+    doc_cell(d);
+    value_ci(d, b->base, b->base_ci, false);
+    doc_cell(d);
+    value_ci(d, b->adapter, b->adapter_ci, false);
+    doc_cell(d);
+    value_ci(d, b->diff, b->diff_ci, true);
+    doc_cell(d);
+    doc_text(d, b->test ? b->test : "-");
+    doc_cell(d);
+    doc_text(d, report_p(t1, sizeof t1, b->p));
+    doc_cell(d);
+    if (b->effect_name)
+        doc_fmt(d, "%s = %s", b->effect_name, report_signed(t1, sizeof t1, b->effect, 2));
+    else
+        doc_text(d, "-");
+    doc_cell(d);
+    doc_raw(d, "%s / %s", report_num(t1, sizeof t1, b->power10, 2),
+            report_num(t2, sizeof t2, b->power5, 2));
+    doc_cell(d);
+    gate_cell(d, b);
+    doc_row_end(d);
+}
+
+static void write_results(struct report_doc *d, const struct report_record *r)
+{
+    static const char *const heads[] = {
+        "benchmark",        "items",         "metric", "base [95% CI]",
+        "adapter [95% CI]", "diff [95% CI]", "test",   "p",
+        "effect",           "power 10/5 pt", "gate"};
+    doc_heading(d, 2, "Results");
+    doc_table_begin(d, heads, "lrlrrrlrrrl");
+    for (size_t i = 0; i < r->n; i++)
+        result_row(d, &r->b[i]);
+    doc_table_end(d);
+}
+
+static void write_gates(struct report_doc *d, const struct report_record *r)
+{
+    char t[4][32];
+    doc_heading(d, 2, "Gates");
+    doc_list_begin(d);
+    for (size_t i = 0; i < r->n; i++) {
+        const struct report_bench *b = &r->b[i];
+        doc_item_begin(d);
+        doc_strong(d, b->name);
+        doc_text(d, ": ");
+        gate_cell(d, b);
+        if (b->why && b->why[0]) {
+            doc_text(d, ": ");
+            doc_text(d, b->why);
+        }
+        if (!isnan(b->pairs[0]) || !isnan(b->pairs[1]))
+            doc_fmt(d, ". Pairs: both right %s, base only %s, adapter only %s, both wrong %s",
+                    report_num(t[0], 32, b->pairs[0], 0), report_num(t[1], 32, b->pairs[1], 0),
+                    report_num(t[2], 32, b->pairs[2], 0), report_num(t[3], 32, b->pairs[3], 0));
+        if (!isnan(b->bootstrap_p))
+            doc_fmt(d, ". Bootstrap p = %s", report_p(t[0], 32, b->bootstrap_p));
+        if (!isnan(b->rank_biserial))
+            doc_fmt(d, ", rank-biserial r = %s", report_signed(t[0], 32, b->rank_biserial, 2));
+        doc_item_end(d);
+    }
+    doc_list_end(d);
+}
+
+static void write_generation(struct report_doc *d, const struct report_record *r)
+{
+    static const char *const heads[] = {"benchmark",        "base time (s)",  "base cached",
+                                        "adapter time (s)", "adapter cached", "base tokens",
+                                        "adapter tokens"};
+    char t[32];
+    doc_heading(d, 2, "Generation");
+    doc_table_begin(d, heads, "lrrrrrr");
+    for (size_t i = 0; i < r->n; i++) {
+        const struct report_bench *b = &r->b[i];
+        doc_cell(d);
+        doc_text(d, b->name);
+        for (int s = 0; s < 2; s++) {
+            doc_cell(d);
+            doc_text(d, report_num(t, sizeof t, b->gen_ms[s] / 1e3, 1));
+            doc_cell(d);
+            doc_text(d, report_num(t, sizeof t, b->cached[s], 0));
+        }
+        for (int s = 0; s < 2; s++) {
+            doc_cell(d);
+            doc_text(d, report_num(t, sizeof t, b->tokens[s], 0));
+        }
+        doc_row_end(d);
+    }
+    doc_table_end(d);
+}
+
+/* ---- what this version does not know ---------------------------------------- */
+
+static void other_field(struct report_doc *d, const char *where, const cJSON *v)
+{
+    char *brief = report_json_brief(v, OTHER_CHARS);
+    doc_item_begin(d);
+    if (where) {
+        doc_text(d, where);
+        doc_text(d, " ");
+    }
+    doc_code(d, v->string, 0);
+    doc_text(d, ": ");
+    doc_text(d, brief ? brief : "?");
+    doc_item_end(d);
+    free(brief);
+}
+
+/* Fields of the record (and of its benchmarks) this version does not render. */
+static size_t count_other(const struct report_record *r)
+{
+    size_t n = 0;
+    for (const cJSON *v = r->root->child; v; v = v->next)
+        n += !report_known_record_key(v->string);
+    for (size_t i = 0; i < r->n; i++)
+        for (const cJSON *v = r->b[i].json->child; v; v = v->next)
+            n += !report_known_bench_key(v->string);
+    return n;
+}
+
+static void write_other(struct report_doc *d, const struct report_record *r)
+{
+    if (count_other(r) == 0)
+        return;
+    doc_heading(d, 2, "Other fields");
+    doc_list_begin(d);
+    for (const cJSON *v = r->root->child; v; v = v->next)
+        if (!report_known_record_key(v->string))
+            other_field(d, NULL, v);
+    for (size_t i = 0; i < r->n; i++)
+        for (const cJSON *v = r->b[i].json->child; v; v = v->next)
+            if (!report_known_bench_key(v->string))
+                other_field(d, r->b[i].name, v);
+    doc_list_end(d);
+}
+
+/* ---- example items ---------------------------------------------------------- */
+
+static bool disagree(const struct report_item *it)
+{
+    if (isnan(it->score[0]) || isnan(it->score[1]))
+        return false;
+    return fabs(it->score[0] - it->score[1]) > 1e-9;
+}
+
+static void answer_cell(struct report_doc *d, const struct report_item *it, int s)
+{
+    char t[32];
+    doc_cell(d);
+    doc_fmt(d, "(%s) ", report_num(t, sizeof t, it->score[s], 2));
+    doc_text_cut(d, it->output[s], ANSWER_CHARS);
+    if (it->detail[s] && it->detail[s][0]) {
+        doc_text(d, " - ");
+        doc_text_cut(d, it->detail[s], ANSWER_CHARS);
+    }
+}
+
+static void example_row(struct report_doc *d, const struct report_item *it)
+{
+    doc_cell(d);
+    doc_text(d, it->id);
+    doc_cell(d);
+    doc_text_cut(d, it->prompt ? it->prompt : "", PROMPT_CHARS);
+    answer_cell(d, it, 0);
+    answer_cell(d, it, 1);
+    doc_row_end(d);
+}
+
+/* The first items where the sides disagree; the first items when none do. */
+static void write_examples_of(struct report_doc *d, const struct report_bench *b)
+{
+    static const char *const heads[] = {"item", "prompt", "base (score) answer",
+                                        "adapter (score) answer"};
+    size_t n = report_record_n_items(b), n_dis = 0, shown = 0;
+    struct report_item it;
+    for (size_t i = 0; i < n; i++)
+        n_dis += report_record_item(b, i, &it) && disagree(&it);
+    doc_heading(d, 3, b->name);
+    doc_para_begin(d);
+    if (n_dis)
+        doc_fmt(d,
+                "Base and adapter scored %zu of the %zu items differently; the first %zu:", n_dis,
+                n, n_dis < EXAMPLES_PER_BENCH ? n_dis : EXAMPLES_PER_BENCH);
+    else
+        doc_fmt(d, "Base and adapter scored all %zu items alike; the first %zu:", n,
+                n < EXAMPLES_PER_BENCH ? n : EXAMPLES_PER_BENCH);
+    doc_para_end(d);
+    doc_table_begin(d, heads, "llll");
+    for (size_t i = 0; i < n && shown < EXAMPLES_PER_BENCH; i++)
+        if (report_record_item(b, i, &it) && (!n_dis || disagree(&it))) {
+            example_row(d, &it);
+            shown++;
+        }
+    doc_table_end(d);
+}
+
+static void write_examples(struct report_doc *d, const struct report_record *r)
+{
+    bool any = false;
+    for (size_t i = 0; i < r->n; i++)
+        any = any || report_record_n_items(&r->b[i]) > 0;
+    if (!any)
+        return;
+    doc_heading(d, 2, "Example items");
+    for (size_t i = 0; i < r->n; i++)
+        if (report_record_n_items(&r->b[i]) > 0)
+            write_examples_of(d, &r->b[i]);
+}
+
+/* ---- the whole report ------------------------------------------------------- */
+
+static void write_title(struct report_doc *d, const struct report_record *r)
+{
+    char title[512];
+    snprintf(title, sizeof title, "Evaluation of %s (%s) against the base model",
+             r->adapter_name ? r->adapter_name : "?", r->adapter_domain ? r->adapter_domain : "?");
+    doc_heading(d, 1, title);
+}
+
+static void write_charts(struct report_doc *d, const struct report_record *r)
+{
+    doc_heading(d, 2, "Charts");
+    report_puts(d->b, "<figure>\n");
+    report_svg_bars(d->b, r);
+    report_puts(d->b, "<figcaption>Scores of the base model and the adapter, with 95% "
+                      "confidence intervals.</figcaption>\n</figure>\n<figure>\n");
+    report_svg_forest(d->b, r);
+    report_printf(d->b,
+                  "<figcaption>Paired difference (adapter - base) with its 95%% "
+                  "confidence interval; the dashed line is the non-inferiority margin "
+                  "(-%g).</figcaption>\n</figure>\n",
+                  r->ni_margin);
+}
+
+static void write_body(struct report_doc *d, const struct report_record *r)
+{
+    write_title(d, r);
+    write_header(d, r);
+    write_results(d, r);
+    if (d->html)
+        write_charts(d, r);
+    write_gates(d, r);
+    write_generation(d, r);
+    write_other(d, r);
+    write_examples(d, r);
+}
+
+char *loco_report_markdown(const char *record_json)
+{
+    struct report_record r;
+    if (report_record_parse(record_json, &r) != LOCO_OK)
+        return NULL;
+    struct report_buf b = {0};
+    struct report_doc d = {.b = &b, .html = false};
+    write_body(&d, &r);
+    report_record_free(&r);
+    return report_buf_finish(&b);
+}
+
+char *loco_report_html(const char *record_json)
+{
+    struct report_record r;
+    if (report_record_parse(record_json, &r) != LOCO_OK)
+        return NULL;
+    struct report_buf b = {0};
+    struct report_doc d = {.b = &b, .html = true};
+    report_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                    "<title>Evaluation of ");
+    report_html(&b, r.adapter_name ? r.adapter_name : "?");
+    report_puts(&b, "</title>\n<style>\n");
+    report_puts(&b, report_css);
+    report_puts(&b, "</style>\n</head>\n<body>\n");
+    write_body(&d, &r);
+    report_puts(&b, "</body>\n</html>\n");
+    report_record_free(&r);
+    return report_buf_finish(&b);
+}
+
+/* ---- files -------------------------------------------------------------------- */
+
+int loco_report_read_file(const char *path, char **text, size_t *len)
+{
+    *text = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return loco_error_set(LOCO_ERR_IO, "cannot open %s", path);
+    struct report_buf b = {0};
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && !b.failed) {
+        if (b.n + got > LOCO_REPORT_MAX_RECORD) {
+            fclose(f);
+            report_buf_free(&b);
+            return loco_error_set(LOCO_ERR_RANGE, "%s is larger than %u MiB", path,
+                                  LOCO_REPORT_MAX_RECORD >> 20);
+        }
+        report_putn(&b, chunk, got);
+    }
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    size_t n = b.n;
+    *text = report_buf_finish(&b);
+    if (bad) {
+        free(*text);
+        *text = NULL;
+        return loco_error_set(LOCO_ERR_IO, "cannot read %s", path);
+    }
+    if (!*text)
+        return LOCO_ERR_NOMEM;
+    if (len)
+        *len = n;
+    return LOCO_OK;
+}
+
+/* STEM.ext for a record path (STEM = the path without ".json"). */
+static int sibling(const char *json_path, const char *ext, char *buf, size_t cap)
+{
+    size_t n = strlen(json_path);
+    if (n > 5 && !strcmp(json_path + n - 5, ".json"))
+        n -= 5;
+    int w = snprintf(buf, cap, "%.*s%s", (int)n, json_path, ext);
+    if (w < 0 || (size_t)w >= cap)
+        return loco_error_set(LOCO_ERR_RANGE, "the path %s is too long", json_path);
+    return LOCO_OK;
+}
+
+static int write_text(const char *path, char *text)
+{
+    if (!text)
+        return LOCO_ERR_NOMEM;
+    int rc = loco_file_write_atomic(path, text, strlen(text));
+    free(text);
+    return rc;
+}
+
+int loco_report_write(const char *record_json_path)
+{
+    char md[4096], html[4096], *json;
+    int rc = sibling(record_json_path, ".md", md, sizeof md);
+    if (!rc)
+        rc = sibling(record_json_path, ".html", html, sizeof html);
+    if (!rc)
+        rc = loco_report_read_file(record_json_path, &json, NULL);
+    if (rc)
+        return rc;
+    char *mdt = loco_report_markdown(json);
+    char *htt = mdt ? loco_report_html(json) : NULL;
+    free(json);
+    if (!mdt || !htt) {
+        free(mdt);
+        free(htt);
+        loco_error_prefix("%s", record_json_path);
+        return LOCO_ERR_FORMAT;
+    }
+    rc = write_text(md, mdt);
+    int rc2 = write_text(html, htt);
+    return rc ? rc : rc2;
+}
