@@ -3,6 +3,7 @@
  * the same items, with paired statistics and gates.
  */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,16 +22,33 @@ static void eval_help(FILE *out)
 {
     fprintf(out,
             "usage: loco eval ADAPTER [options]\n\n"
-            "Runs the base model and the adapter on the same benchmark items (greedy), scores\n"
-            "both, and reports per benchmark: scores with 95%% CIs, the paired difference, a\n"
-            "paired test (exact McNemar for pass/fail items, Wilcoxon + paired bootstrap for\n"
-            "scores), effect size, power, and the gate: on the adapter's own domain the gain\n"
-            "must be significant (p < 0.05); elsewhere the upper 95%% bound of the drop must\n"
-            "be <= 5 points. Answers are cached: a killed run resumes, a repeated one is free.\n\n"
+            "Runs the base model and the adapter on the same benchmark items (greedy unless\n"
+            "--samples), scores both (judged benchmarks: by a judge model), and reports per\n"
+            "benchmark: scores with 95%% CIs, the paired difference, a paired test (exact\n"
+            "McNemar for pass/fail items, Wilcoxon + paired bootstrap for scores), effect\n"
+            "size, power, and the gate: on the adapter's own domain the gain must be\n"
+            "significant (p < 0.05); elsewhere the upper 95%% bound of the drop must be\n"
+            "<= 5 points. Answers and judgments are cached: a killed run resumes, a repeated\n"
+            "one is free.\n\n"
             "  --bench NAME           gsm8k, mbpp, humaneval, summarisation, arc-easy,\n"
-            "                         arc-challenge, or FILE.jsonl (repeatable; default: the\n"
-            "                         adapter's domain benchmark and the other domains')\n"
+            "                         arc-challenge, judge, judge-roleplay, or FILE.jsonl\n"
+            "                         (repeatable; default: the adapter's domain benchmark and\n"
+            "                         gsm8k, mbpp, summarisation)\n"
             "  --limit N              first N items of each benchmark\n"
+            "  --shots K              gsm8k: the first K train problems with worked answers as\n"
+            "                         earlier chat turns (default 0: zero-shot)\n"
+            "  --samples N            mbpp, humaneval, custom code: N sampled answers per item\n"
+            "                         and side; items score c/N (Wilcoxon) and pass@k is\n"
+            "                         reported (unbiased estimator). Default 1: greedy pass@1\n"
+            "  --temperature T        sampling temperature with --samples (default 0.8; top-p 0.95)\n"
+            "  --seed S               seeds sampled answers and judgments (default 1)\n"
+            "  --judge-rubric R       judge benchmarks: mtbench (ratings 1-10, default) or\n"
+            "                         prometheus (1-5); a score is (rating - 1) / (max - 1)\n"
+            "  --judgments N          judgments per answer, each its own seed (default 3)\n"
+            "  --judge-url URL        judge with an OpenAI-compatible endpoint (e.g.\n"
+            "                         http://localhost:8080/v1) instead of the base model;\n"
+            "                         API key from $LOCO_JUDGE_API_KEY\n"
+            "  --judge-model NAME     the endpoint's model (needed with --judge-url)\n"
             "  --slots N              sequences generated at once (default 4)\n"
             "  --scale S              adapter scale (default 1)\n"
             "  --cache FILE           generation cache (default ~/.cache/locollm/eval-cache.sqlite)\n"
@@ -50,19 +68,40 @@ struct progress {
     bool tty;
 };
 
-static void on_progress(void *user, const char *bench, int side, size_t done, size_t total)
+static void on_progress(void *user, const char *bench, const char *phase, int side, size_t done,
+                        size_t total)
 {
     struct progress *pr = user;
     if (!pr->tty && done != total)
         return;
     double el = (loco_time_ms() - pr->t0) / 1e3;
     double eta = done ? el * (double)(total - done) / (double)done : 0;
-    fprintf(stderr, "%s%s %-7s %zu/%zu items  %.0f s elapsed  ETA %.0f s%s", pr->tty ? "\r" : "",
-            bench, side ? "adapter" : "base", done, total, el, done < total ? eta : 0.0,
+    fprintf(stderr, "%s%s %-7s %-7s %zu/%zu  %.0f s elapsed  ETA %.0f s%s", pr->tty ? "\r" : "",
+            bench, side ? "adapter" : "base", phase, done, total, el, done < total ? eta : 0.0,
             pr->tty && done < total ? "   " : "\n");
     fflush(stderr);
     if (done == total)
         pr->t0 = loco_time_ms();
+}
+
+/* pass@k and the judge's figures, under the table. */
+static void print_extras(const struct loco_eval_bench *b)
+{
+    for (int side = 0; side < 2 && b->n_pass_k; side++) {
+        printf("%s %s, n=%u samples per item:", b->name, side ? "adapter" : "base", b->samples);
+        for (size_t k = 0; k < b->n_pass_k; k++)
+            printf(" pass@%u %.3f", b->pass_k[k], b->pass_at_k[side][k]);
+        printf("\n");
+    }
+    for (int side = 0; side < 2 && b->judged; side++)
+        printf("%s %s: mean rating %.2f of %d, per-item sd %.2f, range %.2f; %zu of %zu "
+               "judgments unparseable\n",
+               b->name, side ? "adapter" : "base", b->mean_rating[side], b->rating_max,
+               b->rating_sd[side], b->rating_range[side], b->n_unparsed[side],
+               b->n_judgments[side]);
+    if (b->judged)
+        printf("%s: judge %s, rubric %s; %zu of %zu items rated on both sides\n", b->name,
+               b->judge, loco_judge_rubric_name(b->rubric), b->n_used, b->n);
 }
 
 static void print_table(const struct loco_eval_bench *b, size_t n, const char *adapter)
@@ -84,6 +123,7 @@ static void print_table(const struct loco_eval_bench *b, size_t n, const char *a
                "%.0f s (%zu cached), adapter %.0f s (%zu cached).\n",
                b[i].name, b[i].gate_why ? b[i].gate_why : "", power10, power5,
                b[i].gen_ms[0] / 1e3, b[i].n_cached[0], b[i].gen_ms[1] / 1e3, b[i].n_cached[1]);
+        print_extras(&b[i]);
     }
 }
 
@@ -113,7 +153,21 @@ static char *record_json(const struct cli_engine *e, const struct loco_adapter *
     cJSON_AddStringToObject(ad, "sha256", asha);
     cJSON_AddNumberToObject(ad, "scale", scale);
     cJSON *s = cJSON_AddObjectToObject(r, "settings");
-    cJSON_AddStringToObject(s, "decoding", "greedy");
+    cJSON_AddStringToObject(s, "decoding", p->samples > 1 ? "greedy; sampled for code "
+                                                            "benchmarks" : "greedy");
+    cJSON_AddNumberToObject(s, "shots", p->shots);
+    cJSON_AddNumberToObject(s, "samples", p->samples);
+    if (p->samples > 1) {
+        cJSON_AddNumberToObject(s, "temperature", p->temperature);
+        cJSON_AddNumberToObject(s, "top_p", p->top_p);
+    }
+    cJSON_AddNumberToObject(s, "seed", (double)p->seed);
+    cJSON *j = cJSON_AddObjectToObject(s, "judge");
+    cJSON_AddStringToObject(j, "rubric", loco_judge_rubric_name(p->judge.rubric));
+    cJSON_AddNumberToObject(j, "judgments", p->judge.n_judgments);
+    cJSON_AddNumberToObject(j, "temperature", p->judge.temperature);
+    cJSON_AddStringToObject(j, "url", p->judge.url ? p->judge.url : "");
+    cJSON_AddStringToObject(j, "model", p->judge.url ? p->judge.model : "base model");
     cJSON_AddNumberToObject(s, "limit", (double)p->limit);
     cJSON_AddNumberToObject(s, "slots", p->slots);
     cJSON_AddNumberToObject(s, "n_ctx", p->n_ctx);
@@ -152,6 +206,11 @@ static int record_scores(const char *adapter, const char *record, const char *la
         !strcmp(layer_name, "project") ? LOCO_REGISTRY_PROJECT : LOCO_REGISTRY_USER;
     for (size_t i = 0; i < n; i++) {
         struct loco_ci ci = b[i].binary ? b[i].bin.adapter_ci : b[i].cont.adapter_ci;
+        if (!isfinite(b[i].adapter_score) || !isfinite(ci.lo) || !isfinite(ci.hi)) {
+            fprintf(stderr, "loco eval: %s has no score to record (%s)\n", b[i].name,
+                    b[i].gate_why ? b[i].gate_why : "no statistics");
+            continue;
+        }
         struct loco_registry_score sc = {.benchmark = b[i].name, .score = b[i].adapter_score,
                                          .ci_low = ci.lo, .ci_high = ci.hi,
                                          .base_score = b[i].base_score, .p_value = b[i].p_value,
@@ -163,6 +222,34 @@ static int record_scores(const char *adapter, const char *record, const char *la
     fprintf(stderr, "loco eval: scores of %s recorded in the %s registry\n", adapter,
             layer == LOCO_REGISTRY_PROJECT ? "project" : "user");
     return 0;
+}
+
+/* Options that would change nothing are refused rather than ignored. */
+static bool check_options(const struct loco_eval_params *p, const char *const *benches, size_t n,
+                          bool temperature_set)
+{
+    bool shots = n == 0, samples = n == 0; /* the default set has gsm8k and mbpp */
+    for (size_t i = 0; i < n; i++) {
+        shots = shots || loco_eval_bench_takes_shots(benches[i]);
+        samples = samples || loco_eval_bench_takes_samples(benches[i]);
+    }
+    const char *why = p->shots && !shots ? "--shots applies to gsm8k only"
+                      : p->samples > 1 && !samples
+                          ? "--samples applies to mbpp, humaneval and custom code benchmarks"
+                      : temperature_set && p->samples < 2
+                          ? "--temperature needs --samples N (N > 1); answers are greedy"
+                      : !p->judge.url != !p->judge.model
+                          ? "--judge-url and --judge-model go together"
+                          : NULL;
+    if (why)
+        fprintf(stderr, "loco eval: %s (see loco eval --help)\n", why);
+    char *url = !why && p->judge.url ? loco_judge_chat_url(p->judge.url) : NULL;
+    if (!why && p->judge.url && !url) {
+        fprintf(stderr, "loco eval: --judge-url: %s\n", loco_error_message());
+        return false;
+    }
+    free(url);
+    return !why;
 }
 
 static int default_cache(char *buf, size_t cap)
@@ -190,8 +277,8 @@ int cmd_eval(int argc, char **argv)
         p.shared_dir = env_shared;
     const char *benches[MAX_BENCH], *out_path = NULL, *registry_layer = "user", *v;
     size_t n_bench = 0;
-    bool json = false, no_cache = false;
-    double scale = 1.0;
+    bool json = false, no_cache = false, temperature_set = false;
+    double scale = 1.0, fv;
     char cache_path[4200] = "";
     const char *adapter = NULL;
     for (int i = 1; i < argc; i++) {
@@ -230,7 +317,36 @@ int cmd_eval(int argc, char **argv)
         } else if (cli_opt(argc, argv, &i, "--scale", &v)) {
             if (!cli_parse_float("--scale", v, -100, 100, &scale))
                 return 2;
-        } else if (cli_opt(argc, argv, &i, "--cache", &v))
+        } else if (cli_opt(argc, argv, &i, "--shots", &v)) {
+            if (!cli_parse_int("--shots", v, 0, LOCO_EVAL_MAX_SHOTS, &n))
+                return 2;
+            p.shots = (uint32_t)n;
+        } else if (cli_opt(argc, argv, &i, "--samples", &v)) {
+            if (!cli_parse_int("--samples", v, 1, LOCO_EVAL_MAX_SAMPLES, &n))
+                return 2;
+            p.samples = (uint32_t)n;
+        } else if (cli_opt(argc, argv, &i, "--temperature", &v)) {
+            if (!cli_parse_float("--temperature", v, 0.01, 5, &fv))
+                return 2;
+            p.temperature = (float)fv;
+            temperature_set = true;
+        } else if (cli_opt(argc, argv, &i, "--seed", &v)) {
+            if (!cli_parse_u64("--seed", v, &p.seed))
+                return 2;
+        } else if (cli_opt(argc, argv, &i, "--judge-rubric", &v)) {
+            if (loco_judge_rubric_parse(v, &p.judge.rubric) != LOCO_OK) {
+                fprintf(stderr, "loco eval: --judge-rubric: %s\n", loco_error_message());
+                return 2;
+            }
+        } else if (cli_opt(argc, argv, &i, "--judgments", &v)) {
+            if (!cli_parse_int("--judgments", v, 1, LOCO_JUDGE_MAX_JUDGMENTS, &n))
+                return 2;
+            p.judge.n_judgments = (uint32_t)n;
+        } else if (cli_opt(argc, argv, &i, "--judge-url", &v))
+            p.judge.url = v;
+        else if (cli_opt(argc, argv, &i, "--judge-model", &v))
+            p.judge.model = v;
+        else if (cli_opt(argc, argv, &i, "--cache", &v))
             snprintf(cache_path, sizeof cache_path, "%s", v);
         else if (cli_opt(argc, argv, &i, "--shared", &v))
             p.shared_dir = v;
@@ -258,6 +374,10 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "loco eval: name one adapter (see loco eval --help)\n");
         return 2;
     }
+    if (!check_options(&p, benches, n_bench, temperature_set))
+        return 2;
+    const char *key = getenv("LOCO_JUDGE_API_KEY");
+    p.judge.api_key = key && key[0] ? key : NULL;
     if (!no_cache && !cache_path[0] && default_cache(cache_path, sizeof cache_path)) {
         cli_fail("no place for the evaluation cache (use --cache FILE or --no-cache)");
         return 1;

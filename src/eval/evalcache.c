@@ -52,8 +52,25 @@ static int pragma_int(struct loco_evalcache *c, const char *sql, int *out)
     return db_error(c, "reading its header");
 }
 
-/* The file must be new, or carry our application id and schema version. */
+/* The file must be new, or carry our application id and schema version.
+ * Check and creation are one write transaction: two processes opening a new
+ * cache at once must not see each other's half-written header. */
+static int check_schema_locked(struct loco_evalcache *c);
+
 static int check_schema(struct loco_evalcache *c)
+{
+    int rc = exec(c, "BEGIN IMMEDIATE");
+    if (rc && sqlite3_errcode(c->db) == SQLITE_NOTADB)
+        return loco_error_set(LOCO_ERR_FORMAT, "%s is not an evaluation cache (not an SQLite "
+                              "database); move it away or pass another --cache", c->path);
+    if (rc)
+        return rc;
+    rc = check_schema_locked(c);
+    int end = exec(c, rc ? "ROLLBACK" : "COMMIT");
+    return rc ? rc : end;
+}
+
+static int check_schema_locked(struct loco_evalcache *c)
 {
     int app = 0, version = 0;
     int rc = pragma_int(c, "PRAGMA application_id", &app);

@@ -1,7 +1,15 @@
 /*
  * run.c - one benchmark on the base model and on an adapter (see
  * loco/eval.h): load items, generate both sides (batched, cached), score,
- * compare.
+ * judge when the benchmark is judged, compare.
+ *
+ * Every generation goes through one path, eval_run_batch() (batch.c): a
+ * list of requests (a conversation and the text the cache key names)
+ * answered under one setting (adapter, decoding, seed), read from the cache
+ * when there, else generated with loco_generate_many (or asked of the HTTP
+ * judge) and stored. A side's answers are one batch, or one batch per
+ * sample when several are sampled; its judgments are one batch per
+ * judgment. The record's JSON is written by record_json.c.
  */
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -11,22 +19,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "loco/bench_items.h"
 #include "loco/codeeval.h"
 #include "loco/eval.h"
 #include "loco/evalcache.h"
 #include "loco/generate.h"
+#include "loco/judge.h"
 #include "loco/models.h"
 #include "loco/sandbox.h"
 #include "loco/score.h"
 
-enum kind { K_GSM8K, K_MBPP, K_HUMANEVAL, K_ROUGE, K_ARC, K_EXACT, K_CODE_CUSTOM };
+enum kind { K_GSM8K, K_MBPP, K_HUMANEVAL, K_ROUGE, K_ARC, K_EXACT, K_CODE_CUSTOM, K_JUDGE };
 
 /* One item and what scores it. */
 struct item {
     char *id;
     char *prompt;
-    char *gold;         /* gsm8k answer, reference summary, arc key, exact reference */
+    char *gold;         /* gsm8k answer, reference summary, arc key, exact reference,
+                           judge reference answer */
     char *code_prompt;  /* humaneval: the function signature and docstring */
     char *test;         /* humaneval test code; mbpp setup code */
     char *entry_point;  /* humaneval */
@@ -34,6 +45,9 @@ struct item {
     size_t n_tests;
     struct loco_arc_item arc;
     uint32_t norm;      /* custom exact_match normalisation */
+    char *rubric;       /* custom llm_judge: what the judge grades */
+    char *system;       /* custom items: a system message before the prompt, or NULL */
+    char *key_text;     /* with a system message: what the cache key names, else NULL */
 };
 
 struct bench_def {
@@ -41,20 +55,30 @@ struct bench_def {
     enum kind kind;
     const char *file;  /* under datasets/ */
     int32_t max_tokens;
+    size_t from, to;   /* 0-based line range [from, to) of the file; to = 0: to the end */
 };
 
 static const struct bench_def builtins[] = {
-    {"gsm8k", K_GSM8K, "gsm8k/test.jsonl", 320},
-    {"mbpp", K_MBPP, "mbpp/mbpp.jsonl", 384},
-    {"humaneval", K_HUMANEVAL, "humaneval/humaneval.jsonl", 384},
-    {"summarisation", K_ROUGE, "summarisation/summarisation.jsonl", 64},
-    {"arc-easy", K_ARC, "arc/ARC-Easy-test.jsonl", 24},
-    {"arc-challenge", K_ARC, "arc/ARC-Challenge-test.jsonl", 24},
+    {"gsm8k", K_GSM8K, "gsm8k/test.jsonl", 320, 0, 0},
+    {"mbpp", K_MBPP, "mbpp/mbpp.jsonl", 384, 0, 0},
+    {"humaneval", K_HUMANEVAL, "humaneval/humaneval.jsonl", 384, 0, 0},
+    /* records 1-600 train the summarisation adapter */
+    {"summarisation", K_ROUGE, "summarisation/summarisation.jsonl", 64, 600, 0},
+    {"arc-easy", K_ARC, "arc/ARC-Easy-test.jsonl", 24, 0, 0},
+    {"arc-challenge", K_ARC, "arc/ARC-Challenge-test.jsonl", 24, 0, 0},
+    /* AlpacaEval's writing prompts: evaluation only */
+    {"judge", K_JUDGE, "alpacaeval_gpt4/alpacaeval_gpt4_writing.jsonl", 256, 0, 0},
+    /* the writing adapter trains on records 1-800; 1001-1200 are held out */
+    {"judge-roleplay", K_JUDGE, "gpteacher_roleplay/gpteacher_roleplay.jsonl", 256, 1000, 1200},
 };
 #define N_BUILTINS (sizeof builtins / sizeof builtins[0])
 
-static const char *const bench_names[] = {"gsm8k", "mbpp", "humaneval", "summarisation",
-                                          "arc-easy", "arc-challenge", NULL};
+static const char *const bench_names[] = {"gsm8k",         "mbpp",     "humaneval",
+                                          "summarisation", "arc-easy", "arc-challenge",
+                                          "judge",         "judge-roleplay", NULL};
+
+/* pass@k is reported for these k (those <= n). */
+static const uint32_t pass_ks[LOCO_EVAL_MAX_PASS_K] = {1, 5, 10, 20, 50, 100};
 
 const char *const *loco_eval_bench_names(void)
 {
@@ -71,13 +95,45 @@ const char *loco_eval_domain_bench(const char *domain)
         return "mbpp";
     if (!strcmp(domain, "summarisation"))
         return "summarisation";
+    if (!strcmp(domain, "writing"))
+        return "judge";
     return NULL;
+}
+
+static bool is_custom(const char *bench)
+{
+    size_t len = strlen(bench);
+    return len > 6 && !strcmp(bench + len - 6, ".jsonl");
+}
+
+bool loco_eval_bench_takes_shots(const char *bench)
+{
+    return bench && !strcmp(bench, "gsm8k");
+}
+
+bool loco_eval_bench_takes_samples(const char *bench)
+{
+    return bench && (!strcmp(bench, "mbpp") || !strcmp(bench, "humaneval") || is_custom(bench));
 }
 
 struct loco_eval_params loco_eval_default_params(void)
 {
     return (struct loco_eval_params){.shared_dir = "../shared", .slots = 4, .n_ctx = 1280,
-                                     .threads = 2, .stats = loco_stats_default_params()};
+                                     .threads = 2, .stats = loco_stats_default_params(),
+                                     .samples = 1, .temperature = 0.8f, .top_p = 0.95f,
+                                     .seed = 1, .judge = loco_judge_default_params()};
+}
+
+double loco_eval_pass_at_k(uint32_t n, uint32_t c, uint32_t k)
+{
+    if (k == 0 || k > n || c > n)
+        return NAN;
+    if (n - c < k)
+        return 1.0; /* every draw of k contains a correct sample */
+    double all_wrong = 1.0; /* C(n-c, k) / C(n, k) */
+    for (uint32_t i = n - c + 1; i <= n; i++)
+        all_wrong *= 1.0 - (double)k / (double)i;
+    return 1.0 - all_wrong;
 }
 
 /* ---- items ---------------------------------------------------------------- */
@@ -93,6 +149,9 @@ static void item_free(struct item *it)
     for (size_t i = 0; i < it->n_tests; i++)
         free(it->tests[i]);
     free(it->tests);
+    free(it->rubric);
+    free(it->system);
+    free(it->key_text);
     if (it->arc.id)
         loco_arc_item_free(&it->arc);
 }
@@ -197,8 +256,6 @@ static int builtin_item(enum kind kind, const cJSON *j, size_t line, struct item
         break;
     }
     case K_ROUGE: {
-        if (line < 600)
-            return 1; /* records 1-600 train the summarisation adapter */
         it->id = json_str(j, "id");
         char *doc = json_str(j, "document");
         char *cut = doc ? first_words(doc, 400) : NULL;
@@ -222,6 +279,17 @@ static int builtin_item(enum kind kind, const cJSON *j, size_t line, struct item
             it->prompt = str_printf("%s\nAnswer with the letter of the correct choice.", body);
         free(body);
         it->gold = strdup(it->arc.answer_key);
+        break;
+    }
+    case K_JUDGE: {
+        /* the writing recipe's format (recipes/writing.yaml, format: instruction) */
+        it->id = json_str(j, "id");
+        char *ins = json_str(j, "instruction"), *in = json_str(j, "input");
+        if (ins)
+            it->prompt = in && in[0] ? str_printf("%s\n\n%s", ins, in) : strdup(ins);
+        free(ins);
+        free(in);
+        it->gold = json_str(j, "output");
         break;
     }
     default:
@@ -249,7 +317,12 @@ static int load_builtin(const struct bench_def *d, const struct loco_eval_params
     char *line = NULL;
     size_t lcap = 0;
     int rc = items ? LOCO_OK : LOCO_ERR_NOMEM;
-    while (rc == LOCO_OK && getline(&line, &lcap, f) >= 0 && (!p->limit || n < p->limit)) {
+    while (rc == LOCO_OK && (!d->to || line_no < d->to) && getline(&line, &lcap, f) >= 0 &&
+           (!p->limit || n < p->limit)) {
+        if (line_no < d->from) { /* outside the benchmark's records */
+            line_no++;
+            continue;
+        }
         cJSON *j = cJSON_Parse(line);
         if (!j) {
             rc = loco_error_set(LOCO_ERR_FORMAT, "%s:%zu: not JSON", path, line_no + 1);
@@ -313,13 +386,15 @@ static int load_custom(const char *path, const struct loco_eval_params *p, enum 
                                 "%s; one benchmark file holds one evaluation_type",
                                 path, b->id, loco_eval_type_name(b->type),
                                 loco_eval_type_name(first));
-        else if (b->type == LOCO_EVAL_LLM_JUDGE)
-            rc = loco_error_set(LOCO_ERR_UNSUPPORTED, "%s: llm_judge items need the judge, "
-                                "which this loco does not have yet", path);
         items[i].id = strdup(b->id);
         items[i].prompt = strdup(b->prompt);
         items[i].gold = b->reference ? strdup(b->reference) : NULL;
         items[i].norm = b->normalise;
+        items[i].rubric = b->rubric ? strdup(b->rubric) : NULL;
+        if (b->system) { /* the key names the system message too */
+            items[i].system = strdup(b->system);
+            items[i].key_text = str_printf("[system]\n%s\n[user]\n%s", b->system, b->prompt);
+        }
         if (b->n_tests) {
             items[i].n_tests = b->n_tests;
             items[i].tests = calloc(b->n_tests, sizeof *items[i].tests);
@@ -330,6 +405,7 @@ static int load_custom(const char *path, const struct loco_eval_params *p, enum 
     }
     *kind = first == LOCO_EVAL_ROUGE            ? K_ROUGE
             : first == LOCO_EVAL_CODE_EXECUTION ? K_CODE_CUSTOM
+            : first == LOCO_EVAL_LLM_JUDGE      ? K_JUDGE
                                                 : K_EXACT;
     loco_bench_items_free(set);
     if (rc) {
@@ -430,195 +506,465 @@ static int score_item(const struct item *it, enum kind kind, const char *answer,
         *score = r;
         return LOCO_OK;
     }
+    case K_JUDGE:
+        return LOCO_OK; /* scored by the judge (judge_side) */
     }
     return loco_error_set(LOCO_ERR_INVALID, "unknown benchmark kind");
 }
 
-/* ---- generation ----------------------------------------------------------- */
+/* ---- one side: answers, scores, judgments ------------------------------------ */
 
-/* A copy of s with every byte that does not start a well-formed UTF-8
- * sequence replaced by U+FFFD, so that answers cut inside a character (or
- * byte-fallback tokens) still make valid JSON. */
-static char *utf8_clean(const char *s)
-{
-    size_t n = strlen(s);
-    char *out = malloc(3 * n + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        bool ok = len > 0 && i + len <= n && !(len == 2 && c < 0xc2);
-        for (size_t k = 1; ok && k < len; k++)
-            ok = ((unsigned char)s[i + k] & 0xc0) == 0x80;
-        if (ok && len == 3) {
-            unsigned char c1 = (unsigned char)s[i + 1];
-            ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
-        }
-        if (ok && len == 4) {
-            unsigned char c1 = (unsigned char)s[i + 1];
-            ok = c <= 0xf4 && !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
-        }
-        if (ok) {
-            memcpy(o, s + i, len);
-            o += len;
-            i += len;
-        } else {
-            memcpy(o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-struct side_run {
-    struct loco_eval_bench *out;
-    int side;
+/* What the steps of one benchmark share. */
+struct run {
+    const struct loco_model *m;
+    const struct loco_eval_params *p;
     struct loco_evalcache *cache;
-    char **keys;             /* [n] */
-    const char *model_sha, *adapter_desc, *settings;
-    size_t *job_item;        /* job -> item */
-    size_t done;
+    char model_sha[65];
+    enum kind kind;
+    const struct item *items;
+    size_t n;
+    int32_t max_tokens;
+    uint32_t samples;            /* answers per item and side */
+    struct loco_chat_msg *shots; /* [2 * n_shots] turns before the question */
+    size_t n_shots;
+    bool judge_sees_reference;   /* custom llm_judge items: the reference goes in the prompt */
     loco_eval_progress_fn progress;
     void *user;
+    struct loco_eval_bench *out;
 };
 
-static bool job_done(void *user, size_t j, struct loco_gen_job *job)
+/* A seed of its own for draw `index` of stream `stream` (0: sampled answers,
+ * 1: judgments), by splitmix64 (Steele, Lea and Flood 2014) of the user's seed. */
+static uint64_t derive_seed(uint64_t seed, uint64_t stream, uint64_t index)
 {
-    struct side_run *r = user;
-    size_t i = r->job_item[j];
-    struct loco_eval_item *it = &r->out->items[i];
-    if (job->status == LOCO_OK) {
-        it->output[r->side] = utf8_clean(job->res.text);
-        r->out->n_tokens[r->side] += job->res.n_generated;
-        if (r->cache)
-            loco_evalcache_put(r->cache, r->keys[i], r->model_sha, r->adapter_desc, r->settings,
-                               it->prompt, job->res.text, job->res.n_generated,
-                               job->res.prompt_ms + job->res.generate_ms);
-    }
-    r->done++;
-    if (r->progress)
-        r->progress(r->user, r->out->name, r->side, r->done, r->out->n);
-    return true;
+    uint64_t z = seed + 0x9e3779b97f4a7c15ULL * ((stream << 32) + index + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return z == LOCO_SEED_RANDOM ? z - 1 : z;
 }
 
-static int generate_side(const struct loco_model *m, const struct loco_adapter *a, float scale,
-                         int side, int32_t max_tokens, const struct loco_eval_params *p,
-                         struct loco_evalcache *cache, loco_eval_progress_fn progress,
-                         void *user, struct loco_eval_bench *out)
+static const char *template_name(const struct loco_eval_params *p)
 {
-    char model_sha[65], adapter_desc[256] = "", settings[256];
-    int rc = loco_model_sha256(m, model_sha);
-    if (!rc && a) {
-        char asha[65];
-        rc = loco_models_sha256_file(loco_adapter_info(a)->path, asha);
-        snprintf(adapter_desc, sizeof adapter_desc, "%s:%.6g", asha, (double)scale);
-    }
-    snprintf(settings, sizeof settings, "bench=%s;greedy;max_tokens=%d;template=%s;v1", out->name,
-             max_tokens, p->chat_template ? p->chat_template : "model");
-    size_t n = out->n;
-    char **keys = calloc(n, sizeof *keys);
-    struct loco_gen_job *jobs = calloc(n ? n : 1, sizeof *jobs);
-    size_t *job_item = calloc(n ? n : 1, sizeof *job_item);
-    int32_t **toks = calloc(n ? n : 1, sizeof *toks);
-    if (!rc && (!keys || !jobs || !job_item || !toks))
-        rc = loco_error_set(LOCO_ERR_NOMEM, "out of memory");
-    size_t n_jobs = 0;
-    struct side_run run = {out, side, cache, keys, model_sha, adapter_desc, settings, job_item,
-                           0, progress, user};
-    for (size_t i = 0; !rc && i < n; i++) {
-        struct loco_eval_item *it = &out->items[i];
-        keys[i] = malloc(65);
-        if (!keys[i] || loco_evalcache_key(model_sha, adapter_desc, settings, it->prompt,
-                                           keys[i])) {
-            rc = LOCO_ERR_NOMEM;
-            break;
-        }
-        struct loco_evalcache_entry e;
-        if (cache && loco_evalcache_get(cache, keys[i], &e) == LOCO_OK) {
-            it->output[side] = utf8_clean(e.output);
-            free(e.output);
-            it->cached[side] = true;
-            out->n_cached[side]++;
-            out->n_tokens[side] += e.n_tokens;
-            run.done++;
-            continue;
-        }
-        struct loco_chat_msg msg = {.role = "user", .content = it->prompt};
-        size_t nt = 0;
-        rc = loco_chat_tokenize(m, p->chat_template, &msg, 1, &toks[n_jobs], &nt);
-        jobs[n_jobs] = (struct loco_gen_job){.prompt = toks[n_jobs], .n_prompt = nt};
-        job_item[n_jobs++] = i;
-    }
-    if (progress && !rc)
-        progress(user, out->name, side, run.done, n);
-    struct loco_context_params cp = loco_context_default_params();
-    cp.n_ctx = p->n_ctx;
-    cp.n_seq = p->slots > 0 ? p->slots : 1;
-    cp.n_batch = p->n_ctx < 512 ? p->n_ctx : 512;
-    cp.n_threads = p->threads > 0 ? p->threads : 1;
-    struct loco_context *ctx = !rc && n_jobs ? loco_context_init(m, cp) : NULL;
-    if (!rc && n_jobs && !ctx)
-        rc = LOCO_ERR_NOMEM;
-    for (int32_t s = 0; !rc && ctx && a && s < cp.n_seq; s++) {
-        struct loco_adapter_ref ref = {a, scale};
-        rc = loco_context_set_adapters(ctx, s, &ref, 1);
-    }
+    return p->chat_template ? p->chat_template : "model";
+}
+
+/* Decoding of answer sample s: greedy, or sampled with a seed of its own. */
+static struct loco_generate_params answer_decoding(const struct run *r, uint32_t s)
+{
     struct loco_generate_params gp = loco_generate_default_params();
-    gp.max_tokens = max_tokens;
+    gp.max_tokens = r->max_tokens;
     gp.sampling.temperature = 0.0f;
-    double t0 = loco_time_ms();
-    if (!rc && ctx)
-        rc = loco_generate_many(ctx, loco_model_tokenizer(m), jobs, n_jobs, &gp, job_done, &run);
-    out->gen_ms[side] = loco_time_ms() - t0;
-    for (size_t j = 0; j < n_jobs; j++) {
-        if (!rc && jobs[j].status != LOCO_OK) {
-            /* a prompt that does not fit is answered with nothing: it scores 0 */
-            struct loco_eval_item *it = &out->items[job_item[j]];
-            it->output[side] = strdup("");
-            snprintf(it->detail[side], sizeof it->detail[side], "not generated: %s",
-                     loco_status_name(jobs[j].status));
-        }
-        loco_generate_result_free(&jobs[j].res);
-        free(toks[j]);
+    if (r->samples > 1) {
+        gp.sampling.temperature = r->p->temperature;
+        gp.sampling.top_k = 0;
+        gp.sampling.top_p = r->p->top_p;
+        gp.sampling.min_p = 0.0f;
+        gp.sampling.repeat_penalty = 1.0f;
+        gp.sampling.seed = derive_seed(r->p->seed, 0, s);
     }
-    loco_context_free(ctx);
-    for (size_t i = 0; keys && i < n; i++)
-        free(keys[i]);
-    free(keys);
-    free(jobs);
-    free(job_item);
-    free(toks);
+    return gp;
+}
+
+/* The cache key's settings for answer sample s. The default (greedy,
+ * zero-shot) text is the one every earlier cache entry was stored under. */
+static char *answer_settings(const struct run *r, uint32_t s, uint64_t seed)
+{
+    const char *name = r->out->name, *tmpl = template_name(r->p);
+    if (r->samples > 1)
+        return str_printf("bench=%s;sample=%u;temperature=%.6g;top_p=%.6g;seed=%llu;"
+                          "max_tokens=%d;template=%s;v1", name, s, (double)r->p->temperature,
+                          (double)r->p->top_p, (unsigned long long)seed, r->max_tokens, tmpl);
+    if (r->n_shots)
+        return str_printf("bench=%s;greedy;shots=%zu;max_tokens=%d;template=%s;v1", name,
+                          r->n_shots, r->max_tokens, tmpl);
+    return str_printf("bench=%s;greedy;max_tokens=%d;template=%s;v1", name, r->max_tokens, tmpl);
+}
+
+/* Each item's conversation: its system message (custom items), the shots
+ * (gsm8k), then its question. */
+static int answer_requests(const struct run *r, struct gen_req *reqs)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const struct item *it = &r->items[i];
+        size_t nm = 0;
+        reqs[i].msgs = malloc((2 * r->n_shots + 2) * sizeof *reqs[i].msgs);
+        if (!reqs[i].msgs)
+            return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+        if (it->system)
+            reqs[i].msgs[nm++] = (struct loco_chat_msg){.role = "system", .content = it->system};
+        for (size_t k = 0; k < 2 * r->n_shots; k++)
+            reqs[i].msgs[nm++] = r->shots[k];
+        reqs[i].msgs[nm++] = (struct loco_chat_msg){.role = "user", .content = it->prompt};
+        reqs[i].n_msgs = nm;
+        reqs[i].key_text = it->key_text ? it->key_text : it->prompt;
+    }
+    return LOCO_OK;
+}
+
+/* Move answer sample s of request q into item i. */
+static void keep_answer(struct run *r, int side, uint32_t s, size_t i, struct gen_req *q)
+{
+    struct loco_eval_item *it = &r->out->items[i];
+    if (r->samples == 1) {
+        it->output[side] = q->output;
+        it->cached[side] = q->cached;
+        if (q->status != LOCO_OK) /* not generated: scores 0 */
+            snprintf(it->detail[side], sizeof it->detail[side], "not generated: %s",
+                     loco_status_name(q->status));
+    } else {
+        it->sample_output[side][s] = q->output;
+        it->cached[side] = (s == 0 || it->cached[side]) && q->cached;
+        if (s == 0)
+            it->output[side] = strdup(q->output);
+    }
+    q->output = NULL;
+}
+
+static int answer_side(struct run *r, const struct loco_adapter *a, float scale,
+                       const char *adapter_desc, int side)
+{
+    struct loco_eval_bench *out = r->out;
+    struct gen_req *reqs = calloc(r->n ? r->n : 1, sizeof *reqs);
+    int rc = reqs ? answer_requests(r, reqs) : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    struct phase ph = {r->progress, r->user, out->name, "answers", side, 0, r->n * r->samples};
+    struct gen_totals tot = {0};
+    for (uint32_t s = 0; !rc && s < r->samples; s++) {
+        struct gen_how how = {.model_sha = r->model_sha, .adapter_desc = adapter_desc,
+                              .adapter = a, .scale = scale, .gp = answer_decoding(r, s)};
+        char *settings = answer_settings(r, s, how.gp.sampling.seed);
+        how.settings = settings;
+        rc = settings ? eval_run_batch(r->m, r->p, r->cache, &how, reqs, r->n, &ph, &tot)
+                      : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; !rc && i < r->n; i++)
+            keep_answer(r, side, s, i, &reqs[i]);
+        for (size_t i = 0; !rc && out->items && i < r->n; i++)
+            if (!out->items[i].output[side])
+                rc = loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+        eval_reqs_clear(reqs, r->n);
+        free(settings);
+    }
+    out->gen_ms[side] = tot.ms;
+    out->n_cached[side] = tot.cached;
+    out->n_tokens[side] = tot.tokens;
+    eval_reqs_free(reqs, r->n);
     return rc;
+}
+
+/* Run every sample of item i in the sandbox: score = passed / samples. */
+static int score_samples(const struct run *r, int side, size_t i, struct phase *ph)
+{
+    struct loco_eval_item *it = &r->out->items[i];
+    char first_fail[160] = "", detail[160];
+    uint32_t c = 0;
+    for (uint32_t s = 0; s < it->n_samples; s++) {
+        double score = 0;
+        int rc = score_code(&r->items[i], r->kind, it->sample_output[side][s], &score, detail,
+                            sizeof detail);
+        if (rc)
+            return rc;
+        it->sample_pass[side][s] = score > 0.5;
+        c += score > 0.5;
+        if (score <= 0.5 && !first_fail[0])
+            snprintf(first_fail, sizeof first_fail, "%s", detail);
+        eval_phase_step(ph, 1);
+    }
+    it->n_correct[side] = c;
+    it->score[side] = (double)c / it->n_samples;
+    snprintf(it->detail[side], sizeof it->detail[side], "%u/%u passed%s%.120s", c, it->n_samples,
+             first_fail[0] ? "; first failure: " : "", first_fail);
+    return LOCO_OK;
+}
+
+static bool is_code(enum kind k)
+{
+    return k == K_MBPP || k == K_HUMANEVAL || k == K_CODE_CUSTOM;
+}
+
+static int score_side(struct run *r, int side)
+{
+    struct loco_eval_bench *out = r->out;
+    struct phase ph = {r->progress, r->user, out->name, "scoring", side, 0, r->n * r->samples};
+    int rc = LOCO_OK;
+    for (size_t i = 0; !rc && i < r->n; i++) {
+        struct loco_eval_item *it = &out->items[i];
+        if (r->kind == K_JUDGE)
+            break; /* the judge scores */
+        if (r->samples > 1) {
+            rc = score_samples(r, side, i, &ph);
+        } else if (!it->detail[side][0]) { /* not generated: scores 0 */
+            rc = score_item(&r->items[i], r->kind, it->output[side], &it->score[side],
+                            it->detail[side], sizeof it->detail[side]);
+            if (is_code(r->kind))
+                eval_phase_step(&ph, 1);
+        }
+        if (rc)
+            loco_error_prefix("%s item %s", out->name, it->id);
+    }
+    return rc;
+}
+
+/* How judgment j is made: the base model (no adapter) pre-filled with the
+ * rating's opening, or the endpoint. *settings is malloc'd. */
+static struct gen_how judge_how(const struct run *r, uint32_t j, char *remote_sha, size_t cap,
+                                char **settings)
+{
+    const struct loco_judge_params *jp = &r->p->judge;
+    struct gen_how how = {.model_sha = r->model_sha, .adapter_desc = "",
+                          .gp = loco_generate_default_params()};
+    how.gp.sampling.temperature = jp->temperature;
+    how.gp.sampling.top_k = 0;
+    how.gp.sampling.top_p = 0.95f;
+    how.gp.sampling.min_p = 0.0f;
+    how.gp.sampling.repeat_penalty = 1.0f;
+    how.gp.sampling.seed = derive_seed(r->p->seed, 1, j);
+    const char *rubric = loco_judge_rubric_name(jp->rubric);
+    unsigned long long seed = (unsigned long long)how.gp.sampling.seed;
+    if (jp->url) {
+        snprintf(remote_sha, cap, "remote:%s@%s", jp->model ? jp->model : "", jp->url);
+        how.model_sha = remote_sha;
+        how.remote = jp;
+        how.gp.max_tokens = jp->max_tokens;
+        *settings = str_printf("judge=remote;rubric=%s;judgment=%u;temperature=%.6g;seed=%llu;"
+                               "max_tokens=%d;v1", rubric, j, (double)jp->temperature, seed,
+                               jp->max_tokens);
+    } else {
+        how.prefill = LOCO_JUDGE_PREFILL;
+        how.gp.max_tokens = 8; /* "7]]" and a little room */
+        *settings = str_printf("judge=local;rubric=%s;judgment=%u;temperature=%.6g;top_p=0.95;"
+                               "seed=%llu;prefill=%s;max_tokens=8;template=%s;v1", rubric, j,
+                               (double)jp->temperature, seed, LOCO_JUDGE_PREFILL,
+                               template_name(r->p));
+    }
+    return how;
+}
+
+/* The judge's conversation about item i's answer on `side`. */
+static int judge_request(const struct run *r, size_t i, int side, struct gen_req *q,
+                         char **prompt)
+{
+    const struct item *src = &r->items[i];
+    *prompt = loco_judge_prompt(r->p->judge.rubric, src->prompt, r->out->items[i].output[side],
+                                r->judge_sees_reference ? src->gold : NULL, src->rubric);
+    q->msgs = malloc(2 * sizeof *q->msgs);
+    if (!*prompt || !q->msgs)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    q->msgs[0] = (struct loco_chat_msg){.role = "system", .content = loco_judge_system_prompt()};
+    q->msgs[1] = (struct loco_chat_msg){.role = "user", .content = *prompt};
+    q->n_msgs = 2;
+    q->key_text = *prompt;
+    return LOCO_OK;
+}
+
+/* Keep judgment j of item it on `side`: the judge's whole reply (the local
+ * judge's pre-filled opening, then what it wrote) and the rating read from
+ * it (NaN when none can be read). */
+static int keep_judgment(const struct run *r, struct loco_eval_item *it, int side, uint32_t j,
+                         const struct gen_req *q)
+{
+    char *text = r->p->judge.url ? strdup(q->output)
+                                 : str_printf("%s%s", LOCO_JUDGE_PREFILL, q->output);
+    if (!text)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    double v = NAN;
+    if (q->status != LOCO_OK ||
+        loco_judge_parse_rating(text, loco_judge_rubric_max(r->p->judge.rubric), &v) != LOCO_OK)
+        v = NAN;
+    it->judge_reply[side][j] = text;
+    it->rating[side][j] = v;
+    return LOCO_OK;
+}
+
+/* Item i's score on `side` from its ratings: the mean valid rating on 0..1. */
+static void score_ratings(struct loco_eval_item *it, int side, int32_t max)
+{
+    double sum = 0;
+    uint32_t valid = 0;
+    size_t at = (size_t)snprintf(it->detail[side], sizeof it->detail[side], "ratings");
+    for (uint32_t j = 0; j < it->n_ratings; j++) {
+        double v = it->rating[side][j];
+        if (!isnan(v)) {
+            sum += loco_judge_normalise(v, max);
+            valid++;
+        }
+        if (at < sizeof it->detail[side])
+            at += (size_t)snprintf(it->detail[side] + at, sizeof it->detail[side] - at,
+                                   isnan(v) ? " ?" : " %g", v);
+    }
+    it->score[side] = valid ? sum / valid : NAN;
+    if (!valid)
+        it->unrated = true;
+}
+
+static int judge_side(struct run *r, int side)
+{
+    struct loco_eval_bench *out = r->out;
+    const struct loco_judge_params *jp = &r->p->judge;
+    uint32_t n_j = jp->n_judgments < 1 ? 1
+                   : jp->n_judgments > LOCO_JUDGE_MAX_JUDGMENTS ? LOCO_JUDGE_MAX_JUDGMENTS
+                                                                : jp->n_judgments;
+    struct gen_req *reqs = calloc(r->n ? r->n : 1, sizeof *reqs);
+    char **prompts = calloc(r->n ? r->n : 1, sizeof *prompts), remote_sha[2048];
+    size_t *idx = calloc(r->n ? r->n : 1, sizeof *idx), k = 0;
+    int rc = reqs && prompts && idx ? LOCO_OK : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < r->n; i++) {
+        out->items[i].n_ratings = n_j;
+        for (uint32_t j = 0; j < n_j; j++)
+            out->items[i].rating[side][j] = NAN;
+        if (out->items[i].detail[side][0]) /* not generated: scores 0, unjudged */
+            continue;
+        idx[k] = i;
+        rc = judge_request(r, i, side, &reqs[k], &prompts[k]);
+        k++;
+    }
+    struct phase ph = {r->progress, r->user, out->name, "judging", side, 0, k * n_j};
+    struct gen_totals tot = {0};
+    for (uint32_t j = 0; !rc && j < n_j; j++) {
+        char *settings = NULL;
+        struct gen_how how = judge_how(r, j, remote_sha, sizeof remote_sha, &settings);
+        how.settings = settings;
+        rc = settings ? eval_run_batch(r->m, r->p, r->cache, &how, reqs, k, &ph, &tot)
+                      : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+        for (size_t q = 0; !rc && q < k; q++)
+            rc = keep_judgment(r, &out->items[idx[q]], side, j, &reqs[q]);
+        eval_reqs_clear(reqs, k);
+        free(settings);
+    }
+    for (size_t q = 0; !rc && q < k; q++)
+        score_ratings(&out->items[idx[q]], side, loco_judge_rubric_max(jp->rubric));
+    if (rc)
+        loco_error_prefix("%s: judging the %s answers", out->name, side ? "adapter" : "base");
+    out->judge_ms[side] = tot.ms;
+    out->n_judge_cached[side] = tot.cached;
+    out->n_judgments[side] = k * n_j;
+    for (size_t q = 0; prompts && q < k; q++)
+        free(prompts[q]);
+    free(prompts);
+    free(idx);
+    eval_reqs_free(reqs, k);
+    return rc;
+}
+
+/* Without an adapter the adapter side is the base side. */
+static int copy_side(struct loco_eval_bench *out)
+{
+    for (size_t i = 0; i < out->n; i++) {
+        struct loco_eval_item *it = &out->items[i];
+        it->output[1] = strdup(it->output[0]);
+        it->cached[1] = it->cached[0];
+        it->score[1] = it->score[0];
+        memcpy(it->detail[1], it->detail[0], sizeof it->detail[1]);
+        memcpy(it->rating[1], it->rating[0], sizeof it->rating[1]);
+        for (uint32_t j = 0; j < it->n_ratings; j++)
+            if (it->judge_reply[0][j] && !(it->judge_reply[1][j] = strdup(it->judge_reply[0][j])))
+                return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+        it->n_correct[1] = it->n_correct[0];
+        for (uint32_t s = 0; s < it->n_samples; s++) {
+            it->sample_output[1][s] = strdup(it->sample_output[0][s]);
+            it->sample_pass[1][s] = it->sample_pass[0][s];
+            if (!it->sample_output[1][s])
+                return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+        }
+        if (!it->output[1])
+            return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    }
+    out->n_cached[1] = out->n_cached[0];
+    out->n_tokens[1] = out->n_tokens[0];
+    out->n_judgments[1] = out->n_judgments[0];
+    out->n_judge_cached[1] = out->n_judge_cached[0];
+    return LOCO_OK;
 }
 
 /* ---- the whole benchmark -------------------------------------------------- */
 
+static void pass_k_summary(struct loco_eval_bench *b)
+{
+    for (size_t k = 0; k < LOCO_EVAL_MAX_PASS_K && pass_ks[k] <= b->samples; k++) {
+        b->pass_k[b->n_pass_k] = pass_ks[k];
+        for (int side = 0; side < 2; side++) {
+            double sum = 0;
+            for (size_t i = 0; i < b->n; i++)
+                sum += loco_eval_pass_at_k(b->samples, b->items[i].n_correct[side], pass_ks[k]);
+            b->pass_at_k[side][b->n_pass_k] = b->n ? sum / (double)b->n : NAN;
+        }
+        b->n_pass_k++;
+    }
+}
+
+/* Mean valid rating, mean per-item sd and range, unparseable judgments. */
+static void judge_summary(struct loco_eval_bench *b, int side)
+{
+    double sum = 0, sd_sum = 0, range_sum = 0;
+    size_t valid = 0, n_sd = 0, n_range = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct loco_eval_item *it = &b->items[i];
+        double s1 = 0, s2 = 0, lo = INFINITY, hi = -INFINITY;
+        size_t m = 0;
+        for (uint32_t j = 0; j < it->n_ratings; j++) {
+            double v = it->rating[side][j];
+            if (isnan(v))
+                continue;
+            s1 += v;
+            s2 += v * v;
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+            m++;
+        }
+        sum += s1;
+        valid += m;
+        if (m >= 1) {
+            range_sum += hi - lo;
+            n_range++;
+        }
+        if (m >= 2) {
+            double var = (s2 - s1 * s1 / (double)m) / (double)(m - 1);
+            sd_sum += sqrt(var > 0 ? var : 0);
+            n_sd++;
+        }
+    }
+    b->mean_rating[side] = valid ? sum / (double)valid : NAN;
+    b->rating_sd[side] = n_sd ? sd_sum / (double)n_sd : NAN;
+    b->rating_range[side] = n_range ? range_sum / (double)n_range : NAN;
+    b->n_unparsed[side] = b->n_judgments[side] - valid;
+}
+
 static int compare(struct loco_eval_bench *b, const struct loco_eval_params *p)
 {
-    size_t n = b->n;
+    size_t n = b->n, m = 0;
     if (n == 0)
         return loco_error_set(LOCO_ERR_INVALID, "benchmark %s has no items", b->name);
     double *x0 = malloc(n * sizeof *x0), *x1 = malloc(n * sizeof *x1);
     uint8_t *y0 = malloc(n), *y1 = malloc(n);
     int rc = x0 && x1 && y0 && y1 ? LOCO_OK : LOCO_ERR_NOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
-        x0[i] = b->items[i].score[0];
-        x1[i] = b->items[i].score[1];
-        y0[i] = x0[i] > 0.5;
-        y1[i] = x1[i] > 0.5;
+        if (b->items[i].unrated) /* no valid rating on a side: no pair */
+            continue;
+        x0[m] = b->items[i].score[0];
+        x1[m] = b->items[i].score[1];
+        y0[m] = x0[m] > 0.5;
+        y1[m] = x1[m] > 0.5;
+        m++;
     }
+    b->n_used = m;
     if (!rc && b->binary) {
-        rc = loco_stats_binary_paired(y0, y1, n, &p->stats, &b->bin);
+        rc = loco_stats_binary_paired(y0, y1, m, &p->stats, &b->bin);
         b->base_score = b->bin.base_acc;
         b->adapter_score = b->bin.adapter_acc;
         b->diff = b->bin.diff;
         b->diff_ci = b->bin.diff_ci;
         b->p_value = b->bin.p_value;
+    } else if (!rc && m < 2) {
+        /* e.g. a judge that rated nothing: no statistics, and no gate */
+        b->base_score = b->adapter_score = b->diff = b->p_value = NAN;
+        b->diff_ci = (struct loco_ci){NAN, NAN};
+        b->cont.base_ci = b->cont.adapter_ci = b->diff_ci;
+        b->cont.bootstrap_p = b->cont.cohens_dz = b->cont.wilcoxon.rank_biserial = NAN;
+        b->cont.power[0] = b->cont.power[1] = NAN;
+        b->gate_passed = false;
+        b->gate_why = "fewer than 2 items have a valid rating on both sides";
+        goto done;
     } else if (!rc) {
-        rc = loco_stats_continuous_paired(x0, x1, n, &p->stats, &b->cont);
+        rc = loco_stats_continuous_paired(x0, x1, m, &p->stats, &b->cont);
         b->base_score = b->cont.base_mean;
         b->adapter_score = b->cont.adapter_mean;
         b->diff = b->cont.diff;
@@ -627,14 +973,128 @@ static int compare(struct loco_eval_bench *b, const struct loco_eval_params *p)
     }
     if (!rc)
         b->gate_passed = b->in_domain
-                             ? loco_stats_gate_domain(n, b->p_value, b->diff, p->stats.alpha,
+                             ? loco_stats_gate_domain(m, b->p_value, b->diff, p->stats.alpha,
                                                       &b->gate_why)
-                             : loco_stats_gate_noninferior(n, b->diff_ci, p->stats.ni_margin,
+                             : loco_stats_gate_noninferior(m, b->diff_ci, p->stats.ni_margin,
                                                            &b->gate_why);
+done:
     free(x0);
     free(x1);
     free(y0);
     free(y1);
+    return rc;
+}
+
+/* The shots: the first k GSM8K train problems, each a user turn and the
+ * worked answer (ending "#### N") as the assistant's turn. */
+static int load_shots(struct run *r, const struct loco_eval_params *p,
+                      struct loco_gsm8k_example **ex, size_t *n_ex)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/datasets/gsm8k/train.jsonl",
+             p->shared_dir ? p->shared_dir : "../shared");
+    int rc = loco_gsm8k_load(path, p->shots, ex, n_ex);
+    if (!rc && *n_ex < p->shots)
+        rc = loco_error_set(LOCO_ERR_RANGE, "%s has %zu problems, fewer than --shots %u", path,
+                            *n_ex, p->shots);
+    r->shots = rc ? NULL : calloc(2 * *n_ex, sizeof *r->shots);
+    if (!rc && !r->shots)
+        rc = loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; !rc && k < *n_ex; k++) {
+        r->shots[2 * k] = (struct loco_chat_msg){.role = "user", .content = (*ex)[k].question};
+        r->shots[2 * k + 1] =
+            (struct loco_chat_msg){.role = "assistant", .content = (*ex)[k].answer_text};
+    }
+    r->n_shots = rc ? 0 : *n_ex;
+    return rc;
+}
+
+static void name_bench(const char *bench, bool builtin, char *name, size_t cap)
+{
+    if (builtin) {
+        snprintf(name, cap, "%s", bench);
+        return;
+    }
+    /* a custom file is named by its stem, lowercased to a registry-safe name */
+    const char *base = strrchr(bench, '/');
+    base = base ? base + 1 : bench;
+    size_t k = 0;
+    for (; base[k] && k + 1 < cap && strcmp(base + k, ".jsonl"); k++) {
+        char ch = (char)tolower((unsigned char)base[k]);
+        name[k] = isalnum((unsigned char)ch) || ch == '.' || ch == '_' ? ch : '-';
+    }
+    name[k] = '\0';
+}
+
+/* The result's shape: metric, test, settings, per-item storage. */
+static int setup_result(struct run *r, bool in_domain)
+{
+    struct loco_eval_bench *out = r->out;
+    const struct loco_eval_params *p = r->p;
+    out->binary = r->kind != K_ROUGE && r->kind != K_JUDGE && r->samples == 1;
+    snprintf(out->metric, sizeof out->metric, "%s",
+             r->kind == K_ROUGE     ? "rouge-l-f1"
+             : is_code(r->kind)     ? "pass@1"
+             : r->kind == K_EXACT   ? "exact_match"
+             : r->kind == K_JUDGE   ? (p->judge.rubric == LOCO_JUDGE_PROMETHEUS ? "judge-prometheus"
+                                                                              : "judge-mtbench")
+                                    : "accuracy");
+    out->in_domain = in_domain;
+    out->samples = r->samples;
+    out->temperature = r->samples > 1 ? p->temperature : 0.0f;
+    out->seed = p->seed;
+    out->judged = r->kind == K_JUDGE;
+    out->rubric = p->judge.rubric;
+    out->rating_max = loco_judge_rubric_max(p->judge.rubric);
+    if (out->judged && p->judge.url)
+        snprintf(out->judge, sizeof out->judge, "%.60s at %.120s",
+                 p->judge.model ? p->judge.model : "", p->judge.url);
+    else if (out->judged)
+        snprintf(out->judge, sizeof out->judge, "base model (in process)");
+    out->n = r->n;
+    out->items = calloc(r->n ? r->n : 1, sizeof *out->items);
+    if (!out->items)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < r->n; i++) {
+        struct loco_eval_item *it = &out->items[i];
+        it->id = strdup(r->items[i].id);
+        it->prompt = strdup(r->items[i].prompt);
+        if (!it->id || !it->prompt)
+            return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+        if (r->samples == 1)
+            continue;
+        it->n_samples = r->samples;
+        for (int side = 0; side < 2; side++) {
+            it->sample_output[side] = calloc(r->samples, sizeof *it->sample_output[side]);
+            it->sample_pass[side] = calloc(r->samples, 1);
+            if (!it->sample_output[side] || !it->sample_pass[side])
+                return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+        }
+    }
+    return LOCO_OK;
+}
+
+/* Answer, score and judge each side. */
+static int run_sides(struct run *r, const struct loco_adapter *a, float scale)
+{
+    int rc = loco_model_sha256(r->m, r->model_sha);
+    char adapter_desc[256] = "";
+    if (!rc && a) {
+        char asha[65];
+        rc = loco_models_sha256_file(loco_adapter_info(a)->path, asha);
+        snprintf(adapter_desc, sizeof adapter_desc, "%s:%.6g", asha, (double)scale);
+    }
+    for (int side = 0; side < 2 && !rc; side++) {
+        if (side == 1 && !a) {
+            rc = copy_side(r->out);
+            break;
+        }
+        rc = answer_side(r, side ? a : NULL, scale, side ? adapter_desc : "", side);
+        if (!rc)
+            rc = score_side(r, side);
+        if (!rc && r->kind == K_JUDGE)
+            rc = judge_side(r, side);
+    }
     return rc;
 }
 
@@ -649,76 +1109,45 @@ int loco_eval_bench_run(const struct loco_model *m, const struct loco_adapter *a
     for (size_t i = 0; i < N_BUILTINS; i++)
         if (!strcmp(builtins[i].name, bench))
             def = &builtins[i];
-    size_t len = strlen(bench);
-    bool custom = !def && len > 6 && !strcmp(bench + len - 6, ".jsonl");
-    if (!def && !custom)
+    if (!def && !is_custom(bench))
         return loco_error_set(LOCO_ERR_NOT_FOUND, "no benchmark '%s' (built in: gsm8k, mbpp, "
-                              "humaneval, summarisation, arc-easy, arc-challenge; or a custom "
-                              "FILE.jsonl)", bench);
+                              "humaneval, summarisation, arc-easy, arc-challenge, judge, "
+                              "judge-roleplay; or a custom FILE.jsonl)", bench);
+    if (p->samples > LOCO_EVAL_MAX_SAMPLES || p->shots > LOCO_EVAL_MAX_SHOTS)
+        return loco_error_set(LOCO_ERR_RANGE, "eval: at most %d samples and %d shots",
+                              LOCO_EVAL_MAX_SAMPLES, LOCO_EVAL_MAX_SHOTS);
     struct item *items = NULL;
     size_t n = 0;
     enum kind kind = def ? def->kind : K_EXACT;
     int rc = def ? load_builtin(def, p, &items, &n) : load_custom(bench, p, &kind, &items, &n);
     if (rc)
         return rc;
-    if (def) {
-        snprintf(out->name, sizeof out->name, "%s", bench);
-    } else {
-        /* a custom file is named by its stem, lowercased to a registry-safe name */
-        const char *base = strrchr(bench, '/');
-        base = base ? base + 1 : bench;
-        size_t k = 0;
-        for (; base[k] && k + 1 < sizeof out->name && strcmp(base + k, ".jsonl"); k++) {
-            char ch = (char)tolower((unsigned char)base[k]);
-            out->name[k] = isalnum((unsigned char)ch) || ch == '.' || ch == '_' ? ch : '-';
-        }
-        out->name[k] = '\0';
-    }
-    out->binary = kind != K_ROUGE;
-    snprintf(out->metric, sizeof out->metric, "%s",
-             kind == K_ROUGE                                   ? "rouge-l-f1"
-             : kind == K_MBPP || kind == K_HUMANEVAL ||
-                     kind == K_CODE_CUSTOM                     ? "pass@1"
-             : kind == K_EXACT                                 ? "exact_match"
-                                                               : "accuracy");
-    out->in_domain = in_domain;
-    out->n = n;
-    out->items = calloc(n ? n : 1, sizeof *out->items);
-    if (!out->items)
-        rc = loco_error_set(LOCO_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; !rc && i < n; i++) {
-        out->items[i].id = strdup(items[i].id);
-        out->items[i].prompt = strdup(items[i].prompt);
-    }
-    int32_t max_tokens = p->max_tokens > 0 ? p->max_tokens : def ? def->max_tokens : 256;
-    struct loco_evalcache *cache = NULL;
+    name_bench(bench, def != NULL, out->name, sizeof out->name);
+    struct run r = {.m = m, .p = p, .kind = kind, .items = items, .n = n,
+                    .max_tokens = p->max_tokens > 0 ? p->max_tokens : def ? def->max_tokens : 256,
+                    .samples = is_code(kind) && p->samples > 1 ? p->samples : 1,
+                    .judge_sees_reference = !def, .progress = progress, .user = user, .out = out};
+    struct loco_gsm8k_example *shot_ex = NULL;
+    size_t n_shot_ex = 0;
+    if (kind == K_GSM8K && p->shots)
+        rc = load_shots(&r, p, &shot_ex, &n_shot_ex);
+    out->shots = (uint32_t)r.n_shots;
+    if (!rc)
+        rc = setup_result(&r, in_domain);
     if (!rc && p->cache_path)
-        rc = loco_evalcache_open(p->cache_path, &cache);
-    for (int side = 0; side < 2 && !rc; side++) {
-        if (side == 1 && !a) {
-            for (size_t i = 0; i < n; i++)
-                out->items[i].output[1] = strdup(out->items[i].output[0]);
-            out->n_cached[1] = out->n_cached[0];
-            out->n_tokens[1] = out->n_tokens[0];
-            break;
-        }
-        rc = generate_side(m, side ? a : NULL, scale, side, max_tokens, p, cache, progress, user,
-                           out);
-    }
-    loco_evalcache_close(cache);
-    for (size_t i = 0; !rc && i < n; i++)
-        for (int side = 0; side < 2 && !rc; side++) {
-            struct loco_eval_item *it = &out->items[i];
-            if (it->detail[side][0]) /* not generated: scores 0 */
-                continue;
-            rc = score_item(&items[i], kind, it->output[side], &it->score[side], it->detail[side],
-                            sizeof it->detail[side]);
-            if (rc)
-                loco_error_prefix("%s item %s", bench, it->id);
-        }
+        rc = loco_evalcache_open(p->cache_path, &r.cache);
+    if (!rc)
+        rc = run_sides(&r, a, scale);
+    loco_evalcache_close(r.cache);
     for (size_t i = 0; i < n; i++)
         item_free(&items[i]);
     free(items);
+    free(r.shots);
+    loco_gsm8k_examples_free(shot_ex, n_shot_ex);
+    if (!rc && r.samples > 1)
+        pass_k_summary(out);
+    for (int side = 0; !rc && out->judged && side < 2; side++)
+        judge_summary(out, side);
     if (!rc)
         rc = compare(out, p);
     if (rc)
@@ -729,90 +1158,19 @@ int loco_eval_bench_run(const struct loco_model *m, const struct loco_adapter *a
 void loco_eval_bench_free(struct loco_eval_bench *b)
 {
     for (size_t i = 0; b->items && i < b->n; i++) {
-        free(b->items[i].id);
-        free(b->items[i].prompt);
-        free(b->items[i].output[0]);
-        free(b->items[i].output[1]);
+        struct loco_eval_item *it = &b->items[i];
+        free(it->id);
+        free(it->prompt);
+        for (int side = 0; side < 2; side++) {
+            free(it->output[side]);
+            for (uint32_t s = 0; it->sample_output[side] && s < it->n_samples; s++)
+                free(it->sample_output[side][s]);
+            free(it->sample_output[side]);
+            free(it->sample_pass[side]);
+            for (uint32_t j = 0; j < LOCO_JUDGE_MAX_JUDGMENTS; j++)
+                free(it->judge_reply[side][j]);
+        }
     }
     free(b->items);
     memset(b, 0, sizeof *b);
-}
-
-static void add_ci(cJSON *o, const char *key, struct loco_ci ci)
-{
-    cJSON *a = cJSON_AddArrayToObject(o, key);
-    cJSON_AddItemToArray(a, cJSON_CreateNumber(ci.lo));
-    cJSON_AddItemToArray(a, cJSON_CreateNumber(ci.hi));
-}
-
-static void add_num(cJSON *o, const char *key, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, key, v);
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
-char *loco_eval_bench_json(const struct loco_eval_bench *b, bool with_items)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "benchmark", b->name);
-    cJSON_AddStringToObject(o, "metric", b->metric);
-    cJSON_AddNumberToObject(o, "n_items", (double)b->n);
-    cJSON_AddStringToObject(o, "test", b->binary ? "exact McNemar" : "Wilcoxon signed-rank");
-    add_num(o, "base_score", b->base_score);
-    add_num(o, "adapter_score", b->adapter_score);
-    add_num(o, "diff", b->diff);
-    add_ci(o, "diff_ci95", b->diff_ci);
-    add_num(o, "p_value", b->p_value);
-    if (b->binary) {
-        add_ci(o, "base_ci95", b->bin.base_ci);
-        add_ci(o, "adapter_ci95", b->bin.adapter_ci);
-        cJSON *c = cJSON_AddObjectToObject(o, "pairs");
-        cJSON_AddNumberToObject(c, "both_right", b->bin.n11);
-        cJSON_AddNumberToObject(c, "base_only", b->bin.b);
-        cJSON_AddNumberToObject(c, "adapter_only", b->bin.c);
-        cJSON_AddNumberToObject(c, "both_wrong", b->bin.n00);
-        add_num(o, "cohens_h", b->bin.cohens_h);
-        add_num(o, "power_10pt", b->bin.power[0]);
-        add_num(o, "power_5pt", b->bin.power[1]);
-    } else {
-        add_ci(o, "base_ci95", b->cont.base_ci);
-        add_ci(o, "adapter_ci95", b->cont.adapter_ci);
-        add_num(o, "bootstrap_p", b->cont.bootstrap_p);
-        add_num(o, "cohens_dz", b->cont.cohens_dz);
-        add_num(o, "rank_biserial", b->cont.wilcoxon.rank_biserial);
-        add_num(o, "power_10pt", b->cont.power[0]);
-        add_num(o, "power_5pt", b->cont.power[1]);
-    }
-    cJSON_AddStringToObject(o, "gate", b->in_domain ? "superiority" : "non-inferiority");
-    cJSON_AddBoolToObject(o, "passed", b->gate_passed);
-    cJSON_AddStringToObject(o, "why", b->gate_why ? b->gate_why : "");
-    cJSON *t = cJSON_AddObjectToObject(o, "generation");
-    add_num(t, "base_ms", b->gen_ms[0]);
-    add_num(t, "adapter_ms", b->gen_ms[1]);
-    cJSON_AddNumberToObject(t, "base_cached", (double)b->n_cached[0]);
-    cJSON_AddNumberToObject(t, "adapter_cached", (double)b->n_cached[1]);
-    cJSON_AddNumberToObject(t, "base_tokens", (double)b->n_tokens[0]);
-    cJSON_AddNumberToObject(t, "adapter_tokens", (double)b->n_tokens[1]);
-    if (with_items) {
-        cJSON *arr = cJSON_AddArrayToObject(o, "items");
-        for (size_t i = 0; i < b->n; i++) {
-            const struct loco_eval_item *it = &b->items[i];
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddStringToObject(e, "id", it->id);
-            cJSON_AddStringToObject(e, "prompt", it->prompt);
-            for (int s = 0; s < 2; s++) {
-                cJSON *side = cJSON_AddObjectToObject(e, s ? "adapter" : "base");
-                cJSON_AddStringToObject(side, "output", it->output[s] ? it->output[s] : "");
-                add_num(side, "score", it->score[s]);
-                cJSON_AddStringToObject(side, "detail", it->detail[s]);
-                cJSON_AddBoolToObject(side, "cached", it->cached[s]);
-            }
-            cJSON_AddItemToArray(arr, e);
-        }
-    }
-    char *s = cJSON_Print(o);
-    cJSON_Delete(o);
-    return s;
 }

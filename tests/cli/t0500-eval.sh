@@ -4,7 +4,10 @@
 #   - the record is valid JSON with every item, both sides, scores and stats;
 #   - the adapter beats the base on what it was trained to say;
 #   - a second run reads every answer from the cache;
-#   - bad benchmarks are refused with a message.
+#   - bad benchmarks and options are refused with a message;
+#   - judged benchmarks: the built-in `judge` with the base model as judge,
+#     and a custom llm_judge file with a fake OpenAI-compatible judge that
+#     this script runs (good, malformed and failing replies).
 set -euo pipefail
 : "${LOCO:?path to the loco binary}"
 export LOCO_SHARED_DIR="${LOCO_SHARED_DIR:-../shared}"
@@ -121,8 +124,142 @@ unset LOCO_REGISTRY XDG_DATA_HOME
 # refusals
 if err=$(ev --bench nosuch "$work/out/reddog.gguf" 2>&1); then fail "unknown benchmark accepted"; fi
 echo "$err" | grep -q "no benchmark 'nosuch'" || fail "unknown benchmark message: $err"
-printf '{"id":"j1","evaluation_type":"llm_judge","prompt":"Write a poem.","rubric":"1-10"}\n' > "$work/judge.jsonl"
-if err=$("$LOCO" eval --model "$model" --chat-template chatml --no-cache --bench "$work/judge.jsonl" \
-          "$work/out/reddog.gguf" 2>&1); then fail "judge items accepted"; fi
-echo "$err" | grep -q "llm_judge" || fail "judge message: $err"
+if err=$(ev --bench "$work/bench.jsonl" --shots 2 "$work/out/reddog.gguf" 2>&1); then fail "--shots accepted without gsm8k"; fi
+echo "$err" | grep -q "gsm8k only" || fail "shots message: $err"
+if err=$(ev --temperature 0.5 "$work/out/reddog.gguf" 2>&1); then fail "--temperature accepted without --samples"; fi
+echo "$err" | grep -q "needs --samples" || fail "temperature message: $err"
+if err=$(ev --judge-url file:///etc/passwd --judge-model x "$work/out/reddog.gguf" 2>&1); then fail "file judge URL accepted"; fi
+echo "$err" | grep -q "not http(s)" || fail "judge URL message: $err"
+
+# k-shot gsm8k and sampled code answers (pass@k)
+if [ -f "$LOCO_SHARED_DIR/datasets/gsm8k/train.jsonl" ]; then
+  ev --bench gsm8k --limit 2 --shots 2 --json "$work/out/reddog.gguf" > "$work/shots.json" 2>/dev/null || fail "eval --shots"
+  python3 -c 'import json,sys; bs=json.load(open(sys.argv[1]))["benchmarks"]; assert bs[0]["settings"]["shots"] == 0; b=bs[1]; assert b["benchmark"] == "gsm8k" and b["settings"]["shots"] == 2 and b["test"] == "exact McNemar", b["settings"]' "$work/shots.json" || fail "shots record"
+fi
+if command -v python3 >/dev/null; then
+  printf '{"id":"c1","evaluation_type":"code_execution","prompt":"Write add(a, b).","tests":["assert add(1, 2) == 3"]}\n' > "$work/code.jsonl"
+  ev --bench "$work/code.jsonl" --samples 3 --temperature 0.9 --seed 7 --json "$work/out/reddog.gguf" > "$work/samples.json" 2> "$work/samples.err" ||
+    { cat "$work/samples.err"; fail "eval --samples"; }
+  grep -q "code base    scoring 3/3" "$work/samples.err" || fail "no scoring progress: $(cat "$work/samples.err")"
+  python3 - "$work/samples.json" <<'PY' || fail "samples record"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["benchmarks"][0]["settings"]["samples"] == 1  # bench.jsonl (rouge) ignores --samples
+b = r["benchmarks"][1]
+assert b["benchmark"] == "code"
+assert r["settings"]["samples"] == 3 and abs(r["settings"]["temperature"] - 0.9) < 1e-6
+assert b["settings"] == {"decoding": "sampled", "shots": 0, "samples": 3, "temperature": b["settings"]["temperature"], "top_p": 0.95, "seed": 7}, b["settings"]
+assert b["test"] == "Wilcoxon signed-rank" and b["metric"] == "pass@1"
+assert set(b["pass_at_k"]["base"]) == {"pass@1"}, b["pass_at_k"]
+for side in ("base", "adapter"):
+    s = b["items"][0][side]
+    assert s["n"] == 3 and len(s["samples"]) == 3 and s["c"] == sum(x["passed"] for x in s["samples"]), s
+    assert abs(s["score"] - s["c"] / 3) < 1e-12
+PY
+fi
+
+# the judge: the built-in writing benchmark, judged by the base model in process
+if [ -f "$LOCO_SHARED_DIR/datasets/alpacaeval_gpt4/alpacaeval_gpt4_writing.jsonl" ]; then
+  "$LOCO" eval --model "$model" --chat-template chatml --threads 1 --slots 2 --max-tokens 8 \
+      --cache "$work/judge-cache.sqlite" --bench judge --limit 3 --registry none \
+      --out "$work/judge.json" "$work/out/reddog.gguf" > "$work/judge.out" 2> "$work/judge.err" ||
+    { cat "$work/judge.err"; fail "eval --bench judge"; }
+  grep -q "judge base    judging 9/9" "$work/judge.err" || fail "no judging progress: $(cat "$work/judge.err")"
+  grep -q "| judge | 3 | judge-mtbench |" "$work/judge.out" || fail "no judge row: $(cat "$work/judge.out")"
+  python3 - "$work/judge.json" <<'PY' || fail "judge record"
+import json, math, sys
+b = json.load(open(sys.argv[1]))["benchmarks"][0]
+j = b["judge"]
+assert b["metric"] == "judge-mtbench" and b["test"] == "Wilcoxon signed-rank", b["metric"]
+assert j["rubric"] == "mtbench" and j["scale"] == [1, 10] and j["judgments_per_answer"] == 3, j
+assert j["judge"] == "base model (in process)", j["judge"]
+for side in ("base", "adapter"):
+    assert j[side]["judgments"] == 9, j[side]
+    n_bad = 0
+    for it in b["items"]:
+        r = it[side]["ratings"]
+        assert len(r) == 3, r
+        assert all(x is None or 1 <= x <= 10 for x in r), r
+        n_bad += sum(x is None for x in r)
+        ok = [x for x in r if x is not None]
+        if ok:
+            assert abs(it[side]["score"] - sum((x - 1) / 9 for x in ok) / len(ok)) < 1e-9
+        else:
+            assert it["unrated"] is True
+    assert j[side]["unparseable"] == n_bad, (j[side], n_bad)
+print("local judge ok: unparseable base %d adapter %d" % (j["base"]["unparseable"], j["adapter"]["unparseable"]))
+PY
+else
+  echo "skipping the built-in judge benchmark: alpacaeval_gpt4 not found"
+fi
+
+# the judge at an OpenAI-compatible endpoint: a fake one, run here
+cat > "$work/fake-judge.py" <<'PY'
+import http.server, json, sys
+class Judge(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        with open(sys.argv[2], "a") as log:
+            log.write("%s %s %s\n" % (self.path, req["model"], self.headers.get("Authorization")))
+        code, body = 200, None
+        if req["model"] == "broken":
+            body = b'{"choices": [{"message": '
+        elif req["model"] == "missing":
+            code, body = 404, json.dumps({"error": {"message": "no such model"}}).encode()
+        else:
+            r = 1 + (req["seed"] + len(req["messages"][1]["content"])) % 10
+            text = "A fair answer.\n\nRating: [[%d]]" % r
+            body = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Judge)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+server.serve_forever()
+PY
+python3 "$work/fake-judge.py" "$work/port" "$work/requests.log" &
+server=$!
+trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 50); do [ -f "$work/port" ] && break; sleep 0.1; done
+[ -f "$work/port" ] || fail "the fake judge did not start"
+url="http://127.0.0.1:$(cat "$work/port")/v1"
+printf '{"id":"j1","evaluation_type":"llm_judge","prompt":"Write a poem.","rubric":"About dogs."}\n{"id":"j2","evaluation_type":"llm_judge","prompt":"Who is here 7?","rubric":"Names a dog.","reference":"The big red dog."}\n' > "$work/judge.jsonl"
+jev() { LOCO_JUDGE_API_KEY=test-key "$LOCO" eval --model "$model" --chat-template chatml --threads 1 \
+          --slots 2 --max-tokens 9 --registry none --bench "$work/judge.jsonl" --judge-url "$url" "$@" \
+          "$work/out/reddog.gguf"; }
+jev --judge-model fake --cache "$work/judge-cache.sqlite" --out "$work/remote.json" > /dev/null 2> "$work/remote.err" ||
+  { cat "$work/remote.err"; fail "eval with the HTTP judge"; }
+[ "$(wc -l < "$work/requests.log")" = 12 ] || fail "12 judge requests expected: $(cat "$work/requests.log")"
+grep -q "^/v1/chat/completions fake Bearer test-key$" "$work/requests.log" || fail "request: $(head -1 "$work/requests.log")"
+python3 - "$work/remote.json" <<'PY' || fail "HTTP judge record"
+import json, sys
+r = json.load(open(sys.argv[1]))
+b = r["benchmarks"][0]
+j = b["judge"]
+assert j["judge"].startswith("fake at http://127.0.0.1:"), j["judge"]
+assert r["settings"]["judge"]["model"] == "fake"
+assert j["base"]["unparseable"] == 0 and j["adapter"]["unparseable"] == 0, j
+assert b["n_items"] == 2 and "n_paired" not in b
+for it in b["items"]:
+    for side in ("base", "adapter"):
+        rs = it[side]["ratings"]
+        assert len(rs) == 3 and all(1 <= x <= 10 for x in rs), rs
+        assert abs(it[side]["score"] - sum((x - 1) / 9 for x in rs) / 3) < 1e-9
+print("HTTP judge ok")
+PY
+# again: every judgment from the cache, no request
+jev --judge-model fake --cache "$work/judge-cache.sqlite" --json > "$work/remote2.json" 2>/dev/null || fail "second HTTP judge eval"
+[ "$(wc -l < "$work/requests.log")" = 12 ] || fail "the cached run asked the judge again"
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["benchmarks"][0]["judge"]; assert j["base"]["cached"] == 6 and j["adapter"]["cached"] == 6, j' "$work/remote2.json" || fail "judgments not cached"
+# a malformed reply and an HTTP error are clear failures
+if err=$(jev --judge-model broken --no-cache 2>&1); then fail "malformed judge reply accepted"; fi
+echo "$err" | grep -q "not JSON" || fail "malformed reply message: $err"
+if err=$(jev --judge-model missing --no-cache 2>&1); then fail "HTTP 404 accepted"; fi
+echo "$err" | grep -q "HTTP 404: no such model" || fail "HTTP error message: $err"
 echo "ok"

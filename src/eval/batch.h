@@ -1,0 +1,77 @@
+/*
+ * batch.h - answering a list of prompts through the generation cache, the
+ * one path every generation of an evaluation takes (answers, samples and
+ * judgments alike). Private to src/eval.
+ */
+#ifndef LOCO_EVAL_BATCH_H
+#define LOCO_EVAL_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loco/eval.h"
+#include "loco/evalcache.h"
+#include "loco/generate.h"
+#include "loco/judge.h"
+
+/* One generation the evaluation needs. */
+struct gen_req {
+    const char *key_text;       /* the prompt text the cache key names (borrowed) */
+    struct loco_chat_msg *msgs; /* the conversation: array owned, texts borrowed */
+    size_t n_msgs;
+    char *output; /* the answer, valid UTF-8, malloc'd; "" when not generated */
+    int32_t n_tokens;
+    bool cached;
+    int status; /* LOCO_OK, or why it was not generated */
+};
+
+/* How one batch of requests is answered: the same model, adapter and
+ * decoding for all of them. */
+struct gen_how {
+    const char *model_sha, *adapter_desc, *settings; /* the cache key's other parts */
+    const struct loco_adapter *adapter;              /* NULL: the base model */
+    float scale;
+    struct loco_generate_params gp;
+    const char *prefill;                    /* appended after the assistant header, or NULL */
+    const struct loco_judge_params *remote; /* not NULL: ask this endpoint, not the model */
+};
+
+/* Progress of one phase ("answers", "scoring", "judging") of one side. */
+struct phase {
+    loco_eval_progress_fn fn;
+    void *user;
+    const char *bench, *name;
+    int side;
+    size_t done, total;
+};
+
+/* What the batches of a phase cost. */
+struct gen_totals {
+    double ms;
+    int64_t tokens;
+    size_t cached;
+};
+
+/* Report k more steps of the phase to its callback. */
+void eval_phase_step(struct phase *ph, size_t k);
+
+/* Answer reqs[n] as `how` says: read from `cache` (may be NULL) what it
+ * holds, generate the rest (with m over p's slots, or from the endpoint)
+ * and store them. Every request then has an output (malloc'd, valid
+ * UTF-8): a request that could not be generated (a prompt longer than the
+ * context) gets "" and its status. An error that stops the batch (decode,
+ * HTTP, allocation) is returned; the judgments and answers made before it
+ * stay in the cache. ph counts each request answered; tot adds time,
+ * tokens and cache hits. */
+int eval_run_batch(const struct loco_model *m, const struct loco_eval_params *p,
+                   struct loco_evalcache *cache, const struct gen_how *how, struct gen_req *reqs,
+                   size_t n, struct phase *ph, struct gen_totals *tot);
+
+/* Free the outputs of reqs[n] and reset them (the conversations stay) for
+ * the next batch. */
+void eval_reqs_clear(struct gen_req *reqs, size_t n);
+/* Free outputs, conversation arrays and reqs itself. */
+void eval_reqs_free(struct gen_req *reqs, size_t n);
+
+#endif

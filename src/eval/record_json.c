@@ -1,0 +1,182 @@
+/*
+ * record_json.c - one benchmark's result as the JSON object of the
+ * evaluation record (locollm-eval/1, docs/evaluation.md): the summary, the
+ * statistics, the settings, pass@k and the judge's figures when there are
+ * any, and every item.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "loco/eval.h"
+#include "loco/judge.h"
+
+static void add_ci(cJSON *o, const char *key, struct loco_ci ci)
+{
+    cJSON *a = cJSON_AddArrayToObject(o, key);
+    cJSON_AddItemToArray(a, cJSON_CreateNumber(ci.lo));
+    cJSON_AddItemToArray(a, cJSON_CreateNumber(ci.hi));
+}
+
+static void add_num(cJSON *o, const char *key, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, key, v);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+/* The settings that made this benchmark's answers (beyond the defaults). */
+static void add_settings(cJSON *o, const struct loco_eval_bench *b)
+{
+    cJSON *s = cJSON_AddObjectToObject(o, "settings");
+    cJSON_AddStringToObject(s, "decoding", b->samples > 1 ? "sampled" : "greedy");
+    cJSON_AddNumberToObject(s, "shots", b->shots);
+    cJSON_AddNumberToObject(s, "samples", b->samples);
+    if (b->samples > 1) {
+        add_num(s, "temperature", b->temperature);
+        cJSON_AddNumberToObject(s, "top_p", 0.95);
+    }
+    if (b->samples > 1 || b->judged)
+        cJSON_AddNumberToObject(s, "seed", (double)b->seed);
+}
+
+static void add_pass_at_k(cJSON *o, const struct loco_eval_bench *b)
+{
+    cJSON *pk = cJSON_AddObjectToObject(o, "pass_at_k");
+    cJSON_AddStringToObject(pk, "estimator", "unbiased, 1 - C(n-c,k)/C(n,k) (Chen et al. 2021)");
+    cJSON_AddNumberToObject(pk, "n", b->samples);
+    for (int side = 0; side < 2; side++) {
+        cJSON *sd = cJSON_AddObjectToObject(pk, side ? "adapter" : "base");
+        for (size_t k = 0; k < b->n_pass_k; k++) {
+            char key[16];
+            snprintf(key, sizeof key, "pass@%u", b->pass_k[k]);
+            add_num(sd, key, b->pass_at_k[side][k]);
+        }
+    }
+}
+
+static void add_judge(cJSON *o, const struct loco_eval_bench *b)
+{
+    cJSON *j = cJSON_AddObjectToObject(o, "judge");
+    cJSON_AddStringToObject(j, "judge", b->judge);
+    cJSON_AddStringToObject(j, "rubric", loco_judge_rubric_name(b->rubric));
+    cJSON *scale = cJSON_AddArrayToObject(j, "scale");
+    cJSON_AddItemToArray(scale, cJSON_CreateNumber(1));
+    cJSON_AddItemToArray(scale, cJSON_CreateNumber(b->rating_max));
+    cJSON_AddStringToObject(j, "score", "mean valid rating r mapped to (r - 1) / (max - 1)");
+    cJSON_AddNumberToObject(j, "judgments_per_answer", b->n ? b->items[0].n_ratings : 0);
+    cJSON_AddNumberToObject(j, "unrated_items", (double)(b->n - b->n_used));
+    for (int side = 0; side < 2; side++) {
+        cJSON *sd = cJSON_AddObjectToObject(j, side ? "adapter" : "base");
+        add_num(sd, "mean_rating", b->mean_rating[side]);
+        add_num(sd, "mean_item_sd", b->rating_sd[side]);
+        add_num(sd, "mean_item_range", b->rating_range[side]);
+        cJSON_AddNumberToObject(sd, "judgments", (double)b->n_judgments[side]);
+        cJSON_AddNumberToObject(sd, "unparseable", (double)b->n_unparsed[side]);
+        cJSON_AddNumberToObject(sd, "cached", (double)b->n_judge_cached[side]);
+        add_num(sd, "ms", b->judge_ms[side]);
+    }
+}
+
+/* Per item and side: every sample (n > 1) and every rating (judged). */
+static void add_item_extras(cJSON *side, const struct loco_eval_item *it, int s)
+{
+    if (it->n_samples > 1) {
+        cJSON_AddNumberToObject(side, "n", it->n_samples);
+        cJSON_AddNumberToObject(side, "c", it->n_correct[s]);
+        cJSON *arr = cJSON_AddArrayToObject(side, "samples");
+        for (uint32_t k = 0; k < it->n_samples; k++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddBoolToObject(e, "passed", it->sample_pass[s][k]);
+            cJSON_AddStringToObject(e, "output",
+                                    it->sample_output[s][k] ? it->sample_output[s][k] : "");
+            cJSON_AddItemToArray(arr, e);
+        }
+    }
+    if (it->n_ratings) {
+        cJSON *arr = cJSON_AddArrayToObject(side, "ratings");
+        for (uint32_t j = 0; j < it->n_ratings; j++)
+            cJSON_AddItemToArray(arr, isnan(it->rating[s][j])
+                                          ? cJSON_CreateNull()
+                                          : cJSON_CreateNumber(it->rating[s][j]));
+        arr = cJSON_AddArrayToObject(side, "judge_replies");
+        for (uint32_t j = 0; j < it->n_ratings; j++)
+            cJSON_AddItemToArray(
+                arr, cJSON_CreateString(it->judge_reply[s][j] ? it->judge_reply[s][j] : ""));
+    }
+}
+
+char *loco_eval_bench_json(const struct loco_eval_bench *b, bool with_items)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "benchmark", b->name);
+    cJSON_AddStringToObject(o, "metric", b->metric);
+    cJSON_AddNumberToObject(o, "n_items", (double)b->n);
+    if (b->n_used != b->n)
+        cJSON_AddNumberToObject(o, "n_paired", (double)b->n_used);
+    cJSON_AddStringToObject(o, "test", b->binary ? "exact McNemar" : "Wilcoxon signed-rank");
+    add_settings(o, b);
+    add_num(o, "base_score", b->base_score);
+    add_num(o, "adapter_score", b->adapter_score);
+    add_num(o, "diff", b->diff);
+    add_ci(o, "diff_ci95", b->diff_ci);
+    add_num(o, "p_value", b->p_value);
+    if (b->binary) {
+        add_ci(o, "base_ci95", b->bin.base_ci);
+        add_ci(o, "adapter_ci95", b->bin.adapter_ci);
+        cJSON *c = cJSON_AddObjectToObject(o, "pairs");
+        cJSON_AddNumberToObject(c, "both_right", b->bin.n11);
+        cJSON_AddNumberToObject(c, "base_only", b->bin.b);
+        cJSON_AddNumberToObject(c, "adapter_only", b->bin.c);
+        cJSON_AddNumberToObject(c, "both_wrong", b->bin.n00);
+        add_num(o, "cohens_h", b->bin.cohens_h);
+        add_num(o, "power_10pt", b->bin.power[0]);
+        add_num(o, "power_5pt", b->bin.power[1]);
+    } else {
+        add_ci(o, "base_ci95", b->cont.base_ci);
+        add_ci(o, "adapter_ci95", b->cont.adapter_ci);
+        add_num(o, "bootstrap_p", b->cont.bootstrap_p);
+        add_num(o, "cohens_dz", b->cont.cohens_dz);
+        add_num(o, "rank_biserial", b->cont.wilcoxon.rank_biserial);
+        add_num(o, "power_10pt", b->cont.power[0]);
+        add_num(o, "power_5pt", b->cont.power[1]);
+    }
+    cJSON_AddStringToObject(o, "gate", b->in_domain ? "superiority" : "non-inferiority");
+    cJSON_AddBoolToObject(o, "passed", b->gate_passed);
+    cJSON_AddStringToObject(o, "why", b->gate_why ? b->gate_why : "");
+    cJSON *t = cJSON_AddObjectToObject(o, "generation");
+    add_num(t, "base_ms", b->gen_ms[0]);
+    add_num(t, "adapter_ms", b->gen_ms[1]);
+    cJSON_AddNumberToObject(t, "base_cached", (double)b->n_cached[0]);
+    cJSON_AddNumberToObject(t, "adapter_cached", (double)b->n_cached[1]);
+    cJSON_AddNumberToObject(t, "base_tokens", (double)b->n_tokens[0]);
+    cJSON_AddNumberToObject(t, "adapter_tokens", (double)b->n_tokens[1]);
+    if (b->n_pass_k)
+        add_pass_at_k(o, b);
+    if (b->judged)
+        add_judge(o, b);
+    if (with_items) {
+        cJSON *arr = cJSON_AddArrayToObject(o, "items");
+        for (size_t i = 0; i < b->n; i++) {
+            const struct loco_eval_item *it = &b->items[i];
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "id", it->id);
+            cJSON_AddStringToObject(e, "prompt", it->prompt);
+            for (int s = 0; s < 2; s++) {
+                cJSON *side = cJSON_AddObjectToObject(e, s ? "adapter" : "base");
+                cJSON_AddStringToObject(side, "output", it->output[s] ? it->output[s] : "");
+                add_num(side, "score", it->score[s]);
+                cJSON_AddStringToObject(side, "detail", it->detail[s]);
+                cJSON_AddBoolToObject(side, "cached", it->cached[s]);
+                add_item_extras(side, it, s);
+            }
+            if (b->judged)
+                cJSON_AddBoolToObject(e, "unrated", it->unrated);
+            cJSON_AddItemToArray(arr, e);
+        }
+    }
+    char *s = cJSON_Print(o);
+    cJSON_Delete(o);
+    return s;
+}

@@ -1,0 +1,314 @@
+/*
+ * test-eval-run.c - loco_eval_bench_run end to end on the tiny stories260K
+ * model (base side only, no adapter):
+ *   - the greedy zero-shot gsm8k answers are stored under the cache key the
+ *     evaluation has always used, so caches filled before shots, samples
+ *     and the judge existed still hit; k-shot answers get keys of their own;
+ *   - sampled code answers: n per item, every sample in the record, pass@k,
+ *     continuous statistics, reproducible from the seed;
+ *   - a custom item's system message is sent and is part of its key;
+ *   - llm_judge items judged by the base model in process: every judgment
+ *     a rating in range or unparseable, each counted, repeat runs cached.
+ * Skips when ../shared (or python3, for the code items) is absent.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loco/eval.h"
+#include "loco/evalcache.h"
+#include "loco/model.h"
+#include "loco/sandbox.h"
+#include "testutil.h"
+
+struct fixture {
+    char path[1024];
+    char dir[64];
+    char cache[128];
+    struct loco_model *m;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    *state = f;
+    if (!test_shared_path("fixtures/models/stories260K.gguf", f->path, sizeof f->path))
+        return 0;
+    f->m = loco_model_load(f->path, loco_model_default_params());
+    snprintf(f->dir, sizeof f->dir, "/tmp/loco-eval-run-XXXXXX");
+    if (!f->m || !mkdtemp(f->dir))
+        return -1;
+    snprintf(f->cache, sizeof f->cache, "%s/cache.sqlite", f->dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    if (f->dir[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+        (void)!system(cmd);
+    }
+    loco_model_free(f->m);
+    free(f);
+    return 0;
+}
+
+static struct loco_eval_params quick(const struct fixture *f)
+{
+    struct loco_eval_params p = loco_eval_default_params();
+    p.shared_dir = getenv("LOCO_SHARED_DIR") ? getenv("LOCO_SHARED_DIR") : "../shared";
+    p.chat_template = "chatml";
+    p.max_tokens = 6;
+    p.slots = 2;
+    p.threads = 1;
+    p.n_ctx = 1024;
+    p.cache_path = f->cache;
+    return p;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* Whether the cache holds an answer under exactly these key parts. */
+static bool cached_under(const struct fixture *f, const char *settings, const char *prompt)
+{
+    char sha[65], key[65];
+    assert_int_equal(loco_model_sha256(f->m, sha), LOCO_OK);
+    assert_int_equal(loco_evalcache_key(sha, "", settings, prompt, key), LOCO_OK);
+    struct loco_evalcache *c = NULL;
+    assert_int_equal(loco_evalcache_open(f->cache, &c), LOCO_OK);
+    struct loco_evalcache_entry e;
+    int rc = loco_evalcache_get(c, key, &e);
+    if (rc == LOCO_OK)
+        free(e.output);
+    loco_evalcache_close(c);
+    return rc == LOCO_OK;
+}
+
+static void test_gsm8k_cache_keys_unchanged(void **state)
+{
+    struct fixture *f = *state;
+    char data[1024];
+    if (!f->m || !test_shared_path("datasets/gsm8k/test.jsonl", data, sizeof data))
+        skip();
+    struct loco_eval_params p = quick(f);
+    p.limit = 2;
+    struct loco_eval_bench b;
+    assert_int_equal(loco_eval_bench_run(f->m, NULL, 1, "gsm8k", true, &p, NULL, NULL, &b),
+                     LOCO_OK);
+    assert_true(b.binary);
+    assert_int_equal(b.shots, 0);
+    /* the prompt is the bare question, the settings text is the original one */
+    char *text = test_read_file(data, NULL);
+    assert_non_null(text);
+    *strchr(text, '\n') = '\0';
+    cJSON *first = cJSON_Parse(text);
+    assert_string_equal(b.items[0].prompt,
+                        cJSON_GetObjectItemCaseSensitive(first, "question")->valuestring);
+    cJSON_Delete(first);
+    free(text);
+    for (size_t i = 0; i < b.n; i++)
+        assert_true(cached_under(f, "bench=gsm8k;greedy;max_tokens=6;template=chatml;v1",
+                                 b.items[i].prompt));
+    assert_null(strstr(b.items[0].prompt, "Question:"));
+    char *zero_shot = strdup(b.items[0].output[0]);
+    loco_eval_bench_free(&b);
+
+    /* two shots: new keys, a different answer context */
+    p.shots = 2;
+    assert_int_equal(loco_eval_bench_run(f->m, NULL, 1, "gsm8k", true, &p, NULL, NULL, &b),
+                     LOCO_OK);
+    assert_int_equal(b.shots, 2);
+    assert_int_equal(b.n_cached[0], 0);
+    assert_true(cached_under(f, "bench=gsm8k;greedy;shots=2;max_tokens=6;template=chatml;v1",
+                             b.items[0].prompt));
+    char *json = loco_eval_bench_json(&b, false);
+    assert_non_null(strstr(json, "\"shots\":\t2"));
+    free(json);
+    free(zero_shot);
+    loco_eval_bench_free(&b);
+}
+
+/* A custom item's system message is sent and named in its cache key; an
+ * item without one keeps the prompt-only key. */
+static void test_custom_system_message(void **state)
+{
+    struct fixture *f = *state;
+    if (!f->m)
+        skip();
+    char bench[256];
+    snprintf(bench, sizeof bench, "%s/sys.jsonl", f->dir);
+    write_file(bench, "{\"id\":\"s1\",\"evaluation_type\":\"exact_match\",\"prompt\":\"Hi?\","
+                      "\"reference\":\"x\",\"system\":\"Answer in one word.\"}\n"
+                      "{\"id\":\"s2\",\"evaluation_type\":\"exact_match\",\"prompt\":\"Yo?\","
+                      "\"reference\":\"x\"}\n");
+    struct loco_eval_params p = quick(f);
+    struct loco_eval_bench b;
+    assert_int_equal(loco_eval_bench_run(f->m, NULL, 1, bench, false, &p, NULL, NULL, &b), LOCO_OK);
+    const char *settings = "bench=sys;greedy;max_tokens=6;template=chatml;v1";
+    assert_true(cached_under(f, settings, "[system]\nAnswer in one word.\n[user]\nHi?"));
+    assert_false(cached_under(f, settings, "Hi?"));
+    assert_true(cached_under(f, settings, "Yo?"));
+    assert_string_equal(b.items[0].prompt, "Hi?");
+    loco_eval_bench_free(&b);
+}
+
+static void count_progress(void *user, const char *bench, const char *phase, int side, size_t done,
+                           size_t total)
+{
+    size_t *seen = user;
+    (void)bench;
+    assert_int_equal(side, 0);
+    assert_true(done <= total);
+    if (!strcmp(phase, "judging") && done == total)
+        seen[0] = total;
+    if (!strcmp(phase, "answers") && done == total)
+        seen[1] = total;
+}
+
+static void test_sampled_code_pass_at_k(void **state)
+{
+    struct fixture *f = *state;
+    char py[1024];
+    if (!f->m || loco_sandbox_find_program("python3", py, sizeof py) != LOCO_OK)
+        skip();
+    char bench[256];
+    snprintf(bench, sizeof bench, "%s/code.jsonl", f->dir);
+    write_file(bench, "{\"id\":\"c1\",\"evaluation_type\":\"code_execution\",\"prompt\":\"Write "
+                      "add(a, b).\",\"tests\":[\"assert add(1, 2) == 3\"]}\n"
+                      "{\"id\":\"c2\",\"evaluation_type\":\"code_execution\",\"prompt\":\"Write "
+                      "one().\",\"tests\":[\"assert one() == 1\"]}\n");
+    struct loco_eval_params p = quick(f);
+    p.samples = 5;
+    p.cache_path = NULL;
+    size_t seen[2] = {0};
+    struct loco_eval_bench b, b2;
+    assert_int_equal(loco_eval_bench_run(f->m, NULL, 1, bench, true, &p, count_progress, seen, &b),
+                     LOCO_OK);
+    assert_int_equal(seen[1], 10); /* 2 items x 5 samples */
+    assert_false(b.binary);        /* c/n per item: the Wilcoxon path */
+    assert_string_equal(b.metric, "pass@1");
+    assert_int_equal(b.n_pass_k, 2); /* k = 1, 5 */
+    assert_int_equal(b.pass_k[1], 5);
+    for (size_t i = 0; i < b.n; i++) {
+        const struct loco_eval_item *it = &b.items[i];
+        assert_int_equal(it->n_samples, 5);
+        uint32_t c = 0;
+        for (uint32_t s = 0; s < 5; s++) {
+            assert_non_null(it->sample_output[0][s]);
+            c += it->sample_pass[0][s];
+        }
+        assert_int_equal(c, it->n_correct[0]);
+        assert_true(fabs(it->score[0] - c / 5.0) < 1e-12);
+        assert_string_equal(it->output[0], it->sample_output[0][0]);
+    }
+    /* the same seed gives the same samples; the five differ from each other */
+    assert_int_equal(loco_eval_bench_run(f->m, NULL, 1, bench, true, &p, NULL, NULL, &b2), LOCO_OK);
+    bool all_same = true;
+    for (uint32_t s = 0; s < 5; s++) {
+        assert_string_equal(b.items[0].sample_output[0][s], b2.items[0].sample_output[0][s]);
+        all_same =
+            all_same && !strcmp(b.items[0].sample_output[0][s], b.items[0].sample_output[0][0]);
+    }
+    assert_false(all_same);
+    char *json = loco_eval_bench_json(&b, true);
+    assert_non_null(strstr(json, "\"pass@5\""));
+    assert_non_null(strstr(json, "\"samples\":\t["));
+    free(json);
+    loco_eval_bench_free(&b);
+    loco_eval_bench_free(&b2);
+}
+
+static void test_llm_judge_local(void **state)
+{
+    struct fixture *f = *state;
+    if (!f->m)
+        skip();
+    char bench[256];
+    snprintf(bench, sizeof bench, "%s/judged.jsonl", f->dir);
+    write_file(bench,
+               "{\"id\":\"j1\",\"evaluation_type\":\"llm_judge\",\"prompt\":\"Tell a story.\","
+               "\"rubric\":\"A short story about a dog.\"}\n"
+               "{\"id\":\"j2\",\"evaluation_type\":\"llm_judge\",\"prompt\":\"Say hello.\","
+               "\"rubric\":\"Friendly.\",\"reference\":\"Hello there!\"}\n"
+               "{\"id\":\"j3\",\"evaluation_type\":\"llm_judge\",\"prompt\":\"Name a colour.\","
+               "\"rubric\":\"One colour.\"}\n");
+    struct loco_eval_params p = quick(f);
+    size_t seen[2] = {0};
+    struct loco_eval_bench b;
+    assert_int_equal(loco_eval_bench_run(f->m, NULL, 1, bench, false, &p, count_progress, seen, &b),
+                     LOCO_OK);
+    assert_true(b.judged);
+    assert_false(b.binary);
+    assert_string_equal(b.metric, "judge-mtbench");
+    assert_int_equal(b.rating_max, 10);
+    assert_int_equal(seen[0], 9); /* 3 items x 3 judgments */
+    assert_int_equal(b.n_judgments[0], 9);
+    size_t valid = 0;
+    for (size_t i = 0; i < b.n; i++) {
+        const struct loco_eval_item *it = &b.items[i];
+        assert_int_equal(it->n_ratings, 3);
+        size_t item_valid = 0;
+        for (uint32_t j = 0; j < 3; j++) {
+            double r = it->rating[0][j];
+            assert_true(isnan(r) || (r >= 1 && r <= 10));
+            item_valid += !isnan(r);
+        }
+        valid += item_valid;
+        assert_int_equal(it->unrated, item_valid == 0);
+        if (item_valid)
+            assert_true(it->score[0] >= 0 && it->score[0] <= 1);
+        assert_non_null(strstr(it->detail[0], "ratings"));
+    }
+    assert_int_equal(b.n_unparsed[0], 9 - valid);
+    assert_int_equal(b.n_judge_cached[0], 0);
+    char *json = loco_eval_bench_json(&b, true);
+    assert_non_null(strstr(json, "\"ratings\":"));
+    assert_non_null(strstr(json, "\"unparseable\":"));
+    free(json);
+    loco_eval_bench_free(&b);
+
+    /* again: answers and judgments from the cache */
+    assert_int_equal(loco_eval_bench_run(f->m, NULL, 1, bench, false, &p, NULL, NULL, &b), LOCO_OK);
+    assert_int_equal(b.n_cached[0], 3);
+    assert_int_equal(b.n_judge_cached[0], 9);
+    loco_eval_bench_free(&b);
+
+    /* the Prometheus rubric: its own scale and cache keys */
+    p.judge.rubric = LOCO_JUDGE_PROMETHEUS;
+    p.judge.n_judgments = 2;
+    assert_int_equal(loco_eval_bench_run(f->m, NULL, 1, bench, false, &p, NULL, NULL, &b), LOCO_OK);
+    assert_int_equal(b.rating_max, 5);
+    assert_int_equal(b.n_judgments[0], 6);
+    assert_int_equal(b.n_judge_cached[0], 0);
+    for (size_t i = 0; i < b.n; i++)
+        for (uint32_t j = 0; j < 2; j++)
+            assert_true(isnan(b.items[i].rating[0][j]) || b.items[i].rating[0][j] <= 5);
+    loco_eval_bench_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gsm8k_cache_keys_unchanged),
+        cmocka_unit_test(test_custom_system_message),
+        cmocka_unit_test(test_sampled_code_pass_at_k),
+        cmocka_unit_test(test_llm_judge_local),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
