@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-engine.h"
 #include "commands.h"
 #include "loco/registry.h"
 #include "loco/router.h"
@@ -26,7 +27,9 @@ static void route_help(FILE *out)
             "  --router NAME     which router (default: the registry's, else keyword)\n"
             "  --registry FILE   this registry file alone (default: the project's + your overlay)\n"
             "  --json            machine-readable output\n"
-            "  --list            the routers built in\n");
+            "  --list            the routers built in\n"
+            "(routers that read the base model's hidden states load it: --model etc. below)\n");
+    cli_engine_help(out);
 }
 
 static void print_decision(const struct loco_route_decision *d)
@@ -95,6 +98,8 @@ int cmd_route(int argc, char **argv)
 {
     const char *router = NULL, *registry = NULL, *bench = NULL, *query = NULL, *v;
     bool json = false, list = false;
+    struct cli_engine_opts o;
+    cli_engine_defaults(&o);
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             route_help(stdout);
@@ -110,8 +115,14 @@ int cmd_route(int argc, char **argv)
         else if (cli_opt(argc, argv, &i, "--bench", &v))
             bench = v;
         else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "loco route: unknown option '%s' (see loco route --help)\n", argv[i]);
-            return 2;
+            int r = cli_engine_flag(&o, argc, argv, &i);
+            if (r < 0)
+                return 2;
+            if (r == 0) {
+                fprintf(stderr, "loco route: unknown option '%s' (see loco route --help)\n",
+                        argv[i]);
+                return 2;
+            }
         } else if (query) {
             fprintf(stderr, "loco route: give one query (quote it)\n");
             return 2;
@@ -136,8 +147,20 @@ int cmd_route(int argc, char **argv)
     if (!reg)
         return cli_fail("cannot read the registry");
     struct loco_router_env env = {.reg = reg};
-    struct loco_router *r = loco_router_open(&env, router);
+    const char *name = router ? router : loco_registry_router(reg)[0] ? loco_registry_router(reg)
+                                                                       : "keyword";
+    const struct loco_router_ops *ops = loco_router_find(name);
+    struct cli_engine e;
+    bool engine = ops && ops->needs_model;
+    if (engine && !cli_engine_open(&e, &o)) {
+        loco_registry_free(reg);
+        return 1;
+    }
+    env.model = engine ? e.model : NULL;
+    struct loco_router *r = loco_router_open(&env, name);
     if (!r) {
+        if (engine)
+            cli_engine_close(&e);
         loco_registry_free(reg);
         return cli_fail("cannot open the router");
     }
@@ -169,6 +192,8 @@ int cmd_route(int argc, char **argv)
         loco_route_items_free(items, n);
     }
     loco_router_close(r);
+    if (engine)
+        cli_engine_close(&e);
     loco_registry_free(reg);
     return status;
 }

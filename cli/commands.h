@@ -20,9 +20,10 @@ int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
 int cmd_promote(int argc, char **argv);
-int cmd_route(int argc, char **argv);
 int cmd_leaderboard(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_route(int argc, char **argv);
+int cmd_router(int argc, char **argv);
 
 /* ---- helpers shared by commands (cli/cli-util.c) ---------------------- */
 

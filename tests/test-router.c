@@ -2,7 +2,9 @@
  * test-router.c - routers: the table, the keyword router's scores,
  * probabilities, margin rule and reasons, which adapter serves a domain
  * (active, then best candidate, then none), the routing benchmark's
- * metrics on hand-counted cases, and malformed benchmark files.
+ * metrics on hand-counted cases, and malformed benchmark files; the
+ * classifier router: fitting, calibration, its file, the hidden-state
+ * features (against token-by-token decoding) and routing with it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,8 +18,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "loco/lora.h"
+#include "loco/model.h"
 #include "loco/registry.h"
 #include "loco/router.h"
+#include "loco/tokenizer.h"
+#include "testutil.h"
 
 #define SHA_A "1111111111111111111111111111111111111111111111111111111111111111"
 #define SHA_B "2222222222222222222222222222222222222222222222222222222222222222"
@@ -313,12 +319,283 @@ static int teardown(void **state)
     return rmdir(dir);
 }
 
+/* ---- the classifier (v2) ---------------------------------------------------- */
+
+/* Three labelled blobs in 4 dimensions; `noise` flips every k-th label. */
+static void blobs(float *X, int32_t *y, size_t n, int flip_every)
+{
+    uint64_t st = 12345;
+    for (size_t i = 0; i < n; i++) {
+        int32_t l = (int32_t)(i % 3);
+        for (int j = 0; j < 4; j++) {
+            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+            double u = (double)(st >> 11) / 9007199254740992.0 - 0.5;
+            X[i * 4 + j] = (float)((j == l ? 3.0 : 0.0) + 10.0 * (j == 3) + u);
+        }
+        y[i] = flip_every && i % (size_t)flip_every == 0 ? (l + 1) % 3 : l;
+    }
+}
+
+static void test_classifier_fit(void **state)
+{
+    (void)state;
+    float X[300 * 4];
+    int32_t y[300];
+    blobs(X, y, 300, 0);
+    const char *labels[] = {"math", "code", "base"};
+    struct loco_classifier c;
+    assert_int_equal(loco_classifier_fit(X, y, 300, 4, labels, 3, NULL, &c), LOCO_OK);
+    assert_true(c.train_accuracy == 1.0);
+    assert_int_equal(c.n_train, 300);
+    assert_string_equal(c.labels[2], "base");
+    /* the constant-ish fourth feature is standardised around 10 */
+    assert_true(fabs(c.mean[3] - 10.0) < 0.1);
+    double p[3];
+    float q[4] = {0.1f, 3.0f, 0.0f, 10.0f};
+    loco_classifier_probs(&c, q, p);
+    assert_true(fabs(p[0] + p[1] + p[2] - 1) < 1e-12);
+    assert_true(p[1] > 0.9);
+    /* bad input */
+    struct loco_classifier bad;
+    assert_int_equal(loco_classifier_fit(X, y, 0, 4, labels, 3, NULL, &bad), LOCO_ERR_INVALID);
+    assert_int_equal(loco_classifier_fit(X, y, 300, 4, labels, 1, NULL, &bad), LOCO_ERR_INVALID);
+    y[7] = 3;
+    assert_int_equal(loco_classifier_fit(X, y, 300, 4, labels, 3, NULL, &bad), LOCO_ERR_INVALID);
+    loco_classifier_free(&c);
+}
+
+static double nll(const struct loco_classifier *c, const float *X, const int32_t *y, size_t n)
+{
+    double s = 0, p[3];
+    for (size_t i = 0; i < n; i++) {
+        loco_classifier_probs(c, X + i * 4, p);
+        s -= log(p[y[i]]);
+    }
+    return s / (double)n;
+}
+
+static void test_classifier_calibrate(void **state)
+{
+    (void)state;
+    /* fitted on clean labels, calibrated on labels with 1 in 5 flipped: the
+     * clean fit is over-confident there, so the temperature must rise and the
+     * held-out NLL fall; no other temperature does better */
+    float X[300 * 4], XD[300 * 4];
+    int32_t y[300], yd[300];
+    blobs(X, y, 300, 0);
+    blobs(XD, yd, 300, 5);
+    const char *labels[] = {"a", "b", "c"};
+    struct loco_classifier c;
+    assert_int_equal(loco_classifier_fit(X, y, 300, 4, labels, 3, NULL, &c), LOCO_OK);
+    double before = nll(&c, XD, yd, 300);
+    assert_int_equal(loco_classifier_calibrate(&c, XD, yd, 300), LOCO_OK);
+    double after = nll(&c, XD, yd, 300), t = c.temperature;
+    assert_true(t > 1.0);
+    assert_true(after < before);
+    for (double f = 0.8; f <= 1.25; f += 0.45) {
+        c.temperature = t * f;
+        assert_true(nll(&c, XD, yd, 300) >= after - 1e-9);
+    }
+    assert_int_equal(loco_classifier_calibrate(&c, XD, yd, 0), LOCO_ERR_INVALID);
+    loco_classifier_free(&c);
+}
+
+static void test_classifier_file(void **state)
+{
+    (void)state;
+    float X[60 * 4];
+    int32_t y[60];
+    blobs(X, y, 60, 0);
+    const char *labels[] = {"math", "code", "base"};
+    struct loco_classifier c, back;
+    assert_int_equal(loco_classifier_fit(X, y, 60, 4, labels, 3, NULL, &c), LOCO_OK);
+    c.temperature = 1.7;
+    snprintf(c.model_sha256, sizeof c.model_sha256, "%064d", 7);
+    char path[128];
+    snprintf(path, sizeof path, "%s/c.json", dir);
+    assert_int_equal(loco_classifier_save(&c, path), LOCO_OK);
+    assert_int_equal(loco_classifier_load(path, &back), LOCO_OK);
+    assert_int_equal(back.dim, 4);
+    assert_int_equal(back.n_labels, 3);
+    assert_string_equal(back.labels[1], "code");
+    assert_string_equal(back.model_sha256, c.model_sha256);
+    assert_true(back.temperature == 1.7);
+    double p[3], q[3];
+    for (size_t i = 0; i < 60; i++) {
+        loco_classifier_probs(&c, X + i * 4, p);
+        loco_classifier_probs(&back, X + i * 4, q);
+        for (int l = 0; l < 3; l++)
+            assert_true(fabs(p[l] - q[l]) < 1e-6);
+    }
+    loco_classifier_free(&back);
+    loco_classifier_free(&c);
+    /* damaged files: each refused with a message naming the file */
+    const char *bad[] = {
+        "",
+        "{\"format\": \"something-else\"}",
+        "{\"format\": \"locollm-router-classifier/1\", \"dim\": 2, \"labels\": [\"a\"], "
+        "\"temperature\": 1, \"model_sha256\": \"x\"}",
+        "{\"format\": \"locollm-router-classifier/1\", \"dim\": 2, \"labels\": [\"a\", \"b\"], "
+        "\"temperature\": 0, \"model_sha256\": \"x\"}",
+        "{\"format\": \"locollm-router-classifier/1\", \"dim\": 2, \"labels\": [\"a\", \"b\"], "
+        "\"temperature\": 1, \"model_sha256\": \"x\", \"mean\": [0, 0], \"std\": [1], "
+        "\"bias\": [0, 0], \"weights\": [[0, 0], [0, 0]]}",
+        "{\"format\": \"locollm-router-classifier/1\", \"dim\": 2, \"labels\": [\"a\", \"b\"], "
+        "\"temperature\": 1, \"model_sha256\": \"x\", \"mean\": [0, 0], \"std\": [1, 0], "
+        "\"bias\": [0, 0], \"weights\": [[0, 0], [0, 0]]}",
+        "{\"format\": \"locollm-router-classifier/1\", \"dim\": 2, \"labels\": [\"a\", \"b\"], "
+        "\"temperature\": 1, \"model_sha256\": \"x\", \"mean\": [0, 0], \"std\": [1, 1], "
+        "\"bias\": [0, 0], \"weights\": [[0, 0]]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        put_file(path, bad[i]);
+        assert_int_equal(loco_classifier_load(path, &back), LOCO_ERR_FORMAT);
+        assert_non_null(strstr(loco_error_message(), "c.json"));
+    }
+    unlink(path);
+    assert_int_equal(loco_classifier_load(path, &back), LOCO_ERR_NOT_FOUND);
+    assert_non_null(strstr(loco_error_message(), "loco router train"));
+}
+
+static struct loco_model *stories(void)
+{
+    char path[1024];
+    if (!test_shared_path("fixtures/models/stories260K.gguf", path, sizeof path))
+        return NULL;
+    return loco_model_load(path, loco_model_default_params());
+}
+
+static struct loco_context *embed_ctx(const struct loco_model *m, int32_t n_batch)
+{
+    struct loco_context_params cp = loco_context_default_params();
+    cp.n_ctx = LOCO_ROUTER_EMBED_TOKENS;
+    cp.n_seq = 1;
+    cp.n_batch = n_batch;
+    cp.n_threads = 1;
+    return loco_context_init(m, cp);
+}
+
+static void test_embed(void **state)
+{
+    (void)state;
+    struct loco_model *m = stories();
+    if (!m)
+        skip();
+    const int32_t C = loco_model_hparams(m)->n_embd;
+    struct loco_context *one = embed_ctx(m, LOCO_ROUTER_EMBED_TOKENS), *small = embed_ctx(m, 3);
+    float *a = malloc((size_t)C * sizeof *a), *b = malloc((size_t)C * sizeof *b);
+    float *ref = calloc((size_t)C, sizeof *ref), *row = malloc((size_t)C * sizeof *row);
+    const char *q = "Once upon a time there was a little cat who liked to sing";
+    assert_int_equal(loco_router_embed(one, m, q, a), LOCO_OK);
+    /* the same in chunks of 3 tokens */
+    assert_int_equal(loco_router_embed(small, m, q, b), LOCO_OK);
+    for (int32_t j = 0; j < C; j++)
+        assert_true(fabsf(a[j] - b[j]) < 1e-4f * (1 + fabsf(a[j])));
+    /* reference: decode one token at a time and average the hidden states */
+    int32_t *toks = NULL;
+    size_t n = 0;
+    assert_int_equal(loco_tokenizer_encode(loco_model_tokenizer(m), q, strlen(q), true, false,
+                                           &toks, &n),
+                     LOCO_OK);
+    loco_context_seq_clear(small, 0);
+    for (size_t i = 0; i < n; i++) {
+        int32_t pos = (int32_t)i, seq = 0;
+        struct loco_batch bt = {1, toks + i, &pos, &seq, NULL};
+        assert_int_equal(loco_decode(small, &bt), LOCO_OK);
+        assert_int_equal(loco_context_hidden(small, 0, row), LOCO_OK);
+        for (int32_t j = 0; j < C; j++)
+            ref[j] += row[j] / (float)n;
+    }
+    assert_int_equal(loco_context_hidden(small, 1, row), LOCO_ERR_RANGE);
+    for (int32_t j = 0; j < C; j++)
+        assert_true(fabsf(a[j] - ref[j]) < 1e-4f * (1 + fabsf(ref[j])));
+    /* another query, other features; the sequence is left empty */
+    assert_int_equal(loco_router_embed(one, m, "The dog ran to the park.", b), LOCO_OK);
+    float diff = 0;
+    for (int32_t j = 0; j < C; j++)
+        diff += fabsf(a[j] - b[j]);
+    assert_true(diff > 1e-3f);
+    assert_int_equal(loco_context_seq_len(one, 0), 0);
+    free(toks);
+    free(a);
+    free(b);
+    free(ref);
+    free(row);
+    loco_context_free(one);
+    loco_context_free(small);
+    loco_model_free(m);
+}
+
+static void test_classifier_router(void **state)
+{
+    (void)state;
+    struct loco_model *m = stories();
+    if (!m)
+        skip();
+    struct loco_registry *reg = load_registry("router: classifier\n");
+    /* train on a few stories-like queries per label */
+    const char *qs[] = {"the cat sat on the mat", "a cat and a kitten played",
+                        "the big cat slept",      "Tom sold 3 apples and 4 pears",
+                        "Lily had 5 coins and 2 more", "Ben counted 10 birds",
+                        "Once upon a time",       "The sun was warm",
+                        "They went home"};
+    int32_t y[9] = {1, 1, 1, 0, 0, 0, 3, 3, 3}; /* math code writing base */
+    const int32_t C = loco_model_hparams(m)->n_embd;
+    struct loco_context *ctx = embed_ctx(m, 64);
+    float *X = malloc(9 * (size_t)C * sizeof *X);
+    for (int i = 0; i < 9; i++)
+        assert_int_equal(loco_router_embed(ctx, m, qs[i], X + (size_t)i * C), LOCO_OK);
+    const char *labels[] = {"math", "code", "writing", "base"};
+    struct loco_classifier c;
+    assert_int_equal(loco_classifier_fit(X, y, 9, C, labels, 4, NULL, &c), LOCO_OK);
+    assert_true(c.train_accuracy == 1.0);
+    char path[128];
+    snprintf(path, sizeof path, "%s/rc.json", dir);
+    setenv("LOCO_ROUTER_CLASSIFIER", path, 1);
+    /* trained for another model: refused with the fix */
+    snprintf(c.model_sha256, sizeof c.model_sha256, "%064d", 0);
+    assert_int_equal(loco_classifier_save(&c, path), LOCO_OK);
+    struct loco_router_env env = {.reg = reg, .model = m};
+    assert_null(loco_router_open(&env, NULL));
+    assert_non_null(strstr(loco_error_message(), "loco router train"));
+    /* no model: refused */
+    struct loco_router_env no_model = {.reg = reg};
+    assert_null(loco_router_open(&no_model, "classifier"));
+    loco_model_sha256(m, c.model_sha256);
+    assert_int_equal(loco_classifier_save(&c, path), LOCO_OK);
+    struct loco_router *r = loco_router_open(&env, NULL); /* the registry names it */
+    assert_non_null(r);
+    assert_string_equal(loco_router_name(r), "classifier");
+    struct loco_route_decision d;
+    assert_int_equal(loco_route(r, "the cat sat on the mat", &d), LOCO_OK);
+    assert_string_equal(d.domain, "code");
+    assert_string_equal(d.adapter, "c-good");
+    assert_non_null(strstr(d.reason, "classifier"));
+    double sum = 0;
+    for (size_t i = 0; i < d.n; i++)
+        sum += d.prob[i];
+    assert_true(fabs(sum - 1) < 1e-9);
+    assert_int_equal(loco_route(r, "Lily had 5 coins and 2 more", &d), LOCO_OK);
+    assert_string_equal(d.domain, "math");
+    loco_router_close(r);
+    unsetenv("LOCO_ROUTER_CLASSIFIER");
+    unlink(path);
+    loco_classifier_free(&c);
+    free(X);
+    loco_context_free(ctx);
+    loco_registry_free(reg);
+    loco_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),         cmocka_unit_test(test_keyword_score),
         cmocka_unit_test(test_keyword_decisions), cmocka_unit_test(test_adapter_for),
         cmocka_unit_test(test_bench_metrics), cmocka_unit_test(test_items_load),
+        cmocka_unit_test(test_classifier_fit), cmocka_unit_test(test_classifier_calibrate),
+        cmocka_unit_test(test_classifier_file), cmocka_unit_test(test_embed),
+        cmocka_unit_test(test_classifier_router),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

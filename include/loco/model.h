@@ -137,6 +137,13 @@ int loco_decode(struct loco_context *c, const struct loco_batch *batch);
 const float *loco_context_logits(const struct loco_context *c, int32_t k);
 int32_t loco_context_n_logits(const struct loco_context *c);
 
+/* The final hidden state of token i (batch order) of the last decode call:
+ * the last layer's output after the output norm, i.e. what the output head
+ * reads, into out[n_embd]. Computed for every token whether or not it asked
+ * for logits (routers read it without paying for the head). Valid until the
+ * next decode call; LOCO_ERR_RANGE for an i outside that call. */
+int loco_context_hidden(const struct loco_context *c, int32_t i, float *out);
+
 /* Forget sequence s (its next token starts at position 0). */
 void loco_context_seq_clear(struct loco_context *c, int32_t s);
 /* Number of cached positions of sequence s. */

@@ -162,6 +162,8 @@ void loco_registry_free(struct loco_registry *r);
 
 /* Every pointer below is owned by `r` and valid until loco_registry_free(). */
 const struct loco_registry_base *loco_registry_base(const struct loco_registry *r);
+/* The project registry file this view was loaded from. */
+const char *loco_registry_file(const struct loco_registry *r);
 /* The router the registry names (top-level `router:`), "" when it names
  * none (loco/router.h then uses "keyword"). */
 const char *loco_registry_router(const struct loco_registry *r);

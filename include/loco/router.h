@@ -49,6 +49,7 @@ struct loco_route_decision {
 
 struct loco_router;
 struct loco_model;
+struct loco_context;
 
 /* What a router may use. The registry is required; routers that read the
  * base model's hidden states need the model and refuse without it. Both
@@ -62,6 +63,7 @@ struct loco_router_env {
 struct loco_router_ops {
     const char *name;    /* as --router and the registry name it */
     const char *summary; /* one line for `loco route --list` */
+    bool needs_model;    /* reads the base model (the CLI loads it first) */
     /* Build the router's state (may read other files). */
     int (*init)(const struct loco_router_env *env, void **state);
     /* Fill d->prob for d->names (already filled: the domains, then "base"),
@@ -135,6 +137,63 @@ int loco_route_bench_run(struct loco_router *r, const struct loco_route_item *it
 /* The result as JSON (top-level `accuracy` in [0, 1], per-label precision,
  * recall, f1 and support, the confusion matrix, `ece`, latency). malloc'd. */
 char *loco_route_bench_json(const struct loco_route_bench *b, const char *router);
+
+/* ---- the classifier router (v2) ------------------------------------------------ */
+
+/* The classifier reads the base model's own hidden states: a query's
+ * features are the mean over its tokens (raw text, the first
+ * LOCO_ROUTER_EMBED_TOKENS) of the final hidden state (loco_context_hidden),
+ * standardised with the training set's mean and deviation; a multinomial
+ * logistic regression over the labels (domains and "base") with an L2
+ * penalty gives the probabilities, divided by a temperature fitted on held-out
+ * queries (`loco router calibrate`). `loco router train` fits it and writes
+ * LOCO_CLASSIFIER_FILE beside the registry (or $LOCO_ROUTER_CLASSIFIER). */
+#define LOCO_ROUTER_EMBED_TOKENS 256
+#define LOCO_CLASSIFIER_FILE "router-classifier.json"
+#define LOCO_CLASSIFIER_MAX_LABELS (LOCO_ROUTE_MAX_DOMAINS + 1)
+
+/* The features of `query` into out[n_embd]. ctx: a context of the model
+ * with n_ctx >= LOCO_ROUTER_EMBED_TOKENS; its sequence 0 is used and
+ * cleared. */
+int loco_router_embed(struct loco_context *ctx, const struct loco_model *m, const char *query,
+                      float *out);
+
+struct loco_classifier {
+    int32_t dim, n_labels;
+    char labels[LOCO_CLASSIFIER_MAX_LABELS][LOCO_ROUTE_NAME_MAX];
+    float *mean, *std; /* [dim] standardisation */
+    float *w;          /* [n_labels][dim] */
+    float *b;          /* [n_labels] */
+    double temperature; /* logits are divided by it (1 until calibrated) */
+    char model_sha256[65]; /* the base model whose hidden states it reads */
+    int64_t n_train;
+    double train_accuracy;
+};
+
+struct loco_classifier_params {
+    double l2;     /* penalty on the weights (features are standardised) */
+    int32_t iters; /* full-batch gradient steps */
+    double lr;     /* step size */
+};
+struct loco_classifier_params loco_classifier_default_params(void);
+
+/* Fit on n feature rows X[n][dim] with labels y[n] in [0, n_labels). The
+ * result owns its arrays; free with loco_classifier_free(). */
+int loco_classifier_fit(const float *X, const int32_t *y, size_t n, int32_t dim,
+                        const char *const *labels, int32_t n_labels,
+                        const struct loco_classifier_params *p, struct loco_classifier *out);
+/* Probabilities over the labels for one feature row, into probs[n_labels]. */
+void loco_classifier_probs(const struct loco_classifier *c, const float *x, double *probs);
+/* The temperature that minimises the negative log-likelihood of labels y on
+ * rows X (golden-section search over log T in [1/20, 20]); sets it in c. */
+int loco_classifier_calibrate(struct loco_classifier *c, const float *X, const int32_t *y,
+                              size_t n);
+int loco_classifier_save(const struct loco_classifier *c, const char *path);
+int loco_classifier_load(const char *path, struct loco_classifier *out);
+void loco_classifier_free(struct loco_classifier *c);
+/* The classifier file for a registry: $LOCO_ROUTER_CLASSIFIER, else
+ * LOCO_CLASSIFIER_FILE in the registry file's folder. */
+int loco_classifier_path(const struct loco_registry *reg, char *buf, size_t cap);
 
 /* ---- the keyword router (v1) --------------------------------------------- */
 

@@ -68,6 +68,7 @@ struct loco_context {
     struct att_job *jobs; /* [B * H] attention work items */
     int32_t logits_cap;
     int32_t n_logits;
+    int32_t last_n;     /* tokens of the last successful decode call (their x rows) */
     size_t bytes;
     struct lora_state lora; /* per-sequence adapter sets (lora_apply.c) */
 };

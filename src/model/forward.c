@@ -587,6 +587,18 @@ int loco_decode(struct loco_context *c, const struct loco_batch *b)
                 b->tokens[i];
         memcpy(c->seq_len, next, (size_t)c->p.n_seq * sizeof *next);
     }
+    c->last_n = rc == LOCO_OK ? b->n : 0;
     free(next);
     return rc;
+}
+
+int loco_context_hidden(const struct loco_context *c, int32_t i, float *out)
+{
+    if (i < 0 || i >= c->last_n)
+        return loco_error_set(LOCO_ERR_RANGE, "hidden state %d: the last decode call had %d tokens",
+                              i, c->last_n);
+    const struct loco_hparams *hp = &c->m->hp;
+    rmsnorm(out, c->x + (size_t)i * (size_t)hp->n_embd, c->m->output_norm, hp->n_embd,
+            hp->rms_eps);
+    return LOCO_OK;
 }

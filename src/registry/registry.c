@@ -170,6 +170,11 @@ const struct loco_registry_base *loco_registry_base(const struct loco_registry *
     return &r->base;
 }
 
+const char *loco_registry_file(const struct loco_registry *r)
+{
+    return r->project_path;
+}
+
 const char *loco_registry_router(const struct loco_registry *r)
 {
     return r->router ? r->router : "";

@@ -16,6 +16,7 @@
 /* One line per router; docs/routers.md shows how to add one. */
 static const struct loco_router_ops *const routers[] = {
     &router_keyword_ops,
+    &router_classifier_ops,
     NULL,
 };
 

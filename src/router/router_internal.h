@@ -7,5 +7,6 @@
 #include "loco/router.h"
 
 extern const struct loco_router_ops router_keyword_ops;
+extern const struct loco_router_ops router_classifier_ops;
 
 #endif

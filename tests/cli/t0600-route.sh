@@ -77,4 +77,23 @@ if [ -f "$model" ]; then
   json=$("$LOCO" ask --json --model "$model" --chat-template chatml --max-tokens 4 "Who are you?")
   [ "$(echo "$json" | field 'd["route"]["domain"]')" = base ] || fail "ask --json route: $json"
 fi
+# the classifier router: train on labelled queries with the tiny model, then route
+if [ -f "$model" ]; then
+  "$LOCO" router train --model "$model" --threads 1 --data "$tmp/small.jsonl" \
+    --dev "$tmp/small.jsonl" --out "$tmp/rc.json" > "$tmp/train.txt" || fail "router train"
+  grep -q 'trained on 25 queries' "$tmp/train.txt" || fail "train report: $(cat "$tmp/train.txt")"
+  grep -q 'temperature' "$tmp/train.txt" || fail "no calibration: $(cat "$tmp/train.txt")"
+  json=$(LOCO_ROUTER_CLASSIFIER="$tmp/rc.json" "$LOCO" route --router classifier --model "$model" \
+         --threads 1 --json "Write a function to sort a list in Python.")
+  [ "$(echo "$json" | field 'd["router"]')" = classifier ] || fail "classifier route: $json"
+  echo "$json" | field 'abs(sum(d["probabilities"].values()) - 1) < 1e-9' | grep -q True \
+    || fail "classifier probabilities: $json"
+  "$LOCO" router calibrate --model "$model" --threads 1 --data "$tmp/small.jsonl" \
+    --out "$tmp/rc.json" | grep -q 'ECE' || fail "router calibrate"
+  # a classifier for another model is refused with the fix
+  sed -i 's/"model_sha256":"[0-9a-f]*"/"model_sha256":"00"/' "$tmp/rc.json"
+  if err=$(LOCO_ROUTER_CLASSIFIER="$tmp/rc.json" "$LOCO" route --router classifier \
+           --model "$model" "x" 2>&1); then fail "foreign classifier accepted"; fi
+  case "$err" in *"loco router train"*) ;; *) fail "foreign classifier: $err";; esac
+fi
 echo "ok"

@@ -1,0 +1,329 @@
+/*
+ * cmd-router.c - `loco router train|calibrate`: fit the classifier router
+ * on labelled queries (the registry's examples and JSONL files) and fit its
+ * temperature on held-out queries.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli-engine.h"
+#include "commands.h"
+#include "loco/registry.h"
+#include "loco/router.h"
+
+#define MAX_DATA 16
+
+static void router_help(FILE *out)
+{
+    fprintf(out,
+            "usage: loco router train [--data FILE.jsonl ...] [--dev FILE.jsonl] [options]\n"
+            "       loco router calibrate --data FILE.jsonl [options]\n\n"
+            "train fits the classifier router: each labelled query's features are the base\n"
+            "model's mean final hidden state, and a multinomial logistic regression maps them\n"
+            "to the registry's domains and \"base\". Queries come from the registry's example\n"
+            "queries (label: the adapter's domain) and from JSONL files with \"query\" and\n"
+            "\"domain\" (scripts/make-route-bench.py --split dev writes one). With --dev, the\n"
+            "temperature is fitted on those held-out queries. calibrate fits the temperature\n"
+            "of an existing classifier. Both report accuracy and expected calibration error.\n\n"
+            "  --data FILE       labelled queries (repeatable)\n"
+            "  --no-examples     leave out the registry's example queries\n"
+            "  --dev FILE        held-out queries for the temperature (train)\n"
+            "  --out FILE        where to write (default: %s beside the registry,\n"
+            "                    or $LOCO_ROUTER_CLASSIFIER)\n"
+            "  --registry FILE   this registry file alone\n"
+            "  --l2 X            weight penalty (default 1e-3)\n"
+            "  --iters N         gradient steps (default 400)\n",
+            LOCO_CLASSIFIER_FILE);
+    cli_engine_help(out);
+}
+
+struct labelled {
+    char **query;
+    int32_t *y;
+    size_t n, cap;
+};
+
+static int add_query(struct labelled *L, const char *q, int32_t y)
+{
+    if (L->n == L->cap) {
+        size_t nc = L->cap ? 2 * L->cap : 256;
+        char **nq = realloc(L->query, nc * sizeof *nq);
+        if (!nq)
+            return -1;
+        L->query = nq;
+        int32_t *ny = realloc(L->y, nc * sizeof *ny);
+        if (!ny)
+            return -1;
+        L->y = ny;
+        L->cap = nc;
+    }
+    L->query[L->n] = strdup(q);
+    if (!L->query[L->n])
+        return -1;
+    L->y[L->n++] = y;
+    return 0;
+}
+
+static void labelled_free(struct labelled *L)
+{
+    for (size_t i = 0; i < L->n; i++)
+        free(L->query[i]);
+    free(L->query);
+    free(L->y);
+}
+
+static int label_of(char labels[][LOCO_ROUTE_NAME_MAX], int32_t n, const char *name)
+{
+    for (int32_t i = 0; i < n; i++)
+        if (!strcmp(labels[i], name))
+            return i;
+    return -1;
+}
+
+/* Read a JSONL file of labelled queries into L; unknown labels are an error. */
+static int read_data(const char *path, char labels[][LOCO_ROUTE_NAME_MAX], int32_t n_labels,
+                     struct labelled *L)
+{
+    struct loco_route_item *items;
+    size_t n;
+    if (loco_route_items_load(path, &items, &n) != LOCO_OK)
+        return cli_fail("cannot read labelled queries");
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        int y = label_of(labels, n_labels, items[i].domain);
+        if (y < 0) {
+            fprintf(stderr, "loco router: %s: query %zu is labelled '%s', which is neither a "
+                            "registry domain nor \"base\"\n", path, i + 1, items[i].domain);
+            rc = 1;
+        } else if (add_query(L, items[i].query, y)) {
+            rc = cli_fail("out of memory");
+        }
+    }
+    loco_route_items_free(items, n);
+    return rc;
+}
+
+/* Features of every query, with progress on stderr. */
+static float *embed_all(struct cli_engine *e, const struct labelled *L, int32_t dim)
+{
+    struct loco_context_params cp = loco_context_default_params();
+    cp.n_ctx = LOCO_ROUTER_EMBED_TOKENS;
+    cp.n_seq = 1;
+    cp.n_batch = LOCO_ROUTER_EMBED_TOKENS;
+    cp.n_threads = loco_context_params(e->ctx).n_threads;
+    struct loco_context *ctx = loco_context_init(e->model, cp);
+    float *X = malloc(L->n * (size_t)dim * sizeof *X);
+    if (!ctx || !X) {
+        loco_context_free(ctx);
+        free(X);
+        cli_fail("out of memory for features");
+        return NULL;
+    }
+    double t0 = loco_time_ms();
+    bool tty = isatty(STDERR_FILENO);
+    for (size_t i = 0; i < L->n; i++) {
+        if (loco_router_embed(ctx, e->model, L->query[i], X + i * (size_t)dim) != LOCO_OK) {
+            cli_fail("cannot compute features");
+            free(X);
+            X = NULL;
+            break;
+        }
+        if (tty || i + 1 == L->n)
+            fprintf(stderr, "%sfeatures %zu/%zu  %.1f s", tty ? "\r" : "", i + 1, L->n,
+                    (loco_time_ms() - t0) / 1e3);
+    }
+    fprintf(stderr, "\n");
+    loco_context_free(ctx);
+    return X;
+}
+
+/* Accuracy and ECE (10 bins) of c on X, y. */
+static void measure(const struct loco_classifier *c, const float *X, const int32_t *y, size_t n,
+                    double *acc, double *ece)
+{
+    double p[LOCO_CLASSIFIER_MAX_LABELS], conf[10] = {0}, hit[10] = {0};
+    size_t cnt[10] = {0}, right = 0;
+    for (size_t i = 0; i < n; i++) {
+        loco_classifier_probs(c, X + i * (size_t)c->dim, p);
+        int32_t best = 0;
+        for (int32_t l = 1; l < c->n_labels; l++)
+            if (p[l] > p[best])
+                best = l;
+        size_t bin = (size_t)(p[best] * 10);
+        bin = bin > 9 ? 9 : bin;
+        cnt[bin]++;
+        conf[bin] += p[best];
+        hit[bin] += best == y[i];
+        right += best == y[i];
+    }
+    *acc = n ? (double)right / (double)n : 0;
+    *ece = 0;
+    for (int b = 0; b < 10; b++)
+        if (cnt[b]) {
+            double gap = hit[b] / (double)cnt[b] - conf[b] / (double)cnt[b];
+            *ece += (double)cnt[b] / (double)n * (gap < 0 ? -gap : gap);
+        }
+}
+
+int cmd_router(int argc, char **argv)
+{
+    if (argc < 2 || cli_is_help(argv[1])) {
+        router_help(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *verb = argv[1];
+    bool train = !strcmp(verb, "train");
+    if (!train && strcmp(verb, "calibrate")) {
+        fprintf(stderr, "loco router: unknown subcommand '%s' (train or calibrate)\n", verb);
+        return 2;
+    }
+    struct cli_engine_opts o;
+    cli_engine_defaults(&o);
+    const char *data[MAX_DATA], *dev = NULL, *out = NULL, *registry = NULL, *v;
+    size_t n_data = 0;
+    bool examples = train;
+    struct loco_classifier_params cp = loco_classifier_default_params();
+    for (int i = 2; i < argc; i++) {
+        long n;
+        double x;
+        if (cli_is_help(argv[i])) {
+            router_help(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--no-examples"))
+            examples = false;
+        else if (cli_opt(argc, argv, &i, "--data", &v)) {
+            if (n_data == MAX_DATA) {
+                fprintf(stderr, "loco router: at most %d --data\n", MAX_DATA);
+                return 2;
+            }
+            data[n_data++] = v;
+        } else if (cli_opt(argc, argv, &i, "--dev", &v))
+            dev = v;
+        else if (cli_opt(argc, argv, &i, "--out", &v))
+            out = v;
+        else if (cli_opt(argc, argv, &i, "--registry", &v))
+            registry = v;
+        else if (cli_opt(argc, argv, &i, "--l2", &v)) {
+            if (!cli_parse_float("--l2", v, 0, 1e6, &x))
+                return 2;
+            cp.l2 = x;
+        } else if (cli_opt(argc, argv, &i, "--iters", &v)) {
+            if (!cli_parse_int("--iters", v, 1, 1000000, &n))
+                return 2;
+            cp.iters = (int32_t)n;
+        } else {
+            int r = cli_engine_flag(&o, argc, argv, &i);
+            if (r < 0)
+                return 2;
+            if (r == 0) {
+                fprintf(stderr, "loco router: unknown option '%s' (see loco router --help)\n",
+                        argv[i]);
+                return 2;
+            }
+        }
+    }
+    if (!train && (n_data == 0 || dev)) {
+        fprintf(stderr, "loco router calibrate: give the held-out queries with --data FILE\n");
+        return 2;
+    }
+    struct loco_registry_params rp = loco_registry_default_params();
+    if (registry) {
+        rp.project_path = registry;
+        rp.user_path = "";
+    }
+    struct loco_registry *reg = loco_registry_load(&rp);
+    if (!reg)
+        return cli_fail("cannot read the registry");
+    char path[4096];
+    if (out)
+        snprintf(path, sizeof path, "%s", out);
+    else if (loco_classifier_path(reg, path, sizeof path) != LOCO_OK) {
+        loco_registry_free(reg);
+        return cli_fail("no place for the classifier");
+    }
+    /* labels: the registry's domains, then "base" */
+    char labels[LOCO_CLASSIFIER_MAX_LABELS][LOCO_ROUTE_NAME_MAX];
+    const char *label_ptr[LOCO_CLASSIFIER_MAX_LABELS];
+    int32_t n_labels = 0;
+    for (size_t d = 0; d < loco_registry_n_domains(reg) && n_labels < LOCO_ROUTE_MAX_DOMAINS; d++)
+        snprintf(labels[n_labels++], sizeof labels[0], "%s", loco_registry_domain_at(reg, d)->name);
+    snprintf(labels[n_labels++], sizeof labels[0], "%s", LOCO_ROUTE_BASE);
+    for (int32_t l = 0; l < n_labels; l++)
+        label_ptr[l] = labels[l];
+
+    struct labelled L = {0}, D = {0};
+    int status = 0;
+    if (examples)
+        for (size_t a = 0; a < loco_registry_n_adapters(reg) && !status; a++) {
+            const struct loco_registry_adapter *ad = loco_registry_adapter_at(reg, a);
+            int y = label_of(labels, n_labels, ad->domain);
+            for (size_t k = 0; k < ad->examples.n && y >= 0 && !status; k++)
+                if (add_query(&L, ad->examples.v[k], y))
+                    status = cli_fail("out of memory");
+        }
+    for (size_t f = 0; f < n_data && !status; f++)
+        status = read_data(data[f], labels, n_labels, train ? &L : &D);
+    if (!status && dev)
+        status = read_data(dev, labels, n_labels, &D);
+    if (!status && train && L.n == 0) {
+        fprintf(stderr, "loco router train: no labelled queries (the registry has no examples; "
+                        "give --data FILE)\n");
+        status = 2;
+    }
+    struct cli_engine e;
+    bool open = !status && cli_engine_open(&e, &o);
+    if (!status && !open)
+        status = 1;
+    struct loco_classifier c = {0};
+    float *X = NULL, *XD = NULL;
+    int32_t dim = open ? loco_model_hparams(e.model)->n_embd : 0;
+    if (!status && train) {
+        fprintf(stderr, "loco router train: %zu labelled queries, %d labels, %d features\n", L.n,
+                n_labels, dim);
+        X = embed_all(&e, &L, dim);
+        if (!X)
+            status = 1;
+        else if (loco_classifier_fit(X, L.y, L.n, dim, label_ptr, n_labels, &cp, &c) != LOCO_OK)
+            status = cli_fail("cannot fit the classifier");
+        else
+            loco_model_sha256(e.model, c.model_sha256);
+        if (!status)
+            printf("trained on %zu queries: training accuracy %.3f\n", L.n, c.train_accuracy);
+    } else if (!status) {
+        if (loco_classifier_load(path, &c) != LOCO_OK)
+            status = cli_fail("cannot read the classifier");
+        else if (c.dim != dim)
+            status = cli_fail("the classifier was made for another model: retrain it");
+    }
+    if (!status && D.n) {
+        XD = embed_all(&e, &D, dim);
+        double acc0, ece0, acc1, ece1;
+        if (!XD)
+            status = 1;
+        else {
+            measure(&c, XD, D.y, D.n, &acc0, &ece0);
+            if (loco_classifier_calibrate(&c, XD, D.y, D.n) != LOCO_OK)
+                status = cli_fail("calibration failed");
+            measure(&c, XD, D.y, D.n, &acc1, &ece1);
+            printf("held-out %zu queries: accuracy %.3f; temperature %.3f: ECE %.3f -> %.3f\n",
+                   D.n, acc1, c.temperature, ece0, ece1);
+        }
+    }
+    if (!status) {
+        if (loco_classifier_save(&c, path) != LOCO_OK)
+            status = cli_fail("cannot write the classifier");
+        else
+            printf("classifier: %s\n", path);
+    }
+    free(X);
+    free(XD);
+    loco_classifier_free(&c);
+    if (open)
+        cli_engine_close(&e);
+    labelled_free(&L);
+    labelled_free(&D);
+    loco_registry_free(reg);
+    return status;
+}
