@@ -12,9 +12,12 @@
 
 #include "cli-engine.h"
 #include "commands.h"
+#include "loco/contam.h"
 #include "loco/eval.h"
+#include "loco/fileio.h"
 #include "loco/models.h"
 #include "loco/registry.h"
+#include "loco/report.h"
 
 #define MAX_BENCH 16
 
@@ -59,7 +62,16 @@ static void eval_help(FILE *out)
             "  --registry user|project|none  with --out: record the scores (and the\n"
             "                         record's path) in the registry's user overlay (default)\n"
             "                         or the project file, for an adapter the registry knows\n"
-            "  --json                 print the record instead of the table\n");
+            "  --json                 print the record instead of the table\n"
+            "  --archive              with --out: also file the record (and its reports) under\n"
+            "                         results/<semester>/ ($LOCO_RESULTS_DIR overrides)\n"
+            "contamination (the prompts against the adapter's training data, read through\n"
+            "its recipe: the registry's provenance.recipe or recipe.yaml beside the adapter):\n"
+            "  --contam-threshold F   flag an item when this fraction of its 13-grams occurs\n"
+            "                         in the training data (default 0: any one; exact copies\n"
+            "                         always); a flagged item fails the benchmark's gate\n"
+            "  --decontaminate        score only the unflagged items instead (both sides)\n"
+            "  --no-contam            skip the check\n");
     cli_engine_help(out);
 }
 
@@ -123,13 +135,26 @@ static void print_table(const struct loco_eval_bench *b, size_t n, const char *a
                "%.0f s (%zu cached), adapter %.0f s (%zu cached).\n",
                b[i].name, b[i].gate_why ? b[i].gate_why : "", power10, power5,
                b[i].gen_ms[0] / 1e3, b[i].n_cached[0], b[i].gen_ms[1] / 1e3, b[i].n_cached[1]);
+        if (b[i].contam_checked)
+            printf("Contamination: %zu of %zu items flagged (%zu exact, %zu sharing a 13-gram "
+                   "with the training data)%s.\n",
+                   b[i].n_contaminated, b[i].n, b[i].n_contam_exact, b[i].n_contam_overlap,
+                   b[i].decontaminated ? "; left out of the statistics" : "");
         print_extras(&b[i]);
     }
 }
 
+/* What the contamination check read (for the record). */
+struct contam_source {
+    bool checked;
+    char recipe[4096];
+    size_t n_examples;
+    char why[512]; /* when not checked */
+};
+
 static char *record_json(const struct cli_engine *e, const struct loco_adapter *a, float scale,
                          const struct loco_eval_params *p, const struct loco_eval_bench *b,
-                         size_t n)
+                         size_t n, const struct contam_source *cs)
 {
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "record", "locollm-eval/1");
@@ -174,6 +199,15 @@ static char *record_json(const struct cli_engine *e, const struct loco_adapter *
     cJSON_AddNumberToObject(s, "alpha", p->stats.alpha);
     cJSON_AddNumberToObject(s, "non_inferiority_margin", p->stats.ni_margin);
     cJSON_AddNumberToObject(s, "bootstrap_resamples", p->stats.bootstrap_b);
+    cJSON *ct = cJSON_AddObjectToObject(r, "contamination");
+    cJSON_AddBoolToObject(ct, "checked", cs->checked);
+    if (cs->checked) {
+        cJSON_AddStringToObject(ct, "recipe", cs->recipe);
+        cJSON_AddNumberToObject(ct, "training_examples", (double)cs->n_examples);
+        cJSON_AddNumberToObject(ct, "threshold", p->contam_threshold);
+        cJSON_AddBoolToObject(ct, "decontaminate", p->decontaminate);
+    } else
+        cJSON_AddStringToObject(ct, "why", cs->why);
     cJSON *arr = cJSON_AddArrayToObject(r, "benchmarks");
     for (size_t i = 0; i < n; i++) {
         char *bj = loco_eval_bench_json(&b[i], true);
@@ -252,6 +286,95 @@ static bool check_options(const struct loco_eval_params *p, const char *const *b
     return !why;
 }
 
+/* The adapter's training recipe: the registry's provenance.recipe (relative
+ * to the registry file's folder), else recipe.yaml beside the adapter file. */
+static bool find_recipe(const struct loco_registry *reg, const char *name, const char *adapter_path,
+                        char *buf, size_t cap)
+{
+    const struct loco_registry_adapter *ra = reg ? loco_registry_find(reg, name) : NULL;
+    if (ra && ra->provenance.recipe && ra->provenance.recipe[0]) {
+        const char *rec = ra->provenance.recipe, *src = ra->source ? ra->source : "";
+        const char *slash = strrchr(src, '/');
+        if (rec[0] == '/' || !slash)
+            snprintf(buf, cap, "%s", rec);
+        else
+            snprintf(buf, cap, "%.*s/%s", (int)(slash - src), src, rec);
+        if (access(buf, R_OK) == 0)
+            return true;
+    }
+    const char *slash = strrchr(adapter_path, '/');
+    if (slash)
+        snprintf(buf, cap, "%.*s/recipe.yaml", (int)(slash - adapter_path), adapter_path);
+    else
+        snprintf(buf, cap, "recipe.yaml");
+    return access(buf, R_OK) == 0;
+}
+
+/* Index the adapter's training data; on failure the check is skipped and
+ * the record says why. */
+static struct loco_contam_index *contam_index(const struct cli_engine *e,
+                                              const struct loco_registry *reg,
+                                              const struct loco_adapter_info *in,
+                                              const char *shared_dir, struct contam_source *cs)
+{
+    /* recipes name their data as ${LOCO_SHARED_DIR:-...}: point that at the
+     * shared folder this evaluation reads (a recipe copied beside its
+     * adapter sits at another depth than recipes/) */
+    char shared[4096];
+    const char *env = getenv("LOCO_SHARED_DIR");
+    if ((!env || !env[0]) && shared_dir && realpath(shared_dir, shared))
+        setenv("LOCO_SHARED_DIR", shared, 1);
+    if (!find_recipe(reg, in->name, in->path, cs->recipe, sizeof cs->recipe)) {
+        snprintf(cs->why, sizeof cs->why, "no training recipe found for %s (registry "
+                 "provenance.recipe or recipe.yaml beside the adapter)", in->name);
+        return NULL;
+    }
+    struct loco_contam_index *ix = loco_contam_index_init(0);
+    if (!ix || loco_contam_index_add_recipe(ix, cs->recipe, e->model, &cs->n_examples) != LOCO_OK) {
+        snprintf(cs->why, sizeof cs->why, "%s", loco_error_message());
+        loco_contam_index_free(ix);
+        return NULL;
+    }
+    cs->checked = true;
+    return ix;
+}
+
+/* Whether `bench` is one of the adapter's domain benchmarks: the registry's
+ * list for the domain, else the domain's built-in benchmark. */
+static bool in_domain_bench(const struct loco_registry *reg, const char *domain, const char *own,
+                            const char *bench)
+{
+    const struct loco_registry_domain *d = reg ? loco_registry_find_domain(reg, domain) : NULL;
+    if (d) {
+        for (size_t i = 0; i < d->benchmarks.n; i++)
+            if (!strcmp(d->benchmarks.v[i], bench))
+                return true;
+        return false;
+    }
+    return own && !strcmp(bench, own);
+}
+
+/* Write the record, its reports and (with --archive) the archived copy. */
+static int write_outputs(const char *out_path, const char *rec, bool archive, bool quiet)
+{
+    if (loco_file_write_atomic(out_path, rec, strlen(rec)) != LOCO_OK)
+        return cli_fail("cannot write the record");
+    if (!quiet)
+        printf("\nrecord: %s\n", out_path);
+    if (loco_report_write(out_path) != LOCO_OK)
+        return cli_fail("cannot write the reports");
+    if (!quiet)
+        printf("reports: the same name with .md and .html\n");
+    if (archive) {
+        char where[4096];
+        if (loco_results_archive(out_path, NULL, where, sizeof where) != LOCO_OK)
+            return cli_fail("cannot archive the record");
+        if (!quiet)
+            printf("archived: %s\n", where);
+    }
+    return 0;
+}
+
 static int default_cache(char *buf, size_t cap)
 {
     char dir[4096];
@@ -277,7 +400,8 @@ int cmd_eval(int argc, char **argv)
         p.shared_dir = env_shared;
     const char *benches[MAX_BENCH], *out_path = NULL, *registry_layer = "user", *v;
     size_t n_bench = 0;
-    bool json = false, no_cache = false, temperature_set = false;
+    bool json = false, no_cache = false, temperature_set = false, archive = false,
+         no_contam = false;
     double scale = 1.0, fv;
     char cache_path[4200] = "";
     const char *adapter = NULL;
@@ -352,6 +476,18 @@ int cmd_eval(int argc, char **argv)
             p.shared_dir = v;
         else if (cli_opt(argc, argv, &i, "--out", &v))
             out_path = v;
+        else if (!strcmp(argv[i], "--archive"))
+            archive = true;
+        else if (!strcmp(argv[i], "--no-contam"))
+            no_contam = true;
+        else if (!strcmp(argv[i], "--decontaminate"))
+            p.decontaminate = true;
+        else if (cli_opt(argc, argv, &i, "--contam-threshold", &v)) {
+            double t;
+            if (!cli_parse_float("--contam-threshold", v, 0, 1, &t))
+                return 2;
+            p.contam_threshold = t;
+        }
         else if (cli_opt(argc, argv, &i, "--registry", &v)) {
             if (strcmp(v, "user") && strcmp(v, "project") && strcmp(v, "none")) {
                 fprintf(stderr, "loco eval: --registry takes user, project or none\n");
@@ -376,6 +512,15 @@ int cmd_eval(int argc, char **argv)
     }
     if (!check_options(&p, benches, n_bench, temperature_set))
         return 2;
+    if (archive && !out_path) {
+        fprintf(stderr, "loco eval: --archive files the record written by --out FILE\n");
+        return 2;
+    }
+    if (no_contam && p.decontaminate) {
+        fprintf(stderr, "loco eval: --decontaminate needs the contamination check (drop "
+                        "--no-contam)\n");
+        return 2;
+    }
     const char *key = getenv("LOCO_JUDGE_API_KEY");
     p.judge.api_key = key && key[0] ? key : NULL;
     if (!no_cache && !cache_path[0] && default_cache(cache_path, sizeof cache_path)) {
@@ -393,6 +538,18 @@ int cmd_eval(int argc, char **argv)
     const struct loco_adapter *a = e.set[0].adapter;
     const char *domain = loco_adapter_info(a)->domain;
     const char *own = loco_eval_domain_bench(domain);
+    struct loco_registry_params rp = loco_registry_default_params();
+    struct loco_registry *reg = loco_registry_load(&rp); /* NULL: no registry, fine */
+    struct contam_source cs = {0};
+    struct loco_contam_index *ix = NULL;
+    if (no_contam)
+        snprintf(cs.why, sizeof cs.why, "--no-contam");
+    else if (!(ix = contam_index(&e, reg, loco_adapter_info(a), p.shared_dir, &cs)))
+        fprintf(stderr, "loco eval: contamination not checked: %s\n", cs.why);
+    else
+        fprintf(stderr, "loco eval: contamination check against %zu training examples (%s)\n",
+                cs.n_examples, cs.recipe);
+    p.contam = ix;
     if (n_bench == 0) {
         const char *doms[3] = {"math", "code", "summarisation"};
         if (own)
@@ -406,7 +563,7 @@ int cmd_eval(int argc, char **argv)
     int status = 0;
     size_t done = 0;
     for (size_t b = 0; b < n_bench && !status; b++) {
-        bool in_domain = own && !strcmp(benches[b], own);
+        bool in_domain = in_domain_bench(reg, domain, own, benches[b]);
         if (loco_eval_bench_run(e.model, a, (float)scale, benches[b], in_domain, &p, on_progress,
                                 &pr, &results[done]) != LOCO_OK)
             status = cli_fail("evaluation failed");
@@ -414,28 +571,25 @@ int cmd_eval(int argc, char **argv)
             done++;
     }
     if (!status) {
-        char *rec = record_json(&e, a, (float)scale, &p, results, done);
+        char *rec = record_json(&e, a, (float)scale, &p, results, done, &cs);
         if (json && rec)
             puts(rec);
         else
             print_table(results, done, loco_adapter_info(a)->name);
-        if (out_path && rec) {
-            FILE *f = fopen(out_path, "w");
-            if (!f || fputs(rec, f) < 0 || fclose(f) != 0) {
-                fprintf(stderr, "loco eval: cannot write %s\n", out_path);
-                status = 1;
-            } else {
-                if (!json)
-                    printf("\nrecord: %s\n", out_path);
-                if (strcmp(registry_layer, "none"))
-                    status = record_scores(loco_adapter_info(a)->name, out_path, registry_layer,
-                                           results, done);
-            }
+        if (!rec)
+            status = cli_fail("out of memory for the record");
+        if (out_path && rec && !status) {
+            status = write_outputs(out_path, rec, archive, json);
+            if (!status && strcmp(registry_layer, "none"))
+                status = record_scores(loco_adapter_info(a)->name, out_path, registry_layer,
+                                       results, done);
         }
         free(rec);
     }
     for (size_t b = 0; b < done; b++)
         loco_eval_bench_free(&results[b]);
+    loco_contam_index_free(ix);
+    loco_registry_free(reg);
     cli_engine_close(&e);
     return status;
 }

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loco/contam.h"
 #include "loco/judge.h"
 #include "loco/lora.h"
 #include "loco/model.h"
@@ -65,6 +66,13 @@ struct loco_eval_params {
     float top_p;               /* nucleus when samples > 1: 0.95 */
     uint64_t seed;             /* seeds sampled answers and judgments: 1 */
     struct loco_judge_params judge; /* judge benchmarks */
+    /* contamination check: the adapter's training data (loco/contam.h), or
+     * NULL for none. Items at or above the threshold are flagged; any
+     * flagged item fails the benchmark's gate, unless `decontaminate`
+     * leaves the flagged items out of the statistics (both sides) */
+    const struct loco_contam_index *contam;
+    double contam_threshold;
+    bool decontaminate;
 };
 
 struct loco_eval_params loco_eval_default_params(void);
@@ -93,6 +101,10 @@ struct loco_eval_item {
     char *judge_reply[2][LOCO_JUDGE_MAX_JUDGMENTS]; /* what the judge wrote (the local
                                                        judge's pre-filled opening included) */
     bool unrated;       /* a side has no valid rating: left out of the statistics */
+    /* contamination: the prompt against the adapter's training data */
+    bool contaminated;  /* exact match, or 13-gram overlap at or above the threshold */
+    bool contam_exact;
+    double contam_fraction; /* of the prompt's 13-grams found in the training data */
 };
 
 struct loco_eval_bench {
@@ -111,7 +123,13 @@ struct loco_eval_bench {
     double gen_ms[2];   /* generation wall time per side */
     size_t n_cached[2]; /* answers read from the cache per side */
     int64_t n_tokens[2];
-    size_t n_used;      /* items in the paired statistics (all but unrated ones) */
+    size_t n_used;      /* items in the paired statistics (all but unrated ones and,
+                           when decontaminating, flagged ones) */
+    /* contamination check (when the params carry an index) */
+    bool contam_checked;
+    bool decontaminated;   /* flagged items left out of the statistics */
+    double contam_threshold;
+    size_t n_contam_exact, n_contam_overlap, n_contaminated;
     /* settings this benchmark ran with */
     uint32_t shots;     /* gsm8k: worked examples in the chat */
     uint32_t samples;   /* answers per item and side */

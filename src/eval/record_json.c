@@ -142,6 +142,23 @@ char *loco_eval_bench_json(const struct loco_eval_bench *b, bool with_items)
         add_num(o, "power_10pt", b->cont.power[0]);
         add_num(o, "power_5pt", b->cont.power[1]);
     }
+    cJSON_AddBoolToObject(o, "in_domain", b->in_domain);
+    cJSON_AddNumberToObject(o, "n_used", (double)b->n_used);
+    cJSON *ct = cJSON_AddObjectToObject(o, "contamination");
+    cJSON_AddBoolToObject(ct, "checked", b->contam_checked);
+    if (b->contam_checked) {
+        cJSON_AddStringToObject(ct, "method", "exact match and word 13-grams of the prompt "
+                                              "against the adapter's training data");
+        cJSON_AddNumberToObject(ct, "threshold", b->contam_threshold);
+        cJSON_AddNumberToObject(ct, "exact", (double)b->n_contam_exact);
+        cJSON_AddNumberToObject(ct, "overlap", (double)b->n_contam_overlap);
+        cJSON_AddNumberToObject(ct, "flagged", (double)b->n_contaminated);
+        cJSON_AddBoolToObject(ct, "decontaminated", b->decontaminated);
+        cJSON *ids = cJSON_AddArrayToObject(ct, "flagged_ids");
+        for (size_t i = 0; i < b->n; i++)
+            if (b->items[i].contaminated)
+                cJSON_AddItemToArray(ids, cJSON_CreateString(b->items[i].id));
+    }
     cJSON_AddStringToObject(o, "gate", b->in_domain ? "superiority" : "non-inferiority");
     cJSON_AddBoolToObject(o, "passed", b->gate_passed);
     cJSON_AddStringToObject(o, "why", b->gate_why ? b->gate_why : "");
@@ -173,6 +190,12 @@ char *loco_eval_bench_json(const struct loco_eval_bench *b, bool with_items)
             }
             if (b->judged)
                 cJSON_AddBoolToObject(e, "unrated", it->unrated);
+            if (it->contaminated || (b->contam_checked && it->contam_fraction > 0)) {
+                cJSON *c = cJSON_AddObjectToObject(e, "contamination");
+                cJSON_AddBoolToObject(c, "flagged", it->contaminated);
+                cJSON_AddBoolToObject(c, "exact", it->contam_exact);
+                add_num(c, "fraction", it->contam_fraction);
+            }
             cJSON_AddItemToArray(arr, e);
         }
     }

@@ -939,6 +939,8 @@ static int compare(struct loco_eval_bench *b, const struct loco_eval_params *p)
     for (size_t i = 0; !rc && i < n; i++) {
         if (b->items[i].unrated) /* no valid rating on a side: no pair */
             continue;
+        if (b->decontaminated && b->items[i].contaminated)
+            continue;
         x0[m] = b->items[i].score[0];
         x1[m] = b->items[i].score[1];
         y0[m] = x0[m] > 0.5;
@@ -977,6 +979,11 @@ static int compare(struct loco_eval_bench *b, const struct loco_eval_params *p)
                                                       &b->gate_why)
                              : loco_stats_gate_noninferior(m, b->diff_ci, p->stats.ni_margin,
                                                            &b->gate_why);
+    if (!rc && b->n_contaminated && !b->decontaminated) {
+        b->gate_passed = false;
+        b->gate_why = "contaminated: items share 13-grams with the adapter's training data "
+                      "(see contamination; --decontaminate scores the clean items)";
+    }
 done:
     free(x0);
     free(x1);
@@ -1098,6 +1105,28 @@ static int run_sides(struct run *r, const struct loco_adapter *a, float scale)
     return rc;
 }
 
+/* Each item's prompt against the adapter's training data. */
+static int check_contamination(struct loco_eval_bench *b, const struct loco_eval_params *p)
+{
+    b->contam_checked = true;
+    b->contam_threshold = p->contam_threshold;
+    for (size_t i = 0; i < b->n; i++) {
+        struct loco_eval_item *it = &b->items[i];
+        struct loco_contam_hit hit;
+        int rc = loco_contam_query(p->contam, it->prompt, &hit);
+        if (rc)
+            return rc;
+        it->contam_exact = hit.exact;
+        it->contam_fraction = hit.fraction;
+        it->contaminated = loco_contam_is_contaminated(&hit, p->contam_threshold);
+        b->n_contam_exact += hit.exact;
+        b->n_contam_overlap += hit.found > 0;
+        b->n_contaminated += it->contaminated;
+    }
+    b->decontaminated = p->decontaminate && b->n_contaminated > 0;
+    return LOCO_OK;
+}
+
 int loco_eval_bench_run(const struct loco_model *m, const struct loco_adapter *a, float scale,
                         const char *bench, bool in_domain, const struct loco_eval_params *p,
                         loco_eval_progress_fn progress, void *user, struct loco_eval_bench *out)
@@ -1148,6 +1177,8 @@ int loco_eval_bench_run(const struct loco_model *m, const struct loco_adapter *a
         pass_k_summary(out);
     for (int side = 0; !rc && out->judged && side < 2; side++)
         judge_summary(out, side);
+    if (!rc && p->contam)
+        rc = check_contamination(out, p);
     if (!rc)
         rc = compare(out, p);
     if (rc)

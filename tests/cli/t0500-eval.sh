@@ -31,7 +31,7 @@ domain: testing
 base: $model
 chat_template: chatml
 data:
-  path: data.jsonl
+  path: $work/data.jsonl
   format: fields
   prompt: "{q}"
   response: "{a}"
@@ -262,4 +262,40 @@ if err=$(jev --judge-model broken --no-cache 2>&1); then fail "malformed judge r
 echo "$err" | grep -q "not JSON" || fail "malformed reply message: $err"
 if err=$(jev --judge-model missing --no-cache 2>&1); then fail "HTTP 404 accepted"; fi
 echo "$err" | grep -q "HTTP 404: no such model" || fail "HTTP error message: $err"
+# contamination: an item copied from the training data is flagged and fails
+# the gate; --decontaminate scores the others; the record names the recipe;
+# the reports are written beside the record and --archive files all three
+{ printf '{"id":"copied","evaluation_type":"rouge","prompt":"Who is here 5?","reference":"The big red dog ran to the park."}\n'
+  cat "$work/bench.jsonl"; } > "$work/contam.jsonl"
+cev() { "$LOCO" eval --model "$model" --chat-template chatml --threads 1 --slots 2 --max-tokens 9 \
+        --cache "$work/cache.sqlite" --bench "$work/contam.jsonl" --registry none "$@" \
+        "$work/out/reddog.gguf"; }
+LOCO_RESULTS_DIR="$work/results" cev --out "$work/contam.json" --archive > "$work/c.out" 2>&1 ||
+  { cat "$work/c.out"; fail "eval with contamination"; }
+grep -q "Contamination: 1 of 5 items flagged (1 exact" "$work/c.out" || fail "contamination line: $(cat "$work/c.out")"
+[ -s "$work/contam.md" ] && [ -s "$work/contam.html" ] || fail "reports not written beside the record"
+ls "$work"/results/20*-S[12]/reddog-*.json > /dev/null 2>&1 || fail "record not archived"
+python3 - "$work/contam.json" <<'PY' || fail "contamination record"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["contamination"]["checked"] and r["contamination"]["recipe"].endswith("recipe.yaml"), r["contamination"]
+assert r["contamination"]["training_examples"] == 32, r["contamination"]
+b = r["benchmarks"][0]
+c = b["contamination"]
+assert c["flagged"] == 1 and c["exact"] == 1 and c["flagged_ids"] == ["copied"], c
+assert not b["passed"] and "contaminated" in b["why"], (b["passed"], b["why"])
+assert b["n_used"] == 5
+assert b["items"][0]["contamination"]["flagged"] is True
+PY
+cev --out "$work/decon.json" --decontaminate > /dev/null 2>&1 || fail "--decontaminate"
+python3 - "$work/decon.json" <<'PY' || fail "decontaminated record"
+import json, sys
+b = json.load(open(sys.argv[1]))["benchmarks"][0]
+assert b["contamination"]["decontaminated"] and b["n_used"] == 4, b["contamination"]
+assert "contaminated" not in b["why"], b["why"]
+PY
+cev --out "$work/nocheck.json" --no-contam > /dev/null 2>&1 || fail "--no-contam"
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert not r['contamination']['checked']" \
+  "$work/nocheck.json" || fail "--no-contam record"
+if cev --archive > /dev/null 2>&1; then fail "--archive without --out accepted"; fi
 echo "ok"
