@@ -154,6 +154,34 @@ static void test_invalid_params(void **state)
     assert_true(strlen(loco_error_message()) > 0);
 }
 
+/* Only allowed tokens come out: greedy takes the best of them, sampling
+ * follows their own softmax (here 1 : e : e^2 at temperature 1). */
+static void test_allowed_tokens(void **state)
+{
+    (void)state;
+    float logits[8] = {9, 0, 1, 2, 5, -1, 7, 3};
+    int32_t allowed[] = {1, 2, 3, 99, -4}; /* invalid ids are ignored */
+    struct loco_sampler_params p = loco_sampler_default_params();
+    p.temperature = 0;
+    p.allowed = allowed;
+    p.n_allowed = 5;
+    struct loco_sampler *s = loco_sampler_init(p, 8);
+    assert_int_equal(loco_sampler_sample(s, logits, NULL), 3);
+    loco_sampler_free(s);
+    p.temperature = 1;
+    p.top_k = 1; /* the allowed set is the whole choice: no other truncation */
+    p.seed = 7;
+    s = loco_sampler_init(p, 8);
+    int count[8] = {0};
+    for (int i = 0; i < 30000; i++)
+        count[loco_sampler_sample(s, logits, NULL)]++;
+    loco_sampler_free(s);
+    assert_int_equal(count[0] + count[4] + count[5] + count[6] + count[7], 0);
+    double z = 1 + exp(1) + exp(2);
+    assert_true(fabs(count[1] / 30000.0 - 1 / z) < 0.01);
+    assert_true(fabs(count[3] / 30000.0 - exp(2) / z) < 0.01);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_top_k_top_p_min_p),
         cmocka_unit_test(test_seed_repeatable),
         cmocka_unit_test(test_invalid_params),
+        cmocka_unit_test(test_allowed_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

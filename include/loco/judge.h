@@ -54,7 +54,7 @@ struct loco_judge_params {
     const char *model;             /* the endpoint's model name (borrowed) */
     const char *api_key;           /* Bearer token, or NULL (borrowed) */
     int32_t max_tokens;            /* endpoint answer length: 512 (the local judge
-                                      is pre-filled and needs 8) */
+                                      is pre-filled and writes one digit) */
     long timeout_s;                /* whole request: 120 */
     uint32_t retries;              /* extra tries after a timeout, 429 or 5xx: 2 */
 };
@@ -80,8 +80,8 @@ const char *loco_judge_system_prompt(void);
 char *loco_judge_prompt(enum loco_judge_rubric r, const char *question, const char *answer,
                         const char *reference, const char *criteria);
 
-/* What the local judge's assistant turn is pre-filled with, so that its
- * first tokens are the rating. */
+/* What the local judge's assistant turn is pre-filled with; its next token
+ * is then drawn from the rating digits only (src/eval/run.c). */
 #define LOCO_JUDGE_PREFILL "Rating: [["
 
 /* ---- reading the verdict ------------------------------------------------ */

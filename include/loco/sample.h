@@ -29,6 +29,11 @@ struct loco_sampler_params {
     float repeat_penalty; /* 1: off */
     int32_t repeat_last_n;
     uint64_t seed;        /* LOCO_SEED_RANDOM: from the clock */
+    /* when n_allowed > 0, only these tokens can be chosen (the others' logits
+     * count as -infinity): a rating judge answers with a digit this way.
+     * Borrowed: must outlive the sampler. */
+    const int32_t *allowed;
+    int32_t n_allowed;
 };
 
 /* temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, repeat 1.0 over 64, random seed */

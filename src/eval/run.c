@@ -528,6 +528,8 @@ struct run {
     struct loco_chat_msg *shots; /* [2 * n_shots] turns before the question */
     size_t n_shots;
     bool judge_sees_reference;   /* custom llm_judge items: the reference goes in the prompt */
+    int32_t digits[10];          /* the local judge's allowed tokens: "1".."max" that are */
+    int32_t n_digits;            /* single tokens of the model's vocabulary */
     loco_eval_progress_fn progress;
     void *user;
     struct loco_eval_bench *out;
@@ -704,6 +706,26 @@ static int score_side(struct run *r, int side)
     return rc;
 }
 
+/* The tokens that spell the ratings 1..max on their own ("10" only where
+ * the vocabulary has it as one token; byte-level vocabularies split it, so
+ * the local judge then rates 1-9 on the 1-10 scale). */
+static void rating_digits(struct run *r)
+{
+    const struct loco_tokenizer *tok = loco_model_tokenizer(r->m);
+    int32_t max = loco_judge_rubric_max(r->p->judge.rubric);
+    r->n_digits = 0;
+    for (int32_t k = 1; k <= max && k <= 10; k++) {
+        char text[4];
+        snprintf(text, sizeof text, "%d", k);
+        int32_t *t = NULL;
+        size_t n = 0;
+        if (loco_tokenizer_encode(tok, text, strlen(text), false, false, &t, &n) == LOCO_OK &&
+            n == 1)
+            r->digits[r->n_digits++] = t[0];
+        free(t);
+    }
+}
+
 /* How judgment j is made: the base model (no adapter) pre-filled with the
  * rating's opening, or the endpoint. *settings is malloc'd. */
 static struct gen_how judge_how(const struct run *r, uint32_t j, char *remote_sha, size_t cap,
@@ -729,12 +751,16 @@ static struct gen_how judge_how(const struct run *r, uint32_t j, char *remote_sh
                                "max_tokens=%d;v1", rubric, j, (double)jp->temperature, seed,
                                jp->max_tokens);
     } else {
+        /* pre-filled "Rating: [[", then one token drawn from the rating digits
+         * only: every local judgment is a rating */
         how.prefill = LOCO_JUDGE_PREFILL;
-        how.gp.max_tokens = 8; /* "7]]" and a little room */
-        *settings = str_printf("judge=local;rubric=%s;judgment=%u;temperature=%.6g;top_p=0.95;"
-                               "seed=%llu;prefill=%s;max_tokens=8;template=%s;v1", rubric, j,
-                               (double)jp->temperature, seed, LOCO_JUDGE_PREFILL,
-                               template_name(r->p));
+        how.gp.max_tokens = 1;
+        how.gp.sampling.allowed = r->digits;
+        how.gp.sampling.n_allowed = r->n_digits;
+        *settings = str_printf("judge=local;rubric=%s;judgment=%u;temperature=%.6g;"
+                               "seed=%llu;prefill=%s;digits=%d;max_tokens=1;template=%s;v2",
+                               rubric, j, (double)jp->temperature, seed, LOCO_JUDGE_PREFILL,
+                               r->n_digits, template_name(r->p));
     }
     return how;
 }
@@ -763,7 +789,7 @@ static int keep_judgment(const struct run *r, struct loco_eval_item *it, int sid
                          const struct gen_req *q)
 {
     char *text = r->p->judge.url ? strdup(q->output)
-                                 : str_printf("%s%s", LOCO_JUDGE_PREFILL, q->output);
+                                 : str_printf("%s%s]]", LOCO_JUDGE_PREFILL, q->output);
     if (!text)
         return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
     double v = NAN;
@@ -1161,6 +1187,8 @@ int loco_eval_bench_run(const struct loco_model *m, const struct loco_adapter *a
     if (kind == K_GSM8K && p->shots)
         rc = load_shots(&r, p, &shot_ex, &n_shot_ex);
     out->shots = (uint32_t)r.n_shots;
+    if (!rc && !p->judge.url)
+        rating_digits(&r);
     if (!rc)
         rc = setup_result(&r, in_domain);
     if (!rc && p->cache_path)

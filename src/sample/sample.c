@@ -88,9 +88,10 @@ static void seed_rng(struct loco_sampler *s, uint64_t seed)
 
 struct loco_sampler *loco_sampler_init(struct loco_sampler_params p, int32_t n_vocab)
 {
-    if (n_vocab <= 0 || p.repeat_last_n < 0) {
-        loco_error_set(LOCO_ERR_INVALID, "sampler: n_vocab %d, repeat_last_n %d", n_vocab,
-                       p.repeat_last_n);
+    if (n_vocab <= 0 || p.repeat_last_n < 0 || p.n_allowed < 0 || (p.n_allowed && !p.allowed)) {
+        loco_error_set(LOCO_ERR_INVALID, "sampler: n_vocab %d, repeat_last_n %d, %d allowed "
+                       "tokens%s", n_vocab, p.repeat_last_n, p.n_allowed,
+                       p.n_allowed && !p.allowed ? " but no list" : "");
         return NULL;
     }
     struct loco_sampler *s = calloc(1, sizeof *s);
@@ -250,9 +251,46 @@ static int32_t truncate(struct loco_sampler *s, int32_t n)
     return n;
 }
 
+/* Only the allowed tokens (valid ids; others are ignored): greedy, or a
+ * draw from their softmax at the temperature (no other truncation: the set
+ * is already the choice). */
+static int32_t sample_allowed(struct loco_sampler *s, const float *logits)
+{
+    int32_t n = 0;
+    for (int32_t i = 0; i < s->p.n_allowed && n < s->n_vocab; i++) {
+        int32_t id = s->p.allowed[i];
+        if (id >= 0 && id < s->n_vocab)
+            s->cand[n++] = (struct cand){.id = id, .logit = logits[id], .p = 0.0f};
+    }
+    if (n == 0)
+        return loco_argmax(logits, s->n_vocab);
+    int32_t best = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (s->cand[i].logit > s->cand[best].logit)
+            best = i;
+    if (s->p.temperature <= 0.0f)
+        return s->cand[best].id;
+    double mx = s->cand[best].logit, sum = 0;
+    for (int32_t i = 0; i < n; i++)
+        sum += s->cand[i].p = (float)exp((s->cand[i].logit - mx) / s->p.temperature);
+    double r = next_double(s->rng) * sum, cum = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        cum += s->cand[i].p;
+        if (r < cum)
+            return s->cand[i].id;
+    }
+    return s->cand[n - 1].id;
+}
+
 int32_t loco_sampler_sample(struct loco_sampler *s, const float *logits, float *logprob)
 {
     int32_t n = s->n_vocab, chosen;
+    if (s->p.n_allowed > 0) {
+        chosen = sample_allowed(s, logits);
+        if (logprob)
+            *logprob = loco_logprob(logits, s->n_vocab, chosen);
+        return chosen;
+    }
     if (s->p.temperature <= 0.0f && s->p.repeat_penalty == 1.0f) {
         chosen = loco_argmax(logits, n);
     } else {
