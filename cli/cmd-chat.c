@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli-engine.h"
+#include "cli-route.h"
 #include "commands.h"
 
 struct history {
@@ -20,13 +21,26 @@ struct history {
     size_t n, cap;
 };
 
+/* Routing in the chat: every message is routed unless adapters are forced
+ * (--adapter, /adapter NAME, /adapter none) or --no-route. */
+struct chat_route {
+    bool on;
+    bool open; /* cr holds an open router */
+    struct cli_router cr;
+};
+
 static void chat_help(FILE *out)
 {
     fprintf(out, "usage: loco chat [options]\n\n"
-                 "Interactive chat with the base model. Type a message and press Enter.\n"
+                 "Interactive chat. Type a message and press Enter. Every message is routed to\n"
+                 "the adapter of its domain (stderr shows [adapter \xc2\xb7 confidence]) unless\n"
+                 "adapters are forced.\n"
+                 "  --no-route             the base model (plus any --adapter), no routing\n"
+                 "  --router NAME          route with this router (see loco route --list)\n"
                  "  /reset   forget the conversation\n"
-                 "  /adapter NAME[:S],...  answer with these adapters from now on\n"
-                 "  /adapter none          back to the base model\n"
+                 "  /adapter NAME[:S],...  answer with these adapters from now on (no routing)\n"
+                 "  /adapter none          the base model from now on (no routing)\n"
+                 "  /adapter auto          route every message again\n"
                  "  /adapter               show the adapters in use\n"
                  "  /quit    leave (also Ctrl-D)\n"
                  "  /help    this list\n\n");
@@ -111,7 +125,7 @@ static void strip_newline(char *line)
 }
 
 static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, struct history *h,
-                     size_t keep)
+                     size_t keep, struct chat_route *route)
 {
     bool tty = isatty(STDIN_FILENO);
     char *line = NULL;
@@ -137,9 +151,17 @@ static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, stru
             const char *spec = line + 8;
             spec += strspn(spec, " ");
             char label[512];
+            if (!strcmp(spec, "auto")) {
+                route->on = route->open;
+                puts(route->on ? "(routing every message)" : "(no router: see the error above)");
+                continue;
+            }
             if (*spec && !cli_engine_use_adapters(e, spec))
                 continue;
-            printf("(answering with %s)\n", cli_engine_set_label(e, label, sizeof label));
+            if (*spec)
+                route->on = false;
+            printf("(answering with %s%s)\n", cli_engine_set_label(e, label, sizeof label),
+                   route->on ? ", routed per message" : "");
             continue;
         }
         if (strcmp(line, "/reset") == 0) {
@@ -150,6 +172,11 @@ static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, stru
         if (!history_push(h, "user", line)) {
             status = cli_fail("out of memory");
             break;
+        }
+        struct loco_route_decision d;
+        if (route->on && cli_route_apply(&route->cr, e, line, &d)) {
+            char label[512];
+            fprintf(stderr, "%s\n", cli_route_label(&d, label, sizeof label));
         }
         if (chat_turn(e, o, h) != LOCO_OK) {
             /* e.g. a message longer than the context: say so, forget it, go on */
@@ -165,10 +192,20 @@ int cmd_chat(int argc, char **argv)
 {
     struct cli_engine_opts o;
     cli_engine_defaults(&o);
+    bool no_route = false;
+    const char *router = NULL, *v;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             chat_help(stdout);
             return 0;
+        }
+        if (!strcmp(argv[i], "--no-route")) {
+            no_route = true;
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--router", &v)) {
+            router = v;
+            continue;
         }
         int r = cli_engine_flag(&o, argc, argv, &i);
         if (r <= 0) {
@@ -188,9 +225,15 @@ int cmd_chat(int argc, char **argv)
     if (isatty(STDIN_FILENO)) {
         char label[512];
         fprintf(stderr, "loco chat: %s with %s (type /help for commands, /quit to leave)\n",
-                e.path, cli_engine_set_label(&e, label, sizeof label));
+                e.path, !no_route && !o.adapters ? "routing per message"
+                                                 : cli_engine_set_label(&e, label, sizeof label));
     }
-    int status = chat_loop(&e, &o, &h, keep);
+    struct chat_route route = {0};
+    if (!no_route && (route.open = cli_router_open(&route.cr, &e, router)))
+        route.on = !o.adapters;
+    int status = chat_loop(&e, &o, &h, keep, &route);
+    if (route.open)
+        cli_router_close(&route.cr);
     history_clear(&h, 0);
     free(h.msgs);
     cli_engine_close(&e);

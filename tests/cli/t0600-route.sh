@@ -74,6 +74,15 @@ if [ -f "$model" ]; then
   err=$("$LOCO" ask --no-route --model "$model" --chat-template chatml --max-tokens 4 \
         "How many cats?" 2>&1 >/dev/null)
   [ -z "$err" ] || fail "--no-route should not route: $err"
+  # loco chat routes every message; /adapter none stops it, /adapter auto resumes
+  err=$(printf 'Who are you?\n/adapter none\nHow many cats?\n/adapter auto\nWho is she?\n/quit\n' |
+        "$LOCO" chat --model "$model" --chat-template chatml --temperature 0 --max-tokens 3 \
+        2>&1 >/dev/null)
+  [ "$(echo "$err" | grep -c '^\[base model ')" = 2 ] || fail "chat routing labels: $err"
+  case "$err" in *"router chose math"*) fail "routed after /adapter none: $err";; esac
+  err=$(printf 'Who are you?\n/quit\n' | "$LOCO" chat --no-route --model "$model" \
+        --chat-template chatml --max-tokens 3 2>&1 >/dev/null)
+  [ -z "$err" ] || fail "chat --no-route routed: $err"
   json=$("$LOCO" ask --json --model "$model" --chat-template chatml --max-tokens 4 "Who are you?")
   [ "$(echo "$json" | field 'd["route"]["domain"]')" = base ] || fail "ask --json route: $json"
 fi
