@@ -23,8 +23,9 @@ void cli_router_close(struct cli_router *cr);
 
 /* Route `query` and apply the decision to e's sequence 0 (its adapter, or
  * none for the base model). An adapter that cannot be loaded for this model
- * is reported and the base model answers (d->adapter is then cleared and
- * d->reason says so). */
+ * is reported and the domain's next adapter is tried (active, then the
+ * candidates by score), then the base model; d->adapter ends up naming the
+ * one in use ("" for the base model) and d->reason tells the chain. */
 bool cli_route_apply(struct cli_router *cr, struct cli_engine *e, const char *query,
                      struct loco_route_decision *d);
 

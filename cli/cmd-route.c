@@ -132,6 +132,8 @@ int cmd_route(int argc, char **argv)
     if (list) {
         for (const struct loco_router_ops *const *r = loco_router_list(); *r; r++)
             printf("%-12s %s\n", (*r)->name, (*r)->summary);
+        printf("%-12s %s\n", LOCO_CONFIDENCE_PREFIX "NAME",
+               "wraps NAME: below its calibrated confidence or margin, the base model");
         return 0;
     }
     if (!query == !bench) {
@@ -149,9 +151,8 @@ int cmd_route(int argc, char **argv)
     struct loco_router_env env = {.reg = reg};
     const char *name = router ? router : loco_registry_router(reg)[0] ? loco_registry_router(reg)
                                                                        : "keyword";
-    const struct loco_router_ops *ops = loco_router_find(name);
     struct cli_engine e;
-    bool engine = ops && ops->needs_model;
+    bool engine = loco_router_needs_model(name);
     if (engine && !cli_engine_open(&e, &o)) {
         loco_registry_free(reg);
         return 1;

@@ -3,6 +3,7 @@
  * on labelled queries (the registry's examples and JSONL files) and fit its
  * temperature on held-out queries.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +20,19 @@ static void router_help(FILE *out)
 {
     fprintf(out,
             "usage: loco router train [--data FILE.jsonl ...] [--dev FILE.jsonl] [options]\n"
-            "       loco router calibrate --data FILE.jsonl [options]\n\n"
+            "       loco router calibrate --data FILE.jsonl [options]\n"
+            "       loco router calibrate --router confidence:NAME --data FILE.jsonl\n\n"
             "train fits the classifier router: each labelled query's features are the base\n"
             "model's mean final hidden state, and a multinomial logistic regression maps them\n"
             "to the registry's domains and \"base\". Queries come from the registry's example\n"
             "queries (label: the adapter's domain) and from JSONL files with \"query\" and\n"
             "\"domain\" (scripts/make-route-bench.py --split dev writes one). With --dev, the\n"
             "temperature is fitted on those held-out queries. calibrate fits the temperature\n"
-            "of an existing classifier. Both report accuracy and expected calibration error.\n\n"
+            "of an existing classifier. Both report accuracy and expected calibration error.\n"
+            "With --router confidence:NAME, calibrate chooses the confidence and margin\n"
+            "thresholds below which router NAME's choice gives way to the base model: the\n"
+            "pair with the lowest cost on the queries (a wrong specialist 1, the base model\n"
+            "instead of the right specialist 0.5), kept in %s beside the registry.\n\n"
             "  --data FILE       labelled queries (repeatable)\n"
             "  --no-examples     leave out the registry's example queries\n"
             "  --dev FILE        held-out queries for the temperature (train)\n"
@@ -34,8 +40,9 @@ static void router_help(FILE *out)
             "                    or $LOCO_ROUTER_CLASSIFIER)\n"
             "  --registry FILE   this registry file alone\n"
             "  --l2 X            weight penalty (default 1e-3)\n"
-            "  --iters N         gradient steps (default 400)\n",
-            LOCO_CLASSIFIER_FILE);
+            "  --iters N         gradient steps (default 400)\n"
+            "  --router NAME     calibrate: confidence:NAME for the thresholds\n",
+            LOCO_CONFIDENCE_FILE, LOCO_CLASSIFIER_FILE);
     cli_engine_help(out);
 }
 
@@ -167,6 +174,104 @@ static void measure(const struct loco_classifier *c, const float *X, const int32
         }
 }
 
+/* Choose the confidence wrapper's thresholds for `wrapper` (confidence:NAME)
+ * on the labelled queries: route each once with NAME, then try every
+ * threshold x margin pair on the decisions. */
+static int calibrate_confidence(const struct cli_engine_opts *o, const char *wrapper,
+                                const char *registry, const char *const *data, size_t n_data)
+{
+    const char *inner = wrapper + strlen(LOCO_CONFIDENCE_PREFIX);
+    struct loco_registry_params rp = loco_registry_default_params();
+    if (registry) {
+        rp.project_path = registry;
+        rp.user_path = "";
+    }
+    struct loco_registry *reg = loco_registry_load(&rp);
+    if (!reg)
+        return cli_fail("cannot read the registry");
+    struct cli_engine e;
+    bool engine = loco_router_needs_model(inner);
+    if (engine && !cli_engine_open(&e, o)) {
+        loco_registry_free(reg);
+        return 1;
+    }
+    struct loco_router_env env = {.reg = reg, .model = engine ? e.model : NULL};
+    struct loco_router *r = loco_router_open(&env, inner);
+    struct loco_route_item *all = NULL;
+    size_t n_all = 0;
+    int status = r ? 0 : cli_fail("cannot open the router");
+    for (size_t f = 0; f < n_data && !status; f++) {
+        struct loco_route_item *items;
+        size_t n;
+        if (loco_route_items_load(data[f], &items, &n) != LOCO_OK) {
+            status = cli_fail("cannot read labelled queries");
+            break;
+        }
+        struct loco_route_item *grown = realloc(all, (n_all + n) * sizeof *grown);
+        if (!grown) {
+            loco_route_items_free(items, n);
+            status = cli_fail("out of memory");
+            break;
+        }
+        all = grown;
+        memcpy(all + n_all, items, n * sizeof *items);
+        n_all += n;
+        free(items); /* the strings now belong to `all` */
+    }
+    struct loco_route_decision *d = status ? NULL : calloc(n_all, sizeof *d);
+    if (!status && !d)
+        status = cli_fail("out of memory");
+    for (size_t i = 0; i < n_all && !status; i++)
+        if (loco_route(r, all[i].query, &d[i]) != LOCO_OK)
+            status = cli_fail("routing failed");
+    struct loco_confidence best = loco_confidence_default();
+    double best_cost = INFINITY, base_cost = 0;
+    if (!status) {
+        for (size_t i = 0; i < n_all; i++)
+            base_cost += loco_confidence_cost(all[i].domain, d[i].domain);
+        printf("router %s on %zu queries: cost %.3f per query without the wrapper\n", inner,
+               n_all, base_cost / (double)n_all);
+        printf("| threshold | margin | cost/query | accuracy | sent to base |\n"
+               "|---:|---:|---:|---:|---:|\n");
+        static const double margins[] = {0, 0.05, 0.1, 0.2, 0.3};
+        for (int t = 0; t <= 19; t++)
+            for (size_t m = 0; m < sizeof margins / sizeof margins[0]; m++) {
+                struct loco_confidence c = {t * 0.05, margins[m]};
+                double cost = 0;
+                size_t right = 0, to_base = 0;
+                for (size_t i = 0; i < n_all; i++) {
+                    struct loco_route_decision x = d[i];
+                    loco_confidence_apply(&c, &x);
+                    cost += loco_confidence_cost(all[i].domain, x.domain);
+                    right += !strcmp(all[i].domain, x.domain);
+                    to_base += strcmp(d[i].domain, x.domain) != 0;
+                }
+                if (m == 0 && t % 2 == 0)
+                    printf("| %.2f | %.2f | %.3f | %.3f | %zu |\n", c.threshold, c.margin,
+                           cost / (double)n_all, (double)right / (double)n_all, to_base);
+                if (cost < best_cost - 1e-12) { /* ties: the lowest thresholds */
+                    best_cost = cost;
+                    best = c;
+                }
+            }
+        printf("chosen: threshold %.2f, margin %.2f: cost %.3f per query (%.3f without)\n",
+               best.threshold, best.margin, best_cost / (double)n_all, base_cost / (double)n_all);
+        char path[4096];
+        if (loco_confidence_set(reg, inner, &best, n_all, best_cost / (double)n_all) != LOCO_OK ||
+            loco_confidence_path(reg, path, sizeof path) != LOCO_OK)
+            status = cli_fail("cannot write the thresholds");
+        else
+            printf("thresholds: %s (router %s)\n", path, wrapper);
+    }
+    free(d);
+    loco_route_items_free(all, n_all);
+    loco_router_close(r);
+    if (engine)
+        cli_engine_close(&e);
+    loco_registry_free(reg);
+    return status;
+}
+
 int cmd_router(int argc, char **argv)
 {
     if (argc < 2 || cli_is_help(argv[1])) {
@@ -181,7 +286,7 @@ int cmd_router(int argc, char **argv)
     }
     struct cli_engine_opts o;
     cli_engine_defaults(&o);
-    const char *data[MAX_DATA], *dev = NULL, *out = NULL, *registry = NULL, *v;
+    const char *data[MAX_DATA], *dev = NULL, *out = NULL, *registry = NULL, *router = NULL, *v;
     size_t n_data = 0;
     bool examples = train;
     struct loco_classifier_params cp = loco_classifier_default_params();
@@ -205,6 +310,8 @@ int cmd_router(int argc, char **argv)
             out = v;
         else if (cli_opt(argc, argv, &i, "--registry", &v))
             registry = v;
+        else if (cli_opt(argc, argv, &i, "--router", &v))
+            router = v;
         else if (cli_opt(argc, argv, &i, "--l2", &v)) {
             if (!cli_parse_float("--l2", v, 0, 1e6, &x))
                 return 2;
@@ -228,6 +335,13 @@ int cmd_router(int argc, char **argv)
         fprintf(stderr, "loco router calibrate: give the held-out queries with --data FILE\n");
         return 2;
     }
+    if (router && (train || strncmp(router, LOCO_CONFIDENCE_PREFIX,
+                                    strlen(LOCO_CONFIDENCE_PREFIX)))) {
+        fprintf(stderr, "loco router: --router takes confidence:NAME, with calibrate\n");
+        return 2;
+    }
+    if (router)
+        return calibrate_confidence(&o, router, registry, data, n_data);
     struct loco_registry_params rp = loco_registry_default_params();
     if (registry) {
         rp.project_path = registry;

@@ -587,6 +587,83 @@ static void test_classifier_router(void **state)
     loco_model_free(m);
 }
 
+/* ---- the confidence wrapper ---------------------------------------------- */
+
+static void test_confidence(void **state)
+{
+    (void)state;
+    struct loco_registry *reg = load_registry("");
+    char path[128];
+    snprintf(path, sizeof path, "%s/conf.json", dir);
+    setenv("LOCO_ROUTER_CONFIDENCE", path, 1);
+    unlink(path);
+    struct loco_confidence c;
+    bool from_file = true;
+    assert_int_equal(loco_confidence_get(reg, "keyword", &c, &from_file), LOCO_OK);
+    assert_false(from_file);
+    assert_true(c.threshold == 0.5 && c.margin == 0.0);
+
+    /* apply: a decision for math at 0.6 over code 0.3 */
+    struct loco_route_decision d = {.n = 3, .confidence = 0.6};
+    snprintf(d.domain, sizeof d.domain, "math");
+    snprintf(d.adapter, sizeof d.adapter, "m-active");
+    snprintf(d.names[0], sizeof d.names[0], "math");
+    snprintf(d.names[1], sizeof d.names[1], "code");
+    snprintf(d.names[2], sizeof d.names[2], "base");
+    d.prob[0] = 0.6, d.prob[1] = 0.3, d.prob[2] = 0.1;
+    struct loco_route_decision x = d;
+    loco_confidence_apply(&(struct loco_confidence){0.5, 0.0}, &x);
+    assert_string_equal(x.domain, "math"); /* above the threshold */
+    x = d;
+    loco_confidence_apply(&(struct loco_confidence){0.7, 0.0}, &x);
+    assert_string_equal(x.domain, "base");
+    assert_string_equal(x.adapter, "");
+    assert_true(x.confidence == 0.1);
+    assert_non_null(strstr(x.reason, "confidence 0.60 below 0.70: base model instead of math"));
+    x = d;
+    loco_confidence_apply(&(struct loco_confidence){0.0, 0.35}, &x); /* margin 0.3 < 0.35 */
+    assert_string_equal(x.domain, "base");
+    assert_non_null(strstr(x.reason, "margin 0.30"));
+
+    assert_true(loco_confidence_cost("math", "math") == 0.0);
+    assert_true(loco_confidence_cost("math", "base") == 0.5);
+    assert_true(loco_confidence_cost("math", "code") == 1.0);
+    assert_true(loco_confidence_cost("base", "code") == 1.0);
+
+    /* the file: set two routers, read them back; the wrapper uses them */
+    assert_int_equal(loco_confidence_set(reg, "keyword", &(struct loco_confidence){0.99, 0.1},
+                                         10, 0.2),
+                     LOCO_OK);
+    assert_int_equal(loco_confidence_set(reg, "classifier",
+                                         &(struct loco_confidence){0.3, 0.0}, 10, 0.2),
+                     LOCO_OK);
+    assert_int_equal(loco_confidence_get(reg, "keyword", &c, &from_file), LOCO_OK);
+    assert_true(from_file && c.threshold == 0.99 && c.margin == 0.1);
+    struct loco_router_env env = {.reg = reg};
+    struct loco_router *r = loco_router_open(&env, "confidence:keyword");
+    assert_non_null(r);
+    assert_string_equal(loco_router_name(r), "confidence:keyword");
+    struct loco_route_decision out;
+    assert_int_equal(loco_route(r, "what is the total", &out), LOCO_OK); /* math, but < 0.99 */
+    assert_string_equal(out.router, "confidence:keyword");
+    assert_string_equal(out.domain, "base");
+    assert_non_null(strstr(out.reason, "base model instead of math"));
+    loco_router_close(r);
+    /* misuse and damaged files */
+    assert_null(loco_router_open(&env, "confidence:"));
+    assert_null(loco_router_open(&env, "confidence:confidence:keyword"));
+    assert_null(loco_router_open(&env, "confidence:telepathy"));
+    put_file(path, "{\"format\": \"locollm-router-confidence/1\", \"routers\": {\"keyword\": "
+                   "{\"threshold\": 2, \"margin\": 0}}}");
+    assert_int_equal(loco_confidence_get(reg, "keyword", &c, NULL), LOCO_ERR_FORMAT);
+    assert_null(loco_router_open(&env, "confidence:keyword"));
+    put_file(path, "[1, 2]");
+    assert_int_equal(loco_confidence_get(reg, "keyword", &c, NULL), LOCO_ERR_FORMAT);
+    unlink(path);
+    unsetenv("LOCO_ROUTER_CONFIDENCE");
+    loco_registry_free(reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -595,7 +672,7 @@ int main(void)
         cmocka_unit_test(test_bench_metrics), cmocka_unit_test(test_items_load),
         cmocka_unit_test(test_classifier_fit), cmocka_unit_test(test_classifier_calibrate),
         cmocka_unit_test(test_classifier_file), cmocka_unit_test(test_embed),
-        cmocka_unit_test(test_classifier_router),
+        cmocka_unit_test(test_classifier_router), cmocka_unit_test(test_confidence),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

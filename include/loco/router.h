@@ -81,7 +81,10 @@ const struct loco_router_ops *loco_router_find(const char *name);
  * with a message on failure (an unknown name lists the known ones). */
 struct loco_router *loco_router_open(const struct loco_router_env *env, const char *name);
 void loco_router_close(struct loco_router *r);
+/* Its name as given ("keyword", "confidence:classifier", ...). */
 const char *loco_router_name(const struct loco_router *r);
+/* Whether the router `name` (wrapped or not) reads the base model. */
+bool loco_router_needs_model(const char *name);
 
 /* Route one query. */
 int loco_route(struct loco_router *r, const char *query, struct loco_route_decision *out);
@@ -137,6 +140,37 @@ int loco_route_bench_run(struct loco_router *r, const struct loco_route_item *it
 /* The result as JSON (top-level `accuracy` in [0, 1], per-label precision,
  * recall, f1 and support, the confusion matrix, `ece`, latency). malloc'd. */
 char *loco_route_bench_json(const struct loco_route_bench *b, const char *router);
+
+/* ---- the confidence wrapper ------------------------------------------------ */
+
+/* "confidence:NAME" wraps router NAME: when its decision's confidence is
+ * below `threshold`, or its top probability leads the next by less than
+ * `margin`, the base model answers instead and the reason says so.
+ * Thresholds per wrapped router live in LOCO_CONFIDENCE_FILE beside the
+ * registry ($LOCO_ROUTER_CONFIDENCE overrides), written by `loco router
+ * calibrate --router confidence:NAME`, which picks them on a development set
+ * to minimise loco_confidence_cost; without the file: threshold 0.5,
+ * margin 0. */
+#define LOCO_CONFIDENCE_PREFIX "confidence:"
+#define LOCO_CONFIDENCE_FILE "router-confidence.json"
+
+struct loco_confidence {
+    double threshold, margin;
+};
+struct loco_confidence loco_confidence_default(void);
+int loco_confidence_path(const struct loco_registry *reg, char *buf, size_t cap);
+/* The thresholds for wrapped router `inner` (defaults when the file has
+ * none; from_file may be NULL). A malformed file is an error. */
+int loco_confidence_get(const struct loco_registry *reg, const char *inner,
+                        struct loco_confidence *out, bool *from_file);
+/* Keep thresholds for `inner` (other routers' entries stay), atomically. */
+int loco_confidence_set(const struct loco_registry *reg, const char *inner,
+                        const struct loco_confidence *c, size_t n_dev, double cost);
+/* Apply thresholds to a decision (a no-op for "base" decisions). */
+void loco_confidence_apply(const struct loco_confidence *c, struct loco_route_decision *d);
+/* Cost of choosing `chosen` for a query of domain `truth`: 0 when right,
+ * 0.5 for the base model instead of a specialist, 1 for a wrong specialist. */
+double loco_confidence_cost(const char *truth, const char *chosen);
 
 /* ---- the classifier router (v2) ------------------------------------------------ */
 

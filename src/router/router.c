@@ -24,6 +24,10 @@ struct loco_router {
     const struct loco_router_ops *ops;
     void *state;
     const struct loco_registry *reg;
+    /* a confidence wrapper: the wrapped router and its thresholds */
+    struct loco_router *inner;
+    struct loco_confidence conf;
+    char name[LOCO_ROUTE_NAME_MAX];
 };
 
 const struct loco_router_ops *const *loco_router_list(void)
@@ -48,6 +52,30 @@ const struct loco_router_ops *loco_router_find(const char *name)
     return NULL;
 }
 
+static struct loco_router *open_confidence(const struct loco_router_env *env, const char *name,
+                                           const char *inner_name)
+{
+    if (!inner_name[0] || !strncmp(inner_name, LOCO_CONFIDENCE_PREFIX,
+                                   strlen(LOCO_CONFIDENCE_PREFIX))) {
+        loco_error_set(LOCO_ERR_INVALID, "'%s': wrap one router, e.g. confidence:keyword", name);
+        return NULL;
+    }
+    struct loco_router *r = calloc(1, sizeof *r);
+    if (!r) {
+        loco_error_set(LOCO_ERR_NOMEM, "out of memory opening router %s", name);
+        return NULL;
+    }
+    r->reg = env->reg;
+    snprintf(r->name, sizeof r->name, "%s", name);
+    r->inner = loco_router_open(env, inner_name);
+    if (!r->inner || loco_confidence_get(env->reg, loco_router_name(r->inner), &r->conf, NULL)) {
+        loco_router_close(r->inner);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
 struct loco_router *loco_router_open(const struct loco_router_env *env, const char *name)
 {
     if (!env || !env->reg) {
@@ -58,6 +86,9 @@ struct loco_router *loco_router_open(const struct loco_router_env *env, const ch
         name = loco_registry_router(env->reg);
     if (!name[0])
         name = "keyword";
+    size_t plen = strlen(LOCO_CONFIDENCE_PREFIX);
+    if (!strncmp(name, LOCO_CONFIDENCE_PREFIX, plen))
+        return open_confidence(env, name, name + plen);
     const struct loco_router_ops *ops = loco_router_find(name);
     if (!ops)
         return NULL;
@@ -73,6 +104,7 @@ struct loco_router *loco_router_open(const struct loco_router_env *env, const ch
     }
     r->ops = ops;
     r->reg = env->reg;
+    snprintf(r->name, sizeof r->name, "%s", ops->name);
     if (ops->init(env, &r->state) != LOCO_OK) {
         loco_error_prefix("router %s", name);
         free(r);
@@ -85,14 +117,27 @@ void loco_router_close(struct loco_router *r)
 {
     if (!r)
         return;
-    if (r->ops->free)
+    if (r->inner)
+        loco_router_close(r->inner);
+    else if (r->ops->free)
         r->ops->free(r->state);
     free(r);
 }
 
 const char *loco_router_name(const struct loco_router *r)
 {
-    return r->ops->name;
+    return r->name;
+}
+
+bool loco_router_needs_model(const char *name)
+{
+    size_t plen = strlen(LOCO_CONFIDENCE_PREFIX);
+    if (name && !strncmp(name, LOCO_CONFIDENCE_PREFIX, plen))
+        name += plen;
+    for (size_t i = 0; routers[i]; i++)
+        if (name && !strcmp(routers[i]->name, name))
+            return routers[i]->needs_model;
+    return false;
 }
 
 const struct loco_registry_adapter *loco_route_adapter_for(const struct loco_registry *reg,
@@ -130,6 +175,15 @@ int loco_route(struct loco_router *r, const char *query, struct loco_route_decis
     if (!r || !query || !d)
         return loco_error_set(LOCO_ERR_INVALID, "route: no router, query or decision");
     double t0 = loco_time_ms();
+    if (r->inner) {
+        int rc = loco_route(r->inner, query, d);
+        if (rc != LOCO_OK)
+            return rc;
+        loco_confidence_apply(&r->conf, d);
+        snprintf(d->router, sizeof d->router, "%s", r->name);
+        d->ms = loco_time_ms() - t0;
+        return LOCO_OK;
+    }
     memset(d, 0, sizeof *d);
     snprintf(d->router, sizeof d->router, "%s", r->ops->name);
     size_t nd = loco_registry_n_domains(r->reg);

@@ -1,0 +1,165 @@
+/*
+ * confidence.c - the confidence wrapper: any router's decision, sent to the
+ * base model when its confidence or its margin over the runner-up is below
+ * thresholds chosen on a development set (`loco router calibrate --router
+ * confidence:NAME`), and the file that keeps those thresholds.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loco/fileio.h"
+#include "router/router_internal.h"
+
+#define MAX_FILE (1u << 20)
+
+struct loco_confidence loco_confidence_default(void)
+{
+    return (struct loco_confidence){.threshold = 0.5, .margin = 0.0};
+}
+
+int loco_confidence_path(const struct loco_registry *reg, char *buf, size_t cap)
+{
+    const char *env = getenv("LOCO_ROUTER_CONFIDENCE");
+    int n;
+    if (env && env[0])
+        n = snprintf(buf, cap, "%s", env);
+    else {
+        const char *file = loco_registry_file(reg);
+        const char *slash = strrchr(file, '/');
+        n = slash ? snprintf(buf, cap, "%.*s/%s", (int)(slash - file), file, LOCO_CONFIDENCE_FILE)
+                  : snprintf(buf, cap, "%s", LOCO_CONFIDENCE_FILE);
+    }
+    if (n < 0 || (size_t)n >= cap)
+        return loco_error_set(LOCO_ERR_RANGE, "confidence file path too long");
+    return LOCO_OK;
+}
+
+/* The file's JSON, or an empty object when there is no file. */
+static cJSON *read_file(const char *path, int *rc)
+{
+    *rc = LOCO_OK;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cJSON_CreateObject();
+    char *text = malloc(MAX_FILE + 1);
+    size_t len = text ? fread(text, 1, MAX_FILE + 1, f) : 0;
+    fclose(f);
+    if (!text || len > MAX_FILE) {
+        free(text);
+        *rc = loco_error_set(LOCO_ERR_RANGE, "%s is missing memory or larger than %u bytes", path,
+                             MAX_FILE);
+        return NULL;
+    }
+    text[len] = '\0';
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
+    if (!cJSON_IsObject(j) || !cJSON_IsString(fmt) ||
+        strcmp(fmt->valuestring, "locollm-router-confidence/1") != 0) {
+        cJSON_Delete(j);
+        *rc = loco_error_set(LOCO_ERR_FORMAT, "%s is not a locollm-router-confidence/1 file",
+                             path);
+        return NULL;
+    }
+    return j;
+}
+
+int loco_confidence_get(const struct loco_registry *reg, const char *inner,
+                        struct loco_confidence *out, bool *from_file)
+{
+    *out = loco_confidence_default();
+    if (from_file)
+        *from_file = false;
+    char path[4096];
+    int rc = loco_confidence_path(reg, path, sizeof path);
+    cJSON *j = rc ? NULL : read_file(path, &rc);
+    if (!j)
+        return rc;
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(j, "routers"), inner);
+    if (r) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "threshold");
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(r, "margin");
+        if (!cJSON_IsNumber(t) || !cJSON_IsNumber(m) || !(t->valuedouble >= 0) ||
+            !(t->valuedouble <= 1) || !(m->valuedouble >= 0) || !(m->valuedouble <= 1))
+            rc = loco_error_set(LOCO_ERR_FORMAT, "%s: routers.%s needs threshold and margin in "
+                                "[0, 1]", path, inner);
+        else {
+            out->threshold = t->valuedouble;
+            out->margin = m->valuedouble;
+            if (from_file)
+                *from_file = true;
+        }
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+int loco_confidence_set(const struct loco_registry *reg, const char *inner,
+                        const struct loco_confidence *c, size_t n_dev, double cost)
+{
+    char path[4096];
+    int rc = loco_confidence_path(reg, path, sizeof path);
+    cJSON *j = rc ? NULL : read_file(path, &rc);
+    if (!j)
+        return rc;
+    if (!cJSON_GetObjectItemCaseSensitive(j, "format"))
+        cJSON_AddStringToObject(j, "format", "locollm-router-confidence/1");
+    cJSON *routers = cJSON_GetObjectItemCaseSensitive(j, "routers");
+    if (!cJSON_IsObject(routers)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "routers");
+        routers = cJSON_AddObjectToObject(j, "routers");
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(routers, inner);
+    cJSON *r = cJSON_AddObjectToObject(routers, inner);
+    cJSON_AddNumberToObject(r, "threshold", c->threshold);
+    cJSON_AddNumberToObject(r, "margin", c->margin);
+    cJSON_AddNumberToObject(r, "dev_queries", (double)n_dev);
+    cJSON_AddNumberToObject(r, "dev_cost", cost);
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!text)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory writing %s", path);
+    rc = loco_file_write_atomic(path, text, strlen(text));
+    free(text);
+    return rc;
+}
+
+void loco_confidence_apply(const struct loco_confidence *c, struct loco_route_decision *d)
+{
+    if (!strcmp(d->domain, LOCO_ROUTE_BASE))
+        return;
+    double top = -1, second = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->prob[i] > top) {
+            second = top < 0 ? 0 : top;
+            top = d->prob[i];
+        } else if (d->prob[i] > second)
+            second = d->prob[i];
+    }
+    double margin = top - second;
+    bool low = d->confidence < c->threshold, close = margin < c->margin;
+    if (!low && !close)
+        return;
+    size_t len = strlen(d->reason);
+    snprintf(d->reason + len, sizeof d->reason - len,
+             "; %s %.2f below %.2f: base model instead of %s", low ? "confidence" : "margin",
+             low ? d->confidence : margin, low ? c->threshold : c->margin, d->domain);
+    snprintf(d->domain, sizeof d->domain, "%s", LOCO_ROUTE_BASE);
+    d->adapter[0] = d->adapter_path[0] = '\0';
+    for (size_t i = 0; i < d->n; i++)
+        if (!strcmp(d->names[i], LOCO_ROUTE_BASE))
+            d->confidence = d->prob[i];
+}
+
+double loco_confidence_cost(const char *truth, const char *chosen)
+{
+    if (!strcmp(truth, chosen))
+        return 0.0;
+    /* the base model for a specialist's query loses the specialist; a wrong
+     * specialist is worse: it answers out of its domain */
+    return !strcmp(chosen, LOCO_ROUTE_BASE) ? 0.5 : 1.0;
+}
