@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli-engine.h"
+#include "cmd-eval-swarm.h"
 #include "commands.h"
 #include "loco/contam.h"
 #include "loco/eval.h"
@@ -24,7 +25,8 @@
 static void eval_help(FILE *out)
 {
     fprintf(out,
-            "usage: loco eval ADAPTER [options]\n\n"
+            "usage: loco eval ADAPTER [options]\n"
+            "       loco eval --swarm [--router NAME ...] [--bench NAME ...] [options]\n\n"
             "Runs the base model and the adapter on the same benchmark items (greedy unless\n"
             "--samples), scores both (judged benchmarks: by a judge model), and reports per\n"
             "benchmark: scores with 95%% CIs, the paired difference, a paired test (exact\n"
@@ -71,7 +73,14 @@ static void eval_help(FILE *out)
             "                         in the training data (default 0: any one; exact copies\n"
             "                         always); a flagged item fails the benchmark's gate\n"
             "  --decontaminate        score only the unflagged items instead (both sides)\n"
-            "  --no-contam            skip the check\n");
+            "  --no-contam            skip the check\n"
+            "the routed system (--swarm): over the domains' benchmarks, every item answered\n"
+            "by the adapter of its own domain (oracle), by the adapter each router picks, by\n"
+            "the base model, and by a random domain; mean scores, differences from the base\n"
+            "model with 95%% intervals, routing accuracy and the composite\n"
+            "  --swarm                score the routed system instead of one adapter\n"
+            "  --router NAME          a router to compare (repeatable; default keyword,\n"
+            "                         classifier)\n");
     cli_engine_help(out);
 }
 
@@ -401,7 +410,9 @@ int cmd_eval(int argc, char **argv)
     const char *benches[MAX_BENCH], *out_path = NULL, *registry_layer = "user", *v;
     size_t n_bench = 0;
     bool json = false, no_cache = false, temperature_set = false, archive = false,
-         no_contam = false;
+         no_contam = false, swarm = false;
+    const char *routers[8];
+    size_t n_routers = 0;
     double scale = 1.0, fv;
     char cache_path[4200] = "";
     const char *adapter = NULL;
@@ -478,6 +489,15 @@ int cmd_eval(int argc, char **argv)
             out_path = v;
         else if (!strcmp(argv[i], "--archive"))
             archive = true;
+        else if (!strcmp(argv[i], "--swarm"))
+            swarm = true;
+        else if (cli_opt(argc, argv, &i, "--router", &v)) {
+            if (n_routers == 8) {
+                fprintf(stderr, "loco eval: at most 8 --router\n");
+                return 2;
+            }
+            routers[n_routers++] = v;
+        }
         else if (!strcmp(argv[i], "--no-contam"))
             no_contam = true;
         else if (!strcmp(argv[i], "--decontaminate"))
@@ -506,8 +526,17 @@ int cmd_eval(int argc, char **argv)
             }
         }
     }
-    if (!adapter) {
+    if (!adapter && !swarm) {
         fprintf(stderr, "loco eval: name one adapter (see loco eval --help)\n");
+        return 2;
+    }
+    if (swarm && (adapter || archive || json)) {
+        fprintf(stderr, "loco eval --swarm: no adapter, --archive or --json (it compares the "
+                        "registry's adapters under each router)\n");
+        return 2;
+    }
+    if (n_routers && !swarm) {
+        fprintf(stderr, "loco eval: --router goes with --swarm\n");
         return 2;
     }
     if (!check_options(&p, benches, n_bench, temperature_set))
@@ -535,6 +564,15 @@ int cmd_eval(int argc, char **argv)
     struct cli_engine e;
     if (!cli_engine_open(&e, &o))
         return 1;
+    if (swarm) {
+        if (n_routers == 0) {
+            routers[n_routers++] = "keyword";
+            routers[n_routers++] = "classifier";
+        }
+        int rc = eval_swarm(&e, &p, benches, n_bench, routers, n_routers, p.seed, out_path);
+        cli_engine_close(&e);
+        return rc;
+    }
     const struct loco_adapter *a = e.set[0].adapter;
     const char *domain = loco_adapter_info(a)->domain;
     const char *own = loco_eval_domain_bench(domain);

@@ -119,6 +119,27 @@ ev --out "$work/rec3.json" "$work/out/reddog.gguf" > /dev/null 2> "$work/eval3.e
 grep -q "scores of reddog recorded in the user registry" "$work/eval3.err" || fail "no registry update: $(cat "$work/eval3.err")"
 grep -q "record: $work/rec3.json" "$work/xdg/locollm/registry.yaml" || fail "overlay lacks the record path"
 "$LOCO" adapters info reddog --json | grep -q "\"bench\"" || fail "the score is not in the merged registry: $("$LOCO" adapters info reddog --json)"
+
+# the routed system (--swarm): keywords that match the items make the keyword
+# router's choice the oracle's, which beats the base model; random is seeded
+sed -i "s|benchmarks: \[custom\]|benchmarks: [custom, $work/bench.jsonl]|; s|keywords: \[dog\]|keywords: [who is here]|" \
+  "$work/reg/registry.yaml"
+"$LOCO" eval --swarm --bench "$work/bench.jsonl" --router keyword --model "$model" \
+  --chat-template chatml --threads 1 --slots 2 --max-tokens 9 --cache "$work/cache.sqlite" \
+  --out "$work/swarm.json" > "$work/swarm.out" 2>&1 || { cat "$work/swarm.out"; fail "swarm"; }
+grep -q '^| keyword |' "$work/swarm.out" || fail "swarm table: $(cat "$work/swarm.out")"
+python3 - "$work/swarm.json" <<'PY' || fail "swarm record"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["record"] == "locollm-swarm/1"
+p = {x["name"]: x for x in r["policies"]}
+assert set(p) == {"oracle", "keyword", "base", "random"}, p.keys()
+assert p["keyword"]["routing_accuracy"] == [1], p["keyword"]
+assert p["oracle"]["composite"] == p["keyword"]["composite"] > p["base"]["composite"], p
+assert p["base"]["diff_vs_base"] == [0]
+PY
+if "$LOCO" eval --swarm "$work/out/reddog.gguf" > /dev/null 2>&1; then fail "--swarm with an adapter accepted"; fi
+if "$LOCO" eval --router keyword "$work/out/reddog.gguf" > /dev/null 2>&1; then fail "--router without --swarm accepted"; fi
 unset LOCO_REGISTRY XDG_DATA_HOME
 
 # refusals
