@@ -664,6 +664,103 @@ static void test_confidence(void **state)
     loco_registry_free(reg);
 }
 
+/* ---- zero-shot routing from adapter weights ---------------------------------- */
+
+/* An adapter for m whose update to q in every layer is 3 w1 u1^T + w2 u2^T
+ * (u, w orthonormal): the top direction is u1 (first axis `axis`), the top
+ * singular value 3 alpha / r. */
+static void write_direction_adapter(const struct loco_model *m, const char *path, int axis)
+{
+    const struct loco_hparams *hp = loco_model_hparams(m);
+    int64_t C = hp->n_embd, out = (int64_t)hp->n_head * hp->head_dim;
+    float *a = calloc((size_t)(2 * C), sizeof *a), *b = calloc((size_t)(2 * out), sizeof *b);
+    a[axis] = 1;               /* u1 = e_axis */
+    a[C + (axis + 1) % C] = 1; /* u2 = e_axis+1 */
+    b[0 * 2 + 0] = 3;          /* w1 = e_0 scaled by 3 */
+    b[1 * 2 + 1] = 1;          /* w2 = e_1 */
+    struct loco_lora_pair *pairs = calloc((size_t)hp->n_layer, sizeof *pairs);
+    for (int32_t l = 0; l < hp->n_layer; l++)
+        pairs[l] = (struct loco_lora_pair){l, LOCO_LORA_Q, C, out, 2, a, b};
+    char sha[65];
+    loco_model_sha256(m, sha);
+    struct loco_adapter_meta meta = {.arch = "llama", .base_sha256 = sha, .name = "dir",
+                                     .domain = "math", .alpha = 4};
+    assert_int_equal(loco_adapter_write(path, &meta, pairs, (size_t)hp->n_layer, LOCO_TYPE_F32),
+                     LOCO_OK);
+    free(pairs);
+    free(a);
+    free(b);
+}
+
+static void test_adapter_direction(void **state)
+{
+    (void)state;
+    struct loco_model *m = stories();
+    if (!m)
+        skip();
+    char path[128];
+    snprintf(path, sizeof path, "%s/dir.gguf", dir);
+    write_direction_adapter(m, path, 5);
+    struct loco_adapter *a = loco_adapter_load(path, m);
+    assert_non_null(a);
+    const int32_t C = loco_model_hparams(m)->n_embd;
+    float *v = malloc((size_t)C * sizeof *v), sigma = 0;
+    for (int32_t l = 0; l < loco_model_hparams(m)->n_layer; l++) {
+        assert_int_equal(loco_adapter_direction(a, l, LOCO_LORA_Q, v, &sigma), LOCO_OK);
+        assert_true(fabsf(fabsf(v[5]) - 1.0f) < 1e-5f); /* +-u1 */
+        for (int32_t j = 0; j < C; j++)
+            if (j != 5)
+                assert_true(fabsf(v[j]) < 1e-5f);
+        assert_true(fabsf(sigma - 3.0f * 4.0f / 2.0f) < 1e-4f); /* 3 alpha / r */
+    }
+    assert_int_equal(loco_adapter_direction(a, 0, LOCO_LORA_V, v, NULL), LOCO_ERR_NOT_FOUND);
+    assert_int_equal(loco_adapter_direction(a, 999, LOCO_LORA_Q, v, NULL), LOCO_ERR_INVALID);
+    free(v);
+    loco_adapter_free(a);
+    unlink(path);
+    loco_model_free(m);
+}
+
+static void test_arrow_router(void **state)
+{
+    (void)state;
+    struct loco_model *m = stories();
+    if (!m)
+        skip();
+    /* math and code adapters with different directions, writing none */
+    char p1[128], p2[128];
+    snprintf(p1, sizeof p1, "%s/m-active.gguf", dir);
+    snprintf(p2, sizeof p2, "%s/c-good.gguf", dir);
+    write_direction_adapter(m, p1, 3);
+    write_direction_adapter(m, p2, 40);
+    struct loco_registry *reg = load_registry("");
+    struct loco_router_env env = {.reg = reg, .model = m};
+    struct loco_router *r = loco_router_open(&env, "arrow");
+    assert_non_null(r);
+    struct loco_route_decision d;
+    assert_int_equal(loco_route(r, "Once upon a time there was a cat", &d), LOCO_OK);
+    assert_true(!strcmp(d.domain, "math") || !strcmp(d.domain, "code"));
+    double sum = 0;
+    for (size_t i = 0; i < d.n; i++)
+        sum += d.prob[i];
+    assert_true(fabs(sum - 1) < 1e-9);
+    assert_true(prob_of(&d, "writing") == 0.0 && prob_of(&d, "base") == 0.0);
+    assert_true(prob_of(&d, "math") > 0 && prob_of(&d, "code") > 0);
+    assert_non_null(strstr(d.reason, "zero-shot"));
+    assert_non_null(strstr(d.reason, "2 adapters"));
+    loco_router_close(r);
+    /* no model: refused; no adapter loads: refused */
+    env.model = NULL;
+    assert_null(loco_router_open(&env, "arrow"));
+    unlink(p1);
+    unlink(p2);
+    env.model = m;
+    assert_null(loco_router_open(&env, "arrow"));
+    assert_non_null(strstr(loco_error_message(), "nothing to route to"));
+    loco_registry_free(reg);
+    loco_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -673,6 +770,7 @@ int main(void)
         cmocka_unit_test(test_classifier_fit), cmocka_unit_test(test_classifier_calibrate),
         cmocka_unit_test(test_classifier_file), cmocka_unit_test(test_embed),
         cmocka_unit_test(test_classifier_router), cmocka_unit_test(test_confidence),
+        cmocka_unit_test(test_adapter_direction), cmocka_unit_test(test_arrow_router),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

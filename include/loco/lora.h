@@ -88,6 +88,14 @@ const struct loco_adapter_info *loco_adapter_info(const struct loco_adapter *a);
 /* A number unique to this load in this process (KV-cache tags use it). */
 uint64_t loco_adapter_id(const struct loco_adapter *a);
 
+/* The unit input direction v[n_in] that the adapter's update to projection
+ * t of layer il stretches most (the top right singular vector of B A, by
+ * power iteration) and that stretch, the top singular value times
+ * alpha / r, in *sigma (may be NULL). LOCO_ERR_NOT_FOUND when the adapter
+ * leaves that projection alone. Zero-shot routing reads these. */
+int loco_adapter_direction(const struct loco_adapter *a, int il, enum loco_lora_target t,
+                           float *v, float *sigma);
+
 /* sha256 (lowercase hex) of the base model file, computed once per model
  * and cached. */
 int loco_model_sha256(const struct loco_model *m, char hex_out[65]);

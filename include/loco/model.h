@@ -144,6 +144,12 @@ int32_t loco_context_n_logits(const struct loco_context *c);
  * next decode call; LOCO_ERR_RANGE for an i outside that call. */
 int loco_context_hidden(const struct loco_context *c, int32_t i, float *out);
 
+/* From the next decode call on, keep every layer's attention input (the
+ * normalised residual that q, k and v read) of each token at position
+ * p < max_tokens in buf[layer][p][n_embd] (routers read what the adapters'
+ * projections see). buf NULL or max_tokens 0 stops it. buf is borrowed. */
+void loco_context_capture(struct loco_context *c, float *buf, int32_t max_tokens);
+
 /* Forget sequence s (its next token starts at position 0). */
 void loco_context_seq_clear(struct loco_context *c, int32_t s);
 /* Number of cached positions of sequence s. */

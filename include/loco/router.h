@@ -229,6 +229,12 @@ void loco_classifier_free(struct loco_classifier *c);
  * LOCO_CLASSIFIER_FILE in the registry file's folder. */
 int loco_classifier_path(const struct loco_registry *reg, char *buf, size_t cap);
 
+/* ---- the zero-shot router (Arrow) ------------------------------------------- */
+
+/* Softmax temperature over |cos(hidden state, adapter direction)| in the
+ * arrow router (src/router/arrow.c). */
+#define LOCO_ARROW_TEMPERATURE 0.05
+
 /* ---- the keyword router (v1) --------------------------------------------- */
 
 /* The keyword router scores each domain by the keywords of its adapters

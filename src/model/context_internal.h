@@ -69,6 +69,8 @@ struct loco_context {
     int32_t logits_cap;
     int32_t n_logits;
     int32_t last_n;     /* tokens of the last successful decode call (their x rows) */
+    float *capture;     /* loco_context_capture: [L][capture_tokens][C], or NULL */
+    int32_t capture_tokens;
     size_t bytes;
     struct lora_state lora; /* per-sequence adapter sets (lora_apply.c) */
 };

@@ -445,6 +445,12 @@ static int attention_block(struct loco_context *c, int il, const struct loco_bat
     int64_t kvd = (int64_t)hp->n_head_kv * hp->head_dim;
     int rc;
     norm_rows(c->h, c->x, L->attn_norm, n, C, hp->rms_eps);
+    if (c->capture)
+        for (int32_t i = 0; i < n; i++)
+            if (b->pos[i] < c->capture_tokens)
+                memcpy(c->capture + ((size_t)il * (size_t)c->capture_tokens + (size_t)b->pos[i]) *
+                                        (size_t)C,
+                       c->h + (size_t)i * (size_t)C, (size_t)C * sizeof(float));
     if ((rc = project(c, il, LOCO_LORA_Q, &L->wq, c->h, n, c->q)) ||
         (rc = project(c, il, LOCO_LORA_K, &L->wk, c->h, n, c->k)) ||
         (rc = project(c, il, LOCO_LORA_V, &L->wv, c->h, n, c->v)))
@@ -590,6 +596,12 @@ int loco_decode(struct loco_context *c, const struct loco_batch *b)
     c->last_n = rc == LOCO_OK ? b->n : 0;
     free(next);
     return rc;
+}
+
+void loco_context_capture(struct loco_context *c, float *buf, int32_t max_tokens)
+{
+    c->capture = max_tokens > 0 ? buf : NULL;
+    c->capture_tokens = buf ? max_tokens : 0;
 }
 
 int loco_context_hidden(const struct loco_context *c, int32_t i, float *out)

@@ -8,5 +8,6 @@
 
 extern const struct loco_router_ops router_keyword_ops;
 extern const struct loco_router_ops router_classifier_ops;
+extern const struct loco_router_ops router_arrow_ops;
 
 #endif
