@@ -230,6 +230,41 @@ static char *record_json(const struct cli_engine *e, const struct loco_adapter *
     return text;
 }
 
+/* `file` (which exists) as the registry stores a record: relative to the
+ * folder of `registry_file` (where `loco registry validate` looks), or
+ * absolute when the two share nothing below the root. */
+static void record_path_for(const char *registry_file, const char *file, char *buf, size_t cap)
+{
+    char f[4096], dir[4096], reg[4096];
+    snprintf(reg, sizeof reg, "%s", registry_file);
+    char *slash = strrchr(reg, '/');
+    if (slash)
+        *slash = '\0';
+    if (!realpath(file, f) || !realpath(slash ? reg : ".", dir)) {
+        snprintf(buf, cap, "%s", file);
+        return;
+    }
+    size_t dl = strlen(dir), common = 0; /* where the shared leading folders end (a '/') */
+    if (!strncmp(f, dir, dl) && f[dl] == '/')
+        common = dl; /* the file is inside the registry's folder */
+    else
+        for (size_t i = 0; f[i] && f[i] == dir[i]; i++)
+            if (f[i] == '/')
+                common = i;
+    if (common == 0) {
+        snprintf(buf, cap, "%s", f);
+        return;
+    }
+    size_t used = 0;
+    buf[0] = '\0';
+    for (const char *p = dir + common; *p; p++) /* one ../ per folder left in dir */
+        if (*p == '/' && used + 4 < cap) {
+            memcpy(buf + used, "../", 4);
+            used += 3;
+        }
+    snprintf(buf + used, cap - used, "%s", f + common + 1);
+}
+
 /* The registry's scores come from the record just written. */
 static int record_scores(const char *adapter, const char *record, const char *layer_name,
                          const struct loco_eval_bench *b, size_t n)
@@ -247,6 +282,15 @@ static int record_scores(const char *adapter, const char *record, const char *la
     }
     enum loco_registry_layer layer =
         !strcmp(layer_name, "project") ? LOCO_REGISTRY_PROJECT : LOCO_REGISTRY_USER;
+    /* the project registry travels with the repository: its records are
+     * relative to it; the user overlay keeps the path as given */
+    char reg_file[4096], rel[4096];
+    if (layer == LOCO_REGISTRY_PROJECT) {
+        if (loco_registry_project_path(reg_file, sizeof reg_file) != LOCO_OK)
+            return cli_fail("cannot find the registry file");
+        record_path_for(reg_file, record, rel, sizeof rel);
+        record = rel;
+    }
     for (size_t i = 0; i < n; i++) {
         struct loco_ci ci = b[i].binary ? b[i].bin.adapter_ci : b[i].cont.adapter_ci;
         if (!isfinite(b[i].adapter_score) || !isfinite(ci.lo) || !isfinite(ci.hi)) {

@@ -119,6 +119,11 @@ ev --out "$work/rec3.json" "$work/out/reddog.gguf" > /dev/null 2> "$work/eval3.e
 grep -q "scores of reddog recorded in the user registry" "$work/eval3.err" || fail "no registry update: $(cat "$work/eval3.err")"
 grep -q "record: $work/rec3.json" "$work/xdg/locollm/registry.yaml" || fail "overlay lacks the record path"
 "$LOCO" adapters info reddog --json | grep -q "\"bench\"" || fail "the score is not in the merged registry: $("$LOCO" adapters info reddog --json)"
+# in the project registry a record is stored relative to the registry's folder
+ev --out "$work/out/rec4.json" --registry project "$work/out/reddog.gguf" > /dev/null 2>&1 ||
+  fail "eval --registry project"
+grep -q "record: ../out/rec4.json" "$work/reg/registry.yaml" ||
+  fail "project record path: $(grep record: "$work/reg/registry.yaml")"
 
 # the routed system (--swarm): keywords that match the items make the keyword
 # router's choice the oracle's, which beats the base model; random is seeded
