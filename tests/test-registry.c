@@ -608,6 +608,27 @@ static void test_promote(void **state)
     assert_string_equal(loco_registry_active(r, "math")->name, "u1");
     assert_int_equal(loco_registry_find(r, "m2")->status, LOCO_REGISTRY_CANDIDATE);
     loco_registry_free(r);
+    /* u1 fails an out-of-domain check: it no longer qualifies, m2 is chosen */
+    s = good_score("mbpp", 0.1, false);
+    assert_int_equal(loco_registry_record_score(&f->p, LOCO_REGISTRY_USER, "u1", &s), LOCO_OK);
+    assert_int_equal(loco_registry_promote_best(&f->p, LOCO_REGISTRY_AUTO, "math", chosen,
+                                                sizeof chosen, demoted, sizeof demoted),
+                     LOCO_OK);
+    assert_string_equal(chosen, "m2");
+    s = good_score("mbpp", 0.1, true); /* fixed: u1 qualifies again */
+    assert_int_equal(loco_registry_record_score(&f->p, LOCO_REGISTRY_USER, "u1", &s), LOCO_OK);
+    assert_int_equal(loco_registry_promote_best(&f->p, LOCO_REGISTRY_AUTO, "math", chosen,
+                                                sizeof chosen, demoted, sizeof demoted),
+                     LOCO_OK);
+    assert_string_equal(chosen, "u1");
+    s = good_score("mbpp", 0.1, false);
+    assert_int_equal(loco_registry_record_score(&f->p, LOCO_REGISTRY_USER, "u1", &s), LOCO_OK);
+    s = good_score("gsm8k", 0.3, false);
+    assert_int_equal(loco_registry_record_score(&f->p, LOCO_REGISTRY_PROJECT, "m2", &s), LOCO_OK);
+    assert_int_equal(loco_registry_promote_best(&f->p, LOCO_REGISTRY_AUTO, "math", chosen,
+                                                sizeof chosen, demoted, sizeof demoted),
+                     LOCO_ERR_NOT_FOUND);
+    assert_non_null(strstr(loco_error_message(), "u1: its gate on mbpp did not pass"));
     /* the project layer cannot promote an overlay adapter */
     assert_int_equal(loco_registry_promote(&f->p, LOCO_REGISTRY_PROJECT, "u1", NULL, 0),
                      LOCO_ERR_INVALID);

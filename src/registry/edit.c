@@ -444,8 +444,11 @@ static int edit_promote(struct rnode *layer, const struct loco_registry *cur,
 }
 
 /* Why adapter a does not qualify for --best, or NULL when it does. */
+/* Why adapter a cannot be promoted (into buf), or NULL: it must not be
+ * retired, its primary score s must have passed its gate, and so must every
+ * other score recorded for it (the out-of-domain non-inferiority checks). */
 static const char *disqualified(const struct loco_registry_adapter *a,
-                                const struct loco_registry_score *s)
+                                const struct loco_registry_score *s, char *buf, size_t cap)
 {
     if (a->status == LOCO_REGISTRY_RETIRED)
         return "retired";
@@ -453,6 +456,12 @@ static const char *disqualified(const struct loco_registry_adapter *a,
         return "no score on the primary benchmark";
     if (!s->passed)
         return "its gate did not pass";
+    for (size_t i = 0; i < a->n_scores; i++)
+        if (!a->scores[i].passed) {
+            snprintf(buf, cap, "its gate on %s did not pass (a regression outside its domain)",
+                     a->scores[i].benchmark);
+            return buf;
+        }
     return NULL;
 }
 
@@ -485,7 +494,8 @@ static int pick_best(const struct loco_registry *cur, const char *domain,
         if (strcmp(a->domain, d->name) != 0)
             continue;
         const struct loco_registry_score *s = loco_registry_score(a, d->primary_benchmark);
-        const char *no = disqualified(a, s);
+        char reason[160];
+        const char *no = disqualified(a, s, reason, sizeof reason);
         if (no) {
             int w = snprintf(why + len, sizeof why - len, "%s%s: %s", len ? "; " : "", a->name, no);
             if (w > 0 && (size_t)w < sizeof why - len)
