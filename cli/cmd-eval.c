@@ -65,6 +65,9 @@ static void eval_help(FILE *out)
             "                         record's path) in the registry's user overlay (default)\n"
             "                         or the project file, for an adapter the registry knows\n"
             "  --json                 print the record instead of the table\n"
+            "  --omit-prompts         leave the items' prompts out of the record (their ids\n"
+            "                         name the dataset records: for records kept in a\n"
+            "                         repository without copying the datasets)\n"
             "  --archive              with --out: also file the record (and its reports) under\n"
             "                         results/<semester>/ ($LOCO_RESULTS_DIR overrides)\n"
             "contamination (the prompts against the adapter's training data, read through\n"
@@ -163,7 +166,7 @@ struct contam_source {
 
 static char *record_json(const struct cli_engine *e, const struct loco_adapter *a, float scale,
                          const struct loco_eval_params *p, const struct loco_eval_bench *b,
-                         size_t n, const struct contam_source *cs)
+                         size_t n, const struct contam_source *cs, bool omit_prompts)
 {
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "record", "locollm-eval/1");
@@ -208,6 +211,10 @@ static char *record_json(const struct cli_engine *e, const struct loco_adapter *
     cJSON_AddNumberToObject(s, "alpha", p->stats.alpha);
     cJSON_AddNumberToObject(s, "non_inferiority_margin", p->stats.ni_margin);
     cJSON_AddNumberToObject(s, "bootstrap_resamples", p->stats.bootstrap_b);
+    if (omit_prompts)
+        cJSON_AddStringToObject(r, "prompts", "omitted (--omit-prompts): each item's id names "
+                                              "its dataset record; the prompt format is the "
+                                              "benchmark's (docs/evaluation.md)");
     cJSON *ct = cJSON_AddObjectToObject(r, "contamination");
     cJSON_AddBoolToObject(ct, "checked", cs->checked);
     if (cs->checked) {
@@ -222,6 +229,10 @@ static char *record_json(const struct cli_engine *e, const struct loco_adapter *
         char *bj = loco_eval_bench_json(&b[i], true);
         cJSON *parsed = bj ? cJSON_Parse(bj) : NULL;
         free(bj);
+        cJSON *it;
+        if (parsed && omit_prompts)
+            cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(parsed, "items"))
+                cJSON_DeleteItemFromObjectCaseSensitive(it, "prompt");
         if (parsed)
             cJSON_AddItemToArray(arr, parsed);
     }
@@ -454,7 +465,7 @@ int cmd_eval(int argc, char **argv)
     const char *benches[MAX_BENCH], *out_path = NULL, *registry_layer = "user", *v;
     size_t n_bench = 0;
     bool json = false, no_cache = false, temperature_set = false, archive = false,
-         no_contam = false, swarm = false;
+         no_contam = false, swarm = false, omit_prompts = false;
     const char *routers[8];
     size_t n_routers = 0;
     double scale = 1.0, fv;
@@ -535,6 +546,8 @@ int cmd_eval(int argc, char **argv)
             archive = true;
         else if (!strcmp(argv[i], "--swarm"))
             swarm = true;
+        else if (!strcmp(argv[i], "--omit-prompts"))
+            omit_prompts = true;
         else if (cli_opt(argc, argv, &i, "--router", &v)) {
             if (n_routers == 8) {
                 fprintf(stderr, "loco eval: at most 8 --router\n");
@@ -653,7 +666,7 @@ int cmd_eval(int argc, char **argv)
             done++;
     }
     if (!status) {
-        char *rec = record_json(&e, a, (float)scale, &p, results, done, &cs);
+        char *rec = record_json(&e, a, (float)scale, &p, results, done, &cs, omit_prompts);
         if (json && rec)
             puts(rec);
         else

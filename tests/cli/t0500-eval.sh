@@ -320,6 +320,11 @@ b = json.load(open(sys.argv[1]))["benchmarks"][0]
 assert b["contamination"]["decontaminated"] and b["n_used"] == 4, b["contamination"]
 assert "contaminated" not in b["why"], b["why"]
 PY
+cev --out "$work/noprompt.json" --omit-prompts > /dev/null 2>&1 || fail "--omit-prompts"
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); i=r['benchmarks'][0]['items']; \
+assert 'omitted' in r['prompts'] and all('prompt' not in x and x['id'] for x in i)" \
+  "$work/noprompt.json" || fail "--omit-prompts record"
+[ -s "$work/noprompt.md" ] || fail "report of a record without prompts"
 cev --out "$work/nocheck.json" --no-contam > /dev/null 2>&1 || fail "--no-contam"
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert not r['contamination']['checked']" \
   "$work/nocheck.json" || fail "--no-contam record"
