@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Evaluate the four reference adapters the way the README's leaderboard
+# reports them, record the scores in the project registry, promote the
+# adapters that pass, and write the leaderboard and the routed-system table.
+#
+#   ./scripts/eval-reference.sh            # after ./scripts/quickstart.sh
+#
+# Every answer goes through the generation cache
+# (~/.cache/locollm/eval-cache.sqlite): a run that was stopped resumes, and a
+# repeated run only re-scores. From an empty cache it takes about four hours
+# on a 2-core laptop CPU (most of it GSM8K: 1319 problems, both sides).
+# Needs the shared data folder ($LOCO_SHARED_DIR, default ../shared).
+#
+# Per adapter: its domain benchmark (at least 200 items; all 1319 GSM8K
+# problems), and the other domains' benchmarks as the out-of-domain check
+# (100 items for the adapters that pass their own gate, 50 for the others).
+# Records go to results/<semester>/ without the datasets' text
+# (--omit-prompts), each with its Markdown and HTML report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+loco=build/loco
+[ -x "$loco" ] || ./scripts/build.sh
+month=$(date -u +%m)
+semester="$(date -u +%Y)-S$([ "${month#0}" -le 6 ] && echo 1 || echo 2)"
+out="results/$semester"
+mkdir -p "$out"
+ev() { name=$1; shift; "$loco" eval "$@" --slots 8 --registry project --omit-prompts \
+         --out "$out/$name.json"; }
+
+ev math-gsm8k            math          --bench gsm8k
+ev math-ood              math          --bench mbpp --bench summarisation --limit 50
+ev code-mbpp             code          --bench mbpp --limit 200
+ev code-ood              code          --bench gsm8k --bench summarisation --limit 100
+ev summarisation-xsum    summarisation --bench summarisation --limit 200
+ev summarisation-ood     summarisation --bench gsm8k --bench mbpp --limit 100
+ev writing-roleplay      writing       --bench judge-roleplay --limit 200 --judge-rubric prometheus
+ev writing-ood           writing       --bench gsm8k --bench mbpp --bench summarisation --limit 50
+
+for domain in math code writing summarisation; do
+  "$loco" promote --best "$domain" --project || echo "($domain: no adapter passes; it stays a candidate)"
+done
+"$loco" registry validate
+"$loco" leaderboard --all --format md > "$out/leaderboard.md"
+"$loco" eval --swarm --limit 50 --out "$out/swarm.json" | tee "$out/swarm.md"
+echo "records, reports, leaderboard and swarm table: $out/"
