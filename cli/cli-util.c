@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "loco/core.h"
+#include "loco/registry.h"
 
 int cli_fail(const char *what)
 {
@@ -88,4 +89,17 @@ bool cli_parse_u64(const char *flag, const char *s, uint64_t *out)
     }
     *out = (uint64_t)v;
     return true;
+}
+
+struct loco_registry *cli_registry_load(const char *file)
+{
+    struct loco_registry_params rp = loco_registry_default_params();
+    if (file) {
+        rp.project_path = file;
+        rp.user_path = "";
+    }
+    struct loco_registry *reg = loco_registry_load(&rp);
+    if (!reg)
+        cli_fail("cannot read the registry");
+    return reg;
 }

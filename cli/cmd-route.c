@@ -140,14 +140,9 @@ int cmd_route(int argc, char **argv)
         fprintf(stderr, "loco route: give a query or --bench FILE (see loco route --help)\n");
         return 2;
     }
-    struct loco_registry_params rp = loco_registry_default_params();
-    if (registry) {
-        rp.project_path = registry;
-        rp.user_path = "";
-    }
-    struct loco_registry *reg = loco_registry_load(&rp);
+    struct loco_registry *reg = cli_registry_load(registry);
     if (!reg)
-        return cli_fail("cannot read the registry");
+        return 1;
     struct loco_router_env env = {.reg = reg};
     const char *name = router ? router : loco_registry_router(reg)[0] ? loco_registry_router(reg)
                                                                        : "keyword";

@@ -181,14 +181,9 @@ static int calibrate_confidence(const struct cli_engine_opts *o, const char *wra
                                 const char *registry, const char *const *data, size_t n_data)
 {
     const char *inner = wrapper + strlen(LOCO_CONFIDENCE_PREFIX);
-    struct loco_registry_params rp = loco_registry_default_params();
-    if (registry) {
-        rp.project_path = registry;
-        rp.user_path = "";
-    }
-    struct loco_registry *reg = loco_registry_load(&rp);
+    struct loco_registry *reg = cli_registry_load(registry);
     if (!reg)
-        return cli_fail("cannot read the registry");
+        return 1;
     struct cli_engine e;
     bool engine = loco_router_needs_model(inner);
     if (engine && !cli_engine_open(&e, o)) {
@@ -342,14 +337,9 @@ int cmd_router(int argc, char **argv)
     }
     if (router)
         return calibrate_confidence(&o, router, registry, data, n_data);
-    struct loco_registry_params rp = loco_registry_default_params();
-    if (registry) {
-        rp.project_path = registry;
-        rp.user_path = "";
-    }
-    struct loco_registry *reg = loco_registry_load(&rp);
+    struct loco_registry *reg = cli_registry_load(registry);
     if (!reg)
-        return cli_fail("cannot read the registry");
+        return 1;
     char path[4096];
     if (out)
         snprintf(path, sizeof path, "%s", out);

@@ -29,6 +29,12 @@ int cmd_router(int argc, char **argv);
 
 /* Print "loco: <msg>" plus the library's last error to stderr; returns 1. */
 int cli_fail(const char *what);
+
+struct loco_registry;
+/* The registry: `file` alone when given (--registry FILE: no user overlay),
+ * else the project registry with the user overlay. Prints why and returns
+ * NULL on failure. */
+struct loco_registry *cli_registry_load(const char *file);
 /* True when argv[*i] is `name` and a value follows; advances *i and stores it. */
 bool cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
 /* Parse integer/float option values; print an error naming the flag on failure. */

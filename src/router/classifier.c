@@ -453,19 +453,7 @@ done:
 
 int loco_classifier_path(const struct loco_registry *reg, char *buf, size_t cap)
 {
-    const char *env = getenv("LOCO_ROUTER_CLASSIFIER");
-    int n;
-    if (env && env[0])
-        n = snprintf(buf, cap, "%s", env);
-    else {
-        const char *file = loco_registry_file(reg);
-        const char *slash = strrchr(file, '/');
-        n = slash ? snprintf(buf, cap, "%.*s/%s", (int)(slash - file), file, LOCO_CLASSIFIER_FILE)
-                  : snprintf(buf, cap, "%s", LOCO_CLASSIFIER_FILE);
-    }
-    if (n < 0 || (size_t)n >= cap)
-        return loco_error_set(LOCO_ERR_RANGE, "classifier path too long");
-    return LOCO_OK;
+    return router_file_path(reg, "LOCO_ROUTER_CLASSIFIER", LOCO_CLASSIFIER_FILE, buf, cap);
 }
 
 /* ---- the router ------------------------------------------------------------ */

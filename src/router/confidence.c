@@ -22,19 +22,7 @@ struct loco_confidence loco_confidence_default(void)
 
 int loco_confidence_path(const struct loco_registry *reg, char *buf, size_t cap)
 {
-    const char *env = getenv("LOCO_ROUTER_CONFIDENCE");
-    int n;
-    if (env && env[0])
-        n = snprintf(buf, cap, "%s", env);
-    else {
-        const char *file = loco_registry_file(reg);
-        const char *slash = strrchr(file, '/');
-        n = slash ? snprintf(buf, cap, "%.*s/%s", (int)(slash - file), file, LOCO_CONFIDENCE_FILE)
-                  : snprintf(buf, cap, "%s", LOCO_CONFIDENCE_FILE);
-    }
-    if (n < 0 || (size_t)n >= cap)
-        return loco_error_set(LOCO_ERR_RANGE, "confidence file path too long");
-    return LOCO_OK;
+    return router_file_path(reg, "LOCO_ROUTER_CONFIDENCE", LOCO_CONFIDENCE_FILE, buf, cap);
 }
 
 /* The file's JSON, or an empty object when there is no file. */

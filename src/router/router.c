@@ -31,6 +31,24 @@ struct loco_router {
     char name[LOCO_ROUTE_NAME_MAX];
 };
 
+int router_file_path(const struct loco_registry *reg, const char *env, const char *name,
+                     char *buf, size_t cap)
+{
+    const char *value = getenv(env);
+    int n;
+    if (value && value[0])
+        n = snprintf(buf, cap, "%s", value);
+    else {
+        const char *file = loco_registry_file(reg);
+        const char *slash = strrchr(file, '/');
+        n = slash ? snprintf(buf, cap, "%.*s/%s", (int)(slash - file), file, name)
+                  : snprintf(buf, cap, "%s", name);
+    }
+    if (n < 0 || (size_t)n >= cap)
+        return loco_error_set(LOCO_ERR_RANGE, "the path of %s is too long", name);
+    return LOCO_OK;
+}
+
 const struct loco_router_ops *const *loco_router_list(void)
 {
     return routers;
