@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli-engine.h"
+#include "cli-log.h"
 #include "cli-route.h"
 #include "commands.h"
 
@@ -17,11 +18,13 @@ static void ask_help(FILE *out)
                  "       echo \"question\" | loco ask [options]\n\n"
                  "Routes the question to the adapter of its domain (the registry's router),\n"
                  "says on stderr which adapter answers and how sure the router is, e.g.\n"
-                 "[math \xc2\xb7 0.93], and streams the answer.\n\n"
+                 "[math \xc2\xb7 0.93] #42 (#42: the exchange in loco logs), and streams the\n"
+                 "answer.\n\n"
                  "  --no-route             answer with the base model (plus any --adapter)\n"
                  "  --router NAME          route with this router (see loco route --list)\n"
                  "                         (--adapter forces adapters and turns routing off)\n"
                  "  --json                 print answer, route, token counts and timings as JSON\n"
+                 "  --no-log               do not log the exchange (loco logs; also LOCO_NO_LOG=1)\n"
                  "  --raw                  send the text as is, without the chat template\n");
     cli_engine_help(out);
 }
@@ -69,10 +72,12 @@ static char *read_question(int argc, char **argv, int first)
 }
 
 static void print_json(const struct cli_engine *e, const struct loco_generate_result *r,
-                       const struct loco_route_decision *d)
+                       const struct loco_route_decision *d, int64_t id)
 {
     static const char *stops[] = {"eog", "max_tokens", "callback", "context"};
     cJSON *j = cJSON_CreateObject();
+    if (id > 0)
+        cJSON_AddNumberToObject(j, "id", (double)id);
     cJSON_AddStringToObject(j, "answer", r->text);
     cJSON_AddStringToObject(j, "model", e->path);
     cJSON *ad = cJSON_AddArrayToObject(j, "adapters");
@@ -135,7 +140,7 @@ int cmd_ask(int argc, char **argv)
 {
     struct cli_engine_opts o;
     cli_engine_defaults(&o);
-    bool json = false, raw = false, route = true;
+    bool json = false, raw = false, route = true, no_log = false;
     const char *router = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
@@ -153,6 +158,10 @@ int cmd_ask(int argc, char **argv)
         }
         if (strcmp(argv[i], "--raw") == 0) {
             raw = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--no-log") == 0) {
+            no_log = true;
             continue;
         }
         if (strcmp(argv[i], "--no-route") == 0) {
@@ -187,25 +196,31 @@ int cmd_ask(int argc, char **argv)
     struct loco_route_decision d;
     bool routed = false;
     struct cli_router cr;
+    struct cli_log lg;
+    cli_log_open(&lg, no_log);
     if (route && !o.adapters && cli_router_open(&cr, &e, router)) {
         routed = cli_route_apply(&cr, &e, q, &d);
         cli_router_close(&cr);
     }
+    cli_log_begin(&lg, "ask", q, routed ? &d : NULL, &e);
     int32_t *toks = NULL;
     size_t n = 0;
     int rc = tokenize_question(&e, &o, q, raw, &toks, &n);
     struct loco_generate_result r = {0};
-    char label[512];
+    char label[512], tag[32];
     if (rc == LOCO_OK && !json && routed)
-        fprintf(stderr, "%s\n", cli_route_label(&d, label, sizeof label));
+        fprintf(stderr, "%s%s\n", cli_route_label(&d, label, sizeof label),
+                cli_log_tag(&lg, tag, sizeof tag));
     else if (rc == LOCO_OK && !json && e.n_set)
-        fprintf(stderr, "[%s]\n", cli_engine_set_label(&e, label, sizeof label));
+        fprintf(stderr, "[%s]%s\n", cli_engine_set_label(&e, label, sizeof label),
+                cli_log_tag(&lg, tag, sizeof tag));
     if (rc == LOCO_OK)
         rc = loco_generate(e.ctx, 0, loco_model_tokenizer(e.model), toks, n, &o.gen,
                            json ? NULL : stream_piece, NULL, &r);
+    cli_log_end(&lg, &e, rc == LOCO_OK ? &r : NULL);
     if (rc == LOCO_OK) {
         if (json)
-            print_json(&e, &r, routed ? &d : NULL);
+            print_json(&e, &r, routed ? &d : NULL, lg.id);
         else
             putchar('\n');
     }
@@ -213,6 +228,7 @@ int cmd_ask(int argc, char **argv)
     loco_generate_result_free(&r);
     free(toks);
     free(q);
+    cli_log_close(&lg);
     cli_engine_close(&e);
     return status;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli-engine.h"
+#include "cli-log.h"
 #include "cli-route.h"
 #include "commands.h"
 
@@ -27,6 +28,7 @@ struct chat_route {
     bool on;
     bool open; /* cr holds an open router */
     struct cli_router cr;
+    struct cli_log log; /* every turn goes to the exchange log (loco logs) */
 };
 
 static void chat_help(FILE *out)
@@ -37,6 +39,7 @@ static void chat_help(FILE *out)
                  "adapters are forced.\n"
                  "  --no-route             the base model (plus any --adapter), no routing\n"
                  "  --router NAME          route with this router (see loco route --list)\n"
+                 "  --no-log               do not log the turns (loco logs; also LOCO_NO_LOG=1)\n"
                  "  /reset   forget the conversation\n"
                  "  /adapter NAME[:S],...  answer with these adapters from now on (no routing)\n"
                  "  /adapter none          the base model from now on (no routing)\n"
@@ -93,7 +96,8 @@ static void history_clear(struct history *h, size_t keep)
 }
 
 /* One turn: render, fit into the context, generate, remember the answer. */
-static int chat_turn(struct cli_engine *e, const struct cli_engine_opts *o, struct history *h)
+static int chat_turn(struct cli_engine *e, const struct cli_engine_opts *o, struct history *h,
+                     struct cli_log *lg)
 {
     int32_t *toks = NULL;
     size_t n = 0;
@@ -109,6 +113,7 @@ static int chat_turn(struct cli_engine *e, const struct cli_engine_opts *o, stru
     if (rc == LOCO_OK)
         rc = loco_generate(e->ctx, 0, loco_model_tokenizer(e->model), toks, n, &o->gen,
                            stream_piece, NULL, &r);
+    cli_log_end(lg, e, rc == LOCO_OK ? &r : NULL);
     free(toks);
     if (rc == LOCO_OK && !history_push(h, "assistant", r.text))
         rc = LOCO_ERR_NOMEM;
@@ -174,11 +179,15 @@ static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, stru
             break;
         }
         struct loco_route_decision d;
-        if (route->on && cli_route_apply(&route->cr, e, line, &d)) {
-            char label[512];
-            fprintf(stderr, "%s\n", cli_route_label(&d, label, sizeof label));
+        cli_log_start(&route->log);
+        bool routed = route->on && cli_route_apply(&route->cr, e, line, &d);
+        cli_log_begin(&route->log, "chat", line, routed ? &d : NULL, e);
+        if (routed) {
+            char label[512], tag[32];
+            fprintf(stderr, "%s%s\n", cli_route_label(&d, label, sizeof label),
+                    cli_log_tag(&route->log, tag, sizeof tag));
         }
-        if (chat_turn(e, o, h) != LOCO_OK) {
+        if (chat_turn(e, o, h, &route->log) != LOCO_OK) {
             /* e.g. a message longer than the context: say so, forget it, go on */
             cli_fail("this turn failed");
             free((char *)h->msgs[--h->n].content);
@@ -192,7 +201,7 @@ int cmd_chat(int argc, char **argv)
 {
     struct cli_engine_opts o;
     cli_engine_defaults(&o);
-    bool no_route = false;
+    bool no_route = false, no_log = false;
     const char *router = NULL, *v;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
@@ -201,6 +210,10 @@ int cmd_chat(int argc, char **argv)
         }
         if (!strcmp(argv[i], "--no-route")) {
             no_route = true;
+            continue;
+        }
+        if (!strcmp(argv[i], "--no-log")) {
+            no_log = true;
             continue;
         }
         if (cli_opt(argc, argv, &i, "--router", &v)) {
@@ -231,7 +244,9 @@ int cmd_chat(int argc, char **argv)
     struct chat_route route = {0};
     if (!no_route && (route.open = cli_router_open(&route.cr, &e, router)))
         route.on = !o.adapters;
+    cli_log_open(&route.log, no_log);
     int status = chat_loop(&e, &o, &h, keep, &route);
+    cli_log_close(&route.log);
     if (route.open)
         cli_router_close(&route.cr);
     history_clear(&h, 0);

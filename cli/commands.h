@@ -24,6 +24,8 @@ int cmd_leaderboard(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_route(int argc, char **argv);
 int cmd_router(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_feedback(int argc, char **argv);
 
 /* ---- helpers shared by commands (cli/cli-util.c) ---------------------- */
 

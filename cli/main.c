@@ -20,6 +20,8 @@ static const struct command commands[] = {
     {"ask", cmd_ask, "answer one question (streams the answer)"},
     {"route", cmd_route, "show which adapter the router picks for a query, or score a router"},
     {"router", cmd_router, "train and calibrate the classifier router"},
+    {"logs", cmd_logs, "recent exchanges with their routing decisions (loco logs ID: one)"},
+    {"feedback", cmd_feedback, "judge an exchange's routing: good, bad, --domain D"},
     {"chat", cmd_chat, "interactive multi-turn chat (also reads a pipe)"},
     {"models", cmd_models, "pull, list and inspect GGUF models"},
     {"adapters", cmd_adapters, "import and manage LoRA adapters"},

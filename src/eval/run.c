@@ -715,8 +715,8 @@ static void rating_digits(struct run *r)
     int32_t max = loco_judge_rubric_max(r->p->judge.rubric);
     r->n_digits = 0;
     for (int32_t k = 1; k <= max && k <= 10; k++) {
-        char text[4];
-        snprintf(text, sizeof text, "%d", k);
+        char text[16];
+        snprintf(text, sizeof text, "%d", (int)k);
         int32_t *t = NULL;
         size_t n = 0;
         if (loco_tokenizer_encode(tok, text, strlen(text), false, false, &t, &n) == LOCO_OK &&

@@ -257,16 +257,17 @@ static int kw_score(void *state, const char *query, struct loco_route_decision *
         snprintf(d->reason, sizeof d->reason, "no domain keyword found");
     } else if (nd > 1 && second != best && score[best] - score[second] < LOCO_KEYWORD_MARGIN) {
         snprintf(d->domain, sizeof d->domain, "%s", LOCO_ROUTE_BASE);
-        snprintf(d->reason, sizeof d->reason, "ambiguous: %s %.1f (%s) vs %s %.1f (%s)",
+        snprintf(d->reason, sizeof d->reason,
+                 "ambiguous: %.40s %.1f (%.60s) vs %.40s %.1f (%.60s)",
                  d->names[best], score[best], found[best], d->names[second], score[second],
                  found[second]);
     } else {
         snprintf(d->domain, sizeof d->domain, "%s", d->names[best]);
         if (nd > 1 && second != best)
-            snprintf(d->reason, sizeof d->reason, "keywords %s (score %.1f; next %s %.1f)",
+            snprintf(d->reason, sizeof d->reason, "keywords %.150s (score %.1f; next %.40s %.1f)",
                      found[best], score[best], d->names[second], score[second]);
         else
-            snprintf(d->reason, sizeof d->reason, "keywords %s (score %.1f)", found[best],
+            snprintf(d->reason, sizeof d->reason, "keywords %.150s (score %.1f)", found[best],
                      score[best]);
     }
     return LOCO_OK;

@@ -18,6 +18,7 @@ static const struct loco_router_ops *const routers[] = {
     &router_keyword_ops,
     &router_classifier_ops,
     &router_arrow_ops,
+    &router_learned_ops,
     NULL,
 };
 

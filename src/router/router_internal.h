@@ -9,6 +9,7 @@
 extern const struct loco_router_ops router_keyword_ops;
 extern const struct loco_router_ops router_classifier_ops;
 extern const struct loco_router_ops router_arrow_ops;
+extern const struct loco_router_ops router_learned_ops;
 
 /* A router's file: $env when set, else `name` in the registry file's folder. */
 int router_file_path(const struct loco_registry *reg, const char *env, const char *name,
