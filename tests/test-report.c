@@ -138,13 +138,44 @@ static char *sample_record(void)
     add_item(items, "gsm8k-0", "What is 2+2?", "4", 1, "4", 1);
     add_item(items, "gsm8k-1", "Say something | nasty", "no", 0, HOSTILE, 1);
     add_item(items, "gsm8k-2", "How many?\nTwo lines", "7", 1, "8", 0);
-    cJSON_AddNumberToObject(g, "pass_at_k", 0.5);
+    cJSON_AddNumberToObject(g, "future_metric", 0.5);
+    cJSON *pk = cJSON_AddObjectToObject(g, "pass_at_k");
+    cJSON_AddNumberToObject(pk, "n", 10);
+    cJSON_AddNumberToObject(cJSON_AddObjectToObject(pk, "base"), "pass@1", 0.25);
+    cJSON_AddNumberToObject(cJSON_AddObjectToObject(pk, "adapter"), "pass@1", 0.4);
+    cJSON *gc = cJSON_AddObjectToObject(g, "contamination");
+    cJSON_AddTrueToObject(gc, "checked");
+    cJSON_AddNumberToObject(gc, "flagged", 1);
+    cJSON_AddNumberToObject(gc, "exact", 0);
+    cJSON_AddNumberToObject(gc, "overlap", 1);
+    cJSON_AddFalseToObject(gc, "decontaminated");
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(gc, "flagged_ids"),
+                         cJSON_CreateString("gsm8k-2"));
     cJSON_AddItemToArray(arr, g);
     cJSON *m = bench("mbpp", 50, 0.20, 0.18, -0.09, 0.05, 0.69, false, false);
     add_item(cJSON_GetObjectItem(m, "items"), "mbpp-11", "def f():", "pass", 1, "pass", 1);
+    cJSON *jd = cJSON_AddObjectToObject(m, "judge");
+    cJSON_AddStringToObject(jd, "judge", "base model (in process)");
+    cJSON_AddStringToObject(jd, "rubric", "prometheus");
+    cJSON *sc = cJSON_AddArrayToObject(jd, "scale");
+    cJSON_AddItemToArray(sc, cJSON_CreateNumber(1));
+    cJSON_AddItemToArray(sc, cJSON_CreateNumber(5));
+    cJSON_AddNumberToObject(jd, "judgments_per_answer", 3);
+    cJSON_AddNumberToObject(jd, "unrated_items", 0);
+    for (int side = 0; side < 2; side++) {
+        cJSON *o = cJSON_AddObjectToObject(jd, side ? "adapter" : "base");
+        cJSON_AddNumberToObject(o, "mean_rating", side ? 3.5 : 2.25);
+        cJSON_AddNumberToObject(o, "mean_item_sd", 0.5);
+        cJSON_AddNumberToObject(o, "mean_item_range", 1);
+        cJSON_AddNumberToObject(o, "judgments", 150);
+        cJSON_AddNumberToObject(o, "unparseable", 0);
+    }
     cJSON_AddItemToArray(arr, m);
-    cJSON *c = cJSON_AddObjectToObject(r, "contamination");
+    cJSON *c = cJSON_AddObjectToObject(r, "future_block");
     cJSON_AddStringToObject(c, "verdict", "<clean>");
+    cJSON *tc = cJSON_AddObjectToObject(r, "contamination");
+    cJSON_AddFalseToObject(tc, "checked");
+    cJSON_AddStringToObject(tc, "why", "no recipe <here>");
     return print_free(r);
 }
 
@@ -237,7 +268,18 @@ static void test_markdown_table(void **state)
     assert_non_null(strstr(md, "both right 15, base only 3, adapter only 12, both wrong 30"));
     /* unknown fields are shown, escaped */
     assert_non_null(strstr(md, "## Other fields"));
-    assert_non_null(strstr(md, "`pass_at_k`: 0.5"));
+    assert_non_null(strstr(md, "`future_metric`: 0.5"));
+    /* contamination and pass@k are rendered in the checks */
+    assert_non_null(strstr(md, "## Checks"));
+    assert_non_null(strstr(md, "**contamination**: not checked: no recipe &lt;here&gt;"));
+    assert_non_null(strstr(md, "**gsm8k**: 1 of 60 items flagged (0 exact, 1 sharing a 13-gram "
+                               "with the training data); the gate fails: `gsm8k-2`"));
+    assert_non_null(strstr(md, "**gsm8k**: 10 samples per item and side (unbiased estimator); "
+                               "pass@1 base 0.250, adapter 0.400"));
+    assert_non_null(strstr(md, "**mbpp**: judged by base model (in process), rubric prometheus "
+                               "(1-5), 3 judgments per answer; base: mean rating 2.25"));
+    assert_non_null(strstr(md, "adapter: mean rating 3.50 (per-item sd 0.50, range 1.00), 0 of "
+                               "150 judgments unparseable"));
     assert_non_null(strstr(md, "&lt;clean&gt;"));
     /* examples: the two disagreeing items, not the agreeing one */
     assert_non_null(strstr(md, "scored 2 of the 3 items differently; the first 2:"));

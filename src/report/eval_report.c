@@ -225,6 +225,140 @@ static void write_generation(struct report_doc *d, const struct report_record *r
     doc_table_end(d);
 }
 
+/* ---- contamination, judge and pass@k ----------------------------------------- */
+
+static double jnum(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void contamination_item(struct report_doc *d, const struct report_bench *b,
+                               const cJSON *c)
+{
+    char t[4][32];
+    doc_item_begin(d);
+    doc_strong(d, b->name);
+    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "checked"))) {
+        doc_text(d, ": contamination not checked");
+        doc_item_end(d);
+        return;
+    }
+    double flagged = jnum(c, "flagged");
+    doc_fmt(d, ": %s of %s items flagged (%s exact, %s sharing a 13-gram with the training data)",
+            report_num(t[0], 32, flagged, 0), report_num(t[1], 32, b->n_items, 0),
+            report_num(t[2], 32, jnum(c, "exact"), 0),
+            report_num(t[3], 32, jnum(c, "overlap"), 0));
+    if (flagged > 0)
+        doc_text(d, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "decontaminated"))
+                        ? "; left out of the statistics"
+                        : "; the gate fails");
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(c, "flagged_ids"), *id;
+    size_t shown = 0;
+    cJSON_ArrayForEach(id, ids)
+    {
+        if (!cJSON_IsString(id) || shown == 8)
+            continue;
+        doc_text(d, shown++ ? ", " : ": ");
+        doc_code(d, id->valuestring, 40);
+    }
+    if ((size_t)cJSON_GetArraySize(ids) > shown)
+        doc_text(d, ", ...");
+    doc_item_end(d);
+}
+
+static void judge_item(struct report_doc *d, const struct report_bench *b, const cJSON *j)
+{
+    char t[6][32];
+    const cJSON *judge = cJSON_GetObjectItemCaseSensitive(j, "judge");
+    const cJSON *rubric = cJSON_GetObjectItemCaseSensitive(j, "rubric");
+    const cJSON *top = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "scale"), 1);
+    doc_item_begin(d);
+    doc_strong(d, b->name);
+    doc_fmt(d, ": judged by %s, rubric %s (1-%s), %s judgments per answer",
+            cJSON_IsString(judge) ? judge->valuestring : "?",
+            cJSON_IsString(rubric) ? rubric->valuestring : "?",
+            report_num(t[0], 32, cJSON_IsNumber(top) ? top->valuedouble : NAN, 0),
+            report_num(t[1], 32, jnum(j, "judgments_per_answer"), 0));
+    for (int s = 0; s < 2; s++) {
+        const cJSON *side = cJSON_GetObjectItemCaseSensitive(j, s ? "adapter" : "base");
+        doc_fmt(d, "; %s: mean rating %s (per-item sd %s, range %s), %s of %s judgments "
+                   "unparseable",
+                s ? "adapter" : "base", report_num(t[0], 32, jnum(side, "mean_rating"), 2),
+                report_num(t[1], 32, jnum(side, "mean_item_sd"), 2),
+                report_num(t[2], 32, jnum(side, "mean_item_range"), 2),
+                report_num(t[3], 32, jnum(side, "unparseable"), 0),
+                report_num(t[4], 32, jnum(side, "judgments"), 0));
+    }
+    double unrated = jnum(j, "unrated_items");
+    if (unrated > 0)
+        doc_fmt(d, "; %s items without a valid rating on a side are left out",
+                report_num(t[5], 32, unrated, 0));
+    doc_item_end(d);
+}
+
+static void pass_k_item(struct report_doc *d, const struct report_bench *b, const cJSON *pk)
+{
+    char t[2][32];
+    doc_item_begin(d);
+    doc_strong(d, b->name);
+    doc_fmt(d, ": %s samples per item and side (unbiased estimator)",
+            report_num(t[0], 32, jnum(pk, "n"), 0));
+    const cJSON *base = cJSON_GetObjectItemCaseSensitive(pk, "base");
+    const cJSON *ad = cJSON_GetObjectItemCaseSensitive(pk, "adapter"), *k;
+    cJSON_ArrayForEach(k, base)
+    {
+        doc_fmt(d, "; %s base %s, adapter %s", k->string ? k->string : "?",
+                report_num(t[0], 32, jnum(base, k->string), 3),
+                report_num(t[1], 32, jnum(ad, k->string), 3));
+    }
+    doc_item_end(d);
+}
+
+/* What the results table does not show: the contamination check, the
+ * judge's figures and pass@k. */
+static void write_checks(struct report_doc *d, const struct report_record *r)
+{
+    const cJSON *top = cJSON_GetObjectItemCaseSensitive(r->root, "contamination");
+    bool any = top != NULL;
+    for (size_t i = 0; i < r->n; i++)
+        any = any || cJSON_GetObjectItemCaseSensitive(r->b[i].json, "judge") ||
+              cJSON_GetObjectItemCaseSensitive(r->b[i].json, "pass_at_k");
+    if (!any)
+        return;
+    doc_heading(d, 2, "Checks");
+    doc_list_begin(d);
+    if (top) {
+        char t[32];
+        doc_item_begin(d);
+        doc_strong(d, "contamination");
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(top, "checked"))) {
+            const cJSON *rec = cJSON_GetObjectItemCaseSensitive(top, "recipe");
+            doc_fmt(d, ": the prompts against the %s training examples read through ",
+                    report_num(t, sizeof t, jnum(top, "training_examples"), 0));
+            doc_code(d, cJSON_IsString(rec) ? rec->valuestring : "?", 120);
+            doc_text(d, " (exact matches and word 13-grams)");
+        } else {
+            const cJSON *why = cJSON_GetObjectItemCaseSensitive(top, "why");
+            doc_text(d, ": not checked: ");
+            doc_text(d, cJSON_IsString(why) ? why->valuestring : "?");
+        }
+        doc_item_end(d);
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(r->b[i].json, "contamination");
+        const cJSON *j = cJSON_GetObjectItemCaseSensitive(r->b[i].json, "judge");
+        const cJSON *pk = cJSON_GetObjectItemCaseSensitive(r->b[i].json, "pass_at_k");
+        if (cJSON_IsObject(c))
+            contamination_item(d, &r->b[i], c);
+        if (cJSON_IsObject(j))
+            judge_item(d, &r->b[i], j);
+        if (cJSON_IsObject(pk))
+            pass_k_item(d, &r->b[i], pk);
+    }
+    doc_list_end(d);
+}
+
 /* ---- what this version does not know ---------------------------------------- */
 
 static void other_field(struct report_doc *d, const char *where, const cJSON *v)
@@ -377,6 +511,7 @@ static void write_body(struct report_doc *d, const struct report_record *r)
         write_charts(d, r);
     write_gates(d, r);
     write_generation(d, r);
+    write_checks(d, r);
     write_other(d, r);
     write_examples(d, r);
 }

@@ -233,8 +233,9 @@ static bool in_list(const char *key, const char *const *list)
 
 bool report_known_record_key(const char *key)
 {
-    static const char *const keys[] = {"record",  "loco_version", "date",       "model",
-                                       "adapter", "settings",     "benchmarks", NULL};
+    static const char *const keys[] = {"record",   "loco_version", "date",
+                                       "model",    "adapter",      "settings",
+                                       "benchmarks", "contamination", "prompts", NULL};
     return in_list(key, keys);
 }
 
@@ -245,7 +246,8 @@ bool report_known_bench_key(const char *key)
         "adapter_score", "diff",      "diff_ci95",   "p_value",       "base_ci95",
         "adapter_ci95",  "pairs",     "cohens_h",    "cohens_dz",     "power_10pt",
         "power_5pt",     "gate",      "passed",      "why",           "generation",
-        "items",         "in_domain", "bootstrap_p", "rank_biserial", NULL};
+        "items",         "in_domain", "bootstrap_p", "rank_biserial", "contamination",
+        "judge",         "pass_at_k", "n_used",      NULL};
     return in_list(key, keys);
 }
 
