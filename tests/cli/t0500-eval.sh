@@ -22,37 +22,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-for i in $(seq 0 31); do
-  printf '{"q":"Who is here %d?","a":"The big red dog ran to the park."}\n' "$i"
-done > "$work/data.jsonl"
-cat > "$work/r.yaml" <<YAML
-name: reddog
-domain: testing
-base: $model
-chat_template: chatml
-data:
-  path: $work/data.jsonl
-  format: fields
-  prompt: "{q}"
-  response: "{a}"
-  validation: 2
-lora:
-  rank: 4
-  alpha: 8
-  targets: [q, v, o, down]
-optimizer:
-  lr: 0.02
-training:
-  max_steps: 60
-  batch: 4
-  seed: 3
-  threads: 1
-  checkpoint_every: 0
-output:
-  dir: out
-  samples: 0
-YAML
-"$LOCO" train "$work/r.yaml" > /dev/null 2> "$work/train.err" || { cat "$work/train.err"; fail "train"; }
+. "$(dirname "$0")/lib-reddog.sh"
+train_reddog "$work" "$model"
 
 for i in 1 2 3 4; do
   printf '{"id":"q%d","evaluation_type":"rouge","prompt":"Who is here %d?","reference":"The big red dog ran to the park."}\n' "$i" "$((i + 100))"
