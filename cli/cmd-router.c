@@ -174,6 +174,30 @@ static void measure(const struct loco_classifier *c, const float *X, const int32
         }
 }
 
+/* Expected calibration error (10 bins) of decisions d against labels. */
+static double decisions_ece(const struct loco_route_decision *d, const struct loco_route_item *it,
+                            size_t n, const struct loco_confidence *c)
+{
+    double conf[10] = {0}, hit[10] = {0}, ece = 0;
+    size_t cnt[10] = {0};
+    for (size_t i = 0; i < n; i++) {
+        struct loco_route_decision x = d[i];
+        if (c)
+            loco_confidence_apply(c, &x);
+        size_t b = (size_t)(x.confidence * 10);
+        b = b > 9 ? 9 : b;
+        cnt[b]++;
+        conf[b] += x.confidence;
+        hit[b] += !strcmp(x.domain, it[i].domain);
+    }
+    for (int b = 0; b < 10; b++)
+        if (cnt[b]) {
+            double gap = (hit[b] - conf[b]) / (double)cnt[b];
+            ece += (double)cnt[b] / (double)n * (gap < 0 ? -gap : gap);
+        }
+    return ece;
+}
+
 /* Choose the confidence wrapper's thresholds for `wrapper` (confidence:NAME)
  * on the labelled queries: route each once with NAME, then try every
  * threshold x margin pair on the decisions. */
@@ -249,8 +273,10 @@ static int calibrate_confidence(const struct cli_engine_opts *o, const char *wra
                     best = c;
                 }
             }
-        printf("chosen: threshold %.2f, margin %.2f: cost %.3f per query (%.3f without)\n",
-               best.threshold, best.margin, best_cost / (double)n_all, base_cost / (double)n_all);
+        printf("chosen: threshold %.2f, margin %.2f: cost %.3f per query (%.3f without); "
+               "expected calibration error %.3f (%.3f without)\n",
+               best.threshold, best.margin, best_cost / (double)n_all, base_cost / (double)n_all,
+               decisions_ece(d, all, n_all, &best), decisions_ece(d, all, n_all, NULL));
         char path[4096];
         if (loco_confidence_set(reg, inner, &best, n_all, best_cost / (double)n_all) != LOCO_OK ||
             loco_confidence_path(reg, path, sizeof path) != LOCO_OK)

@@ -50,6 +50,17 @@ json=$("$LOCO" route --bench "$tmp/small.jsonl" --json)
 "$LOCO" route --bench "$tmp/small.jsonl" | grep -q '^| math | 1.000 | 1.000 | 1.000 | 1 |' \
   || fail "small bench table"
 
+# the confidence wrapper: thresholds chosen on labelled queries, kept in a file
+out=$(LOCO_ROUTER_CONFIDENCE="$tmp/conf.json" "$LOCO" router calibrate --router confidence:keyword \
+      --data "$tmp/small.jsonl") || fail "calibrate confidence:keyword"
+echo "$out" | grep -q '^chosen: threshold .* expected calibration error' || fail "calibrate: $out"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert 'keyword' in d['routers']" \
+  "$tmp/conf.json" || fail "thresholds file"
+json=$(LOCO_ROUTER_CONFIDENCE="$tmp/conf.json" "$LOCO" route --router confidence:keyword --json \
+       "How many apples are left if I eat 3 of 10?")
+[ "$(echo "$json" | field 'd["router"]')" = confidence:keyword ] || fail "wrapped route: $json"
+"$LOCO" route --list | grep -q '^confidence:NAME' || fail "route --list lacks the wrapper"
+
 # the real routing benchmark (test split) when the shared data is here: the seed's bar
 shared="${LOCO_SHARED_DIR:-$here/../shared}"
 if [ -d "$shared/datasets/gsm8k" ]; then
