@@ -18,7 +18,8 @@ secs=${1:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${LOCO_FUZZ_BUILD_DIR:-$root/build-fuzz}
 jobs=${LOCO_FUZZ_JOBS:-$(nproc)}
-gguf_sources=("$root/src/core/error.c" "$root/src/gguf/gguf.c" "$root/src/gguf/gguf_writer.c")
+gguf_sources=("$root/src/core/error.c" "$root/src/core/fileio.c" "$root/src/gguf/gguf.c"
+              "$root/src/gguf/gguf_writer.c")
 
 # LOCO_FUZZ=ON instruments the whole library (-fsanitize=fuzzer-no-link)
 # so that the fuzzer sees coverage inside the reader, not only the harness.
