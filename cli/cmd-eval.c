@@ -133,13 +133,19 @@ static void print_table(const struct loco_eval_bench *b, size_t n, const char *a
     printf("| benchmark | items | metric | base | %s | diff [95%% CI] | p | test | gate |\n",
            adapter);
     printf("|---|---:|---|---:|---:|---|---:|---|---|\n");
-    for (size_t i = 0; i < n; i++)
-        printf("| %s | %zu | %s | %.3f | %.3f | %+.3f [%+.3f, %+.3f] | %.3g | %s | %s %s |\n",
-               b[i].name, b[i].n, b[i].metric, b[i].base_score, b[i].adapter_score, b[i].diff,
+    for (size_t i = 0; i < n; i++) {
+        char items[48]; /* the paired items, and of how many when some were left out */
+        if (b[i].n_used == b[i].n)
+            snprintf(items, sizeof items, "%zu", b[i].n);
+        else
+            snprintf(items, sizeof items, "%zu of %zu", b[i].n_used, b[i].n);
+        printf("| %s | %s | %s | %.3f | %.3f | %+.3f [%+.3f, %+.3f] | %.3g | %s | %s %s |\n",
+               b[i].name, items, b[i].metric, b[i].base_score, b[i].adapter_score, b[i].diff,
                b[i].diff_ci.lo, b[i].diff_ci.hi, b[i].p_value,
                b[i].binary ? "McNemar" : "Wilcoxon",
                b[i].in_domain ? "superiority" : "non-inferiority",
                b[i].gate_passed ? "PASS" : "FAIL");
+    }
     for (size_t i = 0; i < n; i++) {
         double power10 = b[i].binary ? b[i].bin.power[0] : b[i].cont.power[0];
         double power5 = b[i].binary ? b[i].bin.power[1] : b[i].cont.power[1];
@@ -312,7 +318,8 @@ static int record_scores(const char *adapter, const char *record, const char *la
         struct loco_registry_score sc = {.benchmark = b[i].name, .score = b[i].adapter_score,
                                          .ci_low = ci.lo, .ci_high = ci.hi,
                                          .base_score = b[i].base_score, .p_value = b[i].p_value,
-                                         .passed = b[i].gate_passed, .n_items = (int64_t)b[i].n,
+                                         .passed = b[i].gate_passed,
+                                         .n_items = (int64_t)b[i].n_used,
                                          .record = record};
         if (loco_registry_record_score(&rp, layer, adapter, &sc) != LOCO_OK)
             return cli_fail("cannot record a score in the registry");

@@ -15,8 +15,10 @@
 # problems), and the other domains' benchmarks as the out-of-domain check
 # (100 items for the adapters that pass their own gate, 200 where 100 cannot
 # decide, 50 for the adapters that fail their own gate).
-# Records go to results/<semester>/ without the datasets' text
-# (--omit-prompts), each with its Markdown and HTML report.
+# Items that share a 13-gram with the adapter's training data are listed in
+# the record and left out of the statistics (--decontaminate): the gates
+# are decided on the clean items. Records go to results/<semester>/ without
+# the datasets' text (--omit-prompts), each with its Markdown and HTML report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 loco=build/loco
@@ -26,7 +28,7 @@ semester="$(date -u +%Y)-S$([ "${month#0}" -le 6 ] && echo 1 || echo 2)"
 out="results/$semester"
 mkdir -p "$out"
 ev() { name=$1; shift; "$loco" eval "$@" --slots 8 --registry project --omit-prompts \
-         --out "$out/$name.json"; }
+         --decontaminate --out "$out/$name.json"; }
 
 ev math-gsm8k            math          --bench gsm8k
 ev math-ood              math          --bench mbpp --bench summarisation --limit 50

@@ -752,15 +752,24 @@ static struct gen_how judge_how(const struct run *r, uint32_t j, char *remote_sh
                                jp->max_tokens);
     } else {
         /* pre-filled "Rating: [[", then one token drawn from the rating digits
-         * only: every local judgment is a rating */
+         * only: every local judgment is a rating. A vocabulary without
+         * single-token digits writes up to 8 free tokens instead. */
         how.prefill = LOCO_JUDGE_PREFILL;
-        how.gp.max_tokens = 1;
-        how.gp.sampling.allowed = r->digits;
-        how.gp.sampling.n_allowed = r->n_digits;
-        *settings = str_printf("judge=local;rubric=%s;judgment=%u;temperature=%.6g;"
-                               "seed=%llu;prefill=%s;digits=%d;max_tokens=1;template=%s;v2",
-                               rubric, j, (double)jp->temperature, seed, LOCO_JUDGE_PREFILL,
-                               r->n_digits, template_name(r->p));
+        if (r->n_digits > 0) {
+            how.gp.max_tokens = 1;
+            how.gp.sampling.allowed = r->digits;
+            how.gp.sampling.n_allowed = r->n_digits;
+            *settings = str_printf("judge=local;rubric=%s;judgment=%u;temperature=%.6g;"
+                                   "seed=%llu;prefill=%s;digits=%d;max_tokens=1;template=%s;v2",
+                                   rubric, j, (double)jp->temperature, seed, LOCO_JUDGE_PREFILL,
+                                   r->n_digits, template_name(r->p));
+        } else {
+            how.gp.max_tokens = 8; /* "7]]" and a little room */
+            *settings = str_printf("judge=local;rubric=%s;judgment=%u;temperature=%.6g;"
+                                   "top_p=0.95;seed=%llu;prefill=%s;max_tokens=8;template=%s;v1",
+                                   rubric, j, (double)jp->temperature, seed, LOCO_JUDGE_PREFILL,
+                                   template_name(r->p));
+        }
     }
     return how;
 }
@@ -789,7 +798,7 @@ static int keep_judgment(const struct run *r, struct loco_eval_item *it, int sid
                          const struct gen_req *q)
 {
     char *text = r->p->judge.url ? strdup(q->output)
-                                 : str_printf("%s%s]]", LOCO_JUDGE_PREFILL, q->output);
+                 : str_printf("%s%s%s", LOCO_JUDGE_PREFILL, q->output, r->n_digits ? "]]" : "");
     if (!text)
         return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
     double v = NAN;

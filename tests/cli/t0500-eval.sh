@@ -162,7 +162,8 @@ if [ -f "$LOCO_SHARED_DIR/datasets/alpacaeval_gpt4/alpacaeval_gpt4_writing.jsonl
       --out "$work/judge.json" "$work/out/reddog.gguf" > "$work/judge.out" 2> "$work/judge.err" ||
     { cat "$work/judge.err"; fail "eval --bench judge"; }
   grep -q "judge base    judging 9/9" "$work/judge.err" || fail "no judging progress: $(cat "$work/judge.err")"
-  grep -q "| judge | 3 | judge-mtbench |" "$work/judge.out" || fail "no judge row: $(cat "$work/judge.out")"
+  grep -qE "\| judge \| ([0-9]+ of )?3 \| judge-mtbench \|" "$work/judge.out" ||
+    fail "no judge row: $(cat "$work/judge.out")"
   python3 - "$work/judge.json" <<'PY' || fail "judge record"
 import json, math, sys
 b = json.load(open(sys.argv[1]))["benchmarks"][0]
