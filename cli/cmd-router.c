@@ -146,56 +146,67 @@ static float *embed_all(struct cli_engine *e, const struct labelled *L, int32_t 
     return X;
 }
 
-/* Accuracy and ECE (10 bins) of c on X, y. */
+/* Expected calibration error over 10 equal-width confidence bins, filled
+ * one decision at a time (the classifier's and the wrapper's calibration
+ * both report it). */
+struct ece_bins {
+    double conf[10], hit[10];
+    size_t cnt[10], n;
+};
+
+static void ece_add(struct ece_bins *e, double confidence, bool correct)
+{
+    size_t bin = (size_t)(confidence * 10);
+    bin = bin > 9 ? 9 : bin;
+    e->cnt[bin]++;
+    e->conf[bin] += confidence;
+    e->hit[bin] += correct;
+    e->n++;
+}
+
+static double ece_value(const struct ece_bins *e)
+{
+    double ece = 0;
+    for (int b = 0; b < 10; b++)
+        if (e->cnt[b]) {
+            double gap = (e->hit[b] - e->conf[b]) / (double)e->cnt[b];
+            ece += (double)e->cnt[b] / (double)e->n * (gap < 0 ? -gap : gap);
+        }
+    return ece;
+}
+
+/* Accuracy and ECE of c on X, y. */
 static void measure(const struct loco_classifier *c, const float *X, const int32_t *y, size_t n,
                     double *acc, double *ece)
 {
-    double p[LOCO_CLASSIFIER_MAX_LABELS], conf[10] = {0}, hit[10] = {0};
-    size_t cnt[10] = {0}, right = 0;
+    double p[LOCO_CLASSIFIER_MAX_LABELS];
+    struct ece_bins e = {0};
+    size_t right = 0;
     for (size_t i = 0; i < n; i++) {
         loco_classifier_probs(c, X + i * (size_t)c->dim, p);
         int32_t best = 0;
         for (int32_t l = 1; l < c->n_labels; l++)
             if (p[l] > p[best])
                 best = l;
-        size_t bin = (size_t)(p[best] * 10);
-        bin = bin > 9 ? 9 : bin;
-        cnt[bin]++;
-        conf[bin] += p[best];
-        hit[bin] += best == y[i];
+        ece_add(&e, p[best], best == y[i]);
         right += best == y[i];
     }
     *acc = n ? (double)right / (double)n : 0;
-    *ece = 0;
-    for (int b = 0; b < 10; b++)
-        if (cnt[b]) {
-            double gap = hit[b] / (double)cnt[b] - conf[b] / (double)cnt[b];
-            *ece += (double)cnt[b] / (double)n * (gap < 0 ? -gap : gap);
-        }
+    *ece = ece_value(&e);
 }
 
-/* Expected calibration error (10 bins) of decisions d against labels. */
+/* ECE of decisions d (after thresholds c, when given) against the labels. */
 static double decisions_ece(const struct loco_route_decision *d, const struct loco_route_item *it,
                             size_t n, const struct loco_confidence *c)
 {
-    double conf[10] = {0}, hit[10] = {0}, ece = 0;
-    size_t cnt[10] = {0};
+    struct ece_bins e = {0};
     for (size_t i = 0; i < n; i++) {
         struct loco_route_decision x = d[i];
         if (c)
             loco_confidence_apply(c, &x);
-        size_t b = (size_t)(x.confidence * 10);
-        b = b > 9 ? 9 : b;
-        cnt[b]++;
-        conf[b] += x.confidence;
-        hit[b] += !strcmp(x.domain, it[i].domain);
+        ece_add(&e, x.confidence, !strcmp(x.domain, it[i].domain));
     }
-    for (int b = 0; b < 10; b++)
-        if (cnt[b]) {
-            double gap = (hit[b] - conf[b]) / (double)cnt[b];
-            ece += (double)cnt[b] / (double)n * (gap < 0 ? -gap : gap);
-        }
-    return ece;
+    return ece_value(&e);
 }
 
 /* Choose the confidence wrapper's thresholds for `wrapper` (confidence:NAME)
