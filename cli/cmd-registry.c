@@ -2,7 +2,7 @@
  * cmd-registry.c - `loco registry`: check and locate the adapter registry.
  *
  *   loco registry validate [FILE] [--merged] [--no-files]
- *   loco registry path
+ *   loco registry path [--json]
  *
  * validate checks FILE (default: the project registry) as a complete
  * registry: the schema, then the files it names (hashes, the adapters' base
@@ -10,12 +10,22 @@
  * registry with the user overlay merged over it instead. Each problem is
  * printed as FILE:LINE: FIELD = 'VALUE': what is wrong and the fix. The
  * exit status is 1 when there are problems.
+ *
+ * path prints the project registry in use and which rule of loco/project.h
+ * found it, the project root and results folder, and the user overlay; when
+ * no project is found it prints where it looked and exits 1.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
 
 #include "commands.h"
+#include "loco/project.h"
 #include "loco/registry.h"
+#include "loco/report.h"
 
 static void usage(FILE *out)
 {
@@ -24,9 +34,13 @@ static void usage(FILE *out)
             "  validate [FILE]   check a registry (default: the project's adapters/registry.yaml)\n"
             "      --merged      check the project registry with the user overlay merged in\n"
             "      --no-files    check the schema only (skip hashing the adapter files)\n"
-            "  path              print where the project registry and the user overlay are\n\n"
-            "The schema is described in docs/registry.md. LOCO_REGISTRY names another project\n"
-            "registry; the overlay is $XDG_DATA_HOME/locollm/registry.yaml.\n");
+            "  path [--json]     print the project registry in use and why, and the overlay\n\n"
+            "The schema is described in docs/registry.md. The project registry is, first match:\n"
+            "$LOCO_REGISTRY (a file) or $LOCO_PROJECT_DIR/adapters/registry.yaml; the current\n"
+            "directory or its nearest parent holding adapters/registry.yaml; the same beside the\n"
+            "binary (its folder and the two above; <prefix>/share/locollm for <prefix>/bin/loco);\n"
+            "$XDG_DATA_HOME/locollm/adapters/registry.yaml. The overlay is\n"
+            "$XDG_DATA_HOME/locollm/registry.yaml (default ~/.local/share/locollm).\n");
 }
 
 static void print_problem(const struct loco_registry_problem *p)
@@ -74,15 +88,57 @@ static int validate(int argc, char **argv)
     return n == 0 ? 0 : 1;
 }
 
-static int path(void)
+static bool exists(const char *file)
 {
-    char buf[LOCO_REGISTRY_PATH_MAX];
-    if (loco_registry_project_path(buf, sizeof buf) != LOCO_OK)
+    struct stat st;
+    return stat(file, &st) == 0;
+}
+
+static void print_json(const struct loco_project_location *loc, const char *results,
+                       const char *user)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "registry", loc->registry);
+    cJSON_AddBoolToObject(j, "exists", exists(loc->registry));
+    cJSON_AddStringToObject(j, "rule", loco_project_rule_name(loc->rule));
+    cJSON_AddStringToObject(j, "why", loc->why);
+    cJSON_AddStringToObject(j, "root", loc->root);
+    cJSON_AddStringToObject(j, "adapters", loc->adapters);
+    cJSON_AddStringToObject(j, "results", results);
+    cJSON_AddStringToObject(j, "user", user);
+    cJSON_AddBoolToObject(j, "user_exists", user[0] && exists(user));
+    char *s = cJSON_Print(j);
+    if (s)
+        printf("%s\n", s);
+    free(s);
+    cJSON_Delete(j);
+}
+
+static int path(int argc, char **argv)
+{
+    bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
+    if (argc > 2 || (argc == 2 && !json)) {
+        fprintf(stderr, "loco registry path: unexpected argument '%s'\n", argv[argc - 1]);
+        return 2;
+    }
+    static struct loco_project_location loc; /* 16 KiB: not on the stack */
+    if (loco_project_locate(NULL, &loc) != LOCO_OK)
         return cli_fail("registry path");
-    printf("project  %s\n", buf);
-    if (loco_registry_user_path(buf, sizeof buf) != LOCO_OK)
+    char results[LOCO_PROJECT_PATH_MAX], user[LOCO_REGISTRY_PATH_MAX];
+    if (loco_results_default_dir(results, sizeof results) != LOCO_OK)
         return cli_fail("registry path");
-    printf("user     %s\n", buf);
+    if (loco_registry_user_path(user, sizeof user) != LOCO_OK)
+        user[0] = '\0'; /* no home folder: no overlay */
+    if (json) {
+        print_json(&loc, results, user);
+        return 0;
+    }
+    printf("project  %s%s\n", loc.registry, exists(loc.registry) ? "" : " (missing)");
+    printf("why      %s [%s]\n", loc.why, loco_project_rule_name(loc.rule));
+    printf("root     %s\n", loc.root);
+    printf("results  %s\n", results);
+    printf("user     %s%s\n", user[0] ? user : "(no home folder: no overlay)",
+           !user[0] || exists(user) ? "" : " (absent: nothing overlaid)");
     return 0;
 }
 
@@ -99,7 +155,7 @@ int cmd_registry(int argc, char **argv)
     if (strcmp(argv[1], "validate") == 0)
         return validate(argc - 1, argv + 1);
     if (strcmp(argv[1], "path") == 0)
-        return path();
+        return path(argc - 1, argv + 1);
     fprintf(stderr, "loco registry: unknown subcommand '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -11,10 +11,7 @@
 #include <unistd.h>
 
 #include "loco/lora.h"
-
-#ifndef LOCO_PROJECT_DIR
-#define LOCO_PROJECT_DIR "."
-#endif
+#include "loco/project.h"
 
 int loco_adapters_dir(char *buf, size_t cap)
 {
@@ -84,13 +81,20 @@ int loco_adapters_resolve(const char *name_or_path, char *path_out, size_t cap)
     bool have_user = loco_adapters_dir(user, sizeof user) == LOCO_OK;
     if (have_user && try_dir(user, name_or_path, path_out, cap))
         return LOCO_OK;
-    if (try_dir(LOCO_PROJECT_DIR "/adapters", name_or_path, path_out, cap))
-        return LOCO_OK;
-    return loco_error_set(LOCO_ERR_NOT_FOUND,
-                          "no adapter named '%s' (looked for %s.gguf in %s and in %s/adapters); "
-                          "give a path to a .gguf file, or import one with `loco adapters import`",
-                          name_or_path, name_or_path, have_user ? user : "(no user folder)",
-                          LOCO_PROJECT_DIR);
+    struct loco_project_location *proj = malloc(sizeof *proj);
+    if (!proj)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory looking for adapter '%s'",
+                              name_or_path);
+    bool have_proj = loco_project_locate(NULL, proj) == LOCO_OK;
+    bool hit = have_proj && try_dir(proj->adapters, name_or_path, path_out, cap);
+    if (!hit)
+        loco_error_set(LOCO_ERR_NOT_FOUND,
+                       "no adapter named '%s' (looked for %s.gguf in %s and in %s); give a path "
+                       "to a .gguf file, or import one with `loco adapters import`",
+                       name_or_path, name_or_path, have_user ? user : "(no user folder)",
+                       have_proj ? proj->adapters : "the project's adapters/ (no project found)");
+    free(proj);
+    return hit ? LOCO_OK : LOCO_ERR_NOT_FOUND;
 }
 
 int loco_adapter_spec_parse(const char *spec, struct loco_adapter_spec *out, int32_t cap)

@@ -9,11 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loco/project.h"
 #include "registry/registry_internal.h"
-
-#ifndef LOCO_PROJECT_DIR
-#define LOCO_PROJECT_DIR "."
-#endif
 
 /* ---- paths ---------------------------------------------------------------- */
 
@@ -26,10 +23,14 @@ static int put_path(char *buf, size_t cap, int n)
 
 int loco_registry_project_path(char *buf, size_t cap)
 {
-    const char *env = getenv("LOCO_REGISTRY");
-    if (env && env[0])
-        return put_path(buf, cap, snprintf(buf, cap, "%s", env));
-    return put_path(buf, cap, snprintf(buf, cap, "%s/adapters/registry.yaml", LOCO_PROJECT_DIR));
+    struct loco_project_location *loc = malloc(sizeof *loc);
+    if (!loc)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory locating the project");
+    int rc = loco_project_locate(NULL, loc);
+    if (rc == LOCO_OK)
+        rc = put_path(buf, cap, snprintf(buf, cap, "%s", loc->registry));
+    free(loc);
+    return rc;
 }
 
 int loco_registry_user_path(char *buf, size_t cap)
@@ -112,7 +113,7 @@ static int load_trees(struct loco_registry *r)
 {
     int rc = rnode_parse_file(r->project_path, r->project_path, &r->tree);
     if (rc == LOCO_ERR_NOT_FOUND)
-        loco_error_prefix("no project registry (set LOCO_REGISTRY or pass a file)");
+        loco_error_prefix("no project registry (`loco registry path` says how it is found)");
     if (rc != LOCO_OK)
         return rc;
     if (r->user_path[0]) {

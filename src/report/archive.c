@@ -17,12 +17,9 @@
 
 #include "loco/fileio.h"
 #include "loco/models.h"
+#include "loco/project.h"
 #include "loco/report.h"
 #include "report/report_internal.h"
-
-#ifndef LOCO_PROJECT_DIR
-#define LOCO_PROJECT_DIR "."
-#endif
 
 #define NAME_PART_MAX 96 /* characters of a file name taken from the benchmarks */
 
@@ -43,14 +40,28 @@ int loco_results_semester(const char *date, char *buf, size_t cap)
     return LOCO_OK;
 }
 
-int loco_results_default_dir(char *buf, size_t cap)
+static int results_path(char *buf, size_t cap, int n)
 {
-    const char *env = getenv("LOCO_RESULTS_DIR");
-    int n = env && env[0] ? snprintf(buf, cap, "%s", env)
-                          : snprintf(buf, cap, "%s/results", LOCO_PROJECT_DIR);
     if (n < 0 || (size_t)n >= cap)
         return loco_error_set(LOCO_ERR_RANGE, "the results folder path is too long");
     return LOCO_OK;
+}
+
+int loco_results_default_dir(char *buf, size_t cap)
+{
+    const char *env = getenv("LOCO_RESULTS_DIR");
+    if (env && env[0])
+        return results_path(buf, cap, snprintf(buf, cap, "%s", env));
+    struct loco_project_location *proj = malloc(sizeof *proj);
+    if (!proj)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory locating the project");
+    int rc = loco_project_locate(NULL, proj);
+    if (rc == LOCO_OK)
+        rc = results_path(buf, cap, snprintf(buf, cap, "%s/results", proj->root));
+    else
+        loco_error_prefix("no results folder (set LOCO_RESULTS_DIR or pass one)");
+    free(proj);
+    return rc;
 }
 
 /* ---- the archived name ------------------------------------------------------ */
