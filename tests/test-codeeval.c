@@ -1,6 +1,8 @@
 /*
  * test-codeeval.c - HumanEval and MBPP: extracting code from answers,
- * building the programs, running them to a verdict, and pass@k.
+ * building the programs, running them to a verdict, and pass@k. Programs
+ * that try to pass without passing (sys.exit(0), os._exit(0), atexit and
+ * excepthook tricks, fake tokens) fail; honest ones pass or fail as before.
  *
  * The dataset tests run the canonical solutions of the first 20 items of
  * each benchmark from ../shared/datasets (they must pass) and wrong ones
@@ -243,6 +245,99 @@ static void test_run_error_is_not_a_verdict(void **state)
     assert_int_equal(loco_codeeval_run(&p, NULL, &o), LOCO_ERR_INVALID);
 }
 
+/* ---- programs that try to pass without passing ---------------------------- */
+
+/* A wrong solution (f(1) is 1, the test wants 2) with a trick before or
+ * around the failing test. Before the token, each of these exited with
+ * status 0 and was scored as passed. */
+static const char *const forgeries[] = {
+    /* exit before the tests run */
+    "import sys\nsys.exit(0)\n",
+    "exit()\n",
+    "quit()\n",
+    "raise SystemExit\n",
+    "raise SystemExit(0)\n",
+    "import os\nos._exit(0)\n",
+    "import sys\ndef main():\n    return 0\nsys.exit(main())\n",
+    /* hooks that turn the failing assert into status 0 */
+    "import atexit, os\natexit.register(lambda: os._exit(0))\n",
+    "import sys, os\nsys.excepthook = lambda *a: os._exit(0)\n",
+    "import sys, os\ndef hook(*a):\n    sys.stdout.write('ok\\n')\n    os._exit(0)\n"
+    "sys.excepthook = hook\nimport threading\nthreading.excepthook = hook\n",
+    /* fake tokens: guessed, or read from stdin, the source or the environment */
+    "import os\nprint('LOCO-TESTS-PASSED ' + '0' * 32)\nos._exit(0)\n",
+    "import os, sys\nprint('LOCO-TESTS-PASSED ' + sys.stdin.read())\nos._exit(0)\n",
+    "import os\nprint(open('main.py').read())\nprint(os.environ)\nos._exit(0)\n",
+    "import os\nfor fd in range(3, 64):\n    try:\n        print(os.read(fd, 64))\n"
+    "    except OSError:\n        pass\nos._exit(0)\n",
+    /* patched print, stdout and builtins, then an early exit */
+    "import builtins, sys, io\nbuiltins.print = lambda *a, **k: None\nsys.stdout = io.StringIO()\n"
+    "raise SystemExit(0)\n",
+    "import os\nos.write = lambda fd, b: len(b)\nos._exit = lambda c: None\n",
+    "import os\nos.close(1)\nos.close(2)\nos._exit(0)\n",
+};
+
+static void test_forged_passes_fail(void **state)
+{
+    (void)state;
+    if (!have_python())
+        skip();
+    struct loco_sandbox_params p = quick();
+    for (size_t i = 0; i < sizeof forgeries / sizeof forgeries[0]; i++) {
+        char program[1024];
+        snprintf(program, sizeof program, "def f(x):\n    return x\n%sassert f(1) == 2\n",
+                 forgeries[i]);
+        struct loco_code_outcome o;
+        assert_int_equal(loco_codeeval_run(&p, program, &o), LOCO_OK);
+        if (o.passed)
+            fail_msg("forgery %zu passed:\n%s", i, program);
+        assert_true(o.verdict == LOCO_CODE_FAIL_EXIT || o.verdict == LOCO_CODE_FAIL_ASSERT);
+    }
+    /* the early exits name what happened */
+    char d[256];
+    assert_int_equal(verdict_of("import sys\nsys.exit(0)\nassert False\n", d, sizeof d),
+                     LOCO_CODE_FAIL_EXIT);
+    assert_string_equal(d, "SystemExit: 0 (the program exited before its tests finished)");
+    assert_int_equal(verdict_of("import os\nos._exit(0)\n", d, sizeof d), LOCO_CODE_FAIL_EXIT);
+    assert_string_equal(d, "exit status 0 before the tests finished");
+    assert_string_equal(loco_codeeval_verdict_name(LOCO_CODE_FAIL_EXIT), "exit");
+}
+
+/* Honest programs still pass or fail on their merits, whatever they do to
+ * stdout, stdin, print or the exit machinery along the way. */
+static void test_honest_programs(void **state)
+{
+    (void)state;
+    if (!have_python())
+        skip();
+    static const char *const passing[] = {
+        "def f(x):\n    return x + 1\nassert f(1) == 2\n",
+        "import os\nos.close(1)\ndef f(x):\n    return x + 1\nassert f(1) == 2\n",
+        "import builtins, sys, io\nbuiltins.print = None\nsys.stdout = io.StringIO()\n"
+        "assert 1 + 1 == 2\n",
+        "import sys\ndef main():\n    return 0\nif __name__ == '__main__':\n    sys.exit(main())\n"
+        "assert main() == 0\n",
+        "import atexit, os\natexit.register(lambda: os._exit(3))\nassert True\n",
+        "print('LOCO-TESTS-PASSED not-the-nonce')\nassert True\n",
+        "import sys\nassert sys.stdin.read() == ''\n",
+        "from dataclasses import dataclass\n@dataclass\nclass P:\n    x: int\nassert P(1).x == 1\n",
+        "# -*- coding: utf-8 -*-\ns = 'caf\xc3\xa9'\nassert len(s) == 4\n",
+    };
+    for (size_t i = 0; i < sizeof passing / sizeof passing[0]; i++) {
+        char d[256];
+        if (verdict_of(passing[i], d, sizeof d) != LOCO_CODE_PASS)
+            fail_msg("honest program %zu did not pass (%s):\n%s", i, d, passing[i]);
+    }
+    char d[256];
+    assert_int_equal(verdict_of("import atexit, os\natexit.register(lambda: os._exit(0))\n"
+                                "assert 1 == 2, 'no'\n",
+                                d, sizeof d),
+                     LOCO_CODE_FAIL_ASSERT);
+    assert_string_equal(d, "AssertionError: no");
+    assert_int_equal(verdict_of("def f(:\n", d, sizeof d), LOCO_CODE_FAIL_SYNTAX);
+    assert_non_null(strstr(d, "SyntaxError"));
+}
+
 /* ---- the real datasets ---------------------------------------------------- */
 
 #define N_ITEMS 20
@@ -420,6 +515,8 @@ int main(void)
         cmocka_unit_test(test_pass_at_k_range),
         cmocka_unit_test(test_run_verdicts),
         cmocka_unit_test(test_run_error_is_not_a_verdict),
+        cmocka_unit_test(test_forged_passes_fail),
+        cmocka_unit_test(test_honest_programs),
         cmocka_unit_test(test_humaneval_canonical_pass),
         cmocka_unit_test(test_humaneval_chat_answer_passes),
         cmocka_unit_test(test_humaneval_wrong_fails),

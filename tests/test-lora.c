@@ -753,6 +753,72 @@ static void test_refusals(void **state)
     free_adapter(&ra);
 }
 
+/* An adapter written field by field with the GGUF writer, bypassing the
+ * checks of loco_adapter_write: alpha as given, pair p's halves as given. */
+static void write_raw_adapter(const char *path, float alpha, const struct loco_lora_pair *p)
+{
+    struct loco_gguf_writer *w = loco_gguf_writer_init();
+    char name[128];
+    assert_int_equal(loco_gguf_writer_set_str(w, "general.architecture", "llama"), LOCO_OK);
+    assert_int_equal(loco_gguf_writer_set_str(w, "general.type", "adapter"), LOCO_OK);
+    assert_int_equal(loco_gguf_writer_set_str(w, "adapter.type", "lora"), LOCO_OK);
+    assert_int_equal(loco_gguf_writer_set_f32(w, "adapter.lora.alpha", alpha), LOCO_OK);
+    int64_t ne_a[2] = {p->n_in, p->rank}, ne_b[2] = {p->rank, p->n_out};
+    snprintf(name, sizeof name, "blk.%d.%s.weight.lora_a", p->layer,
+             loco_lora_target_tensor(p->target));
+    assert_int_equal(loco_gguf_writer_add_tensor(w, name, LOCO_TYPE_F32, 2, ne_a, p->a), LOCO_OK);
+    snprintf(name, sizeof name, "blk.%d.%s.weight.lora_b", p->layer,
+             loco_lora_target_tensor(p->target));
+    assert_int_equal(loco_gguf_writer_add_tensor(w, name, LOCO_TYPE_F32, 2, ne_b, p->b), LOCO_OK);
+    assert_int_equal(loco_gguf_writer_write(w, path), LOCO_OK);
+    loco_gguf_writer_free(w);
+}
+
+/* Scalars and weights that would make the logits NaN are refused on load,
+ * with the file, the field and the value in the message. Before, alpha 1e30
+ * loaded, the logits came out NaN and the sampler read out of bounds. */
+static void test_hostile_adapters(void **state)
+{
+    struct fixture *f = *state;
+    NEED_BASE(f);
+    struct rand_adapter ra;
+    make_adapter(&ra, f->base, LOCO_LORA_TARGET_BIT(LOCO_LORA_V), 2, 0.1f);
+    char path[512];
+    const float bad_alpha[] = {1e30f, INFINITY, NAN, -1.0f, 65537.0f};
+    for (size_t i = 0; i < sizeof bad_alpha / sizeof bad_alpha[0]; i++) {
+        snprintf(path, sizeof path, "%s/alpha%zu.gguf", f->dir, i);
+        write_raw_adapter(path, bad_alpha[i], &ra.pairs[0]);
+        loco_error_clear();
+        assert_null(loco_adapter_load(path, f->base));
+        assert_non_null(strstr(loco_error_message(), "adapter.lora.alpha = "));
+        assert_non_null(strstr(loco_error_message(), path));
+        struct loco_adapter_meta meta = {.arch = "llama", .alpha = bad_alpha[i]};
+        assert_int_equal(loco_adapter_write(path, &meta, ra.pairs, 1, LOCO_TYPE_F32),
+                         LOCO_ERR_INVALID);
+    }
+    assert_non_null(strstr(loco_error_message(), "65537"));
+    /* the largest alpha accepted still loads */
+    snprintf(path, sizeof path, "%s/alpha-max.gguf", f->dir);
+    write_raw_adapter(path, 65536.0f, &ra.pairs[0]);
+    struct loco_adapter *a = loco_adapter_load(path, f->base);
+    assert_non_null(a);
+    loco_adapter_free(a);
+    /* one NaN or inf in A or B */
+    float *halves[2] = {(float *)ra.pairs[0].a, (float *)ra.pairs[0].b};
+    const char *names[2] = {"lora_a", "lora_b"};
+    for (int h = 0; h < 2; h++) {
+        float keep = halves[h][3];
+        halves[h][3] = h ? INFINITY : NAN;
+        snprintf(path, sizeof path, "%s/weight%d.gguf", f->dir, h);
+        write_raw_adapter(path, 4.0f, &ra.pairs[0]);
+        halves[h][3] = keep;
+        assert_null(loco_adapter_load(path, f->base));
+        assert_non_null(strstr(loco_error_message(), names[h]));
+        assert_non_null(strstr(loco_error_message(), h ? "inf" : "nan"));
+    }
+    free_adapter(&ra);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -767,6 +833,7 @@ int main(void)
         cmocka_unit_test(test_decode_path),
         cmocka_unit_test(test_long_prompt_paths),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_hostile_adapters),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -3,7 +3,9 @@
  * (file, line, field, value), the overlay merge rule, file checks (hashes,
  * base compatibility, rank/alpha/targets), scores, promotion, removal, and
  * the write guarantees: concurrent writers lose nothing, a writer killed
- * mid-write leaves the old file intact.
+ * mid-write leaves the old file intact. Hostile YAML (alias bombs, 100,000
+ * levels of nesting, a second document, random mutations) is refused with
+ * file and line, quickly and in little memory.
  *
  * Registries are written into a fresh temporary folder per test; the
  * shipped adapters/registry.yaml is checked when the shipped adapters are
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -798,6 +801,176 @@ static void test_killed_writer(void **state)
     free(after);
 }
 
+/* ---- hostile YAML: aliases, depth, documents ------------------------------ */
+
+/* A "billion laughs" registry: lol0 is a list of 10 scalars, each lolN a
+ * list of 10 aliases of lol(N-1), so lol<levels-1> expands to 10^levels. */
+static char *alias_bomb(int levels, const char *head)
+{
+    size_t cap = 4096 + (size_t)levels * 128;
+    char *s = malloc(cap);
+    assert_non_null(s);
+    size_t n = (size_t)snprintf(s, cap, "%slol:\n  l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n", head);
+    for (int i = 1; i < levels; i++) {
+        n += (size_t)snprintf(s + n, cap - n, "  l%d: &l%d [", i, i);
+        for (int k = 0; k < 10; k++)
+            n += (size_t)snprintf(s + n, cap - n, "*l%d%s", i - 1, k < 9 ? ", " : "]\n");
+    }
+    return s;
+}
+
+/* Load the bomb in a child whose address space is capped at 1 GiB (not
+ * under ASan, which reserves more): the child exits 0 when the load was
+ * refused with a message naming the alias, the file and a line. Before the
+ * limits, the tree walker expanded the aliases (16-24 GB for 10 levels);
+ * under the cap that ended in "out of memory" instead. */
+static void expect_bomb_refused(struct fx *f, bool overlay)
+{
+    char *bomb = alias_bomb(10, overlay ? "" : "schema_version: 2\n");
+    put_file(overlay ? f->user : f->project, bomb);
+    free(bomb);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+#if !defined(__SANITIZE_ADDRESS__)
+        struct rlimit cap = {1ul << 30, 1ul << 30};
+        setrlimit(RLIMIT_AS, &cap);
+#endif
+        struct loco_registry *r = loco_registry_load(&f->p);
+        const char *msg = loco_error_message();
+        const char *file = overlay ? f->user : f->project;
+        int ok = !r && strstr(msg, "alias *l") && strstr(msg, file) && strstr(msg, "yaml:");
+        if (!ok)
+            fprintf(stderr, "not refused as expected: %s\n", r ? "loaded" : msg);
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void test_yaml_alias_bomb(void **state)
+{
+    struct fx *f = *state;
+    expect_bomb_refused(f, false);
+    write_project(f);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/user", f->dir);
+    mkdir(dir, 0755);
+    expect_bomb_refused(f, true); /* through the user overlay, as route and ask load it */
+}
+
+/* Aliases used modestly still work; cycles and unknown anchors do not. */
+static void test_yaml_aliases_in_bounds(void **state)
+{
+    (void)state;
+    struct rnode *t = NULL;
+    const char ok[] = "a: &x {k: [1, 2]}\nb: *x\nc: [*x, *x]\n";
+    assert_int_equal(rnode_parse_text(ok, strlen(ok), "ok.yaml", &t), LOCO_OK);
+    assert_int_equal(rnode_get(rnode_get(t, "c")->kids[1], "k")->n, 2);
+    rnode_free(t);
+    const char cycle[] = "a: &x [1, *x, *x]\n";
+    assert_int_not_equal(rnode_parse_text(cycle, strlen(cycle), "cycle.yaml", &t), LOCO_OK);
+    assert_non_null(strstr(loco_error_message(), "cycle.yaml:1: alias *x is inside its own"));
+    const char unknown[] = "a: 1\nb: *nope\n";
+    assert_int_not_equal(rnode_parse_text(unknown, strlen(unknown), "u.yaml", &t), LOCO_OK);
+    assert_non_null(strstr(loco_error_message(), "u.yaml:2:"));
+    /* 1001 aliases of a scalar: too many, whatever they expand to */
+    size_t cap = 16 + 1001 * 4, n = 0;
+    char *many = malloc(cap);
+    n += (size_t)snprintf(many, cap, "a: &s 1\nb: [");
+    for (int i = 0; i < 1001; i++)
+        n += (size_t)snprintf(many + n, cap - n, "*s,");
+    many[n - 1] = ']';
+    assert_int_not_equal(rnode_parse_text(many, n, "many.yaml", &t), LOCO_OK);
+    assert_non_null(strstr(loco_error_message(), "more than 1000 YAML aliases"));
+    free(many);
+}
+
+/* 100,000 levels of nesting are refused at level 34, without reading the
+ * rest: even an unclosed document gets the depth error, not a syntax error
+ * found after parsing everything (which took 97 s). */
+static void test_yaml_deep_nesting(void **state)
+{
+    (void)state;
+    enum { DEEP = 100000 };
+    char *text = malloc(2 * DEEP + 16);
+    assert_non_null(text);
+    size_t n = (size_t)snprintf(text, 16, "a: ");
+    memset(text + n, '[', DEEP);
+    n += DEEP;
+    text[n] = '\0';
+    struct rnode *t = NULL;
+    assert_int_equal(rnode_parse_text(text, n, "deep.yaml", &t), LOCO_ERR_RANGE);
+    assert_non_null(strstr(loco_error_message(), "deep.yaml:1: nested deeper than"));
+    memset(text + n, ']', DEEP); /* closed, too */
+    n += DEEP;
+    assert_int_equal(rnode_parse_text(text, n, "deep.yaml", &t), LOCO_ERR_RANGE);
+    assert_non_null(strstr(loco_error_message(), "nested deeper than"));
+    free(text);
+}
+
+/* A second document is an error naming its line, not silently dropped. */
+static void test_yaml_second_document(void **state)
+{
+    struct fx *f = *state;
+    put_file(f->project, "schema_version: 2\nadapters: []\n---\nadapters: [x]\n");
+    assert_null(loco_registry_load_file(f->project, true));
+    assert_non_null(strstr(loco_error_message(), "yaml:3: a second YAML document"));
+    assert_non_null(strstr(loco_error_message(), f->project));
+    struct rnode *t = NULL;
+    const char one[] = "---\na: 1\n...\n"; /* one document with markers is fine */
+    assert_int_equal(rnode_parse_text(one, strlen(one), "one.yaml", &t), LOCO_OK);
+    rnode_free(t);
+}
+
+/* Fuzz-style: thousands of mutations of a real registry (random bytes and
+ * YAML tokens: anchors, aliases, brackets, document markers) either parse
+ * or fail with a message; never crash, leak (ASan) or blow up. */
+static void test_yaml_mutations(void **state)
+{
+    (void)state;
+    static const char *const tokens[] = {"&a ", "*a ", "&b ", "*b ", "[", "]", "{", "}",
+                                         "---\n", "...\n", ": ", "- ", "\n  ", "'", "\"",
+                                         "? ", ",", "!!str ", "&a [*a, *a] ", "\t", "#"};
+    char a[2048], base[4096];
+    adapter_yaml(a, sizeof a, "m1", "math", "active", NULL);
+    snprintf(base, sizeof base, "%s%s", head_yaml, a);
+    size_t base_len = strlen(base), cap = base_len + 4096;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    for (int iter = 0; iter < 3000; iter++) {
+        memcpy(text, base, base_len);
+        size_t n = base_len;
+        int edits = 1 + iter % 8;
+        for (int e = 0; e < edits; e++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            size_t at = (size_t)(rng >> 33) % (n + 1);
+            if ((rng >> 13) % 2) {
+                const char *tok = tokens[(rng >> 20) % (sizeof tokens / sizeof tokens[0])];
+                size_t tl = strlen(tok);
+                if (n + tl >= cap)
+                    continue;
+                memmove(text + at + tl, text + at, n - at);
+                memcpy(text + at, tok, tl);
+                n += tl;
+            } else if (at < n) {
+                text[at] = (char)(rng >> 40);
+            }
+        }
+        struct rnode *t = NULL;
+        loco_error_clear();
+        int rc = rnode_parse_text(text, n, "fuzz.yaml", &t);
+        if (rc == LOCO_OK)
+            rnode_free(t);
+        else
+            assert_true(strlen(loco_error_message()) > 0);
+    }
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -816,6 +989,11 @@ int main(void)
         cmocka_unit_test(test_emit_roundtrip),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_yaml_alias_bomb, setup, teardown),
+        cmocka_unit_test(test_yaml_aliases_in_bounds),
+        cmocka_unit_test(test_yaml_deep_nesting),
+        cmocka_unit_test_setup_teardown(test_yaml_second_document, setup, teardown),
+        cmocka_unit_test(test_yaml_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -182,6 +182,147 @@ static void test_allowed_tokens(void **state)
     assert_true(fabs(count[3] / 30000.0 - exp(2) / z) < 0.01);
 }
 
+/* ---- non-finite logits (a broken model or adapter) ------------------------ */
+
+/* Every sampling mode the sampler has, as params to loop over. */
+static int sampling_modes(struct loco_sampler_params *modes, const int32_t *allowed,
+                          int32_t n_allowed)
+{
+    struct loco_sampler_params d = loco_sampler_default_params();
+    d.seed = 11;
+    int n = 0;
+    modes[n] = d; /* top-k, top-p, min-p */
+    modes[n++].top_k = 4;
+    modes[n] = d, modes[n++].temperature = 0.0f; /* greedy */
+    modes[n] = modes[1], modes[n++].repeat_penalty = 1.3f; /* greedy with a penalty */
+    modes[n] = d, modes[n].top_k = 0, modes[n].top_p = 1.0f, modes[n].min_p = 0.0f;
+    n++; /* plain temperature */
+    modes[n] = d, modes[n].top_k = 0, modes[n++].top_p = 0.5f;
+    modes[n] = d, modes[n].top_k = 0, modes[n].top_p = 1.0f, modes[n++].min_p = 0.5f;
+    modes[n] = d, modes[n].repeat_penalty = 1.3f, modes[n++].temperature = 1.0f;
+    modes[n] = d, modes[n].allowed = allowed, modes[n].n_allowed = n_allowed;
+    modes[n++].temperature = 0.0f; /* allowed, greedy */
+    modes[n] = d, modes[n].allowed = allowed, modes[n++].n_allowed = n_allowed;
+    return n;
+}
+
+/* NaN everywhere but two tokens: every mode picks one of those two (greedy
+ * the larger), never reads outside the vocabulary, and reports a finite
+ * log-probability. Before NaN counted as -inf, the top-k partition ran off
+ * the candidate array (ASan: heap-buffer-overflow). */
+static void test_nan_logits_every_mode(void **state)
+{
+    (void)state;
+    enum { V = 97 };
+    float l[V];
+    for (int i = 0; i < V; i++)
+        l[i] = NAN;
+    l[5] = 1.0f, l[60] = 2.0f;
+    const int32_t allowed[] = {2, 5, 60, 48};
+    struct loco_sampler_params modes[16];
+    int n_modes = sampling_modes(modes, allowed, 4);
+    for (int m = 0; m < n_modes; m++) {
+        struct loco_sampler *s = loco_sampler_init(modes[m], V);
+        assert_non_null(s);
+        loco_sampler_accept(s, 60);
+        loco_sampler_accept(s, 7);
+        for (int i = 0; i < 200; i++) {
+            float lp = 0.0f;
+            int32_t id = loco_sampler_sample(s, l, &lp);
+            assert_true(id == 5 || id == 60);
+            assert_true(isfinite(lp) && lp <= 0.0f);
+            if (modes[m].temperature <= 0.0f && modes[m].repeat_penalty == 1.0f)
+                assert_int_equal(id, 60);
+        }
+        loco_sampler_free(s);
+    }
+}
+
+/* +inf logits take all the probability, shared equally; -inf never wins. */
+static void test_inf_logits(void **state)
+{
+    (void)state;
+    enum { V = 50 };
+    float l[V];
+    for (int i = 0; i < V; i++)
+        l[i] = i % 3 ? -INFINITY : (float)i;
+    l[7] = INFINITY, l[31] = INFINITY, l[12] = NAN;
+    assert_int_equal(loco_argmax(l, V), 7);
+    assert_float_equal(loco_logprob(l, V, 31), -logf(2.0f), 1e-6);
+    assert_true(loco_logprob(l, V, 12) == -INFINITY);
+    assert_true(loco_logprob(l, V, 3) == -INFINITY);
+    const int32_t allowed[] = {7, 31, 3};
+    struct loco_sampler_params modes[16];
+    int n_modes = sampling_modes(modes, allowed, 3);
+    for (int m = 0; m < n_modes; m++) {
+        struct loco_sampler *s = loco_sampler_init(modes[m], V);
+        int seen7 = 0, seen31 = 0;
+        for (int i = 0; i < 400; i++) {
+            int32_t id = loco_sampler_sample(s, l, NULL);
+            assert_true(id == 7 || id == 31);
+            seen7 += id == 7, seen31 += id == 31;
+        }
+        if (modes[m].temperature <= 0.0f)
+            assert_int_equal(seen31, 0); /* greedy: the lower id of a tie */
+        else if (modes[m].top_p >= 1.0f && modes[m].min_p <= 0.0f)
+            assert_true(seen7 > 0 && seen31 > 0); /* untruncated: both drawn */
+        loco_sampler_free(s);
+    }
+}
+
+/* Nothing usable (all NaN, or NaN and -inf): an error, in every mode. */
+static void test_no_usable_logit_is_an_error(void **state)
+{
+    (void)state;
+    enum { V = 41 };
+    float l[V];
+    for (int i = 0; i < V; i++)
+        l[i] = i % 2 ? NAN : -INFINITY;
+    const int32_t allowed[] = {1, 2, 3};
+    struct loco_sampler_params modes[16];
+    int n_modes = sampling_modes(modes, allowed, 3);
+    for (int m = 0; m < n_modes; m++) {
+        struct loco_sampler *s = loco_sampler_init(modes[m], V);
+        loco_error_clear();
+        float lp = 123.0f;
+        assert_int_equal(loco_sampler_sample(s, l, &lp), LOCO_ERR_INVALID);
+        assert_non_null(strstr(loco_error_message(), "NaN"));
+        assert_float_equal(lp, 123.0f, 0); /* untouched on error */
+        loco_sampler_free(s);
+    }
+    /* a finite logit among the allowed ones is enough, even if others are NaN */
+    l[2] = 0.5f;
+    struct loco_sampler_params p = modes[n_modes - 1];
+    struct loco_sampler *s = loco_sampler_init(p, V);
+    assert_int_equal(loco_sampler_sample(s, l, NULL), 2);
+    loco_sampler_free(s);
+}
+
+/* Non-finite parameters are refused up front. */
+static void test_non_finite_params(void **state)
+{
+    (void)state;
+    float bad[] = {NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < 3; i++) {
+        struct loco_sampler_params p = loco_sampler_default_params();
+        p.temperature = bad[i];
+        assert_null(loco_sampler_init(p, 8));
+        p = loco_sampler_default_params();
+        p.top_p = bad[i];
+        assert_null(loco_sampler_init(p, 8));
+        p = loco_sampler_default_params();
+        p.min_p = bad[i];
+        assert_null(loco_sampler_init(p, 8));
+        p = loco_sampler_default_params();
+        p.repeat_penalty = bad[i];
+        assert_null(loco_sampler_init(p, 8));
+        assert_non_null(strstr(loco_error_message(), "repeat_penalty"));
+    }
+    struct loco_sampler_params p = loco_sampler_default_params();
+    p.repeat_penalty = 0.0f;
+    assert_null(loco_sampler_init(p, 8));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +336,10 @@ int main(void)
         cmocka_unit_test(test_seed_repeatable),
         cmocka_unit_test(test_invalid_params),
         cmocka_unit_test(test_allowed_tokens),
+        cmocka_unit_test(test_nan_logits_every_mode),
+        cmocka_unit_test(test_inf_logits),
+        cmocka_unit_test(test_no_usable_logit_is_an_error),
+        cmocka_unit_test(test_non_finite_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

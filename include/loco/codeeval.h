@@ -77,6 +77,8 @@ enum loco_code_verdict {
     LOCO_CODE_FAIL_TIMEOUT, /* the wall-clock timeout */
     LOCO_CODE_FAIL_LIMIT,   /* a resource limit (CPU, memory, ...) */
     LOCO_CODE_FAIL_CRASH,   /* killed by a signal, or a non-zero exit */
+    LOCO_CODE_FAIL_EXIT,    /* ended before its tests finished: sys.exit(),
+                               exit(), SystemExit, os._exit(0), ... */
 };
 
 struct loco_code_outcome {
@@ -88,14 +90,21 @@ struct loco_code_outcome {
 };
 
 /* Run `program` in the sandbox with `params` (NULL = defaults) and fill
- * *out. Returns LOCO_OK when it ran (passed or not) and the sandbox's error
- * when it could not run (no python3, no network isolation, ...); a
- * failure of the code is a verdict, never an error. */
+ * *out. The program passes only when every statement ran to the end (the
+ * tests are its last statements): a test runner wraps it and writes a
+ * per-run secret token after exec() returns, so an exit with status 0
+ * before that (sys.exit, os._exit, an atexit or excepthook trick) fails
+ * with LOCO_CODE_FAIL_EXIT. As in the HumanEval reference harness the
+ * program runs in a fresh namespace without __name__ == "__main__".
+ * params->stdin_data is replaced by the token's nonce. Returns LOCO_OK
+ * when it ran (passed or not) and the sandbox's error when it could not
+ * run (no python3, no network isolation, ...); a failure of the code is a
+ * verdict, never an error. */
 int loco_codeeval_run(const struct loco_sandbox_params *params, const char *program,
                       struct loco_code_outcome *out);
 
 /* Short fixed names: "pass", "assert", "syntax", "error", "timeout",
- * "limit", "crash". */
+ * "limit", "crash", "exit". */
 const char *loco_codeeval_verdict_name(enum loco_code_verdict v);
 
 /* pass@k = 1 - C(n-c, k) / C(n, k) for c correct samples out of n, as the

@@ -41,22 +41,30 @@ struct loco_sampler_params loco_sampler_default_params(void);
 
 struct loco_sampler; /* opaque */
 
+/* NULL (message set) for n_vocab <= 0, a non-finite temperature, top_p,
+ * min_p or repeat_penalty, a penalty <= 0, or an allowed count without a list. */
 struct loco_sampler *loco_sampler_init(struct loco_sampler_params p, int32_t n_vocab);
 void loco_sampler_free(struct loco_sampler *s);
 
 /* Pick a token from logits[n_vocab]. When logprob is not NULL it receives
  * the token's log-probability under the model's own distribution
  * (log-softmax of the raw logits, before any sampling transform). The token
- * is NOT added to the penalty history; call loco_sampler_accept. */
+ * is NOT added to the penalty history; call loco_sampler_accept.
+ * Non-finite logits are safe in every mode: NaN counts as -inf, and when
+ * some logits are +inf only those tokens can be chosen (equally likely).
+ * Returns LOCO_ERR_INVALID (negative, message set) when no candidate has a
+ * logit above -inf, e.g. all NaN: a broken model or adapter. */
 int32_t loco_sampler_sample(struct loco_sampler *s, const float *logits, float *logprob);
 
 /* Record a token (prompt or generated) in the repetition-penalty history. */
 void loco_sampler_accept(struct loco_sampler *s, int32_t token);
 void loco_sampler_reset(struct loco_sampler *s);
 
-/* log-softmax of logits[n] at index `id` (numerically stable). */
+/* log-softmax of logits[n] at index `id` (numerically stable). NaN counts
+ * as -inf; +inf logits share the probability; -inf when nothing is usable. */
 float loco_logprob(const float *logits, int32_t n, int32_t id);
-/* Index of the largest logit, lowest id on ties. */
+/* Index of the largest logit, lowest id on ties; NaN never wins unless all
+ * are NaN (then 0). */
 int32_t loco_argmax(const float *logits, int32_t n);
 
 #ifdef __cplusplus

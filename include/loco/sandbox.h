@@ -16,8 +16,9 @@
  *   - under rlimits: CPU seconds, address space, file size, process count,
  *     open files;
  *   - with a wall-clock timeout that kills the whole process group;
- *   - with stdin empty, stdout and stderr captured up to a cap, and a minimal
- *     environment (PATH, LANG, and HOME and TMPDIR = the working directory).
+ *   - with stdin empty (or a few given bytes), stdout and stderr captured up
+ *     to a cap, and a minimal environment (PATH, LANG, and HOME and TMPDIR =
+ *     the working directory).
  *
  * Without network isolation the run is refused (LOCO_ERR_UNSUPPORTED) unless
  * the caller opts out with allow_network (LOCO_SANDBOX_ALLOW_NETWORK=1 in the
@@ -51,6 +52,8 @@ enum loco_sandbox_isolation {
     LOCO_SANDBOX_ISO_NOBODY = 1u << 6, /* runs as uid/gid 65534 outside */
 };
 
+#define LOCO_SANDBOX_STDIN_MAX 4096 /* stdin_data fits a pipe: no writer thread */
+
 struct loco_sandbox_params {
     const char *program;     /* interpreter: a path, or a name looked up in
                                 the sandbox PATH (/usr/local/bin:/usr/bin:/bin);
@@ -70,6 +73,10 @@ struct loco_sandbox_params {
                                 (LOCO_SANDBOX_LIMIT_OUTPUT); default 8 MiB */
     bool allow_network;      /* run even when no network namespace can be
                                 made; default: LOCO_SANDBOX_ALLOW_NETWORK=1 */
+    const char *stdin_data;  /* what the program reads on stdin, then EOF;
+                                NULL = nothing (/dev/null). Borrowed. */
+    size_t stdin_len;        /* bytes of stdin_data, at most
+                                LOCO_SANDBOX_STDIN_MAX */
     uint32_t disable;        /* loco_sandbox_isolation bits not to attempt */
 };
 

@@ -5,16 +5,35 @@
  * HumanEval (openai/human-eval, execution.py) runs
  *     prompt + completion + "\n" + test + "\n" + "check(entry_point)"
  * and MBPP (google-research mbpp, Austin et al. 2021) runs the setup code,
- * the solution and the asserts of test_list. Both pass when the program
- * exits with status 0.
+ * the solution and the asserts of test_list.
+ *
+ * Passing needs positive evidence, not exit status 0: the program could
+ * call sys.exit(0), os._exit(0) or install an atexit hook before a failing
+ * assert. So the sandbox runs a fixed wrapper (runner_head below) that
+ *   1. reads a fresh 128-bit nonce from stdin (from getrandom; it is in no
+ *      file, and stdin is emptied before the program starts),
+ *   2. keeps its own references to os.write, os._exit and a duplicate of
+ *      stdout, so patched builtins, print or sys.stdout change nothing,
+ *   3. runs the program with exec() in a fresh namespace, as the HumanEval
+ *      reference harness does (so `if __name__ == "__main__":` is skipped),
+ *   4. only when exec() returns, i.e. every statement and so every test
+ *      ran, writes "LOCO-TESTS-PASSED <nonce>" and ends with os._exit(0)
+ *      (no atexit hook runs). Any exception, SystemExit included, ends it
+ *      with status 1 and no token.
+ * The run passes only when stdout holds that exact line. What this does not
+ * stop: a program that digs the nonce out of the wrapper's own frames or
+ * memory, or subverts the asserts themselves (an object equal to
+ * everything); that needs the tests in a separate process.
  */
 #include "loco/codeeval.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 /* ---- a small growable string ---------------------------------------------- */
 
@@ -206,6 +225,91 @@ char *loco_codeeval_mbpp_program(const char *test_setup_code, const char *comple
 
 /* ---- running -------------------------------------------------------------- */
 
+#define NONCE_HEX 32
+#define PASS_TAG "LOCO-TESTS-PASSED "
+
+/* The wrapper; the program follows as a hex string, then runner_tail. */
+static const char runner_head[] =
+    "import os, sys, traceback\n"
+    "def _loco_run(src):\n"
+    "    write, exit_now, show = os.write, os._exit, traceback.print_exception\n"
+    "    nonce = b''\n"
+    "    while len(nonce) < 32:\n"
+    "        part = os.read(0, 32 - len(nonce))\n"
+    "        if not part:\n"
+    "            break\n"
+    "        nonce += part\n"
+    "    empty, w = os.pipe()\n"
+    "    os.close(w)\n"
+    "    os.dup2(empty, 0)\n"
+    "    os.close(empty)\n"
+    "    done = b'\\n" PASS_TAG "' + nonce + b'\\n'\n"
+    "    del nonce\n"
+    "    out = os.dup(1)\n"
+    "    err = os.fdopen(os.dup(2), 'w')\n"
+    "    try:\n"
+    "        exec(compile(src, 'main.py', 'exec'), {'__builtins__': __builtins__})\n"
+    "    except SystemExit as e:\n"
+    "        err.write('SystemExit: %r (the program exited before its tests finished)\\n'"
+    " % (e.code,))\n"
+    "        err.flush()\n"
+    "        exit_now(1)\n"
+    "    except BaseException as e:\n"
+    "        show(type(e), e, e.__traceback__.tb_next, file=err)\n"
+    "        err.flush()\n"
+    "        exit_now(1)\n"
+    "    for f in (sys.stdout, sys.stderr):\n"
+    "        try:\n"
+    "            f.flush()\n"
+    "        except BaseException:\n"
+    "            pass\n"
+    "    write(out, done)\n"
+    "    exit_now(0)\n"
+    "_loco_run(bytes.fromhex('";
+static const char runner_tail[] = "'))\n";
+
+/* The wrapper around `program` (see the top of this file). */
+static char *runner_source(const char *program)
+{
+    static const char hex[] = "0123456789abcdef";
+    struct strbuf s = {0};
+    sb_str(&s, runner_head);
+    for (const unsigned char *p = (const unsigned char *)program; *p; p++) {
+        char two[2] = {hex[*p >> 4], hex[*p & 15]};
+        sb_add(&s, two, 2);
+    }
+    sb_str(&s, runner_tail);
+    return sb_done(&s, "the test runner");
+}
+
+/* A fresh nonce as NONCE_HEX hex digits (not NUL-terminated). */
+static int make_nonce(char out[NONCE_HEX])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[NONCE_HEX / 2];
+    size_t got = 0;
+    while (got < sizeof raw) {
+        ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
+        if (n < 0 && errno != EINTR)
+            return loco_error_set(LOCO_ERR_IO, "codeeval: no random bytes for the run's nonce: "
+                                  "%s", strerror(errno));
+        got += n > 0 ? (size_t)n : 0;
+    }
+    for (size_t i = 0; i < sizeof raw; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    return LOCO_OK;
+}
+
+/* Whether stdout holds the line "LOCO-TESTS-PASSED <nonce>". */
+static bool has_pass_token(const char *out, const char nonce[NONCE_HEX])
+{
+    char line[sizeof PASS_TAG + NONCE_HEX + 2];
+    snprintf(line, sizeof line, "\n%s%.*s\n", PASS_TAG, NONCE_HEX, nonce);
+    return out && strstr(out, line) != NULL;
+}
+
 /* The last non-empty line of `text` into buf. */
 static void last_line(const char *text, char *buf, size_t cap)
 {
@@ -234,7 +338,8 @@ static bool looks_like_exception(const char *line)
             (i >= 9 && !strncmp(line + i - 9, "Exception", 9)));
 }
 
-static void judge(const struct loco_sandbox_result *r, struct loco_code_outcome *o)
+static void judge(const struct loco_sandbox_result *r, const char nonce[NONCE_HEX],
+                  struct loco_code_outcome *o)
 {
     char line[sizeof o->detail];
     last_line(r->err ? r->err : "", line, sizeof line);
@@ -244,9 +349,13 @@ static void judge(const struct loco_sandbox_result *r, struct loco_code_outcome 
     } else if (r->limit != LOCO_SANDBOX_LIMIT_NONE) {
         o->verdict = LOCO_CODE_FAIL_LIMIT;
         snprintf(o->detail, sizeof o->detail, "%s limit", loco_sandbox_limit_name(r->limit));
-    } else if (r->exit_code == 0) {
+    } else if (r->exit_code == 0 && has_pass_token(r->out, nonce)) {
         o->passed = true;
         o->verdict = LOCO_CODE_PASS;
+    } else if (r->exit_code == 0 || starts(line, "SystemExit")) {
+        o->verdict = LOCO_CODE_FAIL_EXIT;
+        if (r->exit_code == 0)
+            snprintf(line, sizeof line, "exit status 0 before the tests finished");
     } else if (starts(line, "AssertionError")) {
         o->verdict = LOCO_CODE_FAIL_ASSERT;
     } else if (starts(line, "SyntaxError") || starts(line, "IndentationError") ||
@@ -270,11 +379,21 @@ int loco_codeeval_run(const struct loco_sandbox_params *params, const char *prog
     if (!program || !out)
         return loco_error_set(LOCO_ERR_INVALID, "codeeval: program and outcome needed");
     memset(out, 0, sizeof *out);
-    struct loco_sandbox_params defaults = loco_sandbox_default_params();
-    struct loco_sandbox_result r;
-    int rc = loco_sandbox_run(params ? params : &defaults, program, strlen(program), &r);
+    struct loco_sandbox_params p = params ? *params : loco_sandbox_default_params();
+    struct loco_sandbox_result r = {0};
+    char nonce[NONCE_HEX];
+    int rc = make_nonce(nonce);
+    if (rc != LOCO_OK)
+        return rc;
+    char *runner = runner_source(program);
+    if (!runner)
+        return LOCO_ERR_NOMEM;
+    p.stdin_data = nonce;
+    p.stdin_len = sizeof nonce;
+    rc = loco_sandbox_run(&p, runner, strlen(runner), &r);
+    free(runner);
     if (rc == LOCO_OK) {
-        judge(&r, out);
+        judge(&r, nonce, out);
         out->wall_s = r.wall_s;
         out->cpu_s = r.cpu_s;
     }
@@ -299,6 +418,8 @@ const char *loco_codeeval_verdict_name(enum loco_code_verdict v)
         return "limit";
     case LOCO_CODE_FAIL_CRASH:
         return "crash";
+    case LOCO_CODE_FAIL_EXIT:
+        return "exit";
     }
     return "unknown";
 }

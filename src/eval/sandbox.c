@@ -25,6 +25,18 @@
  * whole process group when the wall clock runs out or an output stream
  * passes its limit, and always kills the group once A has exited, so a
  * child that outlives the interpreter dies with it.
+ *
+ * If the harness itself dies (kill -9, a crash) nothing of the run stays:
+ *   - A, B and C each ask for SIGKILL when their parent dies
+ *     (PR_SET_PDEATHSIG, then a getppid() check for a parent that died
+ *     before the request); B dying takes the PID namespace with it;
+ *   - B also stops the run itself a little after the wall-clock limit, so
+ *     no run outlives its timeout even if that chain were broken;
+ *   - a fourth process, the sweeper S, forked from the harness before A and
+ *     holding one end of a socket pair, sees the socket close without a
+ *     "done" message, kills A's process group and removes the private
+ *     directory. S makes only system calls (it may be forked from a
+ *     threaded program) and ignores the terminal's signals.
  */
 #include "loco/sandbox.h"
 
@@ -56,6 +68,7 @@
 #define SBX_SCRIPT "main.py"
 #define SBX_HANDSHAKE_MS 10000
 #define SBX_DRAIN_MS 200
+#define SBX_GRACE_S 2 /* B ends the run this long after the wall-clock limit */
 
 /* ---- messages from the children ------------------------------------------ */
 
@@ -110,7 +123,21 @@ struct plan {
     bool root;                      /* the harness runs as uid 0 */
     int src_fd;                     /* main.py in the host directory */
     int null_fd, out_w, err_w, ctl; /* child ends */
+    int ctl_harness;                /* the harness's end of ctl: A closes it */
+    pid_t harness;                  /* the harness's pid, A's parent */
+    pid_t sweeper;                  /* S, or -1 */
+    int sweep_fd;                   /* the harness's end of S's socket, or -1 */
+    bool told_group;                /* S has been sent A's pid */
 };
+
+/* Ask for SIGKILL when the parent dies, and die now if `parent` (as this
+ * process sees it) already has: the request does not cover a parent that
+ * died before it was made. */
+static void die_with_parent(pid_t parent)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent)
+        _exit(127);
+}
 
 /* ---- C: drop privileges, limit, exec ------------------------------------- */
 
@@ -174,10 +201,11 @@ static void reset_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static _Noreturn void run_c(const struct plan *pl, uint32_t iso)
+static _Noreturn void run_c(const struct plan *pl, uint32_t iso, pid_t b)
 {
     if (drop_ids(pl, iso & LOCO_SANDBOX_ISO_USER) != 0)
         die_step(pl->ctl, STEP_SETID);
+    die_with_parent(b); /* after the uid change, which clears the request */
     if (chdir(pl->dir) != 0)
         die_step(pl->ctl, STEP_CHDIR);
     if ((iso & LOCO_SANDBOX_ISO_MOUNT) && copy_script(pl->src_fd) != 0)
@@ -193,8 +221,36 @@ static _Noreturn void run_c(const struct plan *pl, uint32_t iso)
 
 /* ---- B: PID 1 of the sandbox --------------------------------------------- */
 
-static _Noreturn void run_b(const struct plan *pl, uint32_t iso)
+static void b_deadline(int sig)
 {
+    (void)sig;
+    _exit(0); /* as PID 1 this ends the namespace; C has its death signal */
+}
+
+/* B has a parent outside its PID namespace (getppid() is 0 then), so it
+ * cannot check A by pid; A dies only after the harness, whose end of ctl
+ * then reads as hung up. */
+static void b_die_with_a(const struct plan *pl, uint32_t iso, pid_t a)
+{
+    if (!(iso & LOCO_SANDBOX_ISO_PID)) {
+        die_with_parent(a);
+        return;
+    }
+    struct pollfd pf = {pl->ctl, 0, 0};
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || poll(&pf, 1, 0) != 0)
+        _exit(127); /* a hang-up is the only event asked for */
+}
+
+static _Noreturn void run_b(const struct plan *pl, uint32_t iso, pid_t a)
+{
+    b_die_with_a(pl, iso, a);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = b_deadline;
+    sigaction(SIGALRM, &sa, NULL);
+    double limit = pl->p->timeout_s < 1e6 ? pl->p->timeout_s : 1e6;
+    alarm((unsigned)limit + 1 + SBX_GRACE_S);
+    pid_t me = getpid(); /* 1 in a PID namespace: what C's getppid() says */
     if ((iso & LOCO_SANDBOX_ISO_PID) && (iso & LOCO_SANDBOX_ISO_MOUNT) &&
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0)
         iso |= LOCO_SANDBOX_ISO_PROC;
@@ -203,7 +259,7 @@ static _Noreturn void run_b(const struct plan *pl, uint32_t iso)
     if (c < 0)
         die_step(pl->ctl, STEP_FORK);
     if (c == 0)
-        run_c(pl, iso);
+        run_c(pl, iso, me);
     int any = 0;
     pid_t w;
     while ((w = waitpid(-1, &any, 0)) != c)
@@ -237,6 +293,10 @@ static bool wants(const struct plan *pl, uint32_t bit)
 
 static _Noreturn void run_a(const struct plan *pl)
 {
+    die_with_parent(pl->harness);
+    close(pl->ctl_harness);
+    if (pl->sweep_fd >= 0)
+        close(pl->sweep_fd);
     setpgid(0, 0);
     if (dup2(pl->null_fd, 0) < 0 || dup2(pl->out_w, 1) < 0 || dup2(pl->err_w, 2) < 0)
         _exit(127);
@@ -248,6 +308,7 @@ static _Noreturn void run_a(const struct plan *pl)
         if (recv(pl->ctl, &go, sizeof go, 0) != (ssize_t)sizeof go || go.kind != MSG_GO)
             _exit(127);
         iso |= LOCO_SANDBOX_ISO_USER;
+        die_with_parent(pl->harness); /* again, in case the new credentials cleared it */
     }
     if (pl->root)
         iso |= LOCO_SANDBOX_ISO_NOBODY;
@@ -266,11 +327,12 @@ static _Noreturn void run_a(const struct plan *pl)
     }
     if (wants(pl, LOCO_SANDBOX_ISO_PID) && unshare(CLONE_NEWPID) == 0)
         iso |= LOCO_SANDBOX_ISO_PID;
+    pid_t a = getpid();
     pid_t b = fork();
     if (b < 0)
         die_step(pl->ctl, STEP_FORK);
     if (b == 0)
-        run_b(pl, iso);
+        run_b(pl, iso, a);
     int st;
     while (waitpid(b, &st, 0) < 0 && errno == EINTR)
         ;
@@ -330,12 +392,15 @@ int loco_sandbox_find_program(const char *program, char *buf, size_t cap)
 static int check_params(const struct loco_sandbox_params *p)
 {
     if (!(p->timeout_s > 0) || p->cpu_s == 0 || p->memory_bytes == 0 || p->max_procs == 0 ||
-        p->max_files < 8 || p->output_cap < 64 || p->output_kill < p->output_cap)
+        p->max_files < 8 || p->output_cap < 64 || p->output_kill < p->output_cap ||
+        p->stdin_len > LOCO_SANDBOX_STDIN_MAX || (p->stdin_len && !p->stdin_data))
         return loco_error_set(LOCO_ERR_INVALID,
                               "sandbox: limits must be positive (timeout_s %g, cpu_s %u, "
-                              "max_files %u >= 8, output_kill >= output_cap >= 64); start "
-                              "from loco_sandbox_default_params()",
-                              p->timeout_s, p->cpu_s, p->max_files);
+                              "max_files %u >= 8, output_kill >= output_cap >= 64) and stdin "
+                              "data at most %d bytes (got %zu); start from "
+                              "loco_sandbox_default_params()",
+                              p->timeout_s, p->cpu_s, p->max_files, LOCO_SANDBOX_STDIN_MAX,
+                              p->stdin_len);
     return LOCO_OK;
 }
 
@@ -417,46 +482,148 @@ static int make_dir(struct plan *pl)
     return LOCO_OK;
 }
 
-/* ---- the harness: removing the private directory ------------------------- */
+/* ---- removing the private directory --------------------------------------- */
 
-/* Delete everything under dirfd, not following symlinks; the tmpfs normally
- * keeps the host directory empty, so this matters only without a mount
- * namespace. Depth is capped so that a hostile tree cannot exhaust fds. */
+/* Delete everything under dirfd (closed here), not following symlinks; the
+ * tmpfs normally keeps the host directory empty but for main.py, so this
+ * matters mostly without a mount namespace. Only system calls, so that the
+ * sweeper may use it after a fork. Passes repeat until a listing comes back
+ * empty (deleting while listing may skip entries); depth is capped so that
+ * a hostile tree cannot exhaust fds or the stack. */
 static int remove_under(int dirfd, int depth)
 {
-    if (depth > 64)
-        return -1;
+    char buf[2048] __attribute__((aligned(8)));
+    int rc = depth > 64 ? -1 : 0;
     fchmod(dirfd, 0700);
-    DIR *d = fdopendir(dirfd);
-    if (!d) {
-        close(dirfd);
-        return -1;
+    for (int pass = 0; rc == 0 && pass < 100; pass++) {
+        bool any = false;
+        ssize_t n;
+        lseek(dirfd, 0, SEEK_SET);
+        while (rc == 0 && (n = getdents64(dirfd, buf, sizeof buf)) > 0) {
+            for (ssize_t off = 0; off < n;) {
+                const struct dirent64 *e = (const struct dirent64 *)(buf + off);
+                off += e->d_reclen;
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                    continue;
+                any = true;
+                if (unlinkat(dirfd, e->d_name, 0) == 0)
+                    continue;
+                int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub < 0 || remove_under(sub, depth + 1) != 0 ||
+                    unlinkat(dirfd, e->d_name, AT_REMOVEDIR) != 0)
+                    rc = -1;
+            }
+        }
+        if (!any)
+            break;
     }
-    int rc = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        if (unlinkat(dirfd, e->d_name, 0) == 0)
-            continue;
-        int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sub < 0 || remove_under(sub, depth + 1) != 0 ||
-            unlinkat(dirfd, e->d_name, AT_REMOVEDIR) != 0)
-            rc = -1;
-    }
-    closedir(d);
+    close(dirfd);
     return rc;
+}
+
+/* Remove dir and what it holds; -1 when something stayed. */
+static int remove_tree(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    return remove_under(fd, 0) == 0 && rmdir(dir) == 0 ? 0 : -1;
 }
 
 static int remove_dir(const char *dir)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || remove_under(fd, 0) != 0 || rmdir(dir) != 0)
+    if (remove_tree(dir) != 0)
         return loco_error_set(LOCO_ERR_IO,
                               "sandbox: could not remove the private directory %s; delete "
                               "it by hand",
                               dir);
     return LOCO_OK;
+}
+
+/* ---- the sweeper: cleaning up after a harness that died -------------------- */
+
+/* What the harness tells S over the socket: A's pid (4 bytes, native
+ * order), then SWEEP_REAPED before it reaps A (A's group may be reused
+ * after that: S must not kill it any more) and SWEEP_DONE once the
+ * directory is gone. A hang-up before SWEEP_DONE means the harness died. */
+enum { SWEEP_REAPED = 'r', SWEEP_DONE = 'x' };
+
+static _Noreturn void run_sweeper(const struct plan *pl, int fd)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    const int quiet[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP};
+    for (size_t i = 0; i < sizeof quiet / sizeof quiet[0]; i++)
+        sigaction(quiet[i], &sa, NULL);
+    setsid(); /* out of the harness's group: a kill aimed at it spares S */
+    if (fd > 3)
+        close_range(3, (unsigned)fd - 1, 0);
+    close_range((unsigned)fd + 1, ~0u, 0);
+    int32_t group = 0;
+    bool reaped = false;
+    char c;
+    if (recv(fd, &group, sizeof group, MSG_WAITALL) != (ssize_t)sizeof group)
+        group = 0;
+    while (read(fd, &c, 1) == 1) {
+        if (c == SWEEP_DONE)
+            _exit(0);
+        reaped |= c == SWEEP_REAPED;
+    }
+    if (group > 0 && !reaped) {
+        kill(-group, SIGKILL);
+        kill(group, SIGKILL);
+    }
+    for (int i = 0; i < 100 && access(pl->dir, F_OK) == 0 && remove_tree(pl->dir) != 0; i++) {
+        struct timespec pause = {0, 20 * 1000 * 1000}; /* the group may still be exiting */
+        nanosleep(&pause, NULL);
+    }
+    _exit(0);
+}
+
+/* Fork S; on failure the run goes on without it (as before S existed). */
+static void start_sweeper(struct plan *pl)
+{
+    int sv[2];
+    pl->sweeper = -1;
+    pl->sweep_fd = -1;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return;
+    pid_t s = fork();
+    if (s == 0) {
+        close(sv[0]);
+        run_sweeper(pl, sv[1]);
+    }
+    close(sv[1]);
+    if (s < 0) {
+        close(sv[0]);
+        return;
+    }
+    pl->sweeper = s;
+    pl->sweep_fd = sv[0];
+}
+
+static void tell_sweeper(struct plan *pl, const void *what, size_t n)
+{
+    if (pl->sweep_fd >= 0)
+        (void)!send(pl->sweep_fd, what, n, MSG_NOSIGNAL);
+    pl->told_group = true; /* the first message is always the group */
+}
+
+/* The run is over and the directory removed: S exits; reap it. */
+static void stop_sweeper(struct plan *pl)
+{
+    if (pl->sweep_fd < 0)
+        return;
+    int32_t no_group = 0;
+    if (!pl->told_group) /* A was never started */
+        tell_sweeper(pl, &no_group, sizeof no_group);
+    char done = SWEEP_DONE;
+    tell_sweeper(pl, &done, 1);
+    close(pl->sweep_fd);
+    pl->sweep_fd = -1;
+    while (waitpid(pl->sweeper, NULL, 0) < 0 && errno == EINTR)
+        ;
 }
 
 /* ---- the harness: capturing output --------------------------------------- */
@@ -757,13 +924,31 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
+/* The program's stdin: /dev/null, or a pipe already holding stdin_data
+ * (small enough for the pipe's buffer) with its write end closed. */
+static int open_stdin(const struct loco_sandbox_params *p)
+{
+    if (!p->stdin_len)
+        return open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return -1;
+    ssize_t w = write(fds[1], p->stdin_data, p->stdin_len);
+    close(fds[1]);
+    if (w != (ssize_t)p->stdin_len) {
+        close(fds[0]);
+        return -1;
+    }
+    return fds[0];
+}
+
 /* Fork A and watch it; the plan and the private directory are ready. */
 static int spawn(struct plan *pl, struct loco_sandbox_result *res)
 {
     int out[2] = {-1, -1}, err[2] = {-1, -1}, ctl[2] = {-1, -1};
     struct watch w = {.pidfd = -1, .out = {.fd = -1}, .err = {.fd = -1}};
     int rc = LOCO_OK;
-    pl->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    pl->null_fd = open_stdin(pl->p);
     if (pl->null_fd < 0 || open_channels(out, err, ctl) != 0 ||
         capture_init(&w.out, pl->p->output_cap) != 0 ||
         capture_init(&w.err, pl->p->output_cap) != 0) {
@@ -772,7 +957,8 @@ static int spawn(struct plan *pl, struct loco_sandbox_result *res)
     }
     w.out.fd = out[0], w.err.fd = err[0]; /* owned by the captures now */
     out[0] = err[0] = -1;
-    pl->out_w = out[1], pl->err_w = err[1], pl->ctl = ctl[1];
+    pl->out_w = out[1], pl->err_w = err[1], pl->ctl = ctl[1], pl->ctl_harness = ctl[0];
+    pl->harness = getpid();
     double start = now_s();
     w.pid = fork();
     if (w.pid < 0) {
@@ -782,6 +968,8 @@ static int spawn(struct plan *pl, struct loco_sandbox_result *res)
     if (w.pid == 0)
         run_a(pl);
     setpgid(w.pid, w.pid);
+    int32_t group = (int32_t)w.pid;
+    tell_sweeper(pl, &group, sizeof group);
     close_fd(&out[1]), close_fd(&err[1]), close_fd(&ctl[1]);
     w.ctl = ctl[0];
     w.pidfd = pidfd_open(w.pid, 0);
@@ -789,6 +977,8 @@ static int spawn(struct plan *pl, struct loco_sandbox_result *res)
     if (rc != LOCO_OK)
         kill_group(&w);
     bool timed_out = watch_run(&w, pl->p, start);
+    char reaped = SWEEP_REAPED;
+    tell_sweeper(pl, &reaped, 1);
     int frc = finish(&w, pl, timed_out, start, res);
     if (rc == LOCO_OK)
         rc = frc;
@@ -816,6 +1006,7 @@ int loco_sandbox_run(const struct loco_sandbox_params *params, const char *sourc
     pl->p = params;
     pl->root = geteuid() == 0;
     pl->src_fd = -1;
+    pl->sweep_fd = -1;
     rc = loco_sandbox_find_program(params->program, pl->exe, sizeof pl->exe);
     if (rc == LOCO_OK)
         rc = build_argv(pl);
@@ -823,6 +1014,7 @@ int loco_sandbox_run(const struct loco_sandbox_params *params, const char *sourc
         rc = make_dir(pl);
     if (rc == LOCO_OK) {
         build_env(pl);
+        start_sweeper(pl);
         rc = write_script(pl, source ? source : "", len);
         if (rc == LOCO_OK)
             rc = spawn(pl, res);
@@ -830,6 +1022,7 @@ int loco_sandbox_run(const struct loco_sandbox_params *params, const char *sourc
         int drc = remove_dir(pl->dir);
         if (rc == LOCO_OK)
             rc = drc;
+        stop_sweeper(pl);
     }
     free(pl);
     return rc;

@@ -164,6 +164,16 @@ static int parse_base_name(const struct loco_adapter *a, const char *file, const
     return LOCO_OK;
 }
 
+/* The largest adapter.lora.alpha accepted. Real adapters use alpha of a few
+ * times the rank (16 to 512; rsLoRA's alpha * sqrt(r) stays far below);
+ * 1e30 makes every activation inf and the logits NaN. */
+#define ALPHA_MAX 65536.0f
+
+static bool alpha_ok(float alpha)
+{
+    return isfinite(alpha) && alpha >= 0.0f && alpha <= ALPHA_MAX;
+}
+
 static int check_meta(struct loco_adapter *a, const struct loco_model *base)
 {
     const struct loco_gguf *g = a->gguf;
@@ -191,9 +201,11 @@ static int check_meta(struct loco_adapter *a, const struct loco_model *base)
     if (loco_gguf_find_key(g, "adapter.lora.alpha") >= 0 &&
         loco_gguf_get_f32(g, "adapter.lora.alpha", &a->info.alpha) != LOCO_OK)
         return loco_error_set(LOCO_ERR_FORMAT, "%s: adapter.lora.alpha is not an f32", file);
-    if (!isfinite(a->info.alpha) || a->info.alpha < 0)
-        return loco_error_set(LOCO_ERR_FORMAT, "%s: adapter.lora.alpha = %g is not usable", file,
-                              (double)a->info.alpha);
+    if (!alpha_ok(a->info.alpha))
+        return loco_error_set(LOCO_ERR_FORMAT,
+                              "%s: adapter.lora.alpha = %g is not usable; expected a finite "
+                              "number in [0, %g] (the update is scaled by alpha / r)",
+                              file, (double)a->info.alpha, (double)ALPHA_MAX);
     if (loco_gguf_get_str_buf(g, "locollm.adapter.name", a->info.name, sizeof a->info.name))
         file_stem(file, a->info.name, sizeof a->info.name);
     if (loco_gguf_get_str_buf(g, "locollm.adapter.domain", a->info.domain,
@@ -310,6 +322,34 @@ static int quantize_a(struct lora_pair *p)
     return LOCO_OK;
 }
 
+/* Every value of a LoRA half (n_out rows of n_in) is finite: one NaN or inf
+ * in A or B would make every logit NaN. */
+static int check_finite(const char *file, int il, const char *stem, const char *half,
+                        const struct loco_weight *w)
+{
+    const struct loco_type_traits *tr = loco_type_traits(w->type);
+    size_t row_bytes = loco_type_row_size(w->type, w->n_in);
+    float *row = malloc((size_t)w->n_in * sizeof *row);
+    if (!row)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory for an adapter");
+    int rc = LOCO_OK;
+    for (int64_t o = 0; o < w->n_out && rc == LOCO_OK; o++) {
+        tr->to_float((const char *)w->data + (size_t)o * row_bytes, row, w->n_in);
+        for (int64_t k = 0; k < w->n_in; k++) {
+            if (!isfinite(row[k])) {
+                rc = loco_error_set(LOCO_ERR_FORMAT,
+                                    "%s: blk.%d.%s.weight.lora_%s holds %g at row %lld, column "
+                                    "%lld; an adapter's weights must be finite",
+                                    file, il, stem, half, (double)row[k], (long long)o,
+                                    (long long)k);
+                break;
+            }
+        }
+    }
+    free(row);
+    return rc;
+}
+
 static int check_pairs(struct loco_adapter *a, const struct loco_model *base)
 {
     const char *file = a->info.path;
@@ -337,7 +377,11 @@ static int check_pairs(struct loco_adapter *a, const struct loco_model *base)
                                       "rank %lld (is lora_a transposed?)",
                                       file, il, stem, (long long)p->a.n_out, (long long)p->b.n_in);
             int32_t r = (int32_t)p->a.n_out;
-            int rc = transpose_b(p);
+            int rc = check_finite(file, il, stem, "a", &p->a);
+            if (!rc)
+                rc = check_finite(file, il, stem, "b", &p->b);
+            if (!rc)
+                rc = transpose_b(p);
             if (!rc)
                 rc = quantize_a(p);
             if (rc)
@@ -500,9 +544,11 @@ int loco_adapter_write(const char *path, const struct loco_adapter_meta *meta,
                               loco_type_name(type));
     if (!n_pairs)
         return loco_error_set(LOCO_ERR_INVALID, "an adapter needs at least one LoRA pair");
-    if (!isfinite(meta->alpha) || meta->alpha < 0)
-        return loco_error_set(LOCO_ERR_INVALID, "adapter alpha %g is not usable",
-                              (double)meta->alpha);
+    if (!alpha_ok(meta->alpha))
+        return loco_error_set(LOCO_ERR_INVALID,
+                              "adapter alpha %g is not usable; expected a finite number in "
+                              "[0, %g]",
+                              (double)meta->alpha, (double)ALPHA_MAX);
     struct loco_gguf_writer *w = loco_gguf_writer_init();
     void **bufs = calloc(2 * n_pairs, sizeof *bufs);
     int rc = w && bufs ? write_meta(w, meta)

@@ -119,6 +119,8 @@ static int decode_loop(struct loco_context *ctx, int32_t seq, const struct loco_
     for (int32_t i = 0; i < p->max_tokens; i++) {
         float lp = 0.0f;
         int32_t id = loco_sampler_sample(smp, loco_context_logits(ctx, 0), &lp);
+        if (id < 0)
+            return id; /* no usable logit (all NaN) */
         if (loco_tokenizer_is_eog(tok, id)) {
             *stop = LOCO_STOP_EOG;
             return LOCO_OK;

@@ -87,6 +87,10 @@ static bool sample_step(struct loco_context *ctx, const struct loco_tokenizer *t
     char piece[256];
     float lp = 0.0f;
     int32_t id = loco_sampler_sample(s->smp, loco_context_logits(ctx, row), &lp);
+    if (id < 0) { /* no usable logit (all NaN) */
+        finish(s, job, LOCO_STOP_MAX_TOKENS, id);
+        return true;
+    }
     if (loco_tokenizer_is_eog(tok, id)) {
         finish(s, job, LOCO_STOP_EOG, LOCO_OK);
         return true;

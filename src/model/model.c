@@ -72,13 +72,59 @@ static int key_u32(const struct loco_gguf *g, const char *arch, const char *suff
     return LOCO_OK;
 }
 
-static float key_f32(const struct loco_gguf *g, const char *arch, const char *suffix, float dflt)
+/* A float hyperparameter <arch>.<suffix> (dflt when absent) that must lie
+ * in [lo, hi] (lo itself excluded when lo_open): a NaN rope base or a
+ * negative epsilon would otherwise load and turn every logit into NaN. */
+struct f32_key {
+    const char *suffix;
+    float dflt, lo, hi;
+    bool lo_open;
+};
+
+static int key_f32(const struct loco_gguf *g, const char *arch, struct f32_key k, float *out)
 {
     char key[128];
-    snprintf(key, sizeof key, "%s.%s", arch, suffix);
-    float v = dflt;
-    loco_gguf_get_f32(g, key, &v);
-    return v;
+    snprintf(key, sizeof key, "%s.%s", arch, k.suffix);
+    float v = k.dflt;
+    int rc = loco_gguf_get_f32(g, key, &v);
+    if (rc != LOCO_OK && rc != LOCO_ERR_NOT_FOUND)
+        return loco_error_set(LOCO_ERR_FORMAT, "%s is not a float", key);
+    if (!isfinite(v) || v < k.lo || (k.lo_open && v == k.lo) || v > k.hi)
+        return loco_error_set(LOCO_ERR_FORMAT,
+                              "%s = %g is out of range; expected a finite number in %c%g, %g]",
+                              key, (double)v, k.lo_open ? '(' : '[', (double)k.lo, (double)k.hi);
+    *out = v;
+    return LOCO_OK;
+}
+
+/* The float hyperparameters and their sane ranges. */
+static int read_floats(const struct loco_gguf *g, struct loco_hparams *hp)
+{
+    const char *a = hp->arch_name;
+    const float big = 1e12f;
+    float factor = 0.0f, linear = 1.0f;
+    int rc;
+    if ((rc = key_f32(g, a, (struct f32_key){"attention.layer_norm_rms_epsilon", 1e-5f, 0, 1, true},
+                      &hp->rms_eps)) ||
+        (rc = key_f32(g, a, (struct f32_key){"rope.freq_base", 10000.0f, 0, big, true},
+                      &hp->rope_base)) ||
+        (rc = key_f32(g, a, (struct f32_key){"rope.freq_base_swa", 10000.0f, 0, big, true},
+                      &hp->rope_base_swa)) ||
+        (rc = key_f32(g, a, (struct f32_key){"rope.scaling.factor", 0.0f, 0, big, false},
+                      &factor)) ||
+        (rc = key_f32(g, a, (struct f32_key){"rope.scale_linear", 1.0f, 0, big, false},
+                      &linear)) ||
+        (rc = key_f32(g, a, (struct f32_key){"final_logit_softcapping", 0.0f, 0, big, false},
+                      &hp->final_softcap)) ||
+        (rc = key_f32(g, a, (struct f32_key){"attention.scale", 0.0f, 0, big, false},
+                      &hp->attn_scale)))
+        return rc;
+    if (factor == 0.0f)
+        factor = linear;
+    hp->rope_freq_scale = factor > 0.0f ? 1.0f / factor : 1.0f;
+    if (hp->attn_scale == 0.0f)
+        hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
+    return LOCO_OK;
 }
 
 static int read_arch(const struct loco_gguf *g, struct loco_hparams *hp, enum loco_rope_type *rope)
@@ -131,17 +177,8 @@ static int read_hparams(const struct loco_gguf *g, struct loco_hparams *hp)
         return loco_error_set(LOCO_ERR_UNSUPPORTED,
                               "head dims key %d / value %d / rope %d are not supported",
                               hp->head_dim, dim_v, hp->n_rot);
-    hp->rms_eps = key_f32(g, a, "attention.layer_norm_rms_epsilon", 1e-5f);
-    hp->rope_base = key_f32(g, a, "rope.freq_base", 10000.0f);
-    hp->rope_base_swa = key_f32(g, a, "rope.freq_base_swa", 10000.0f);
-    float factor = key_f32(g, a, "rope.scaling.factor", 0.0f);
-    if (factor == 0.0f)
-        factor = key_f32(g, a, "rope.scale_linear", 1.0f);
-    hp->rope_freq_scale = factor > 0.0f ? 1.0f / factor : 1.0f;
-    hp->final_softcap = key_f32(g, a, "final_logit_softcapping", 0.0f);
-    hp->attn_scale = key_f32(g, a, "attention.scale", 0.0f);
-    if (hp->attn_scale == 0.0f)
-        hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
+    if ((rc = read_floats(g, hp)))
+        return rc;
     hp->embd_scale = 1.0f;
     hp->n_swa = 0;
     hp->swa_pattern = 1;
@@ -198,6 +235,12 @@ static int bind_vector(const struct loco_gguf *g, const char *name, int64_t n, b
     if (loco_get_row(t->data, t->type, n, 0, *pool))
         return loco_error_set(LOCO_ERR_UNSUPPORTED, "tensor %s has unsupported type %s", name,
                               loco_type_name(t->type));
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite((*pool)[i]))
+            return loco_error_set(LOCO_ERR_FORMAT,
+                                  "tensor %s holds %g at element %lld; norm weights and biases "
+                                  "must be finite",
+                                  name, (double)(*pool)[i], (long long)i);
     *dst = *pool;
     *pool += n;
     return LOCO_OK;

@@ -15,7 +15,15 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "core/yaml_guard.h"
 #include "registry/registry_internal.h"
+
+/* Limits on a registry's YAML beyond its size and depth: a few hundred
+ * adapters need some thousands of nodes and rarely an alias; a "billion
+ * laughs" file needs millions of expanded nodes and is refused before any
+ * is built. */
+#define REGISTRY_MAX_ALIASES 1000
+#define REGISTRY_MAX_NODES 200000
 
 /* ---- building ------------------------------------------------------------ */
 
@@ -321,7 +329,16 @@ int rnode_parse_text(const char *text, size_t len, const char *file_label, struc
 {
     yaml_parser_t parser;
     yaml_document_t doc;
-    int rc;
+    const struct yaml_guard_limits lim = {
+        .max_bytes = REGISTRY_MAX_BYTES,
+        .max_depth = REGISTRY_MAX_DEPTH + 1, /* the root mapping is level 1 */
+        .max_aliases = REGISTRY_MAX_ALIASES,
+        .max_anchors = REGISTRY_MAX_ALIASES,
+        .max_nodes = REGISTRY_MAX_NODES,
+    };
+    int rc = yaml_guard_check(text, len, file_label, &lim);
+    if (rc != LOCO_OK)
+        return rc;
     if (!yaml_parser_initialize(&parser))
         return loco_error_set(LOCO_ERR_NOMEM, "out of memory reading %s", file_label);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);

@@ -3,6 +3,11 @@
  *
  * Candidates live in one array allocated with the sampler; each step
  * shrinks `n` in place, so sampling a token allocates nothing.
+ *
+ * Logits from a broken model or adapter may be NaN or infinite. Every mode
+ * first makes them comparable (sanitize): NaN counts as -inf, and when some
+ * logits are +inf those tokens share all the probability. Without that, a
+ * NaN breaks the sort's ordering and the partition runs off the array.
  */
 #include "loco/sample.h"
 
@@ -88,6 +93,14 @@ static void seed_rng(struct loco_sampler *s, uint64_t seed)
 
 struct loco_sampler *loco_sampler_init(struct loco_sampler_params p, int32_t n_vocab)
 {
+    if (!isfinite(p.temperature) || !isfinite(p.top_p) || !isfinite(p.min_p) ||
+        !isfinite(p.repeat_penalty) || !(p.repeat_penalty > 0.0f)) {
+        loco_error_set(LOCO_ERR_INVALID, "sampler: temperature %g, top_p %g, min_p %g and "
+                       "repeat_penalty %g must be finite (and the penalty above 0)",
+                       (double)p.temperature, (double)p.top_p, (double)p.min_p,
+                       (double)p.repeat_penalty);
+        return NULL;
+    }
     if (n_vocab <= 0 || p.repeat_last_n < 0 || p.n_allowed < 0 || (p.n_allowed && !p.allowed)) {
         loco_error_set(LOCO_ERR_INVALID, "sampler: n_vocab %d, repeat_last_n %d, %d allowed "
                        "tokens%s", n_vocab, p.repeat_last_n, p.n_allowed,
@@ -142,7 +155,7 @@ int32_t loco_argmax(const float *logits, int32_t n)
 {
     int32_t best = 0;
     for (int32_t i = 1; i < n; i++)
-        if (logits[i] > logits[best])
+        if (logits[i] > logits[best] || (isnan(logits[best]) && !isnan(logits[i])))
             best = i;
     return best;
 }
@@ -150,10 +163,44 @@ int32_t loco_argmax(const float *logits, int32_t n)
 float loco_logprob(const float *logits, int32_t n, int32_t id)
 {
     float max = logits[loco_argmax(logits, n)];
+    if (isnan(logits[id]) || isnan(max) || max == -INFINITY)
+        return -INFINITY; /* NaN is -inf; so is everything when nothing is usable */
+    if (max == INFINITY) { /* the +inf tokens share the probability */
+        int32_t n_inf = 0;
+        for (int32_t i = 0; i < n; i++)
+            n_inf += logits[i] == INFINITY;
+        return logits[id] == INFINITY ? (float)-log((double)n_inf) : -INFINITY;
+    }
     double sum = 0.0;
     for (int32_t i = 0; i < n; i++)
-        sum += exp((double)(logits[i] - max));
+        if (!isnan(logits[i]))
+            sum += exp((double)(logits[i] - max));
     return (float)((double)(logits[id] - max) - log(sum));
+}
+
+/* Make the first n candidates' logits comparable: NaN -> -inf, and when any
+ * is +inf, those become 0 and all others -inf (they share the probability).
+ * Returns false when no candidate is usable (all NaN or -inf). */
+static bool sanitize(struct cand *c, int32_t n)
+{
+    bool any_inf = false, usable = false;
+    for (int32_t i = 0; i < n; i++) {
+        if (isnan(c[i].logit))
+            c[i].logit = -INFINITY;
+        any_inf |= c[i].logit == INFINITY;
+        usable |= c[i].logit > -INFINITY;
+    }
+    for (int32_t i = 0; any_inf && i < n; i++)
+        c[i].logit = c[i].logit == INFINITY ? 0.0f : -INFINITY;
+    return usable;
+}
+
+static int no_usable_logit(int32_t n)
+{
+    return loco_error_set(LOCO_ERR_INVALID,
+                          "sampler: none of the %d candidate logits is a number above -inf "
+                          "(all NaN or -inf); the model or adapter produced unusable output",
+                          n);
 }
 
 static int by_logit_desc(const void *a, const void *b)
@@ -251,9 +298,32 @@ static int32_t truncate(struct loco_sampler *s, int32_t n)
     return n;
 }
 
+/* A draw from the softmax at `temp` of the first n (sanitized) candidates. */
+static int32_t draw(struct loco_sampler *s, int32_t n, float temp)
+{
+    softmax(s->cand, n, temp);
+    double r = next_double(s->rng), cum = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        cum += s->cand[i].p;
+        if (r < cum)
+            return s->cand[i].id;
+    }
+    return s->cand[n - 1].id; /* rounding left r above the total */
+}
+
+/* The index of the best of the first n candidates, lowest on ties. */
+static int32_t best_of(const struct cand *c, int32_t n)
+{
+    int32_t best = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (c[i].logit > c[best].logit)
+            best = i;
+    return best;
+}
+
 /* Only the allowed tokens (valid ids; others are ignored): greedy, or a
  * draw from their softmax at the temperature (no other truncation: the set
- * is already the choice). */
+ * is already the choice). No valid id at all: greedy over the vocabulary. */
 static int32_t sample_allowed(struct loco_sampler *s, const float *logits)
 {
     int32_t n = 0;
@@ -262,61 +332,41 @@ static int32_t sample_allowed(struct loco_sampler *s, const float *logits)
         if (id >= 0 && id < s->n_vocab)
             s->cand[n++] = (struct cand){.id = id, .logit = logits[id], .p = 0.0f};
     }
-    if (n == 0)
-        return loco_argmax(logits, s->n_vocab);
-    int32_t best = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (s->cand[i].logit > s->cand[best].logit)
-            best = i;
-    if (s->p.temperature <= 0.0f)
-        return s->cand[best].id;
-    double mx = s->cand[best].logit, sum = 0;
-    for (int32_t i = 0; i < n; i++)
-        sum += s->cand[i].p = (float)exp((s->cand[i].logit - mx) / s->p.temperature);
-    double r = next_double(s->rng) * sum, cum = 0.0;
-    for (int32_t i = 0; i < n; i++) {
-        cum += s->cand[i].p;
-        if (r < cum)
-            return s->cand[i].id;
+    if (n == 0) {
+        int32_t id = loco_argmax(logits, s->n_vocab);
+        return logits[id] > -INFINITY ? id : no_usable_logit(s->n_vocab);
     }
-    return s->cand[n - 1].id;
+    if (!sanitize(s->cand, n))
+        return no_usable_logit(n);
+    if (s->p.temperature <= 0.0f)
+        return s->cand[best_of(s->cand, n)].id;
+    return draw(s, n, s->p.temperature);
+}
+
+/* The whole vocabulary: penalty, then greedy or top-k/p, min-p and a draw. */
+static int32_t sample_all(struct loco_sampler *s, const float *logits)
+{
+    int32_t n = s->n_vocab;
+    if (s->p.temperature <= 0.0f && s->p.repeat_penalty == 1.0f) {
+        int32_t id = loco_argmax(logits, n);
+        return logits[id] > -INFINITY ? id : no_usable_logit(n);
+    }
+    for (int32_t i = 0; i < n; i++)
+        s->cand[i] = (struct cand){.id = i, .logit = logits[i], .p = 0.0f};
+    apply_penalty(s);
+    if (!sanitize(s->cand, n)) /* after the penalty: a division may overflow */
+        return no_usable_logit(n);
+    if (s->p.temperature <= 0.0f)
+        return best_of(s->cand, n);
+    n = truncate(s, n);
+    return draw(s, n, s->p.temperature);
 }
 
 int32_t loco_sampler_sample(struct loco_sampler *s, const float *logits, float *logprob)
 {
-    int32_t n = s->n_vocab, chosen;
-    if (s->p.n_allowed > 0) {
-        chosen = sample_allowed(s, logits);
-        if (logprob)
-            *logprob = loco_logprob(logits, s->n_vocab, chosen);
+    int32_t chosen = s->p.n_allowed > 0 ? sample_allowed(s, logits) : sample_all(s, logits);
+    if (chosen < 0)
         return chosen;
-    }
-    if (s->p.temperature <= 0.0f && s->p.repeat_penalty == 1.0f) {
-        chosen = loco_argmax(logits, n);
-    } else {
-        for (int32_t i = 0; i < n; i++)
-            s->cand[i] = (struct cand){.id = i, .logit = logits[i], .p = 0.0f};
-        apply_penalty(s);
-        if (s->p.temperature <= 0.0f) {
-            int32_t best = 0;
-            for (int32_t i = 1; i < n; i++)
-                if (s->cand[i].logit > s->cand[best].logit)
-                    best = i;
-            chosen = best;
-        } else {
-            n = truncate(s, n);
-            softmax(s->cand, n, s->p.temperature);
-            double r = next_double(s->rng), cum = 0.0;
-            chosen = s->cand[n - 1].id;
-            for (int32_t i = 0; i < n; i++) {
-                cum += s->cand[i].p;
-                if (r < cum) {
-                    chosen = s->cand[i].id;
-                    break;
-                }
-            }
-        }
-    }
     if (logprob)
         *logprob = loco_logprob(logits, s->n_vocab, chosen);
     return chosen;

@@ -25,6 +25,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "core/yaml_guard.h"
 #include "train/run/run_internal.h"
 
 enum key_kind {
@@ -570,6 +571,13 @@ static int finish(struct parse *ps)
 
 static int load_document(const char *text, size_t len, const char *file, yaml_document_t *doc)
 {
+    /* refused before loading: deep nesting, alias bombs, a second document */
+    const struct yaml_guard_limits lim = {.max_bytes = 1 << 20, .max_depth = 16,
+                                          .max_aliases = 100, .max_anchors = 100,
+                                          .max_nodes = 100000};
+    int guard = yaml_guard_check(text, len, file, &lim);
+    if (guard != LOCO_OK)
+        return guard;
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
