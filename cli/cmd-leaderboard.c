@@ -1,7 +1,8 @@
 /*
  * cmd-leaderboard.c - `loco leaderboard`: the adapters of each domain ranked
- * by their registry scores (rank, score with CI, gain over the base, p, gate,
- * active), as Markdown, HTML or JSON. See loco/report.h for the order.
+ * by their registry scores (rank, score with CI, gain over the base, p, the
+ * gate and its verdict, status), as Markdown, HTML or JSON. See loco/report.h
+ * for the order and where the gate and verdict come from.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,11 @@ static void usage(FILE *out)
                  "  --registry FILE       read this registry file alone (no user overlay)\n"
                  "  --out FILE            write there instead of printing\n\n"
                  "Rows come from the merged registry (project file + user overlay). Adapters\n"
-                 "without a score are listed last with '-' (null in JSON) and gate FAIL.\n");
+                 "without a score are listed last with '-' (null in JSON). Every score names\n"
+                 "its gate (superiority on the domain's own benchmarks, non-inferiority\n"
+                 "elsewhere) and its verdict: PASS, FAIL, or uninformative (a non-inferiority\n"
+                 "check whose base scores below the 5-point margin), read from the score's\n"
+                 "record, else derived from the registry.\n");
 }
 
 static char *render(const struct loco_leaderboard *lb, const char *format)

@@ -395,6 +395,42 @@ static void test_minimal_record(void **state)
     free(html);
 }
 
+/* A re-gated, rerun record: the verdict badge, the rerun line and the runs
+ * table with each run's own verdict. */
+static void test_verdicts_and_runs(void **state)
+{
+    (void)state;
+    const char *json =
+        "{\"record\": \"locollm-eval/1\", \"run\": 2, "
+        "\"plan\": {\"alpha\": 0.05, \"power\": 0.8, \"benchmarks\": [{\"benchmark\": \"gsm8k\", "
+        "\"planned_n\": 311}]}, "
+        "\"runs\": [{\"run\": 1, \"date\": \"2026-11-27T10:00:00Z\", \"benchmarks\": "
+        "[{\"benchmark\": \"gsm8k\", \"n_used\": 100, \"base_score\": 0.02, \"adapter_score\": "
+        "0.03, \"diff\": 0.01, \"diff_ci95\": [-0.04, 0.06], \"p_value\": 1, \"verdict\": "
+        "\"uninformative\"}]}, {\"run\": 2, \"date\": \"2026-11-28T10:00:00Z\", \"benchmarks\": "
+        "[{\"benchmark\": \"gsm8k\", \"n_used\": 200, \"base_score\": 0.02, \"adapter_score\": "
+        "0.02, \"diff\": 0, \"diff_ci95\": [-0.03, 0.03], \"p_value\": 1, \"verdict\": "
+        "\"uninformative\"}]}], "
+        "\"benchmarks\": [{\"benchmark\": \"gsm8k\", \"n_items\": 200, \"gate\": "
+        "\"non-inferiority\", \"verdict\": \"uninformative\", \"passed\": false, \"why\": "
+        "\"decided by run 1 on n=100\", \"rerun\": 2, \"decided_by_run\": 1, \"planned_n\": 311, "
+        "\"run_verdict\": \"uninformative\"}]}";
+    char *md = loco_report_markdown(json);
+    assert_non_null(md);
+    assert_non_null(strstr(md, "**uninformative** (non-inferiority)"));
+    assert_non_null(strstr(md, "Rerun 2 of 2, planned n=311: the gate was decided by run 1"));
+    assert_non_null(strstr(md, "## Runs"));
+    assert_non_null(strstr(md, "gsm8k n=311"));
+    assert_non_null(strstr(md, "| 2 | 2026-11-28T10:00:00Z | gsm8k | 200 |"));
+    assert_null(strstr(md, "Other fields"));
+    char *html = loco_report_html(json);
+    assert_non_null(html);
+    assert_non_null(strstr(html, "<span class=\"neutral\">uninformative</span>"));
+    assert_non_null(strstr(html, "uninformative</text>"));
+    free(md);
+    free(html);
+}
+
 /* ---- files and the archive ----------------------------------------------------- */
 
 static void tmpdir(char *buf, size_t cap)
@@ -697,8 +733,9 @@ static void test_leaderboard_rows(void **state)
     cJSON *first = cJSON_GetArrayItem(arr, 0), *none = cJSON_GetArrayItem(arr, 2);
     const char *keys[] = {"rank",   "name",    "domain",     "benchmark", "score",
                           "ci_low", "ci_high", "base_score", "gain",      "p_value",
-                          "passed", "active",  "status",     "n_items"};
-    for (int i = 0; i < 14; i++)
+                          "passed", "active",  "status",     "n_items",   "gate",
+                          "verdict"};
+    for (int i = 0; i < 16; i++)
         assert_non_null(cJSON_GetObjectItemCaseSensitive(first, keys[i]));
     assert_float_equal(cJSON_GetObjectItem(first, "score")->valuedouble, 0.5, 1e-12);
     assert_float_equal(cJSON_GetObjectItem(first, "base_score")->valuedouble, 0.3, 1e-12);
@@ -711,8 +748,11 @@ static void test_leaderboard_rows(void **state)
 
     char *md = loco_leaderboard_markdown(&lb);
     assert_non_null(strstr(md, "| 1 | mb | math | gsm8k | 0.500 [0.450, 0.550] | 0.300 | "
-                               "+0.200 | 0.001 | **PASS** | active | 100 |"));
-    assert_non_null(strstr(md, "| - | mc | math | gsm8k | - | - | - | - | - | candidate | - |"));
+                               "+0.200 | 0.001 | superiority | **PASS** | active | 100 |"));
+    assert_non_null(strstr(md, "| - | mc | math | gsm8k | - | - | - | - | - | - | candidate | - |"));
+    assert_string_equal(lb.rows[0].gate, "superiority");
+    assert_string_equal(lb.rows[0].verdict, "PASS");
+    assert_null(lb.rows[2].gate);
     char *html = loco_leaderboard_html(&lb);
     assert_non_null(strstr(html, "<td>mb</td>"));
     assert_null(strstr(html, "<script"));
@@ -749,6 +789,68 @@ static void test_leaderboard_all_and_domain(void **state)
     rm_rf(dir);
 }
 
+/* Each verdict names its gate: superiority on the domain's benchmark,
+ * non-inferiority elsewhere, uninformative at the floor (base 0.02 on a
+ * 5-point margin, though the registry says passed); a readable record's
+ * verdict wins over the derived one. */
+static void test_leaderboard_gates(void **state)
+{
+    (void)state;
+    char dir[64], path[128], s1[256], s2[256], s3[256], scores[900];
+    tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/registry.yaml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "schema_version: 2\nbase_model: {name: Tiny, file: t.gguf, sha256: " BASE_SHA
+               ", architecture: llama, academic_year: \"2026\"}\n"
+               "domains:\n  code: {primary_benchmark: mbpp, benchmarks: [mbpp]}\n"
+               "adapters:\n");
+    snprintf(scores, sizeof scores, "    scores:\n%s%s%s",
+             score_yaml(s1, sizeof s1, "mbpp", 0.10, 0.05, 0.03, true, 171),
+             score_yaml(s2, sizeof s2, "gsm8k", 0.03, 0.02, 1, true, 100),
+             score_yaml(s3, sizeof s3, "summarisation", 0.138, 0.150, 0.1, true, 100));
+    adapter_yaml(f, "code", "code", "active", scores);
+    fclose(f);
+    struct loco_registry_params p = loco_registry_default_params();
+    p.project_path = path;
+    p.user_path = "";
+    struct loco_registry *r = loco_registry_load(&p);
+    assert_non_null(r);
+    struct loco_leaderboard_params lp = loco_leaderboard_default_params();
+    lp.all = true;
+    struct loco_leaderboard lb;
+    assert_int_equal(loco_leaderboard_build(r, &lp, &lb), LOCO_OK);
+    assert_int_equal(lb.n, 3);
+    for (size_t i = 0; i < lb.n; i++) {
+        const char *want_gate = !strcmp(lb.rows[i].benchmark, "mbpp") ? "superiority"
+                                                                       : "non-inferiority";
+        const char *want = !strcmp(lb.rows[i].benchmark, "gsm8k") ? "uninformative" : "PASS";
+        assert_string_equal(lb.rows[i].gate, want_gate);
+        assert_string_equal(lb.rows[i].verdict, want);
+    }
+    char *md = loco_leaderboard_markdown(&lb);
+    assert_non_null(strstr(md, "| non-inferiority | **uninformative** | active | 100 |"));
+    char *html = loco_leaderboard_html(&lb);
+    assert_non_null(strstr(html, "<span class=\"neutral\">uninformative</span>"));
+    free(md);
+    free(html);
+    loco_leaderboard_free(&lb);
+    /* the record (r.json beside the registry) says FAIL for summarisation */
+    snprintf(path, sizeof path, "%s/r.json", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"record\": \"locollm-eval/1\", \"benchmarks\": [{\"benchmark\": "
+               "\"summarisation\", \"gate\": \"non-inferiority\", \"verdict\": \"FAIL\"}]}\n");
+    fclose(f);
+    assert_int_equal(loco_leaderboard_build(r, &lp, &lb), LOCO_OK);
+    for (size_t i = 0; i < lb.n; i++)
+        if (!strcmp(lb.rows[i].benchmark, "summarisation"))
+            assert_string_equal(lb.rows[i].verdict, "FAIL");
+    loco_leaderboard_free(&lb);
+    loco_registry_free(r);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -759,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_refuses_non_records),
         cmocka_unit_test(test_refuses_truncated_record),
         cmocka_unit_test(test_minimal_record),
+        cmocka_unit_test(test_verdicts_and_runs),
         cmocka_unit_test(test_semester),
         cmocka_unit_test(test_report_write),
         cmocka_unit_test(test_archive),
@@ -766,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_trend_one_semester_and_empty),
         cmocka_unit_test(test_leaderboard_rows),
         cmocka_unit_test(test_leaderboard_all_and_domain),
+        cmocka_unit_test(test_leaderboard_gates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

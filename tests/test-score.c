@@ -683,6 +683,199 @@ static void test_arc_dataset_challenge(void **state)
     check_arc_file("datasets/arc/ARC-Challenge-test.jsonl");
 }
 
+/* ---- numbers: the shared extraction, the numeric and regex scorers ------- */
+
+static void check_parse(const char *text, double want)
+{
+    double v = NAN;
+    if (loco_number_parse(text, &v) != LOCO_OK)
+        fail_msg("\"%s\" did not parse: %s", text, loco_error_message());
+    assert_near(v, want, 1e-12 * fmax(1.0, fabs(want)));
+}
+
+static void test_number_parse(void **state)
+{
+    (void)state;
+    check_parse("18", 18);
+    check_parse(" 1,234 ", 1234);
+    check_parse("1,234,567.5", 1234567.5);
+    check_parse("$5", 5);
+    check_parse("\\$5", 5);
+    check_parse("-$2.50", -2.5);
+    check_parse("$-2.50", -2.5);
+    check_parse("50%", 50);
+    check_parse("50\\%", 50);
+    check_parse("18.", 18);
+    check_parse("3.50", 3.5);
+    check_parse(".5", 0.5);
+    check_parse("+7", 7);
+    check_parse("3/4", 0.75);
+    check_parse("\\frac{3}{4}", 0.75);
+    check_parse("\\dfrac{1}{8}", 0.125);
+    check_parse("\xe2\x82\xac"
+                "12",
+                12);
+    check_parse("\xc2\xa3"
+                "3,000",
+                3000);
+    double v;
+    const char *bad[] = {"",    "abc",       "1.2.3", ",5", "5,",           "1,,2",
+                         "3/0", "18 apples", "-",     "$",  "\\frac{1}{0}", "1e5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (loco_number_parse(bad[i], &v) != LOCO_ERR_FORMAT)
+            fail_msg("\"%s\" parsed as a number", bad[i]);
+    assert_int_equal(loco_number_parse(NULL, &v), LOCO_ERR_INVALID);
+}
+
+static void test_number_equal(void **state)
+{
+    (void)state;
+    assert_true(loco_number_equal(3.5, 3.50, LOCO_NUMBER_REL_TOL));
+    assert_true(loco_number_equal(0, 0, LOCO_NUMBER_REL_TOL));
+    assert_true(loco_number_equal(1e6, 1e6 * (1 + 5e-7), LOCO_NUMBER_REL_TOL));
+    assert_false(loco_number_equal(1e6, 1e6 * (1 + 2e-6), LOCO_NUMBER_REL_TOL));
+    assert_false(loco_number_equal(0.1, 0.2, LOCO_NUMBER_REL_TOL));
+    assert_false(loco_number_equal(0, 1e-9, LOCO_NUMBER_REL_TOL));
+    assert_false(loco_number_equal(NAN, NAN, LOCO_NUMBER_REL_TOL));
+}
+
+static void check_extract(const char *resp, uint32_t rules, const char *want, uint32_t want_rule)
+{
+    char *got = NULL;
+    uint32_t rule = 99;
+    assert_int_equal(loco_number_extract(resp, rules, &got, &rule), LOCO_OK);
+    if (strcmp(got, want) || rule != want_rule)
+        fail_msg("\"%s\" (rules %u): got \"%s\" by rule %u, want \"%s\" by %u", resp, rules, got,
+                 rule, want, want_rule);
+    free(got);
+}
+
+static void test_number_extract_order(void **state)
+{
+    (void)state;
+    /* "#### N" wins over a boxed number and over later numbers */
+    check_extract("x = 5\n#### 18\nThat is 2 more than 16.", LOCO_NUMBER_ALL, "18",
+                  LOCO_NUMBER_HASHES);
+    /* then the last \boxed{} that holds a number */
+    check_extract("so \\boxed{7} ... no: \\boxed{\\frac{1}{2}} and 3 apples", LOCO_NUMBER_ALL,
+                  "\\frac{1}{2}", LOCO_NUMBER_BOXED);
+    check_extract("The answer is \\boxed{x = 42}.", LOCO_NUMBER_ALL, "42", LOCO_NUMBER_BOXED);
+    check_extract("\\boxed{no number} but 9 here", LOCO_NUMBER_ALL, "9", LOCO_NUMBER_LAST);
+    /* then the last number (flexible-extract's pattern, as the text has it) */
+    check_extract("She pays $1,200. Then 3 more.", LOCO_NUMBER_ALL, "3", LOCO_NUMBER_LAST);
+    check_extract("Total: $1,234.", LOCO_NUMBER_ALL, "$1,234.", LOCO_NUMBER_LAST);
+    check_extract("no digits here", LOCO_NUMBER_ALL, LOCO_GSM8K_INVALID, 0);
+    /* one rule at a time is exactly GSM8K's filters */
+    const char *resps[] = {"x = 5\n#### 18\nThat is 2 more.", "#### 1,000\n", "It is 7.",
+                           "\\boxed{4}", "nothing"};
+    for (size_t i = 0; i < sizeof resps / sizeof resps[0]; i++) {
+        char *a = NULL, *b = NULL;
+        assert_int_equal(loco_number_extract(resps[i], LOCO_NUMBER_HASHES, &a, NULL), LOCO_OK);
+        assert_int_equal(loco_gsm8k_extract(resps[i], LOCO_GSM8K_STRICT, &b), LOCO_OK);
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+        assert_int_equal(loco_number_extract(resps[i], LOCO_NUMBER_LAST, &a, NULL), LOCO_OK);
+        assert_int_equal(loco_gsm8k_extract(resps[i], LOCO_GSM8K_FLEXIBLE, &b), LOCO_OK);
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+    }
+    char *x = NULL;
+    assert_int_equal(loco_number_extract(NULL, LOCO_NUMBER_ALL, &x, NULL), LOCO_ERR_INVALID);
+}
+
+static void test_score_numeric(void **state)
+{
+    (void)state;
+    char d[160];
+    assert_int_equal(loco_score_numeric("So she earns $1,234.00 in all.", "1234", d, sizeof d), 1);
+    assert_non_null(strstr(d, "rule=last"));
+    assert_int_equal(loco_score_numeric("#### 3.50", "3.5", d, sizeof d), 1);
+    assert_non_null(strstr(d, "rule=####"));
+    assert_int_equal(loco_score_numeric("The rate is 12.5%.", "12.5", NULL, 0), 1);
+    assert_int_equal(loco_score_numeric("\\boxed{\\frac{3}{4}}", "0.75", NULL, 0), 1);
+    assert_int_equal(loco_score_numeric("It is 3/4 of the cake", "0.75", NULL, 0),
+                     0); /* last number is 4 */
+    assert_int_equal(loco_score_numeric("#### 19", "18", NULL, 0), 0);
+    assert_int_equal(loco_score_numeric("I cannot say.", "18", d, sizeof d), 0);
+    assert_non_null(strstr(d, "rule=none"));
+    /* a worked reference: its own number */
+    assert_int_equal(loco_score_numeric("18", "16 - 3 - 4 = 9 eggs; 9 * 2 = 18\n#### 18", NULL, 0),
+                     1);
+    assert_true(loco_score_numeric("18", "no number at all", NULL, 0) < 0);
+    assert_int_equal(loco_score_numeric(NULL, "1", NULL, 0), LOCO_ERR_INVALID);
+}
+
+static void test_regex_scorer(void **state)
+{
+    (void)state;
+    assert_int_equal(loco_score_regex_check("Answer: (\\w+)"), LOCO_OK);
+    assert_int_equal(loco_score_regex_check("Answer: (\\w+"), LOCO_ERR_INVALID);
+    assert_non_null(strstr(loco_error_message(), "does not compile at offset"));
+    assert_int_equal(loco_score_regex_check("Answer: \\w+"), LOCO_ERR_INVALID);
+    assert_non_null(strstr(loco_error_message(), "0 capture groups"));
+    assert_int_equal(loco_score_regex_check("(a)(b)"), LOCO_ERR_INVALID);
+    assert_int_equal(loco_score_regex_check("(?:a)(b)"), LOCO_OK);
+    char d[160];
+    uint32_t cw = LOCO_NORM_CASE | LOCO_NORM_WHITESPACE;
+    /* the last match's group, normalised, against the reference */
+    assert_int_equal(loco_score_regex_match("Answer: Paris. Final answer: LONDON", "Answer: (\\w+)",
+                                            "london", cw, d, sizeof d),
+                     0); /* the pattern is case-sensitive: its last match is "Paris" */
+    assert_string_equal(d, "captured=Paris");
+    assert_int_equal(loco_score_regex_match("Answer: Paris. Final Answer: LONDON", "Answer: (\\w+)",
+                                            "london", cw, d, sizeof d),
+                     1);
+    assert_string_equal(d, "captured=LONDON");
+    assert_int_equal(loco_score_regex_match("nothing", "Answer: (\\w+)", "x", cw, d, sizeof d), 0);
+    assert_string_equal(d, "no match");
+    assert_int_equal(
+        loco_score_regex_match("Answer:  New   York ", "Answer:(.*)", "new york", cw, NULL, 0), 1);
+    assert_int_equal(loco_score_regex_match("x", "(", "x", cw, NULL, 0), LOCO_ERR_INVALID);
+}
+
+/* 50 worked GSM8K solutions (the train split's, ending "#### N") as answers:
+ * exact_match against the number scores every one 0, the numeric scorer
+ * every one 1, also with the number boxed at the end instead, and a wrong
+ * number 0. */
+static void test_numeric_worked_answers(void **state)
+{
+    (void)state;
+    char path[4096];
+    if (!test_shared_path("datasets/gsm8k/train.jsonl", path, sizeof path))
+        skip();
+    struct loco_gsm8k_example *ex = NULL;
+    size_t n = 0;
+    assert_int_equal(loco_gsm8k_load(path, 50, &ex, &n), LOCO_OK);
+    assert_int_equal(n, 50);
+    size_t exact = 0, numeric = 0, boxed = 0, wrong = 0;
+    for (size_t i = 0; i < n; i++) {
+        exact += loco_score_exact_match(ex[i].answer_text, ex[i].answer,
+                                        LOCO_NORM_CASE | LOCO_NORM_WHITESPACE) == 1;
+        numeric += loco_score_numeric(ex[i].answer_text, ex[i].answer, NULL, 0) == 1;
+        /* the same solution without its "#### N" line, ending in \boxed{N} */
+        char buf[4096];
+        const char *h = strstr(ex[i].answer_text, "####");
+        int k = (int)(h ? h - ex[i].answer_text : (ptrdiff_t)strlen(ex[i].answer_text));
+        snprintf(buf, sizeof buf, "%.*sSo the answer is \\boxed{%s}.", k, ex[i].answer_text,
+                 ex[i].answer);
+        boxed += loco_score_numeric(buf, ex[i].answer, NULL, 0) == 1;
+        double v;
+        assert_int_equal(loco_number_parse(ex[i].answer, &v), LOCO_OK);
+        snprintf(buf, sizeof buf, "#### %.17g", v + 1);
+        wrong += loco_score_numeric(buf, ex[i].answer, NULL, 0) == 1;
+    }
+    print_message("50 worked answers: exact_match %zu/50, numeric %zu/50 (boxed %zu/50, "
+                  "off by one %zu/50)\n",
+                  exact, numeric, boxed, wrong);
+    assert_int_equal(exact, 0);
+    assert_int_equal(numeric, 50);
+    assert_int_equal(boxed, 50);
+    assert_int_equal(wrong, 0);
+    loco_gsm8k_examples_free(ex, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -699,6 +892,12 @@ int main(void)
         cmocka_unit_test(test_gsm8k_dataset_self_consistent),
         cmocka_unit_test(test_gsm8k_fewshot_from_train),
         cmocka_unit_test(test_gsm8k_load_errors),
+        cmocka_unit_test(test_number_parse),
+        cmocka_unit_test(test_number_equal),
+        cmocka_unit_test(test_number_extract_order),
+        cmocka_unit_test(test_score_numeric),
+        cmocka_unit_test(test_regex_scorer),
+        cmocka_unit_test(test_numeric_worked_answers),
         cmocka_unit_test(test_porter_golden_words),
         cmocka_unit_test(test_porter_paper_examples_and_limits),
         cmocka_unit_test(test_rouge_tokenize),

@@ -467,6 +467,99 @@ static void test_default_params(void **state)
     assert_int_equal(p.wilcoxon_zeros, LOCO_WILCOXON_ZEROS_WILCOX);
 }
 
+/* The floor rule and the three verdicts. */
+static void test_gate_verdicts_floor(void **state)
+{
+    (void)state;
+    const char *why;
+    assert_string_equal(loco_gate_kind_name(LOCO_GATE_SUPERIORITY), "superiority");
+    assert_string_equal(loco_gate_kind_name(LOCO_GATE_NONINFERIORITY), "non-inferiority");
+    enum loco_gate_verdict v;
+    const enum loco_gate_verdict all[] = {LOCO_VERDICT_PASS, LOCO_VERDICT_FAIL,
+                                          LOCO_VERDICT_UNINFORMATIVE};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(loco_gate_verdict_parse(loco_gate_verdict_name(all[i]), &v), LOCO_OK);
+        assert_int_equal(v, all[i]);
+    }
+    assert_int_equal(loco_gate_verdict_parse("pass", &v), LOCO_OK);
+    assert_int_equal(v, LOCO_VERDICT_PASS);
+    assert_int_equal(loco_gate_verdict_parse("maybe", &v), LOCO_ERR_NOT_FOUND);
+    /* GSM8K with the base at 2.0%: the adapter cannot drop 5 points */
+    assert_false(loco_stats_ni_informative(0.020, 0.05, &why));
+    assert_non_null(strstr(why, "floor rule"));
+    assert_true(loco_stats_ni_informative(0.05, 0.05, NULL)); /* exactly the margin: possible */
+    assert_true(loco_stats_ni_informative(0.15, 0.05, NULL));
+    assert_false(loco_stats_ni_informative(NAN, 0.05, NULL));
+    /* at the floor a tight interval is not a PASS, and a wide one not a FAIL */
+    struct loco_ci tight = {-0.033, 0.033}, wide = {-0.052, 0.052};
+    assert_int_equal(loco_stats_gate_noninferior_verdict(200, 0.020, tight, 0.05, &why),
+                     LOCO_VERDICT_UNINFORMATIVE);
+    assert_int_equal(loco_stats_gate_noninferior_verdict(100, 0.020, wide, 0.05, &why),
+                     LOCO_VERDICT_UNINFORMATIVE);
+    /* away from it, the old gate */
+    assert_int_equal(loco_stats_gate_noninferior_verdict(100, 0.150, tight, 0.05, &why),
+                     LOCO_VERDICT_PASS);
+    assert_int_equal(loco_stats_gate_noninferior_verdict(100, 0.150, wide, 0.05, &why),
+                     LOCO_VERDICT_FAIL);
+    assert_int_equal(loco_stats_gate_noninferior_verdict(10, 0.150, tight, 0.05, &why),
+                     LOCO_VERDICT_FAIL);
+}
+
+/* Planned n against the formulas, evaluated independently in Python
+ * (statistics.NormalDist): Connor's 311.587 for psi 0.1 and a 5-point gain,
+ * 125.582 for non-inferiority with psi 0.04 or sd 0.2 at a 5-point margin. */
+static void test_plan_sample_size(void **state)
+{
+    (void)state;
+    struct loco_stats_plan pl;
+    assert_int_equal(loco_stats_plan_binary(LOCO_GATE_SUPERIORITY, 0.1, 0.05, 0.05, 0.8, &pl),
+                     LOCO_OK);
+    near_abs(pl.n_raw, 311.58687517566733, 1e-6, "plan");
+    near_abs(pl.spread, 0.1, 0, "plan");
+    /* then raised to the first n whose exact McNemar power reaches 0.8 */
+    assert_true(pl.n >= 312);
+    assert_true(pl.power_at_n >= 0.8);
+    assert_true(loco_stats_mcnemar_power(pl.n, 0.1, 0.05, 0.05) == pl.power_at_n);
+    assert_true(loco_stats_mcnemar_power(pl.n - 1, 0.1, 0.05, 0.05) < 0.8);
+    print_message("McNemar plan, psi 0.1, gain 0.05: Connor n %.1f, exact n %u (power %.3f)\n",
+                  pl.n_raw, pl.n, pl.power_at_n);
+    assert_int_equal(loco_stats_plan_binary(LOCO_GATE_NONINFERIORITY, 0.04, 0.05, 0.05, 0.8, &pl),
+                     LOCO_OK);
+    near_abs(pl.n_raw, 125.58207574958536, 1e-6, "plan");
+    assert_int_equal(pl.n, 126);
+    near_abs(pl.power_at_n, 0.8013014554737192, 1e-9, "plan");
+    assert_int_equal(
+        loco_stats_plan_continuous(LOCO_GATE_NONINFERIORITY, 0.2, 0.05, 0.05, 0.8, &pl), LOCO_OK);
+    near_abs(pl.n_raw, 125.58207574958537, 1e-6, "plan");
+    assert_int_equal(pl.n, 126);
+    near_abs(pl.power_at_n, 0.801301455473719, 1e-9, "plan");
+    assert_int_equal(loco_stats_plan_continuous(LOCO_GATE_SUPERIORITY, 0.2, 0.05, 0.05, 0.8, &pl),
+                     LOCO_OK);
+    assert_int_equal(pl.n, 126);
+    near_abs(pl.power_at_n, loco_stats_paired_power(126, 0.2, 0.05, 0.05), 0, "plan");
+    /* a superiority gain needs psi >= effect: raised to it */
+    assert_int_equal(loco_stats_plan_binary(LOCO_GATE_SUPERIORITY, 0.01, 0.05, 0.05, 0.8, &pl),
+                     LOCO_OK);
+    near_abs(pl.spread, 0.05, 0, "plan");
+    /* the floor of 50 items */
+    assert_int_equal(loco_stats_plan_continuous(LOCO_GATE_SUPERIORITY, 0.01, 0.05, 0.05, 0.8, &pl),
+                     LOCO_OK);
+    assert_int_equal(pl.n, LOCO_STATS_MIN_ITEMS);
+    assert_true(pl.n_raw < 1);
+    /* independent errors: GSM8K's base rate 0.024 and a 5-point gain */
+    near_abs(loco_stats_disc_independent(0.024, 0.05), 0.094448, 1e-12, "plan");
+    near_abs(loco_stats_disc_independent(0.5, 0), 0.5, 1e-15, "plan");
+    /* bad arguments */
+    assert_int_equal(loco_stats_plan_binary(LOCO_GATE_SUPERIORITY, 0, 0.05, 0.05, 0.8, &pl),
+                     LOCO_ERR_INVALID);
+    assert_int_equal(loco_stats_plan_binary(LOCO_GATE_SUPERIORITY, 0.1, 0, 0.05, 0.8, &pl),
+                     LOCO_ERR_INVALID);
+    assert_int_equal(loco_stats_plan_continuous(LOCO_GATE_SUPERIORITY, 0.1, 0.05, 0.05, 1, &pl),
+                     LOCO_ERR_INVALID);
+    assert_int_equal(loco_stats_plan_continuous(LOCO_GATE_SUPERIORITY, -1, 0.05, 0.05, 0.8, &pl),
+                     LOCO_ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,7 +570,8 @@ int main(void)
         cmocka_unit_test(test_wilcoxon_golden),   cmocka_unit_test(test_wilcoxon_edges),
         cmocka_unit_test(test_paired_power),      cmocka_unit_test(test_bootstrap),
         cmocka_unit_test(test_continuous_paired), cmocka_unit_test(test_gate_domain),
-        cmocka_unit_test(test_gate_noninferior),
+        cmocka_unit_test(test_gate_noninferior),  cmocka_unit_test(test_gate_verdicts_floor),
+        cmocka_unit_test(test_plan_sample_size),
     };
     return cmocka_run_group_tests(tests, load_golden, free_golden);
 }

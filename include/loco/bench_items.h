@@ -12,17 +12,33 @@
  *   field            type               needed for
  *   id               string, unique     every item
  *   evaluation_type  string             every item: exact_match,
- *                                       code_execution, rouge, llm_judge
+ *                                       code_execution, rouge, llm_judge,
+ *                                       numeric, regex
  *   prompt           string             every item
- *   reference        string             exact_match and rouge (optional
+ *   reference        string             exact_match, rouge, numeric (a
+ *                                       number, or a worked answer ending
+ *                                       "#### N") and regex (optional
  *                                       otherwise: a model solution/answer)
+ *   pattern          string             regex: a PCRE2 pattern with one
+ *                                       capture group (else the header's)
  *   system           string             optional system message
  *   tests            string or array    code_execution: test code run
  *                    of strings         after the answer
  *   rubric           string             llm_judge: what the judge grades
- *   normalise        array of strings   exact_match only, optional:
+ *   normalise        array of strings   exact_match and regex, optional:
  *                                       "case", "whitespace", "punctuation"
+ *                                       (regex default: case, whitespace)
  *   metadata         any JSON           optional, kept out of scoring
+ *
+ * The first non-blank line may instead be a header describing the file:
+ *
+ *   {"benchmark": {"domain": "math", "pattern": "Answer: (\\S+)",
+ *                  "description": "..."}}
+ *
+ * "domain" declares the file one of that domain's benchmarks: `loco eval`
+ * gates it for superiority for an adapter of that domain (non-inferiority
+ * for the others); "pattern" is the regex items' default pattern. Every
+ * header field is optional; no other field is allowed.
  *
  * Any other field is an error (a misspelt "refrence" would otherwise be
  * silently ignored). Blank lines are skipped. Errors name the source, the
@@ -49,9 +65,12 @@ enum loco_eval_type {
     LOCO_EVAL_CODE_EXECUTION = 1,
     LOCO_EVAL_ROUGE = 2,
     LOCO_EVAL_LLM_JUDGE = 3,
+    LOCO_EVAL_NUMERIC = 4, /* loco_score_numeric against the reference */
+    LOCO_EVAL_REGEX = 5,   /* loco_score_regex_match of the pattern against the reference */
 };
 
-/* "exact_match", "code_execution", "rouge", "llm_judge"; "unknown" else. */
+/* "exact_match", "code_execution", "rouge", "llm_judge", "numeric",
+ * "regex"; "unknown" else. */
 const char *loco_eval_type_name(enum loco_eval_type t);
 /* The type named `name`; LOCO_ERR_NOT_FOUND (message lists the names). */
 int loco_eval_type_parse(const char *name, enum loco_eval_type *out);
@@ -69,7 +88,8 @@ struct loco_bench_item {
     char **tests; /* code_execution: n_tests >= 1 strings */
     size_t n_tests;
     char *rubric;       /* llm_judge */
-    uint32_t normalise; /* enum loco_norm_flags, exact_match only */
+    char *pattern;      /* regex: the item's pattern, else the header's (checked at load) */
+    uint32_t normalise; /* enum loco_norm_flags, exact_match and regex */
     char *metadata;     /* the "metadata" value as compact JSON text, or NULL */
     size_t line;        /* 1-based line in the source, for messages */
 };
@@ -77,6 +97,10 @@ struct loco_bench_item {
 struct loco_bench_items {
     struct loco_bench_item *items;
     size_t n;
+    /* the header line's fields, NULL when absent */
+    char *domain;  /* the domain whose benchmark the file is */
+    char *pattern; /* default pattern of regex items */
+    char *description;
 };
 
 /* Limits on what is read from outside. */
@@ -88,7 +112,9 @@ struct loco_bench_items {
  * with n = 0) to free with loco_bench_items_free; on failure *out is NULL,
  * the status is LOCO_ERR_FORMAT (or LOCO_ERR_RANGE for a limit,
  * LOCO_ERR_NOMEM) and the message names source:line, the field and the fix.
- * Duplicate ids are an error naming both lines. */
+ * Duplicate ids are an error naming both lines. A regex item's pattern is
+ * checked here (loco_score_regex_check), so a bad pattern fails the load,
+ * not every item. */
 int loco_bench_items_parse(const char *text, size_t len, const char *source,
                            struct loco_bench_items **out);
 
@@ -107,6 +133,15 @@ int loco_bench_item_score_exact(const struct loco_bench_item *item, const char *
  * reference; LOCO_ERR_INVALID for an item of another type. */
 int loco_bench_item_score_rouge(const struct loco_bench_item *item, const char *answer,
                                 struct loco_rouge_score *out);
+
+/* The numeric scorer (loco_score_numeric) for a numeric item, the regex
+ * scorer (loco_score_regex_match) for a regex item: 1 or 0; `detail` (may
+ * be NULL) receives what was extracted. LOCO_ERR_INVALID for an item of
+ * another type. */
+int loco_bench_item_score_numeric(const struct loco_bench_item *item, const char *answer,
+                                  char *detail, size_t cap);
+int loco_bench_item_score_regex(const struct loco_bench_item *item, const char *answer,
+                                char *detail, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -22,7 +22,8 @@
  *   judge-roleplay GPTeacher roleplay records 1001-1200 (the writing
  *                  adapter trains on 1-800), judged the same way
  * and custom benchmarks: FILE.jsonl in the item format of docs/benchmarks.md
- * (exact_match, rouge, code_execution, llm_judge).
+ * (exact_match, numeric, regex, rouge, code_execution, llm_judge); a
+ * file's header may declare it one of a domain's benchmarks.
  *
  * Both sides run through loco_generate_many over several sequences; every
  * answer goes through the generation cache (loco/evalcache.h) when one is
@@ -118,7 +119,10 @@ struct loco_eval_bench {
     double base_score, adapter_score, diff, p_value;
     struct loco_ci diff_ci;
     bool in_domain;     /* the adapter's own benchmark: superiority gate */
-    bool gate_passed;   /* superiority (in domain) or non-inferiority (not) */
+    enum loco_gate_kind gate_kind;   /* superiority (in domain) or non-inferiority (not) */
+    enum loco_gate_verdict verdict;  /* PASS, FAIL, or uninformative (a non-inferiority
+                                        check at the floor: loco_stats_ni_informative) */
+    bool gate_passed;   /* verdict == PASS */
     const char *gate_why;
     double gen_ms[2];   /* generation wall time per side */
     size_t n_cached[2]; /* answers read from the cache per side */
@@ -188,6 +192,146 @@ double loco_eval_pass_at_k(uint32_t n, uint32_t c, uint32_t k);
 /* The benchmark's result as a JSON object text (summary and every item), for
  * the evaluation record. malloc'd. */
 char *loco_eval_bench_json(const struct loco_eval_bench *b, bool with_items);
+
+/* ---- planned n, reruns and verdicts (docs/evaluation.md, "Planned n") ---- */
+
+/* Whether a benchmark's items are pass/fail (binary) and how many it has:
+ * the built-in ones by name, a custom file by its first item's type (the
+ * file is read), with `samples` > 1 code benchmarks score c/n (continuous).
+ * *domain (may be NULL) receives a custom file's header domain (malloc'd;
+ * NULL when none). Reads the items (built-ins from p->shared_dir). */
+int loco_eval_bench_info(const char *bench, const struct loco_eval_params *p, bool *binary,
+                         size_t *n_items, char **domain);
+
+/* The name a benchmark has in records and the registry: a built-in's own,
+ * a custom file's stem lower-cased with other characters than letters,
+ * digits, '.' and '_' turned into '-' ("data/My Maths.jsonl" -> "my-maths"). */
+void loco_eval_bench_name(const char *bench, char *name, size_t cap);
+
+/* The planned n of one benchmark. */
+struct loco_eval_plan_bench {
+    char benchmark[64];
+    enum loco_gate_kind gate;
+    bool binary;
+    double effect;       /* the gain (superiority) or the margin (non-inferiority) planned for */
+    double base_rate;    /* the base score the plan used, NaN when unknown */
+    struct loco_stats_plan stats;
+    size_t available;    /* items the benchmark has (0: unknown) */
+    bool floor;          /* non-inferiority with base_rate < margin: uninformative at any n */
+    char basis[320];     /* what the spread rests on, in words */
+};
+
+/* Plan benchmark `benchmark` for `gate` at significance alpha and `power`
+ * for `effect` (superiority: the smallest gain worth finding; non-
+ * inferiority: the margin). What the spread rests on, first found:
+ *   1. `previous`, the text of an earlier record of the adapter (may be
+ *      NULL) holding the benchmark: binary, its discordance rate
+ *      (base_only + adapter_only) / n (one pair when none); continuous, the
+ *      sd of its per-item differences; its base score as base_rate;
+ *   2. `sd` (continuous, when finite) or `base_rate` (binary, when finite):
+ *      the discordance of independent errors (loco_stats_disc_independent);
+ *   3. an assumption, stated in basis: binary, base rate 0.5 (the largest
+ *      discordance); continuous, sd 0.5.
+ * LOCO_ERR_INVALID for effect, alpha or power outside (0, 1). */
+int loco_eval_plan_bench(const char *benchmark, bool binary, enum loco_gate_kind gate,
+                         const char *previous, double base_rate, double sd, double effect,
+                         double alpha, double power, struct loco_eval_plan_bench *out);
+
+/* The plan as the JSON object a record keeps under "plan". malloc'd. */
+char *loco_eval_plan_json(const struct loco_eval_plan_bench *b, size_t n, double alpha,
+                          double power, const char *date);
+
+/* The record to write at a path that may already hold one. `previous` (may
+ * be NULL): the record there; `current`: the record of this run (its
+ * "benchmarks" may be empty: then no run is added, e.g. a plan alone);
+ * `plan` (may be NULL): a plan object (loco_eval_plan_json) to record,
+ * else the previous record's plan is kept. When `previous` is of the same
+ * adapter file and model (loco_eval_record_same_series), its runs are kept
+ * and this run is appended (else it is not used: the caller keeps it): the result has "run" (this run's number) and "runs" (a summary
+ * of every run: date, and per benchmark n, scores, interval, p, gate and
+ * that run's own verdict; an earlier run's summary also keeps its items,
+ * this run's items are the benchmarks' own, so each run's items are kept
+ * once). Each benchmark's gate is decided ONCE: by the
+ * first run that measured it; a later run (a rerun) keeps its statistics
+ * and its own verdict as "run_verdict", while "verdict", "passed" and "why"
+ * stay the deciding run's ("decided_by_run"), and "rerun" says which run of
+ * the benchmark it is. With a plan, "planned_n" is set and a decision on
+ * another n says so in "plan_note" and "why". `note` (may be NULL) receives
+ * a sentence for the user (e.g. "rerun 2 of gsm8k, planned n=311: ...").
+ * *out is malloc'd. LOCO_ERR_FORMAT when `current` is not a record. */
+int loco_eval_record_merge(const char *previous, const char *current, const char *plan,
+                           char **out, char *note, size_t cap);
+
+/* Whether two record texts are of the same adapter file and model (both
+ * sha256s equal): runs of one series, which loco_eval_record_merge chains.
+ * False when either is not a record. */
+bool loco_eval_record_same_series(const char *a, const char *b);
+
+/* Recompute every benchmark's verdict in a record from its stored
+ * statistics (no answer is regenerated): the gate kind ("gate", else
+ * "in_domain"), n_used, base_score, diff, diff_ci95, p_value, the
+ * contamination counts and the settings' alpha and margin, by the current
+ * rules (the floor rule included), then decide once over the runs as
+ * loco_eval_record_merge does. `changes` (may be NULL) receives one line per
+ * changed verdict ("gsm8k: PASS -> uninformative"), "" when none. */
+int loco_eval_record_regate(const char *record, char **out, char *changes, size_t cap);
+
+/* ---- re-scoring a stored record (`loco eval --rescore`) ------------------ */
+
+/* One item side whose score changed. */
+struct loco_eval_rescore_change {
+    size_t bench;             /* index into loco_eval_rescore.bench */
+    char id[64];
+    int side;                 /* 0 base, 1 adapter */
+    double old_score, new_score;
+    char old_detail[160], new_detail[160];
+};
+
+/* One benchmark of the record, before and after. */
+struct loco_eval_rescore_bench {
+    char name[64];
+    bool rescored;            /* false: judged (stored judgments stand) or not found */
+    char how[160];            /* "re-scored", or why the stored scores stand */
+    size_t n_items;
+    size_t n_changed[2];      /* item scores that changed, per side */
+    size_t n_detail_changed[2]; /* item details (what was extracted, why code failed) */
+    double old_base, old_adapter, old_diff, old_p;
+    double new_base, new_adapter, new_diff, new_p;
+    char old_verdict[24], new_verdict[24]; /* the decided verdicts */
+};
+
+#define LOCO_EVAL_RESCORE_MAX_BENCH 32
+
+struct loco_eval_rescore {
+    size_t n_bench;
+    struct loco_eval_rescore_bench bench[LOCO_EVAL_RESCORE_MAX_BENCH];
+    size_t n_changes;
+    struct loco_eval_rescore_change *changes; /* [n_changes], malloc'd */
+};
+
+/* Score every stored answer of `record` again with the current scorers
+ * (nothing is generated), recompute each benchmark's statistics and gate
+ * as a run does (loco_eval_bench_run's code), then decide the verdicts as
+ * loco_eval_record_regate does. Built-in benchmarks read their items from
+ * p->shared_dir; a custom benchmark is scored again when one of `files`
+ * (n_files custom FILE.jsonl paths, may be NULL) has its name, else its
+ * scores stand. Judged benchmarks are not judged again: their stored
+ * judgments and scores stand, their statistics are recomputed. Only the
+ * record's benchmarks (its last run) are scored again; the summaries of
+ * earlier runs in "runs" stay as stored, the last run's is updated.
+ * p->stats takes the record's settings (alpha, margin, bootstrap
+ * resamples) where it has them.
+ *
+ * Each benchmark whose item scores or details, figures or verdict changed
+ * gets an entry appended to its "rescored" array: `date`, loco_version,
+ * items_changed and details_changed per side, and the previous
+ * base_score, adapter_score, diff, p_value and verdict. *out (malloc'd) is the new record text; `res` (may be NULL)
+ * receives the summary (free with loco_eval_rescore_free). LOCO_ERR_FORMAT
+ * when `record` is not a locollm-eval/1 record. */
+int loco_eval_record_rescore(const char *record, const struct loco_eval_params *p,
+                             const char *const *files, size_t n_files, const char *date,
+                             char **out, struct loco_eval_rescore *res);
+void loco_eval_rescore_free(struct loco_eval_rescore *res);
 
 #ifdef __cplusplus
 }

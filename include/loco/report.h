@@ -147,7 +147,14 @@ struct loco_leaderboard_row {
     bool primary;   /* the domain's primary benchmark */
     bool has_score; /* false: the numbers below are NAN and n_items 0 */
     double score, ci_low, ci_high, base_score, gain, p_value;
-    bool passed; /* the harness's gate; false without a score */
+    bool passed; /* the registry's passed: the gate does not stop a promotion */
+    /* the gate and its verdict, from the score's record when it can be read
+     * (its benchmark's "gate" and "verdict"), else derived: superiority on
+     * the domain's own benchmarks, non-inferiority elsewhere; uninformative
+     * for non-inferiority when base_score < 0.05, the default margin (the
+     * floor rule, loco_stats_ni_informative); NULL without a score */
+    const char *gate;    /* "superiority", "non-inferiority" */
+    const char *verdict; /* "PASS", "FAIL", "uninformative" */
     int64_t n_items;
     const char *record; /* the evaluation record ("" without a score) */
 };
@@ -167,7 +174,8 @@ void loco_leaderboard_free(struct loco_leaderboard *lb);
 
 /* Renderings; malloc'd, caller frees. JSON: a list of row objects (rank,
  * name, domain, benchmark, score, ci_low, ci_high, base_score, gain,
- * p_value, passed, active, status, n_items, record; null where unknown). */
+ * p_value, passed, gate, verdict, active, status, n_items, record; null
+ * where unknown). */
 char *loco_leaderboard_markdown(const struct loco_leaderboard *lb);
 char *loco_leaderboard_html(const struct loco_leaderboard *lb);
 char *loco_leaderboard_json(const struct loco_leaderboard *lb);

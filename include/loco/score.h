@@ -20,6 +20,10 @@
  *            "B", or the text of one choice) and compared to answerKey.
  *   exact    plain exact match with optional normalisation (case,
  *            whitespace, punctuation), for custom benchmark items.
+ *   numeric  the answer's number ("#### N", else \boxed{N}, else the last
+ *            number: GSM8K's own extraction) equals the reference's within
+ *            a relative tolerance; "1,234", "$5", "50%", "3.50" read.
+ *   regex    a custom pattern's capture group equals the reference.
  *
  * Strings are UTF-8. Every char * a function returns is malloc'd and the
  * caller frees it with free(); on failure such functions return NULL (or a
@@ -102,6 +106,61 @@ char *loco_gsm8k_normalise(const char *s);
  * 0 when not, a negative loco_status on error. `gold` may be the dataset's
  * `answer` ("18") or its full `answer_text` ("... #### 18"). */
 int loco_gsm8k_score(const char *response, const char *gold, enum loco_gsm8k_filter filter);
+
+/* ---- numbers in answers (GSM8K and the `numeric` scorer) ---------------- */
+
+/* The rules that find an answer's number, tried in this order. GSM8K's
+ * filters are two of them: strict-match is LOCO_NUMBER_HASHES alone,
+ * flexible-extract is LOCO_NUMBER_LAST alone (loco_gsm8k_extract calls
+ * loco_number_extract with one rule); the numeric scorer uses all three. */
+enum loco_number_rule {
+    LOCO_NUMBER_HASHES = 1 << 0, /* the first "#### N" (GSM8K's strict-match pattern) */
+    LOCO_NUMBER_BOXED = 1 << 1,  /* the last \boxed{...} holding a number */
+    LOCO_NUMBER_LAST = 1 << 2,   /* the last number in the text (flexible-extract's pattern) */
+    LOCO_NUMBER_ALL = 7,
+};
+
+/* The text of the answer's number under `rules` (a set of enum
+ * loco_number_rule), as the rule's pattern matched it ("$1,234." is
+ * possible: loco_number_parse reads it), or LOCO_GSM8K_INVALID when no rule
+ * finds one. *rule (may be NULL) receives the rule that found it, 0 for
+ * none. Caller frees *out. */
+int loco_number_extract(const char *response, uint32_t rules, char **out, uint32_t *rule);
+
+/* Read a number written the way answers write them: surrounding spaces, a
+ * sign, a leading "$" (or "£", "€"), thousands separators ("1,234"), a
+ * trailing "%" or ".", decimals ("3.50"), a simple fraction "3/4". LaTeX
+ * "\frac{a}{b}" and "\$" are read too. LOCO_ERR_FORMAT when the text is
+ * not one number. */
+int loco_number_parse(const char *text, double *value);
+
+/* Equal within a relative tolerance: |a - b| <= rel_tol * max(|a|, |b|)
+ * (and exactly equal at 0); so 3.50 == 3.5 and 1e-7 relative rounding
+ * passes with rel_tol 1e-6. */
+bool loco_number_equal(double a, double b, double rel_tol);
+
+#define LOCO_NUMBER_REL_TOL 1e-6 /* the numeric scorer's tolerance */
+
+/* The numeric scorer: 1 when the answer's number (loco_number_extract with
+ * LOCO_NUMBER_ALL) equals the reference's (loco_number_parse, else the
+ * reference's own extracted number, so a worked "... #### 18" works) within
+ * LOCO_NUMBER_REL_TOL; 0 when it differs or the answer has none. `detail`
+ * (may be NULL) receives what was extracted and by which rule. A negative
+ * loco_status when the reference holds no number. */
+int loco_score_numeric(const char *response, const char *reference, char *detail, size_t cap);
+
+/* Check a pattern for the regex scorer: it must compile (PCRE2) and have
+ * exactly one capture group. LOCO_ERR_INVALID with PCRE2's reason and
+ * offset, or naming the group count. */
+int loco_score_regex_check(const char *pattern);
+
+/* The regex scorer: the pattern's capture group in its LAST match in the
+ * response, normalised by `flags` (enum loco_norm_flags), equals the
+ * normalised reference: 1; 0 when it differs or nothing matches. `detail`
+ * (may be NULL) receives the captured text. LOCO_ERR_INVALID for a bad
+ * pattern (loco_score_regex_check). */
+int loco_score_regex_match(const char *response, const char *pattern, const char *reference,
+                           uint32_t flags, char *detail, size_t cap);
 
 /* One GSM8K record as ../shared/datasets/gsm8k/{train,test}.jsonl stores it. */
 struct loco_gsm8k_example {

@@ -194,6 +194,91 @@ bool loco_stats_gate_domain(size_t n, double p_value, double diff, double alpha,
  * with a wide interval fails. */
 bool loco_stats_gate_noninferior(size_t n, struct loco_ci diff_ci, double margin, const char **why);
 
+/* ---- verdicts ------------------------------------------------------------ */
+
+/* Which gate a benchmark is held to: superiority on the adapter's own
+ * domain, non-inferiority elsewhere. */
+enum loco_gate_kind {
+    LOCO_GATE_SUPERIORITY = 0,
+    LOCO_GATE_NONINFERIORITY = 1,
+};
+
+/* What the gate concluded. UNINFORMATIVE: a non-inferiority check whose base
+ * score leaves no room for a margin-sized drop (loco_stats_ni_informative):
+ * it neither passes nor fails, and does not stop a promotion. */
+enum loco_gate_verdict {
+    LOCO_VERDICT_FAIL = 0,
+    LOCO_VERDICT_PASS = 1,
+    LOCO_VERDICT_UNINFORMATIVE = 2,
+};
+
+/* "superiority", "non-inferiority"; "PASS", "FAIL", "uninformative". */
+const char *loco_gate_kind_name(enum loco_gate_kind k);
+const char *loco_gate_verdict_name(enum loco_gate_verdict v);
+/* The verdict named by `name` (any case); LOCO_ERR_NOT_FOUND else. */
+int loco_gate_verdict_parse(const char *name, enum loco_gate_verdict *out);
+
+/* The floor rule. Scores are on 0..1 with higher better, so on these items
+ * the adapter can drop by at most the base score (it cannot score below 0:
+ * for pass/fail items, lose more than the k items the base got right). A
+ * non-inferiority check is informative only when that largest possible drop
+ * reaches the margin: base_score >= margin. Below it, the check cannot see
+ * a margin-sized drop however the adapter behaves, and PASS or FAIL would
+ * only reflect n. (A drop is never limited by the ceiling; a base near 1 is
+ * the superiority gate's problem, where any significant gain still passes.)
+ * `why` (may be NULL) receives a fixed sentence. NaN base: not informative. */
+bool loco_stats_ni_informative(double base_score, double margin, const char **why);
+
+/* The non-inferiority gate with the floor rule: UNINFORMATIVE when
+ * loco_stats_ni_informative says so (whatever n and the interval), else
+ * PASS or FAIL as loco_stats_gate_noninferior. */
+enum loco_gate_verdict loco_stats_gate_noninferior_verdict(size_t n, double base_score,
+                                                           struct loco_ci diff_ci, double margin,
+                                                           const char **why);
+
+/* ---- planning the sample size ------------------------------------------------ */
+
+/* What a planned n rests on and gives. */
+struct loco_stats_plan {
+    uint32_t n;        /* items needed: ceil(n_raw) (binary superiority: raised to the
+                          exact power), at least LOCO_STATS_MIN_ITEMS */
+    double n_raw;      /* the formula's value before rounding and the floor */
+    double spread;     /* binary: the discordance rate psi assumed; continuous: the sd */
+    double power_at_n; /* the power the formula's test has at n (see below) */
+};
+
+/* The discordance rate of paired pass/fail items when base and adapter err
+ * independently, the base scores p and the adapter p + delta:
+ * p (1 - p - delta) + (p + delta)(1 - p). Real pairs are positively
+ * correlated (fewer discordant pairs), so n planned from it is conservative. */
+double loco_stats_disc_independent(double base_rate, double delta);
+
+/* Items needed for pass/fail items with discordance rate p_disc:
+ *   superiority, a gain `effect` found by the two-sided McNemar test at
+ *   alpha with probability `power` (Connor 1987):
+ *     n = (z_{1-a/2} sqrt(psi) + z_power sqrt(psi - effect^2))^2 / effect^2,
+ *     psi = max(p_disc, effect), then n raised one at a time (at most 2000
+ *     steps) until the exact McNemar power at n reaches `power` (the normal
+ *     approximation can fall short of the exact test); power_at_n: that
+ *     exact power;
+ *   non-inferiority, the drop's upper 95% bound below the margin `effect`
+ *   when there is no true drop:
+ *     n = (z_{1-a/2} + z_power)^2 psi / effect^2, psi = p_disc
+ *     (per-item differences of mean 0 have variance psi); power_at_n: its
+ *     normal approximation Phi(effect sqrt(n / psi) - z_{1-a/2}).
+ * LOCO_ERR_INVALID for effect, alpha or power outside (0, 1) or p_disc
+ * outside (0, 1]. */
+int loco_stats_plan_binary(enum loco_gate_kind kind, double p_disc, double effect, double alpha,
+                           double power, struct loco_stats_plan *out);
+
+/* The same for scores whose paired differences have standard deviation sd:
+ * n = ((z_{1-a/2} + z_power) sd / effect)^2 for both gates (the paired
+ * z-test of loco_stats_paired_power; for non-inferiority against the
+ * margin); power_at_n by loco_stats_paired_power (superiority) or
+ * Phi(effect sqrt(n) / sd - z_{1-a/2}). */
+int loco_stats_plan_continuous(enum loco_gate_kind kind, double sd, double effect, double alpha,
+                               double power, struct loco_stats_plan *out);
+
 #ifdef __cplusplus
 }
 #endif

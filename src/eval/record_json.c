@@ -159,7 +159,8 @@ char *loco_eval_bench_json(const struct loco_eval_bench *b, bool with_items)
             if (b->items[i].contaminated)
                 cJSON_AddItemToArray(ids, cJSON_CreateString(b->items[i].id));
     }
-    cJSON_AddStringToObject(o, "gate", b->in_domain ? "superiority" : "non-inferiority");
+    cJSON_AddStringToObject(o, "gate", loco_gate_kind_name(b->gate_kind));
+    cJSON_AddStringToObject(o, "verdict", loco_gate_verdict_name(b->verdict));
     cJSON_AddBoolToObject(o, "passed", b->gate_passed);
     cJSON_AddStringToObject(o, "why", b->gate_why ? b->gate_why : "");
     cJSON *t = cJSON_AddObjectToObject(o, "generation");

@@ -29,8 +29,12 @@
 #include "loco/models.h"
 #include "loco/sandbox.h"
 #include "loco/score.h"
+#include "rescore_internal.h"
 
-enum kind { K_GSM8K, K_MBPP, K_HUMANEVAL, K_ROUGE, K_ARC, K_EXACT, K_CODE_CUSTOM, K_JUDGE };
+enum kind {
+    K_GSM8K, K_MBPP, K_HUMANEVAL, K_ROUGE, K_ARC, K_EXACT, K_CODE_CUSTOM, K_JUDGE, K_NUMERIC,
+    K_REGEX
+};
 
 /* One item and what scores it. */
 struct item {
@@ -44,7 +48,8 @@ struct item {
     char **tests;       /* mbpp / custom code asserts */
     size_t n_tests;
     struct loco_arc_item arc;
-    uint32_t norm;      /* custom exact_match normalisation */
+    uint32_t norm;      /* custom exact_match and regex normalisation */
+    char *pattern;      /* custom regex items: the checked pattern */
     char *rubric;       /* custom llm_judge: what the judge grades */
     char *system;       /* custom items: a system message before the prompt, or NULL */
     char *key_text;     /* with a system message: what the cache key names, else NULL */
@@ -150,6 +155,7 @@ static void item_free(struct item *it)
         free(it->tests[i]);
     free(it->tests);
     free(it->rubric);
+    free(it->pattern);
     free(it->system);
     free(it->key_text);
     if (it->arc.id)
@@ -390,6 +396,7 @@ static int load_custom(const char *path, const struct loco_eval_params *p, enum 
         items[i].prompt = strdup(b->prompt);
         items[i].gold = b->reference ? strdup(b->reference) : NULL;
         items[i].norm = b->normalise;
+        items[i].pattern = b->pattern ? strdup(b->pattern) : NULL;
         items[i].rubric = b->rubric ? strdup(b->rubric) : NULL;
         if (b->system) { /* the key names the system message too */
             items[i].system = strdup(b->system);
@@ -406,6 +413,8 @@ static int load_custom(const char *path, const struct loco_eval_params *p, enum 
     *kind = first == LOCO_EVAL_ROUGE            ? K_ROUGE
             : first == LOCO_EVAL_CODE_EXECUTION ? K_CODE_CUSTOM
             : first == LOCO_EVAL_LLM_JUDGE      ? K_JUDGE
+            : first == LOCO_EVAL_NUMERIC        ? K_NUMERIC
+            : first == LOCO_EVAL_REGEX          ? K_REGEX
                                                 : K_EXACT;
     loco_bench_items_free(set);
     if (rc) {
@@ -501,6 +510,21 @@ static int score_item(const struct item *it, enum kind kind, const char *answer,
     }
     case K_EXACT: {
         int r = loco_score_exact_match(answer, it->gold ? it->gold : "", it->norm);
+        if (r < 0)
+            return r;
+        *score = r;
+        return LOCO_OK;
+    }
+    case K_NUMERIC: {
+        int r = loco_score_numeric(answer, it->gold ? it->gold : "", detail, cap);
+        if (r < 0)
+            return r;
+        *score = r;
+        return LOCO_OK;
+    }
+    case K_REGEX: {
+        int r = loco_score_regex_match(answer, it->pattern, it->gold ? it->gold : "", it->norm,
+                                       detail, cap);
         if (r < 0)
             return r;
         *score = r;
@@ -997,7 +1021,7 @@ static int compare(struct loco_eval_bench *b, const struct loco_eval_params *p)
         b->cont.base_ci = b->cont.adapter_ci = b->diff_ci;
         b->cont.bootstrap_p = b->cont.cohens_dz = b->cont.wilcoxon.rank_biserial = NAN;
         b->cont.power[0] = b->cont.power[1] = NAN;
-        b->gate_passed = false;
+        b->verdict = LOCO_VERDICT_FAIL;
         b->gate_why = "fewer than 2 items have a valid rating on both sides";
         goto done;
     } else if (!rc) {
@@ -1008,18 +1032,20 @@ static int compare(struct loco_eval_bench *b, const struct loco_eval_params *p)
         b->diff_ci = b->cont.diff_ci;
         b->p_value = b->cont.p_value;
     }
-    if (!rc)
-        b->gate_passed = b->in_domain
-                             ? loco_stats_gate_domain(m, b->p_value, b->diff, p->stats.alpha,
-                                                      &b->gate_why)
-                             : loco_stats_gate_noninferior(m, b->diff_ci, p->stats.ni_margin,
-                                                           &b->gate_why);
+    if (!rc && b->in_domain)
+        b->verdict = loco_stats_gate_domain(m, b->p_value, b->diff, p->stats.alpha, &b->gate_why)
+                         ? LOCO_VERDICT_PASS
+                         : LOCO_VERDICT_FAIL;
+    else if (!rc)
+        b->verdict = loco_stats_gate_noninferior_verdict(m, b->base_score, b->diff_ci,
+                                                         p->stats.ni_margin, &b->gate_why);
     if (!rc && b->n_contaminated && !b->decontaminated) {
-        b->gate_passed = false;
+        b->verdict = LOCO_VERDICT_FAIL;
         b->gate_why = "contaminated: items share 13-grams with the adapter's training data "
                       "(see contamination; --decontaminate scores the clean items)";
     }
 done:
+    b->gate_passed = b->verdict == LOCO_VERDICT_PASS;
     free(x0);
     free(x1);
     free(y0);
@@ -1051,6 +1077,16 @@ static int load_shots(struct run *r, const struct loco_eval_params *p,
     return rc;
 }
 
+static void name_bench(const char *bench, bool builtin, char *name, size_t cap);
+
+void loco_eval_bench_name(const char *bench, char *name, size_t cap)
+{
+    bool builtin = false;
+    for (size_t i = 0; bench && i < N_BUILTINS; i++)
+        builtin = builtin || !strcmp(builtins[i].name, bench);
+    name_bench(bench ? bench : "", builtin, name, cap);
+}
+
 static void name_bench(const char *bench, bool builtin, char *name, size_t cap)
 {
     if (builtin) {
@@ -1078,10 +1114,13 @@ static int setup_result(struct run *r, bool in_domain)
              r->kind == K_ROUGE     ? "rouge-l-f1"
              : is_code(r->kind)     ? "pass@1"
              : r->kind == K_EXACT   ? "exact_match"
+             : r->kind == K_NUMERIC ? "numeric"
+             : r->kind == K_REGEX   ? "regex_match"
              : r->kind == K_JUDGE   ? (p->judge.rubric == LOCO_JUDGE_PROMETHEUS ? "judge-prometheus"
                                                                               : "judge-mtbench")
                                     : "accuracy");
     out->in_domain = in_domain;
+    out->gate_kind = in_domain ? LOCO_GATE_SUPERIORITY : LOCO_GATE_NONINFERIORITY;
     out->samples = r->samples;
     out->temperature = r->samples > 1 ? p->temperature : 0.0f;
     out->seed = p->seed;
@@ -1188,7 +1227,10 @@ int loco_eval_bench_run(const struct loco_model *m, const struct loco_adapter *a
         return rc;
     name_bench(bench, def != NULL, out->name, sizeof out->name);
     struct run r = {.m = m, .p = p, .kind = kind, .items = items, .n = n,
-                    .max_tokens = p->max_tokens > 0 ? p->max_tokens : def ? def->max_tokens : 256,
+                    .max_tokens = p->max_tokens > 0 ? p->max_tokens
+                                  : def               ? def->max_tokens
+                                  : kind == K_NUMERIC ? 320 /* worked answers, as gsm8k */
+                                                      : 256,
                     .samples = is_code(kind) && p->samples > 1 ? p->samples : 1,
                     .judge_sees_reference = !def, .progress = progress, .user = user, .out = out};
     struct loco_gsm8k_example *shot_ex = NULL;
@@ -1223,6 +1265,45 @@ int loco_eval_bench_run(const struct loco_model *m, const struct loco_adapter *a
     return rc;
 }
 
+int loco_eval_bench_info(const char *bench, const struct loco_eval_params *p, bool *binary,
+                         size_t *n_items, char **domain)
+{
+    if (!bench || !p || !binary || !n_items)
+        return loco_error_set(LOCO_ERR_INVALID, "eval: bench_info needs a benchmark and outputs");
+    if (domain)
+        *domain = NULL;
+    const struct bench_def *def = NULL;
+    for (size_t i = 0; i < N_BUILTINS; i++)
+        if (!strcmp(builtins[i].name, bench))
+            def = &builtins[i];
+    if (!def && !is_custom(bench))
+        return loco_error_set(LOCO_ERR_NOT_FOUND, "no benchmark '%s'", bench);
+    struct loco_eval_params all = *p;
+    all.limit = 0; /* every item: the plan compares n with what there is */
+    struct item *items = NULL;
+    size_t n = 0;
+    enum kind kind = def ? def->kind : K_EXACT;
+    int rc = def ? load_builtin(def, &all, &items, &n) : load_custom(bench, &all, &kind, &items, &n);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        item_free(&items[i]);
+    free(items);
+    if (!def && domain) {
+        struct loco_bench_items *set = NULL;
+        rc = loco_bench_items_load(bench, &set);
+        if (!rc && set->domain && !(*domain = strdup(set->domain)))
+            rc = loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+        loco_bench_items_free(set);
+        if (rc)
+            return rc;
+    }
+    uint32_t samples = is_code(kind) && p->samples > 1 ? p->samples : 1;
+    *binary = kind != K_ROUGE && kind != K_JUDGE && samples == 1;
+    *n_items = n;
+    return LOCO_OK;
+}
+
 void loco_eval_bench_free(struct loco_eval_bench *b)
 {
     for (size_t i = 0; b->items && i < b->n; i++) {
@@ -1241,4 +1322,86 @@ void loco_eval_bench_free(struct loco_eval_bench *b)
     }
     free(b->items);
     memset(b, 0, sizeof *b);
+}
+
+/* ---- scoring stored answers again (rescore.c) --------------------------------- */
+
+/* The item of `items` with this id, or NULL. */
+static const struct item *item_by_id(const struct item *items, size_t n, const char *id)
+{
+    for (size_t i = 0; id && i < n; i++)
+        if (!strcmp(items[i].id, id))
+            return &items[i];
+    return NULL;
+}
+
+/* One side of one stored item scored again: its one answer, or every sample. */
+static int rescore_side(const struct item *src, enum kind kind, struct loco_eval_item *it, int side)
+{
+    if (it->n_samples <= 1) {
+        if (!strncmp(it->detail[side], "not generated", 13))
+            return LOCO_OK; /* scores 0, as when the run made it */
+        return score_item(src, kind, it->output[side] ? it->output[side] : "", &it->score[side],
+                          it->detail[side], sizeof it->detail[side]);
+    }
+    char first_fail[160] = "", detail[160];
+    uint32_t c = 0;
+    for (uint32_t s = 0; s < it->n_samples; s++) {
+        double score = 0;
+        const char *answer = it->sample_output[side][s] ? it->sample_output[side][s] : "";
+        int rc = score_code(src, kind, answer, &score, detail, sizeof detail);
+        if (rc)
+            return rc;
+        it->sample_pass[side][s] = score > 0.5;
+        c += score > 0.5;
+        if (score <= 0.5 && !first_fail[0])
+            snprintf(first_fail, sizeof first_fail, "%s", detail);
+    }
+    it->n_correct[side] = c;
+    it->score[side] = (double)c / it->n_samples;
+    snprintf(it->detail[side], sizeof it->detail[side], "%u/%u passed%s%.120s", c, it->n_samples,
+             first_fail[0] ? "; first failure: " : "", first_fail);
+    return LOCO_OK;
+}
+
+int eval_bench_rescore(const char *bench, const struct loco_eval_params *p,
+                       struct loco_eval_bench *b)
+{
+    const struct bench_def *def = NULL;
+    for (size_t i = 0; bench && i < N_BUILTINS; i++)
+        if (!strcmp(builtins[i].name, bench))
+            def = &builtins[i];
+    if (!bench || (!def && !is_custom(bench)))
+        return loco_error_set(LOCO_ERR_NOT_FOUND, "rescore: no benchmark '%s'",
+                              bench ? bench : "(null)");
+    struct loco_eval_params all = *p;
+    all.limit = 0; /* items are matched by id */
+    struct item *items = NULL;
+    size_t n = 0;
+    enum kind kind = b->judged ? K_JUDGE : def ? def->kind : K_EXACT;
+    int rc = b->judged ? LOCO_OK /* nothing to score: no items needed */
+             : def     ? load_builtin(def, &all, &items, &n)
+                       : load_custom(bench, &all, &kind, &items, &n);
+    if (rc)
+        return rc;
+    uint32_t samples = b->samples > 1 && is_code(kind) ? b->samples : 1;
+    b->binary = kind != K_ROUGE && kind != K_JUDGE && samples == 1;
+    for (size_t i = 0; !rc && kind != K_JUDGE && i < b->n; i++) {
+        struct loco_eval_item *it = &b->items[i];
+        const struct item *src = item_by_id(items, n, it->id);
+        if (!src)
+            rc = loco_error_set(LOCO_ERR_NOT_FOUND, "rescore: %s has no item %s", b->name,
+                                it->id ? it->id : "(no id)");
+        for (int side = 0; !rc && side < 2; side++)
+            rc = rescore_side(src, kind, it, side);
+        if (rc)
+            loco_error_prefix("%s item %s", b->name, it->id ? it->id : "?");
+    }
+    for (size_t i = 0; i < n; i++)
+        item_free(&items[i]);
+    free(items);
+    b->n_pass_k = 0;
+    if (!rc && samples > 1)
+        pass_k_summary(b);
+    return rc ? rc : compare(b, p);
 }

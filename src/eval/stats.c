@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct loco_stats_params loco_stats_default_params(void)
 {
@@ -619,4 +620,133 @@ bool loco_stats_gate_noninferior(size_t n, struct loco_ci diff_ci, double margin
     if (!(-diff_ci.lo <= margin))
         return gate(false, "the upper bound of the drop's interval exceeds the margin", why);
     return gate(true, "the upper bound of the drop's interval is within the margin", why);
+}
+
+/* ---- verdicts ------------------------------------------------------------ */
+
+const char *loco_gate_kind_name(enum loco_gate_kind k)
+{
+    return k == LOCO_GATE_NONINFERIORITY ? "non-inferiority" : "superiority";
+}
+
+const char *loco_gate_verdict_name(enum loco_gate_verdict v)
+{
+    return v == LOCO_VERDICT_PASS            ? "PASS"
+           : v == LOCO_VERDICT_UNINFORMATIVE ? "uninformative"
+                                             : "FAIL";
+}
+
+int loco_gate_verdict_parse(const char *name, enum loco_gate_verdict *out)
+{
+    static const enum loco_gate_verdict all[] = {LOCO_VERDICT_FAIL, LOCO_VERDICT_PASS,
+                                                 LOCO_VERDICT_UNINFORMATIVE};
+    for (size_t i = 0; name && i < 3; i++)
+        if (!strcasecmp(name, loco_gate_verdict_name(all[i]))) {
+            *out = all[i];
+            return LOCO_OK;
+        }
+    return loco_error_set(LOCO_ERR_NOT_FOUND, "no verdict \"%s\" (PASS, FAIL, uninformative)",
+                          name ? name : "(null)");
+}
+
+bool loco_stats_ni_informative(double base_score, double margin, const char **why)
+{
+    if (!(base_score >= margin))
+        return gate(false,
+                    "the base scores below the margin: even an adapter scoring 0 could "
+                    "not drop by the margin, so no drop can be seen (the floor rule)",
+                    why);
+    return gate(true, "the base leaves room for a margin-sized drop", why);
+}
+
+enum loco_gate_verdict loco_stats_gate_noninferior_verdict(size_t n, double base_score,
+                                                           struct loco_ci diff_ci, double margin,
+                                                           const char **why)
+{
+    if (!loco_stats_ni_informative(base_score, margin, why))
+        return LOCO_VERDICT_UNINFORMATIVE;
+    return loco_stats_gate_noninferior(n, diff_ci, margin, why) ? LOCO_VERDICT_PASS
+                                                                : LOCO_VERDICT_FAIL;
+}
+
+/* ---- planning the sample size ------------------------------------------------ */
+
+double loco_stats_disc_independent(double base_rate, double delta)
+{
+    double pa = base_rate + delta;
+    return base_rate * (1.0 - pa) + pa * (1.0 - base_rate);
+}
+
+static int check_plan_args(double effect, double alpha, double power)
+{
+    if (!(effect > 0.0 && effect < 1.0) || !(alpha > 0.0 && alpha < 1.0) ||
+        !(power > 0.0 && power < 1.0))
+        return loco_error_set(LOCO_ERR_INVALID,
+                              "stats: a plan needs effect, alpha and power "
+                              "in (0, 1) (got %g, %g, %g)",
+                              effect, alpha, power);
+    return LOCO_OK;
+}
+
+static void plan_round(struct loco_stats_plan *out, double n_raw)
+{
+    out->n_raw = n_raw;
+    double n = ceil(n_raw - 1e-9);
+    if (n < LOCO_STATS_MIN_ITEMS)
+        n = LOCO_STATS_MIN_ITEMS;
+    out->n = n > 4e9 ? 4000000000u : (uint32_t)n;
+}
+
+int loco_stats_plan_binary(enum loco_gate_kind kind, double p_disc, double effect, double alpha,
+                           double power, struct loco_stats_plan *out)
+{
+    if (!out)
+        return loco_error_set(LOCO_ERR_INVALID, "stats: plan_binary got a NULL output");
+    int rc = check_plan_args(effect, alpha, power);
+    if (rc)
+        return rc;
+    if (!(p_disc > 0.0 && p_disc <= 1.0))
+        return loco_error_set(LOCO_ERR_INVALID,
+                              "stats: a discordance rate in (0, 1] is needed "
+                              "(got %g)",
+                              p_disc);
+    memset(out, 0, sizeof *out);
+    double za = loco_stats_norm_ppf(1.0 - alpha / 2.0), zb = loco_stats_norm_ppf(power);
+    if (kind == LOCO_GATE_SUPERIORITY) {
+        double psi = p_disc < effect ? effect : p_disc;
+        double t = za * sqrt(psi) + zb * sqrt(psi - effect * effect);
+        plan_round(out, t * t / (effect * effect));
+        out->spread = psi;
+        /* the normal approximation can fall a little short of the exact
+         * test's power: step n up until the exact power is reached */
+        out->power_at_n = loco_stats_mcnemar_power(out->n, psi, effect, alpha);
+        for (uint32_t k = 0; k < 2000 && out->power_at_n < power && out->n < 200000; k++)
+            out->power_at_n = loco_stats_mcnemar_power(++out->n, psi, effect, alpha);
+    } else {
+        plan_round(out, (za + zb) * (za + zb) * p_disc / (effect * effect));
+        out->spread = p_disc;
+        out->power_at_n = loco_stats_norm_cdf(effect * sqrt((double)out->n / p_disc) - za);
+    }
+    return LOCO_OK;
+}
+
+int loco_stats_plan_continuous(enum loco_gate_kind kind, double sd, double effect, double alpha,
+                               double power, struct loco_stats_plan *out)
+{
+    if (!out)
+        return loco_error_set(LOCO_ERR_INVALID, "stats: plan_continuous got a NULL output");
+    int rc = check_plan_args(effect, alpha, power);
+    if (rc)
+        return rc;
+    if (!(sd > 0.0) || !isfinite(sd))
+        return loco_error_set(LOCO_ERR_INVALID, "stats: a plan needs sd > 0 (got %g)", sd);
+    memset(out, 0, sizeof *out);
+    double za = loco_stats_norm_ppf(1.0 - alpha / 2.0), zb = loco_stats_norm_ppf(power);
+    double t = (za + zb) * sd / effect;
+    plan_round(out, t * t);
+    out->spread = sd;
+    out->power_at_n = kind == LOCO_GATE_SUPERIORITY
+                          ? loco_stats_paired_power(out->n, sd, effect, alpha)
+                          : loco_stats_norm_cdf(effect * sqrt((double)out->n) / sd - za);
+    return LOCO_OK;
 }

@@ -88,6 +88,18 @@ void doc_badge(struct report_doc *d, bool ok, const char *s)
     report_puts(d->b, "</span>");
 }
 
+void doc_verdict(struct report_doc *d, const char *verdict)
+{
+    bool pass = !strcmp(verdict, "PASS"), fail = !strcmp(verdict, "FAIL");
+    if (!d->html || pass || fail) {
+        doc_badge(d, pass, verdict);
+        return;
+    }
+    report_puts(d->b, "<span class=\"neutral\">");
+    report_html(d->b, verdict);
+    report_puts(d->b, "</span>");
+}
+
 void doc_para_begin(struct report_doc *d)
 {
     report_puts(d->b, d->html ? "<p>" : "");

@@ -117,8 +117,8 @@ static void value_ci(struct report_doc *d, double v, const double ci[2], bool si
 
 static void gate_cell(struct report_doc *d, const struct report_bench *b)
 {
-    if (b->has_passed)
-        doc_badge(d, b->passed, b->passed ? "PASS" : "FAIL");
+    if (b->verdict)
+        doc_verdict(d, b->verdict);
     else
         doc_text(d, "-");
     if (b->gate)
@@ -170,6 +170,44 @@ static void write_results(struct report_doc *d, const struct report_record *r)
     doc_table_end(d);
 }
 
+static double bnum(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* "Rerun 2 of 2, planned n=311: decided by run 1 (PASS); this run alone:
+ * FAIL", or the plan alone. */
+static void rerun_line(struct report_doc *d, const struct report_record *r,
+                       const struct report_bench *b)
+{
+    double rerun = bnum(b->json, "rerun"), planned = bnum(b->json, "planned_n");
+    double by = bnum(b->json, "decided_by_run");
+    const cJSON *own = cJSON_GetObjectItemCaseSensitive(b->json, "run_verdict");
+    size_t runs = 0; /* runs of the record that measured this benchmark */
+    const cJSON *run;
+    cJSON_ArrayForEach(run, cJSON_GetObjectItemCaseSensitive(r->root, "runs"))
+    {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(run, "benchmarks"))
+        {
+            const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "benchmark");
+            runs += cJSON_IsString(nm) && !strcmp(nm->valuestring, b->name);
+        }
+    }
+    char t[32];
+    if (!isnan(rerun)) {
+        doc_fmt(d, ". Rerun %s of %zu", report_num(t, sizeof t, rerun, 0), runs);
+        doc_fmt(d, isnan(planned) ? ", no planned n" : ", planned n=%s",
+                report_num(t, sizeof t, planned, 0));
+        doc_fmt(d, ": the gate was decided by run %s", report_num(t, sizeof t, by, 0));
+        if (cJSON_IsString(own))
+            doc_fmt(d, "; this run alone: %s", own->valuestring);
+    } else if (!isnan(planned)) {
+        doc_fmt(d, ". Planned n=%s", report_num(t, sizeof t, planned, 0));
+    }
+}
+
 static void write_gates(struct report_doc *d, const struct report_record *r)
 {
     char t[4][32];
@@ -193,9 +231,86 @@ static void write_gates(struct report_doc *d, const struct report_record *r)
             doc_fmt(d, ". Bootstrap p = %s", report_p(t[0], 32, b->bootstrap_p));
         if (!isnan(b->rank_biserial))
             doc_fmt(d, ", rank-biserial r = %s", report_signed(t[0], 32, b->rank_biserial, 2));
+        rerun_line(d, r, b);
         doc_item_end(d);
     }
     doc_list_end(d);
+}
+
+/* Every run kept in the record, and the plan (when there is more than one
+ * run, or a plan). */
+static void write_runs(struct report_doc *d, const struct report_record *r)
+{
+    const cJSON *runs = cJSON_GetObjectItemCaseSensitive(r->root, "runs");
+    const cJSON *plan = cJSON_GetObjectItemCaseSensitive(r->root, "plan");
+    if (cJSON_GetArraySize(runs) < 2 && !cJSON_IsObject(plan))
+        return;
+    static const char *const heads[] = {"run", "date", "benchmark", "items", "base",
+                                        "adapter", "diff [95% CI]", "p", "this run's verdict"};
+    char t[32], t2[32];
+    doc_heading(d, 2, "Runs");
+    if (cJSON_IsObject(plan)) {
+        doc_para_begin(d);
+        doc_fmt(d, "Planned before the runs (alpha %s, power %s): ",
+                report_num(t, sizeof t, bnum(plan, "alpha"), 3),
+                report_num(t2, sizeof t2, bnum(plan, "power"), 2));
+        const cJSON *e;
+        size_t i = 0;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(plan, "benchmarks"))
+        {
+            const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "benchmark");
+            doc_fmt(d, "%s%s n=%s", i++ ? "; " : "", cJSON_IsString(nm) ? nm->valuestring : "?",
+                    report_num(t, sizeof t, bnum(e, "planned_n"), 0));
+        }
+        double after = bnum(plan, "after_runs");
+        if (after > 0)
+            doc_fmt(d, " (made after %s run(s))", report_num(t, sizeof t, after, 0));
+        doc_text(d, ". The first run of each benchmark decides its gate.");
+        doc_para_end(d);
+    }
+    doc_table_begin(d, heads, "rllrrrrrl");
+    const cJSON *run;
+    cJSON_ArrayForEach(run, runs)
+    {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(run, "benchmarks"))
+        {
+            const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "benchmark");
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "verdict");
+            const cJSON *dt = cJSON_GetObjectItemCaseSensitive(run, "date");
+            const cJSON *ci = cJSON_GetObjectItemCaseSensitive(e, "diff_ci95");
+            double c2[2] = {cJSON_IsNumber(cJSON_GetArrayItem(ci, 0))
+                                ? cJSON_GetArrayItem(ci, 0)->valuedouble
+                                : NAN,
+                            cJSON_IsNumber(cJSON_GetArrayItem(ci, 1))
+                                ? cJSON_GetArrayItem(ci, 1)->valuedouble
+                                : NAN};
+            doc_cell(d);
+            doc_text(d, report_num(t, sizeof t, bnum(run, "run"), 0));
+            doc_cell(d);
+            doc_text(d, cJSON_IsString(dt) ? dt->valuestring : "-");
+            doc_cell(d);
+            doc_text(d, cJSON_IsString(nm) ? nm->valuestring : "?");
+            doc_cell(d);
+            double n = bnum(e, "n_used");
+            doc_text(d, report_num(t, sizeof t, isnan(n) ? bnum(e, "n_items") : n, 0));
+            doc_cell(d);
+            doc_text(d, report_num(t, sizeof t, bnum(e, "base_score"), 3));
+            doc_cell(d);
+            doc_text(d, report_num(t, sizeof t, bnum(e, "adapter_score"), 3));
+            doc_cell(d);
+            value_ci(d, bnum(e, "diff"), c2, true);
+            doc_cell(d);
+            doc_text(d, report_p(t, sizeof t, bnum(e, "p_value")));
+            doc_cell(d);
+            if (cJSON_IsString(v))
+                doc_verdict(d, v->valuestring);
+            else
+                doc_text(d, "-");
+            doc_row_end(d);
+        }
+    }
+    doc_table_end(d);
 }
 
 static void write_generation(struct report_doc *d, const struct report_record *r)
@@ -510,6 +625,7 @@ static void write_body(struct report_doc *d, const struct report_record *r)
     if (d->html)
         write_charts(d, r);
     write_gates(d, r);
+    write_runs(d, r);
     write_generation(d, r);
     write_checks(d, r);
     write_other(d, r);

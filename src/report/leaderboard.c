@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "loco/report.h"
+#include "loco/stats.h"
 #include "report/report_internal.h"
 
 struct loco_leaderboard_params loco_leaderboard_default_params(void)
@@ -26,12 +27,83 @@ struct loco_leaderboard_params loco_leaderboard_default_params(void)
 
 /* ---- building ------------------------------------------------------------------- */
 
+static bool listed(const char *const *v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v[i], s))
+            return true;
+    return false;
+}
+
 struct row_src { /* what one row is made from */
+    const struct loco_registry *r;
     const struct loco_registry_adapter *a;
     const char *benchmark;
     bool primary;
     const struct loco_registry_score *s; /* NULL: no score */
 };
+
+/* The gate and verdict the score's record gives its benchmark; false when
+ * the record cannot be read or lacks them. The record path is as the
+ * registry stores it: absolute, relative to the registry file that defines
+ * the adapter, or (the user overlay's) relative to the working folder. */
+static bool record_verdict(const struct loco_registry_adapter *a,
+                           const struct loco_registry_score *s, const char **gate,
+                           const char **verdict)
+{
+    if (!s->record || !s->record[0])
+        return false;
+    char path[8192];
+    const char *slash = a->source ? strrchr(a->source, '/') : NULL;
+    if (s->record[0] != '/' && slash)
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - a->source), a->source, s->record);
+    else
+        snprintf(path, sizeof path, "%s", s->record);
+    char *text = NULL;
+    if (loco_report_read_file(path, &text, NULL) != LOCO_OK &&
+        loco_report_read_file(s->record, &text, NULL) != LOCO_OK)
+        return false;
+    cJSON *r = cJSON_Parse(text);
+    free(text);
+    bool found = false;
+    const cJSON *b;
+    cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(r, "benchmarks"))
+    {
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(b, "benchmark");
+        const cJSON *g = cJSON_GetObjectItemCaseSensitive(b, "gate");
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(b, "verdict");
+        enum loco_gate_verdict vv;
+        if (!cJSON_IsString(nm) || strcmp(nm->valuestring, s->benchmark) || !cJSON_IsString(g) ||
+            !cJSON_IsString(v) || loco_gate_verdict_parse(v->valuestring, &vv) != LOCO_OK)
+            continue;
+        *gate = loco_gate_kind_name(strcmp(g->valuestring, "superiority") ? LOCO_GATE_NONINFERIORITY
+                                                                          : LOCO_GATE_SUPERIORITY);
+        *verdict = loco_gate_verdict_name(vv);
+        found = true;
+        break;
+    }
+    cJSON_Delete(r);
+    return found;
+}
+
+/* The gate and verdict of a score: its record's, else derived from the
+ * registry (see loco/report.h). */
+static void score_verdict(const struct loco_registry *r, const struct loco_registry_adapter *a,
+                          const struct loco_registry_score *s, const char **gate,
+                          const char **verdict)
+{
+    if (record_verdict(a, s, gate, verdict))
+        return;
+    const struct loco_registry_domain *dom = loco_registry_find_domain(r, a->domain);
+    bool own = dom && (!strcmp(dom->primary_benchmark, s->benchmark) ||
+                       listed(dom->benchmarks.v, dom->benchmarks.n, s->benchmark));
+    *gate = loco_gate_kind_name(own ? LOCO_GATE_SUPERIORITY : LOCO_GATE_NONINFERIORITY);
+    struct loco_stats_params sp = loco_stats_default_params();
+    if (!own && !loco_stats_ni_informative(s->base_score, sp.ni_margin, NULL))
+        *verdict = loco_gate_verdict_name(LOCO_VERDICT_UNINFORMATIVE);
+    else
+        *verdict = loco_gate_verdict_name(s->passed ? LOCO_VERDICT_PASS : LOCO_VERDICT_FAIL);
+}
 
 static int add_row(struct loco_leaderboard *lb, size_t *cap, const struct row_src *src)
 {
@@ -61,6 +133,8 @@ static int add_row(struct loco_leaderboard *lb, size_t *cap, const struct row_sr
                                          .passed = s && s->passed,
                                          .n_items = s ? s->n_items : 0,
                                          .record = s && s->record ? s->record : ""};
+    if (s)
+        score_verdict(src->r, src->a, s, &row->gate, &row->verdict);
     return LOCO_OK;
 }
 
@@ -88,7 +162,7 @@ static int add_benchmark(const struct loco_registry *r, const struct loco_regist
         const struct loco_registry_adapter *a = loco_registry_adapter_at(r, i);
         if (strcmp(a->domain, dom->name))
             continue;
-        struct row_src src = {a, bench, primary, loco_registry_score(a, bench)};
+        struct row_src src = {r, a, bench, primary, loco_registry_score(a, bench)};
         if ((src.s || primary) && add_row(lb, cap, &src))
             return LOCO_ERR_NOMEM;
     }
@@ -96,14 +170,6 @@ static int add_benchmark(const struct loco_registry *r, const struct loco_regist
     for (size_t i = first; i < lb->n; i++)
         lb->rows[i].rank = lb->rows[i].has_score ? (int32_t)(i - first + 1) : 0;
     return LOCO_OK;
-}
-
-static bool listed(const char *const *v, size_t n, const char *s)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(v[i], s))
-            return true;
-    return false;
 }
 
 /* The benchmarks of a domain in leaderboard order (at most cap). */
@@ -200,8 +266,10 @@ static void row_cells(struct report_doc *d, const struct loco_leaderboard_row *w
     doc_cell(d);
     doc_raw(d, "%s", report_p(a, sizeof a, w->p_value));
     doc_cell(d);
-    if (w->has_score)
-        doc_badge(d, w->passed, w->passed ? "PASS" : "FAIL");
+    doc_text(d, w->gate ? w->gate : "-");
+    doc_cell(d);
+    if (w->verdict)
+        doc_verdict(d, w->verdict);
     else
         doc_text(d, "-");
     doc_cell(d);
@@ -218,7 +286,7 @@ static void write_board(struct report_doc *d, const struct loco_leaderboard *lb)
 {
     static const char *const heads[] = {"rank",           "adapter", "domain", "benchmark",
                                         "score [95% CI]", "base",    "gain",   "p",
-                                        "gate",           "status",  "items"};
+                                        "gate",           "verdict", "status", "items"};
     doc_heading(d, 1, "LocoLLM leaderboard");
     if (lb->n == 0) {
         doc_para_begin(d);
@@ -231,7 +299,7 @@ static void write_board(struct report_doc *d, const struct loco_leaderboard *lb)
             if (i)
                 doc_table_end(d);
             doc_heading(d, 2, lb->rows[i].domain);
-            doc_table_begin(d, heads, "rllllrrrlll");
+            doc_table_begin(d, heads, "rllllrrrllll");
         }
         row_cells(d, &lb->rows[i]);
     }
@@ -239,7 +307,11 @@ static void write_board(struct report_doc *d, const struct loco_leaderboard *lb)
     doc_para_begin(d);
     doc_text(d, "Ranked within domain and benchmark by score (ties: more items, then name). "
                 "gain = score - base score on the same items; p from the paired test; gate: "
-                "the harness's verdict (docs/evaluation.md).");
+                "superiority on the domain's own benchmarks (a significant gain), "
+                "non-inferiority elsewhere (the drop's upper 95% bound within 5 points); "
+                "verdict: PASS, FAIL, or uninformative for a non-inferiority check whose base "
+                "scores below the 5-point margin, so that no drop of the margin could be seen "
+                "(docs/evaluation.md, docs/statistics.md).");
     doc_para_end(d);
 }
 
@@ -291,6 +363,14 @@ static cJSON *row_json(const struct loco_leaderboard_row *w)
     add_number(o, "gain", w->has_score, w->gain);
     add_number(o, "p_value", w->has_score, w->p_value);
     cJSON_AddBoolToObject(o, "passed", w->passed);
+    if (w->gate)
+        cJSON_AddStringToObject(o, "gate", w->gate);
+    else
+        cJSON_AddNullToObject(o, "gate");
+    if (w->verdict)
+        cJSON_AddStringToObject(o, "verdict", w->verdict);
+    else
+        cJSON_AddNullToObject(o, "verdict");
     cJSON_AddBoolToObject(o, "active", w->active);
     cJSON_AddStringToObject(o, "status", w->status);
     add_number(o, "n_items", w->has_score, (double)w->n_items);

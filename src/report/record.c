@@ -75,6 +75,9 @@ static void read_bench(const cJSON *o, struct report_bench *b)
     const cJSON *passed = cJSON_GetObjectItemCaseSensitive(o, "passed");
     b->has_passed = cJSON_IsBool(passed);
     b->passed = cJSON_IsTrue(passed);
+    b->verdict = str_of(o, "verdict");
+    if (!b->verdict && b->has_passed)
+        b->verdict = b->passed ? "PASS" : "FAIL";
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(o, "in_domain");
     b->in_domain =
         cJSON_IsBool(in) ? cJSON_IsTrue(in) : (b->gate && !strcmp(b->gate, "superiority"));
@@ -235,7 +238,8 @@ bool report_known_record_key(const char *key)
 {
     static const char *const keys[] = {"record",   "loco_version", "date",
                                        "model",    "adapter",      "settings",
-                                       "benchmarks", "contamination", "prompts", NULL};
+                                       "benchmarks", "contamination", "prompts",
+                                       "run",      "runs",         "plan", NULL};
     return in_list(key, keys);
 }
 
@@ -247,7 +251,8 @@ bool report_known_bench_key(const char *key)
         "adapter_ci95",  "pairs",     "cohens_h",    "cohens_dz",     "power_10pt",
         "power_5pt",     "gate",      "passed",      "why",           "generation",
         "items",         "in_domain", "bootstrap_p", "rank_biserial", "contamination",
-        "judge",         "pass_at_k", "n_used",      NULL};
+        "judge",         "pass_at_k", "n_used",      "verdict",       "run_verdict",
+        "decided_by_run", "rerun",    "planned_n",   "plan_note",     NULL};
     return in_list(key, keys);
 }
 

@@ -70,6 +70,8 @@ void doc_code(struct report_doc *d, const char *s, size_t max_chars); /* `s` / <
 void doc_strong(struct report_doc *d, const char *s);
 /* PASS / FAIL, coloured in HTML. */
 void doc_badge(struct report_doc *d, bool ok, const char *s);
+/* A verdict ("PASS", "FAIL", "uninformative") as a badge: green, red, grey. */
+void doc_verdict(struct report_doc *d, const char *verdict);
 void doc_para_begin(struct report_doc *d);
 void doc_para_end(struct report_doc *d);
 void doc_item_begin(struct report_doc *d); /* a bullet; lists end with doc_list_end */
@@ -103,6 +105,9 @@ struct report_bench {
     double pairs[4]; /* both right, base only, adapter only, both wrong (NAN: absent) */
     double bootstrap_p, rank_biserial;
     bool has_passed, passed, in_domain;
+    /* "PASS", "FAIL" or "uninformative" (the record's "verdict", else from
+     * "passed"); NULL when the record has neither */
+    const char *verdict;
     double gen_ms[2], cached[2], tokens[2];
     const cJSON *items; /* array or NULL */
     const cJSON *json;  /* the whole object (for fields this version does not know) */

@@ -28,6 +28,7 @@ const char report_css[] =
     "td{white-space:pre-wrap;word-break:break-word}\n"
     ".pass{color:#176f2c;font-weight:bold}\n"
     ".fail{color:#b00020;font-weight:bold}\n"
+    ".neutral{color:#8a6d00;font-weight:bold}\n"
     "figure{margin:1em 0}figcaption{font-size:0.9em;color:#555}\n"
     "code{font-size:0.9em;background:#f4f4f4;padding:0 0.2em}\n"
     "svg{max-width:100%;height:auto}\n";
@@ -101,6 +102,14 @@ static double bars_ymax(const struct report_record *r)
     return m;
 }
 
+/* The SVG fill attribute of a verdict's label. */
+static const char *verdict_fill(const char *verdict)
+{
+    return !strcmp(verdict, "PASS")   ? "fill=\"#176f2c\""
+           : !strcmp(verdict, "FAIL") ? "fill=\"#b00020\""
+                                      : "fill=\"#8a6d00\"";
+}
+
 static void bar(struct report_buf *b, double x, double w, double v, const double ci[2],
                 double (*y)(double, double), double ymax, const char *fill)
 {
@@ -168,10 +177,9 @@ void report_svg_bars(struct report_buf *b, const struct report_record *r)
         bar(b, cx - bw - 2, bw, k->base, k->base_ci, bars_y, ymax, "#9e9e9e");
         bar(b, cx + 2, bw, k->adapter, k->adapter_ci, bars_y, ymax, "#1f77b4");
         svg_text(b, cx, BAR_H - BAR_BOTTOM + 18, "middle", NULL, k->name, 16);
-        if (k->has_passed)
-            svg_text(b, cx, BAR_H - BAR_BOTTOM + 34, "middle",
-                     k->passed ? "fill=\"#176f2c\"" : "fill=\"#b00020\"",
-                     k->passed ? "PASS" : "FAIL", 0);
+        if (k->verdict)
+            svg_text(b, cx, BAR_H - BAR_BOTTOM + 34, "middle", verdict_fill(k->verdict), k->verdict,
+                     0);
     }
     report_puts(b, "</svg>\n");
 }
@@ -233,7 +241,10 @@ static void forest_axis(struct report_buf *b, const struct xscale *s, double bot
 static void forest_row(struct report_buf *b, const struct xscale *s, double y,
                        const struct report_bench *k)
 {
-    const char *color = !k->has_passed ? "#555555" : k->passed ? "#176f2c" : "#b00020";
+    const char *color = !k->verdict                   ? "#555555"
+                        : !strcmp(k->verdict, "PASS") ? "#176f2c"
+                        : !strcmp(k->verdict, "FAIL") ? "#b00020"
+                                                      : "#8a6d00";
     char fill[48], lo[32], hi[32], d[32], text[128];
     snprintf(fill, sizeof fill, "fill=\"%s\"", color);
     svg_text(b, FOREST_LEFT - 10, y + 4, "end", NULL, k->name, 20);
@@ -241,12 +252,10 @@ static void forest_row(struct report_buf *b, const struct xscale *s, double y,
         svg_line(b, fx(s, k->diff_ci[0]), y, fx(s, k->diff_ci[1]), y, color, 2, NULL);
     if (isfinite(k->diff))
         report_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" %s/>\n", fx(s, k->diff), y, fill);
-    snprintf(text, sizeof text, "%s [%s, %s]%s", report_signed(d, sizeof d, k->diff, 3),
+    snprintf(text, sizeof text, "%s [%s, %s]%s%s", report_signed(d, sizeof d, k->diff, 3),
              report_signed(lo, sizeof lo, k->diff_ci[0], 3),
-             report_signed(hi, sizeof hi, k->diff_ci[1], 3),
-             !k->has_passed ? ""
-             : k->passed    ? " PASS"
-                            : " FAIL");
+             report_signed(hi, sizeof hi, k->diff_ci[1], 3), k->verdict ? " " : "",
+             k->verdict ? k->verdict : "");
     svg_text(b, FOREST_RIGHT + 12, y + 4, "start", fill, text, 0);
 }
 

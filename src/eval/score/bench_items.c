@@ -23,7 +23,10 @@ static const char *const TYPE_NAMES[] = {
     [LOCO_EVAL_CODE_EXECUTION] = "code_execution",
     [LOCO_EVAL_ROUGE] = "rouge",
     [LOCO_EVAL_LLM_JUDGE] = "llm_judge",
+    [LOCO_EVAL_NUMERIC] = "numeric",
+    [LOCO_EVAL_REGEX] = "regex",
 };
+#define TYPE_LIST "exact_match, code_execution, rouge, llm_judge, numeric or regex"
 #define N_TYPES (sizeof TYPE_NAMES / sizeof TYPE_NAMES[0])
 
 const char *loco_eval_type_name(enum loco_eval_type t)
@@ -39,9 +42,7 @@ int loco_eval_type_parse(const char *name, enum loco_eval_type *out)
             return LOCO_OK;
         }
     }
-    return loco_error_set(LOCO_ERR_NOT_FOUND,
-                          "unknown evaluation_type \"%s\"; use exact_match, code_execution, "
-                          "rouge or llm_judge",
+    return loco_error_set(LOCO_ERR_NOT_FOUND, "unknown evaluation_type \"%s\"; use " TYPE_LIST,
                           name ? name : "(null)");
 }
 
@@ -63,9 +64,9 @@ __attribute__((format(printf, 2, 3))) static int bad_line(struct where w, const 
     return loco_error_set(LOCO_ERR_FORMAT, "%s:%zu: %s", w.source, w.line, msg);
 }
 
-static const char *const KNOWN_FIELDS[] = {"id",        "evaluation_type", "prompt",
-                                           "reference", "system",          "tests",
-                                           "rubric",    "normalise",       "metadata"};
+static const char *const KNOWN_FIELDS[] = {"id",       "evaluation_type", "prompt", "reference",
+                                           "system",   "tests",           "rubric", "normalise",
+                                           "metadata", "pattern"};
 
 static int check_known_fields(const cJSON *obj, struct where w)
 {
@@ -78,7 +79,7 @@ static int check_known_fields(const cJSON *obj, struct where w)
         if (!known)
             return bad_line(w,
                             "unknown field \"%s\"; the fields are id, evaluation_type, prompt, "
-                            "reference, system, tests, rubric, normalise, metadata",
+                            "reference, system, tests, rubric, normalise, pattern, metadata",
                             f->string);
     }
     return LOCO_OK;
@@ -141,10 +142,14 @@ static int take_tests(const cJSON *obj, struct where w, bool required, struct lo
 static int take_normalise(const cJSON *obj, struct where w, struct loco_bench_item *it)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "normalise");
+    if (!v && it->type == LOCO_EVAL_REGEX)
+        it->normalise = LOCO_NORM_CASE | LOCO_NORM_WHITESPACE;
     if (!v)
         return LOCO_OK;
-    if (it->type != LOCO_EVAL_EXACT_MATCH)
-        return bad_line(w, "field \"normalise\": only exact_match items take it, this one is %s",
+    if (it->type != LOCO_EVAL_EXACT_MATCH && it->type != LOCO_EVAL_REGEX)
+        return bad_line(w,
+                        "field \"normalise\": only exact_match and regex items take it, "
+                        "this one is %s",
                         loco_eval_type_name(it->type));
     if (!cJSON_IsArray(v))
         return bad_line(w,
@@ -172,14 +177,10 @@ static int take_type(const cJSON *obj, struct where w, struct loco_bench_item *i
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "evaluation_type");
     if (!cJSON_IsString(v))
-        return bad_line(w,
-                        "field \"evaluation_type\": %s; use exact_match, code_execution, rouge "
-                        "or llm_judge",
+        return bad_line(w, "field \"evaluation_type\": %s; use " TYPE_LIST,
                         v ? "must be a string" : "missing");
     if (loco_eval_type_parse(v->valuestring, &it->type) < 0)
-        return bad_line(w,
-                        "field \"evaluation_type\": unknown value \"%s\"; use exact_match, "
-                        "code_execution, rouge or llm_judge",
+        return bad_line(w, "field \"evaluation_type\": unknown value \"%s\"; use " TYPE_LIST,
                         v->valuestring);
     return LOCO_OK;
 }
@@ -208,6 +209,10 @@ static int take_fields(const cJSON *obj, struct where w, struct loco_bench_item 
                                                                "expected answer"
                            : it->type == LOCO_EVAL_ROUGE     ? "rouge items need the reference "
                                                                "text the answer is compared with"
+                           : it->type == LOCO_EVAL_NUMERIC   ? "numeric items need the expected "
+                                                               "number"
+                           : it->type == LOCO_EVAL_REGEX     ? "regex items need the expected "
+                                                               "captured answer"
                                                              : NULL;
     if (rc == LOCO_OK)
         rc = take_string(obj, "reference", need_ref, w, &it->reference);
@@ -224,6 +229,25 @@ static int take_fields(const cJSON *obj, struct where w, struct loco_bench_item 
     if (rc == LOCO_OK)
         rc = take_normalise(obj, w, it);
     if (rc == LOCO_OK)
+        rc = take_string(obj, "pattern", NULL, w, &it->pattern);
+    if (rc == LOCO_OK && it->pattern && it->type != LOCO_EVAL_REGEX)
+        rc = bad_line(w, "field \"pattern\": only regex items take it, this one is %s",
+                      loco_eval_type_name(it->type));
+    if (rc == LOCO_OK && it->type == LOCO_EVAL_NUMERIC) {
+        double v;
+        char *num = NULL;
+        rc = loco_number_parse(it->reference, &v) == LOCO_OK
+                 ? LOCO_OK
+                 : loco_number_extract(it->reference, LOCO_NUMBER_ALL, &num, NULL);
+        if (rc == LOCO_OK && num && loco_number_parse(num, &v) != LOCO_OK)
+            rc = bad_line(w,
+                          "field \"reference\": \"%.60s\" holds no number; numeric items "
+                          "need one (\"1,234.5\", \"$5\", \"3/4\" or a worked answer ending "
+                          "\"#### N\")",
+                          it->reference);
+        free(num);
+    }
+    if (rc == LOCO_OK)
         rc = take_metadata(obj, it);
     return rc;
 }
@@ -238,6 +262,7 @@ static void item_free(struct loco_bench_item *it)
         free(it->tests[i]);
     free(it->tests);
     free(it->rubric);
+    free(it->pattern);
     cJSON_free(it->metadata);
     memset(it, 0, sizeof *it);
 }
@@ -262,6 +287,76 @@ static int parse_line(const char *line, size_t len, struct where w, struct loco_
     return rc;
 }
 
+/* ---- the header --------------------------------------------------------- */
+
+/* Whether line[0..len) is a header: an object whose only key is
+ * "benchmark". */
+static bool is_header(const char *line, size_t len)
+{
+    cJSON *obj = cJSON_ParseWithLength(line, len);
+    bool yes = cJSON_IsObject(obj) && cJSON_GetArraySize(obj) == 1 &&
+               cJSON_GetObjectItemCaseSensitive(obj, "benchmark") != NULL;
+    cJSON_Delete(obj);
+    return yes;
+}
+
+static int parse_header(const char *line, size_t len, struct where w, struct loco_bench_items *set)
+{
+    cJSON *obj = cJSON_ParseWithLength(line, len);
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(obj, "benchmark");
+    int rc = cJSON_IsObject(h) ? LOCO_OK
+                               : bad_line(w, "header: \"benchmark\" must be an object such as "
+                                             "{\"domain\": \"math\"}");
+    const cJSON *f, *fields = rc ? NULL : h;
+    cJSON_ArrayForEach(f, fields)
+    {
+        if (strcmp(f->string, "domain") && strcmp(f->string, "pattern") &&
+            strcmp(f->string, "description")) {
+            rc = bad_line(w,
+                          "header: unknown field \"%s\"; the header's fields are domain, "
+                          "pattern, description",
+                          f->string);
+            break;
+        }
+    }
+    if (rc == LOCO_OK)
+        rc = take_string(h, "domain", NULL, w, &set->domain);
+    if (rc == LOCO_OK)
+        rc = take_string(h, "pattern", NULL, w, &set->pattern);
+    if (rc == LOCO_OK)
+        rc = take_string(h, "description", NULL, w, &set->description);
+    if (rc == LOCO_OK && set->domain && !set->domain[0])
+        rc = bad_line(w, "header: field \"domain\": empty; name the domain (e.g. \"math\")");
+    if (rc == LOCO_OK && set->pattern && loco_score_regex_check(set->pattern) != LOCO_OK)
+        rc = bad_line(w, "header: field \"pattern\": %s", loco_error_message());
+    cJSON_Delete(obj);
+    return rc;
+}
+
+/* Every regex item gets its pattern (its own or the header's), checked
+ * once per distinct pattern text. */
+static int resolve_patterns(struct loco_bench_items *set, const char *source)
+{
+    const char *checked = NULL;
+    for (size_t i = 0; i < set->n; i++) {
+        struct loco_bench_item *it = &set->items[i];
+        if (it->type != LOCO_EVAL_REGEX)
+            continue;
+        struct where w = {source, it->line};
+        if (!it->pattern && !set->pattern)
+            return bad_line(w, "field \"pattern\": missing; regex items need a PCRE2 pattern "
+                               "with one capture group (here or in the header)");
+        if (!it->pattern && !(it->pattern = score_strdup(set->pattern)))
+            return LOCO_ERR_NOMEM;
+        if (checked && !strcmp(checked, it->pattern))
+            continue;
+        if (loco_score_regex_check(it->pattern) != LOCO_OK)
+            return bad_line(w, "field \"pattern\": %s", loco_error_message());
+        checked = it->pattern;
+    }
+    return LOCO_OK;
+}
+
 /* ---- a whole file ------------------------------------------------------ */
 
 void loco_bench_items_free(struct loco_bench_items *set)
@@ -271,6 +366,9 @@ void loco_bench_items_free(struct loco_bench_items *set)
     for (size_t i = 0; i < set->n; i++)
         item_free(&set->items[i]);
     free(set->items);
+    free(set->domain);
+    free(set->pattern);
+    free(set->description);
     free(set);
 }
 
@@ -339,6 +437,7 @@ int loco_bench_items_parse(const char *text, size_t len, const char *source,
     if (!set)
         return loco_error_set(LOCO_ERR_NOMEM, "%s: out of memory", source);
     size_t cap = 0, pos = 0;
+    bool seen_line = false; /* a header may only be the first non-blank line */
     struct where w = {source, 0};
     int rc = LOCO_OK;
     while (rc == LOCO_OK && pos < len) {
@@ -348,13 +447,20 @@ int loco_bench_items_parse(const char *text, size_t len, const char *source,
         if (n > LOCO_BENCH_ITEMS_MAX_LINE)
             rc = loco_error_set(LOCO_ERR_RANGE, "%s:%zu: line longer than %zu bytes", source,
                                 w.line, LOCO_BENCH_ITEMS_MAX_LINE);
-        else if (!blank(text + pos, n) && (rc = grow(set, &cap, source)) == LOCO_OK &&
+        else if (blank(text + pos, n))
+            ;
+        else if (!seen_line && is_header(text + pos, n))
+            rc = parse_header(text + pos, n, w, set);
+        else if ((rc = grow(set, &cap, source)) == LOCO_OK &&
                  (rc = parse_line(text + pos, n, w, &set->items[set->n])) == LOCO_OK)
             set->n++;
+        seen_line = seen_line || !blank(text + pos, n);
         pos += n + 1;
     }
     if (rc == LOCO_OK)
         rc = check_unique_ids(set, source);
+    if (rc == LOCO_OK)
+        rc = resolve_patterns(set, source);
     if (rc != LOCO_OK) {
         loco_bench_items_free(set);
         return rc;
@@ -398,4 +504,27 @@ int loco_bench_item_score_rouge(const struct loco_bench_item *item, const char *
         return loco_error_set(LOCO_ERR_INVALID, "item \"%s\" is %s, not rouge", item->id,
                               loco_eval_type_name(item->type));
     return loco_rouge_l(item->reference, answer, true, out);
+}
+
+int loco_bench_item_score_numeric(const struct loco_bench_item *item, const char *answer,
+                                  char *detail, size_t cap)
+{
+    if (!item || !answer)
+        return loco_error_set(LOCO_ERR_INVALID, "bench item score: NULL item or answer");
+    if (item->type != LOCO_EVAL_NUMERIC || !item->reference)
+        return loco_error_set(LOCO_ERR_INVALID, "item \"%s\" is %s, not numeric", item->id,
+                              loco_eval_type_name(item->type));
+    return loco_score_numeric(answer, item->reference, detail, cap);
+}
+
+int loco_bench_item_score_regex(const struct loco_bench_item *item, const char *answer,
+                                char *detail, size_t cap)
+{
+    if (!item || !answer)
+        return loco_error_set(LOCO_ERR_INVALID, "bench item score: NULL item or answer");
+    if (item->type != LOCO_EVAL_REGEX || !item->reference || !item->pattern)
+        return loco_error_set(LOCO_ERR_INVALID, "item \"%s\" is %s, not regex", item->id,
+                              loco_eval_type_name(item->type));
+    return loco_score_regex_match(answer, item->pattern, item->reference, item->normalise, detail,
+                                  cap);
 }

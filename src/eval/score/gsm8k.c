@@ -17,22 +17,20 @@
 
 /* ---- extraction and scoring ------------------------------------------ */
 
-/* The filters, pattern and which match "take_first" ends up with. */
-static const struct {
-    const char *pattern;
-    int32_t group_select;
-} FILTERS[] = {
-    [LOCO_GSM8K_STRICT] = {"#### (\\-?[0-9\\.\\,]+)", 0},
-    [LOCO_GSM8K_FLEXIBLE] = {"(-?[$0-9.,]{2,})|(-?[0-9]+)", -1},
-    [LOCO_GSM8K_STRICT_COT] = {"The answer is (\\-?[0-9\\.\\,]+).", 0},
-};
-
 int loco_gsm8k_extract(const char *response, enum loco_gsm8k_filter filter, char **out)
 {
-    if ((unsigned)filter >= sizeof FILTERS / sizeof FILTERS[0])
-        return loco_error_set(LOCO_ERR_INVALID, "gsm8k: unknown filter %d", (int)filter);
-    return loco_score_regex_extract(response, FILTERS[filter].pattern, FILTERS[filter].group_select,
-                                    LOCO_GSM8K_INVALID, out);
+    /* strict-match and flexible-extract are the numeric scorer's "####" and
+     * "last number" rules (numeric.c), each alone */
+    switch (filter) {
+    case LOCO_GSM8K_STRICT:
+        return loco_number_extract(response, LOCO_NUMBER_HASHES, out, NULL);
+    case LOCO_GSM8K_FLEXIBLE:
+        return loco_number_extract(response, LOCO_NUMBER_LAST, out, NULL);
+    case LOCO_GSM8K_STRICT_COT:
+        return loco_score_regex_extract(response, "The answer is (\\-?[0-9\\.\\,]+).", 0,
+                                        LOCO_GSM8K_INVALID, out);
+    }
+    return loco_error_set(LOCO_ERR_INVALID, "gsm8k: unknown filter %d", (int)filter);
 }
 
 /* regexes_to_ignore [",", "\$", "(?s).*#### ", "\.$"], then ignore_case. */
