@@ -1,24 +1,28 @@
 /*
- * cli-route.c - routing a question for ask and chat.
+ * cli-route.c - routing a question for ask and chat: the router picks the
+ * domain, the serving rule (loco/router.h) the adapter, and this file puts
+ * it on the engine, walking the domain's serving order when one does not
+ * load.
  */
 #include "cli-route.h"
 
-#include <math.h>
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
 
-bool cli_router_open(struct cli_router *cr, const struct cli_engine *e, const char *name)
+bool cli_router_open(struct cli_router *cr, const struct cli_engine *e, const char *name,
+                     enum loco_serve_mode serve)
 {
-    *cr = (struct cli_router){0};
+    *cr = (struct cli_router){.serve = serve};
     struct loco_registry_params rp = loco_registry_default_params();
     cr->reg = loco_registry_load(&rp);
     if (!cr->reg) {
         cli_fail("routing is off, the base model answers: cannot read the registry");
         return false;
     }
-    struct loco_router_env env = {.reg = cr->reg, .model = e->model};
+    struct loco_router_env env = {.reg = cr->reg, .model = e->model, .serve = (int)serve};
     cr->router = loco_router_open(&env, name);
     if (!cr->router) {
         cli_fail("cannot open the router");
@@ -36,30 +40,39 @@ void cli_router_close(struct cli_router *cr)
     *cr = (struct cli_router){0};
 }
 
-/* The domain's next adapter after d->adapter in the serving order (active,
- * then candidates that passed their gate, then the others, each by primary
- * score), or NULL. */
-static const struct loco_registry_adapter *next_adapter(const struct loco_registry *reg,
-                                                        const struct loco_route_decision *d)
+static void append_reason(struct loco_route_decision *d, const char *what, const char *name)
 {
-    double cur_key = INFINITY, best_key = -INFINITY;
-    const struct loco_registry_adapter *best = NULL;
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < loco_registry_n_adapters(reg); i++) {
-            const struct loco_registry_adapter *a = loco_registry_adapter_at(reg, i);
-            if (strcmp(a->domain, d->domain) || a->status == LOCO_REGISTRY_RETIRED)
-                continue;
-            const struct loco_registry_score *s = loco_registry_primary_score(reg, a);
-            double key = (a->status == LOCO_REGISTRY_ACTIVE ? 100.0 : 0.0) +
-                         (s && s->passed ? 10.0 : 0.0) + (s ? s->score : -1.0);
-            if (pass == 0 && !strcmp(a->name, d->adapter))
-                cur_key = key;
-            else if (pass == 1 && strcmp(a->name, d->adapter) && key < cur_key && key > best_key) {
-                best = a;
-                best_key = key;
-            }
+    size_t len = strlen(d->reason);
+    snprintf(d->reason + len, sizeof d->reason - len, "; %s failed to load: %s", what, name);
+}
+
+/* The chosen adapter did not load: the next ones in the domain's serving
+ * order, then the base model. */
+static bool fall_back(struct cli_router *cr, struct cli_engine *e, struct loco_route_decision *d)
+{
+    const struct loco_registry_adapter *order[8];
+    size_t n = loco_serving_order(cr->reg, d->domain, cr->serve, order, 8);
+    bool past = false; /* the ones before the chosen adapter were not chosen: skip them */
+    for (size_t k = 0; k < n && k < 8; k++) {
+        if (!past) {
+            past = !strcmp(order[k]->name, d->adapter);
+            continue;
         }
-    return best;
+        append_reason(d, d->adapter, order[k]->name);
+        snprintf(d->adapter, sizeof d->adapter, "%s", order[k]->name);
+        snprintf(d->adapter_path, sizeof d->adapter_path, "%s", order[k]->path);
+        d->serving = order[k]->status == LOCO_REGISTRY_ACTIVE ? LOCO_SERVE_ACTIVE
+                     : loco_serving_passed(cr->reg, order[k]) ? LOCO_SERVE_PASSED
+                                                              : LOCO_SERVE_UNPROVEN;
+        if (cli_engine_use_adapters(e, order[k]->path))
+            return true;
+        fprintf(stderr, "loco: %s does not load here either\n", order[k]->name);
+    }
+    fprintf(stderr, "loco: the base model answers\n");
+    append_reason(d, d->adapter, "base model");
+    d->adapter[0] = d->adapter_path[0] = '\0';
+    d->serving = LOCO_SERVE_BASE_NOT_LOADED;
+    return cli_engine_use_adapters(e, "");
 }
 
 bool cli_route_apply(struct cli_router *cr, struct cli_engine *e, const char *query,
@@ -69,33 +82,34 @@ bool cli_route_apply(struct cli_router *cr, struct cli_engine *e, const char *qu
         cli_fail("routing failed");
         return false;
     }
-    if (d->adapter[0] && cli_engine_use_adapters(e, d->adapter_path))
+    if (!d->adapter[0])
+        return cli_engine_use_adapters(e, "");
+    if (cli_engine_use_adapters(e, d->adapter_path))
         return true;
-    if (d->adapter[0]) { /* cli_engine_use_adapters said why; try the domain's others */
-        fprintf(stderr, "loco: the router chose %s, which does not load here\n", d->adapter);
-        const struct loco_registry_adapter *next = NULL;
-        for (int tries = 0; tries < 8 && (next = next_adapter(cr->reg, d)) != NULL; tries++) {
-            size_t len = strlen(d->reason);
-            snprintf(d->reason + len, sizeof d->reason - len, "; %s failed to load: %s",
-                     d->adapter, next->name);
-            snprintf(d->adapter, sizeof d->adapter, "%s", next->name);
-            snprintf(d->adapter_path, sizeof d->adapter_path, "%s", next->path);
-            if (cli_engine_use_adapters(e, next->path))
-                return true;
-            fprintf(stderr, "loco: %s does not load here either\n", next->name);
-        }
-        fprintf(stderr, "loco: the base model answers\n");
-        size_t len = strlen(d->reason);
-        snprintf(d->reason + len, sizeof d->reason - len, "; %s failed to load: base model",
-                 d->adapter);
-        d->adapter[0] = d->adapter_path[0] = '\0';
-    }
-    return cli_engine_use_adapters(e, "");
+    /* cli_engine_use_adapters said why; try the domain's others */
+    fprintf(stderr, "loco: the router chose %s, which does not load here\n", d->adapter);
+    return fall_back(cr, e, d);
 }
 
 const char *cli_route_label(const struct loco_route_decision *d, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "[%s \xc2\xb7 %.2f]", d->adapter[0] ? d->adapter : "base model",
-             d->confidence);
+    bool to_base = !d->adapter[0] && strcmp(d->domain, LOCO_ROUTE_BASE) &&
+                   d->serving != LOCO_SERVE_BASE_ROUTED;
+    if (to_base)
+        snprintf(buf, cap, "[%s -> base model: %s]", d->domain,
+                 loco_serve_reason_text((enum loco_serve_reason)d->serving));
+    else if (d->serving == LOCO_SERVE_UNPROVEN)
+        snprintf(buf, cap, "[%s (has not passed its gate) \xc2\xb7 %.2f]", d->adapter,
+                 d->confidence);
+    else
+        snprintf(buf, cap, "[%s \xc2\xb7 %.2f]", d->adapter[0] ? d->adapter : "base model",
+                 d->confidence);
     return buf;
+}
+
+void cli_route_serving_json(struct cJSON *obj, const struct loco_route_decision *d)
+{
+    enum loco_serve_reason r = (enum loco_serve_reason)d->serving;
+    cJSON_AddStringToObject(obj, "serving", loco_serve_reason_name(r));
+    cJSON_AddStringToObject(obj, "serving_text", loco_serve_reason_text(r));
 }

@@ -13,23 +13,39 @@
 struct cli_router {
     struct loco_registry *reg;
     struct loco_router *router;
+    enum loco_serve_mode serve; /* which adapters may answer (loco/router.h, serving) */
 };
 
 /* Open the registry (project + overlay) and the router `name` (NULL: the
- * registry's). On failure prints why and returns false: the caller answers
- * with the base model. */
-bool cli_router_open(struct cli_router *cr, const struct cli_engine *e, const char *name);
+ * registry's), serving adapters under `serve` (LOCO_SERVE_REGISTRY: the
+ * registry's serve_candidates). On failure prints why and returns false:
+ * the caller answers with the base model. */
+bool cli_router_open(struct cli_router *cr, const struct cli_engine *e, const char *name,
+                     enum loco_serve_mode serve);
 void cli_router_close(struct cli_router *cr);
 
 /* Route `query` and apply the decision to e's sequence 0 (its adapter, or
  * none for the base model). An adapter that cannot be loaded for this model
- * is reported and the domain's next adapter is tried (active, then the
- * candidates by score), then the base model; d->adapter ends up naming the
- * one in use ("" for the base model) and d->reason tells the chain. */
+ * is reported and the domain's next adapter in its serving order is tried
+ * (loco_serving_order: proven adapters only, unless serve_candidates), then
+ * the base model; d->adapter ends up naming the one in use ("" for the base
+ * model), d->serving why, and d->reason tells the chain. */
 bool cli_route_apply(struct cli_router *cr, struct cli_engine *e, const char *query,
                      struct loco_route_decision *d);
 
-/* "[math · 0.93]" or "[base model · 0.71]" into buf. */
+/* "[math · 0.93]", "[base model · 0.71]", or when the domain's adapters may
+ * not or cannot answer "[math -> base model: no adapter has passed its
+ * gate]"; an unproven candidate served: "[math (has not passed its gate) ·
+ * 0.93]". Into buf. */
 const char *cli_route_label(const struct loco_route_decision *d, char *buf, size_t cap);
+/* The serving part of the decision as fields of a JSON object:
+ * "serving" (loco_serve_reason_name) and "serving_text". */
+struct cJSON;
+void cli_route_serving_json(struct cJSON *obj, const struct loco_route_decision *d);
+/* "--serve-candidates" help line for ask, chat and route. */
+#define CLI_SERVE_HELP                                                                      \
+    "  --serve-candidates     let candidates that have not passed their gate answer\n"      \
+    "                         (default: the registry's serve_candidates; otherwise a\n"     \
+    "                         domain without a proven adapter gets the base model)\n"
 
 #endif

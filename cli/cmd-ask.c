@@ -18,11 +18,14 @@ static void ask_help(FILE *out)
                  "       echo \"question\" | loco ask [options]\n\n"
                  "Routes the question to the adapter of its domain (the registry's router),\n"
                  "says on stderr which adapter answers and how sure the router is, e.g.\n"
-                 "[math \xc2\xb7 0.93] #42 (#42: the exchange in loco logs), and streams the\n"
-                 "answer.\n\n"
+                 "[code \xc2\xb7 0.93] #42 (#42: the exchange in loco logs), and streams the\n"
+                 "answer. Only adapters that passed their gate answer: otherwise the base\n"
+                 "model does, and says so ([math -> base model: no adapter has passed its\n"
+                 "gate]).\n\n"
                  "  --no-route             answer with the base model (plus any --adapter)\n"
                  "  --router NAME          route with this router (see loco route --list)\n"
                  "                         (--adapter forces adapters and turns routing off)\n"
+                 CLI_SERVE_HELP
                  "  --json                 print answer, route, token counts and timings as JSON\n"
                  "  --no-log               do not log the exchange (loco logs; also LOCO_NO_LOG=1)\n"
                  "  --raw                  send the text as is, without the chat template\n");
@@ -101,6 +104,7 @@ static void print_json(const struct cli_engine *e, const struct loco_generate_re
         cJSON *p = cJSON_AddObjectToObject(rt, "probabilities");
         for (size_t i = 0; i < d->n; i++)
             cJSON_AddNumberToObject(p, d->names[i], d->prob[i]);
+        cli_route_serving_json(rt, d);
         cJSON_AddStringToObject(rt, "reason", d->reason);
         cJSON_AddNumberToObject(rt, "ms", d->ms);
     }
@@ -140,7 +144,7 @@ int cmd_ask(int argc, char **argv)
 {
     struct cli_engine_opts o;
     cli_engine_defaults(&o);
-    bool json = false, raw = false, route = true, no_log = false;
+    bool json = false, raw = false, route = true, no_log = false, serve_candidates = false;
     const char *router = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
@@ -166,6 +170,10 @@ int cmd_ask(int argc, char **argv)
         }
         if (strcmp(argv[i], "--no-route") == 0) {
             route = false;
+            continue;
+        }
+        if (strcmp(argv[i], "--serve-candidates") == 0) {
+            serve_candidates = true;
             continue;
         }
         const char *v;
@@ -198,7 +206,8 @@ int cmd_ask(int argc, char **argv)
     struct cli_router cr;
     struct cli_log lg;
     cli_log_open(&lg, no_log);
-    if (route && !o.adapters && cli_router_open(&cr, &e, router)) {
+    enum loco_serve_mode serve = serve_candidates ? LOCO_SERVE_CANDIDATES : LOCO_SERVE_REGISTRY;
+    if (route && !o.adapters && cli_router_open(&cr, &e, router, serve)) {
         routed = cli_route_apply(&cr, &e, q, &d);
         cli_router_close(&cr);
     }

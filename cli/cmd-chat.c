@@ -40,6 +40,7 @@ static void chat_help(FILE *out)
                  "  --no-route             the base model (plus any --adapter), no routing\n"
                  "  --router NAME          route with this router (see loco route --list)\n"
                  "  --no-log               do not log the turns (loco logs; also LOCO_NO_LOG=1)\n"
+                 CLI_SERVE_HELP
                  "  /reset   forget the conversation\n"
                  "  /adapter NAME[:S],...  answer with these adapters from now on (no routing)\n"
                  "  /adapter none          the base model from now on (no routing)\n"
@@ -201,7 +202,7 @@ int cmd_chat(int argc, char **argv)
 {
     struct cli_engine_opts o;
     cli_engine_defaults(&o);
-    bool no_route = false, no_log = false;
+    bool no_route = false, no_log = false, serve_candidates = false;
     const char *router = NULL, *v;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
@@ -214,6 +215,10 @@ int cmd_chat(int argc, char **argv)
         }
         if (!strcmp(argv[i], "--no-log")) {
             no_log = true;
+            continue;
+        }
+        if (!strcmp(argv[i], "--serve-candidates")) {
+            serve_candidates = true;
             continue;
         }
         if (cli_opt(argc, argv, &i, "--router", &v)) {
@@ -242,7 +247,8 @@ int cmd_chat(int argc, char **argv)
                                                  : cli_engine_set_label(&e, label, sizeof label));
     }
     struct chat_route route = {0};
-    if (!no_route && (route.open = cli_router_open(&route.cr, &e, router)))
+    enum loco_serve_mode serve = serve_candidates ? LOCO_SERVE_CANDIDATES : LOCO_SERVE_REGISTRY;
+    if (!no_route && (route.open = cli_router_open(&route.cr, &e, router, serve)))
         route.on = !o.adapters;
     cli_log_open(&route.log, no_log);
     int status = chat_loop(&e, &o, &h, keep, &route);

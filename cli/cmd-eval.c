@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli-engine.h"
+#include "cmd-eval-rescore.h"
 #include "cmd-eval-swarm.h"
 #include "commands.h"
 #include "loco/contam.h"
@@ -33,10 +34,13 @@ static void eval_help(FILE *out)
             "McNemar for pass/fail items, Wilcoxon + paired bootstrap for scores), effect\n"
             "size, power, and the gate: on the adapter's own domain the gain must be\n"
             "significant (p < 0.05); elsewhere the upper 95%% bound of the drop must be\n"
-            "<= 5 points. Answers and judgments are cached: a killed run resumes, a repeated\n"
-            "one is free.\n\n"
+            "<= 5 points, and a check whose base scores below 5 points is uninformative (it\n"
+            "cannot see such a drop). Answers and judgments are cached: a killed run\n"
+            "resumes, a repeated one is free.\n\n"
             "  --bench NAME           gsm8k, mbpp, humaneval, summarisation, arc-easy,\n"
             "                         arc-challenge, judge, judge-roleplay, or FILE.jsonl\n"
+            "                         (exact_match, numeric, regex, rouge, code_execution or\n"
+            "                         llm_judge items; docs/benchmarks.md)\n"
             "                         (repeatable; default: the adapter's domain benchmark and\n"
             "                         gsm8k, mbpp, summarisation)\n"
             "  --limit N              first N items of each benchmark\n"
@@ -70,6 +74,27 @@ static void eval_help(FILE *out)
             "                         repository without copying the datasets)\n"
             "  --archive              with --out: also file the record (and its reports) under\n"
             "                         results/<semester>/ ($LOCO_RESULTS_DIR overrides)\n"
+            "  --in-domain DOMAIN     the custom FILE.jsonl benchmarks belong to DOMAIN (overrides\n"
+            "                         a file's header): superiority for an adapter of DOMAIN\n"
+            "planned n and reruns (a record file keeps every run; the first run of a benchmark\n"
+            "decides its gate, a rerun says it is one and keeps that verdict):\n"
+            "  --plan                 report the n each benchmark needs (nothing is run); with\n"
+            "                         --out, record the plan in that record file\n"
+            "  --effect E             the smallest gain worth finding (superiority; default 0.05);\n"
+            "                         non-inferiority plans for the margin (0.05)\n"
+            "  --power P              the power the plan asks for (default 0.8)\n"
+            "  --alpha A              significance level of the tests and intervals (default 0.05)\n"
+            "  --sd S                 the sd of per-item differences for scored benchmarks, when\n"
+            "                         no earlier record has one (default: assumed 0.5)\n"
+            "  --regate RECORD.json   decide the record's gates again by the current rules from\n"
+            "                         its stored statistics (nothing is generated) and rewrite it\n"
+            "                         and its reports\n"
+            "  --rescore RECORD.json  score the record's stored answers again with the current\n"
+            "                         scorers (nothing is generated; judged benchmarks keep\n"
+            "                         their judgments), recompute the statistics and verdicts,\n"
+            "                         print what changed and rewrite it and its reports;\n"
+            "                         --dry-run writes nothing, --verbose lists changed items,\n"
+            "                         --bench FILE.jsonl names a custom benchmark it holds\n"
             "contamination (the prompts against the adapter's training data, read through\n"
             "its recipe: the registry's provenance.recipe or recipe.yaml beside the adapter):\n"
             "  --contam-threshold F   flag an item when this fraction of its 13-grams occurs\n"
@@ -83,7 +108,10 @@ static void eval_help(FILE *out)
             "model with 95%% intervals, routing accuracy and the composite\n"
             "  --swarm                score the routed system instead of one adapter\n"
             "  --router NAME          a router to compare (repeatable; default keyword,\n"
-            "                         classifier)\n");
+            "                         classifier)\n"
+            "  --serve-candidates     let candidates that have not passed their gate serve\n"
+            "                         their domain (default: the registry's serve_candidates;\n"
+            "                         otherwise such a domain is answered by the base model)\n");
     cli_engine_help(out);
 }
 
@@ -142,9 +170,8 @@ static void print_table(const struct loco_eval_bench *b, size_t n, const char *a
         printf("| %s | %s | %s | %.3f | %.3f | %+.3f [%+.3f, %+.3f] | %.3g | %s | %s %s |\n",
                b[i].name, items, b[i].metric, b[i].base_score, b[i].adapter_score, b[i].diff,
                b[i].diff_ci.lo, b[i].diff_ci.hi, b[i].p_value,
-               b[i].binary ? "McNemar" : "Wilcoxon",
-               b[i].in_domain ? "superiority" : "non-inferiority",
-               b[i].gate_passed ? "PASS" : "FAIL");
+               b[i].binary ? "McNemar" : "Wilcoxon", loco_gate_kind_name(b[i].gate_kind),
+               loco_gate_verdict_name(b[i].verdict));
     }
     for (size_t i = 0; i < n; i++) {
         double power10 = b[i].binary ? b[i].bin.power[0] : b[i].cont.power[0];
@@ -284,7 +311,8 @@ static void record_path_for(const char *registry_file, const char *file, char *b
 
 /* The registry's scores come from the record just written. */
 static int record_scores(const char *adapter, const char *record, const char *layer_name,
-                         const struct loco_eval_bench *b, size_t n)
+                         const struct loco_eval_bench *b, size_t n,
+                         const enum loco_gate_verdict *decided)
 {
     struct loco_registry_params rp = loco_registry_default_params();
     struct loco_registry *r = loco_registry_load(&rp);
@@ -315,10 +343,16 @@ static int record_scores(const char *adapter, const char *record, const char *la
                     b[i].gate_why ? b[i].gate_why : "no statistics");
             continue;
         }
+        /* the registry's `passed`: the gate does not stop a promotion (the
+         * record's decided verdict is PASS, or an uninformative
+         * non-inferiority check: it cannot see a drop, docs/statistics.md) */
+        enum loco_gate_verdict v = decided[i];
         struct loco_registry_score sc = {.benchmark = b[i].name, .score = b[i].adapter_score,
                                          .ci_low = ci.lo, .ci_high = ci.hi,
                                          .base_score = b[i].base_score, .p_value = b[i].p_value,
-                                         .passed = b[i].gate_passed,
+                                         .passed = v == LOCO_VERDICT_PASS ||
+                                                   (v == LOCO_VERDICT_UNINFORMATIVE &&
+                                                    b[i].gate_kind == LOCO_GATE_NONINFERIORITY),
                                          .n_items = (int64_t)b[i].n_used,
                                          .record = record};
         if (loco_registry_record_score(&rp, layer, adapter, &sc) != LOCO_OK)
@@ -413,8 +447,10 @@ static struct loco_contam_index *contam_index(const struct cli_engine *e,
 /* Whether `bench` is one of the adapter's domain benchmarks: the registry's
  * list for the domain, else the domain's built-in benchmark. */
 static bool in_domain_bench(const struct loco_registry *reg, const char *domain, const char *own,
-                            const char *bench)
+                            const char *bench, const char *custom_domain)
 {
+    if (custom_domain) /* a custom file's header or --in-domain */
+        return !strcmp(custom_domain, domain);
     const struct loco_registry_domain *d = reg ? loco_registry_find_domain(reg, domain) : NULL;
     if (d) {
         for (size_t i = 0; i < d->benchmarks.n; i++)
@@ -460,6 +496,208 @@ static int default_cache(char *buf, size_t cap)
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
+static bool is_custom_file(const char *bench)
+{
+    size_t n = strlen(bench);
+    return n > 6 && !strcmp(bench + n - 6, ".jsonl");
+}
+
+/* The record already at `path` (malloc'd), or NULL when there is none. */
+static char *read_existing(const char *path)
+{
+    char *text = NULL;
+    if (!path || access(path, R_OK) != 0 || loco_report_read_file(path, &text, NULL) != LOCO_OK)
+        return NULL;
+    return text;
+}
+
+/* A record at `path` of another adapter file or model is about to be
+ * replaced by a new series: keep it beside, as STEM.superseded-DATE.json
+ * with its reports, so no run is lost. */
+static int keep_superseded(const char *path, const char *previous, const char *current)
+{
+    if (!previous || loco_eval_record_same_series(previous, current))
+        return 0;
+    cJSON *r = cJSON_Parse(previous);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(r, "date");
+    char date[40] = "undated";
+    size_t k = 0;
+    for (const char *c = cJSON_IsString(d) ? d->valuestring : ""; *c && k + 1 < sizeof date; c++)
+        if (*c != ':') /* 2026-11-27T13:04:54Z -> 2026-11-27T130454Z */
+            date[k++] = *c;
+    if (k)
+        date[k] = '\0';
+    cJSON_Delete(r);
+    size_t len = strlen(path);
+    int stem = (int)(len > 5 && !strcmp(path + len - 5, ".json") ? len - 5 : len);
+    char keep[4200];
+    snprintf(keep, sizeof keep, "%.*s.superseded-%s.json", stem, path, date);
+    if (loco_file_write_atomic(keep, previous, strlen(previous)) != LOCO_OK ||
+        loco_report_write(keep) != LOCO_OK)
+        return cli_fail("cannot keep the record being replaced");
+    printf("the record at %s was of another adapter file or model: kept as %s\n", path, keep);
+    return 0;
+}
+
+/* Per benchmark, the verdict the (merged) record decided. */
+static void decided_verdicts(const char *rec, const struct loco_eval_bench *b, size_t n,
+                             enum loco_gate_verdict *out)
+{
+    cJSON *r = cJSON_Parse(rec);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(r, "benchmarks");
+    for (size_t i = 0; i < n; i++) {
+        out[i] = b[i].verdict;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, list)
+        {
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "benchmark");
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "verdict");
+            if (cJSON_IsString(name) && !strcmp(name->valuestring, b[i].name) &&
+                cJSON_IsString(v))
+                loco_gate_verdict_parse(v->valuestring, &out[i]);
+        }
+    }
+    cJSON_Delete(r);
+}
+
+/* `loco eval --regate RECORD`: the gates again from the stored statistics. */
+static int regate(const char *path)
+{
+    char *text = NULL, *out = NULL, changes[4096];
+    if (loco_report_read_file(path, &text, NULL) != LOCO_OK)
+        return cli_fail("cannot read the record");
+    int rc = loco_eval_record_regate(text, &out, changes, sizeof changes);
+    free(text);
+    if (rc != LOCO_OK)
+        return cli_fail("cannot re-gate the record");
+    rc = loco_file_write_atomic(path, out, strlen(out)) == LOCO_OK ? 0
+                                                                   : cli_fail("cannot write it");
+    free(out);
+    if (!rc && loco_report_write(path) != LOCO_OK)
+        rc = cli_fail("cannot write the reports");
+    if (!rc)
+        printf("%s:%s", path, changes[0] ? "\n" : " no verdict changed\n");
+    if (!rc && changes[0])
+        printf("%s", changes);
+    return rc;
+}
+
+/* What --plan needs besides the eval params. */
+struct plan_opts {
+    bool on;
+    double effect, power, sd;
+};
+
+/* The registry's base score of `adapter` on `bench`, NaN when none. */
+static double registry_base(const struct loco_registry *reg, const char *adapter,
+                            const char *bench)
+{
+    const struct loco_registry_adapter *a = reg ? loco_registry_find(reg, adapter) : NULL;
+    const struct loco_registry_score *sc = a ? loco_registry_score(a, bench) : NULL;
+    return sc ? sc->base_score : NAN;
+}
+
+/* The record the registry cites for `adapter` on `bench` (malloc'd text),
+ * or NULL: the path is relative to the registry file that defines the
+ * adapter, or (user overlay) as given. */
+static char *registry_record(const struct loco_registry *reg, const char *adapter,
+                             const char *bench)
+{
+    const struct loco_registry_adapter *a = reg ? loco_registry_find(reg, adapter) : NULL;
+    const struct loco_registry_score *sc = a ? loco_registry_score(a, bench) : NULL;
+    if (!sc || !sc->record || !sc->record[0])
+        return NULL;
+    char path[8192];
+    const char *slash = a->source ? strrchr(a->source, '/') : NULL;
+    if (sc->record[0] != '/' && slash)
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - a->source), a->source, sc->record);
+    else
+        snprintf(path, sizeof path, "%s", sc->record);
+    char *text = read_existing(path);
+    return text ? text : read_existing(sc->record);
+}
+
+/* `loco eval ADAPTER --plan`: the n each benchmark needs; with --out the
+ * plan goes into the record file (kept with its runs). */
+static int plan_run(const char *record_head, const struct loco_eval_params *p,
+                    const struct plan_opts *po, const char *const *benches, const bool *in_domain,
+                    size_t n_bench, const struct loco_registry *reg, const char *adapter,
+                    const char *out_path)
+{
+    struct loco_eval_plan_bench plan[MAX_BENCH];
+    char *previous = read_existing(out_path);
+    int status = 0;
+    printf("Plan: alpha %.3g, power %.2f; superiority for a gain of %.3g, non-inferiority for "
+           "the margin %.3g\n\n", p->stats.alpha, po->power, po->effect, p->stats.ni_margin);
+    printf("| benchmark | gate | items | planned n | available | power at n | rests on |\n");
+    printf("|---|---|---|---:|---:|---:|---|\n");
+    for (size_t i = 0; i < n_bench && !status; i++) {
+        bool binary = true;
+        size_t avail = 0;
+        if (loco_eval_bench_info(benches[i], p, &binary, &avail, NULL) != LOCO_OK) {
+            status = cli_fail("cannot read the benchmark");
+            break;
+        }
+        enum loco_gate_kind gate = in_domain[i] ? LOCO_GATE_SUPERIORITY : LOCO_GATE_NONINFERIORITY;
+        char name[64];
+        loco_eval_bench_name(benches[i], name, sizeof name);
+        double effect = gate == LOCO_GATE_SUPERIORITY ? po->effect : p->stats.ni_margin;
+        /* the record at --out, else the one the registry cites */
+        int rc = loco_eval_plan_bench(name, binary, gate, previous,
+                                      registry_base(reg, adapter, name), po->sd, effect,
+                                      p->stats.alpha, po->power, &plan[i]);
+        char *cited = rc || !strncmp(plan[i].basis, "the previous record", 19)
+                          ? NULL
+                          : registry_record(reg, adapter, name);
+        if (cited)
+            rc = loco_eval_plan_bench(name, binary, gate, cited, registry_base(reg, adapter, name),
+                                      po->sd, effect, p->stats.alpha, po->power, &plan[i]);
+        free(cited);
+        if (rc != LOCO_OK) {
+            status = cli_fail("cannot plan");
+            break;
+        }
+        plan[i].available = avail;
+        char n_text[32];
+        snprintf(n_text, sizeof n_text, plan[i].floor ? "uninformative" : "%u", plan[i].stats.n);
+        printf("| %s | %s | %s | %s | %zu | %.2f | %s |\n", name, loco_gate_kind_name(gate),
+               binary ? "pass/fail" : "scores", n_text, avail, plan[i].stats.power_at_n,
+               plan[i].basis);
+    }
+    for (size_t i = 0; i < n_bench && !status; i++) {
+        if (plan[i].floor)
+            printf("%s: the base scores %.3f, below the margin %.3g: the non-inferiority check "
+                   "is uninformative at any n (docs/statistics.md, the floor rule).\n",
+                   plan[i].benchmark, plan[i].base_rate, plan[i].effect);
+        else if (plan[i].available && plan[i].stats.n > plan[i].available)
+            printf("%s: needs %u items, the benchmark has %zu: it cannot reach power %.2f "
+                   "for this effect.\n",
+                   plan[i].benchmark, plan[i].stats.n, plan[i].available, po->power);
+    }
+    if (!status && out_path) {
+        char date[32];
+        time_t now = time(NULL);
+        strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+        char *pj = loco_eval_plan_json(plan, n_bench, p->stats.alpha, po->power, date);
+        char *merged = NULL, note[2048];
+        if (!pj || loco_eval_record_merge(previous, record_head, pj, &merged, note,
+                                          sizeof note) != LOCO_OK)
+            status = cli_fail("cannot record the plan");
+        else if (keep_superseded(out_path, previous, record_head))
+            status = 1;
+        else if (loco_file_write_atomic(out_path, merged, strlen(merged)) != LOCO_OK)
+            status = cli_fail("cannot write the record");
+        else
+            printf("\nplan recorded in %s; run `loco eval` with --limit N and the same --out: "
+                   "the first run of each benchmark decides its gate\n%s",
+                   out_path, note);
+        free(pj);
+        free(merged);
+    }
+    free(previous);
+    return status;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     struct cli_engine_opts o;
@@ -472,9 +710,13 @@ int cmd_eval(int argc, char **argv)
     const char *benches[MAX_BENCH], *out_path = NULL, *registry_layer = "user", *v;
     size_t n_bench = 0;
     bool json = false, no_cache = false, temperature_set = false, archive = false,
-         no_contam = false, swarm = false, omit_prompts = false;
+         no_contam = false, swarm = false, omit_prompts = false, serve_candidates = false;
     const char *routers[8];
     size_t n_routers = 0;
+    const char *in_domain_flag = NULL, *regate_path = NULL, *rescore_path = NULL;
+    bool dry_run = false, verbose = false; /* --rescore */
+    struct plan_opts po = {false, 0.05, 0.8, NAN};
+    bool plan_knobs = false; /* --effect, --power or --sd given */
     double scale = 1.0, fv;
     char cache_path[4200] = "";
     const char *adapter = NULL;
@@ -551,8 +793,37 @@ int cmd_eval(int argc, char **argv)
             out_path = v;
         else if (!strcmp(argv[i], "--archive"))
             archive = true;
+        else if (cli_opt(argc, argv, &i, "--in-domain", &v))
+            in_domain_flag = v;
+        else if (!strcmp(argv[i], "--plan"))
+            po.on = true;
+        else if (cli_opt(argc, argv, &i, "--effect", &v)) {
+            plan_knobs = true;
+            if (!cli_parse_float("--effect", v, 1e-4, 0.9999, &po.effect))
+                return 2;
+        } else if (cli_opt(argc, argv, &i, "--power", &v)) {
+            plan_knobs = true;
+            if (!cli_parse_float("--power", v, 0.05, 0.9999, &po.power))
+                return 2;
+        } else if (cli_opt(argc, argv, &i, "--alpha", &v)) {
+            if (!cli_parse_float("--alpha", v, 1e-6, 0.5, &p.stats.alpha))
+                return 2;
+        } else if (cli_opt(argc, argv, &i, "--sd", &v)) {
+            plan_knobs = true;
+            if (!cli_parse_float("--sd", v, 1e-6, 10, &po.sd))
+                return 2;
+        } else if (cli_opt(argc, argv, &i, "--regate", &v))
+            regate_path = v;
+        else if (cli_opt(argc, argv, &i, "--rescore", &v))
+            rescore_path = v;
+        else if (!strcmp(argv[i], "--dry-run"))
+            dry_run = true;
+        else if (!strcmp(argv[i], "--verbose"))
+            verbose = true;
         else if (!strcmp(argv[i], "--swarm"))
             swarm = true;
+        else if (!strcmp(argv[i], "--serve-candidates"))
+            serve_candidates = true;
         else if (!strcmp(argv[i], "--omit-prompts"))
             omit_prompts = true;
         else if (cli_opt(argc, argv, &i, "--router", &v)) {
@@ -590,6 +861,41 @@ int cmd_eval(int argc, char **argv)
             }
         }
     }
+    if (regate_path) {
+        if (adapter || swarm || po.on) {
+            fprintf(stderr, "loco eval --regate RECORD: no adapter, --swarm or --plan (it "
+                            "re-decides a stored record)\n");
+            return 2;
+        }
+        return regate(regate_path);
+    }
+    if (rescore_path && (adapter || swarm || po.on)) {
+        fprintf(stderr, "loco eval --rescore RECORD: no adapter, --swarm or --plan (it "
+                        "re-scores a stored record)\n");
+        return 2;
+    }
+    if (rescore_path)
+        return eval_rescore(rescore_path, &p, benches, n_bench, dry_run, verbose);
+    if (dry_run || verbose) {
+        fprintf(stderr, "loco eval: --dry-run and --verbose go with --rescore\n");
+        return 2;
+    }
+    bool any_custom = false;
+    for (size_t b = 0; b < n_bench; b++)
+        any_custom = any_custom || is_custom_file(benches[b]);
+    if (in_domain_flag && !any_custom) {
+        fprintf(stderr, "loco eval: --in-domain declares custom FILE.jsonl benchmarks; name "
+                        "one with --bench\n");
+        return 2;
+    }
+    if (!po.on && plan_knobs) {
+        fprintf(stderr, "loco eval: --effect, --power and --sd go with --plan\n");
+        return 2;
+    }
+    if (po.on && (swarm || json || archive)) {
+        fprintf(stderr, "loco eval --plan: no --swarm, --json or --archive (it runs nothing)\n");
+        return 2;
+    }
     if (!adapter && !swarm) {
         fprintf(stderr, "loco eval: name one adapter (see loco eval --help)\n");
         return 2;
@@ -599,8 +905,8 @@ int cmd_eval(int argc, char **argv)
                         "registry's adapters under each router)\n");
         return 2;
     }
-    if (n_routers && !swarm) {
-        fprintf(stderr, "loco eval: --router goes with --swarm\n");
+    if ((n_routers || serve_candidates) && !swarm) {
+        fprintf(stderr, "loco eval: --router and --serve-candidates go with --swarm\n");
         return 2;
     }
     if (!check_options(&p, benches, n_bench, temperature_set))
@@ -629,11 +935,11 @@ int cmd_eval(int argc, char **argv)
     if (!cli_engine_open(&e, &o))
         return 1;
     if (swarm) {
-        if (n_routers == 0) {
-            routers[n_routers++] = "keyword";
-            routers[n_routers++] = "classifier";
-        }
-        int rc = eval_swarm(&e, &p, benches, n_bench, routers, n_routers, p.seed, out_path);
+        struct eval_swarm_opts so = {
+            .benches = benches, .n_bench = n_bench, .routers = routers, .n_routers = n_routers,
+            .seed = p.seed, .out_path = out_path, .contam = !no_contam,
+            .serve = serve_candidates ? LOCO_SERVE_CANDIDATES : LOCO_SERVE_REGISTRY};
+        int rc = eval_swarm(&e, &p, &so);
         cli_engine_close(&e);
         return rc;
     }
@@ -664,28 +970,65 @@ int cmd_eval(int argc, char **argv)
     struct progress pr = {loco_time_ms(), isatty(STDERR_FILENO)};
     int status = 0;
     size_t done = 0;
+    bool in_domain[MAX_BENCH];
     for (size_t b = 0; b < n_bench && !status; b++) {
-        bool in_domain = in_domain_bench(reg, domain, own, benches[b]);
-        if (loco_eval_bench_run(e.model, a, (float)scale, benches[b], in_domain, &p, on_progress,
-                                &pr, &results[done]) != LOCO_OK)
+        char *file_domain = NULL;
+        bool binary, custom = is_custom_file(benches[b]);
+        size_t n_items;
+        if (custom && !in_domain_flag &&
+            loco_eval_bench_info(benches[b], &p, &binary, &n_items, &file_domain) != LOCO_OK)
+            status = cli_fail("cannot read the benchmark");
+        in_domain[b] = in_domain_bench(reg, domain, own, benches[b],
+                                       !custom          ? NULL
+                                       : in_domain_flag ? in_domain_flag
+                                                        : file_domain);
+        free(file_domain);
+    }
+    if (po.on && !status) {
+        char *head = record_json(&e, a, (float)scale, &p, results, 0, &cs, omit_prompts);
+        status = head ? plan_run(head, &p, &po, benches, in_domain, n_bench, reg,
+                                 loco_adapter_info(a)->name, out_path)
+                      : cli_fail("out of memory");
+        free(head);
+        n_bench = 0; /* a plan runs nothing */
+    }
+    for (size_t b = 0; b < n_bench && !status; b++) {
+        if (loco_eval_bench_run(e.model, a, (float)scale, benches[b], in_domain[b], &p,
+                                on_progress, &pr, &results[done]) != LOCO_OK)
             status = cli_fail("evaluation failed");
         else
             done++;
     }
-    if (!status) {
+    if (!status && !po.on) {
         char *rec = record_json(&e, a, (float)scale, &p, results, done, &cs, omit_prompts);
-        if (json && rec)
-            puts(rec);
+        char *merged = NULL, note[4096] = "";
+        if (rec && out_path) { /* the record file keeps every run */
+            char *previous = read_existing(out_path);
+            if (loco_eval_record_merge(previous, rec, NULL, &merged, note, sizeof note) !=
+                LOCO_OK)
+                status = cli_fail("cannot merge the record with the one at --out");
+            else
+                status = keep_superseded(out_path, previous, rec);
+            free(previous);
+        }
+        const char *final = merged ? merged : rec;
+        if (json && final)
+            puts(final);
         else
             print_table(results, done, loco_adapter_info(a)->name);
+        if (note[0])
+            fprintf(json ? stderr : stdout, "\n%s", note);
         if (!rec)
             status = cli_fail("out of memory for the record");
-        if (out_path && rec && !status) {
-            status = write_outputs(out_path, rec, archive, json);
+        if (out_path && final && !status) {
+            status = write_outputs(out_path, final, archive, json);
+            enum loco_gate_verdict decided[MAX_BENCH];
+            decided_verdicts(final, results, done, decided);
             if (!status && strcmp(registry_layer, "none"))
                 status = record_scores(loco_adapter_info(a)->name, out_path, registry_layer,
-                                       results, done);
+                                       results, done, decided);
         }
+        free(merged);
         free(rec);
     }
     for (size_t b = 0; b < done; b++)

@@ -46,7 +46,9 @@ extern "C" {
 
 /* ---- where the files are ------------------------------------------------ */
 
-/* The project registry: $LOCO_REGISTRY, else <project>/adapters/registry.yaml. */
+/* The project registry: the `registry` of loco_project_locate() (loco/project.h:
+ * $LOCO_REGISTRY, $LOCO_PROJECT_DIR, the working tree, beside the binary, the
+ * user data folder); LOCO_ERR_NOT_FOUND listing where it looked. */
 int loco_registry_project_path(char *buf, size_t cap);
 /* The user overlay: $XDG_DATA_HOME/locollm/registry.yaml (when XDG_DATA_HOME
  * is an absolute path), else ~/.local/share/locollm/registry.yaml. */
@@ -167,6 +169,9 @@ const char *loco_registry_file(const struct loco_registry *r);
 /* The router the registry names (top-level `router:`), "" when it names
  * none (loco/router.h then uses "keyword"). */
 const char *loco_registry_router(const struct loco_registry *r);
+/* Top-level `serve_candidates: true`: candidates that have not passed their
+ * gate serve their domain too (loco/router.h, "serving"); false when absent. */
+bool loco_registry_serve_candidates(const struct loco_registry *r);
 size_t loco_registry_n_domains(const struct loco_registry *r);
 const struct loco_registry_domain *loco_registry_domain_at(const struct loco_registry *r, size_t i);
 const struct loco_registry_domain *loco_registry_find_domain(const struct loco_registry *r,

@@ -86,6 +86,7 @@ struct loco_registry {
     struct rnode *user_tree;                /* the overlay alone (NULL when none) */
     struct loco_registry_base base;
     const char *router; /* top-level `router:`, "" when absent */
+    bool serve_candidates; /* top-level `serve_candidates:`, false when absent */
     struct loco_registry_domain *domains;
     size_t n_domains;
     struct loco_registry_adapter *adapters;

@@ -577,10 +577,15 @@ static void build_adapters(struct loco_registry *r, const struct rnode *root)
     settle_actives(r, seq);
 }
 
+bool loco_registry_serve_candidates(const struct loco_registry *r)
+{
+    return r->serve_candidates;
+}
+
 int registry_build_view(struct loco_registry *r)
 {
     static const char *const known[] = {"schema_version", "base_model", "domains", "adapters",
-                                        "router", NULL};
+                                        "router", "serve_candidates", NULL};
     const struct rnode *root = r->tree;
     check_keys(r, root, "", known);
     const struct rnode *v = need(r, root, "", "schema_version", RNODE_SCALAR, true);
@@ -593,6 +598,8 @@ int registry_build_view(struct loco_registry *r)
         registry_problem(r, uv, r->user_path, "schema_version",
                          uv->kind == RNODE_SCALAR ? uv->str : "", "the overlay must be version 2");
     r->router = get_str(r, root, "", "router", false);
+    if (rnode_get(root, "serve_candidates"))
+        get_bool(r, root, "", "serve_candidates", &r->serve_candidates);
     build_base(r, root);
     build_domains(r, root);
     build_adapters(r, root);
