@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli-engine.h"
+#include "cli-route.h"
 #include "commands.h"
 #include "loco/registry.h"
 #include "loco/router.h"
@@ -22,21 +23,29 @@ static void route_help(FILE *out)
             "Shows which domain and adapter the router picks for a query, with every\n"
             "domain's probability, the confidence and the reason. --bench scores the router\n"
             "on labelled queries (JSONL: {\"query\": ..., \"domain\": ...}; domain \"base\" for\n"
-            "none): accuracy, per-domain precision/recall/F1, the confusion matrix, expected\n"
-            "calibration error and latency per query.\n\n"
+            "none): accuracy with its Wilson 95%% interval, per-domain precision/recall/F1,\n"
+            "the confusion matrix, expected calibration error and latency per query. To\n"
+            "measure on sources a router has never seen: loco router loso.\n\n"
             "  --router NAME     which router (default: the registry's, else keyword)\n"
             "  --registry FILE   this registry file alone (default: the project's + your overlay)\n"
             "  --json            machine-readable output\n"
+            "  --decisions FILE  with --bench: every query's decision as JSONL\n"
             "  --list            the routers built in\n"
+            "  --serve-candidates  candidates that have not passed their gate may serve\n"
+            "                    (default: the registry's serve_candidates)\n"
             "(routers that read the base model's hidden states load it: --model etc. below)\n");
     cli_engine_help(out);
 }
 
 static void print_decision(const struct loco_route_decision *d)
 {
+    enum loco_serve_reason sr = (enum loco_serve_reason)d->serving;
     if (d->adapter[0])
-        printf("%s: adapter %s, confidence %.2f (router %s)\n", d->domain, d->adapter,
-               d->confidence, d->router);
+        printf("%s: adapter %s (%s), confidence %.2f (router %s)\n", d->domain, d->adapter,
+               loco_serve_reason_text(sr), d->confidence, d->router);
+    else if (sr != LOCO_SERVE_BASE_ROUTED)
+        printf("%s: base model (%s), confidence %.2f (router %s)\n", d->domain,
+               loco_serve_reason_text(sr), d->confidence, d->router);
     else
         printf("%s: base model, confidence %.2f (router %s)\n", d->domain, d->confidence,
                d->router);
@@ -60,6 +69,7 @@ static void print_decision_json(const struct loco_route_decision *d, const char 
     cJSON *p = cJSON_AddObjectToObject(j, "probabilities");
     for (size_t i = 0; i < d->n; i++)
         cJSON_AddNumberToObject(p, d->names[i], d->prob[i]);
+    cli_route_serving_json(j, d);
     cJSON_AddStringToObject(j, "reason", d->reason);
     cJSON_AddNumberToObject(j, "ms", d->ms);
     char *text = cJSON_Print(j);
@@ -71,10 +81,10 @@ static void print_decision_json(const struct loco_route_decision *d, const char 
 
 static void print_bench(const struct loco_route_bench *b, const char *router)
 {
-    printf("router %s: accuracy %.3f (%zu/%zu), macro F1 %.3f, ECE %.3f, latency mean %.3f ms "
-           "(p50 %.3f, p95 %.3f, max %.3f)\n\n",
-           router, b->accuracy, b->correct, b->n, b->macro_f1, b->ece, b->ms_mean, b->ms_p50,
-           b->ms_p95, b->ms_max);
+    printf("router %s: accuracy %.3f [%.3f, %.3f] (%zu/%zu), macro F1 %.3f, ECE %.3f, latency "
+           "mean %.3f ms (p50 %.3f, p95 %.3f, max %.3f)\n\n",
+           router, b->accuracy, b->acc_lo, b->acc_hi, b->correct, b->n, b->macro_f1, b->ece,
+           b->ms_mean, b->ms_p50, b->ms_p95, b->ms_max);
     printf("| domain | precision | recall | F1 | items |\n|---|---:|---:|---:|---:|\n");
     for (size_t l = 0; l < b->n_labels; l++)
         printf("| %s | %.3f | %.3f | %.3f | %zu |\n", b->labels[l], b->precision[l],
@@ -94,10 +104,42 @@ static void print_bench(const struct loco_route_bench *b, const char *router)
     }
 }
 
+/* Every item's decision as JSONL (for paired comparisons and error reading):
+ * {"i", "source", "domain", "chosen", "confidence"}. 0 on success. */
+static int write_decisions(struct loco_router *r, const struct loco_route_item *items, size_t n,
+                           const char *path)
+{
+    FILE *f = fopen(path, "w");
+    struct loco_route_decision *d = malloc(sizeof *d);
+    int status = f && d ? 0 : cli_fail("cannot write the decisions");
+    for (size_t i = 0; i < n && !status; i++) {
+        if (loco_route(r, items[i].query, d) != LOCO_OK) {
+            status = cli_fail("routing failed");
+            break;
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "i", (double)i);
+        cJSON_AddStringToObject(o, "source", items[i].source);
+        cJSON_AddStringToObject(o, "domain", items[i].domain);
+        cJSON_AddStringToObject(o, "chosen", d->domain);
+        cJSON_AddNumberToObject(o, "confidence", d->confidence);
+        char *line = cJSON_PrintUnformatted(o);
+        if (line)
+            fprintf(f, "%s\n", line);
+        free(line);
+        cJSON_Delete(o);
+    }
+    free(d);
+    if (f && fclose(f) != 0 && !status)
+        status = cli_fail("cannot write the decisions");
+    return status;
+}
+
 int cmd_route(int argc, char **argv)
 {
     const char *router = NULL, *registry = NULL, *bench = NULL, *query = NULL, *v;
-    bool json = false, list = false;
+    const char *decisions = NULL;
+    bool json = false, list = false, serve_candidates = false;
     struct cli_engine_opts o;
     cli_engine_defaults(&o);
     for (int i = 1; i < argc; i++) {
@@ -108,12 +150,16 @@ int cmd_route(int argc, char **argv)
             json = true;
         else if (!strcmp(argv[i], "--list"))
             list = true;
+        else if (!strcmp(argv[i], "--serve-candidates"))
+            serve_candidates = true;
         else if (cli_opt(argc, argv, &i, "--router", &v))
             router = v;
         else if (cli_opt(argc, argv, &i, "--registry", &v))
             registry = v;
         else if (cli_opt(argc, argv, &i, "--bench", &v))
             bench = v;
+        else if (cli_opt(argc, argv, &i, "--decisions", &v))
+            decisions = v;
         else if (argv[i][0] == '-' && argv[i][1]) {
             int r = cli_engine_flag(&o, argc, argv, &i);
             if (r < 0)
@@ -143,7 +189,8 @@ int cmd_route(int argc, char **argv)
     struct loco_registry *reg = cli_registry_load(registry);
     if (!reg)
         return 1;
-    struct loco_router_env env = {.reg = reg};
+    struct loco_router_env env = {
+        .reg = reg, .serve = serve_candidates ? LOCO_SERVE_CANDIDATES : LOCO_SERVE_REGISTRY};
     const char *name = router ? router : loco_registry_router(reg)[0] ? loco_registry_router(reg)
                                                                        : "keyword";
     struct cli_engine e;
@@ -163,11 +210,15 @@ int cmd_route(int argc, char **argv)
     int status = 0;
     if (query) {
         struct loco_route_decision *d = malloc(sizeof *d);
+        char label[512];
         if (!d || loco_route(r, query, d) != LOCO_OK)
             status = cli_fail("routing failed");
-        else if (json)
+        else if (d->serving != LOCO_SERVE_ACTIVE && d->serving != LOCO_SERVE_PASSED &&
+                 d->serving != LOCO_SERVE_BASE_ROUTED) /* the serving rule changed the answer */
+            fprintf(stderr, "%s\n", cli_route_label(d, label, sizeof label));
+        if (status == 0 && json)
             print_decision_json(d, query);
-        else
+        else if (status == 0)
             print_decision(d);
         free(d);
     } else {
@@ -184,6 +235,8 @@ int cmd_route(int argc, char **argv)
             free(text);
         } else
             print_bench(b, loco_router_name(r));
+        if (!status && decisions && write_decisions(r, items, n, decisions))
+            status = 1;
         free(b);
         loco_route_items_free(items, n);
     }

@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "cli-engine.h"
+#include "cmd-router-loso.h"
 #include "commands.h"
 #include "loco/registry.h"
+#include "loco/route-eval.h"
 #include "loco/router.h"
 
 #define MAX_DATA 16
@@ -20,13 +22,16 @@ static void router_help(FILE *out)
 {
     fprintf(out,
             "usage: loco router train [--data FILE.jsonl ...] [--dev FILE.jsonl] [options]\n"
+            "       loco router loso --data POOL.jsonl [--router NAME] [options]\n"
             "       loco router calibrate --data FILE.jsonl [options]\n"
             "       loco router calibrate --router confidence:NAME --data FILE.jsonl\n\n"
-            "train fits the classifier router: each labelled query's features are the base\n"
-            "model's mean final hidden state, and a multinomial logistic regression maps them\n"
-            "to the registry's domains and \"base\". Queries come from the registry's example\n"
-            "queries (label: the adapter's domain) and from JSONL files with \"query\" and\n"
-            "\"domain\" (scripts/make-route-bench.py --split dev writes one). With --dev, the\n"
+            "train fits the classifier router: each labelled query's features are early-exit\n"
+            "hidden states of the base model and hashed words (loco/route-eval.h), and a\n"
+            "multinomial logistic regression maps them to the registry's domains and \"base\".\n"
+            "Queries come from the registry's example queries (label: the adapter's domain)\n"
+            "and from JSONL files with \"query\" and \"domain\" (scripts/make-route-data.py\n"
+            "writes the pool). loso measures a router source by source (loco router loso\n"
+            "--help). With --dev, the\n"
             "temperature is fitted on those held-out queries. calibrate fits the temperature\n"
             "of an existing classifier. Both report accuracy and expected calibration error.\n"
             "With --router confidence:NAME, calibrate chooses the confidence and margin\n"
@@ -39,8 +44,14 @@ static void router_help(FILE *out)
             "  --out FILE        where to write (default: %s beside the registry,\n"
             "                    or $LOCO_ROUTER_CLASSIFIER)\n"
             "  --registry FILE   this registry file alone\n"
+            "  --layers L1,L2    hidden states after these many layers (default none)\n"
+            "  --tokens H,T      read the query's first H and last T tokens (default 24,8)\n"
+            "  --hash-dim N      hashed lexical buckets (default 8192; 0: none)\n"
+            "  --lex-scale X     length of the lexical part (default 8)\n"
+            "  --keywords X      weight of the keyword router's view (default 2; 0: none)\n"
             "  --l2 X            weight penalty (default 1e-3)\n"
-            "  --iters N         gradient steps (default 400)\n"
+            "  --epochs N        passes over the data (default 20)\n"
+            "  --lr X            Adam step size (default 0.01)\n"
             "  --router NAME     calibrate: confidence:NAME for the thresholds\n",
             LOCO_CONFIDENCE_FILE, LOCO_CLASSIFIER_FILE);
     cli_engine_help(out);
@@ -112,26 +123,36 @@ static int read_data(const char *path, char labels[][LOCO_ROUTE_NAME_MAX], int32
     return rc;
 }
 
-/* Features of every query, with progress on stderr. */
-static float *embed_all(struct cli_engine *e, const struct labelled *L, int32_t dim)
+/* Features of every query as classifier `c` reads them (its features; none:
+ * the format-1 mean final hidden state), with progress on stderr. */
+static float *embed_all(struct cli_engine *e, const struct labelled *L,
+                        const struct loco_classifier *c, const struct loco_registry *reg)
 {
+    int32_t threads = loco_context_params(e->ctx).n_threads, dim = c->dim;
+    bool v2 = c->features.n_pool > 0 || c->features.hash_dim > 0 || c->features.n_keyword > 0;
     struct loco_context_params cp = loco_context_default_params();
     cp.n_ctx = LOCO_ROUTER_EMBED_TOKENS;
     cp.n_seq = 1;
     cp.n_batch = LOCO_ROUTER_EMBED_TOKENS;
-    cp.n_threads = loco_context_params(e->ctx).n_threads;
-    struct loco_context *ctx = loco_context_init(e->model, cp);
+    cp.n_threads = threads;
+    struct loco_context *ctx = v2 ? NULL : loco_context_init(e->model, cp);
+    struct loco_route_featurizer *z =
+        v2 ? loco_route_featurizer_init(e->model, reg, &c->features, threads) : NULL;
     float *X = malloc(L->n * (size_t)dim * sizeof *X);
-    if (!ctx || !X) {
+    if ((!ctx && !z) || !X) {
         loco_context_free(ctx);
+        loco_route_featurizer_free(z);
         free(X);
-        cli_fail("out of memory for features");
+        cli_fail("cannot compute features");
         return NULL;
     }
     double t0 = loco_time_ms();
     bool tty = isatty(STDERR_FILENO);
     for (size_t i = 0; i < L->n; i++) {
-        if (loco_router_embed(ctx, e->model, L->query[i], X + i * (size_t)dim) != LOCO_OK) {
+        float *x = X + i * (size_t)dim;
+        int rc = z ? loco_route_featurize(z, L->query[i], x)
+                   : loco_router_embed(ctx, e->model, L->query[i], x);
+        if (rc != LOCO_OK) {
             cli_fail("cannot compute features");
             free(X);
             X = NULL;
@@ -143,6 +164,7 @@ static float *embed_all(struct cli_engine *e, const struct labelled *L, int32_t 
     }
     fprintf(stderr, "\n");
     loco_context_free(ctx);
+    loco_route_featurizer_free(z);
     return X;
 }
 
@@ -311,9 +333,11 @@ int cmd_router(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *verb = argv[1];
+    if (!strcmp(verb, "loso"))
+        return cmd_router_loso(argc, argv);
     bool train = !strcmp(verb, "train");
     if (!train && strcmp(verb, "calibrate")) {
-        fprintf(stderr, "loco router: unknown subcommand '%s' (train or calibrate)\n", verb);
+        fprintf(stderr, "loco router: unknown subcommand '%s' (train, calibrate or loso)\n", verb);
         return 2;
     }
     struct cli_engine_opts o;
@@ -322,9 +346,9 @@ int cmd_router(int argc, char **argv)
     size_t n_data = 0;
     bool examples = train;
     struct loco_classifier_params cp = loco_classifier_default_params();
+    struct loco_route_features feat = loco_route_features_default();
     for (int i = 2; i < argc; i++) {
-        long n;
-        double x;
+        int taken;
         if (cli_is_help(argv[i])) {
             router_help(stdout);
             return 0;
@@ -344,14 +368,9 @@ int cmd_router(int argc, char **argv)
             registry = v;
         else if (cli_opt(argc, argv, &i, "--router", &v))
             router = v;
-        else if (cli_opt(argc, argv, &i, "--l2", &v)) {
-            if (!cli_parse_float("--l2", v, 0, 1e6, &x))
+        else if ((taken = cmd_router_features_flag(&feat, &cp, argc, argv, &i)) != 0) {
+            if (taken < 0)
                 return 2;
-            cp.l2 = x;
-        } else if (cli_opt(argc, argv, &i, "--iters", &v)) {
-            if (!cli_parse_int("--iters", v, 1, 1000000, &n))
-                return 2;
-            cp.iters = (int32_t)n;
         } else {
             int r = cli_engine_flag(&o, argc, argv, &i);
             if (r < 0)
@@ -419,27 +438,37 @@ int cmd_router(int argc, char **argv)
         status = 1;
     struct loco_classifier c = {0};
     float *X = NULL, *XD = NULL;
-    int32_t dim = open ? loco_model_hparams(e.model)->n_embd : 0;
+    int32_t n_embd = open ? loco_model_hparams(e.model)->n_embd : 0;
     if (!status && train) {
+        feat.n_keyword = feat.kw_scale > 0 ? loco_route_features_keyword_dims(reg) : 0;
+        struct loco_classifier spec = {.features = feat,
+                                       .dim = loco_route_features_dim(&feat, n_embd)};
+        cp.n_dense = loco_route_features_dense(&feat, n_embd);
         fprintf(stderr, "loco router train: %zu labelled queries, %d labels, %d features\n", L.n,
-                n_labels, dim);
-        X = embed_all(&e, &L, dim);
+                n_labels, spec.dim);
+        X = embed_all(&e, &L, &spec, reg);
         if (!X)
             status = 1;
-        else if (loco_classifier_fit(X, L.y, L.n, dim, label_ptr, n_labels, &cp, &c) != LOCO_OK)
+        else if (loco_classifier_fit(X, L.y, L.n, spec.dim, label_ptr, n_labels, &cp, &c) !=
+                 LOCO_OK)
             status = cli_fail("cannot fit the classifier");
-        else
+        else {
+            c.features = feat;
             loco_model_sha256(e.model, c.model_sha256);
+        }
         if (!status)
             printf("trained on %zu queries: training accuracy %.3f\n", L.n, c.train_accuracy);
     } else if (!status) {
         if (loco_classifier_load(path, &c) != LOCO_OK)
             status = cli_fail("cannot read the classifier");
-        else if (c.dim != dim)
+        else if (c.dim != (c.features.n_pool > 0 || c.features.hash_dim > 0 ||
+                                   c.features.n_keyword > 0
+                               ? loco_route_features_dim(&c.features, n_embd)
+                               : n_embd))
             status = cli_fail("the classifier was made for another model: retrain it");
     }
     if (!status && D.n) {
-        XD = embed_all(&e, &D, dim);
+        XD = embed_all(&e, &D, &c, reg);
         double acc0, ece0, acc1, ece1;
         if (!XD)
             status = 1;

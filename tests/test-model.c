@@ -20,8 +20,12 @@
 
 #include <cmocka.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "loco/generate.h"
+#include "loco/gguf.h"
 #include "loco/model.h"
 #include "testutil.h"
 
@@ -397,6 +401,116 @@ static void test_bad_batches(void **state)
     loco_model_free(m);
 }
 
+/* Early exit: the first K layers run as in a full pass (the captured
+ * attention inputs agree), no logits come out, the hidden state differs
+ * from the full pass's, and all layers again give the full pass back. */
+static void test_early_exit(void **state)
+{
+    (void)state;
+    struct loco_model *m = load("fixtures/models/stories260K.gguf", LOCO_MATMUL_QUANT_ACT);
+    if (!m)
+        skip();
+    const struct loco_hparams *hp = loco_model_hparams(m);
+    int32_t L = hp->n_layer, C = hp->n_embd, K = L / 2, T = 4;
+    assert_true(K >= 1 && K < L);
+    struct loco_context *c = context(m, 1, 1);
+    int32_t toks[4] = {1, 20, 30, 40}, pos[4] = {0, 1, 2, 3}, seq[4] = {0};
+    struct loco_batch b = {T, toks, pos, seq, NULL};
+    float *full = malloc((size_t)L * T * C * sizeof *full);
+    float *early = calloc((size_t)L * T * C, sizeof *early);
+    float *h_full = malloc((size_t)C * sizeof *h_full), *h = malloc((size_t)C * sizeof *h);
+    assert_non_null(full && early && h_full && h);
+    loco_context_capture(c, full, T);
+    assert_int_equal(loco_decode(c, &b), LOCO_OK);
+    assert_int_equal(loco_context_n_logits(c), 1);
+    assert_int_equal(loco_context_hidden(c, T - 1, h_full), LOCO_OK);
+
+    assert_int_equal(loco_context_set_layers(c, L + 1), LOCO_ERR_INVALID);
+    assert_int_equal(loco_context_set_layers(c, -1), LOCO_ERR_INVALID);
+    assert_int_equal(loco_context_set_layers(c, K), LOCO_OK);
+    loco_context_seq_clear(c, 0);
+    loco_context_capture(c, early, T);
+    assert_int_equal(loco_decode(c, &b), LOCO_OK);
+    assert_int_equal(loco_context_n_logits(c), 0);
+    assert_null(loco_context_logits(c, 0));
+    for (size_t k = 0; k < (size_t)K * T * C; k++)
+        assert_float_equal(early[k], full[k], 1e-5);
+    for (size_t k = (size_t)K * T * C; k < (size_t)L * T * C; k++)
+        assert_true(early[k] == 0); /* later layers never ran */
+    assert_int_equal(loco_context_hidden(c, T - 1, h), LOCO_OK);
+    float diff = 0;
+    for (int32_t j = 0; j < C; j++)
+        diff += fabsf(h[j] - h_full[j]);
+    assert_true(diff > 1e-3f);
+
+    assert_int_equal(loco_context_set_layers(c, 0), LOCO_OK); /* all layers */
+    loco_context_capture(c, NULL, 0);
+    loco_context_seq_clear(c, 0);
+    assert_int_equal(loco_decode(c, &b), LOCO_OK);
+    assert_int_equal(loco_context_n_logits(c), 1);
+    assert_int_equal(loco_context_hidden(c, T - 1, h), LOCO_OK);
+    for (int32_t j = 0; j < C; j++)
+        assert_float_equal(h[j], h_full[j], 1e-6);
+    free(full);
+    free(early);
+    free(h_full);
+    free(h);
+    loco_context_free(c);
+    loco_model_free(m);
+}
+
+/* A copy of stories260K with one float key set to v (NaN, inf, out of
+ * range): loading refuses it, naming the file, the key and the value. */
+static void expect_bad_float_key(const char *key, double v, const char *want)
+{
+    char src[1024], path[] = "/tmp/loco-test-hparam-XXXXXX";
+    if (!test_shared_path("fixtures/models/stories260K.gguf", src, sizeof src))
+        skip();
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    struct loco_gguf *g = loco_gguf_open(src);
+    assert_non_null(g);
+    struct loco_gguf_writer *w = loco_gguf_writer_init();
+    for (int64_t i = 0; i < loco_gguf_n_kv(g); i++)
+        assert_int_equal(loco_gguf_writer_copy_kv(w, g, i), LOCO_OK);
+    assert_int_equal(loco_gguf_writer_set_f64(w, key, v), LOCO_OK);
+    for (int64_t i = 0; i < loco_gguf_n_tensors(g); i++) {
+        const struct loco_gguf_tensor *t = loco_gguf_tensor(g, i);
+        assert_int_equal(
+            loco_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data), LOCO_OK);
+    }
+    assert_int_equal(loco_gguf_writer_write(w, path), LOCO_OK);
+    loco_gguf_writer_free(w);
+    loco_gguf_close(g);
+    loco_error_clear();
+    struct loco_model *m = loco_model_load(path, loco_model_default_params());
+    const char *msg = loco_error_message();
+    int refused = m == NULL && strstr(msg, path) && strstr(msg, key) && strstr(msg, want);
+    if (!refused)
+        print_error("%s = %g: %s\n", key, v, m ? "loaded" : msg);
+    loco_model_free(m);
+    unlink(path);
+    assert_true(refused);
+}
+
+/* NaN rope base, negative or NaN RMS epsilon, infinite scales: refused on
+ * load. Before, they loaded and every logit came out NaN. */
+static void test_bad_float_hparams(void **state)
+{
+    (void)state;
+    expect_bad_float_key("llama.rope.freq_base", NAN, "nan");
+    expect_bad_float_key("llama.rope.freq_base", 0.0, "= 0 ");
+    expect_bad_float_key("llama.rope.freq_base", 1e300, "inf");
+    expect_bad_float_key("llama.attention.layer_norm_rms_epsilon", -1e-5, "-1e-05");
+    expect_bad_float_key("llama.attention.layer_norm_rms_epsilon", NAN, "nan");
+    expect_bad_float_key("llama.attention.layer_norm_rms_epsilon", 0.0, "= 0 ");
+    expect_bad_float_key("llama.rope.scaling.factor", -2.0, "-2");
+    expect_bad_float_key("llama.rope.scale_linear", INFINITY, "inf");
+    expect_bad_float_key("llama.final_logit_softcapping", NAN, "nan");
+    expect_bad_float_key("llama.attention.scale", -1.0, "-1");
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -445,7 +559,9 @@ int main(void)
         cmocka_unit_test(test_batch_mixed_sequences),
         cmocka_unit_test(test_threads_agree),
         cmocka_unit_test(test_bad_batches),
+        cmocka_unit_test(test_early_exit),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_bad_float_hparams),
         cmocka_unit_test(test_generate_prefix_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

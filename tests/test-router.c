@@ -21,6 +21,7 @@
 #include "loco/lora.h"
 #include "loco/model.h"
 #include "loco/registry.h"
+#include "loco/route-eval.h"
 #include "loco/router.h"
 #include "loco/tokenizer.h"
 #include "testutil.h"
@@ -128,8 +129,10 @@ static void test_keyword_score(void **state)
     assert_true(fabs(loco_keyword_score("how very many", kw, 4)) < 1e-12);
     /* no partial words: "summary" is not "sum", "summit" neither */
     assert_true(fabs(loco_keyword_score("a summary at the summit", kw, 4)) < 1e-12);
-    /* after the first line a match counts once */
-    assert_true(fabs(loco_keyword_score("Read this.\nHow many?", kw, 4) - 1.5) < 1e-12);
+    /* between the first and a short last line a match counts once; in the
+     * last line (an instruction after a pasted text) twice */
+    assert_true(fabs(loco_keyword_score("Read this.\nHow many?\nThe end.", kw, 4) - 1.5) < 1e-12);
+    assert_true(fabs(loco_keyword_score("Read this.\nHow many?", kw, 4) - 3.0) < 1e-12);
     assert_true(fabs(loco_keyword_score("Speak as if you were a cat", kw, 4) - 5.0) < 1e-12);
     assert_true(fabs(loco_keyword_score("", kw, 4)) < 1e-12);
     assert_true(fabs(loco_keyword_score(NULL, kw, 4)) < 1e-12);
@@ -172,14 +175,25 @@ static void test_keyword_decisions(void **state)
     assert_true(d.ms >= 0);
 
     /* no keyword: base model, all other domains equally likely */
-    assert_int_equal(loco_route(r, "What is the capital of France?", &d), LOCO_OK);
+    assert_int_equal(loco_route(r, "Hello there, how are you?", &d), LOCO_OK);
     assert_string_equal(d.domain, "base");
     assert_string_equal(d.adapter, "");
     assert_string_equal(d.reason, "no domain keyword found");
     assert_true(prob_of(&d, "base") > prob_of(&d, "math"));
+    assert_true(fabs(prob_of(&d, "math") - prob_of(&d, "code")) < 1e-15);
+
+    /* the base cues add half a keyword's weight to base's score: "capital of"
+     * (1.5, x2 in the instruction) and "what is the capital" (2.5, x2), halved,
+     * beat one math keyword */
+    assert_int_equal(loco_route(r, "What is the capital of France? Sum it up.", &d), LOCO_OK);
+    assert_string_equal(d.domain, "base");
+    assert_non_null(strstr(d.reason, "general question"));
+    assert_non_null(strstr(d.reason, "'capital of'"));
+    double eb = exp(1.5 * (1 + 0.5 * (3 + 5))), em = exp(1.5 * 2);
+    assert_true(fabs(prob_of(&d, "base") - eb / (eb + em + 2)) < 1e-12);
 
     /* one keyword in the body only (score 1) does not beat base (1) */
-    assert_int_equal(loco_route(r, "Hello there.\nThe sum is large.", &d), LOCO_OK);
+    assert_int_equal(loco_route(r, "Hello there.\nThe sum is large.\nThat is all.", &d), LOCO_OK);
     assert_string_equal(d.domain, "base");
 
     /* a tie between two domains is ambiguous: the base model, and the reason names both */
@@ -225,10 +239,10 @@ static void test_bench_metrics(void **state)
     /* 3 math right, 1 code right, 1 code sent to math, 1 base right,
      * 1 labelled writing sent to base, 1 with a label the router lacks */
     struct loco_route_item items[] = {
-        {"how many cats", "math"},          {"what is the total", "math"},
-        {"how many in total", "math"},      {"write a function in python", "code"},
-        {"the sum of a list", "code"},      {"hello", "base"},
-        {"a poem about the sea", "writing"}, {"tell me a joke", "humour"},
+        {"how many cats", "math", ""},          {"what is the total", "math", ""},
+        {"how many in total", "math", ""},      {"write a function in python", "code", ""},
+        {"the sum of a list", "code", ""},      {"hello", "base", ""},
+        {"a poem about the sea", "writing", ""}, {"tell me a joke", "humour", ""},
     };
     struct loco_route_bench *b = malloc(sizeof *b);
     assert_int_equal(loco_route_bench_run(r, items, 8, b), LOCO_OK);
@@ -761,6 +775,357 @@ static void test_arrow_router(void **state)
     loco_model_free(m);
 }
 
+/* ---- measuring on unseen sources (route-eval.h) ---------------------------- */
+
+static void test_wilson(void **state)
+{
+    (void)state;
+    /* 8 of 10 at 95%: [0.4902, 0.9433] (Wilson 1927; as statsmodels'
+     * proportion_confint(method="wilson")) */
+    struct loco_interval ci = loco_wilson(8, 10, 1.96);
+    assert_true(fabs(ci.lo - 0.4902) < 5e-4 && fabs(ci.hi - 0.9433) < 5e-4);
+    ci = loco_wilson(0, 10, 1.96); /* no successes: the interval still has width */
+    assert_true(fabs(ci.lo) < 1e-12 && fabs(ci.hi - 0.2775) < 5e-4);
+    ci = loco_wilson(100, 100, 1.96);
+    assert_true(fabs(ci.hi - 1) < 1e-12 && fabs(ci.lo - 0.9630) < 5e-4);
+    ci = loco_wilson(0, 0, 1.96); /* nothing known */
+    assert_true(ci.lo == 0 && ci.hi == 1);
+    ci = loco_wilson(50, 100, 1.96); /* symmetric around one half */
+    assert_true(fabs(ci.lo + ci.hi - 1) < 1e-12 && ci.lo < 0.5);
+}
+
+static double f1_of(const struct loco_route_bench *b, const char *label, double *p, double *r)
+{
+    for (size_t l = 0; l < b->n_labels; l++)
+        if (!strcmp(b->labels[l], label)) {
+            *p = b->precision[l];
+            *r = b->recall[l];
+            return b->f1[l];
+        }
+    fail_msg("no label %s", label);
+    return -1;
+}
+
+static void test_bench_add_f1(void **state)
+{
+    (void)state;
+    struct loco_route_bench *b = calloc(1, sizeof *b);
+    /* math: 3 true, 2 found, 1 base chosen as math; base: 2 true, 1 found */
+    const char *truth[] = {"math", "math", "math", "base", "base", "code"};
+    const char *chosen[] = {"math", "math", "base", "math", "base", "code"};
+    const double conf[] = {0.95, 0.85, 0.55, 0.65, 0.92, 0.99};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(loco_route_bench_add(b, truth[i], chosen[i], conf[i], 1.0), LOCO_OK);
+    loco_route_bench_finish(b);
+    assert_int_equal(b->n, 6);
+    assert_int_equal(b->correct, 4);
+    double p, r;
+    /* math: precision 2/3, recall 2/3, F1 2/3; base: 1/2, 1/2; code: 1, 1 */
+    assert_true(fabs(f1_of(b, "math", &p, &r) - 2.0 / 3) < 1e-12);
+    assert_true(fabs(p - 2.0 / 3) < 1e-12 && fabs(r - 2.0 / 3) < 1e-12);
+    assert_true(fabs(f1_of(b, "base", &p, &r) - 0.5) < 1e-12);
+    assert_true(fabs(f1_of(b, "code", &p, &r) - 1) < 1e-12);
+    assert_true(fabs(b->macro_f1 - (2.0 / 3 + 0.5 + 1) / 3) < 1e-12);
+    struct loco_interval ci = loco_wilson(4, 6, 1.96);
+    assert_true(b->acc_lo == ci.lo && b->acc_hi == ci.hi);
+    /* ECE: bins 0.5 (0.55 wrong), 0.6 (0.65 wrong), 0.8 (0.85 right),
+     * 0.9 (0.95, 0.92, 0.99 right) */
+    double ece = (0.55 + 0.65 + 0.15 + (0.05 + 0.08 + 0.01)) / 6;
+    assert_true(fabs(b->ece - ece) < 1e-12);
+    assert_true(fabs(b->ms_mean - 1) < 1e-12);
+    free(b);
+}
+
+static void test_folds(void **state)
+{
+    (void)state;
+    int32_t a[10], b[10], c[10];
+    loco_route_folds(10, 3, 7, a);
+    loco_route_folds(10, 3, 7, b);
+    loco_route_folds(10, 3, 8, c);
+    int sizes[3] = {0}, same = 0;
+    for (int i = 0; i < 10; i++) {
+        assert_true(a[i] >= 0 && a[i] < 3);
+        assert_int_equal(a[i], b[i]); /* the same seed, the same folds */
+        sizes[a[i]]++;
+        same += a[i] == c[i];
+    }
+    assert_int_equal(sizes[0], 4); /* dealt round robin: 4, 3, 3 */
+    assert_int_equal(sizes[1], 3);
+    assert_int_equal(sizes[2], 3);
+    assert_true(same < 10); /* another seed, another assignment */
+}
+
+/* Three sources of a two-label problem in 2 dimensions: the label is the sign
+ * of x0; each source shifts x1 (its "style"), which says nothing about the label. */
+static void styled(float *X, int32_t *y, int32_t *src, size_t n)
+{
+    uint64_t st = 99;
+    for (size_t i = 0; i < n; i++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        double u = (double)(st >> 11) / 9007199254740992.0;
+        y[i] = (int32_t)(i % 2);
+        src[i] = (int32_t)(i % 3);
+        X[2 * i] = (float)((y[i] ? 1 : -1) * (0.5 + u));
+        X[2 * i + 1] = (float)(3.0 * src[i] + u);
+    }
+}
+
+static void test_loso_loop(void **state)
+{
+    (void)state;
+    enum { N = 90 };
+    float X[2 * N];
+    int32_t y[N], src[N];
+    styled(X, y, src, N);
+    double lg[N * 2];
+    for (size_t i = 0; i < N * 2; i++)
+        lg[i] = NAN;
+    /* every source held out in turn: every row gets held-out logits, all right */
+    assert_int_equal(loco_route_crossval(X, y, src, N, 2, 3, 2, NULL, lg), LOCO_OK);
+    for (size_t i = 0; i < N; i++) {
+        assert_true(isfinite(lg[2 * i]) && isfinite(lg[2 * i + 1]));
+        assert_int_equal(lg[2 * i + 1] > lg[2 * i], y[i]);
+    }
+    /* the held-out rows of a fold come from a model that never saw them:
+     * refitting on all rows gives other logits for source 0 */
+    struct loco_classifier c;
+    const char *labels[] = {"a", "b"};
+    assert_int_equal(loco_classifier_fit(X, y, N, 2, labels, 2, NULL, &c), LOCO_OK);
+    double p[2];
+    loco_classifier_probs(&c, X, p);
+    assert_true(fabs(log(p[1]) - log(p[0]) - (lg[1] - lg[0])) > 1e-6);
+    loco_classifier_free(&c);
+    /* temperatures: one per source, none fitted on its own rows, all positive */
+    double t[3], t_all = 0;
+    loco_route_temperatures(lg, y, src, N, 2, 3, t, &t_all);
+    for (int g = 0; g < 3; g++)
+        assert_true(t[g] > 0.05 && t[g] < 20);
+    assert_true(t_all > 0.05 && t_all < 20);
+    /* a group that holds every row leaves nothing to train on */
+    int32_t one[N] = {0};
+    assert_int_equal(loco_route_crossval(X, y, one, N, 2, 1, 2, NULL, lg), LOCO_ERR_INVALID);
+    /* per-source scores: Wilson interval per source, the pooled bench */
+    struct loco_route_eval *e = calloc(1, sizeof *e);
+    assert_int_equal(loco_route_eval_add(e, "s1", "math", "math", 0.9), LOCO_OK);
+    assert_int_equal(loco_route_eval_add(e, "s1", "math", "base", 0.6), LOCO_OK);
+    assert_int_equal(loco_route_eval_add(e, "s2", "code", "code", 0.8), LOCO_OK);
+    loco_route_eval_finish(e);
+    assert_int_equal(e->n_sources, 2);
+    assert_string_equal(e->src[0].name, "s1");
+    assert_true(e->src[0].accuracy == 0.5 && e->src[1].accuracy == 1);
+    assert_true(e->src[0].ci.lo == loco_wilson(1, 2, 1.96).lo);
+    assert_int_equal(e->all.n, 3);
+    char *json = loco_route_eval_json(e, "leave-one-source-out", "keyword");
+    assert_non_null(strstr(json, "\"sources\""));
+    assert_non_null(strstr(json, "\"protocol\":\t\"leave-one-source-out\""));
+    free(json);
+    free(e);
+}
+
+static void test_source_weights(void **state)
+{
+    (void)state;
+    /* label 0 from a big source (x0 = +1 with noise) and a small one that
+     * sits near label 1; with each source weighing the same, the small
+     * source's rows are learned, without it they are outvoted */
+    enum { N = 130 };
+    float X[N];
+    int32_t y[N], src[N];
+    for (int i = 0; i < N; i++) {
+        bool big = i < 100, small = i >= 100 && i < 110;
+        y[i] = big || small ? 0 : 1;
+        src[i] = big ? 0 : small ? 1 : 2;
+        X[i] = big ? 1.0f + 0.01f * (float)(i % 7) : small ? -0.2f : -1.0f + 0.01f * (float)(i % 5);
+    }
+    const char *labels[] = {"a", "b"};
+    struct loco_classifier_params p = loco_classifier_default_params();
+    struct loco_classifier plain, even;
+    assert_int_equal(loco_classifier_fit(X, y, N, 1, labels, 2, &p, &plain), LOCO_OK);
+    p.source = src;
+    assert_int_equal(loco_classifier_fit(X, y, N, 1, labels, 2, &p, &even), LOCO_OK);
+    double pp[2], pe[2];
+    float x = -0.2f;
+    loco_classifier_probs(&plain, &x, pp);
+    loco_classifier_probs(&even, &x, pe);
+    assert_true(pe[0] > pp[0]); /* the small source counts for more */
+    loco_classifier_free(&even);
+    int32_t bad[N];
+    memcpy(bad, src, sizeof bad);
+    bad[3] = -1;
+    p.source = bad;
+    assert_int_equal(loco_classifier_fit(X, y, N, 1, labels, 2, &p, &even), LOCO_ERR_RANGE);
+    loco_classifier_free(&plain);
+}
+
+static void test_lexical(void **state)
+{
+    (void)state;
+    enum { V = 4096 };
+    float a[V], b[V], c[V];
+    loco_route_lexical("Write a poem about the sea", V, 8.0, a);
+    loco_route_lexical("write a POEM about the sea", V, 8.0, b); /* case does not matter */
+    loco_route_lexical("The sea.\nWrite a poem about it", V, 8.0, c);
+    double na = 0, diff = 0, diff_c = 0;
+    for (int j = 0; j < V; j++) {
+        na += (double)a[j] * a[j];
+        diff += fabs(a[j] - b[j]);
+        diff_c += fabs(a[j] - c[j]);
+        assert_true(a[j] >= 0);
+    }
+    assert_true(fabs(sqrt(na) - 8.0) < 1e-4); /* scaled to lex_scale */
+    assert_true(diff < 1e-6);
+    assert_true(diff_c > 1e-3); /* word pairs and the instruction's words differ */
+    struct loco_route_features f = loco_route_features_default();
+    assert_int_equal(loco_route_features_parse_layers(&f, "2,5", 30), LOCO_OK);
+    assert_int_equal(f.n_pool, 2);
+    assert_int_equal(f.layers[1], 5);
+    assert_int_equal(loco_route_features_dense(&f, 10), 40);
+    f.n_keyword = 6;
+    assert_int_equal(loco_route_features_dim(&f, 10), 40 + f.hash_dim + 6);
+    assert_int_equal(loco_route_features_parse_layers(&f, "5,2", 30), LOCO_ERR_INVALID);
+    assert_int_equal(loco_route_features_parse_layers(&f, "31", 30), LOCO_ERR_INVALID);
+    assert_int_equal(loco_route_features_parse_layers(&f, "none", 30), LOCO_OK);
+    assert_int_equal(f.n_pool, 0);
+}
+
+static void test_keyword_needs_number(void **state)
+{
+    (void)state;
+    char a[1024], all[4096];
+    adapter_yaml(a, sizeof a, "m", "math", "active", "\"+how many\", solve", NULL);
+    snprintf(all, sizeof all,
+             "schema_version: 2\nbase_model: {name: T, file: t.gguf, sha256: " SHA_B
+             ", architecture: llama, academic_year: \"2026\"}\n"
+             "domains:\n  math: {primary_benchmark: gsm8k, benchmarks: [gsm8k]}\n"
+             "adapters:\n%s",
+             a);
+    put_file(reg_path, all);
+    struct loco_registry_params p = loco_registry_default_params();
+    p.project_path = reg_path;
+    p.user_path = "";
+    struct loco_registry *reg = loco_registry_load(&p);
+    assert_non_null(reg);
+    struct loco_router_env env = {.reg = reg};
+    struct loco_router *r = loco_router_open(&env, "keyword");
+    struct loco_route_decision d;
+    /* "+how many" counts only when the query holds a number */
+    assert_int_equal(loco_route(r, "How many bones are in the human body?", &d), LOCO_OK);
+    assert_string_equal(d.domain, "base");
+    assert_int_equal(loco_route(r, "How many apples are left if I eat 3 of 10?", &d), LOCO_OK);
+    assert_string_equal(d.domain, "math");
+    assert_int_equal(loco_route(r, "How many eggs in a dozen boxes of twelve?", &d), LOCO_OK);
+    assert_string_equal(d.domain, "math");
+    assert_non_null(strstr(d.reason, "'how many'")); /* named without its '+' */
+    /* a short last line is an instruction too: "solve" there counts twice */
+    const char *kw[] = {"solve"};
+    assert_true(loco_keyword_score("A long text.\nMore text.\nPlease solve it.", kw, 1) == 2);
+    assert_true(loco_keyword_score("Solve it.\nMore text.\nThe end.", kw, 1) == 2);
+    assert_true(loco_keyword_score("A text.\nWe solve it.\nThe end.", kw, 1) == 1);
+    loco_router_close(r);
+    loco_registry_free(reg);
+}
+
+static void test_featurizer(void **state)
+{
+    (void)state;
+    struct loco_model *m = stories();
+    if (!m)
+        skip();
+    const int32_t C = loco_model_hparams(m)->n_embd, L = loco_model_hparams(m)->n_layer;
+    struct loco_route_features f = loco_route_features_default();
+    f.n_pool = 2;
+    f.layers[0] = 1;
+    f.layers[1] = L; /* the last one read from the final state */
+    f.head_tokens = 6;
+    f.tail_tokens = 2;
+    f.hash_dim = 64;
+    struct loco_route_featurizer *z = loco_route_featurizer_init(m, NULL, &f, 1);
+    assert_non_null(z);
+    int32_t dim = loco_route_features_dim(&f, C);
+    float *a = malloc((size_t)dim * sizeof *a), *b = malloc((size_t)dim * sizeof *b);
+    float *h = malloc((size_t)C * sizeof *h);
+    const char *q = "Once upon a time there was a little cat who liked to sing all day";
+    assert_int_equal(loco_route_featurize(z, q, a), LOCO_OK);
+    assert_int_equal(loco_route_featurize(z, q, b), LOCO_OK); /* the same twice */
+    for (int32_t j = 0; j < dim; j++)
+        assert_true(a[j] == b[j]);
+    /* the last layer's last-token vector is the full model's final hidden
+     * state of the 8 tokens read: the first 6 and the last 2 */
+    int32_t *toks = NULL;
+    size_t n = 0;
+    assert_int_equal(loco_tokenizer_encode(loco_model_tokenizer(m), q, strlen(q), true, false,
+                                           &toks, &n),
+                     LOCO_OK);
+    assert_true(n > 8);
+    int32_t read[8], pos[8], seq[8] = {0};
+    for (int i = 0; i < 8; i++) {
+        read[i] = i < 6 ? toks[i] : toks[n - 8 + (size_t)i];
+        pos[i] = i;
+    }
+    struct loco_context *ctx = embed_ctx(m, 8);
+    struct loco_batch bt = {8, read, pos, seq, NULL};
+    assert_int_equal(loco_decode(ctx, &bt), LOCO_OK);
+    assert_int_equal(loco_context_hidden(ctx, 7, h), LOCO_OK);
+    const float *last = a + 2 * (size_t)C + (size_t)C; /* pooled layer 2, last token */
+    for (int32_t j = 0; j < C; j++)
+        assert_true(fabsf(last[j] - h[j]) < 1e-4f * (1 + fabsf(h[j])));
+    /* a keyword block needs a registry that fits it */
+    f.n_keyword = 4;
+    assert_null(loco_route_featurizer_init(m, NULL, &f, 1));
+    free(toks);
+    free(a);
+    free(b);
+    free(h);
+    loco_context_free(ctx);
+    loco_route_featurizer_free(z);
+    loco_model_free(m);
+}
+
+static void test_classifier_file_v2(void **state)
+{
+    (void)state;
+    float X[60 * 4];
+    int32_t y[60];
+    blobs(X, y, 60, 0);
+    const char *labels[] = {"math", "code", "base"};
+    struct loco_classifier_params p = loco_classifier_default_params();
+    p.n_dense = 1; /* column 0 standardised, 1-3 lexical-like */
+    struct loco_classifier c, back;
+    assert_int_equal(loco_classifier_fit(X, y, 60, 4, labels, 3, &p, &c), LOCO_OK);
+    assert_int_equal(c.n_dense, 1);
+    assert_true(c.mean[2] == 0 && c.std[2] == 1); /* used as they are */
+    c.features = loco_route_features_default();
+    c.features.n_pool = 1;
+    c.features.layers[0] = 3;
+    c.features.hash_dim = 1;
+    c.features.n_keyword = 2;
+    /* 1 dense + 1 hashed + 2 keyword columns: not 2 x n_embd, but the file
+     * checks only that the parts add up to dim */
+    char path[128];
+    snprintf(path, sizeof path, "%s/c2.json", dir);
+    assert_int_equal(loco_classifier_save(&c, path), LOCO_OK);
+    assert_int_equal(loco_classifier_load(path, &back), LOCO_OK);
+    assert_int_equal(back.n_dense, 1);
+    assert_int_equal(back.features.n_pool, 1);
+    assert_int_equal(back.features.layers[0], 3);
+    assert_int_equal(back.features.hash_dim, 1);
+    assert_int_equal(back.features.n_keyword, 2);
+    assert_true(fabs(back.features.kw_scale - c.features.kw_scale) < 1e-12);
+    double a[3], b[3];
+    loco_classifier_probs(&c, X, a);
+    loco_classifier_probs(&back, X, b);
+    for (int l = 0; l < 3; l++)
+        assert_true(fabs(a[l] - b[l]) < 1e-5);
+    loco_classifier_free(&back);
+    c.features.hash_dim = 5; /* parts no longer add up to dim */
+    assert_int_equal(loco_classifier_save(&c, path), LOCO_OK);
+    assert_int_equal(loco_classifier_load(path, &back), LOCO_ERR_FORMAT);
+    assert_non_null(strstr(loco_error_message(), "do not make dim"));
+    unlink(path);
+    loco_classifier_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -771,6 +1136,11 @@ int main(void)
         cmocka_unit_test(test_classifier_file), cmocka_unit_test(test_embed),
         cmocka_unit_test(test_classifier_router), cmocka_unit_test(test_confidence),
         cmocka_unit_test(test_adapter_direction), cmocka_unit_test(test_arrow_router),
+        cmocka_unit_test(test_wilson),        cmocka_unit_test(test_bench_add_f1),
+        cmocka_unit_test(test_folds),         cmocka_unit_test(test_loso_loop),
+        cmocka_unit_test(test_source_weights), cmocka_unit_test(test_lexical),
+        cmocka_unit_test(test_keyword_needs_number), cmocka_unit_test(test_featurizer),
+        cmocka_unit_test(test_classifier_file_v2),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

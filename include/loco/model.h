@@ -150,6 +150,15 @@ int loco_context_hidden(const struct loco_context *c, int32_t i, float *out);
  * projections see). buf NULL or max_tokens 0 stops it. buf is borrowed. */
 void loco_context_capture(struct loco_context *c, float *buf, int32_t max_tokens);
 
+/* Early exit: from the next decode call on, run only the first n_layers of
+ * the model's layers (0 or L: all of them). Routers read early layers'
+ * hidden states for a fraction of a full pass. While it is set, decode
+ * computes no logits (loco_context_n_logits is 0), loco_context_hidden is
+ * the output of layer n_layers - 1 after the output norm, and the skipped
+ * layers' KV cache is left unfilled: clear the sequence before decoding it
+ * with all layers again. LOCO_ERR_INVALID outside [0, L]. */
+int loco_context_set_layers(struct loco_context *c, int32_t n_layers);
+
 /* Forget sequence s (its next token starts at position 0). */
 void loco_context_seq_clear(struct loco_context *c, int32_t s);
 /* Number of cached positions of sequence s. */

@@ -12,10 +12,11 @@
  * the router in use (`router:` at its top level, default "keyword"); the
  * command line's --router overrides it.
  *
- * Which adapter serves a domain: the domain's active adapter; when it has
- * none, the domain's best candidate by its primary benchmark score (a
- * candidate that has not passed its gate is still used, and the reason says
- * so); when the domain has no usable adapter at all, the base model.
+ * Which adapter serves a domain: only proven ones (see "serving" below):
+ * the domain's active adapter, else its best candidate that has passed its
+ * gate; a domain whose adapters have not passed is answered by the base
+ * model, and the decision says so. `serve_candidates` (registry or flag)
+ * serves unproven candidates anyway.
  */
 #ifndef LOCO_ROUTER_H
 #define LOCO_ROUTER_H
@@ -45,6 +46,7 @@ struct loco_route_decision {
     double prob[LOCO_ROUTE_MAX_DOMAINS + 1]; /* sum to 1 */
     char reason[320];                  /* one line: what decided it */
     double ms;                         /* time the router took */
+    int serving;                       /* enum loco_serve_reason: why adapter is (or is not) set */
 };
 
 struct loco_router;
@@ -57,6 +59,7 @@ struct loco_context;
 struct loco_router_env {
     const struct loco_registry *reg;
     const struct loco_model *model; /* may be NULL */
+    int serve;                      /* enum loco_serve_mode; 0: the registry's setting */
 };
 
 /* What a router implementation provides. `state` is its own. */
@@ -89,12 +92,73 @@ bool loco_router_needs_model(const char *name);
 /* Route one query. */
 int loco_route(struct loco_router *r, const char *query, struct loco_route_decision *out);
 
-/* The adapter that serves `domain` (see the top of this file), or NULL for
- * none; why_out (may be NULL) receives "active", "candidate (gate not
- * passed)" or the like. */
+/* The adapter that serves `domain` under the registry's serving setting
+ * (loco_serving_choose with LOCO_SERVE_REGISTRY), or NULL for the base
+ * model; why_out (may be NULL) receives "active", "candidate (passed its
+ * gate)", "candidate (has not passed its gate)", "no adapter has passed its
+ * gate" or "no adapter". */
 const struct loco_registry_adapter *loco_route_adapter_for(const struct loco_registry *reg,
                                                            const char *domain,
                                                            const char **why_out);
+
+/* ---- serving: which adapter answers a domain (src/router/serving.c) -------- */
+
+/* Only proven adapters serve by default. An adapter is proven when it is
+ * its domain's active one (`loco promote --best` refuses adapters that
+ * failed), or a candidate that has PASSED its gate, i.e. one that
+ * `promote --best` would accept: its score on the domain's primary
+ * benchmark passed, and none of its other recorded checks (the
+ * out-of-domain non-inferiority ones) failed. A domain with
+ * no proven adapter is answered by the base model. Retired adapters never
+ * serve. With serve_candidates (the registry's top-level
+ * `serve_candidates: true`, or --serve-candidates) unproven candidates
+ * serve too, after the proven ones: the rule before 2026-S2. */
+enum loco_serve_mode {
+    LOCO_SERVE_REGISTRY = 0, /* the registry's serve_candidates (default false) */
+    LOCO_SERVE_PROVEN,       /* proven adapters only, whatever the registry says */
+    LOCO_SERVE_CANDIDATES,   /* unproven candidates too, whatever the registry says */
+};
+
+enum loco_serve_reason {
+    LOCO_SERVE_ACTIVE = 0,      /* the domain's active adapter */
+    LOCO_SERVE_PASSED,          /* a candidate that passed its gate */
+    LOCO_SERVE_UNPROVEN,        /* a candidate that has not passed (serve_candidates) */
+    LOCO_SERVE_BASE_NOT_PASSED, /* base model: the domain's adapters have not passed */
+    LOCO_SERVE_BASE_NO_ADAPTER, /* base model: the domain has no adapter (or none loads) */
+    LOCO_SERVE_BASE_ROUTED,     /* base model: the router chose no domain */
+    LOCO_SERVE_BASE_NOT_LOADED, /* base model: the domain's adapters do not load here */
+};
+
+struct loco_serving {
+    const struct loco_registry_adapter *adapter; /* borrowed from the registry; NULL: base */
+    enum loco_serve_reason reason;
+};
+
+/* Whether unproven candidates serve under `mode` (the registry decides for
+ * LOCO_SERVE_REGISTRY). */
+bool loco_serving_candidates(const struct loco_registry *reg, enum loco_serve_mode mode);
+/* Whether `a` has passed its gate (primary benchmark passed, no other
+ * recorded score failed), whatever its status. */
+bool loco_serving_passed(const struct loco_registry *reg, const struct loco_registry_adapter *a);
+/* The adapters that may serve `domain`, best first, into out[cap]: the
+ * active one, then candidates that passed by primary score (ties: more
+ * items, then name), then (serve_candidates only) the other candidates the
+ * same way. Returns how many there are (may exceed cap; out holds the
+ * first cap). The fallback chain when an adapter does not load walks it. */
+size_t loco_serving_order(const struct loco_registry *reg, const char *domain,
+                          enum loco_serve_mode mode, const struct loco_registry_adapter **out,
+                          size_t cap);
+/* The adapter serving `domain` ("base": the base model, reason
+ * LOCO_SERVE_BASE_ROUTED) and why. LOCO_ERR_INVALID for NULL arguments; an
+ * unknown domain is answered by the base model (LOCO_SERVE_BASE_NO_ADAPTER). */
+int loco_serving_choose(const struct loco_registry *reg, const char *domain,
+                        enum loco_serve_mode mode, struct loco_serving *out);
+/* A stable name for --json and records: "active", "passed-gate",
+ * "candidate-not-passed", "no-adapter-passed", "no-adapter", "routed-to-base",
+ * "not-loaded". */
+const char *loco_serve_reason_name(enum loco_serve_reason r);
+/* A phrase for people: "no adapter has passed its gate", ... */
+const char *loco_serve_reason_text(enum loco_serve_reason r);
 
 /* ---- measuring a router: the routing benchmark ----------------------------- */
 
@@ -102,6 +166,7 @@ const struct loco_registry_adapter *loco_route_adapter_for(const struct loco_reg
 struct loco_route_item {
     char *query;
     char *domain; /* a registry domain or "base" */
+    char *source; /* the optional `source` field; "" when absent */
 };
 
 /* Read a routing benchmark: JSONL, one object per line with string fields
@@ -131,6 +196,7 @@ struct loco_route_bench {
     double bin_conf[LOCO_ROUTE_ECE_BINS], bin_acc[LOCO_ROUTE_ECE_BINS];
     /* latency per query, milliseconds */
     double ms_mean, ms_p50, ms_p95, ms_max;
+    double acc_lo, acc_hi; /* Wilson 95% interval of the accuracy */
 };
 
 /* Route every item and score the decisions. A label beyond the table's
@@ -172,16 +238,19 @@ void loco_confidence_apply(const struct loco_confidence *c, struct loco_route_de
  * 0.5 for the base model instead of a specialist, 1 for a wrong specialist. */
 double loco_confidence_cost(const char *truth, const char *chosen);
 
-/* ---- the classifier router (v2) ------------------------------------------------ */
+/* ---- the classifier router (v3) ------------------------------------------------ */
 
-/* The classifier reads the base model's own hidden states: a query's
- * features are the mean over its tokens (raw text, the first
- * LOCO_ROUTER_EMBED_TOKENS) of the final hidden state (loco_context_hidden),
- * standardised with the training set's mean and deviation; a multinomial
- * logistic regression over the labels (domains and "base") with an L2
- * penalty gives the probabilities, divided by a temperature fitted on held-out
- * queries (`loco router calibrate`). `loco router train` fits it and writes
- * LOCO_CLASSIFIER_FILE beside the registry (or $LOCO_ROUTER_CLASSIFIER). */
+/* A multinomial logistic regression over the labels (domains and "base")
+ * with an L2 penalty, its probabilities divided by a temperature fitted on
+ * held-out queries. What it reads of a query is in its file
+ * (struct loco_route_features, loco/route-eval.h): hashed words, the keyword
+ * router's view and, optionally, early-layer hidden states (format 2); a
+ * format-1 file reads the mean over the query's tokens (the first
+ * LOCO_ROUTER_EMBED_TOKENS) of the final hidden state (loco_router_embed).
+ * Hidden-state columns are standardised with the training set's mean and
+ * deviation. `loco router train` or `loco router loso --out` fits it and
+ * writes LOCO_CLASSIFIER_FILE beside the registry (or
+ * $LOCO_ROUTER_CLASSIFIER). */
 #define LOCO_ROUTER_EMBED_TOKENS 256
 #define LOCO_CLASSIFIER_FILE "router-classifier.json"
 #define LOCO_CLASSIFIER_MAX_LABELS (LOCO_ROUTE_MAX_DOMAINS + 1)
@@ -192,8 +261,23 @@ double loco_confidence_cost(const char *truth, const char *chosen);
 int loco_router_embed(struct loco_context *ctx, const struct loco_model *m, const char *query,
                       float *out);
 
+/* What the classifier reads of a query (include/loco/route-eval.h explains
+ * each field and computes them). */
+#define LOCO_FEATURES_MAX_LAYERS 8
+struct loco_route_features {
+    int32_t n_pool;                           /* layers pooled (0: no hidden states) */
+    int32_t layers[LOCO_FEATURES_MAX_LAYERS]; /* residual after this many layers, ascending */
+    int32_t head_tokens, tail_tokens;         /* tokens read: first and last */
+    int32_t hash_dim;                         /* lexical buckets (0: none) */
+    double lex_scale;                         /* length of the lexical part */
+    int32_t n_keyword;                        /* keyword-router block (0: none) */
+    double kw_scale;                          /* its weight */
+};
+
 struct loco_classifier {
     int32_t dim, n_labels;
+    struct loco_route_features features; /* how a query becomes a row (file format 2) */
+    int32_t n_dense; /* the first n_dense columns are standardised, the rest used as they are */
     char labels[LOCO_CLASSIFIER_MAX_LABELS][LOCO_ROUTE_NAME_MAX];
     float *mean, *std; /* [dim] standardisation */
     float *w;          /* [n_labels][dim] */
@@ -205,9 +289,16 @@ struct loco_classifier {
 };
 
 struct loco_classifier_params {
-    double l2;     /* penalty on the weights (features are standardised) */
-    int32_t iters; /* full-batch gradient steps */
-    double lr;     /* step size */
+    double l2;      /* penalty on the weights (features are standardised) */
+    int32_t epochs; /* passes over the data (mini-batch Adam, a fixed shuffle) */
+    double lr;      /* Adam step size */
+    int32_t batch;  /* rows per step */
+    bool balanced;  /* weigh each label's rows by n / (labels * its count) */
+    int32_t n_dense; /* columns to standardise; -1: all */
+    /* optional, per row of X: its source (>= 0). With balanced, each source
+     * of a label weighs the same within it (a large dataset does not drown
+     * the small hand-written ones). Borrowed for the call. */
+    const int32_t *source;
 };
 struct loco_classifier_params loco_classifier_default_params(void);
 
@@ -239,14 +330,19 @@ int loco_classifier_path(const struct loco_registry *reg, char *buf, size_t cap)
 
 /* The keyword router scores each domain by the keywords of its adapters
  * (registry: adapters[].router.keywords) found in the query (a match in the
- * query's first line counts LOCO_KEYWORD_LEAD_FACTOR times), turns the
- * scores and a fixed score for "base" into probabilities with a softmax,
+ * query's instruction, its first line or a short last line, counts
+ * LOCO_KEYWORD_LEAD_FACTOR times; a keyword written "+word" counts only when
+ * the query holds a number), turns the scores and the score for "base" (a
+ * fixed score plus its built-in cues: questions of fact, translation,
+ * extraction) into probabilities with a softmax,
  * and applies the margin rule: the best domain must lead the second by
  * LOCO_KEYWORD_MARGIN score points, else the query is ambiguous and goes to
  * the base model. */
 #define LOCO_KEYWORD_BASE_SCORE 1.0 /* what a domain must beat */
 #define LOCO_KEYWORD_LEAD_FACTOR 2.0 /* weight of a match in the instruction */
 #define LOCO_KEYWORD_LEAD_WORDS 60   /* the instruction: first line, at most this many words */
+#define LOCO_KEYWORD_TAIL_WORDS 30   /* ... and a last line of at most this many words */
+#define LOCO_KEYWORD_CUE_WEIGHT 0.5  /* a base cue weighs half a keyword */
 #define LOCO_KEYWORD_SHARPNESS 1.5  /* softmax inverse temperature over scores */
 #define LOCO_KEYWORD_MARGIN 0.5     /* half a keyword */
 

@@ -71,6 +71,7 @@ struct loco_context {
     int32_t last_n;     /* tokens of the last successful decode call (their x rows) */
     float *capture;     /* loco_context_capture: [L][capture_tokens][C], or NULL */
     int32_t capture_tokens;
+    int32_t n_layers_run; /* loco_context_set_layers: layers a decode runs (0: all) */
     size_t bytes;
     struct lora_state lora; /* per-sequence adapter sets (lora_apply.c) */
 };

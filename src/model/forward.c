@@ -578,13 +578,15 @@ int loco_decode(struct loco_context *c, const struct loco_batch *b)
         rc = lora_prepare(c, b);
     if (rc == LOCO_OK) {
         embed(c, b);
-        for (int il = 0; il < c->m->hp.n_layer && rc == LOCO_OK; il++) {
+        int32_t n_run = c->n_layers_run ? c->n_layers_run : c->m->hp.n_layer;
+        for (int il = 0; il < n_run && rc == LOCO_OK; il++) {
             rc = attention_block(c, il, b);
             if (rc == LOCO_OK)
                 rc = ffn_block(c, il, b->n);
         }
     }
-    if (rc == LOCO_OK)
+    c->n_logits = 0; /* an early exit has no logits */
+    if (rc == LOCO_OK && !c->n_layers_run)
         rc = compute_logits(c, b);
     c->lora.n_groups = 0;
     if (rc == LOCO_OK) {
@@ -602,6 +604,15 @@ void loco_context_capture(struct loco_context *c, float *buf, int32_t max_tokens
 {
     c->capture = max_tokens > 0 ? buf : NULL;
     c->capture_tokens = buf ? max_tokens : 0;
+}
+
+int loco_context_set_layers(struct loco_context *c, int32_t n_layers)
+{
+    if (n_layers < 0 || n_layers > c->m->hp.n_layer)
+        return loco_error_set(LOCO_ERR_INVALID, "early exit after %d layers: the model has %d",
+                              n_layers, c->m->hp.n_layer);
+    c->n_layers_run = n_layers == c->m->hp.n_layer ? 0 : n_layers;
+    return LOCO_OK;
 }
 
 int loco_context_hidden(const struct loco_context *c, int32_t i, float *out)

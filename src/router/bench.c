@@ -1,7 +1,7 @@
 /*
  * bench.c - the routing benchmark: labelled queries in, accuracy,
  * per-domain precision/recall/F1, the confusion matrix, expected
- * calibration error and latency out.
+ * calibration error and latency out; accuracy with its Wilson interval.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loco/route-eval.h"
 #include "loco/router.h"
 
 #define MAX_LINE (1 << 20)
@@ -18,6 +19,7 @@ void loco_route_items_free(struct loco_route_item *items, size_t n)
     for (size_t i = 0; items && i < n; i++) {
         free(items[i].query);
         free(items[i].domain);
+        free(items[i].source);
     }
     free(items);
 }
@@ -79,10 +81,13 @@ int loco_route_items_load(const char *path, struct loco_route_item **items, size
         }
         v[len].query = strdup(q);
         v[len].domain = strdup(d);
+        const char *src = str_field(o, "source");
+        v[len].source = strdup(src ? src : "");
         cJSON_Delete(o);
-        if (!v[len].query || !v[len].domain) {
+        if (!v[len].query || !v[len].domain || !v[len].source) {
             free(v[len].query);
             free(v[len].domain);
+            free(v[len].source);
             rc = loco_error_set(LOCO_ERR_NOMEM, "out of memory reading %s", path);
             break;
         }
@@ -120,6 +125,65 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+int loco_route_bench_add(struct loco_route_bench *b, const char *truth, const char *chosen,
+                         double confidence, double ms)
+{
+    int t = label_index(b, truth);
+    int c = t < 0 ? t : label_index(b, chosen);
+    if (t < 0 || c < 0)
+        return t < 0 ? t : c;
+    b->confusion[t][c]++;
+    b->support[t]++;
+    bool ok = t == c;
+    b->correct += ok;
+    b->n++;
+    size_t bin = (size_t)(confidence * LOCO_ROUTE_ECE_BINS);
+    if (bin >= LOCO_ROUTE_ECE_BINS)
+        bin = LOCO_ROUTE_ECE_BINS - 1;
+    b->bin_n[bin]++;
+    b->bin_conf[bin] += confidence;
+    b->bin_acc[bin] += ok;
+    b->ms_mean += ms;
+    if (ms > b->ms_max)
+        b->ms_max = ms;
+    return LOCO_OK;
+}
+
+void loco_route_bench_finish(struct loco_route_bench *b)
+{
+    size_t n = b->n;
+    b->accuracy = n ? (double)b->correct / (double)n : 0;
+    struct loco_interval ci = loco_wilson(b->correct, n, 1.96);
+    b->acc_lo = ci.lo;
+    b->acc_hi = ci.hi;
+    b->ms_mean = n ? b->ms_mean / (double)n : 0;
+    b->ece = 0;
+    for (size_t k = 0; k < LOCO_ROUTE_ECE_BINS; k++) {
+        if (!b->bin_n[k])
+            continue;
+        b->bin_conf[k] /= (double)b->bin_n[k];
+        b->bin_acc[k] /= (double)b->bin_n[k];
+        double gap = b->bin_acc[k] - b->bin_conf[k];
+        b->ece += (double)b->bin_n[k] / (double)n * (gap < 0 ? -gap : gap);
+    }
+    size_t n_f1 = 0;
+    b->macro_f1 = 0;
+    for (size_t l = 0; l < b->n_labels; l++) {
+        size_t tp = b->confusion[l][l], chosen = 0;
+        for (size_t t = 0; t < b->n_labels; t++)
+            chosen += b->confusion[t][l];
+        b->precision[l] = chosen ? (double)tp / (double)chosen : 0;
+        b->recall[l] = b->support[l] ? (double)tp / (double)b->support[l] : 0;
+        double pr = b->precision[l] + b->recall[l];
+        b->f1[l] = pr > 0 ? 2 * b->precision[l] * b->recall[l] / pr : 0;
+        if (b->support[l]) {
+            b->macro_f1 += b->f1[l];
+            n_f1++;
+        }
+    }
+    b->macro_f1 = n_f1 ? b->macro_f1 / (double)n_f1 : 0;
+}
+
 int loco_route_bench_run(struct loco_router *r, const struct loco_route_item *items, size_t n,
                          struct loco_route_bench *out)
 {
@@ -141,62 +205,19 @@ int loco_route_bench_run(struct loco_router *r, const struct loco_route_item *it
         if (i == 0) /* the router's own labels first, in its order */
             for (size_t k = 0; k < d->n; k++)
                 label_index(out, d->names[k]);
-        int t = label_index(out, items[i].domain);
-        int c = label_index(out, d->domain);
-        if (t < 0 || c < 0) {
-            rc = t < 0 ? t : c;
-            break;
-        }
-        out->confusion[t][c]++;
-        out->support[t]++;
-        bool ok = t == c;
-        out->correct += ok;
+        rc = loco_route_bench_add(out, items[i].domain, d->domain, d->confidence, d->ms);
         ms[i] = d->ms;
-        size_t bin = (size_t)(d->confidence * LOCO_ROUTE_ECE_BINS);
-        if (bin >= LOCO_ROUTE_ECE_BINS)
-            bin = LOCO_ROUTE_ECE_BINS - 1;
-        out->bin_n[bin]++;
-        out->bin_conf[bin] += d->confidence;
-        out->bin_acc[bin] += ok;
-        out->ms_mean += d->ms;
-        if (d->ms > out->ms_max)
-            out->ms_max = d->ms;
     }
     free(d);
     if (rc != LOCO_OK) {
         free(ms);
         return rc;
     }
-    out->n = n;
-    out->accuracy = (double)out->correct / (double)n;
-    out->ms_mean /= (double)n;
+    loco_route_bench_finish(out);
     qsort(ms, n, sizeof *ms, cmp_double);
     out->ms_p50 = ms[(n - 1) / 2];
     out->ms_p95 = ms[(size_t)((double)(n - 1) * 0.95)];
     free(ms);
-    for (size_t b = 0; b < LOCO_ROUTE_ECE_BINS; b++) {
-        if (!out->bin_n[b])
-            continue;
-        out->bin_conf[b] /= (double)out->bin_n[b];
-        out->bin_acc[b] /= (double)out->bin_n[b];
-        double gap = out->bin_acc[b] - out->bin_conf[b];
-        out->ece += (double)out->bin_n[b] / (double)n * (gap < 0 ? -gap : gap);
-    }
-    size_t n_f1 = 0;
-    for (size_t l = 0; l < out->n_labels; l++) {
-        size_t tp = out->confusion[l][l], chosen = 0;
-        for (size_t t = 0; t < out->n_labels; t++)
-            chosen += out->confusion[t][l];
-        out->precision[l] = chosen ? (double)tp / (double)chosen : 0;
-        out->recall[l] = out->support[l] ? (double)tp / (double)out->support[l] : 0;
-        double pr = out->precision[l] + out->recall[l];
-        out->f1[l] = pr > 0 ? 2 * out->precision[l] * out->recall[l] / pr : 0;
-        if (out->support[l]) {
-            out->macro_f1 += out->f1[l];
-            n_f1++;
-        }
-    }
-    out->macro_f1 = n_f1 ? out->macro_f1 / (double)n_f1 : 0;
     return LOCO_OK;
 }
 
@@ -209,6 +230,9 @@ char *loco_route_bench_json(const struct loco_route_bench *b, const char *router
     cJSON_AddNumberToObject(j, "n", (double)b->n);
     cJSON_AddNumberToObject(j, "correct", (double)b->correct);
     cJSON_AddNumberToObject(j, "accuracy", b->accuracy);
+    cJSON *ci = cJSON_AddArrayToObject(j, "accuracy_ci95");
+    cJSON_AddItemToArray(ci, cJSON_CreateNumber(b->acc_lo));
+    cJSON_AddItemToArray(ci, cJSON_CreateNumber(b->acc_hi));
     cJSON_AddNumberToObject(j, "macro_f1", b->macro_f1);
     cJSON_AddNumberToObject(j, "ece", b->ece);
     cJSON *per = cJSON_AddObjectToObject(j, "per_domain");

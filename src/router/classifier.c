@@ -13,6 +13,7 @@
 #include "loco/fileio.h"
 #include "loco/lora.h" /* loco_model_sha256 */
 #include "loco/model.h"
+#include "loco/route-eval.h"
 #include "loco/tokenizer.h"
 #include "router/router_internal.h"
 
@@ -73,7 +74,8 @@ done:
 
 struct loco_classifier_params loco_classifier_default_params(void)
 {
-    return (struct loco_classifier_params){.l2 = 1e-3, .iters = 400, .lr = 0.5};
+    return (struct loco_classifier_params){
+        .l2 = 1e-3, .epochs = 20, .lr = 0.01, .batch = 32, .balanced = true, .n_dense = -1};
 }
 
 void loco_classifier_free(struct loco_classifier *c)
@@ -145,8 +147,176 @@ void loco_classifier_probs(const struct loco_classifier *c, const float *x, doub
     free(z);
 }
 
-int loco_classifier_fit(const float *X, const int32_t *y, size_t n, int32_t dim,
-                        const char *const *labels, int32_t n_labels,
+/* Mean and deviation of the first n_dense columns over the rows; the other
+ * columns get mean 0 and deviation 1 (used as they are). */
+static void fit_scale(struct loco_classifier *c, const float *X, const size_t *rows, size_t n)
+{
+    size_t d = (size_t)c->dim;
+    for (size_t j = 0; j < d; j++) {
+        c->mean[j] = 0;
+        c->std[j] = 1;
+    }
+    for (size_t j = 0; j < (size_t)c->n_dense; j++) {
+        double s = 0, s2 = 0;
+        for (size_t r = 0; r < n; r++)
+            s += X[(rows ? rows[r] : r) * d + j];
+        double mu = s / (double)n;
+        for (size_t r = 0; r < n; r++) {
+            double v = X[(rows ? rows[r] : r) * d + j] - mu;
+            s2 += v * v;
+        }
+        double sd = sqrt(s2 / (double)n);
+        c->mean[j] = (float)mu;
+        c->std[j] = (float)(sd > 1e-6 ? sd : 1.0);
+    }
+}
+
+/* Adam (Kingma & Ba 2015) on one parameter: m, v its moments, t the step. */
+#define ADAM_B1 0.9
+#define ADAM_B2 0.999
+
+/* Adam (Kingma & Ba 2015) on one parameter: m, v its moments; c1, c2 the
+ * step's bias corrections 1 - b1^t, 1 - b2^t. */
+static void adam_step(float *w, double g, double *m, double *v, double lr, double c1, double c2)
+{
+    *m = ADAM_B1 * *m + (1 - ADAM_B1) * g;
+    *v = ADAM_B2 * *v + (1 - ADAM_B2) * g * g;
+    *w -= (float)(lr * (*m / c1) / (sqrt(*v / c2) + 1e-8));
+}
+
+struct fit_work {
+    double *z, *pr, *gw, *gb, *mw, *vw, *mb, *vb, *cw;
+    size_t *order, *nz;
+};
+
+static void fit_work_free(struct fit_work *f)
+{
+    free(f->z);
+    free(f->pr);
+    free(f->gw);
+    free(f->gb);
+    free(f->mw);
+    free(f->vw);
+    free(f->mb);
+    free(f->vb);
+    free(f->cw);
+    free(f->order);
+    free(f->nz);
+}
+
+/* Mini-batch Adam on the (class-weighted) mean cross-entropy + l2/2 |W|^2
+ * (convex), a fixed shuffle per epoch. Zero features are skipped, so the
+ * sparse lexical columns cost little. */
+static void fit_adam(struct loco_classifier *c, const float *X, const int32_t *y,
+                     const size_t *rows, size_t n, const struct loco_classifier_params *p,
+                     struct fit_work *f)
+{
+    size_t d = (size_t)c->dim, L = (size_t)c->n_labels;
+    size_t batch = p->batch > 0 ? (size_t)p->batch : 32;
+    uint64_t seed = 1;
+    int64_t t = 0;
+    for (size_t r = 0; r < n; r++)
+        f->order[r] = rows ? rows[r] : r;
+    for (int32_t ep = 0; ep < p->epochs; ep++) {
+        for (size_t i = n; i > 1; i--) { /* Fisher-Yates with an LCG */
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            size_t j = (size_t)((seed >> 33) % i), tmp = f->order[i - 1];
+            f->order[i - 1] = f->order[j];
+            f->order[j] = tmp;
+        }
+        for (size_t at = 0; at < n; at += batch) {
+            size_t end = at + batch < n ? at + batch : n;
+            double wsum = 0;
+            memset(f->gw, 0, L * d * sizeof *f->gw);
+            memset(f->gb, 0, L * sizeof *f->gb);
+            for (size_t r = at; r < end; r++) {
+                size_t i = f->order[r], nnz = 0;
+                standardise(c, X + i * d, f->z);
+                for (size_t j = 0; j < d; j++)
+                    if (f->z[j] != 0)
+                        f->nz[nnz++] = j;
+                for (size_t l = 0; l < L; l++) { /* logits over the non-zero features */
+                    const float *w = c->w + l * d;
+                    double s = c->b[l];
+                    for (size_t k = 0; k < nnz; k++)
+                        s += w[f->nz[k]] * f->z[f->nz[k]];
+                    f->pr[l] = s;
+                }
+                softmax(f->pr, (int32_t)L, 1.0);
+                double wi = f->cw[i];
+                wsum += wi;
+                for (size_t l = 0; l < L; l++) {
+                    double g = wi * (f->pr[l] - (y[i] == (int32_t)l));
+                    f->gb[l] += g;
+                    for (size_t k = 0; k < nnz; k++)
+                        f->gw[l * d + f->nz[k]] += g * f->z[f->nz[k]];
+                }
+            }
+            t++;
+            double c1 = 1 - pow(ADAM_B1, (double)t), c2 = 1 - pow(ADAM_B2, (double)t);
+            for (size_t l = 0; l < L; l++) {
+                adam_step(&c->b[l], f->gb[l] / wsum, &f->mb[l], &f->vb[l], p->lr, c1, c2);
+                for (size_t j = 0; j < d; j++) {
+                    size_t k = l * d + j;
+                    double g = f->gw[k] / wsum + p->l2 * c->w[k];
+                    adam_step(&c->w[k], g, &f->mw[k], &f->vw[k], p->lr, c1, c2);
+                }
+            }
+        }
+    }
+}
+
+static size_t max_row(const size_t *rows, size_t n)
+{
+    size_t mx = n ? n - 1 : 0;
+    for (size_t r = 0; rows && r < n; r++)
+        mx = rows[r] > mx ? rows[r] : mx;
+    return mx;
+}
+
+/* Weight of every row (w[X index]): 1; balanced, n / (labels present x
+ * count of its label); with sources, n / (labels present x sources of its
+ * label x count of its (label, source) cell). */
+static int row_weights(const int32_t *y, const size_t *rows, size_t n, size_t L,
+                       const struct loco_classifier_params *p, double *w)
+{
+    enum { MAX_SRC = 256 };
+    size_t count[LOCO_CLASSIFIER_MAX_LABELS] = {0}, n_src[LOCO_CLASSIFIER_MAX_LABELS] = {0};
+    size_t present = 0;
+    size_t *cell = p->source ? calloc(L * MAX_SRC, sizeof *cell) : NULL;
+    if (p->source && !cell)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory fitting the classifier");
+    for (size_t r = 0; r < n; r++) {
+        size_t i = rows ? rows[r] : r;
+        count[y[i]]++;
+        if (cell) {
+            if (p->source[i] < 0 || p->source[i] >= MAX_SRC) {
+                free(cell);
+                return loco_error_set(LOCO_ERR_RANGE, "classifier: source %d of row %zu "
+                                      "(0..%d)", p->source[i], i, MAX_SRC - 1);
+            }
+            if (cell[(size_t)y[i] * MAX_SRC + (size_t)p->source[i]]++ == 0)
+                n_src[y[i]]++;
+        }
+    }
+    for (size_t l = 0; l < L; l++)
+        present += count[l] > 0;
+    for (size_t r = 0; r < n; r++) {
+        size_t i = rows ? rows[r] : r, l = (size_t)y[i];
+        if (!p->balanced)
+            w[i] = 1;
+        else if (cell)
+            w[i] = (double)n / ((double)present * (double)n_src[l] *
+                                (double)cell[l * MAX_SRC + (size_t)p->source[i]]);
+        else
+            w[i] = (double)n / ((double)present * (double)count[l]);
+    }
+    free(cell);
+    return LOCO_OK;
+}
+
+int classifier_fit_rows(const float *X, const int32_t *y, const size_t *rows, size_t n,
+                        int32_t dim, const char *const *labels, int32_t n_labels,
                         const struct loco_classifier_params *p, struct loco_classifier *out)
 {
     memset(out, 0, sizeof *out);
@@ -155,15 +325,18 @@ int loco_classifier_fit(const float *X, const int32_t *y, size_t n, int32_t dim,
                               "classifier: %zu examples, %d features, %d labels (need >= 1, "
                               ">= 1 and 2..%d)",
                               n, dim, n_labels, LOCO_CLASSIFIER_MAX_LABELS);
-    for (size_t i = 0; i < n; i++)
+    for (size_t r = 0; r < n; r++) {
+        size_t i = rows ? rows[r] : r;
         if (y[i] < 0 || y[i] >= n_labels)
             return loco_error_set(LOCO_ERR_INVALID, "classifier: label %d of example %zu",
                                   y[i], i);
+    }
     struct loco_classifier_params def = loco_classifier_default_params();
     if (!p)
         p = &def;
     out->dim = dim;
     out->n_labels = n_labels;
+    out->n_dense = p->n_dense < 0 || p->n_dense > dim ? dim : p->n_dense;
     out->temperature = 1.0;
     out->n_train = (int64_t)n;
     for (int32_t l = 0; l < n_labels; l++)
@@ -172,78 +345,46 @@ int loco_classifier_fit(const float *X, const int32_t *y, size_t n, int32_t dim,
     if (rc != LOCO_OK)
         return rc;
     size_t d = (size_t)dim, L = (size_t)n_labels;
-    for (size_t j = 0; j < d; j++) {
-        double s = 0, s2 = 0;
-        for (size_t i = 0; i < n; i++)
-            s += X[i * d + j];
-        double mu = s / (double)n;
-        for (size_t i = 0; i < n; i++)
-            s2 += (X[i * d + j] - mu) * (X[i * d + j] - mu);
-        double sd = sqrt(s2 / (double)n);
-        out->mean[j] = (float)mu;
-        out->std[j] = (float)(sd > 1e-6 ? sd : 1.0);
-    }
-    double *Z = malloc(n * d * sizeof *Z);
-    double *gw = malloc(L * d * sizeof *gw), *gb = malloc(L * sizeof *gb);
-    double *pr = malloc(L * sizeof *pr);
-    double *W = calloc(L * d, sizeof *W), *B = calloc(L, sizeof *B);
-    if (!Z || !gw || !gb || !pr || !W || !B) {
+    fit_scale(out, X, rows, n);
+    struct fit_work f = {
+        .z = malloc(d * sizeof *f.z), .pr = malloc(L * sizeof *f.pr),
+        .gw = malloc(L * d * sizeof *f.gw), .gb = malloc(L * sizeof *f.gb),
+        .mw = calloc(L * d, sizeof *f.mw), .vw = calloc(L * d, sizeof *f.vw),
+        .mb = calloc(L, sizeof *f.mb), .vb = calloc(L, sizeof *f.vb),
+        .cw = malloc((max_row(rows, n) + 1) * sizeof *f.cw), .order = malloc(n * sizeof *f.order),
+        .nz = malloc(d * sizeof *f.nz),
+    };
+    if (!f.z || !f.pr || !f.gw || !f.gb || !f.mw || !f.vw || !f.mb || !f.vb || !f.cw ||
+        !f.order || !f.nz) {
         rc = loco_error_set(LOCO_ERR_NOMEM, "out of memory fitting the classifier");
         goto done;
     }
-    for (size_t i = 0; i < n; i++)
-        standardise(out, X + i * d, Z + i * d);
-    /* full-batch gradient descent on the mean cross-entropy + l2/2 |W|^2
-     * (convex; features standardised, so one step size fits all) */
-    for (int32_t it = 0; it < p->iters; it++) {
-        memset(gw, 0, L * d * sizeof *gw);
-        memset(gb, 0, L * sizeof *gb);
-        for (size_t i = 0; i < n; i++) {
-            const double *z = Z + i * d;
-            for (size_t l = 0; l < L; l++) {
-                double s = B[l];
-                for (size_t j = 0; j < d; j++)
-                    s += W[l * d + j] * z[j];
-                pr[l] = s;
-            }
-            softmax(pr, (int32_t)L, 1.0);
-            for (size_t l = 0; l < L; l++) {
-                double g = (pr[l] - (y[i] == (int32_t)l)) / (double)n;
-                gb[l] += g;
-                for (size_t j = 0; j < d; j++)
-                    gw[l * d + j] += g * z[j];
-            }
-        }
-        for (size_t l = 0; l < L; l++) {
-            B[l] -= p->lr * gb[l];
-            for (size_t j = 0; j < d; j++)
-                W[l * d + j] -= p->lr * (gw[l * d + j] + p->l2 * W[l * d + j]);
-        }
-    }
-    for (size_t k = 0; k < L * d; k++)
-        out->w[k] = (float)W[k];
-    for (size_t l = 0; l < L; l++)
-        out->b[l] = (float)B[l];
+    if ((rc = row_weights(y, rows, n, L, p, f.cw)) != LOCO_OK)
+        goto done;
+    fit_adam(out, X, y, rows, n, p, &f);
     size_t right = 0;
-    for (size_t i = 0; i < n; i++) {
-        logits_of(out, Z + i * d, pr);
-        size_t best = 0;
+    for (size_t r = 0; r < n; r++) {
+        size_t i = rows ? rows[r] : r, best = 0;
+        standardise(out, X + i * d, f.z);
+        logits_of(out, f.z, f.pr);
         for (size_t l = 1; l < L; l++)
-            if (pr[l] > pr[best])
+            if (f.pr[l] > f.pr[best])
                 best = l;
         right += (int32_t)best == y[i];
     }
     out->train_accuracy = (double)right / (double)n;
 done:
-    free(Z);
-    free(gw);
-    free(gb);
-    free(pr);
-    free(W);
-    free(B);
+    fit_work_free(&f);
     if (rc != LOCO_OK)
         loco_classifier_free(out);
     return rc;
+}
+
+int loco_classifier_fit(const float *X, const int32_t *y, size_t n, int32_t dim,
+                        const char *const *labels, int32_t n_labels,
+                        const struct loco_classifier_params *p, struct loco_classifier *out)
+{
+    return classifier_fit_rows(X, y, NULL, n, dim, labels, n_labels, p, out);
 }
 
 static double nll_at(const struct loco_classifier *c, const double *lg, const int32_t *y,
@@ -319,9 +460,27 @@ static cJSON *float_array(const float *v, size_t n)
 int loco_classifier_save(const struct loco_classifier *c, const char *path)
 {
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "format", "locollm-router-classifier/1");
+    /* format 1: the mean final hidden state (no features); 2: early-exit,
+     * lexical and keyword features as c->features says */
+    const struct loco_route_features *fe = &c->features;
+    bool v2 = fe->n_pool > 0 || fe->hash_dim > 0 || fe->n_keyword > 0;
+    cJSON_AddStringToObject(j, "format", v2 ? "locollm-router-classifier/2"
+                                            : "locollm-router-classifier/1");
     cJSON_AddStringToObject(j, "model_sha256", c->model_sha256);
     cJSON_AddNumberToObject(j, "dim", c->dim);
+    cJSON_AddNumberToObject(j, "n_dense", c->n_dense);
+    cJSON *fo = v2 ? cJSON_AddObjectToObject(j, "features") : NULL;
+    if (fo) {
+        cJSON *ls = cJSON_AddArrayToObject(fo, "layers");
+        for (int32_t k = 0; k < fe->n_pool; k++)
+            cJSON_AddItemToArray(ls, cJSON_CreateNumber(fe->layers[k]));
+        cJSON_AddNumberToObject(fo, "head_tokens", fe->head_tokens);
+        cJSON_AddNumberToObject(fo, "tail_tokens", fe->tail_tokens);
+        cJSON_AddNumberToObject(fo, "hash_dim", fe->hash_dim);
+        cJSON_AddNumberToObject(fo, "lex_scale", fe->lex_scale);
+        cJSON_AddNumberToObject(fo, "n_keyword", fe->n_keyword);
+        cJSON_AddNumberToObject(fo, "kw_scale", fe->kw_scale);
+    }
     cJSON *labels = cJSON_AddArrayToObject(j, "labels");
     for (int32_t l = 0; l < c->n_labels; l++)
         cJSON_AddItemToArray(labels, cJSON_CreateString(c->labels[l]));
@@ -360,6 +519,55 @@ static int read_floats(const cJSON *a, float *out, int32_t n, const char *path, 
     return LOCO_OK;
 }
 
+/* Format 2's "features" and "n_dense", checked against dim. */
+static int read_features(const cJSON *j, struct loco_classifier *c, const char *path)
+{
+    const cJSON *fo = cJSON_GetObjectItemCaseSensitive(j, "features");
+    const cJSON *nd = cJSON_GetObjectItemCaseSensitive(j, "n_dense");
+    const cJSON *ls = cJSON_GetObjectItemCaseSensitive(fo, "layers");
+    const cJSON *ht = cJSON_GetObjectItemCaseSensitive(fo, "head_tokens");
+    const cJSON *tt = cJSON_GetObjectItemCaseSensitive(fo, "tail_tokens");
+    const cJSON *hd = cJSON_GetObjectItemCaseSensitive(fo, "hash_dim");
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(fo, "lex_scale");
+    struct loco_route_features *f = &c->features;
+    if (!cJSON_IsObject(fo) || !cJSON_IsArray(ls) ||
+        cJSON_GetArraySize(ls) > LOCO_FEATURES_MAX_LAYERS || !cJSON_IsNumber(ht) ||
+        !cJSON_IsNumber(tt) || !cJSON_IsNumber(hd) || !cJSON_IsNumber(sc) || !cJSON_IsNumber(nd) ||
+        ht->valuedouble < 1 || ht->valuedouble > 4096 || tt->valuedouble < 0 ||
+        tt->valuedouble > 4096 || hd->valuedouble < 0 || hd->valuedouble > (1 << 20) ||
+        !(sc->valuedouble >= 0) || nd->valuedouble < 0 || nd->valuedouble > c->dim)
+        return loco_error_set(LOCO_ERR_FORMAT, "%s: \"features\" (layers, head_tokens, "
+                              "tail_tokens, hash_dim, lex_scale) or n_dense missing or out of "
+                              "range", path);
+    f->n_pool = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, ls)
+    {
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 4096 ||
+            (f->n_pool && v->valuedouble <= f->layers[f->n_pool - 1]))
+            return loco_error_set(LOCO_ERR_FORMAT, "%s: features.layers must be ascending "
+                                  "layer counts", path);
+        f->layers[f->n_pool++] = (int32_t)v->valuedouble;
+    }
+    f->head_tokens = (int32_t)ht->valuedouble;
+    f->tail_tokens = (int32_t)tt->valuedouble;
+    f->hash_dim = (int32_t)hd->valuedouble;
+    f->lex_scale = sc->valuedouble;
+    const cJSON *nk = cJSON_GetObjectItemCaseSensitive(fo, "n_keyword");
+    const cJSON *ks = cJSON_GetObjectItemCaseSensitive(fo, "kw_scale");
+    f->n_keyword = cJSON_IsNumber(nk) && nk->valuedouble >= 0 && nk->valuedouble <= 4096
+                       ? (int32_t)nk->valuedouble
+                       : 0;
+    f->kw_scale = cJSON_IsNumber(ks) ? ks->valuedouble : 0;
+    c->n_dense = (int32_t)nd->valuedouble;
+    if (c->n_dense + f->hash_dim + f->n_keyword != c->dim ||
+        (c->n_dense == 0) != (f->n_pool == 0))
+        return loco_error_set(LOCO_ERR_FORMAT, "%s: %d dense + %d hashed + %d keyword features "
+                              "do not make dim %d", path, c->n_dense, f->hash_dim, f->n_keyword,
+                              c->dim);
+    return LOCO_OK;
+}
+
 int loco_classifier_load(const char *path, struct loco_classifier *out)
 {
     memset(out, 0, sizeof *out);
@@ -385,9 +593,11 @@ int loco_classifier_load(const char *path, struct loco_classifier *out)
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(j, "labels");
     const cJSON *temp = cJSON_GetObjectItemCaseSensitive(j, "temperature");
     const cJSON *sha = cJSON_GetObjectItemCaseSensitive(j, "model_sha256");
+    bool v1 = cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "locollm-router-classifier/1");
     if (!cJSON_IsObject(j) || !cJSON_IsString(fmt) ||
-        strcmp(fmt->valuestring, "locollm-router-classifier/1") != 0) {
-        rc = loco_error_set(LOCO_ERR_FORMAT, "%s is not a locollm-router-classifier/1 file", path);
+        (!v1 && strcmp(fmt->valuestring, "locollm-router-classifier/2") != 0)) {
+        rc = loco_error_set(LOCO_ERR_FORMAT, "%s is not a locollm-router-classifier/1 or /2 file",
+                            path);
         goto done;
     }
     if (!cJSON_IsNumber(dim) || dim->valuedouble < 1 || dim->valuedouble > 65536 ||
@@ -400,6 +610,9 @@ int loco_classifier_load(const char *path, struct loco_classifier *out)
         goto done;
     }
     out->dim = (int32_t)dim->valuedouble;
+    out->n_dense = out->dim; /* format 1: the mean final hidden state, all standardised */
+    if (!v1 && (rc = read_features(j, out, path)) != LOCO_OK)
+        goto done;
     out->n_labels = cJSON_GetArraySize(labels);
     out->temperature = temp->valuedouble;
     snprintf(out->model_sha256, sizeof out->model_sha256, "%s", sha->valuestring);
@@ -461,7 +674,8 @@ int loco_classifier_path(const struct loco_registry *reg, char *buf, size_t cap)
 struct cls_state {
     struct loco_classifier c;
     const struct loco_model *m;
-    struct loco_context *ctx;
+    struct loco_context *ctx;              /* format 1: the whole model, mean final state */
+    struct loco_route_featurizer *featurizer; /* format 2 */
     float *features;
 };
 
@@ -472,8 +686,15 @@ static void cls_free(void *state)
         return;
     loco_classifier_free(&s->c);
     loco_context_free(s->ctx);
+    loco_route_featurizer_free(s->featurizer);
     free(s->features);
     free(s);
+}
+
+/* Whether the classifier reads early-exit and lexical features (format 2). */
+static bool reads_features(const struct loco_classifier *c)
+{
+    return c->features.n_pool > 0 || c->features.hash_dim > 0 || c->features.n_keyword > 0;
 }
 
 static int cls_init(const struct loco_router_env *env, void **state)
@@ -495,21 +716,32 @@ static int cls_init(const struct loco_router_env *env, void **state)
     const struct loco_hparams *hp = loco_model_hparams(env->model);
     char sha[65] = "";
     loco_model_sha256(env->model, sha);
-    if (s->c.dim != hp->n_embd || strcmp(sha, s->c.model_sha256) != 0) {
+    int32_t want = reads_features(&s->c) ? loco_route_features_dim(&s->c.features, hp->n_embd)
+                                         : hp->n_embd;
+    if (s->c.dim != want || strcmp(sha, s->c.model_sha256) != 0) {
         rc = loco_error_set(LOCO_ERR_INVALID, "%s was trained on another model (sha256 %.12s..., "
                             "%d features; this one is %.12s..., %d): run `loco router train`",
-                            path, s->c.model_sha256, s->c.dim, sha, hp->n_embd);
+                            path, s->c.model_sha256, s->c.dim, sha, want);
         cls_free(s);
         return rc;
     }
-    struct loco_context_params cp = loco_context_default_params();
-    cp.n_ctx = LOCO_ROUTER_EMBED_TOKENS;
-    cp.n_seq = 1;
-    cp.n_batch = LOCO_ROUTER_EMBED_TOKENS;
     s->m = env->model;
-    s->ctx = loco_context_init(env->model, cp);
-    s->features = malloc((size_t)hp->n_embd * sizeof *s->features);
-    if (!s->ctx || !s->features) {
+    if (reads_features(&s->c)) {
+        s->featurizer = loco_route_featurizer_init(env->model, env->reg, &s->c.features, 0);
+        if (!s->featurizer) {
+            rc = loco_error_set(LOCO_ERR_INVALID, "%s: %s", path, loco_error_message());
+            cls_free(s);
+            return rc;
+        }
+    } else {
+        struct loco_context_params cp = loco_context_default_params();
+        cp.n_ctx = LOCO_ROUTER_EMBED_TOKENS;
+        cp.n_seq = 1;
+        cp.n_batch = LOCO_ROUTER_EMBED_TOKENS;
+        s->ctx = loco_context_init(env->model, cp);
+    }
+    s->features = malloc((size_t)s->c.dim * sizeof *s->features);
+    if ((!s->ctx && !s->featurizer) || !s->features) {
         cls_free(s);
         return loco_error_set(LOCO_ERR_NOMEM, "out of memory for the classifier router");
     }
@@ -520,7 +752,8 @@ static int cls_init(const struct loco_router_env *env, void **state)
 static int cls_score(void *state, const char *query, struct loco_route_decision *d)
 {
     struct cls_state *s = state;
-    int rc = loco_router_embed(s->ctx, s->m, query, s->features);
+    int rc = s->featurizer ? loco_route_featurize(s->featurizer, query, s->features)
+                           : loco_router_embed(s->ctx, s->m, query, s->features);
     if (rc != LOCO_OK)
         return rc;
     double p[LOCO_CLASSIFIER_MAX_LABELS];

@@ -30,6 +30,7 @@ struct loco_router {
     struct loco_router *inner;
     struct loco_confidence conf;
     char name[LOCO_ROUTE_NAME_MAX];
+    enum loco_serve_mode serve; /* which adapters may answer (serving.c) */
 };
 
 int router_file_path(const struct loco_registry *reg, const char *env, const char *name,
@@ -86,6 +87,7 @@ static struct loco_router *open_confidence(const struct loco_router_env *env, co
         return NULL;
     }
     r->reg = env->reg;
+    r->serve = (enum loco_serve_mode)env->serve;
     snprintf(r->name, sizeof r->name, "%s", name);
     r->inner = loco_router_open(env, inner_name);
     if (!r->inner || loco_confidence_get(env->reg, loco_router_name(r->inner), &r->conf, NULL)) {
@@ -124,6 +126,7 @@ struct loco_router *loco_router_open(const struct loco_router_env *env, const ch
     }
     r->ops = ops;
     r->reg = env->reg;
+    r->serve = (enum loco_serve_mode)env->serve;
     snprintf(r->name, sizeof r->name, "%s", ops->name);
     if (ops->init(env, &r->state) != LOCO_OK) {
         loco_error_prefix("router %s", name);
@@ -164,30 +167,42 @@ const struct loco_registry_adapter *loco_route_adapter_for(const struct loco_reg
                                                            const char *domain,
                                                            const char **why_out)
 {
-    const struct loco_registry_adapter *active = loco_registry_active(reg, domain);
-    if (active) {
-        if (why_out)
-            *why_out = "active";
-        return active;
-    }
-    /* no active adapter: the best candidate, gate-passers first */
-    const struct loco_registry_adapter *best = NULL;
-    double best_key = -INFINITY;
-    for (size_t i = 0; i < loco_registry_n_adapters(reg); i++) {
-        const struct loco_registry_adapter *a = loco_registry_adapter_at(reg, i);
-        if (strcmp(a->domain, domain) || a->status == LOCO_REGISTRY_RETIRED)
-            continue;
-        const struct loco_registry_score *s = loco_registry_primary_score(reg, a);
-        double key = (s && s->passed ? 10.0 : 0.0) + (s ? s->score : -1.0);
-        if (!best || key > best_key || (key == best_key && strcmp(a->name, best->name) < 0)) {
-            best = a;
-            best_key = key;
-        }
-    }
+    static const char *const why[] = {
+        [LOCO_SERVE_ACTIVE] = "active",
+        [LOCO_SERVE_PASSED] = "candidate (passed its gate)",
+        [LOCO_SERVE_UNPROVEN] = "candidate (has not passed its gate)",
+        [LOCO_SERVE_BASE_NOT_PASSED] = "no adapter has passed its gate",
+        [LOCO_SERVE_BASE_NO_ADAPTER] = "no adapter",
+        [LOCO_SERVE_BASE_ROUTED] = "no adapter",
+        [LOCO_SERVE_BASE_NOT_LOADED] = "no adapter",
+    };
+    struct loco_serving s;
+    if (loco_serving_choose(reg, domain, LOCO_SERVE_REGISTRY, &s) != LOCO_OK)
+        return NULL;
     if (why_out)
-        *why_out = !best ? "no adapter" : best_key >= 10.0 ? "candidate (passed its gate)"
-                                                           : "candidate (not promoted)";
-    return best;
+        *why_out = why[s.reason];
+    return s.adapter;
+}
+
+/* Put the serving adapter of d->domain (or the base model) into d. */
+static void route_serve(const struct loco_router *r, struct loco_route_decision *d)
+{
+    struct loco_serving s = {NULL, LOCO_SERVE_BASE_ROUTED};
+    loco_serving_choose(r->reg, d->domain, r->serve, &s);
+    d->serving = (int)s.reason;
+    d->adapter[0] = d->adapter_path[0] = '\0';
+    if (s.adapter) {
+        snprintf(d->adapter, sizeof d->adapter, "%s", s.adapter->name);
+        snprintf(d->adapter_path, sizeof d->adapter_path, "%s", s.adapter->path);
+    }
+    size_t len = strlen(d->reason);
+    const char *sep = len ? "; " : "";
+    if (s.reason == LOCO_SERVE_BASE_NOT_PASSED || s.reason == LOCO_SERVE_BASE_NO_ADAPTER)
+        snprintf(d->reason + len, sizeof d->reason - len, "%sdomain %s: %s: base model", sep,
+                 d->domain, loco_serve_reason_text(s.reason));
+    else if (s.reason == LOCO_SERVE_UNPROVEN)
+        snprintf(d->reason + len, sizeof d->reason - len,
+                 "%s%s has not passed its gate (served: serve_candidates)", sep, d->adapter);
 }
 
 int loco_route(struct loco_router *r, const char *query, struct loco_route_decision *d)
@@ -200,6 +215,8 @@ int loco_route(struct loco_router *r, const char *query, struct loco_route_decis
         if (rc != LOCO_OK)
             return rc;
         loco_confidence_apply(&r->conf, d);
+        if (!strcmp(d->domain, LOCO_ROUTE_BASE))
+            d->serving = LOCO_SERVE_BASE_ROUTED;
         snprintf(d->router, sizeof d->router, "%s", r->name);
         d->ms = loco_time_ms() - t0;
         return LOCO_OK;
@@ -230,18 +247,7 @@ int loco_route(struct loco_router *r, const char *query, struct loco_route_decis
     for (size_t i = 0; i < d->n; i++)
         if (!strcmp(d->names[i], d->domain))
             d->confidence = d->prob[i];
-    if (strcmp(d->domain, LOCO_ROUTE_BASE)) {
-        const char *why = NULL;
-        const struct loco_registry_adapter *a = loco_route_adapter_for(r->reg, d->domain, &why);
-        if (a) {
-            snprintf(d->adapter, sizeof d->adapter, "%s", a->name);
-            snprintf(d->adapter_path, sizeof d->adapter_path, "%s", a->path);
-        } else {
-            size_t len = strlen(d->reason);
-            snprintf(d->reason + len, sizeof d->reason - len,
-                     "%sdomain %s has no adapter: base model", len ? "; " : "", d->domain);
-        }
-    }
+    route_serve(r, d);
     d->ms = loco_time_ms() - t0;
     return LOCO_OK;
 }

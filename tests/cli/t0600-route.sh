@@ -15,7 +15,9 @@ field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 json=$("$LOCO" route --json "A baker sells 12 cakes a day. How many cakes does she sell in a week?")
 [ "$(echo "$json" | field 'd["domain"]')" = math ] || fail "math query: $json"
-[ "$(echo "$json" | field 'd["adapter"]')" = math ] || fail "math adapter: $json"
+# the shipped math adapter has not passed its gate: the base model answers, and says why
+[ "$(echo "$json" | field 'd["adapter"]')" = None ] || fail "math adapter: $json"
+[ "$(echo "$json" | field 'd["serving"]')" = no-adapter-passed ] || fail "math serving: $json"
 echo "$json" | field 'abs(sum(d["probabilities"].values()) - 1) < 1e-9' | grep -q True \
   || fail "probabilities do not sum to 1: $json"
 echo "$json" | field 'sorted(d["probabilities"])' | grep -q "'base'" || fail "no base probability"
@@ -61,15 +63,74 @@ json=$(LOCO_ROUTER_CONFIDENCE="$tmp/conf.json" "$LOCO" route --router confidence
 [ "$(echo "$json" | field 'd["router"]')" = confidence:keyword ] || fail "wrapped route: $json"
 "$LOCO" route --list | grep -q '^confidence:NAME' || fail "route --list lacks the wrapper"
 
-# the real routing benchmark (test split) when the shared data is here: the seed's bar
+# leave-one-source-out on a small pool written here: three sources, each with
+# every label; keyword is scored per source, and the JSON has what the docs say
+cat > "$tmp/pool.jsonl" <<'JSONL'
+{"query": "How many apples are left if I eat 3 of 10?", "domain": "math", "source": "s1"}
+{"query": "Write a function to sort a list in Python.", "domain": "code", "source": "s1"}
+{"query": "Summarise this article in one sentence: The council met on Monday.", "domain": "summarisation", "source": "s1"}
+{"query": "You are a pirate captain. Give a speech to your crew.", "domain": "writing", "source": "s1"}
+{"query": "Which planet is closest to the sun?", "domain": "base", "source": "s1"}
+{"query": "what is 15 percent of 80", "domain": "math", "source": "s2"}
+{"query": "python func to reverse a string pls", "domain": "code", "source": "s2"}
+{"query": "tldr: the shop closes early on fridays from next week because of staffing", "domain": "summarisation", "source": "s2"}
+{"query": "write a haiku about autumn", "domain": "writing", "source": "s2"}
+{"query": "who painted the mona lisa", "domain": "base", "source": "s2"}
+{"query": "A train travels 60 miles per hour for 3 hours. How far does it go?", "domain": "math", "source": "s3"}
+{"query": "Fix this code: def add(a, b): return a - b", "domain": "code", "source": "s3"}
+{"query": "Give me the key points of this report: sales rose and costs fell.", "domain": "summarisation", "source": "s3"}
+{"query": "Compose a poem about the sea at night.", "domain": "writing", "source": "s3"}
+{"query": "Translate good morning into Spanish.", "domain": "base", "source": "s3"}
+JSONL
+json=$("$LOCO" router loso --data "$tmp/pool.jsonl" --router keyword --json) || fail "loso keyword"
+echo "$json" | python3 -c '
+import json, sys
+runs = json.load(sys.stdin)
+assert len(runs) == 1, runs
+r = runs[0]
+assert r["protocol"].startswith("per source"), r["protocol"]
+assert sorted(s["name"] for s in r["sources"]) == ["s1", "s2", "s3"], r["sources"]
+for s in r["sources"]:
+    assert s["n"] == 5 and s["lo"] <= s["accuracy"] <= s["hi"], s
+lo, hi = r["accuracy_ci95"]
+assert lo <= r["accuracy"] <= hi and r["n"] == 15
+assert set(r["per_domain"]) == {"math", "code", "writing", "summarisation", "base"}
+for d in r["per_domain"].values():
+    assert 0 <= d["f1"] <= 1
+assert 0 <= r["ece"] <= 1
+' || fail "loso keyword json: $json"
+"$LOCO" router loso --data "$tmp/pool.jsonl" --router keyword | grep -q '^| s2 | 5 |' \
+  || fail "loso table"
+if "$LOCO" router loso --router keyword >/dev/null 2>&1; then fail "loso without --data"; fi
+printf '{"query": "q", "domain": "poetry", "source": "s"}\n' > "$tmp/badlabel.jsonl"
+if err=$("$LOCO" router loso --data "$tmp/badlabel.jsonl" --router keyword 2>&1); then
+  fail "unknown label accepted"
+fi
+case "$err" in *poetry*) ;; *) fail "unknown label: $err";; esac
+"$LOCO" route --bench "$tmp/small.jsonl" | grep -q '^router keyword: accuracy 1.000 \[0.566, 1.000\]' \
+  || fail "bench without its Wilson interval"
+"$LOCO" route --bench "$tmp/pool.jsonl" --decisions "$tmp/dec.jsonl" > /dev/null \
+  || fail "bench --decisions"
+python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 15 and [r["i"] for r in rows] == list(range(15)), rows
+assert rows[5]["source"] == "s2" and rows[5]["domain"] == "math", rows[5]
+assert all(r["chosen"] in ("math", "code", "writing", "summarisation", "base") for r in rows)
+' "$tmp/dec.jsonl" || fail "decisions file: $(cat "$tmp/dec.jsonl")"
+
+# the pool from the shared datasets and the hand-written sources, when here:
+# keyword per source, a floor well below what docs/routers.md reports
 shared="${LOCO_SHARED_DIR:-$here/../shared}"
 if [ -d "$shared/datasets/gsm8k" ]; then
-  python3 "$here/scripts/make-route-bench.py" --shared "$shared" --out "$tmp/route.jsonl"
-  acc=$("$LOCO" route --bench "$tmp/route.jsonl" --json | field 'd["accuracy"]')
-  echo "keyword router, routing benchmark (test split, 500 queries): accuracy $acc"
-  python3 -c "import sys; sys.exit(0 if $acc >= 0.90 else 1)" || fail "keyword accuracy $acc < 0.90"
+  python3 "$here/scripts/make-route-data.py" --shared "$shared" --per-source 60 \
+    --out "$tmp/route-pool.jsonl" 2>/dev/null
+  acc=$("$LOCO" router loso --data "$tmp/route-pool.jsonl" --router keyword --json |
+        field 'd[0]["accuracy"]')
+  echo "keyword router, per source over the pool (60 per source): accuracy $acc"
+  python3 -c "import sys; sys.exit(0 if $acc >= 0.80 else 1)" || fail "keyword accuracy $acc < 0.80"
 else
-  echo "skipping the routing benchmark: no $shared/datasets"
+  echo "skipping the routing pool: no $shared/datasets"
 fi
 
 # loco ask routes by default; the tiny model cannot take the shipped adapters
@@ -77,8 +138,8 @@ fi
 model="$shared/fixtures/models/stories260K.gguf"
 if [ -f "$model" ]; then
   err=$("$LOCO" ask --model "$model" --chat-template chatml --temperature 0 --max-tokens 4 \
-        "How many cats are there in total?" 2>&1 >/dev/null) || fail "ask failed: $err"
-  case "$err" in *"router chose math"*"[base model"*) ;; *) fail "ask routing: $err";; esac
+        "Write a Python function that reverses a list." 2>&1 >/dev/null) || fail "ask failed: $err"
+  case "$err" in *"router chose code"*"[code -> base model"*) ;; *) fail "ask routing: $err";; esac
   err=$("$LOCO" ask --model "$model" --chat-template chatml --temperature 0 --max-tokens 4 \
         "Who are you?" 2>&1 >/dev/null)
   case "$err" in *"[base model "*) ;; *) fail "ask base label: $err";; esac
@@ -99,8 +160,12 @@ if [ -f "$model" ]; then
 fi
 # the classifier router: train on labelled queries with the tiny model, then route
 if [ -f "$model" ]; then
-  "$LOCO" router train --model "$model" --threads 1 --data "$tmp/small.jsonl" \
-    --dev "$tmp/small.jsonl" --out "$tmp/rc.json" > "$tmp/train.txt" || fail "router train"
+  "$LOCO" router train --model "$model" --threads 1 --data "$tmp/small.jsonl" --layers 1,2 \
+    --tokens 16,8 --dev "$tmp/small.jsonl" --out "$tmp/rc.json" > "$tmp/train.txt" \
+    || fail "router train"
+  if err=$("$LOCO" router train --model "$model" --threads 1 --data "$tmp/small.jsonl" \
+           --layers 40 --out "$tmp/rc-bad.json" 2>&1); then fail "40 layers of 5 accepted"; fi
+  case "$err" in *"deepest must be"*) ;; *) fail "too many layers: $err";; esac
   grep -q 'trained on 25 queries' "$tmp/train.txt" || fail "train report: $(cat "$tmp/train.txt")"
   grep -q 'temperature' "$tmp/train.txt" || fail "no calibration: $(cat "$tmp/train.txt")"
   json=$(LOCO_ROUTER_CLASSIFIER="$tmp/rc.json" "$LOCO" route --router classifier --model "$model" \
@@ -110,6 +175,26 @@ if [ -f "$model" ]; then
     || fail "classifier probabilities: $json"
   "$LOCO" router calibrate --model "$model" --threads 1 --data "$tmp/small.jsonl" \
     --out "$tmp/rc.json" | grep -q 'ECE' || fail "router calibrate"
+  # leave-one-source-out of the classifier (hidden states after 1 layer of the
+  # tiny model, words, keywords), beside 3-fold in-pool; then the whole pool
+  json=$("$LOCO" router loso --data "$tmp/pool.jsonl" --model "$model" --threads 1 --layers 1 \
+         --tokens 8,4 --hash-dim 256 --epochs 5 --folds 3 --json --out "$tmp/rc2.json") \
+    || fail "loso classifier"
+  echo "$json" | python3 -c '
+import json, sys
+runs = json.load(sys.stdin)
+assert [r["protocol"] for r in runs] == ["leave-one-source-out", "in-pool 3-fold"], runs
+for r in runs:
+    assert r["n"] == 15 and len(r["sources"]) == 3 and 0 <= r["accuracy"] <= 1
+' || fail "loso classifier json: $json"
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); f=d['features']
+assert d['format'] == 'locollm-router-classifier/2' and f['layers'] == [1] and f['hash_dim'] == 256
+assert f['n_keyword'] == 10 and d['dim'] == d['n_dense'] + 256 + 10" "$tmp/rc2.json" \
+    || fail "loso --out classifier file"
+  json=$(LOCO_ROUTER_CLASSIFIER="$tmp/rc2.json" "$LOCO" route --router classifier \
+         --model "$model" --threads 1 --json "Write a function to sort a list in Python.")
+  echo "$json" | field 'abs(sum(d["probabilities"].values()) - 1) < 1e-9' | grep -q True \
+    || fail "classifier v2 route: $json"
   # a classifier for another model is refused with the fix
   sed -i 's/"model_sha256":"[0-9a-f]*"/"model_sha256":"00"/' "$tmp/rc.json"
   if err=$(LOCO_ROUTER_CLASSIFIER="$tmp/rc.json" "$LOCO" route --router classifier \

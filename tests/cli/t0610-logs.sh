@@ -24,7 +24,7 @@ shared="${LOCO_SHARED_DIR:-$here/../shared}"
 model="$shared/fixtures/models/stories260K.gguf"
 if [ -f "$model" ]; then
   ask() { "$LOCO" ask --model "$model" --chat-template chatml --temperature 0 --max-tokens 4 "$@"; }
-  err=$(ask "How many cats are there in total?" 2>&1 >/dev/null) || fail "ask: $err"
+  err=$(ask "How many cats are there in total if 3 sit and 4 run?" 2>&1 >/dev/null) || fail "ask: $err"
   case "$err" in *"] #1"*) ;; *) fail "the label should end with the exchange id: $err";; esac
   json=$(ask --json "Who are you?")
   [ "$(echo "$json" | field 'd["id"]')" = 2 ] || fail "ask --json id: $json"
@@ -41,7 +41,7 @@ if [ -f "$model" ]; then
   echo "$out" | grep -q '^#3 .* ask  not routed, base model$' || fail "unrouted line: $out"
   echo "$out" | grep -q '^#1 .* ask  keyword -> math, base model, confidence 1.00$' \
     || fail "routed line: $out"
-  echo "$out" | grep -q '^  Q: How many cats are there in total?$' || fail "query line: $out"
+  echo "$out" | grep -q '^  Q: How many cats are there in total if 3 sit and 4 run?$' || fail "query line: $out"
   [ "$(echo "$out" | grep -c '^  A: ')" = 3 ] || fail "answer lines: $out"
   json=$("$LOCO" logs --json)
   [ "$(echo "$json" | field 'd[2]["route"]["domain"]')" = math ] || fail "json route: $json"
@@ -65,7 +65,7 @@ if [ -f "$model" ]; then
   echo "$out" | grep -q ' bad, right domain: code$' || fail "logs 1 feedback: $out"
   json=$("$LOCO" logs 1 --json)
   [ "$(echo "$json" | field 'd["feedback"][0]["domain"]')" = code ] || fail "logs 1 --json: $json"
-  [ "$(echo "$json" | field 'd["query"]')" = "How many cats are there in total?" ] || fail "query"
+  [ "$(echo "$json" | field 'd["query"]')" = "How many cats are there in total if 3 sit and 4 run?" ] || fail "query"
   [ "$("$LOCO" logs 2 --json | field 'd["feedback"][0]["verdict"]')" = good ] || fail "good"
 else
   echo "skipping loco ask: no $model"

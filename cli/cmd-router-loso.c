@@ -1,0 +1,670 @@
+/*
+ * cmd-router-loso.c - `loco router loso`: how a router does on sources it
+ * has never seen. Every source of a labelled pool is held out in turn; the
+ * classifier is trained on the other sources and scored on it (keyword and
+ * the other untrained routers are scored as they are). Beside it, the
+ * in-pool figure: random k-fold over the same pool. With --out, the
+ * classifier is then trained on the whole pool and written, its temperature
+ * fitted on the leave-one-source-out predictions.
+ *
+ * A query's hidden-state features are computed once and can be kept in a
+ * cache file (--cache) that later runs read, also for any subset of its
+ * layers.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli-engine.h"
+#include "cmd-router-loso.h"
+#include "commands.h"
+#include "loco/lora.h" /* loco_model_sha256 */
+#include "loco/registry.h"
+#include "loco/route-eval.h"
+#include "loco/router.h"
+
+static void loso_help(FILE *out)
+{
+    fprintf(out,
+            "usage: loco router loso --data POOL.jsonl [--router NAME] [options]\n\n"
+            "Leave-one-source-out: each source of the pool (the \"source\" field) is held out\n"
+            "in turn; the classifier is trained on the other sources and scored on it.\n"
+            "Untrained routers (keyword, ...) are scored per source as they are. Prints each\n"
+            "source's accuracy with its Wilson 95%% interval, the pooled held-out accuracy,\n"
+            "per-domain precision/recall/F1, macro F1 and the expected calibration error (10\n"
+            "bins), beside the in-pool figure (random k-fold over the pool).\n\n"
+            "  --data FILE        the labelled pool (scripts/make-route-data.py)\n"
+            "  --router NAME      classifier (default) or any router of `loco route --list`\n"
+            "  --layers L1,L2     hidden states after these many layers (default none)\n"
+            "  --tokens H,T       read the query's first H and last T tokens (default 24,8)\n"
+            "  --hash-dim N       hashed lexical buckets (default 8192; 0: none)\n"
+            "  --lex-scale X      length of the lexical part (default 8)\n"
+            "  --keywords X       weight of the keyword router's view (default 2; 0: none)\n"
+            "  --l2 X, --epochs N, --lr X   the fit (defaults 1e-3, 20, 0.01)\n"
+            "  --by-label         weigh labels the same in the fit, not every source of a\n"
+            "                     label the same (the default)\n"
+            "  --folds K          in-pool folds (default 5)\n"
+            "  --cache FILE       keep hidden-state features here and reuse them\n"
+            "  --out FILE         then train on the whole pool and write the classifier\n"
+            "  --registry FILE    this registry file alone\n"
+            "  --json             the results as JSON\n");
+    cli_engine_help(out);
+}
+
+/* ---- the feature cache --------------------------------------------------------- */
+
+#define CACHE_MAGIC "LOCOFEAT2"
+
+struct cache_head {
+    char magic[10];
+    char sha[65];
+    int32_t n_embd, head, tail, n_pool, layers[LOCO_FEATURES_MAX_LAYERS];
+    int64_t count;
+};
+
+struct feature_cache {
+    struct cache_head h;
+    uint64_t *key; /* [count] */
+    float *rows;   /* [count][n_pool*2*C] */
+    size_t cap;
+};
+
+static uint64_t text_key(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static size_t cache_width(const struct cache_head *h)
+{
+    return (size_t)h->n_pool * 2 * (size_t)h->n_embd;
+}
+
+static void cache_free(struct feature_cache *c)
+{
+    free(c->key);
+    free(c->rows);
+}
+
+/* Read `path` into c; a missing file is an empty cache. */
+static bool cache_read(const char *path, struct feature_cache *c)
+{
+    memset(c, 0, sizeof *c);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return true;
+    bool ok = fread(&c->h, sizeof c->h, 1, f) == 1 && !memcmp(c->h.magic, CACHE_MAGIC, 10) &&
+              c->h.count >= 0 && c->h.count < (1 << 24) && c->h.n_pool >= 0 &&
+              c->h.n_pool <= LOCO_FEATURES_MAX_LAYERS && c->h.n_embd > 0 && c->h.n_embd < 65536;
+    size_t n = ok ? (size_t)c->h.count : 0, w = ok ? cache_width(&c->h) : 0;
+    c->key = ok ? malloc((n + 1) * sizeof *c->key) : NULL;
+    c->rows = ok ? malloc((n + 1) * w * sizeof *c->rows) : NULL;
+    ok = ok && c->key && c->rows && fread(c->key, sizeof *c->key, n, f) == n &&
+         fread(c->rows, sizeof *c->rows * w, n, f) == n;
+    fclose(f);
+    if (!ok) {
+        fprintf(stderr, "loco router loso: %s is not a feature cache of this version\n", path);
+        cache_free(c);
+        return false;
+    }
+    c->cap = n + 1;
+    return true;
+}
+
+static bool cache_write(const char *path, const struct feature_cache *c)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    size_t n = (size_t)c->h.count, w = cache_width(&c->h);
+    bool ok = f && fwrite(&c->h, sizeof c->h, 1, f) == 1 &&
+              fwrite(c->key, sizeof *c->key, n, f) == n &&
+              fwrite(c->rows, sizeof *c->rows * w, n, f) == n;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "loco router loso: cannot write the feature cache %s\n", path);
+        return false;
+    }
+    return true;
+}
+
+static ssize_t cache_find(const struct feature_cache *c, uint64_t key)
+{
+    for (int64_t i = 0; i < c->h.count; i++)
+        if (c->key[i] == key)
+            return (ssize_t)i;
+    return -1;
+}
+
+static bool cache_add(struct feature_cache *c, uint64_t key, const float *row)
+{
+    size_t n = (size_t)c->h.count, w = cache_width(&c->h);
+    if (n == c->cap) {
+        size_t nc = c->cap ? 2 * c->cap : 256;
+        uint64_t *k = realloc(c->key, nc * sizeof *k);
+        if (!k)
+            return false;
+        c->key = k;
+        float *r = realloc(c->rows, nc * w * sizeof *r);
+        if (!r)
+            return false;
+        c->rows = r;
+        c->cap = nc;
+    }
+    c->key[n] = key;
+    memcpy(c->rows + n * w, row, w * sizeof *row);
+    c->h.count++;
+    return true;
+}
+
+/* Column of each requested layer in the cache's layers; false when one is missing. */
+static bool layer_map(const struct cache_head *h, const struct loco_route_features *f, int32_t *at)
+{
+    if (h->head != f->head_tokens || h->tail != f->tail_tokens)
+        return false;
+    for (int32_t k = 0; k < f->n_pool; k++) {
+        at[k] = -1;
+        for (int32_t j = 0; j < h->n_pool; j++)
+            if (h->layers[j] == f->layers[k])
+                at[k] = j;
+        if (at[k] < 0)
+            return false;
+    }
+    return true;
+}
+
+/* ---- features of the pool -------------------------------------------------------- */
+
+/* Every item's features X[n][dim]: hidden states from the cache or the model
+ * (the cache's layers when it has a compatible set, else the requested ones,
+ * then kept), lexical ones computed here. */
+static float *pool_features(struct cli_engine *e, const struct loco_registry *reg,
+                            const struct loco_route_features *f, const struct loco_route_item *it,
+                            size_t n, const char *cache_path)
+{
+    int32_t C = loco_model_hparams(e->model)->n_embd;
+    size_t dim = (size_t)loco_route_features_dim(f, C), dense = (size_t)f->n_pool * 2 * C;
+    float *X = calloc(n * dim, sizeof *X);
+    struct feature_cache c = {0};
+    if (!X || (cache_path && !cache_read(cache_path, &c))) {
+        free(X);
+        return NULL;
+    }
+    char sha[65] = "";
+    loco_model_sha256(e->model, sha);
+    int32_t at[LOCO_FEATURES_MAX_LAYERS];
+    bool usable =
+        c.h.count > 0 && !strcmp(c.h.sha, sha) && c.h.n_embd == C && layer_map(&c.h, f, at);
+    if (!usable) { /* start a cache of the requested layers */
+        cache_free(&c);
+        memset(&c, 0, sizeof c);
+        memcpy(c.h.magic, CACHE_MAGIC, 10);
+        snprintf(c.h.sha, sizeof c.h.sha, "%s", sha);
+        c.h.n_embd = C;
+        c.h.head = f->head_tokens;
+        c.h.tail = f->tail_tokens;
+        c.h.n_pool = f->n_pool;
+        memcpy(c.h.layers, f->layers, sizeof c.h.layers);
+        layer_map(&c.h, f, at);
+    }
+    struct loco_route_features cf = *f;
+    cf.n_pool = c.h.n_pool;
+    memcpy(cf.layers, c.h.layers, sizeof cf.layers);
+    cf.hash_dim = 0;
+    cf.n_keyword = 0;
+    struct loco_route_features kf = {
+        .head_tokens = 1, .n_keyword = f->n_keyword, .kw_scale = f->kw_scale};
+    struct loco_route_featurizer *z = NULL,
+                                 *kz = f->n_keyword
+                                           ? loco_route_featurizer_init(e->model, reg, &kf, 1)
+                                           : NULL;
+    float *row = malloc((cache_width(&c.h) + 1) * sizeof *row);
+    size_t computed = 0;
+    double t0 = loco_time_ms();
+    bool ok = row != NULL && (kz || !f->n_keyword), tty = isatty(STDERR_FILENO);
+    for (size_t i = 0; i < n && ok; i++) {
+        float *x = X + i * dim;
+        loco_route_lexical(it[i].query, f->hash_dim, f->lex_scale, x + dense);
+        if (kz && loco_route_featurize(kz, it[i].query, x + dense + f->hash_dim) != LOCO_OK)
+            ok = false;
+        if (f->n_pool == 0)
+            continue;
+        uint64_t key = text_key(it[i].query);
+        ssize_t k = cache_find(&c, key);
+        if (k < 0) {
+            if (!z && !(z = loco_route_featurizer_init(e->model, NULL, &cf,
+                                                       loco_context_params(e->ctx).n_threads))) {
+                ok = false;
+                break;
+            }
+            ok = loco_route_featurize(z, it[i].query, row) == LOCO_OK && cache_add(&c, key, row);
+            k = c.h.count - 1;
+            if (++computed % 250 == 0 && cache_path) /* keep what is done so far */
+                cache_write(cache_path, &c);
+            if (tty || computed % 200 == 0)
+                fprintf(stderr, "%sfeatures: %zu computed (%zu/%zu)  %.1f s%s", tty ? "\r" : "",
+                        computed, i + 1, n, (loco_time_ms() - t0) / 1e3, tty ? "" : "\n");
+        }
+        const float *src = c.rows + (size_t)k * cache_width(&c.h);
+        for (int32_t p = 0; p < f->n_pool && ok; p++)
+            memcpy(x + (size_t)p * 2 * C, src + (size_t)at[p] * 2 * C, 2 * (size_t)C * sizeof *x);
+    }
+    if (computed)
+        fprintf(stderr, "\nfeatures: %zu computed in %.1f s (%.1f ms each)\n", computed,
+                (loco_time_ms() - t0) / 1e3, (loco_time_ms() - t0) / (double)computed);
+    if (!ok)
+        cli_fail("cannot compute features");
+    if (ok && computed && cache_path)
+        cache_write(cache_path, &c);
+    loco_route_featurizer_free(z);
+    loco_route_featurizer_free(kz);
+    free(row);
+    cache_free(&c);
+    if (!ok) {
+        free(X);
+        return NULL;
+    }
+    return X;
+}
+
+/* ---- printing -------------------------------------------------------------------- */
+
+static void print_eval(const struct loco_route_eval *v, const char *title)
+{
+    const struct loco_route_bench *b = &v->all;
+    printf("%s: accuracy %.3f [%.3f, %.3f] (%zu/%zu), macro F1 %.3f, ECE %.3f\n\n", title,
+           b->accuracy, b->acc_lo, b->acc_hi, b->correct, b->n, b->macro_f1, b->ece);
+    printf("| source | n | accuracy | 95%% CI |\n|---|---:|---:|---|\n");
+    for (size_t s = 0; s < v->n_sources; s++)
+        printf("| %s | %zu | %.3f | [%.3f, %.3f] |\n", v->src[s].name, v->src[s].n,
+               v->src[s].accuracy, v->src[s].ci.lo, v->src[s].ci.hi);
+    printf("\n| domain | precision | recall | F1 | items |\n|---|---:|---:|---:|---:|\n");
+    for (size_t l = 0; l < b->n_labels; l++)
+        printf("| %s | %.3f | %.3f | %.3f | %zu |\n", b->labels[l], b->precision[l], b->recall[l],
+               b->f1[l], b->support[l]);
+    printf("\nconfusion (rows: true domain, columns: chosen)\n\n| |");
+    for (size_t c = 0; c < b->n_labels; c++)
+        printf(" %s |", b->labels[c]);
+    printf("\n|---|");
+    for (size_t c = 0; c < b->n_labels; c++)
+        printf("---:|");
+    printf("\n");
+    for (size_t t = 0; t < b->n_labels; t++) {
+        printf("| %s |", b->labels[t]);
+        for (size_t c = 0; c < b->n_labels; c++)
+            printf(" %zu |", b->confusion[t][c]);
+        printf("\n");
+    }
+    printf("\n");
+}
+
+static void emit(const struct loco_route_eval *v, const char *protocol, const char *router,
+                 bool json, bool *first)
+{
+    if (!json) {
+        char title[160];
+        snprintf(title, sizeof title, "%s, %s", router, protocol);
+        print_eval(v, title);
+        return;
+    }
+    char *text = loco_route_eval_json(v, protocol, router);
+    printf("%s%s", *first ? "[\n" : ",\n", text ? text : "null");
+    *first = false;
+    free(text);
+}
+
+/* ---- the protocols --------------------------------------------------------------- */
+
+struct pool {
+    struct loco_route_item *it;
+    size_t n;
+    int32_t *y, *source, *fold;
+    int32_t n_sources, n_labels;
+    char sources[LOCO_EVAL_MAX_SOURCES][96];
+    char labels[LOCO_CLASSIFIER_MAX_LABELS][LOCO_ROUTE_NAME_MAX];
+};
+
+static void pool_free(struct pool *p)
+{
+    loco_route_items_free(p->it, p->n);
+    free(p->y);
+    free(p->source);
+    free(p->fold);
+}
+
+/* Labels (the registry's domains, then "base"), label and source of every item. */
+static int pool_open(struct pool *p, const struct loco_registry *reg, const char *path)
+{
+    memset(p, 0, sizeof *p);
+    if (loco_route_items_load(path, &p->it, &p->n) != LOCO_OK)
+        return cli_fail("cannot read the pool");
+    for (size_t d = 0; d < loco_registry_n_domains(reg) && p->n_labels < LOCO_ROUTE_MAX_DOMAINS;
+         d++)
+        snprintf(p->labels[p->n_labels++], LOCO_ROUTE_NAME_MAX, "%s",
+                 loco_registry_domain_at(reg, d)->name);
+    snprintf(p->labels[p->n_labels++], LOCO_ROUTE_NAME_MAX, "%s", LOCO_ROUTE_BASE);
+    p->y = malloc(p->n * sizeof *p->y);
+    p->source = malloc(p->n * sizeof *p->source);
+    p->fold = malloc(p->n * sizeof *p->fold);
+    if (!p->y || !p->source || !p->fold)
+        return cli_fail("out of memory");
+    for (size_t i = 0; i < p->n; i++) {
+        const char *src = p->it[i].source[0] ? p->it[i].source : "(no source)";
+        int32_t s = 0, l = 0;
+        while (s < p->n_sources && strcmp(p->sources[s], src))
+            s++;
+        if (s == p->n_sources) {
+            if (s == LOCO_EVAL_MAX_SOURCES) {
+                fprintf(stderr, "loco router loso: more than %d sources\n", LOCO_EVAL_MAX_SOURCES);
+                return 1;
+            }
+            snprintf(p->sources[p->n_sources++], sizeof p->sources[0], "%s", src);
+        }
+        while (l < p->n_labels && strcmp(p->labels[l], p->it[i].domain))
+            l++;
+        if (l == p->n_labels) {
+            fprintf(stderr,
+                    "loco router loso: %s: query %zu is labelled '%s', which is neither a "
+                    "registry domain nor \"base\"\n",
+                    path, i + 1, p->it[i].domain);
+            return 1;
+        }
+        p->y[i] = l;
+        p->source[i] = s;
+    }
+    return 0;
+}
+
+/* The pool's labels first, in the registry's order, so every table lists
+ * the domains the same way. */
+static void seed_labels(struct loco_route_eval *v, const struct pool *p)
+{
+    for (int32_t l = 0; l < p->n_labels; l++)
+        snprintf(v->all.labels[l], sizeof v->all.labels[l], "%s", p->labels[l]);
+    v->all.n_labels = (size_t)p->n_labels;
+}
+
+/* Scores of held-out logits, each group's rows at the temperature fitted
+ * without them. */
+static int score_logits(const struct pool *p, const double *lg, const int32_t *group,
+                        int32_t n_groups, struct loco_route_eval *v, double *t_all)
+{
+    double *t = malloc((size_t)n_groups * sizeof *t);
+    if (!t)
+        return cli_fail("out of memory");
+    loco_route_temperatures(lg, p->y, group, p->n, p->n_labels, n_groups, t, t_all);
+    memset(v, 0, sizeof *v);
+    seed_labels(v, p);
+    int rc = 0;
+    for (size_t i = 0; i < p->n && !rc; i++) {
+        const double *z = lg + i * (size_t)p->n_labels;
+        double tg = t[group[i]], mx = -INFINITY, sum = 0;
+        int32_t best = 0;
+        for (int32_t l = 0; l < p->n_labels; l++) {
+            mx = z[l] / tg > mx ? z[l] / tg : mx;
+            if (z[l] > z[best])
+                best = l;
+        }
+        for (int32_t l = 0; l < p->n_labels; l++)
+            sum += exp(z[l] / tg - mx);
+        double conf = exp(z[best] / tg - mx) / sum;
+        if (loco_route_eval_add(v, p->sources[p->source[i]], p->labels[p->y[i]], p->labels[best],
+                                conf) != LOCO_OK)
+            rc = cli_fail("cannot score");
+    }
+    loco_route_eval_finish(v);
+    free(t);
+    return rc;
+}
+
+struct loso_opts {
+    struct loco_route_features f;
+    struct loco_classifier_params cp;
+    int32_t folds;
+    const char *cache, *out;
+    bool json, by_source;
+};
+
+static int loso_classifier(struct cli_engine *e, const struct loco_registry *reg,
+                           const struct pool *p, const struct loso_opts *o)
+{
+    int32_t C = loco_model_hparams(e->model)->n_embd;
+    int32_t dim = loco_route_features_dim(&o->f, C);
+    struct loco_classifier_params cp = o->cp;
+    cp.n_dense = loco_route_features_dense(&o->f, C);
+    if (o->by_source)
+        cp.source = p->source;
+    float *X = pool_features(e, reg, &o->f, p->it, p->n, o->cache);
+    double *lg = malloc(p->n * (size_t)p->n_labels * sizeof *lg);
+    struct loco_route_eval *v = malloc(2 * sizeof *v);
+    int rc = X && lg && v ? 0 : cli_fail("out of memory");
+    double t_loso = 1, t_pool = 1, t0 = loco_time_ms();
+    bool first = true;
+    if (!rc && loco_route_crossval(X, p->y, p->source, p->n, dim, p->n_sources, p->n_labels, &cp,
+                                   lg) != LOCO_OK)
+        rc = cli_fail("leave-one-source-out failed");
+    if (!rc)
+        rc = score_logits(p, lg, p->source, p->n_sources, &v[0], &t_loso);
+    double t1 = loco_time_ms();
+    loco_route_folds(p->n, o->folds, 1, p->fold);
+    if (!rc &&
+        loco_route_crossval(X, p->y, p->fold, p->n, dim, o->folds, p->n_labels, &cp, lg) != LOCO_OK)
+        rc = cli_fail("k-fold failed");
+    if (!rc)
+        rc = score_logits(p, lg, p->fold, o->folds, &v[1], &t_pool);
+    if (!rc) {
+        fprintf(stderr,
+                "loso: %d sources in %.1f s; in-pool: %d folds in %.1f s; "
+                "%d features (%d hidden-state)\n",
+                p->n_sources, (t1 - t0) / 1e3, o->folds, (loco_time_ms() - t1) / 1e3, dim,
+                cp.n_dense);
+        emit(&v[0], "leave-one-source-out", "classifier", o->json, &first);
+        char title[64];
+        snprintf(title, sizeof title, "in-pool %d-fold", o->folds);
+        emit(&v[1], title, "classifier", o->json, &first);
+        if (o->json)
+            printf("\n]\n");
+    }
+    if (!rc && o->out) {
+        struct loco_classifier c;
+        const char *names[LOCO_CLASSIFIER_MAX_LABELS];
+        for (int32_t l = 0; l < p->n_labels; l++)
+            names[l] = p->labels[l];
+        if (loco_classifier_fit(X, p->y, p->n, dim, names, p->n_labels, &cp, &c) != LOCO_OK)
+            rc = cli_fail("cannot fit the classifier");
+        else {
+            c.features = o->f;
+            c.temperature = t_loso;
+            loco_model_sha256(e->model, c.model_sha256);
+            if (loco_classifier_save(&c, o->out) != LOCO_OK)
+                rc = cli_fail("cannot write the classifier");
+            else
+                fprintf(stderr,
+                        "classifier: %s (%zu queries, training accuracy %.3f, "
+                        "temperature %.3f from the held-out sources)\n",
+                        o->out, p->n, c.train_accuracy, t_loso);
+            loco_classifier_free(&c);
+        }
+    }
+    free(X);
+    free(lg);
+    free(v);
+    return rc;
+}
+
+/* An untrained router: each item routed once, scored per source. */
+static int loso_router(struct cli_engine *e, bool engine, const struct loco_registry *reg,
+                       const char *name, const struct pool *p, bool json)
+{
+    struct loco_router_env env = {.reg = reg, .model = engine ? e->model : NULL};
+    struct loco_router *r = loco_router_open(&env, name);
+    struct loco_route_eval *v = calloc(1, sizeof *v);
+    struct loco_route_decision *d = malloc(sizeof *d);
+    int rc = r && v && d ? 0 : cli_fail("cannot open the router");
+    if (v)
+        seed_labels(v, p);
+    for (size_t i = 0; i < p->n && !rc; i++)
+        if (loco_route(r, p->it[i].query, d) != LOCO_OK ||
+            loco_route_eval_add(v, p->sources[p->source[i]], p->it[i].domain, d->domain,
+                                d->confidence) != LOCO_OK)
+            rc = cli_fail("routing failed");
+    if (!rc) {
+        loco_route_eval_finish(v);
+        bool first = true;
+        if (!json)
+            printf("(%s is not trained: every source is unseen by a fit, but its rules were "
+                   "written with the pool in view)\n\n",
+                   name);
+        emit(v, "per source (untrained)", name, json, &first);
+        if (json)
+            printf("\n]\n");
+    }
+    free(v);
+    free(d);
+    loco_router_close(r);
+    return rc;
+}
+
+static bool parse_tokens(const char *v, struct loco_route_features *f)
+{
+    char *end;
+    long h = strtol(v, &end, 10), t = *end == ',' ? strtol(end + 1, &end, 10) : -1;
+    if (*end || h < 1 || h > 1024 || t < 0 || t > 1024) {
+        fprintf(stderr, "loco router loso: --tokens H,T: first and last tokens (1..1024, "
+                        "0..1024)\n");
+        return false;
+    }
+    f->head_tokens = (int32_t)h;
+    f->tail_tokens = (int32_t)t;
+    return true;
+}
+
+/* The feature and fit flags shared by `loso` and `train`; 1 taken, 0 not
+ * one of them, -1 bad value. */
+static int feature_flag(struct loco_route_features *f, struct loco_classifier_params *cp, int argc,
+                        char **argv, int *i)
+{
+    const char *v;
+    long n;
+    double x;
+    if (cli_opt(argc, argv, i, "--layers", &v)) {
+        if (loco_route_features_parse_layers(f, v, 0) != LOCO_OK) {
+            fprintf(stderr, "loco router: %s\n", loco_error_message());
+            return -1;
+        }
+    } else if (cli_opt(argc, argv, i, "--tokens", &v)) {
+        if (!parse_tokens(v, f))
+            return -1;
+    } else if (cli_opt(argc, argv, i, "--hash-dim", &v)) {
+        if (!cli_parse_int("--hash-dim", v, 0, 1 << 20, &n))
+            return -1;
+        f->hash_dim = (int32_t)n;
+    } else if (cli_opt(argc, argv, i, "--lex-scale", &v)) {
+        if (!cli_parse_float("--lex-scale", v, 0, 1e3, &x))
+            return -1;
+        f->lex_scale = x;
+    } else if (cli_opt(argc, argv, i, "--keywords", &v)) {
+        if (!cli_parse_float("--keywords", v, 0, 1e3, &x))
+            return -1;
+        f->kw_scale = x;
+    } else if (cli_opt(argc, argv, i, "--l2", &v)) {
+        if (!cli_parse_float("--l2", v, 0, 1e6, &x))
+            return -1;
+        cp->l2 = x;
+    } else if (cli_opt(argc, argv, i, "--epochs", &v)) {
+        if (!cli_parse_int("--epochs", v, 1, 100000, &n))
+            return -1;
+        cp->epochs = (int32_t)n;
+    } else if (cli_opt(argc, argv, i, "--lr", &v)) {
+        if (!cli_parse_float("--lr", v, 1e-6, 10, &x))
+            return -1;
+        cp->lr = x;
+    } else
+        return 0;
+    return 1;
+}
+
+int cmd_router_features_flag(struct loco_route_features *f, struct loco_classifier_params *cp,
+                             int argc, char **argv, int *i)
+{
+    return feature_flag(f, cp, argc, argv, i);
+}
+
+int cmd_router_loso(int argc, char **argv)
+{
+    struct cli_engine_opts eo;
+    cli_engine_defaults(&eo);
+    struct loso_opts o = {.f = loco_route_features_default(),
+                          .cp = loco_classifier_default_params(),
+                          .folds = 5,
+                          .by_source = true};
+    const char *data = NULL, *registry = NULL, *router = "classifier", *v;
+    for (int i = 2; i < argc; i++) {
+        long n;
+        int r;
+        if (cli_is_help(argv[i])) {
+            loso_help(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--json"))
+            o.json = true;
+        else if (!strcmp(argv[i], "--by-label"))
+            o.by_source = false;
+        else if (cli_opt(argc, argv, &i, "--data", &v))
+            data = v;
+        else if (cli_opt(argc, argv, &i, "--router", &v))
+            router = v;
+        else if (cli_opt(argc, argv, &i, "--registry", &v))
+            registry = v;
+        else if (cli_opt(argc, argv, &i, "--cache", &v))
+            o.cache = v;
+        else if (cli_opt(argc, argv, &i, "--out", &v))
+            o.out = v;
+        else if (cli_opt(argc, argv, &i, "--folds", &v)) {
+            if (!cli_parse_int("--folds", v, 2, 100, &n))
+                return 2;
+            o.folds = (int32_t)n;
+        } else if ((r = feature_flag(&o.f, &o.cp, argc, argv, &i)) != 0) {
+            if (r < 0)
+                return 2;
+        } else if ((r = cli_engine_flag(&eo, argc, argv, &i)) != 1) {
+            if (r == 0)
+                fprintf(stderr,
+                        "loco router loso: unknown option '%s' (see loco router loso "
+                        "--help)\n",
+                        argv[i]);
+            return 2;
+        }
+    }
+    if (!data) {
+        fprintf(stderr, "loco router loso: give the labelled pool with --data FILE\n");
+        return 2;
+    }
+    struct loco_registry *reg = cli_registry_load(registry);
+    if (!reg)
+        return 1;
+    o.f.n_keyword = o.f.kw_scale > 0 ? loco_route_features_keyword_dims(reg) : 0;
+    struct pool p;
+    int rc = pool_open(&p, reg, data);
+    bool classifier = !strcmp(router, "classifier");
+    bool engine = !rc && (classifier || loco_router_needs_model(router));
+    struct cli_engine e;
+    bool opened = engine && cli_engine_open(&e, &eo);
+    if (engine && !opened)
+        rc = 1;
+    if (!rc && classifier)
+        rc = loso_classifier(&e, reg, &p, &o);
+    else if (!rc)
+        rc = loso_router(&e, engine, reg, router, &p, o.json);
+    if (opened)
+        cli_engine_close(&e);
+    pool_free(&p);
+    loco_registry_free(reg);
+    return rc;
+}
