@@ -23,7 +23,7 @@ bool cli_router_open(struct cli_router *cr, const struct cli_engine *e, const ch
         return false;
     }
     struct loco_router_env env = {.reg = cr->reg, .model = e->model, .serve = (int)serve};
-    cr->router = loco_router_open(&env, name);
+    cr->router = cli_router_open_or_keyword(&env, name);
     if (!cr->router) {
         cli_fail("cannot open the router");
         loco_registry_free(cr->reg);
@@ -31,6 +31,20 @@ bool cli_router_open(struct cli_router *cr, const struct cli_engine *e, const ch
         return false;
     }
     return true;
+}
+
+struct loco_router *cli_router_open_or_keyword(const struct loco_router_env *env, const char *name)
+{
+    struct loco_router *r = loco_router_open(env, name);
+    if (r || name)
+        return r;
+    const char *chosen = loco_registry_router(env->reg);
+    if (!chosen[0] || !strcmp(chosen, "keyword"))
+        return NULL;
+    fprintf(stderr, "loco: the registry's router '%s' cannot be used here (%s); routing with "
+                    "keyword instead\n",
+            chosen, loco_error_message());
+    return loco_router_open(env, "keyword");
 }
 
 void cli_router_close(struct cli_router *cr)

@@ -22,6 +22,11 @@ struct cli_router {
  * the caller answers with the base model. */
 bool cli_router_open(struct cli_router *cr, const struct cli_engine *e, const char *name,
                      enum loco_serve_mode serve);
+/* loco_router_open, but when no router was asked for (name NULL) and the
+ * registry's router cannot be used here (e.g. a classifier file made for
+ * another model), says so on stderr and opens the keyword router instead. */
+struct loco_router *cli_router_open_or_keyword(const struct loco_router_env *env,
+                                               const char *name);
 void cli_router_close(struct cli_router *cr);
 
 /* Route `query` and apply the decision to e's sequence 0 (its adapter, or

@@ -200,7 +200,7 @@ int cmd_route(int argc, char **argv)
         return 1;
     }
     env.model = engine ? e.model : NULL;
-    struct loco_router *r = loco_router_open(&env, name);
+    struct loco_router *r = cli_router_open_or_keyword(&env, router);
     if (!r) {
         if (engine)
             cli_engine_close(&e);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's first command: install what is missing, build, fetch the
-# default model (once, verified by sha256), answer a question with the base
-# model, then ask a maths question: the router sends it to the `math`
-# adapter and names it on stderr with its confidence.
+# default model (once, verified by sha256), answer a question through the
+# router (a general question: the base model answers), then ask a coding
+# question: the router sends it to the `code` adapter (it passed its gate)
+# and names it on stderr with its confidence.
 #   ./scripts/quickstart.sh ["your question"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,4 +13,5 @@ question=${1:-"Why is the sky blue? Answer in two sentences."}
 ./build/loco models pull default
 ./build/loco ask "$question"
 echo
-./build/loco ask --temperature 0 "A pen costs 3 dollars. How much do 4 pens cost?"
+./build/loco ask --temperature 0 --max-tokens 160 \
+  "Write a Python function that returns the largest of three numbers."

@@ -1,8 +1,10 @@
 /*
- * classifier.c - the classifier router (v2): the base model's mean final
- * hidden state of the query, standardised, into a multinomial logistic
- * regression with temperature scaling. Fitting, calibration, the file and
- * the router's operations.
+ * classifier.c - the classifier router: a query's features (format 2:
+ * hashed words and word pairs, the instruction's words, shape cues and the
+ * keyword router's view, optionally early-exit hidden states; format 1: the
+ * base model's mean final hidden state), standardised, into a multinomial
+ * logistic regression with temperature scaling. Fitting, calibration, the
+ * file and the router's operations.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -773,7 +775,7 @@ static int cls_score(void *state, const char *query, struct loco_route_decision 
         if (d->prob[i] > d->prob[best])
             best = i;
     snprintf(d->reason, sizeof d->reason,
-             "hidden-state classifier: %s %.2f (T %.2f, %lld training queries%s)", d->names[best],
+             "classifier: %s %.2f (T %.2f, %lld training queries%s)", d->names[best],
              kept > 0 ? d->prob[best] / kept : 0, s->c.temperature, (long long)s->c.n_train,
              kept < 0.999 ? "; some labels are not in the registry" : "");
     return LOCO_OK;
@@ -781,7 +783,7 @@ static int cls_score(void *state, const char *query, struct loco_route_decision 
 
 const struct loco_router_ops router_classifier_ops = {
     .name = "classifier",
-    .summary = "logistic regression on the base model's hidden states (v2; loco router train)",
+    .summary = "logistic regression on words, the keyword view and optional hidden states",
     .needs_model = true,
     .init = cls_init,
     .score = cls_score,

@@ -49,7 +49,7 @@ cat > "$tmp/small.jsonl" <<'JSONL'
 JSONL
 json=$("$LOCO" route --bench "$tmp/small.jsonl" --json)
 [ "$(echo "$json" | field 'd["accuracy"] == 1')" = True ] || fail "small bench: $json"
-"$LOCO" route --bench "$tmp/small.jsonl" | grep -q '^| math | 1.000 | 1.000 | 1.000 | 1 |' \
+"$LOCO" route --router keyword --bench "$tmp/small.jsonl" | grep -q '^| math | 1.000 | 1.000 | 1.000 | 1 |' \
   || fail "small bench table"
 
 # the confidence wrapper: thresholds chosen on labelled queries, kept in a file
@@ -107,7 +107,7 @@ if err=$("$LOCO" router loso --data "$tmp/badlabel.jsonl" --router keyword 2>&1)
   fail "unknown label accepted"
 fi
 case "$err" in *poetry*) ;; *) fail "unknown label: $err";; esac
-"$LOCO" route --bench "$tmp/small.jsonl" | grep -q '^router keyword: accuracy 1.000 \[0.566, 1.000\]' \
+"$LOCO" route --router keyword --bench "$tmp/small.jsonl" | grep -q '^router keyword: accuracy 1.000 \[0.566, 1.000\]' \
   || fail "bench without its Wilson interval"
 "$LOCO" route --bench "$tmp/pool.jsonl" --decisions "$tmp/dec.jsonl" > /dev/null \
   || fail "bench --decisions"
