@@ -138,6 +138,32 @@ static void test_keyword_score(void **state)
     assert_true(fabs(loco_keyword_score(NULL, kw, 4)) < 1e-12);
 }
 
+/* An instruction on a line of its own beside a pasted text of at least
+ * LOCO_KEYWORD_BODY_WORDS words: a keyword inside the text counts
+ * LOCO_KEYWORD_BODY_FACTOR times; beside a short text, once. */
+static void test_keyword_pasted_text(void **state)
+{
+    (void)state;
+    const char *kw[] = {"sum"};
+    char text[1024];
+    size_t used = (size_t)snprintf(text, sizeof text, "Condense this:\n");
+    for (int i = 0; i < LOCO_KEYWORD_BODY_WORDS - 1; i++)
+        used += (size_t)snprintf(text + used, sizeof text - used, "word ");
+    snprintf(text + used, sizeof text - used, "sum");
+    assert_true(fabs(loco_keyword_score(text, kw, 1) - LOCO_KEYWORD_BODY_FACTOR) < 1e-12);
+    /* a short text between the instruction and a last line is not a pasted text */
+    assert_true(fabs(loco_keyword_score("Condense this:\nword word sum\nThe end.", kw, 1) - 1.0) <
+                1e-12);
+    /* one line of many words is a question, not an instruction beside a text */
+    char one_line[1024];
+    memcpy(one_line, text, strlen(text) + 1);
+    one_line[strlen("Condense this:")] = ' ';
+    assert_true(loco_keyword_score(one_line, kw, 1) >= 1.0);
+    /* the instruction still counts twice */
+    memcpy(text, "Sum this up:  ", 14);
+    assert_true(loco_keyword_score(text, kw, 1) >= LOCO_KEYWORD_LEAD_FACTOR);
+}
+
 static double prob_of(const struct loco_route_decision *d, const char *name)
 {
     for (size_t i = 0; i < d->n; i++)
@@ -1129,7 +1155,7 @@ static void test_classifier_file_v2(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),         cmocka_unit_test(test_keyword_score),
+        cmocka_unit_test(test_table),         cmocka_unit_test(test_keyword_score), cmocka_unit_test(test_keyword_pasted_text),
         cmocka_unit_test(test_keyword_decisions), cmocka_unit_test(test_adapter_for),
         cmocka_unit_test(test_bench_metrics), cmocka_unit_test(test_items_load),
         cmocka_unit_test(test_classifier_fit), cmocka_unit_test(test_classifier_calibrate),

@@ -343,6 +343,12 @@ int loco_classifier_path(const struct loco_registry *reg, char *buf, size_t cap)
 #define LOCO_KEYWORD_LEAD_WORDS 60   /* the instruction: first line, at most this many words */
 #define LOCO_KEYWORD_TAIL_WORDS 30   /* ... and a last line of at most this many words */
 #define LOCO_KEYWORD_CUE_WEIGHT 0.5  /* a base cue weighs half a keyword */
+/* A query whose instruction is a line of its own beside a text of at least
+ * LOCO_KEYWORD_BODY_WORDS words (a pasted article, email, code): a match in
+ * that text counts LOCO_KEYWORD_BODY_FACTOR times, so an article about
+ * prices does not turn "Summarise this:" into a maths question. */
+#define LOCO_KEYWORD_BODY_WORDS 40
+#define LOCO_KEYWORD_BODY_FACTOR 0.25
 #define LOCO_KEYWORD_SHARPNESS 1.5  /* softmax inverse temperature over scores */
 #define LOCO_KEYWORD_MARGIN 0.5     /* half a keyword */
 

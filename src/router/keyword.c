@@ -32,6 +32,7 @@
 struct instruction {
     size_t n_lead;    /* words [0, n_lead) */
     size_t tail_from; /* words [tail_from, n); n when there is no such line */
+    bool pasted;      /* the instruction is a line of its own beside a long text */
 };
 
 /* Words of text, lower-cased, into a malloc'd array of fixed-size words;
@@ -78,6 +79,8 @@ static size_t split_words_lead(const char *text, char (**out)[MAX_WORD], struct 
         ins->n_lead = n_lead;
         bool tail = line_from > 0 && line_from < n && n - line_from <= LOCO_KEYWORD_TAIL_WORDS;
         ins->tail_from = tail ? line_from : n;
+        size_t body = ins->tail_from - n_lead; /* the words between the instruction's lines */
+        ins->pasted = !in_lead && body >= LOCO_KEYWORD_BODY_WORDS;
     }
     *out = w;
     return n;
@@ -118,11 +121,14 @@ static double keyword_weight(size_t n_words)
     return 1.0 + 0.5 * (double)(n_words - 1);
 }
 
-/* The weight of a keyword of nk words found at word `at`. */
+/* The weight of a keyword of nk words found at word `at`: more in the
+ * instruction, less in a pasted text (the instruction decides). */
 static double match_weight(size_t nk, size_t at, const struct instruction *ins)
 {
     bool instruction = at + nk <= ins->n_lead || at >= ins->tail_from;
-    return keyword_weight(nk) * (instruction ? LOCO_KEYWORD_LEAD_FACTOR : 1.0);
+    double where = instruction ? LOCO_KEYWORD_LEAD_FACTOR
+                               : ins->pasted ? LOCO_KEYWORD_BODY_FACTOR : 1.0;
+    return keyword_weight(nk) * where;
 }
 
 double loco_keyword_score(const char *query, const char *const *keywords, size_t n)
