@@ -12,6 +12,7 @@
  * level; z = Phi^-1(1 - alpha/2).
  */
 #include "loco/stats.h"
+#include "eval/stats_internal.h"
 
 #include <float.h>
 #include <math.h>
@@ -353,7 +354,7 @@ int loco_stats_mean_ci(const double *x, size_t n, double alpha, double *mean, do
 
 /* splitmix64 (Steele, Lea & Flood 2014): a 64-bit state stepped by a
  * constant and scrambled; passes BigCrush and is enough for resampling. */
-static uint64_t splitmix64(uint64_t *state)
+uint64_t loco_stats_splitmix64(uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -362,17 +363,17 @@ static uint64_t splitmix64(uint64_t *state)
 }
 
 /* Uniform index in [0, n) without modulo bias: reject the short last block. */
-static size_t draw_index(uint64_t *state, size_t n)
+size_t loco_stats_draw_index(uint64_t *state, size_t n)
 {
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     uint64_t r;
     do
-        r = splitmix64(state);
+        r = loco_stats_splitmix64(state);
     while (r >= limit);
     return (size_t)(r % n);
 }
 
-static int cmp_double(const void *a, const void *b)
+int loco_stats_cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -380,7 +381,7 @@ static int cmp_double(const void *a, const void *b)
 
 /* Quantile of sorted v[n] with linear interpolation between order
  * statistics at position (n - 1) q (Hyndman & Fan type 7, numpy's default). */
-static double quantile_sorted(const double *v, size_t n, double q)
+double loco_stats_quantile_sorted(const double *v, size_t n, double q)
 {
     double h = (double)(n - 1) * q;
     size_t lo = (size_t)floor(h);
@@ -410,15 +411,15 @@ int loco_stats_bootstrap_mean(const double *d, size_t n, uint32_t b, uint64_t se
     for (uint32_t r = 0; r < b; r++) {
         double s = 0.0;
         for (size_t i = 0; i < n; i++)
-            s += d[draw_index(&state, n)];
+            s += d[loco_stats_draw_index(&state, n)];
         means[r] = s / (double)n;
         le += means[r] <= 0.0;
         ge += means[r] >= 0.0;
     }
-    qsort(means, b, sizeof(double), cmp_double);
+    qsort(means, b, sizeof(double), loco_stats_cmp_double);
     out->mean = sum / (double)n;
-    out->ci.lo = quantile_sorted(means, b, alpha / 2.0);
-    out->ci.hi = quantile_sorted(means, b, 1.0 - alpha / 2.0);
+    out->ci.lo = loco_stats_quantile_sorted(means, b, alpha / 2.0);
+    out->ci.hi = loco_stats_quantile_sorted(means, b, 1.0 - alpha / 2.0);
     double p = 2.0 * (double)(le < ge ? le : ge) / b;
     out->p_value = p > 1.0 ? 1.0 : p;
     free(means);
@@ -434,7 +435,7 @@ struct signed_rank {
 
 static int cmp_abs(const void *a, const void *b)
 {
-    return cmp_double(&((const struct signed_rank *)a)->abs, &((const struct signed_rank *)b)->abs);
+    return loco_stats_cmp_double(&((const struct signed_rank *)a)->abs, &((const struct signed_rank *)b)->abs);
 }
 
 /* Mid-ranks 1..m over v sorted by |d|: a run of equal |d| shares the mean

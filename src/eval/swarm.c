@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "eval/stats_internal.h"
 #include "loco/contam.h"
 #include "loco/models.h"
 
@@ -94,41 +95,6 @@ int loco_swarm_composite(const double *base, const double *policy, const uint32_
     return LOCO_OK;
 }
 
-/* splitmix64 (Steele, Lea & Flood 2014), as in stats.c. */
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform index in [0, n) without modulo bias. */
-static size_t draw_index(uint64_t *state, size_t n)
-{
-    uint64_t limit = UINT64_MAX - UINT64_MAX % n, r;
-    do
-        r = splitmix64(state);
-    while (r >= limit);
-    return (size_t)(r % n);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Type 7 quantile of sorted v[n] (numpy's default), as in stats.c. */
-static double quantile_sorted(const double *v, size_t n, double q)
-{
-    double h = (double)(n - 1) * q;
-    size_t lo = (size_t)floor(h);
-    if (lo + 1 >= n)
-        return v[n - 1];
-    return v[lo] + (h - (double)lo) * (v[lo + 1] - v[lo]);
-}
-
 /* The items grouped by stratum: order[start[k] .. start[k + 1]) are stratum k's. */
 static int group_strata(const uint32_t *stratum, size_t n, size_t n_strata, size_t **order,
                         size_t **start)
@@ -176,7 +142,7 @@ int loco_swarm_bootstrap(const double *base, const double *policy, const uint32_
         for (size_t k = 0; k < n_strata; k++) {
             size_t nk = start[k + 1] - start[k];
             for (size_t j = 0; j < nk; j++) {
-                size_t i = order[start[k] + draw_index(&state, nk)];
+                size_t i = order[start[k] + loco_stats_draw_index(&state, nk)];
                 s[k].n += 1;
                 s[k].diff += policy[i] - base[i];
             }
@@ -186,9 +152,9 @@ int loco_swarm_bootstrap(const double *base, const double *policy, const uint32_
         ge += stat[r] >= 0.0;
     }
     if (!rc) {
-        qsort(stat, b, sizeof *stat, cmp_double);
-        out->ci.lo = quantile_sorted(stat, b, alpha / 2);
-        out->ci.hi = quantile_sorted(stat, b, 1 - alpha / 2);
+        qsort(stat, b, sizeof *stat, loco_stats_cmp_double);
+        out->ci.lo = loco_stats_quantile_sorted(stat, b, alpha / 2);
+        out->ci.hi = loco_stats_quantile_sorted(stat, b, 1 - alpha / 2);
         double p = 2.0 * (double)(le < ge ? le : ge) / (double)b;
         out->p_value = p > 1 ? 1 : p;
     }
@@ -421,7 +387,7 @@ static size_t pick_of(struct swarm_run *w, size_t k, size_t own, const char *pro
     if (k == s->base_policy)
         return nd;
     if (k == s->base_policy + 1)
-        return draw_index(&w->rng, nd + 1);
+        return loco_stats_draw_index(&w->rng, nd + 1);
     struct loco_route_decision dec;
     if (loco_route(w->router[k - 1], prompt, &dec) != LOCO_OK)
         return nd;
