@@ -86,7 +86,7 @@ static bool fall_back(struct cli_router *cr, struct cli_engine *e, struct loco_r
     append_reason(d, d->adapter, "base model");
     d->adapter[0] = d->adapter_path[0] = '\0';
     d->serving = LOCO_SERVE_BASE_NOT_LOADED;
-    return cli_engine_use_adapters(e, "");
+    return cli_engine_use_adapters(e, "none");
 }
 
 bool cli_route_apply(struct cli_router *cr, struct cli_engine *e, const char *query,
@@ -97,7 +97,7 @@ bool cli_route_apply(struct cli_router *cr, struct cli_engine *e, const char *qu
         return false;
     }
     if (!d->adapter[0])
-        return cli_engine_use_adapters(e, "");
+        return cli_engine_use_adapters(e, "none");
     if (cli_engine_use_adapters(e, d->adapter_path))
         return true;
     /* cli_engine_use_adapters said why; try the domain's others */

@@ -41,9 +41,12 @@ static bool stream_piece(void *user, int32_t token, const char *piece, size_t le
 }
 
 /* Question from the arguments, or from stdin when there are none. */
-static char *read_question(int argc, char **argv, int first)
+/* The question from the arguments or, without any, all of stdin. *nul is set
+ * when stdin holds a NUL byte: the question would end there silently. */
+static char *read_question(int argc, char **argv, int first, bool *nul)
 {
     size_t cap = 1, len = 0;
+    *nul = false;
     for (int i = first; i < argc; i++)
         cap += strlen(argv[i]) + 1;
     if (first < argc) {
@@ -71,6 +74,7 @@ static char *read_question(int argc, char **argv, int first)
         fwrite(buf, 1, got, mem);
     if (mem)
         fclose(mem);
+    *nul = q && memchr(q, '\0', n) != NULL;
     return q;
 }
 
@@ -189,7 +193,13 @@ int cmd_ask(int argc, char **argv)
             return 2;
         }
     }
-    char *q = read_question(argc, argv, i);
+    bool nul;
+    char *q = read_question(argc, argv, i, &nul);
+    if (nul) {
+        fprintf(stderr, "loco ask: the question on stdin holds a NUL byte; send text only\n");
+        free(q);
+        return 2;
+    }
     if (!q || !q[strspn(q, " \t\r\n")]) {
         fprintf(stderr, "loco ask: no question given (see loco ask --help)\n");
         free(q);
@@ -207,9 +217,16 @@ int cmd_ask(int argc, char **argv)
     struct cli_log lg;
     cli_log_open(&lg, no_log);
     enum loco_serve_mode serve = serve_candidates ? LOCO_SERVE_CANDIDATES : LOCO_SERVE_REGISTRY;
-    if (route && !o.adapters && cli_router_open(&cr, &e, router, serve)) {
-        routed = cli_route_apply(&cr, &e, q, &d);
-        cli_router_close(&cr);
+    if (route && !o.adapters) {
+        if (cli_router_open(&cr, &e, router, serve)) {
+            routed = cli_route_apply(&cr, &e, q, &d);
+            cli_router_close(&cr);
+        } else if (router) { /* a router asked for by name is never silently dropped */
+            cli_log_close(&lg);
+            cli_engine_close(&e);
+            free(q);
+            return 1;
+        }
     }
     cli_log_begin(&lg, "ask", q, routed ? &d : NULL, &e);
     int32_t *toks = NULL;

@@ -142,8 +142,15 @@ static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, stru
             fputs("> ", stdout);
             fflush(stdout);
         }
-        if (getline(&line, &cap, stdin) < 0)
+        ssize_t got = getline(&line, &cap, stdin);
+        if (got < 0)
             break;
+        if (memchr(line, '\0', (size_t)got)) {
+            /* the message would end at the NUL without a word: refuse it, go on */
+            fprintf(stderr, "loco chat: this message holds a NUL byte; send text only\n");
+            status = 1;
+            continue;
+        }
         strip_newline(line);
         if (line[strspn(line, " \t")] == '\0')
             continue;
@@ -250,6 +257,12 @@ int cmd_chat(int argc, char **argv)
     enum loco_serve_mode serve = serve_candidates ? LOCO_SERVE_CANDIDATES : LOCO_SERVE_REGISTRY;
     if (!no_route && (route.open = cli_router_open(&route.cr, &e, router, serve)))
         route.on = !o.adapters;
+    if (!no_route && !route.open && router) { /* a router asked for by name is never dropped */
+        history_clear(&h, 0);
+        free(h.msgs);
+        cli_engine_close(&e);
+        return 1;
+    }
     cli_log_open(&route.log, no_log);
     int status = chat_loop(&e, &o, &h, keep, &route);
     cli_log_close(&route.log);

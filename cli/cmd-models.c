@@ -289,18 +289,41 @@ static void print_types(const struct loco_models_info *in)
     }
 }
 
+/* A string from the file's metadata, with control characters (C0, DEL and
+ * UTF-8 encoded C1) shown as \xNN: a hostile GGUF must not drive the
+ * terminal with escape sequences. */
+static void put_escaped(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            printf("\\x%02x", *p);
+        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            printf("\\x%02x", *++p);
+        else
+            putchar(*p);
+    }
+}
+
+static void put_field(const char *label, const char *value, const char *none)
+{
+    printf("%-15s", label);
+    put_escaped(value[0] ? value : none);
+    putchar('\n');
+}
+
 static void info_text(const struct loco_models_info *in, const char *sha256)
 {
     char size[32];
     human_size(in->file_size, size, sizeof size);
-    printf("%-15s%s\n", "file", in->path);
+    put_field("file", in->path, "-");
     printf("%-15s%s (%llu bytes), GGUF v%u\n", "size", size, (unsigned long long)in->file_size,
            in->gguf_version);
     if (sha256)
         printf("%-15s%s\n", "sha256", sha256);
-    printf("%-15s%s\n", "architecture", in->architecture[0] ? in->architecture : "?");
-    printf("%-15s%s\n", "name", in->name[0] ? in->name : "-");
-    printf("%-15s%s\n", "license", in->license[0] ? in->license : "-");
+    put_field("architecture", in->architecture, "?");
+    put_field("name", in->name, "-");
+    put_field("license", in->license, "-");
     printf("%-15s%s\n", "known as", in->known ? in->known->name : "-");
     printf("%-15s%.1f M (%llu)\n", "parameters", (double)in->n_params / 1e6,
            (unsigned long long)in->n_params);
@@ -313,8 +336,11 @@ static void info_text(const struct loco_models_info *in, const char *sha256)
            (unsigned long long)in->head_count_kv);
     printf("%-15s%llu\n", "feed forward", (unsigned long long)in->feed_forward_length);
     printf("%-15s%llu\n", "vocab", (unsigned long long)in->vocab_size);
-    printf("%-15s%s (pre %s)\n", "tokenizer", in->tokenizer_model[0] ? in->tokenizer_model : "-",
-           in->tokenizer_pre[0] ? in->tokenizer_pre : "-");
+    printf("%-15s", "tokenizer");
+    put_escaped(in->tokenizer_model[0] ? in->tokenizer_model : "-");
+    fputs(" (pre ", stdout);
+    put_escaped(in->tokenizer_pre[0] ? in->tokenizer_pre : "-");
+    puts(")");
     printf("%-15s%s\n", "chat template", in->chat_template);
 }
 

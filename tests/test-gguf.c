@@ -656,6 +656,11 @@ static void test_open_errors(void **state)
     assert_non_null(strstr(loco_error_message(), "missing.gguf"));
     assert_null(loco_gguf_open(tmp_dir)); /* a folder */
     assert_non_null(strstr(loco_error_message(), "not a regular file"));
+    tmp_path(path, sizeof path, "pipe.gguf"); /* a FIFO: refused, not waited on */
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_null(loco_gguf_open(path));
+    assert_non_null(strstr(loco_error_message(), "not a regular file"));
+    unlink(path);
     tmp_path(path, sizeof path, "empty.gguf");
     fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
     assert_true(fd >= 0);

@@ -297,7 +297,9 @@ static void test_spec_parse(void **state)
     assert_non_null(strstr(loco_error_message(), "lots"));
     assert_int_equal(loco_adapter_spec_parse("math:", s, 3), LOCO_ERR_INVALID);
     assert_int_equal(loco_adapter_spec_parse(":2", s, 3), LOCO_ERR_INVALID);
-    assert_int_equal(loco_adapter_spec_parse("", s, 3), 0);
+    assert_int_equal(loco_adapter_spec_parse("", s, 3), LOCO_ERR_INVALID);
+    assert_non_null(strstr(loco_error_message(), "no adapter named"));
+    assert_int_equal(loco_adapter_spec_parse(" , ,", s, 3), LOCO_ERR_INVALID);
 }
 
 static void touch(const char *path)

@@ -250,6 +250,11 @@ static void test_resolve(void **state)
     assert_int_equal(loco_models_resolve(path, out, sizeof out), LOCO_OK);
     assert_string_equal(out, path);
     assert_int_equal(loco_models_resolve(tmp_root, out, sizeof out), LOCO_ERR_INVALID);
+    /* a FIFO (or any non-regular file) is refused, never opened */
+    assert_int_equal(mkfifo(tpath(path, sizeof path, "pipe.gguf"), 0600), 0);
+    assert_int_equal(loco_models_resolve(path, out, sizeof out), LOCO_ERR_INVALID);
+    assert_non_null(strstr(loco_error_message(), "not a regular file"));
+    unlink(path);
 
     /* a known name that was never pulled says how to pull it */
     assert_int_equal(loco_models_resolve("default", out, sizeof out), LOCO_ERR_NOT_FOUND);

@@ -159,7 +159,8 @@ int loco_adapters_dir(char *buf, size_t cap);
 int loco_adapters_resolve(const char *name_or_path, char *path_out, size_t cap);
 
 /* "NAME[:scale][,NAME2[:scale]]" -> names and scales (scale defaults to 1).
- * Returns the count (<= cap) or a negative status naming the bad entry. */
+ * Returns the count (1..cap) or a negative status naming the bad entry; a
+ * spec naming no adapter at all ("", ",") is LOCO_ERR_INVALID. */
 struct loco_adapter_spec {
     char name[1024];
     float scale;

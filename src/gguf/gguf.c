@@ -763,7 +763,9 @@ struct loco_gguf *loco_gguf_open_memory(const void *data, size_t size)
 static int map_file(struct loco_gguf *g, const char *path)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+     * writer forever; the S_ISREG check below then refuses it. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     int rc = LOCO_OK;
     if (fd < 0)
         return loco_error_set(LOCO_ERR_IO, "cannot open '%s': %s", path, strerror(errno));

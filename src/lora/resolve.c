@@ -150,5 +150,9 @@ int loco_adapter_spec_parse(const char *spec, struct loco_adapter_spec *out, int
         n++;
         p += len;
     }
+    if (n == 0)
+        return loco_error_set(LOCO_ERR_INVALID,
+                              "no adapter named in '%s' (name one, or 'none' for the base model)",
+                              spec);
     return n;
 }

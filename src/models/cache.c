@@ -130,6 +130,10 @@ int loco_models_resolve(const char *name_or_path, char *path_out, size_t cap)
         if (S_ISDIR(st.st_mode))
             return loco_error_set(LOCO_ERR_INVALID, "%s is a directory, not a GGUF file",
                                   name_or_path);
+        if (!S_ISREG(st.st_mode))
+            return loco_error_set(LOCO_ERR_INVALID,
+                                  "%s is not a regular file (a pipe or device cannot be a model)",
+                                  name_or_path);
         return models_copy(path_out, cap, name_or_path);
     }
     char dir[LOCO_MODELS_PATH_MAX];
