@@ -47,6 +47,27 @@ struct loco_router *cli_router_open_or_keyword(const struct loco_router_env *env
     return loco_router_open(env, "keyword");
 }
 
+void cli_print_route_tables(const struct loco_route_bench *b)
+{
+    printf("| domain | precision | recall | F1 | items |\n|---|---:|---:|---:|---:|\n");
+    for (size_t l = 0; l < b->n_labels; l++)
+        printf("| %s | %.3f | %.3f | %.3f | %zu |\n", b->labels[l], b->precision[l],
+               b->recall[l], b->f1[l], b->support[l]);
+    printf("\nconfusion (rows: true domain, columns: chosen)\n\n| |");
+    for (size_t c = 0; c < b->n_labels; c++)
+        printf(" %s |", b->labels[c]);
+    printf("\n|---|");
+    for (size_t c = 0; c < b->n_labels; c++)
+        printf("---:|");
+    printf("\n");
+    for (size_t t = 0; t < b->n_labels; t++) {
+        printf("| %s |", b->labels[t]);
+        for (size_t c = 0; c < b->n_labels; c++)
+            printf(" %zu |", b->confusion[t][c]);
+        printf("\n");
+    }
+}
+
 void cli_router_close(struct cli_router *cr)
 {
     loco_router_close(cr->router);

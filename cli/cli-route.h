@@ -28,6 +28,9 @@ bool cli_router_open(struct cli_router *cr, const struct cli_engine *e, const ch
 struct loco_router *cli_router_open_or_keyword(const struct loco_router_env *env,
                                                const char *name);
 void cli_router_close(struct cli_router *cr);
+/* Print a routing benchmark's per-domain precision/recall/F1 table and its
+ * confusion matrix (Markdown) to stdout: loco route --bench, router loso. */
+void cli_print_route_tables(const struct loco_route_bench *b);
 
 /* Route `query` and apply the decision to e's sequence 0 (its adapter, or
  * none for the base model). An adapter that cannot be loaded for this model

@@ -85,23 +85,7 @@ static void print_bench(const struct loco_route_bench *b, const char *router)
            "mean %.3f ms (p50 %.3f, p95 %.3f, max %.3f)\n\n",
            router, b->accuracy, b->acc_lo, b->acc_hi, b->correct, b->n, b->macro_f1, b->ece,
            b->ms_mean, b->ms_p50, b->ms_p95, b->ms_max);
-    printf("| domain | precision | recall | F1 | items |\n|---|---:|---:|---:|---:|\n");
-    for (size_t l = 0; l < b->n_labels; l++)
-        printf("| %s | %.3f | %.3f | %.3f | %zu |\n", b->labels[l], b->precision[l],
-               b->recall[l], b->f1[l], b->support[l]);
-    printf("\nconfusion (rows: true domain, columns: chosen)\n\n| |");
-    for (size_t c = 0; c < b->n_labels; c++)
-        printf(" %s |", b->labels[c]);
-    printf("\n|---|");
-    for (size_t c = 0; c < b->n_labels; c++)
-        printf("---:|");
-    printf("\n");
-    for (size_t t = 0; t < b->n_labels; t++) {
-        printf("| %s |", b->labels[t]);
-        for (size_t c = 0; c < b->n_labels; c++)
-            printf(" %zu |", b->confusion[t][c]);
-        printf("\n");
-    }
+    cli_print_route_tables(b);
 }
 
 /* Every item's decision as JSONL (for paired comparisons and error reading):

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli-engine.h"
+#include "cli-route.h"
 #include "cmd-router-loso.h"
 #include "commands.h"
 #include "loco/lora.h" /* loco_model_sha256 */
@@ -285,23 +286,8 @@ static void print_eval(const struct loco_route_eval *v, const char *title)
     for (size_t s = 0; s < v->n_sources; s++)
         printf("| %s | %zu | %.3f | [%.3f, %.3f] |\n", v->src[s].name, v->src[s].n,
                v->src[s].accuracy, v->src[s].ci.lo, v->src[s].ci.hi);
-    printf("\n| domain | precision | recall | F1 | items |\n|---|---:|---:|---:|---:|\n");
-    for (size_t l = 0; l < b->n_labels; l++)
-        printf("| %s | %.3f | %.3f | %.3f | %zu |\n", b->labels[l], b->precision[l], b->recall[l],
-               b->f1[l], b->support[l]);
-    printf("\nconfusion (rows: true domain, columns: chosen)\n\n| |");
-    for (size_t c = 0; c < b->n_labels; c++)
-        printf(" %s |", b->labels[c]);
-    printf("\n|---|");
-    for (size_t c = 0; c < b->n_labels; c++)
-        printf("---:|");
     printf("\n");
-    for (size_t t = 0; t < b->n_labels; t++) {
-        printf("| %s |", b->labels[t]);
-        for (size_t c = 0; c < b->n_labels; c++)
-            printf(" %zu |", b->confusion[t][c]);
-        printf("\n");
-    }
+    cli_print_route_tables(b);
     printf("\n");
 }
 

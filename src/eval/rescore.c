@@ -22,20 +22,9 @@
 #include "loco/eval.h"
 #include "loco/stats.h"
 #include "rescore_internal.h"
+#include "core/json_get.h"
 
 /* ---- small JSON helpers ------------------------------------------------------ */
-
-static double num(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 static cJSON *get(const cJSON *o, const char *key)
 {
@@ -57,7 +46,7 @@ static cJSON *number_or_null(double v)
 
 static const char *verdict_of(const cJSON *b)
 {
-    const char *v = str(b, "verdict");
+    const char *v = loco_json_string(b, "verdict");
     if (v)
         return v;
     return cJSON_IsTrue(get(b, "passed")) ? "PASS" : "FAIL";
@@ -76,10 +65,10 @@ static bool differs(double a, double b)
 /* One side of one stored item: answer, score, detail, samples. */
 static int side_from_json(const cJSON *s, struct loco_eval_item *it, int side)
 {
-    const char *out = str(s, "output");
+    const char *out = loco_json_string(s, "output");
     it->output[side] = strdup(out ? out : "");
-    it->score[side] = num(s, "score");
-    const char *detail = str(s, "detail");
+    it->score[side] = loco_json_number(s, "score");
+    const char *detail = loco_json_string(s, "detail");
     snprintf(it->detail[side], sizeof it->detail[side], "%s", detail ? detail : "");
     it->cached[side] = cJSON_IsTrue(get(s, "cached"));
     if (!it->output[side])
@@ -100,7 +89,7 @@ static int side_from_json(const cJSON *s, struct loco_eval_item *it, int side)
         return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
     for (uint32_t k = 0; k < n; k++) {
         const cJSON *e = cJSON_GetArrayItem(samples, (int)k);
-        const char *o = str(e, "output");
+        const char *o = loco_json_string(e, "output");
         it->sample_pass[side][k] = cJSON_IsTrue(get(e, "passed"));
         if (!(it->sample_output[side][k] = strdup(o ? o : "")))
             return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
@@ -110,7 +99,7 @@ static int side_from_json(const cJSON *s, struct loco_eval_item *it, int side)
 
 static int item_from_json(const cJSON *e, struct loco_eval_item *it)
 {
-    const char *id = str(e, "id"), *prompt = str(e, "prompt");
+    const char *id = loco_json_string(e, "id"), *prompt = loco_json_string(e, "prompt");
     it->id = strdup(id ? id : "");
     it->prompt = strdup(prompt ? prompt : "");
     if (!it->id || !it->prompt)
@@ -133,16 +122,16 @@ static int item_from_json(const cJSON *e, struct loco_eval_item *it)
 static int bench_from_json(const cJSON *o, struct loco_eval_bench *b)
 {
     memset(b, 0, sizeof *b);
-    const char *name = str(o, "benchmark"), *metric = str(o, "metric"), *gate = str(o, "gate");
+    const char *name = loco_json_string(o, "benchmark"), *metric = loco_json_string(o, "metric"), *gate = loco_json_string(o, "gate");
     snprintf(b->name, sizeof b->name, "%s", name ? name : "");
     snprintf(b->metric, sizeof b->metric, "%s", metric ? metric : "");
     b->in_domain = gate ? !strcmp(gate, "superiority") : cJSON_IsTrue(get(o, "in_domain"));
     b->gate_kind = b->in_domain ? LOCO_GATE_SUPERIORITY : LOCO_GATE_NONINFERIORITY;
-    double samples = num(get(o, "settings"), "samples");
+    double samples = loco_json_number(get(o, "settings"), "samples");
     b->samples = isfinite(samples) && samples > 1 ? (uint32_t)samples : 1;
     b->judged = cJSON_IsObject(get(o, "judge"));
     const cJSON *ct = get(o, "contamination");
-    double flagged = num(ct, "flagged");
+    double flagged = loco_json_number(ct, "flagged");
     b->n_contaminated = isfinite(flagged) && flagged > 0 ? (size_t)flagged : 0;
     b->decontaminated = cJSON_IsTrue(get(ct, "decontaminated"));
     const cJSON *items = get(o, "items");
@@ -291,7 +280,7 @@ static int rescore_bench(cJSON *o, const struct loco_eval_params *p, const char 
                          size_t n_files, size_t bi, struct loco_eval_rescore_bench *rb,
                          struct loco_eval_rescore *res, size_t *cap)
 {
-    const char *name = str(o, "benchmark");
+    const char *name = loco_json_string(o, "benchmark");
     snprintf(rb->name, sizeof rb->name, "%s", name ? name : "");
     rb->n_items = (size_t)cJSON_GetArraySize(get(o, "items"));
     const char *src = name ? bench_source(name, files, n_files) : NULL;
@@ -338,8 +327,8 @@ static struct loco_eval_params record_params(const cJSON *r, const struct loco_e
 {
     struct loco_eval_params q = *p;
     const cJSON *s = get(r, "settings");
-    double alpha = num(s, "alpha"), margin = num(s, "non_inferiority_margin");
-    double boot = num(s, "bootstrap_resamples");
+    double alpha = loco_json_number(s, "alpha"), margin = loco_json_number(s, "non_inferiority_margin");
+    double boot = loco_json_number(s, "bootstrap_resamples");
     if (isfinite(alpha) && alpha > 0 && alpha < 1)
         q.stats.alpha = alpha;
     if (isfinite(margin) && margin > 0 && margin < 1)
@@ -351,19 +340,19 @@ static struct loco_eval_params record_params(const cJSON *r, const struct loco_e
 
 static void before(const cJSON *o, struct loco_eval_rescore_bench *rb)
 {
-    rb->old_base = num(o, "base_score");
-    rb->old_adapter = num(o, "adapter_score");
-    rb->old_diff = num(o, "diff");
-    rb->old_p = num(o, "p_value");
+    rb->old_base = loco_json_number(o, "base_score");
+    rb->old_adapter = loco_json_number(o, "adapter_score");
+    rb->old_diff = loco_json_number(o, "diff");
+    rb->old_p = loco_json_number(o, "p_value");
     snprintf(rb->old_verdict, sizeof rb->old_verdict, "%s", verdict_of(o));
 }
 
 static void after(const cJSON *o, struct loco_eval_rescore_bench *rb)
 {
-    rb->new_base = num(o, "base_score");
-    rb->new_adapter = num(o, "adapter_score");
-    rb->new_diff = num(o, "diff");
-    rb->new_p = num(o, "p_value");
+    rb->new_base = loco_json_number(o, "base_score");
+    rb->new_adapter = loco_json_number(o, "adapter_score");
+    rb->new_diff = loco_json_number(o, "diff");
+    rb->new_p = loco_json_number(o, "p_value");
     snprintf(rb->new_verdict, sizeof rb->new_verdict, "%s", verdict_of(o));
 }
 
@@ -408,21 +397,21 @@ static void update_last_run(cJSON *r)
     static const char *const keys[] = {"n_used",    "base_score", "adapter_score", "diff",
                                        "diff_ci95", "p_value",    "verdict",       "passed",
                                        "why",       NULL};
-    double k = num(r, "run");
+    double k = loco_json_number(r, "run");
     cJSON *run, *last = NULL;
     cJSON_ArrayForEach(run, get(r, "runs"))
     {
-        if (!isfinite(k) || num(run, "run") == k)
+        if (!isfinite(k) || loco_json_number(run, "run") == k)
             last = run;
     }
     cJSON *b;
     cJSON_ArrayForEach(b, get(r, "benchmarks"))
     {
-        const char *name = str(b, "benchmark");
+        const char *name = loco_json_string(b, "benchmark");
         cJSON *s;
         cJSON_ArrayForEach(s, get(last, "benchmarks"))
         {
-            const char *sn = str(s, "benchmark");
+            const char *sn = loco_json_string(s, "benchmark");
             if (!name || !sn || strcmp(sn, name))
                 continue;
             for (size_t i = 0; keys[i]; i++)
@@ -496,7 +485,7 @@ int loco_eval_record_rescore(const char *record, const struct loco_eval_params *
         res = &local;
     memset(res, 0, sizeof *res);
     cJSON *r = cJSON_Parse(record);
-    const char *kind = str(r, "record");
+    const char *kind = loco_json_string(r, "record");
     if (!cJSON_IsObject(r) || !kind || strcmp(kind, "locollm-eval/1")) {
         cJSON_Delete(r);
         return loco_error_set(LOCO_ERR_FORMAT, "rescore: not a locollm-eval/1 record");

@@ -17,22 +17,11 @@
 
 #include "loco/eval.h"
 #include "loco/stats.h"
+#include "core/json_get.h"
 
 #define ASSUMED_SD 0.5
 
 /* ---- small JSON helpers ------------------------------------------------------ */
-
-static double num(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 static void set_item(cJSON *o, const char *key, cJSON *v)
 {
@@ -58,7 +47,7 @@ static cJSON *find_bench(const cJSON *list, const char *name)
     cJSON *b;
     cJSON_ArrayForEach(b, list)
     {
-        const char *bn = str(b, "benchmark");
+        const char *bn = loco_json_string(b, "benchmark");
         if (bn && !strcmp(bn, name))
             return b;
     }
@@ -67,7 +56,7 @@ static cJSON *find_bench(const cJSON *list, const char *name)
 
 static bool is_record(const cJSON *r)
 {
-    const char *kind = str(r, "record");
+    const char *kind = loco_json_string(r, "record");
     return cJSON_IsObject(r) && kind && !strcmp(kind, "locollm-eval/1");
 }
 
@@ -95,8 +84,8 @@ static double items_diff_sd(const cJSON *b, size_t *n_out)
     const cJSON *it, *list = d ? items : NULL;
     cJSON_ArrayForEach(it, list)
     {
-        double s0 = num(cJSON_GetObjectItemCaseSensitive(it, "base"), "score");
-        double s1 = num(cJSON_GetObjectItemCaseSensitive(it, "adapter"), "score");
+        double s0 = loco_json_number(cJSON_GetObjectItemCaseSensitive(it, "base"), "score");
+        double s1 = loco_json_number(cJSON_GetObjectItemCaseSensitive(it, "adapter"), "score");
         if (isfinite(s0) && isfinite(s1))
             d[m++] = s1 - s0;
     }
@@ -125,13 +114,13 @@ int loco_eval_plan_bench(const char *benchmark, bool binary, enum loco_gate_kind
             : NULL;
     double spread = NAN;
     if (pb) {
-        out->base_rate = num(pb, "base_score");
-        double n = num(pb, "n_used");
+        out->base_rate = loco_json_number(pb, "base_score");
+        double n = loco_json_number(pb, "n_used");
         if (!isfinite(n))
-            n = num(pb, "n_items");
+            n = loco_json_number(pb, "n_items");
         const cJSON *pairs = cJSON_GetObjectItemCaseSensitive(pb, "pairs");
         if (binary && pairs && n > 0) {
-            double disc = num(pairs, "base_only") + num(pairs, "adapter_only");
+            double disc = loco_json_number(pairs, "base_only") + loco_json_number(pairs, "adapter_only");
             spread = (disc > 0 ? disc : 1.0) / n;
             snprintf(out->basis, sizeof out->basis,
                      "the previous record: %.0f of %.0f pairs "
@@ -242,10 +231,10 @@ static cJSON *run_summary(const cJSON *rec, int number)
 {
     cJSON *r = cJSON_CreateObject();
     cJSON_AddNumberToObject(r, "run", number);
-    const char *date = str(rec, "date");
+    const char *date = loco_json_string(rec, "date");
     cJSON_AddStringToObject(r, "date", date ? date : "");
     const cJSON *settings = cJSON_GetObjectItemCaseSensitive(rec, "settings");
-    double limit = num(settings, "limit");
+    double limit = loco_json_number(settings, "limit");
     if (isfinite(limit))
         cJSON_AddNumberToObject(r, "limit", limit);
     cJSON *arr = cJSON_AddArrayToObject(r, "benchmarks");
@@ -257,7 +246,7 @@ static cJSON *run_summary(const cJSON *rec, int number)
 
 static const char *verdict_of(const cJSON *b)
 {
-    const char *v = str(b, "verdict");
+    const char *v = loco_json_string(b, "verdict");
     if (v)
         return v;
     return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "passed")) ? "PASS" : "FAIL";
@@ -290,10 +279,10 @@ static void decide(cJSON *rec, const cJSON *runs, int k, const cJSON *plan, char
     cJSON *b;
     cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(rec, "benchmarks"))
     {
-        const char *name = str(b, "benchmark");
+        const char *name = loco_json_string(b, "benchmark");
         if (!name)
             continue;
-        if (!str(b, "verdict")) /* a record from before verdicts: from "passed" */
+        if (!loco_json_string(b, "verdict")) /* a record from before verdicts: from "passed" */
             set_str(b, "verdict", verdict_of(b));
         const cJSON *first = NULL, *run;
         int first_no = 0, count = 0;
@@ -305,15 +294,15 @@ static void decide(cJSON *rec, const cJSON *runs, int k, const cJSON *plan, char
             count++;
             if (!first) {
                 first = rb;
-                first_no = (int)num(run, "run");
+                first_no = (int)loco_json_number(run, "run");
             }
         }
         const cJSON *pe = plan_entry(plan, name);
-        double planned = num(pe, "planned_n");
+        double planned = loco_json_number(pe, "planned_n");
         if (isfinite(planned))
             set_num(b, "planned_n", planned);
         char why[512];
-        const char *own_why = str(b, "why");
+        const char *own_why = loco_json_string(b, "why");
         snprintf(why, sizeof why, "%s", own_why ? own_why : "");
         if (first && first_no != k) { /* a rerun: the verdict stays the first run's */
             const char *dv = verdict_of(first);
@@ -322,21 +311,21 @@ static void decide(cJSON *rec, const cJSON *runs, int k, const cJSON *plan, char
             set_item(b, "passed", cJSON_CreateBool(!strcmp(dv, "PASS")));
             set_num(b, "decided_by_run", first_no);
             set_num(b, "rerun", count);
-            double dn = num(first, "n_used");
-            const char *fwhy = str(first, "why");
+            double dn = loco_json_number(first, "n_used");
+            const char *fwhy = loco_json_string(first, "why");
             snprintf(why, sizeof why, "decided by run %d on n=%.0f: %s", first_no, dn,
                      fwhy ? fwhy : "");
             append(note, cap,
                    "%s: rerun %d of %s%s%.0f; the gate was decided by run %d on "
                    "n=%.0f (%s); this run alone: %s.\n",
                    name, count, name, isfinite(planned) ? ", planned n=" : ", no plan: n=",
-                   isfinite(planned) ? planned : num(b, "n_used"), first_no, dn, dv,
-                   str(b, "run_verdict"));
+                   isfinite(planned) ? planned : loco_json_number(b, "n_used"), first_no, dn, dv,
+                   loco_json_string(b, "run_verdict"));
         } else {
             set_num(b, "decided_by_run", k);
         }
         const cJSON *decider = first && first_no != k ? first : b;
-        double dn = num(decider, "n_used");
+        double dn = loco_json_number(decider, "n_used");
         if (isfinite(planned) && isfinite(dn) && dn != planned) {
             char pn[160];
             snprintf(pn, sizeof pn, "decided on n=%.0f, planned n=%.0f", dn, planned);
@@ -351,10 +340,10 @@ static void decide(cJSON *rec, const cJSON *runs, int k, const cJSON *plan, char
 
 static bool same_series(const cJSON *a, const cJSON *b)
 {
-    const char *a0 = str(cJSON_GetObjectItemCaseSensitive(a, "adapter"), "sha256");
-    const char *a1 = str(cJSON_GetObjectItemCaseSensitive(b, "adapter"), "sha256");
-    const char *m0 = str(cJSON_GetObjectItemCaseSensitive(a, "model"), "sha256");
-    const char *m1 = str(cJSON_GetObjectItemCaseSensitive(b, "model"), "sha256");
+    const char *a0 = loco_json_string(cJSON_GetObjectItemCaseSensitive(a, "adapter"), "sha256");
+    const char *a1 = loco_json_string(cJSON_GetObjectItemCaseSensitive(b, "adapter"), "sha256");
+    const char *m0 = loco_json_string(cJSON_GetObjectItemCaseSensitive(a, "model"), "sha256");
+    const char *m1 = loco_json_string(cJSON_GetObjectItemCaseSensitive(b, "model"), "sha256");
     return a0 && a1 && m0 && m1 && !strcmp(a0, a1) && !strcmp(m0, m1);
 }
 
@@ -371,17 +360,17 @@ bool loco_eval_record_same_series(const char *a, const char *b)
  * items, so that every run's items stay in the record, each once. */
 static void keep_items(cJSON *runs, const cJSON *prev)
 {
-    double last = num(prev, "run");
+    double last = loco_json_number(prev, "run");
     cJSON *run, *target = NULL;
     cJSON_ArrayForEach(run, runs)
     {
-        if (!isfinite(last) || num(run, "run") == last)
+        if (!isfinite(last) || loco_json_number(run, "run") == last)
             target = run;
     }
     cJSON *b, *list = cJSON_GetObjectItemCaseSensitive(target, "benchmarks");
     cJSON_ArrayForEach(b, list)
     {
-        const char *name = str(b, "benchmark");
+        const char *name = loco_json_string(b, "benchmark");
         const cJSON *full =
             name ? find_bench(cJSON_GetObjectItemCaseSensitive(prev, "benchmarks"), name) : NULL;
         const cJSON *items = cJSON_GetObjectItemCaseSensitive(full, "items");
@@ -456,13 +445,13 @@ int loco_eval_record_merge(const char *previous, const char *current, const char
     } else if (prev) { /* nothing measured: keep the previous run's benchmarks */
         set_item(cur, "benchmarks",
                  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(prev, "benchmarks"), true));
-        const char *date = str(prev, "date");
+        const char *date = loco_json_string(prev, "date");
         if (date)
             set_str(cur, "date", date);
     }
     set_num(cur, "run", k);
     if (pl) {
-        int after = (int)num(pl, "after_runs");
+        int after = (int)loco_json_number(pl, "after_runs");
         set_item(cur, "plan", pl);
         if (after > 0 && plan)
             append(note, cap,
@@ -482,12 +471,12 @@ int loco_eval_record_merge(const char *previous, const char *current, const char
 /* The verdict of one stored benchmark by the current rules. */
 static const char *regate_bench(cJSON *b, double alpha, double margin, const char **why)
 {
-    const char *gate = str(b, "gate");
+    const char *gate = loco_json_string(b, "gate");
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(b, "in_domain");
     bool sup = gate ? !strcmp(gate, "superiority") : cJSON_IsTrue(in);
-    double n = num(b, "n_used");
+    double n = loco_json_number(b, "n_used");
     if (!isfinite(n))
-        n = num(b, "n_items");
+        n = loco_json_number(b, "n_items");
     const cJSON *ci = cJSON_GetObjectItemCaseSensitive(b, "diff_ci95");
     const cJSON *lo = cJSON_GetArrayItem(ci, 0), *hi = cJSON_GetArrayItem(ci, 1);
     struct loco_ci dci = {cJSON_IsNumber(lo) ? lo->valuedouble : NAN,
@@ -495,21 +484,21 @@ static const char *regate_bench(cJSON *b, double alpha, double margin, const cha
     size_t nn = isfinite(n) && n > 0 ? (size_t)n : 0;
     enum loco_gate_verdict v;
     if (sup)
-        v = loco_stats_gate_domain(nn, num(b, "p_value"), num(b, "diff"), alpha, why)
+        v = loco_stats_gate_domain(nn, loco_json_number(b, "p_value"), loco_json_number(b, "diff"), alpha, why)
                 ? LOCO_VERDICT_PASS
                 : LOCO_VERDICT_FAIL;
     else
-        v = loco_stats_gate_noninferior_verdict(nn, num(b, "base_score"), dci, margin, why);
+        v = loco_stats_gate_noninferior_verdict(nn, loco_json_number(b, "base_score"), dci, margin, why);
     const cJSON *ct = cJSON_GetObjectItemCaseSensitive(b, "contamination");
-    if (num(ct, "flagged") > 0 &&
+    if (loco_json_number(ct, "flagged") > 0 &&
         !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ct, "decontaminated"))) {
         v = LOCO_VERDICT_FAIL;
         *why = "contaminated: items share 13-grams with the adapter's training data "
                "(see contamination; --decontaminate scores the clean items)";
     }
-    if (!isfinite(num(b, "base_score"))) { /* no statistics were possible */
+    if (!isfinite(loco_json_number(b, "base_score"))) { /* no statistics were possible */
         v = LOCO_VERDICT_FAIL;
-        const char *old = str(b, "why");
+        const char *old = loco_json_string(b, "why");
         *why = old ? old : "no statistics";
     }
     set_str(b, "gate", sup ? "superiority" : "non-inferiority");
@@ -529,7 +518,7 @@ int loco_eval_record_regate(const char *record, char **out, char *changes, size_
         return loco_error_set(LOCO_ERR_FORMAT, "regate: not a locollm-eval/1 record");
     }
     const cJSON *settings = cJSON_GetObjectItemCaseSensitive(r, "settings");
-    double alpha = num(settings, "alpha"), margin = num(settings, "non_inferiority_margin");
+    double alpha = loco_json_number(settings, "alpha"), margin = loco_json_number(settings, "non_inferiority_margin");
     struct loco_stats_params dp = loco_stats_default_params();
     if (!isfinite(alpha))
         alpha = dp.alpha;
@@ -561,12 +550,12 @@ int loco_eval_record_regate(const char *record, char **out, char *changes, size_
         set_str(b, "why", why);
         cJSON_DeleteItemFromObjectCaseSensitive(b, "run_verdict");
         if (strcmp(was, v))
-            append(changes, cap, "%s (%s): %s -> %s\n", str(b, "benchmark"), str(b, "gate"), was,
+            append(changes, cap, "%s (%s): %s -> %s\n", loco_json_string(b, "benchmark"), loco_json_string(b, "gate"), was,
                    v);
     }
     /* decide once again over the runs, when the record keeps them */
     cJSON *runs = cJSON_GetObjectItemCaseSensitive(r, "runs");
-    int k = (int)num(r, "run");
+    int k = (int)loco_json_number(r, "run");
     if (cJSON_IsArray(runs) && k > 0)
         decide(r, runs, k, cJSON_GetObjectItemCaseSensitive(r, "plan"), NULL, 0);
     *out = cJSON_Print(r);

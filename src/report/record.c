@@ -15,18 +15,7 @@
 
 #include "loco/report.h"
 #include "report/report_internal.h"
-
-static const char *str_of(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double num_of(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
+#include "core/json_get.h"
 
 static void ci_of(const cJSON *o, const char *key, double ci[2])
 {
@@ -40,54 +29,54 @@ static void ci_of(const cJSON *o, const char *key, double ci[2])
 static void read_bench(const cJSON *o, struct report_bench *b)
 {
     b->json = o;
-    b->name = str_of(o, "benchmark");
+    b->name = loco_json_string(o, "benchmark");
     if (!b->name)
         b->name = "?";
-    b->metric = str_of(o, "metric");
-    b->test = str_of(o, "test");
-    b->gate = str_of(o, "gate");
-    b->why = str_of(o, "why");
-    b->n_items = num_of(o, "n_items");
-    b->base = num_of(o, "base_score");
-    b->adapter = num_of(o, "adapter_score");
-    b->diff = num_of(o, "diff");
-    b->p = num_of(o, "p_value");
+    b->metric = loco_json_string(o, "metric");
+    b->test = loco_json_string(o, "test");
+    b->gate = loco_json_string(o, "gate");
+    b->why = loco_json_string(o, "why");
+    b->n_items = loco_json_number(o, "n_items");
+    b->base = loco_json_number(o, "base_score");
+    b->adapter = loco_json_number(o, "adapter_score");
+    b->diff = loco_json_number(o, "diff");
+    b->p = loco_json_number(o, "p_value");
     ci_of(o, "base_ci95", b->base_ci);
     ci_of(o, "adapter_ci95", b->adapter_ci);
     ci_of(o, "diff_ci95", b->diff_ci);
     b->effect_name = "h";
-    b->effect = num_of(o, "cohens_h");
+    b->effect = loco_json_number(o, "cohens_h");
     if (isnan(b->effect)) {
         b->effect_name = "d_z";
-        b->effect = num_of(o, "cohens_dz");
+        b->effect = loco_json_number(o, "cohens_dz");
     }
     if (isnan(b->effect))
         b->effect_name = NULL;
-    b->power10 = num_of(o, "power_10pt");
-    b->power5 = num_of(o, "power_5pt");
-    b->bootstrap_p = num_of(o, "bootstrap_p");
-    b->rank_biserial = num_of(o, "rank_biserial");
+    b->power10 = loco_json_number(o, "power_10pt");
+    b->power5 = loco_json_number(o, "power_5pt");
+    b->bootstrap_p = loco_json_number(o, "bootstrap_p");
+    b->rank_biserial = loco_json_number(o, "rank_biserial");
     const cJSON *pairs = cJSON_GetObjectItemCaseSensitive(o, "pairs");
     static const char *const pair_keys[4] = {"both_right", "base_only", "adapter_only",
                                              "both_wrong"};
     for (int i = 0; i < 4; i++)
-        b->pairs[i] = num_of(pairs, pair_keys[i]);
+        b->pairs[i] = loco_json_number(pairs, pair_keys[i]);
     const cJSON *passed = cJSON_GetObjectItemCaseSensitive(o, "passed");
     b->has_passed = cJSON_IsBool(passed);
     b->passed = cJSON_IsTrue(passed);
-    b->verdict = str_of(o, "verdict");
+    b->verdict = loco_json_string(o, "verdict");
     if (!b->verdict && b->has_passed)
         b->verdict = b->passed ? "PASS" : "FAIL";
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(o, "in_domain");
     b->in_domain =
         cJSON_IsBool(in) ? cJSON_IsTrue(in) : (b->gate && !strcmp(b->gate, "superiority"));
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "generation");
-    b->gen_ms[0] = num_of(g, "base_ms");
-    b->gen_ms[1] = num_of(g, "adapter_ms");
-    b->cached[0] = num_of(g, "base_cached");
-    b->cached[1] = num_of(g, "adapter_cached");
-    b->tokens[0] = num_of(g, "base_tokens");
-    b->tokens[1] = num_of(g, "adapter_tokens");
+    b->gen_ms[0] = loco_json_number(g, "base_ms");
+    b->gen_ms[1] = loco_json_number(g, "adapter_ms");
+    b->cached[0] = loco_json_number(g, "base_cached");
+    b->cached[1] = loco_json_number(g, "adapter_cached");
+    b->tokens[0] = loco_json_number(g, "base_tokens");
+    b->tokens[1] = loco_json_number(g, "adapter_tokens");
     const cJSON *items = cJSON_GetObjectItemCaseSensitive(o, "items");
     b->items = cJSON_IsArray(items) ? items : NULL;
 }
@@ -134,7 +123,7 @@ static int check_kind(const cJSON *root)
     if (!cJSON_IsObject(root))
         return loco_error_set(LOCO_ERR_FORMAT, "not an evaluation record: the JSON is not an "
                                                "object (a locollm-eval/1 record is)");
-    const char *kind = str_of(root, "record");
+    const char *kind = loco_json_string(root, "record");
     if (!kind)
         return loco_error_set(LOCO_ERR_FORMAT,
                               "not an evaluation record: no \"record\" field (expected \"%s\", "
@@ -164,20 +153,20 @@ int report_record_parse(const char *json, struct report_record *out)
         return rc;
     }
     out->root = root;
-    out->version = str_of(root, "loco_version");
-    out->date = str_of(root, "date");
+    out->version = loco_json_string(root, "loco_version");
+    out->date = loco_json_string(root, "date");
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "model");
-    out->model_path = str_of(m, "path");
-    out->model_sha = str_of(m, "sha256");
+    out->model_path = loco_json_string(m, "path");
+    out->model_sha = loco_json_string(m, "sha256");
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "adapter");
-    out->adapter_name = str_of(a, "name");
-    out->adapter_domain = str_of(a, "domain");
-    out->adapter_path = str_of(a, "path");
-    out->adapter_sha = str_of(a, "sha256");
-    out->scale = num_of(a, "scale");
+    out->adapter_name = loco_json_string(a, "name");
+    out->adapter_domain = loco_json_string(a, "domain");
+    out->adapter_path = loco_json_string(a, "path");
+    out->adapter_sha = loco_json_string(a, "sha256");
+    out->scale = loco_json_number(a, "scale");
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "settings");
     out->settings = cJSON_IsObject(s) ? s : NULL;
-    out->ni_margin = num_of(s, "non_inferiority_margin");
+    out->ni_margin = loco_json_number(s, "non_inferiority_margin");
     if (isnan(out->ni_margin))
         out->ni_margin = 0.05;
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "benchmarks");
@@ -212,14 +201,14 @@ bool report_record_item(const struct report_bench *b, size_t i, struct report_it
     const cJSON *o = b->items ? cJSON_GetArrayItem(b->items, (int)i) : NULL;
     if (!cJSON_IsObject(o))
         return false;
-    out->id = str_of(o, "id");
-    out->prompt = str_of(o, "prompt");
+    out->id = loco_json_string(o, "id");
+    out->prompt = loco_json_string(o, "prompt");
     for (int s = 0; s < 2; s++) {
         const cJSON *side = cJSON_GetObjectItemCaseSensitive(o, s ? "adapter" : "base");
-        const char *text = str_of(side, "output");
+        const char *text = loco_json_string(side, "output");
         out->output[s] = text ? text : "";
-        out->score[s] = num_of(side, "score");
-        out->detail[s] = str_of(side, "detail");
+        out->score[s] = loco_json_number(side, "score");
+        out->detail[s] = loco_json_string(side, "detail");
     }
     if (!out->id)
         out->id = "?";
