@@ -33,69 +33,6 @@ void cli_engine_defaults(struct cli_engine_opts *o)
     o->gen.sampling.repeat_penalty = 1.1f;
 }
 
-void cli_engine_help(FILE *out)
-{
-    fprintf(out,
-            "model and engine:\n"
-            "  --model NAME|PATH      a GGUF file, or a name from `loco models list` "
-            "(default: default)\n"
-            "  --threads N            CPU threads (default: all available)\n"
-            "  --ctx N                context length in tokens (default: 2048)\n"
-            "  --chat-template NAME   chatml, gemma, llama3 or phi3 (default: from the model)\n"
-            "  --system TEXT          system prompt (default: the model's own, if any)\n"
-            "  --adapter NAME[:S],... LoRA adapters to apply, each with a scale S (default 1);\n"
-            "                         NAME is a file or a name in `loco adapters` folders\n"
-            "sampling:\n"
-            "  --max-tokens N         stop after N tokens (default: 256)\n"
-            "  --temperature T        0 = greedy (default: 0.2)\n"
-            "  --top-k N              keep the N most likely tokens (default: 40, 0 = off)\n"
-            "  --top-p P              nucleus sampling (default: 0.9, 1 = off)\n"
-            "  --min-p P              drop tokens below P x the top probability (default: 0.05)\n"
-            "  --repeat-penalty R     penalize recent tokens (default: 1.1, 1 = off)\n"
-            "  --seed S               make sampling repeatable\n");
-}
-
-int cli_engine_flag(struct cli_engine_opts *o, int argc, char **argv, int *i)
-{
-    const char *v;
-    long n;
-    double d;
-    struct loco_sampler_params *s = &o->gen.sampling;
-    if (cli_opt(argc, argv, i, "--model", &v))
-        o->model = v;
-    else if (cli_opt(argc, argv, i, "--chat-template", &v))
-        o->chat_template = v;
-    else if (cli_opt(argc, argv, i, "--system", &v))
-        o->system = v;
-    else if (cli_opt(argc, argv, i, "--adapter", &v))
-        o->adapters = v;
-    else if (cli_opt(argc, argv, i, "--threads", &v))
-        return cli_parse_int("--threads", v, 1, 512, &n) ? (o->threads = (int)n, 1) : -1;
-    else if (cli_opt(argc, argv, i, "--ctx", &v))
-        return cli_parse_int("--ctx", v, 16, 1 << 20, &n) ? (o->n_ctx = (int)n, 1) : -1;
-    else if (cli_opt(argc, argv, i, "--max-tokens", &v))
-        return cli_parse_int("--max-tokens", v, 1, 1 << 20, &n) ? (o->gen.max_tokens = (int)n, 1)
-                                                                : -1;
-    else if (cli_opt(argc, argv, i, "--temperature", &v))
-        return cli_parse_float("--temperature", v, 0, 100, &d) ? (s->temperature = (float)d, 1)
-                                                               : -1;
-    else if (cli_opt(argc, argv, i, "--top-k", &v))
-        return cli_parse_int("--top-k", v, 0, 1 << 24, &n) ? (s->top_k = (int)n, 1) : -1;
-    else if (cli_opt(argc, argv, i, "--top-p", &v))
-        return cli_parse_float("--top-p", v, 0, 1, &d) ? (s->top_p = (float)d, 1) : -1;
-    else if (cli_opt(argc, argv, i, "--min-p", &v))
-        return cli_parse_float("--min-p", v, 0, 1, &d) ? (s->min_p = (float)d, 1) : -1;
-    else if (cli_opt(argc, argv, i, "--repeat-penalty", &v))
-        return cli_parse_float("--repeat-penalty", v, 0.01, 100, &d)
-                   ? (s->repeat_penalty = (float)d, 1)
-                   : -1;
-    else if (cli_opt(argc, argv, i, "--seed", &v))
-        return cli_parse_u64("--seed", v, &s->seed) ? 1 : -1;
-    else
-        return 0;
-    return 1;
-}
-
 bool cli_engine_open(struct cli_engine *e, const struct cli_engine_opts *o)
 {
     memset(e, 0, sizeof *e);
@@ -109,7 +46,7 @@ bool cli_engine_open(struct cli_engine *e, const struct cli_engine_opts *o)
         return false;
     }
     if (!loco_model_tokenizer(e->model)) {
-        fprintf(stderr, "loco: %s has no tokenizer vocabulary\n", e->path);
+        cli_errorf("%s has no tokenizer vocabulary", e->path);
         cli_engine_close(e);
         return false;
     }
@@ -141,8 +78,7 @@ static struct loco_adapter *find_or_load(struct cli_engine *e, const char *name)
         if (strcmp(loco_adapter_info(e->loaded[i])->path, path) == 0)
             return e->loaded[i];
     if (e->n_loaded == CLI_MAX_LOADED) {
-        fprintf(stderr, "loco: at most %d adapters can be loaded in one session\n",
-                CLI_MAX_LOADED);
+        cli_errorf("at most %d adapters can be loaded in one session", CLI_MAX_LOADED);
         return NULL;
     }
     struct loco_adapter *a = loco_adapter_load(path, e->model);
@@ -187,11 +123,10 @@ const char *cli_engine_set_label(const struct cli_engine *e, char *buf, size_t c
     buf[0] = '\0';
     for (int i = 0; i < e->n_set && len < cap; i++) {
         const struct loco_adapter_ref *r = &e->set[i];
-        int k = r->scale == 1.0f
-                    ? snprintf(buf + len, cap - len, "%s%s", i ? ", " : "",
-                               loco_adapter_info(r->adapter)->name)
-                    : snprintf(buf + len, cap - len, "%s%s x%.2f", i ? ", " : "",
-                               loco_adapter_info(r->adapter)->name, (double)r->scale);
+        int k = r->scale == 1.0f ? snprintf(buf + len, cap - len, "%s%s", i ? ", " : "",
+                                            loco_adapter_info(r->adapter)->name)
+                                 : snprintf(buf + len, cap - len, "%s%s x%.2f", i ? ", " : "",
+                                            loco_adapter_info(r->adapter)->name, (double)r->scale);
         if (k < 0)
             break;
         len += (size_t)k;

@@ -1,6 +1,7 @@
 /*
- * cli-engine.h - the flags that ask, chat and bench share (model, threads,
- * context, sampling) and loading a model + context from them.
+ * cli-engine.h - the options that ask, chat, route, eval and router share
+ * (model, threads, context, conversation, sampling: option-table rows for
+ * cli/opt.h) and loading a model + context from them.
  */
 #ifndef LOCO_CLI_ENGINE_H
 #define LOCO_CLI_ENGINE_H
@@ -11,6 +12,7 @@
 #include "loco/generate.h"
 #include "loco/lora.h"
 #include "loco/model.h"
+#include "opt.h"
 
 struct cli_engine_opts {
     const char *model;         /* path or known name; "default" when not given */
@@ -23,11 +25,41 @@ struct cli_engine_opts {
 };
 
 void cli_engine_defaults(struct cli_engine_opts *o);
-/* If argv[*i] is one of the shared flags, consume it (and its value) and
- * return 1; return 0 if it is not; -1 on a bad value (message printed). */
-int cli_engine_flag(struct cli_engine_opts *o, int argc, char **argv, int *i);
-/* Help text for the shared flags. */
-void cli_engine_help(FILE *out);
+/* Option table rows (cli/opt.h) for the shared flags of `struct
+ * cli_engine_opts *o`, in three groups, so a command lists only what it
+ * uses: the model and its context (route, eval load a model too), the
+ * conversation (ask, chat), and sampling (only commands that sample). */
+#define CLI_ENGINE_MODEL_OPTIONS(o)                                                                \
+    CLI_OPT_GROUP("model and engine:"),                                                            \
+        CLI_OPT_STRING(0, "model", &(o)->model, "NAME|PATH",                                       \
+                       "a GGUF file, or a name from `loco models list` (default: default)"),       \
+        CLI_OPT_INT(0, "threads", &(o)->threads, "N", 1, 512,                                      \
+                    "CPU threads (default: all available)"),                                       \
+        CLI_OPT_INT(0, "ctx", &(o)->n_ctx, "N", 16, 1 << 20,                                       \
+                    "context length in tokens (default: 2048)")
+#define CLI_ENGINE_CHAT_OPTIONS(o)                                                                 \
+    CLI_OPT_STRING(0, "chat-template", &(o)->chat_template, "NAME",                                \
+                   "chatml, gemma, llama3 or phi3 (default: from the model)"),                     \
+        CLI_OPT_STRING(0, "system", &(o)->system, "TEXT",                                          \
+                       "system prompt (default: the model's own, if any)"),                        \
+        CLI_OPT_STRING(0, "adapter", &(o)->adapters, "NAME[:S],...",                               \
+                       "LoRA adapters to apply, each with a scale S (default 1);\n"                \
+                       "NAME is a file or a name in `loco adapters` folders")
+#define CLI_ENGINE_SAMPLING_OPTIONS(o)                                                             \
+    CLI_OPT_GROUP("sampling:"),                                                                    \
+        CLI_OPT_INT(0, "max-tokens", &(o)->gen.max_tokens, "N", 1, 1 << 20,                        \
+                    "stop after N tokens (default: 256)"),                                         \
+        CLI_OPT_FLOAT(0, "temperature", &(o)->gen.sampling.temperature, "T", 0, 100,               \
+                      "0 = greedy (default: 0.2)"),                                                \
+        CLI_OPT_INT(0, "top-k", &(o)->gen.sampling.top_k, "N", 0, 1 << 24,                         \
+                    "keep the N most likely tokens (default: 40, 0 = off)"),                       \
+        CLI_OPT_FLOAT(0, "top-p", &(o)->gen.sampling.top_p, "P", 0, 1,                             \
+                      "nucleus sampling (default: 0.9, 1 = off)"),                                 \
+        CLI_OPT_FLOAT(0, "min-p", &(o)->gen.sampling.min_p, "P", 0, 1,                             \
+                      "drop tokens below P x the top probability (default: 0.05)"),                \
+        CLI_OPT_FLOAT(0, "repeat-penalty", &(o)->gen.sampling.repeat_penalty, "R", 0.01, 100,      \
+                      "penalize recent tokens (default: 1.1, 1 = off)"),                           \
+        CLI_OPT_U64(0, "seed", &(o)->gen.sampling.seed, "S", "make sampling repeatable")
 
 #define CLI_MAX_LOADED 16
 

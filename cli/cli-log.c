@@ -6,11 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
 #include "loco/generate.h" /* loco_time_ms */
 
 static void give_up(struct cli_log *l, const char *what)
 {
-    fprintf(stderr, "loco: not logging this exchange: %s: %s\n", what, loco_error_message());
+    cli_errorf("not logging this exchange: %s: %s", what, loco_error_message());
     loco_exchlog_close(l->log);
     l->log = NULL;
     l->id = 0;

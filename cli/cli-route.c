@@ -13,16 +13,24 @@
 #include "commands.h"
 
 bool cli_router_open(struct cli_router *cr, const struct cli_engine *e, const char *name,
-                     enum loco_serve_mode serve)
+                     enum loco_serve_mode serve, const char *registry)
 {
     *cr = (struct cli_router){.serve = serve};
     struct loco_registry_params rp = loco_registry_default_params();
+    if (registry) { /* --registry FILE: that file alone */
+        rp.project_path = registry;
+        rp.user_path = "";
+    }
     cr->reg = loco_registry_load(&rp);
     if (!cr->reg) {
-        cli_fail("routing is off, the base model answers: cannot read the registry");
+        cli_fail(registry ? "cannot read the registry"
+                          : "routing is off, the base model answers: cannot read the registry");
         return false;
     }
-    struct loco_router_env env = {.reg = cr->reg, .model = e->model, .serve = (int)serve};
+    struct loco_router_env env = {.reg = cr->reg,
+                                  .model = e->model,
+                                  .serve = (int)serve,
+                                  .n_threads = loco_context_params(e->ctx).n_threads};
     cr->router = cli_router_open_or_keyword(&env, name);
     if (!cr->router) {
         cli_fail("cannot open the router");
@@ -41,9 +49,9 @@ struct loco_router *cli_router_open_or_keyword(const struct loco_router_env *env
     const char *chosen = loco_registry_router(env->reg);
     if (!chosen[0] || !strcmp(chosen, "keyword"))
         return NULL;
-    fprintf(stderr, "loco: the registry's router '%s' cannot be used here (%s); routing with "
-                    "keyword instead\n",
-            chosen, loco_error_message());
+    cli_errorf("the registry's router '%s' cannot be used here (%s); routing with "
+               "keyword instead",
+               chosen, loco_error_message());
     return loco_router_open(env, "keyword");
 }
 
@@ -51,8 +59,8 @@ void cli_print_route_tables(const struct loco_route_bench *b)
 {
     printf("| domain | precision | recall | F1 | items |\n|---|---:|---:|---:|---:|\n");
     for (size_t l = 0; l < b->n_labels; l++)
-        printf("| %s | %.3f | %.3f | %.3f | %zu |\n", b->labels[l], b->precision[l],
-               b->recall[l], b->f1[l], b->support[l]);
+        printf("| %s | %.3f | %.3f | %.3f | %zu |\n", b->labels[l], b->precision[l], b->recall[l],
+               b->f1[l], b->support[l]);
     printf("\nconfusion (rows: true domain, columns: chosen)\n\n| |");
     for (size_t c = 0; c < b->n_labels; c++)
         printf(" %s |", b->labels[c]);
@@ -101,9 +109,9 @@ static bool fall_back(struct cli_router *cr, struct cli_engine *e, struct loco_r
                                                               : LOCO_SERVE_UNPROVEN;
         if (cli_engine_use_adapters(e, order[k]->path))
             return true;
-        fprintf(stderr, "loco: %s does not load here either\n", order[k]->name);
+        cli_errorf("%s does not load here either", order[k]->name);
     }
-    fprintf(stderr, "loco: the base model answers\n");
+    cli_errorf("the base model answers");
     append_reason(d, d->adapter, "base model");
     d->adapter[0] = d->adapter_path[0] = '\0';
     d->serving = LOCO_SERVE_BASE_NOT_LOADED;
@@ -122,7 +130,7 @@ bool cli_route_apply(struct cli_router *cr, struct cli_engine *e, const char *qu
     if (cli_engine_use_adapters(e, d->adapter_path))
         return true;
     /* cli_engine_use_adapters said why; try the domain's others */
-    fprintf(stderr, "loco: the router chose %s, which does not load here\n", d->adapter);
+    cli_errorf("the router chose %s, which does not load here", d->adapter);
     return fall_back(cr, e, d);
 }
 

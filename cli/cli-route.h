@@ -16,17 +16,17 @@ struct cli_router {
     enum loco_serve_mode serve; /* which adapters may answer (loco/router.h, serving) */
 };
 
-/* Open the registry (project + overlay) and the router `name` (NULL: the
- * registry's), serving adapters under `serve` (LOCO_SERVE_REGISTRY: the
- * registry's serve_candidates). On failure prints why and returns false:
- * the caller answers with the base model. */
+/* Open the registry (project + overlay, or the file `registry` alone when
+ * not NULL: --registry FILE) and the router `name` (NULL: the registry's),
+ * serving adapters under `serve` (LOCO_SERVE_REGISTRY: the registry's
+ * serve_candidates). On failure prints why and returns false: the caller
+ * answers with the base model, unless a router or registry was named. */
 bool cli_router_open(struct cli_router *cr, const struct cli_engine *e, const char *name,
-                     enum loco_serve_mode serve);
+                     enum loco_serve_mode serve, const char *registry);
 /* loco_router_open, but when no router was asked for (name NULL) and the
  * registry's router cannot be used here (e.g. a classifier file made for
  * another model), says so on stderr and opens the keyword router instead. */
-struct loco_router *cli_router_open_or_keyword(const struct loco_router_env *env,
-                                               const char *name);
+struct loco_router *cli_router_open_or_keyword(const struct loco_router_env *env, const char *name);
 void cli_router_close(struct cli_router *cr);
 /* Print a routing benchmark's per-domain precision/recall/F1 table and its
  * confusion matrix (Markdown) to stdout: loco route --bench, router loso. */
@@ -50,10 +50,11 @@ const char *cli_route_label(const struct loco_route_decision *d, char *buf, size
  * "serving" (loco_serve_reason_name) and "serving_text". */
 struct cJSON;
 void cli_route_serving_json(struct cJSON *obj, const struct loco_route_decision *d);
-/* "--serve-candidates" help line for ask, chat and route. */
-#define CLI_SERVE_HELP                                                                      \
-    "  --serve-candidates     let candidates that have not passed their gate answer\n"      \
-    "                         (default: the registry's serve_candidates; otherwise a\n"     \
-    "                         domain without a proven adapter gets the base model)\n"
+/* The --serve-candidates option row (cli/opt.h) for ask, chat, route and eval. */
+#define CLI_SERVE_OPTION(dest)                                                                     \
+    CLI_OPT_FLAG(0, "serve-candidates", dest,                                                      \
+                 "let candidates that have not passed their gate answer\n"                         \
+                 "(default: the registry's serve_candidates; otherwise a\n"                        \
+                 "domain without a proven adapter gets the base model)")
 
 #endif

@@ -1,12 +1,12 @@
 /*
  * cmd-adapters.c - `loco adapters`: manage LoRA adapters.
  *
- *   loco adapters list [--domain D] [--json]
- *   loco adapters info NAME [--json]
+ *   loco adapters list [--domain D] [--registry FILE] [--json]
+ *   loco adapters info NAME [--registry FILE] [--json]
  *   loco adapters remove NAME [--delete-file]
  *   loco adapters import DIR [--model BASE] [-o OUT.gguf] [--name NAME]
  *                            [--domain D] [--type f16|f32|bf16] [--force]
- *   loco adapters help
+ *   loco adapters help [SUBCOMMAND]
  *
  * Subcommands live in one table below: adding one is a function and a row.
  * The work happens in the library (loco/registry.h for list/info/remove,
@@ -17,66 +17,33 @@
 #include <string.h>
 
 #include "commands.h"
+#include "loco/gguf.h"
 #include "loco/lora.h"
 #include "loco/model.h"
 #include "loco/models.h"
 #include "loco/peft.h"
-#include "loco/gguf.h"
 #include "loco/registry.h"
 
-struct adapters_sub {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *usage;
-};
+static const char adapters_usage[] =
+    "usage: loco adapters list [--domain D] [--json]\n"
+    "       loco adapters info NAME [--json]\n"
+    "       loco adapters remove NAME [--delete-file]\n"
+    "       loco adapters import DIR [--model BASE] [-o OUT.gguf] [--name NAME]\n"
+    "                                [--domain D] [--type f16|f32|bf16] [--force]\n\n";
 
-static int sub_list(int argc, char **argv);
-static int sub_info(int argc, char **argv);
-static int sub_remove(int argc, char **argv);
-static int sub_import(int argc, char **argv);
-static int sub_help(int argc, char **argv);
+static const char adapters_epilog[] =
+    "\nAdapters live in $LOCO_ADAPTERS_DIR, else $XDG_DATA_HOME/locollm/adapters, else\n"
+    "~/.local/share/locollm/adapters.\n";
 
-static const struct adapters_sub subs[] = {
-    {"list", sub_list,
-     "list                   the registry's adapters: name, domain, version, status and\n"
-     "                         score on the domain's primary benchmark\n"
-     "      --domain D         only domain D\n"
-     "      --json             machine-readable output\n"},
-    {"info", sub_info,
-     "info NAME              everything the registry says about NAME, and the file's\n"
-     "                         own metadata\n"
-     "      --json             the registry entry as JSON\n"},
-    {"remove", sub_remove,
-     "remove NAME            take an installed adapter out of your user registry\n"
-     "                         (project adapters cannot be removed)\n"
-     "      --delete-file      also delete its .gguf file\n"},
-    {"import", sub_import,
-     "import DIR             convert a PEFT LoRA folder (adapter_config.json +\n"
-     "                         adapter_model.safetensors) into a GGUF adapter\n"
-     "      --model BASE       the base model it was trained on (default: default)\n"
-     "      -o, --output FILE  where to write (default: <adapters dir>/NAME.gguf)\n"
-     "      --name NAME        adapter name (default: the folder's name)\n"
-     "      --domain D         the domain it serves (math, code, ...)\n"
-     "      --type T           storage of the LoRA matrices: f16 (default), f32 or bf16\n"
-     "      --force            replace an existing output file\n"},
-    {"help", sub_help, "help                   this text\n"},
-};
-
-#define N_SUBS (sizeof subs / sizeof subs[0])
-
-static void usage(FILE *out)
+/* The registry for list and info: --registry FILE alone, else the merged one. */
+static struct loco_registry *load_registry(const char *file)
 {
-    fprintf(out, "usage: loco adapters <subcommand> [options]\n\n");
-    for (size_t i = 0; i < N_SUBS; i++)
-        fprintf(out, "  %s", subs[i].usage);
-    fprintf(out, "\nAdapters live in $LOCO_ADAPTERS_DIR, else $XDG_DATA_HOME/locollm/adapters, "
-                 "else\n~/.local/share/locollm/adapters.\n");
-}
-
-static int sub_help(int argc, char **argv)
-{
-    usage(stdout);
-    return 0;
+    struct loco_registry_params p = loco_registry_default_params();
+    if (file) {
+        p.project_path = file;
+        p.user_path = "";
+    }
+    return loco_registry_load(&p);
 }
 
 /* ---- list / info / remove ------------------------------------------------- */
@@ -102,19 +69,26 @@ static int print_json(char *json)
 
 static int sub_list(int argc, char **argv)
 {
-    const char *domain = NULL, *v;
+    const char *domain = NULL, *registry = NULL;
     bool json = false;
-    for (int i = 1; i < argc; i++) {
-        if (cli_opt(argc, argv, &i, "--domain", &v))
-            domain = v;
-        else if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else {
-            fprintf(stderr, "loco adapters list: unexpected argument '%s'\n", argv[i]);
-            return 2;
-        }
-    }
-    struct loco_registry *r = loco_registry_load(NULL);
+    struct cli_option opts[] = {
+        CLI_OPT_STRING(0, "domain", &domain, "D", "only domain D"),
+        CLI_REGISTRY_OPTION(&registry),
+        CLI_OPT_FLAG(0, "json", &json, "machine-readable output"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"adapters list",
+                            "usage: loco adapters list [options]\n\n"
+                            "The registry's adapters: name, domain, version, status and score on\n"
+                            "the domain's primary benchmark.\n\noptions:\n",
+                            adapters_epilog,
+                            opts,
+                            0,
+                            0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    struct loco_registry *r = load_registry(registry);
     if (!r)
         return cli_fail("cannot read the registry");
     if (domain && !loco_registry_find_domain(r, domain)) {
@@ -127,8 +101,8 @@ static int sub_list(int argc, char **argv)
         loco_registry_free(r);
         return rc;
     }
-    printf("%-20s %-14s %-9s %-10s %-10s %s\n", "NAME", "DOMAIN", "VERSION", "STATUS",
-           "BENCHMARK", "SCORE");
+    printf("%-20s %-14s %-9s %-10s %-10s %s\n", "NAME", "DOMAIN", "VERSION", "STATUS", "BENCHMARK",
+           "SCORE");
     for (size_t i = 0; i < loco_registry_n_adapters(r); i++) {
         const struct loco_registry_adapter *a = loco_registry_adapter_at(r, i);
         if (domain && strcmp(a->domain, domain) != 0)
@@ -179,9 +153,9 @@ static void print_entry(const struct loco_registry *r, const struct loco_registr
         printf("    none yet: run `loco eval %s`\n", a->name);
     for (size_t i = 0; i < a->n_scores; i++) {
         const struct loco_registry_score *s = &a->scores[i];
-        printf("    %-10s %.4f [%.4f, %.4f]  base %.4f  p %.3g  n %lld  gate %s\n",
-               s->benchmark, s->score, s->ci_low, s->ci_high, s->base_score, s->p_value,
-               (long long)s->n_items, s->passed ? "passed" : "failed");
+        printf("    %-10s %.4f [%.4f, %.4f]  base %.4f  p %.3g  n %lld  gate %s\n", s->benchmark,
+               s->score, s->ci_low, s->ci_high, s->base_score, s->p_value, (long long)s->n_items,
+               s->passed ? "passed" : "failed");
         printf("               record %s\n", s->record);
     }
 }
@@ -221,22 +195,30 @@ static void print_file_meta(const char *path)
 
 static int sub_info(int argc, char **argv)
 {
-    const char *name = NULL;
+    const char *registry = NULL;
     bool json = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else if (argv[i][0] == '-' || name) {
-            fprintf(stderr, "loco adapters info: unexpected argument '%s'\n", argv[i]);
-            return 2;
-        } else
-            name = argv[i];
-    }
-    if (!name) {
-        fprintf(stderr, "loco adapters info: which adapter? (see `loco adapters list`)\n");
+    struct cli_option opts[] = {
+        CLI_REGISTRY_OPTION(&registry),
+        CLI_OPT_FLAG(0, "json", &json, "the registry entry as JSON"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"adapters info",
+                            "usage: loco adapters info NAME [options]\n\n"
+                            "Everything the registry says about NAME, and the file's own\n"
+                            "metadata.\n\noptions:\n",
+                            adapters_epilog,
+                            opts,
+                            1,
+                            0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    if (n_args == 0) {
+        cli_errorf("which adapter? (see `loco adapters list`)");
         return 2;
     }
-    struct loco_registry *r = loco_registry_load(NULL);
+    const char *name = argv[0];
+    struct loco_registry *r = load_registry(registry);
     if (!r)
         return cli_fail("cannot read the registry");
     const struct loco_registry_adapter *a = loco_registry_find(r, name);
@@ -255,21 +237,27 @@ static int sub_info(int argc, char **argv)
 
 static int sub_remove(int argc, char **argv)
 {
-    const char *name = NULL;
     bool delete_file = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--delete-file") == 0)
-            delete_file = true;
-        else if (argv[i][0] == '-' || name) {
-            fprintf(stderr, "loco adapters remove: unexpected argument '%s'\n", argv[i]);
-            return 2;
-        } else
-            name = argv[i];
-    }
-    if (!name) {
-        fprintf(stderr, "loco adapters remove: which adapter? (see `loco adapters list`)\n");
+    struct cli_option opts[] = {
+        CLI_OPT_FLAG(0, "delete-file", &delete_file, "also delete its .gguf file"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"adapters remove",
+                            "usage: loco adapters remove NAME [options]\n\n"
+                            "Takes an installed adapter out of your user registry (project\n"
+                            "adapters cannot be removed).\n\noptions:\n",
+                            adapters_epilog,
+                            opts,
+                            1,
+                            0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    if (n_args == 0) {
+        cli_errorf("which adapter? (see `loco adapters list`)");
         return 2;
     }
+    const char *name = argv[0];
     char path[LOCO_REGISTRY_PATH_MAX];
     if (loco_registry_remove_adapter(NULL, name, delete_file, path, sizeof path) != LOCO_OK)
         return cli_fail("adapters remove");
@@ -297,41 +285,46 @@ static bool parse_type(const char *s, enum loco_type *out)
     else if (strcmp(s, "bf16") == 0 || strcmp(s, "BF16") == 0)
         *out = LOCO_TYPE_BF16;
     else {
-        fprintf(stderr, "loco adapters import: --type expects f16, f32 or bf16, got '%s'\n", s);
+        cli_errorf("--type: '%s' is not one of f16, f32, bf16", s);
         return false;
     }
     return true;
 }
 
-/* 0 = parsed, 2 = usage error (message printed). */
+/* 0 parsed, -1 after --help, 2 a usage error (message printed). */
 static int parse_import(int argc, char **argv, struct import_opts *o)
 {
-    const char *v;
-    for (int i = 1; i < argc; i++) {
-        if (cli_opt(argc, argv, &i, "--model", &v))
-            o->model = v;
-        else if (cli_opt(argc, argv, &i, "-o", &v) || cli_opt(argc, argv, &i, "--output", &v))
-            o->output = v;
-        else if (cli_opt(argc, argv, &i, "--name", &v))
-            o->p.name = v;
-        else if (cli_opt(argc, argv, &i, "--domain", &v))
-            o->p.domain = v;
-        else if (cli_opt(argc, argv, &i, "--type", &v)) {
-            if (!parse_type(v, &o->p.type))
-                return 2;
-        } else if (strcmp(argv[i], "--force") == 0)
-            o->p.overwrite = true;
-        else if (argv[i][0] == '-' || o->dir) {
-            fprintf(stderr, "loco adapters import: unexpected argument '%s'\n", argv[i]);
-            return 2;
-        } else
-            o->dir = argv[i];
-    }
-    if (!o->dir) {
-        fprintf(stderr, "loco adapters import: which folder? give the PEFT adapter's folder "
-                        "(with adapter_config.json)\n");
+    const char *type = NULL;
+    struct cli_option opts[] = {
+        CLI_OPT_STRING(0, "model", &o->model, "BASE",
+                       "the base model it was trained on (default: default)"),
+        CLI_OPT_STRING('o', "output", &o->output, "FILE",
+                       "where to write (default: <adapters dir>/NAME.gguf)"),
+        CLI_OPT_STRING(0, "name", &o->p.name, "NAME", "adapter name (default: the folder's name)"),
+        CLI_OPT_STRING(0, "domain", &o->p.domain, "D", "the domain it serves (math, code, ...)"),
+        CLI_OPT_STRING(0, "type", &type, "T",
+                       "storage of the LoRA matrices: f16 (default), f32 or bf16"),
+        CLI_OPT_FLAG(0, "force", &o->p.overwrite, "replace an existing output file"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"adapters import",
+                            "usage: loco adapters import DIR [options]\n\n"
+                            "Converts a PEFT LoRA folder (adapter_config.json +\n"
+                            "adapter_model.safetensors) into a GGUF adapter.\n\noptions:\n",
+                            adapters_epilog,
+                            opts,
+                            1,
+                            0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return n_args == CLI_OPT_HELP ? -1 : 2;
+    if (type && !parse_type(type, &o->p.type))
+        return 2;
+    if (n_args == 0) {
+        cli_errorf("which folder? give the PEFT adapter's folder (with adapter_config.json)");
         return 2;
     }
+    o->dir = argv[0];
     return 0;
 }
 
@@ -353,13 +346,9 @@ static void print_result(const struct loco_peft_import_result *r)
 static int sub_import(int argc, char **argv)
 {
     struct import_opts o = {.model = "default", .p = loco_peft_import_default_params()};
-    if (argc >= 2 && cli_is_help(argv[1])) {
-        fprintf(stdout, "usage: loco adapters %s", subs[3].usage);
-        return 0;
-    }
     int rc = parse_import(argc, argv, &o);
     if (rc)
-        return rc;
+        return rc < 0 ? 0 : rc;
     char base_path[LOCO_MODELS_PATH_MAX];
     if (loco_models_resolve(o.model, base_path, sizeof base_path) != LOCO_OK)
         return cli_fail("cannot find the base model");
@@ -379,16 +368,12 @@ static int sub_import(int argc, char **argv)
 
 int cmd_adapters(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (cli_is_help(argv[1]))
-        return sub_help(argc - 1, argv + 1);
-    for (size_t i = 0; i < N_SUBS; i++)
-        if (strcmp(argv[1], subs[i].name) == 0)
-            return subs[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "loco adapters: unknown subcommand '%s'\n\n", argv[1]);
-    usage(stderr);
-    return 2;
+    static const struct cli_subcommand subs[] = {
+        {"list", sub_list, "the registry's adapters with their primary scores"},
+        {"info", sub_info, "everything the registry says about one, and its file's metadata"},
+        {"remove", sub_remove, "take an installed adapter out of your user registry"},
+        {"import", sub_import, "convert a PEFT LoRA folder into a GGUF adapter"},
+        {NULL, NULL, NULL},
+    };
+    return cli_opt_dispatch("adapters", adapters_usage, adapters_epilog, subs, argc, argv);
 }

@@ -12,25 +12,15 @@
 #include "cli-route.h"
 #include "commands.h"
 
-static void ask_help(FILE *out)
-{
-    fprintf(out, "usage: loco ask [options] \"question\"\n"
-                 "       echo \"question\" | loco ask [options]\n\n"
-                 "Routes the question to the adapter of its domain (the registry's router),\n"
-                 "says on stderr which adapter answers and how sure the router is, e.g.\n"
-                 "[code \xc2\xb7 0.93] #42 (#42: the exchange in loco logs), and streams the\n"
-                 "answer. Only adapters that passed their gate answer: otherwise the base\n"
-                 "model does, and says so ([math -> base model: no adapter has passed its\n"
-                 "gate]).\n\n"
-                 "  --no-route             answer with the base model (plus any --adapter)\n"
-                 "  --router NAME          route with this router (see loco route --list)\n"
-                 "                         (--adapter forces adapters and turns routing off)\n"
-                 CLI_SERVE_HELP
-                 "  --json                 print answer, route, token counts and timings as JSON\n"
-                 "  --no-log               do not log the exchange (loco logs; also LOCO_NO_LOG=1)\n"
-                 "  --raw                  send the text as is, without the chat template\n");
-    cli_engine_help(out);
-}
+static const char ask_usage[] =
+    "usage: loco ask [options] \"question\"\n"
+    "       echo \"question\" | loco ask [options]\n\n"
+    "Routes the question to the adapter of its domain (the registry's router),\n"
+    "says on stderr which adapter answers and how sure the router is, e.g.\n"
+    "[code \xc2\xb7 0.93] #42 (#42: the exchange in loco logs), and streams the\n"
+    "answer. Only adapters that passed their gate answer: otherwise the base\n"
+    "model does, and says so ([math -> base model: no adapter has passed its\n"
+    "gate]). Options go before the question.\n\noptions:\n";
 
 static bool stream_piece(void *user, int32_t token, const char *piece, size_t len, float lp)
 {
@@ -148,53 +138,31 @@ int cmd_ask(int argc, char **argv)
 {
     struct cli_engine_opts o;
     cli_engine_defaults(&o);
-    bool json = false, raw = false, route = true, no_log = false, serve_candidates = false;
-    const char *router = NULL;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
-        if (cli_is_help(argv[i])) {
-            ask_help(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--") == 0) {
-            i++;
-            break;
-        }
-        if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-            continue;
-        }
-        if (strcmp(argv[i], "--raw") == 0) {
-            raw = true;
-            continue;
-        }
-        if (strcmp(argv[i], "--no-log") == 0) {
-            no_log = true;
-            continue;
-        }
-        if (strcmp(argv[i], "--no-route") == 0) {
-            route = false;
-            continue;
-        }
-        if (strcmp(argv[i], "--serve-candidates") == 0) {
-            serve_candidates = true;
-            continue;
-        }
-        const char *v;
-        if (cli_opt(argc, argv, &i, "--router", &v)) {
-            router = v;
-            continue;
-        }
-        int r = cli_engine_flag(&o, argc, argv, &i);
-        if (r < 0)
-            return 2;
-        if (r == 0) {
-            fprintf(stderr, "loco ask: unknown option '%s' (see loco ask --help)\n", argv[i]);
-            return 2;
-        }
-    }
+    bool json = false, raw = false, no_route = false, no_log = false, serve_candidates = false;
+    const char *router = NULL, *registry = NULL;
+    struct cli_option opts[] = {
+        CLI_OPT_FLAG(0, "no-route", &no_route, "answer with the base model (plus any --adapter)"),
+        CLI_OPT_STRING(0, "router", &router, "NAME",
+                       "route with this router (see loco route --list)\n"
+                       "(--adapter forces adapters and turns routing off)"),
+        CLI_SERVE_OPTION(&serve_candidates),
+        CLI_REGISTRY_OPTION(&registry),
+        CLI_OPT_FLAG(0, "json", &json, "print answer, route, token counts and timings as JSON"),
+        CLI_OPT_FLAG(0, "no-log", &no_log,
+                     "do not log the exchange (loco logs; also LOCO_NO_LOG=1)"),
+        CLI_OPT_FLAG(0, "raw", &raw, "send the text as is, without the chat template"),
+        CLI_ENGINE_MODEL_OPTIONS(&o),
+        CLI_ENGINE_CHAT_OPTIONS(&o),
+        CLI_ENGINE_SAMPLING_OPTIONS(&o),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"ask", ask_usage, NULL, opts, CLI_ARGS_ANY, CLI_OPT_STOP_AT_ARG};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    bool route = !no_route;
     bool nul;
-    char *q = read_question(argc, argv, i, &nul);
+    char *q = read_question(n_args, argv, 0, &nul);
     if (nul) {
         fprintf(stderr, "loco ask: the question on stdin holds a NUL byte; send text only\n");
         free(q);
@@ -218,10 +186,10 @@ int cmd_ask(int argc, char **argv)
     cli_log_open(&lg, no_log);
     enum loco_serve_mode serve = serve_candidates ? LOCO_SERVE_CANDIDATES : LOCO_SERVE_REGISTRY;
     if (route && !o.adapters) {
-        if (cli_router_open(&cr, &e, router, serve)) {
+        if (cli_router_open(&cr, &e, router, serve, registry)) {
             routed = cli_route_apply(&cr, &e, q, &d);
             cli_router_close(&cr);
-        } else if (router) { /* a router asked for by name is never silently dropped */
+        } else if (router || registry) { /* one asked for by name is never silently dropped */
             cli_log_close(&lg);
             cli_engine_close(&e);
             free(q);

@@ -31,24 +31,40 @@ struct chat_route {
     struct cli_log log; /* every turn goes to the exchange log (loco logs) */
 };
 
+static const char chat_usage[] =
+    "usage: loco chat [options]\n\n"
+    "Interactive chat. Type a message and press Enter. Every message is routed to\n"
+    "the adapter of its domain (stderr shows [adapter \xc2\xb7 confidence]) unless\n"
+    "adapters are forced.\n"
+    "  /reset   forget the conversation\n"
+    "  /adapter NAME[:S],...  answer with these adapters from now on (no routing)\n"
+    "  /adapter none          the base model from now on (no routing)\n"
+    "  /adapter auto          route every message again\n"
+    "  /adapter               show the adapters in use\n"
+    "  /quit    leave (also Ctrl-D)\n"
+    "  /help    this list\n\n"
+    "options:\n";
+
+/* The option table (cli/opt.h): cmd_chat parses with it, /help prints it. */
+#define CHAT_OPTIONS(o, no_route, router, no_log, serve, registry)                                 \
+    {                                                                                              \
+        CLI_OPT_FLAG(0, "no-route", no_route, "the base model (plus any --adapter), no routing"),  \
+            CLI_OPT_STRING(0, "router", router, "NAME",                                            \
+                           "route with this router (see loco route --list)"),                      \
+            CLI_OPT_FLAG(0, "no-log", no_log,                                                      \
+                         "do not log the turns (loco logs; also LOCO_NO_LOG=1)"),                  \
+            CLI_SERVE_OPTION(serve), CLI_REGISTRY_OPTION(registry), CLI_ENGINE_MODEL_OPTIONS(o),   \
+            CLI_ENGINE_CHAT_OPTIONS(o), CLI_ENGINE_SAMPLING_OPTIONS(o), CLI_OPT_END()              \
+    }
+
 static void chat_help(FILE *out)
 {
-    fprintf(out, "usage: loco chat [options]\n\n"
-                 "Interactive chat. Type a message and press Enter. Every message is routed to\n"
-                 "the adapter of its domain (stderr shows [adapter \xc2\xb7 confidence]) unless\n"
-                 "adapters are forced.\n"
-                 "  --no-route             the base model (plus any --adapter), no routing\n"
-                 "  --router NAME          route with this router (see loco route --list)\n"
-                 "  --no-log               do not log the turns (loco logs; also LOCO_NO_LOG=1)\n"
-                 CLI_SERVE_HELP
-                 "  /reset   forget the conversation\n"
-                 "  /adapter NAME[:S],...  answer with these adapters from now on (no routing)\n"
-                 "  /adapter none          the base model from now on (no routing)\n"
-                 "  /adapter auto          route every message again\n"
-                 "  /adapter               show the adapters in use\n"
-                 "  /quit    leave (also Ctrl-D)\n"
-                 "  /help    this list\n\n");
-    cli_engine_help(out);
+    struct cli_engine_opts o = {0};
+    bool flag = false;
+    const char *str = NULL;
+    struct cli_option opts[] = CHAT_OPTIONS(&o, &flag, &str, &flag, &flag, &str);
+    struct cli_command c = {"chat", chat_usage, NULL, opts, 0, 0};
+    cli_opt_help(out, &c);
 }
 
 static bool stream_piece(void *user, int32_t token, const char *piece, size_t len, float lp)
@@ -210,36 +226,13 @@ int cmd_chat(int argc, char **argv)
     struct cli_engine_opts o;
     cli_engine_defaults(&o);
     bool no_route = false, no_log = false, serve_candidates = false;
-    const char *router = NULL, *v;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            chat_help(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--no-route")) {
-            no_route = true;
-            continue;
-        }
-        if (!strcmp(argv[i], "--no-log")) {
-            no_log = true;
-            continue;
-        }
-        if (!strcmp(argv[i], "--serve-candidates")) {
-            serve_candidates = true;
-            continue;
-        }
-        if (cli_opt(argc, argv, &i, "--router", &v)) {
-            router = v;
-            continue;
-        }
-        int r = cli_engine_flag(&o, argc, argv, &i);
-        if (r <= 0) {
-            if (r == 0)
-                fprintf(stderr, "loco chat: unknown option '%s' (see loco chat --help)\n",
-                        argv[i]);
-            return 2;
-        }
-    }
+    const char *router = NULL, *registry = NULL;
+    struct cli_option opts[] =
+        CHAT_OPTIONS(&o, &no_route, &router, &no_log, &serve_candidates, &registry);
+    struct cli_command c = {"chat", chat_usage, NULL, opts, 0, 0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
     struct cli_engine e;
     if (!cli_engine_open(&e, &o))
         return 1;
@@ -249,15 +242,15 @@ int cmd_chat(int argc, char **argv)
         keep = 1;
     if (isatty(STDIN_FILENO)) {
         char label[512];
-        fprintf(stderr, "loco chat: %s with %s (type /help for commands, /quit to leave)\n",
-                e.path, !no_route && !o.adapters ? "routing per message"
-                                                 : cli_engine_set_label(&e, label, sizeof label));
+        fprintf(stderr, "loco chat: %s with %s (type /help for commands, /quit to leave)\n", e.path,
+                !no_route && !o.adapters ? "routing per message"
+                                         : cli_engine_set_label(&e, label, sizeof label));
     }
     struct chat_route route = {0};
     enum loco_serve_mode serve = serve_candidates ? LOCO_SERVE_CANDIDATES : LOCO_SERVE_REGISTRY;
-    if (!no_route && (route.open = cli_router_open(&route.cr, &e, router, serve)))
+    if (!no_route && (route.open = cli_router_open(&route.cr, &e, router, serve, registry)))
         route.on = !o.adapters;
-    if (!no_route && !route.open && router) { /* a router asked for by name is never dropped */
+    if (!no_route && !route.open && (router || registry)) { /* named: never dropped */
         history_clear(&h, 0);
         free(h.msgs);
         cli_engine_close(&e);

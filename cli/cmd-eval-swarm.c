@@ -45,10 +45,9 @@ int eval_swarm(struct cli_engine *e, const struct loco_eval_params *p,
     const char *env = getenv("LOCO_SHARED_DIR");
     if ((!env || !env[0]) && p->shared_dir && realpath(p->shared_dir, shared))
         setenv("LOCO_SHARED_DIR", shared, 1);
-    struct loco_registry_params rp = loco_registry_default_params();
-    struct loco_registry *reg = loco_registry_load(&rp);
+    struct loco_registry *reg = cli_registry_load(o->registry);
     if (!reg)
-        return cli_fail("cannot read the registry");
+        return 1;
     struct loco_swarm_params sp = loco_swarm_default_params();
     sp.eval = *p;
     sp.eval.decontaminate = true;

@@ -21,6 +21,7 @@ struct eval_swarm_opts {
     enum loco_serve_mode serve; /* --serve-candidates: LOCO_SERVE_CANDIDATES */
     bool contam;                /* false with --no-contam */
     const char *out_path;       /* the JSON record, with the Markdown report beside it */
+    const char *registry;       /* --registry FILE (that file alone), or NULL */
 };
 
 /* Score the routed system (loco/swarm.h) with the serving rule, print the

@@ -22,98 +22,29 @@
 #include "loco/report.h"
 
 #define MAX_BENCH 16
+#define EXIT_GATE_FAILED 3 /* the run went through; a gate stops the adapter */
 
-static void eval_help(FILE *out)
-{
-    fprintf(out,
-            "usage: loco eval ADAPTER [options]\n"
-            "       loco eval --swarm [--router NAME ...] [--bench NAME ...] [options]\n\n"
-            "Runs the base model and the adapter on the same benchmark items (greedy unless\n"
-            "--samples), scores both (judged benchmarks: by a judge model), and reports per\n"
-            "benchmark: scores with 95%% CIs, the paired difference, a paired test (exact\n"
-            "McNemar for pass/fail items, Wilcoxon + paired bootstrap for scores), effect\n"
-            "size, power, and the gate: on the adapter's own domain the gain must be\n"
-            "significant (p < 0.05); elsewhere the upper 95%% bound of the drop must be\n"
-            "<= 5 points, and a check whose base scores below 5 points is uninformative (it\n"
-            "cannot see such a drop). Answers and judgments are cached: a killed run\n"
-            "resumes, a repeated one is free.\n\n"
-            "  --bench NAME           gsm8k, mbpp, humaneval, summarisation, arc-easy,\n"
-            "                         arc-challenge, judge, judge-roleplay, or FILE.jsonl\n"
-            "                         (exact_match, numeric, regex, rouge, code_execution or\n"
-            "                         llm_judge items; docs/benchmarks.md)\n"
-            "                         (repeatable; default: the adapter's domain benchmark and\n"
-            "                         gsm8k, mbpp, summarisation)\n"
-            "  --limit N              first N items of each benchmark\n"
-            "  --shots K              gsm8k: the first K train problems with worked answers as\n"
-            "                         earlier chat turns (default 0: zero-shot)\n"
-            "  --samples N            mbpp, humaneval, custom code: N sampled answers per item\n"
-            "                         and side; items score c/N (Wilcoxon) and pass@k is\n"
-            "                         reported (unbiased estimator). Default 1: greedy pass@1\n"
-            "  --temperature T        sampling temperature with --samples (default 0.8; top-p 0.95)\n"
-            "  --seed S               seeds sampled answers and judgments (default 1)\n"
-            "  --judge-rubric R       judge benchmarks: mtbench (ratings 1-10, default) or\n"
-            "                         prometheus (1-5); a score is (rating - 1) / (max - 1)\n"
-            "  --judgments N          judgments per answer, each its own seed (default 3)\n"
-            "  --judge-url URL        judge with an OpenAI-compatible endpoint (e.g.\n"
-            "                         http://localhost:8080/v1) instead of the base model;\n"
-            "                         API key from $LOCO_JUDGE_API_KEY\n"
-            "  --judge-model NAME     the endpoint's model (needed with --judge-url)\n"
-            "  --slots N              sequences generated at once (default 4)\n"
-            "  --scale S              adapter scale (default 1)\n"
-            "  --cache FILE           generation cache (default ~/.cache/locollm/eval-cache.sqlite)\n"
-            "  --no-cache             generate everything again\n"
-            "  --shared DIR           the shared data folder (default $LOCO_SHARED_DIR or ../shared)\n"
-            "  --out FILE             write the JSON record (every item) there\n"
-            "  --max-tokens N         answer length (default: each benchmark's own)\n"
-            "  --registry user|project|none  with --out: record the scores (and the\n"
-            "                         record's path) in the registry's user overlay (default)\n"
-            "                         or the project file, for an adapter the registry knows\n"
-            "  --json                 print the record instead of the table\n"
-            "  --omit-prompts         leave the items' prompts out of the record (their ids\n"
-            "                         name the dataset records: for records kept in a\n"
-            "                         repository without copying the datasets)\n"
-            "  --archive              with --out: also file the record (and its reports) under\n"
-            "                         results/<semester>/ ($LOCO_RESULTS_DIR overrides)\n"
-            "  --in-domain DOMAIN     the custom FILE.jsonl benchmarks belong to DOMAIN (overrides\n"
-            "                         a file's header): superiority for an adapter of DOMAIN\n"
-            "planned n and reruns (a record file keeps every run; the first run of a benchmark\n"
-            "decides its gate, a rerun says it is one and keeps that verdict):\n"
-            "  --plan                 report the n each benchmark needs (nothing is run); with\n"
-            "                         --out, record the plan in that record file\n"
-            "  --effect E             the smallest gain worth finding (superiority; default 0.05);\n"
-            "                         non-inferiority plans for the margin (0.05)\n"
-            "  --power P              the power the plan asks for (default 0.8)\n"
-            "  --alpha A              significance level of the tests and intervals (default 0.05)\n"
-            "  --sd S                 the sd of per-item differences for scored benchmarks, when\n"
-            "                         no earlier record has one (default: assumed 0.5)\n"
-            "  --regate RECORD.json   decide the record's gates again by the current rules from\n"
-            "                         its stored statistics (nothing is generated) and rewrite it\n"
-            "                         and its reports\n"
-            "  --rescore RECORD.json  score the record's stored answers again with the current\n"
-            "                         scorers (nothing is generated; judged benchmarks keep\n"
-            "                         their judgments), recompute the statistics and verdicts,\n"
-            "                         print what changed and rewrite it and its reports;\n"
-            "                         --dry-run writes nothing, --verbose lists changed items,\n"
-            "                         --bench FILE.jsonl names a custom benchmark it holds\n"
-            "contamination (the prompts against the adapter's training data, read through\n"
-            "its recipe: the registry's provenance.recipe or recipe.yaml beside the adapter):\n"
-            "  --contam-threshold F   flag an item when this fraction of its 13-grams occurs\n"
-            "                         in the training data (default 0: any one; exact copies\n"
-            "                         always); a flagged item fails the benchmark's gate\n"
-            "  --decontaminate        score only the unflagged items instead (both sides)\n"
-            "  --no-contam            skip the check\n"
-            "the routed system (--swarm): over the domains' benchmarks, every item answered\n"
-            "by the adapter of its own domain (oracle), by the adapter each router picks, by\n"
-            "the base model, and by a random domain; mean scores, differences from the base\n"
-            "model with 95%% intervals, routing accuracy and the composite\n"
-            "  --swarm                score the routed system instead of one adapter\n"
-            "  --router NAME          a router to compare (repeatable; default keyword,\n"
-            "                         classifier)\n"
-            "  --serve-candidates     let candidates that have not passed their gate serve\n"
-            "                         their domain (default: the registry's serve_candidates;\n"
-            "                         otherwise such a domain is answered by the base model)\n");
-    cli_engine_help(out);
-}
+static const char eval_usage[] =
+    "usage: loco eval ADAPTER [options]\n"
+    "       loco eval --swarm [--router NAME ...] [--bench NAME ...] [options]\n\n"
+    "Runs the base model and the adapter on the same benchmark items (greedy unless\n"
+    "--samples), scores both (judged benchmarks: by a judge model), and reports per\n"
+    "benchmark: scores with 95% CIs, the paired difference, a paired test (exact\n"
+    "McNemar for pass/fail items, Wilcoxon + paired bootstrap for scores), effect\n"
+    "size, power, and the gate: on the adapter's own domain the gain must be\n"
+    "significant (p < 0.05); elsewhere the upper 95% bound of the drop must be\n"
+    "<= 5 points, and a check whose base scores below 5 points is uninformative (it\n"
+    "cannot see such a drop). Answers and judgments are cached: a killed run\n"
+    "resumes, a repeated one is free.\n\n"
+    "options:\n";
+
+_Static_assert(EXIT_GATE_FAILED == 3, "the help below says 3");
+static const char eval_epilog[] =
+    "\nexit status: 0 the run went through and every gate passed (or is an\n"
+    "uninformative non-inferiority check); 3 a gate failed (the record and the\n"
+    "registry's scores are written all the same); 1 an error; 2 a bad command line.\n"
+    "--plan, --regate, --rescore and --swarm decide no gate here: 0 when they\n"
+    "went through.\n";
 
 struct progress {
     double t0;
@@ -152,8 +83,8 @@ static void print_extras(const struct loco_eval_bench *b)
                b->rating_sd[side], b->rating_range[side], b->n_unparsed[side],
                b->n_judgments[side]);
     if (b->judged)
-        printf("%s: judge %s, rubric %s; %zu of %zu items rated on both sides\n", b->name,
-               b->judge, loco_judge_rubric_name(b->rubric), b->n_used, b->n);
+        printf("%s: judge %s, rubric %s; %zu of %zu items rated on both sides\n", b->name, b->judge,
+               loco_judge_rubric_name(b->rubric), b->n_used, b->n);
 }
 
 static void print_table(const struct loco_eval_bench *b, size_t n, const char *adapter)
@@ -169,17 +100,16 @@ static void print_table(const struct loco_eval_bench *b, size_t n, const char *a
             snprintf(items, sizeof items, "%zu of %zu", b[i].n_used, b[i].n);
         printf("| %s | %s | %s | %.3f | %.3f | %+.3f [%+.3f, %+.3f] | %.3g | %s | %s %s |\n",
                b[i].name, items, b[i].metric, b[i].base_score, b[i].adapter_score, b[i].diff,
-               b[i].diff_ci.lo, b[i].diff_ci.hi, b[i].p_value,
-               b[i].binary ? "McNemar" : "Wilcoxon", loco_gate_kind_name(b[i].gate_kind),
-               loco_gate_verdict_name(b[i].verdict));
+               b[i].diff_ci.lo, b[i].diff_ci.hi, b[i].p_value, b[i].binary ? "McNemar" : "Wilcoxon",
+               loco_gate_kind_name(b[i].gate_kind), loco_gate_verdict_name(b[i].verdict));
     }
     for (size_t i = 0; i < n; i++) {
         double power10 = b[i].binary ? b[i].bin.power[0] : b[i].cont.power[0];
         double power5 = b[i].binary ? b[i].bin.power[1] : b[i].cont.power[1];
         printf("\n%s: %s. Power for a 10-point gain %.2f, for 5 points %.2f. Generation: base "
                "%.0f s (%zu cached), adapter %.0f s (%zu cached).\n",
-               b[i].name, b[i].gate_why ? b[i].gate_why : "", power10, power5,
-               b[i].gen_ms[0] / 1e3, b[i].n_cached[0], b[i].gen_ms[1] / 1e3, b[i].n_cached[1]);
+               b[i].name, b[i].gate_why ? b[i].gate_why : "", power10, power5, b[i].gen_ms[0] / 1e3,
+               b[i].n_cached[0], b[i].gen_ms[1] / 1e3, b[i].n_cached[1]);
         if (b[i].contam_checked)
             printf("Contamination: %zu of %zu items flagged (%zu exact, %zu sharing a 13-gram "
                    "with the training data)%s.\n",
@@ -187,91 +117,6 @@ static void print_table(const struct loco_eval_bench *b, size_t n, const char *a
                    b[i].decontaminated ? "; left out of the statistics" : "");
         print_extras(&b[i]);
     }
-}
-
-/* What the contamination check read (for the record). */
-struct contam_source {
-    bool checked;
-    char recipe[4096];
-    size_t n_examples;
-    char why[512]; /* when not checked */
-};
-
-static char *record_json(const struct cli_engine *e, const struct loco_adapter *a, float scale,
-                         const struct loco_eval_params *p, const struct loco_eval_bench *b,
-                         size_t n, const struct contam_source *cs, bool omit_prompts)
-{
-    cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "record", "locollm-eval/1");
-    cJSON_AddStringToObject(r, "loco_version", LOCO_VERSION);
-    char date[32];
-    time_t now = time(NULL);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    cJSON_AddStringToObject(r, "date", date);
-    char sha[65] = "";
-    loco_model_sha256(e->model, sha);
-    cJSON *m = cJSON_AddObjectToObject(r, "model");
-    cJSON_AddStringToObject(m, "path", e->path);
-    cJSON_AddStringToObject(m, "sha256", sha);
-    const struct loco_adapter_info *in = loco_adapter_info(a);
-    char asha[65] = "";
-    loco_models_sha256_file(in->path, asha);
-    cJSON *ad = cJSON_AddObjectToObject(r, "adapter");
-    cJSON_AddStringToObject(ad, "name", in->name);
-    cJSON_AddStringToObject(ad, "domain", in->domain);
-    cJSON_AddStringToObject(ad, "path", in->path);
-    cJSON_AddStringToObject(ad, "sha256", asha);
-    cJSON_AddNumberToObject(ad, "scale", scale);
-    cJSON *s = cJSON_AddObjectToObject(r, "settings");
-    cJSON_AddStringToObject(s, "decoding", p->samples > 1 ? "greedy; sampled for code "
-                                                            "benchmarks" : "greedy");
-    cJSON_AddNumberToObject(s, "shots", p->shots);
-    cJSON_AddNumberToObject(s, "samples", p->samples);
-    if (p->samples > 1) {
-        cJSON_AddNumberToObject(s, "temperature", p->temperature);
-        cJSON_AddNumberToObject(s, "top_p", p->top_p);
-    }
-    cJSON_AddNumberToObject(s, "seed", (double)p->seed);
-    cJSON *j = cJSON_AddObjectToObject(s, "judge");
-    cJSON_AddStringToObject(j, "rubric", loco_judge_rubric_name(p->judge.rubric));
-    cJSON_AddNumberToObject(j, "judgments", p->judge.n_judgments);
-    cJSON_AddNumberToObject(j, "temperature", p->judge.temperature);
-    cJSON_AddStringToObject(j, "url", p->judge.url ? p->judge.url : "");
-    cJSON_AddStringToObject(j, "model", p->judge.url ? p->judge.model : "base model");
-    cJSON_AddNumberToObject(s, "limit", (double)p->limit);
-    cJSON_AddNumberToObject(s, "slots", p->slots);
-    cJSON_AddNumberToObject(s, "n_ctx", p->n_ctx);
-    cJSON_AddNumberToObject(s, "alpha", p->stats.alpha);
-    cJSON_AddNumberToObject(s, "non_inferiority_margin", p->stats.ni_margin);
-    cJSON_AddNumberToObject(s, "bootstrap_resamples", p->stats.bootstrap_b);
-    if (omit_prompts)
-        cJSON_AddStringToObject(r, "prompts", "omitted (--omit-prompts): each item's id names "
-                                              "its dataset record; the prompt format is the "
-                                              "benchmark's (docs/evaluation.md)");
-    cJSON *ct = cJSON_AddObjectToObject(r, "contamination");
-    cJSON_AddBoolToObject(ct, "checked", cs->checked);
-    if (cs->checked) {
-        cJSON_AddStringToObject(ct, "recipe", cs->recipe);
-        cJSON_AddNumberToObject(ct, "training_examples", (double)cs->n_examples);
-        cJSON_AddNumberToObject(ct, "threshold", p->contam_threshold);
-        cJSON_AddBoolToObject(ct, "decontaminate", p->decontaminate);
-    } else
-        cJSON_AddStringToObject(ct, "why", cs->why);
-    cJSON *arr = cJSON_AddArrayToObject(r, "benchmarks");
-    for (size_t i = 0; i < n; i++) {
-        char *bj = loco_eval_bench_json(&b[i], true);
-        cJSON *parsed = bj ? cJSON_Parse(bj) : NULL;
-        free(bj);
-        cJSON *it;
-        if (parsed && omit_prompts)
-            cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(parsed, "items"))
-                cJSON_DeleteItemFromObjectCaseSensitive(it, "prompt");
-        if (parsed)
-            cJSON_AddItemToArray(arr, parsed);
-    }
-    char *text = cJSON_Print(r);
-    cJSON_Delete(r);
-    return text;
 }
 
 /* `file` (which exists) as the registry stores a record: relative to the
@@ -310,19 +155,25 @@ static void record_path_for(const char *registry_file, const char *file, char *b
 }
 
 /* The registry's scores come from the record just written. */
-static int record_scores(const char *adapter, const char *record, const char *layer_name,
-                         const struct loco_eval_bench *b, size_t n,
+static int record_scores(const char *registry, const char *adapter, const char *record,
+                         const char *layer_name, const struct loco_eval_bench *b, size_t n,
                          const enum loco_gate_verdict *decided)
 {
     struct loco_registry_params rp = loco_registry_default_params();
+    if (registry) { /* --registry FILE: that file alone, and the scores go there */
+        rp.project_path = registry;
+        rp.user_path = "";
+    }
     struct loco_registry *r = loco_registry_load(&rp);
     if (!r)
         return cli_fail("cannot read the registry to record the scores");
     bool known = loco_registry_find(r, adapter) != NULL;
     loco_registry_free(r);
     if (!known) {
-        fprintf(stderr, "loco eval: %s is not in the registry; scores not recorded (add it, "
-                        "then run again: the answers are cached)\n", adapter);
+        fprintf(stderr,
+                "loco eval: %s is not in the registry; scores not recorded (add it, "
+                "then run again: the answers are cached)\n",
+                adapter);
         return 0;
     }
     enum loco_registry_layer layer =
@@ -331,7 +182,9 @@ static int record_scores(const char *adapter, const char *record, const char *la
      * relative to it; the user overlay keeps the path as given */
     char reg_file[4096], rel[4096];
     if (layer == LOCO_REGISTRY_PROJECT) {
-        if (loco_registry_project_path(reg_file, sizeof reg_file) != LOCO_OK)
+        if (registry)
+            snprintf(reg_file, sizeof reg_file, "%s", registry);
+        else if (loco_registry_project_path(reg_file, sizeof reg_file) != LOCO_OK)
             return cli_fail("cannot find the registry file");
         record_path_for(reg_file, record, rel, sizeof rel);
         record = rel;
@@ -343,24 +196,31 @@ static int record_scores(const char *adapter, const char *record, const char *la
                     b[i].gate_why ? b[i].gate_why : "no statistics");
             continue;
         }
-        /* the registry's `passed`: the gate does not stop a promotion (the
-         * record's decided verdict is PASS, or an uninformative
-         * non-inferiority check: it cannot see a drop, docs/statistics.md) */
-        enum loco_gate_verdict v = decided[i];
-        struct loco_registry_score sc = {.benchmark = b[i].name, .score = b[i].adapter_score,
-                                         .ci_low = ci.lo, .ci_high = ci.hi,
-                                         .base_score = b[i].base_score, .p_value = b[i].p_value,
-                                         .passed = v == LOCO_VERDICT_PASS ||
-                                                   (v == LOCO_VERDICT_UNINFORMATIVE &&
-                                                    b[i].gate_kind == LOCO_GATE_NONINFERIORITY),
+        /* the registry's `passed`: the gate does not stop a promotion */
+        struct loco_registry_score sc = {.benchmark = b[i].name,
+                                         .score = b[i].adapter_score,
+                                         .ci_low = ci.lo,
+                                         .ci_high = ci.hi,
+                                         .base_score = b[i].base_score,
+                                         .p_value = b[i].p_value,
+                                         .passed =
+                                             loco_eval_verdict_passes(decided[i], b[i].gate_kind),
                                          .n_items = (int64_t)b[i].n_used,
                                          .record = record};
         if (loco_registry_record_score(&rp, layer, adapter, &sc) != LOCO_OK)
             return cli_fail("cannot record a score in the registry");
     }
     fprintf(stderr, "loco eval: scores of %s recorded in the %s registry\n", adapter,
-            layer == LOCO_REGISTRY_PROJECT ? "project" : "user");
+            registry                         ? registry
+            : layer == LOCO_REGISTRY_PROJECT ? "project"
+                                             : "user");
     return 0;
+}
+
+/* user, project or none: the old values of --registry (now --record-in). */
+static bool is_choice_word(const char *v)
+{
+    return !strcmp(v, "user") || !strcmp(v, "project") || !strcmp(v, "none");
 }
 
 /* Options that would change nothing are refused rather than ignored. */
@@ -420,7 +280,8 @@ static bool find_recipe(const struct loco_registry *reg, const char *name, const
 static struct loco_contam_index *contam_index(const struct cli_engine *e,
                                               const struct loco_registry *reg,
                                               const struct loco_adapter_info *in,
-                                              const char *shared_dir, struct contam_source *cs)
+                                              const char *shared_dir,
+                                              struct loco_eval_record_info *cs)
 {
     /* recipes name their data as ${LOCO_SHARED_DIR:-...}: point that at the
      * shared folder this evaluation reads (a recipe copied beside its
@@ -429,36 +290,22 @@ static struct loco_contam_index *contam_index(const struct cli_engine *e,
     const char *env = getenv("LOCO_SHARED_DIR");
     if ((!env || !env[0]) && shared_dir && realpath(shared_dir, shared))
         setenv("LOCO_SHARED_DIR", shared, 1);
-    if (!find_recipe(reg, in->name, in->path, cs->recipe, sizeof cs->recipe)) {
-        snprintf(cs->why, sizeof cs->why, "no training recipe found for %s (registry "
-                 "provenance.recipe or recipe.yaml beside the adapter)", in->name);
+    if (!find_recipe(reg, in->name, in->path, cs->contam_recipe, sizeof cs->contam_recipe)) {
+        snprintf(cs->contam_why, sizeof cs->contam_why,
+                 "no training recipe found for %s "
+                 "(registry provenance.recipe or recipe.yaml beside the adapter)",
+                 in->name);
         return NULL;
     }
     struct loco_contam_index *ix = loco_contam_index_init(0);
-    if (!ix || loco_contam_index_add_recipe(ix, cs->recipe, e->model, &cs->n_examples) != LOCO_OK) {
-        snprintf(cs->why, sizeof cs->why, "%s", loco_error_message());
+    if (!ix || loco_contam_index_add_recipe(ix, cs->contam_recipe, e->model,
+                                            &cs->contam_examples) != LOCO_OK) {
+        snprintf(cs->contam_why, sizeof cs->contam_why, "%s", loco_error_message());
         loco_contam_index_free(ix);
         return NULL;
     }
-    cs->checked = true;
+    cs->contam_checked = true;
     return ix;
-}
-
-/* Whether `bench` is one of the adapter's domain benchmarks: the registry's
- * list for the domain, else the domain's built-in benchmark. */
-static bool in_domain_bench(const struct loco_registry *reg, const char *domain, const char *own,
-                            const char *bench, const char *custom_domain)
-{
-    if (custom_domain) /* a custom file's header or --in-domain */
-        return !strcmp(custom_domain, domain);
-    const struct loco_registry_domain *d = reg ? loco_registry_find_domain(reg, domain) : NULL;
-    if (d) {
-        for (size_t i = 0; i < d->benchmarks.n; i++)
-            if (!strcmp(d->benchmarks.v[i], bench))
-                return true;
-        return false;
-    }
-    return own && !strcmp(bench, own);
 }
 
 /* Write the record, its reports and (with --archive) the archived copy. */
@@ -539,25 +386,21 @@ static int keep_superseded(const char *path, const char *previous, const char *c
     return 0;
 }
 
-/* Per benchmark, the verdict the (merged) record decided. */
-static void decided_verdicts(const char *rec, const struct loco_eval_bench *b, size_t n,
-                             enum loco_gate_verdict *out)
+/* The exit status of a run that went through: EXIT_GATE_FAILED when a
+ * benchmark's decided verdict stops the adapter (the record and the
+ * registry's scores are written all the same), else 0. */
+static int gate_status(const struct loco_eval_bench *b, size_t n,
+                       const enum loco_gate_verdict *decided)
 {
-    cJSON *r = cJSON_Parse(rec);
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(r, "benchmarks");
-    for (size_t i = 0; i < n; i++) {
-        out[i] = b[i].verdict;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, list)
-        {
-            const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "benchmark");
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "verdict");
-            if (cJSON_IsString(name) && !strcmp(name->valuestring, b[i].name) &&
-                cJSON_IsString(v))
-                loco_gate_verdict_parse(v->valuestring, &out[i]);
+    size_t failed = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!loco_eval_verdict_passes(decided[i], b[i].gate_kind)) {
+            fprintf(stderr, "%sloco eval: %s did not pass its %s gate (%s)\n", failed ? "" : "\n",
+                    b[i].name, loco_gate_kind_name(b[i].gate_kind),
+                    loco_gate_verdict_name(decided[i]));
+            failed++;
         }
-    }
-    cJSON_Delete(r);
+    return failed ? EXIT_GATE_FAILED : 0;
 }
 
 /* `loco eval --regate RECORD`: the gates again from the stored statistics. */
@@ -570,8 +413,8 @@ static int regate(const char *path)
     free(text);
     if (rc != LOCO_OK)
         return cli_fail("cannot re-gate the record");
-    rc = loco_file_write_atomic(path, out, strlen(out)) == LOCO_OK ? 0
-                                                                   : cli_fail("cannot write it");
+    rc =
+        loco_file_write_atomic(path, out, strlen(out)) == LOCO_OK ? 0 : cli_fail("cannot write it");
     free(out);
     if (!rc && loco_report_write(path) != LOCO_OK)
         rc = cli_fail("cannot write the reports");
@@ -589,8 +432,7 @@ struct plan_opts {
 };
 
 /* The registry's base score of `adapter` on `bench`, NaN when none. */
-static double registry_base(const struct loco_registry *reg, const char *adapter,
-                            const char *bench)
+static double registry_base(const struct loco_registry *reg, const char *adapter, const char *bench)
 {
     const struct loco_registry_adapter *a = reg ? loco_registry_find(reg, adapter) : NULL;
     const struct loco_registry_score *sc = a ? loco_registry_score(a, bench) : NULL;
@@ -628,7 +470,8 @@ static int plan_run(const char *record_head, const struct loco_eval_params *p,
     char *previous = read_existing(out_path);
     int status = 0;
     printf("Plan: alpha %.3g, power %.2f; superiority for a gain of %.3g, non-inferiority for "
-           "the margin %.3g\n\n", p->stats.alpha, po->power, po->effect, p->stats.ni_margin);
+           "the margin %.3g\n\n",
+           p->stats.alpha, po->power, po->effect, p->stats.ni_margin);
     printf("| benchmark | gate | items | planned n | available | power at n | rests on |\n");
     printf("|---|---|---|---:|---:|---:|---|\n");
     for (size_t i = 0; i < n_bench && !status; i++) {
@@ -643,9 +486,9 @@ static int plan_run(const char *record_head, const struct loco_eval_params *p,
         loco_eval_bench_name(benches[i], name, sizeof name);
         double effect = gate == LOCO_GATE_SUPERIORITY ? po->effect : p->stats.ni_margin;
         /* the record at --out, else the one the registry cites */
-        int rc = loco_eval_plan_bench(name, binary, gate, previous,
-                                      registry_base(reg, adapter, name), po->sd, effect,
-                                      p->stats.alpha, po->power, &plan[i]);
+        int rc =
+            loco_eval_plan_bench(name, binary, gate, previous, registry_base(reg, adapter, name),
+                                 po->sd, effect, p->stats.alpha, po->power, &plan[i]);
         char *cited = rc || !strncmp(plan[i].basis, "the previous record", 19)
                           ? NULL
                           : registry_record(reg, adapter, name);
@@ -680,8 +523,8 @@ static int plan_run(const char *record_head, const struct loco_eval_params *p,
         strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
         char *pj = loco_eval_plan_json(plan, n_bench, p->stats.alpha, po->power, date);
         char *merged = NULL, note[2048];
-        if (!pj || loco_eval_record_merge(previous, record_head, pj, &merged, note,
-                                          sizeof note) != LOCO_OK)
+        if (!pj || loco_eval_record_merge(previous, record_head, pj, &merged, note, sizeof note) !=
+                       LOCO_OK)
             status = cli_fail("cannot record the plan");
         else if (keep_superseded(out_path, previous, record_head))
             status = 1;
@@ -707,160 +550,174 @@ int cmd_eval(int argc, char **argv)
     const char *env_shared = getenv("LOCO_SHARED_DIR");
     if (env_shared && env_shared[0])
         p.shared_dir = env_shared;
-    const char *benches[MAX_BENCH], *out_path = NULL, *registry_layer = "user", *v;
-    size_t n_bench = 0;
-    bool json = false, no_cache = false, temperature_set = false, archive = false,
-         no_contam = false, swarm = false, omit_prompts = false, serve_candidates = false;
+    const char *benches[MAX_BENCH], *out_path = NULL, *record_in = NULL, *registry = NULL;
+    struct cli_strs bench_list = {benches, 0, MAX_BENCH};
+    bool json = false, no_cache = false, archive = false, no_contam = false, swarm = false,
+         omit_prompts = false, serve_candidates = false;
     const char *routers[8];
-    size_t n_routers = 0;
+    struct cli_strs router_list = {routers, 0, 8};
     const char *in_domain_flag = NULL, *regate_path = NULL, *rescore_path = NULL;
+    const char *cache_flag = NULL, *rubric = NULL;
     bool dry_run = false, verbose = false; /* --rescore */
     struct plan_opts po = {false, 0.05, 0.8, NAN};
-    bool plan_knobs = false; /* --effect, --power or --sd given */
-    double scale = 1.0, fv;
-    char cache_path[4200] = "";
-    const char *adapter = NULL;
-    for (int i = 1; i < argc; i++) {
-        long n;
-        if (argv[i][0] != '-') { /* the adapter; options may come before or after it */
-            if (adapter) {
-                fprintf(stderr, "loco eval: name one adapter (got '%s' and '%s')\n", adapter,
-                        argv[i]);
-                return 2;
-            }
-            adapter = argv[i];
-            continue;
-        }
-        if (cli_is_help(argv[i])) {
-            eval_help(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--json"))
-            json = true;
-        else if (!strcmp(argv[i], "--no-cache"))
-            no_cache = true;
-        else if (cli_opt(argc, argv, &i, "--bench", &v)) {
-            if (n_bench == MAX_BENCH) {
-                fprintf(stderr, "loco eval: at most %d --bench\n", MAX_BENCH);
-                return 2;
-            }
-            benches[n_bench++] = v;
-        } else if (cli_opt(argc, argv, &i, "--limit", &v)) {
-            if (!cli_parse_int("--limit", v, 1, 1 << 24, &n))
-                return 2;
-            p.limit = (size_t)n;
-        } else if (cli_opt(argc, argv, &i, "--slots", &v)) {
-            if (!cli_parse_int("--slots", v, 1, 47, &n))
-                return 2;
-            p.slots = (int32_t)n;
-        } else if (cli_opt(argc, argv, &i, "--scale", &v)) {
-            if (!cli_parse_float("--scale", v, -100, 100, &scale))
-                return 2;
-        } else if (cli_opt(argc, argv, &i, "--shots", &v)) {
-            if (!cli_parse_int("--shots", v, 0, LOCO_EVAL_MAX_SHOTS, &n))
-                return 2;
-            p.shots = (uint32_t)n;
-        } else if (cli_opt(argc, argv, &i, "--samples", &v)) {
-            if (!cli_parse_int("--samples", v, 1, LOCO_EVAL_MAX_SAMPLES, &n))
-                return 2;
-            p.samples = (uint32_t)n;
-        } else if (cli_opt(argc, argv, &i, "--temperature", &v)) {
-            if (!cli_parse_float("--temperature", v, 0.01, 5, &fv))
-                return 2;
-            p.temperature = (float)fv;
-            temperature_set = true;
-        } else if (cli_opt(argc, argv, &i, "--seed", &v)) {
-            if (!cli_parse_u64("--seed", v, &p.seed))
-                return 2;
-        } else if (cli_opt(argc, argv, &i, "--judge-rubric", &v)) {
-            if (loco_judge_rubric_parse(v, &p.judge.rubric) != LOCO_OK) {
-                fprintf(stderr, "loco eval: --judge-rubric: %s\n", loco_error_message());
-                return 2;
-            }
-        } else if (cli_opt(argc, argv, &i, "--judgments", &v)) {
-            if (!cli_parse_int("--judgments", v, 1, LOCO_JUDGE_MAX_JUDGMENTS, &n))
-                return 2;
-            p.judge.n_judgments = (uint32_t)n;
-        } else if (cli_opt(argc, argv, &i, "--judge-url", &v))
-            p.judge.url = v;
-        else if (cli_opt(argc, argv, &i, "--judge-model", &v))
-            p.judge.model = v;
-        else if (cli_opt(argc, argv, &i, "--cache", &v))
-            snprintf(cache_path, sizeof cache_path, "%s", v);
-        else if (cli_opt(argc, argv, &i, "--shared", &v))
-            p.shared_dir = v;
-        else if (cli_opt(argc, argv, &i, "--out", &v))
-            out_path = v;
-        else if (!strcmp(argv[i], "--archive"))
-            archive = true;
-        else if (cli_opt(argc, argv, &i, "--in-domain", &v))
-            in_domain_flag = v;
-        else if (!strcmp(argv[i], "--plan"))
-            po.on = true;
-        else if (cli_opt(argc, argv, &i, "--effect", &v)) {
-            plan_knobs = true;
-            if (!cli_parse_float("--effect", v, 1e-4, 0.9999, &po.effect))
-                return 2;
-        } else if (cli_opt(argc, argv, &i, "--power", &v)) {
-            plan_knobs = true;
-            if (!cli_parse_float("--power", v, 0.05, 0.9999, &po.power))
-                return 2;
-        } else if (cli_opt(argc, argv, &i, "--alpha", &v)) {
-            if (!cli_parse_float("--alpha", v, 1e-6, 0.5, &p.stats.alpha))
-                return 2;
-        } else if (cli_opt(argc, argv, &i, "--sd", &v)) {
-            plan_knobs = true;
-            if (!cli_parse_float("--sd", v, 1e-6, 10, &po.sd))
-                return 2;
-        } else if (cli_opt(argc, argv, &i, "--regate", &v))
-            regate_path = v;
-        else if (cli_opt(argc, argv, &i, "--rescore", &v))
-            rescore_path = v;
-        else if (!strcmp(argv[i], "--dry-run"))
-            dry_run = true;
-        else if (!strcmp(argv[i], "--verbose"))
-            verbose = true;
-        else if (!strcmp(argv[i], "--swarm"))
-            swarm = true;
-        else if (!strcmp(argv[i], "--serve-candidates"))
-            serve_candidates = true;
-        else if (!strcmp(argv[i], "--omit-prompts"))
-            omit_prompts = true;
-        else if (cli_opt(argc, argv, &i, "--router", &v)) {
-            if (n_routers == 8) {
-                fprintf(stderr, "loco eval: at most 8 --router\n");
-                return 2;
-            }
-            routers[n_routers++] = v;
-        }
-        else if (!strcmp(argv[i], "--no-contam"))
-            no_contam = true;
-        else if (!strcmp(argv[i], "--decontaminate"))
-            p.decontaminate = true;
-        else if (cli_opt(argc, argv, &i, "--contam-threshold", &v)) {
-            double t;
-            if (!cli_parse_float("--contam-threshold", v, 0, 1, &t))
-                return 2;
-            p.contam_threshold = t;
-        }
-        else if (cli_opt(argc, argv, &i, "--registry", &v)) {
-            if (strcmp(v, "user") && strcmp(v, "project") && strcmp(v, "none")) {
-                fprintf(stderr, "loco eval: --registry takes user, project or none\n");
-                return 2;
-            }
-            registry_layer = v;
-        }
-        else {
-            int r = cli_engine_flag(&o, argc, argv, &i);
-            if (r < 0)
-                return 2;
-            if (r == 0) {
-                fprintf(stderr, "loco eval: unknown option '%s' (see loco eval --help)\n",
-                        argv[i]);
-                return 2;
-            }
-        }
+    double scale = 1.0;
+    int limit = 0, shots = 0, samples = 1, judgments = 3;
+    char cache_path[4200] = "", slots_help[128];
+    snprintf(slots_help, sizeof slots_help, "sequences generated at once (default 4, at most %d)",
+             LOCO_EVAL_MAX_SLOTS);
+    struct cli_option opts[] = {
+        CLI_OPT_LIST(0, "bench", &bench_list, "NAME",
+                     "gsm8k, mbpp, humaneval, summarisation, arc-easy,\n"
+                     "arc-challenge, judge, judge-roleplay, or FILE.jsonl\n"
+                     "(exact_match, numeric, regex, rouge, code_execution or\n"
+                     "llm_judge items; docs/benchmarks.md)\n"
+                     "(repeatable; default: the adapter's domain's benchmark,\n"
+                     "then each registry domain's primary benchmark that scores\n"
+                     "itself: gsm8k, mbpp, summarisation)"),
+        CLI_OPT_INT(0, "limit", &limit, "N", 1, 1 << 24, "first N items of each benchmark"),
+        CLI_OPT_INT(0, "shots", &shots, "K", 0, LOCO_EVAL_MAX_SHOTS,
+                    "gsm8k: the first K train problems with worked answers as\n"
+                    "earlier chat turns (default 0: zero-shot)"),
+        CLI_OPT_INT(0, "samples", &samples, "N", 1, LOCO_EVAL_MAX_SAMPLES,
+                    "mbpp, humaneval, custom code: N sampled answers per item\n"
+                    "and side; items score c/N (Wilcoxon) and pass@k is\n"
+                    "reported (unbiased estimator). Default 1: greedy pass@1"),
+        CLI_OPT_FLOAT(0, "temperature", &p.temperature, "T", 0.01, 5,
+                      "sampling temperature with --samples (default 0.8; top-p 0.95)"),
+        CLI_OPT_U64(0, "seed", &p.seed, "S", "seeds sampled answers and judgments (default 1)"),
+        CLI_OPT_STRING(0, "judge-rubric", &rubric, "R",
+                       "judge benchmarks: mtbench (ratings 1-10, default) or\n"
+                       "prometheus (1-5); a score is (rating - 1) / (max - 1)"),
+        CLI_OPT_INT(0, "judgments", &judgments, "N", 1, LOCO_JUDGE_MAX_JUDGMENTS,
+                    "judgments per answer, each its own seed (default 3)"),
+        CLI_OPT_STRING(0, "judge-url", &p.judge.url, "URL",
+                       "judge with an OpenAI-compatible endpoint (e.g.\n"
+                       "http://localhost:8080/v1) instead of the base model;\n"
+                       "API key from $LOCO_JUDGE_API_KEY"),
+        CLI_OPT_STRING(0, "judge-model", &p.judge.model, "NAME",
+                       "the endpoint's model (needed with --judge-url)"),
+        CLI_OPT_INT(0, "slots", &p.slots, "N", 1, LOCO_EVAL_MAX_SLOTS, slots_help),
+        CLI_OPT_DOUBLE(0, "scale", &scale, "S", -100, 100, "adapter scale (default 1)"),
+        CLI_OPT_STRING(0, "cache", &cache_flag, "FILE",
+                       "generation cache (default ~/.cache/locollm/eval-cache.sqlite)"),
+        CLI_OPT_FLAG(0, "no-cache", &no_cache, "generate everything again"),
+        CLI_OPT_STRING(0, "shared", &p.shared_dir, "DIR",
+                       "the shared data folder (default $LOCO_SHARED_DIR or ../shared)"),
+        CLI_OPT_STRING(0, "out", &out_path, "FILE", "write the JSON record (every item) there"),
+        CLI_OPT_INT(0, "max-tokens", &o.gen.max_tokens, "N", 1, 1 << 20,
+                    "answer length (default: each benchmark's own)"),
+        CLI_REGISTRY_OPTION(&registry),
+        CLI_OPT_CHOICE(0, "record-in", &record_in, "user|project|none",
+                       "with --out: record the scores (and the record's path)\n"
+                       "in the registry's user overlay (default), the project\n"
+                       "file (or the --registry FILE, the default with it), or\n"
+                       "nowhere, for an adapter the registry knows\n"
+                       "(--registry user|project|none is the old spelling)"),
+        CLI_OPT_FLAG(0, "json", &json, "print the record instead of the table"),
+        CLI_OPT_FLAG(0, "omit-prompts", &omit_prompts,
+                     "leave the items' prompts out of the record (their ids\n"
+                     "name the dataset records: for records kept in a\n"
+                     "repository without copying the datasets)"),
+        CLI_OPT_FLAG(0, "archive", &archive,
+                     "with --out: also file the record (and its reports) under\n"
+                     "results/<semester>/ ($LOCO_RESULTS_DIR overrides)"),
+        CLI_OPT_STRING(0, "in-domain", &in_domain_flag, "DOMAIN",
+                       "the custom FILE.jsonl benchmarks belong to DOMAIN (overrides\n"
+                       "a file's header): superiority for an adapter of DOMAIN"),
+        CLI_OPT_GROUP("planned n and reruns (a record file keeps every run; the first run of a "
+                      "benchmark\ndecides its gate, a rerun says it is one and keeps that "
+                      "verdict):"),
+        CLI_OPT_FLAG(0, "plan", &po.on,
+                     "report the n each benchmark needs (nothing is run); with\n"
+                     "--out, record the plan in that record file"),
+        CLI_OPT_DOUBLE(0, "effect", &po.effect, "E", 1e-4, 0.9999,
+                       "the smallest gain worth finding (superiority; default 0.05);\n"
+                       "non-inferiority plans for the margin (0.05)"),
+        CLI_OPT_DOUBLE(0, "power", &po.power, "P", 0.05, 0.9999,
+                       "the power the plan asks for (default 0.8)"),
+        CLI_OPT_DOUBLE(0, "alpha", &p.stats.alpha, "A", 1e-6, 0.5,
+                       "significance level of the tests and intervals (default 0.05)"),
+        CLI_OPT_DOUBLE(0, "sd", &po.sd, "S", 1e-6, 10,
+                       "the sd of per-item differences for scored benchmarks, when\n"
+                       "no earlier record has one (default: assumed 0.5)"),
+        CLI_OPT_STRING(0, "regate", &regate_path, "RECORD.json",
+                       "decide the record's gates again by the current rules from\n"
+                       "its stored statistics (nothing is generated) and rewrite it\n"
+                       "and its reports"),
+        CLI_OPT_STRING(0, "rescore", &rescore_path, "RECORD.json",
+                       "score the record's stored answers again with the current\n"
+                       "scorers (nothing is generated; judged benchmarks keep\n"
+                       "their judgments), recompute the statistics and verdicts,\n"
+                       "print what changed and rewrite it and its reports;\n"
+                       "--bench FILE.jsonl names a custom benchmark it holds"),
+        CLI_OPT_FLAG(0, "dry-run", &dry_run, "with --rescore: write nothing"),
+        CLI_OPT_FLAG(0, "verbose", &verbose, "with --rescore: list the changed items"),
+        CLI_OPT_GROUP("contamination (the prompts against the adapter's training data, read "
+                      "through\nits recipe: the registry's provenance.recipe or recipe.yaml "
+                      "beside the adapter):"),
+        CLI_OPT_DOUBLE(0, "contam-threshold", &p.contam_threshold, "F", 0, 1,
+                       "flag an item when this fraction of its 13-grams occurs\n"
+                       "in the training data (default 0: any one; exact copies\n"
+                       "always); a flagged item fails the benchmark's gate"),
+        CLI_OPT_FLAG(0, "decontaminate", &p.decontaminate,
+                     "score only the unflagged items instead (both sides)"),
+        CLI_OPT_FLAG(0, "no-contam", &no_contam, "skip the check"),
+        CLI_OPT_GROUP("the routed system (--swarm): over the domains' benchmarks, every item "
+                      "answered\nby the adapter of its own domain (oracle), by the adapter each "
+                      "router picks, by\nthe base model, and by a random domain; mean scores, "
+                      "differences from the base\nmodel with 95% intervals, routing accuracy and "
+                      "the composite"),
+        CLI_OPT_FLAG(0, "swarm", &swarm, "score the routed system instead of one adapter"),
+        CLI_OPT_LIST(0, "router", &router_list, "NAME",
+                     "a router to compare (repeatable; default keyword,\nclassifier)"),
+        CLI_OPT_FLAG(0, "serve-candidates", &serve_candidates,
+                     "let candidates that have not passed their gate serve\n"
+                     "their domain (default: the registry's serve_candidates;\n"
+                     "otherwise such a domain is answered by the base model)"),
+        CLI_ENGINE_MODEL_OPTIONS(&o),
+        CLI_OPT_STRING(0, "chat-template", &o.chat_template, "NAME",
+                       "chatml, gemma, llama3 or phi3 (default: from the model)"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"eval", eval_usage, eval_epilog, opts, 1, 0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    const char *adapter = n_args ? argv[0] : NULL;
+    size_t n_bench = bench_list.n, n_routers = router_list.n;
+    bool temperature_set = cli_opt_seen(opts, "temperature") > 0;
+    bool plan_knobs =
+        cli_opt_seen(opts, "effect") || cli_opt_seen(opts, "power") || cli_opt_seen(opts, "sd");
+    if (cli_opt_seen(opts, "limit"))
+        p.limit = (size_t)limit;
+    if (cli_opt_seen(opts, "shots"))
+        p.shots = (uint32_t)shots;
+    if (cli_opt_seen(opts, "samples"))
+        p.samples = (uint32_t)samples;
+    if (cli_opt_seen(opts, "judgments"))
+        p.judge.n_judgments = (uint32_t)judgments;
+    if (cache_flag)
+        snprintf(cache_path, sizeof cache_path, "%s", cache_flag);
+    if (rubric && loco_judge_rubric_parse(rubric, &p.judge.rubric) != LOCO_OK) {
+        fprintf(stderr, "loco eval: --judge-rubric: %s\n", loco_error_message());
+        return 2;
     }
+    if (registry && is_choice_word(registry)) { /* the old --registry user|project|none */
+        if (record_in) {
+            fprintf(stderr, "loco eval: --registry %s is the old --record-in; give one\n",
+                    registry);
+            return 2;
+        }
+        record_in = registry;
+        registry = NULL;
+    }
+    if (registry && record_in && !strcmp(record_in, "user")) {
+        fprintf(stderr, "loco eval: --record-in user: --registry FILE reads no user overlay "
+                        "(the scores go to FILE)\n");
+        return 2;
+    }
+    if (!record_in)
+        record_in = registry ? "project" : "user";
     if (regate_path) {
         if (adapter || swarm || po.on) {
             fprintf(stderr, "loco eval --regate RECORD: no adapter, --swarm or --plan (it "
@@ -935,37 +792,46 @@ int cmd_eval(int argc, char **argv)
     if (!cli_engine_open(&e, &o))
         return 1;
     if (swarm) {
-        struct eval_swarm_opts so = {
-            .benches = benches, .n_bench = n_bench, .routers = routers, .n_routers = n_routers,
-            .seed = p.seed, .out_path = out_path, .contam = !no_contam,
-            .serve = serve_candidates ? LOCO_SERVE_CANDIDATES : LOCO_SERVE_REGISTRY};
+        struct eval_swarm_opts so = {.benches = benches,
+                                     .n_bench = n_bench,
+                                     .routers = routers,
+                                     .n_routers = n_routers,
+                                     .seed = p.seed,
+                                     .out_path = out_path,
+                                     .contam = !no_contam,
+                                     .registry = registry,
+                                     .serve = serve_candidates ? LOCO_SERVE_CANDIDATES
+                                                               : LOCO_SERVE_REGISTRY};
         int rc = eval_swarm(&e, &p, &so);
         cli_engine_close(&e);
         return rc;
     }
     const struct loco_adapter *a = e.set[0].adapter;
     const char *domain = loco_adapter_info(a)->domain;
-    const char *own = loco_eval_domain_bench(domain);
     struct loco_registry_params rp = loco_registry_default_params();
+    if (registry) {
+        rp.project_path = registry;
+        rp.user_path = "";
+    }
     struct loco_registry *reg = loco_registry_load(&rp); /* NULL: no registry, fine */
-    struct contam_source cs = {0};
+    struct loco_eval_record_info info;
+    if (loco_eval_record_info_fill(&info, e.model, e.path, a, (float)scale) != LOCO_OK) {
+        loco_registry_free(reg);
+        cli_engine_close(&e);
+        return cli_fail("cannot read the model and adapter for the record");
+    }
+    info.omit_prompts = omit_prompts;
     struct loco_contam_index *ix = NULL;
     if (no_contam)
-        snprintf(cs.why, sizeof cs.why, "--no-contam");
-    else if (!(ix = contam_index(&e, reg, loco_adapter_info(a), p.shared_dir, &cs)))
-        fprintf(stderr, "loco eval: contamination not checked: %s\n", cs.why);
+        snprintf(info.contam_why, sizeof info.contam_why, "--no-contam");
+    else if (!(ix = contam_index(&e, reg, loco_adapter_info(a), p.shared_dir, &info)))
+        fprintf(stderr, "loco eval: contamination not checked: %s\n", info.contam_why);
     else
         fprintf(stderr, "loco eval: contamination check against %zu training examples (%s)\n",
-                cs.n_examples, cs.recipe);
+                info.contam_examples, info.contam_recipe);
     p.contam = ix;
-    if (n_bench == 0) {
-        const char *doms[3] = {"math", "code", "summarisation"};
-        if (own)
-            benches[n_bench++] = own;
-        for (int d = 0; d < 3; d++)
-            if (loco_eval_domain_bench(doms[d]) != own)
-                benches[n_bench++] = loco_eval_domain_bench(doms[d]);
-    }
+    if (n_bench == 0)
+        n_bench = loco_eval_default_benches(reg, domain, benches, MAX_BENCH);
     struct loco_eval_bench results[MAX_BENCH];
     struct progress pr = {loco_time_ms(), isatty(STDERR_FILENO)};
     int status = 0;
@@ -978,14 +844,14 @@ int cmd_eval(int argc, char **argv)
         if (custom && !in_domain_flag &&
             loco_eval_bench_info(benches[b], &p, &binary, &n_items, &file_domain) != LOCO_OK)
             status = cli_fail("cannot read the benchmark");
-        in_domain[b] = in_domain_bench(reg, domain, own, benches[b],
-                                       !custom          ? NULL
-                                       : in_domain_flag ? in_domain_flag
-                                                        : file_domain);
+        in_domain[b] = loco_eval_bench_in_domain(reg, domain, benches[b],
+                                                 !custom          ? NULL
+                                                 : in_domain_flag ? in_domain_flag
+                                                                  : file_domain);
         free(file_domain);
     }
     if (po.on && !status) {
-        char *head = record_json(&e, a, (float)scale, &p, results, 0, &cs, omit_prompts);
+        char *head = loco_eval_record_json(&info, &p, results, 0);
         status = head ? plan_run(head, &p, &po, benches, in_domain, n_bench, reg,
                                  loco_adapter_info(a)->name, out_path)
                       : cli_fail("out of memory");
@@ -993,19 +859,18 @@ int cmd_eval(int argc, char **argv)
         n_bench = 0; /* a plan runs nothing */
     }
     for (size_t b = 0; b < n_bench && !status; b++) {
-        if (loco_eval_bench_run(e.model, a, (float)scale, benches[b], in_domain[b], &p,
-                                on_progress, &pr, &results[done]) != LOCO_OK)
+        if (loco_eval_bench_run(e.model, a, (float)scale, benches[b], in_domain[b], &p, on_progress,
+                                &pr, &results[done]) != LOCO_OK)
             status = cli_fail("evaluation failed");
         else
             done++;
     }
     if (!status && !po.on) {
-        char *rec = record_json(&e, a, (float)scale, &p, results, done, &cs, omit_prompts);
+        char *rec = loco_eval_record_json(&info, &p, results, done);
         char *merged = NULL, note[4096] = "";
         if (rec && out_path) { /* the record file keeps every run */
             char *previous = read_existing(out_path);
-            if (loco_eval_record_merge(previous, rec, NULL, &merged, note, sizeof note) !=
-                LOCO_OK)
+            if (loco_eval_record_merge(previous, rec, NULL, &merged, note, sizeof note) != LOCO_OK)
                 status = cli_fail("cannot merge the record with the one at --out");
             else
                 status = keep_superseded(out_path, previous, rec);
@@ -1020,14 +885,16 @@ int cmd_eval(int argc, char **argv)
             fprintf(json ? stderr : stdout, "\n%s", note);
         if (!rec)
             status = cli_fail("out of memory for the record");
+        enum loco_gate_verdict decided[MAX_BENCH];
+        loco_eval_record_verdicts(final, results, done, decided);
         if (out_path && final && !status) {
             status = write_outputs(out_path, final, archive, json);
-            enum loco_gate_verdict decided[MAX_BENCH];
-            decided_verdicts(final, results, done, decided);
-            if (!status && strcmp(registry_layer, "none"))
-                status = record_scores(loco_adapter_info(a)->name, out_path, registry_layer,
+            if (!status && strcmp(record_in, "none"))
+                status = record_scores(registry, loco_adapter_info(a)->name, out_path, record_in,
                                        results, done, decided);
         }
+        if (final && !status)
+            status = gate_status(results, done, decided);
         free(merged);
         free(rec);
     }

@@ -12,38 +12,27 @@
 #include "loco/exchlog.h"
 #include "loco/registry.h"
 
-static void feedback_help(FILE *out)
-{
-    fprintf(out,
-            "usage: loco feedback ID good|bad [--domain D]\n"
-            "       loco feedback ID --domain D\n\n"
-            "Judges where exchange ID (see loco logs) was routed: good confirms the domain the\n"
-            "router chose; bad says it was wrong; --domain D names the right one (a domain of\n"
-            "the registry, or \"base\" for none; alone it means bad, or good when D is the\n"
-            "routed domain). An exchange may be judged again: the latest judgement counts.\n"
-            "The learned router (loco ask --router learned) learns from these.\n\n"
-            "  --domain D        the right domain\n"
-            "  --registry FILE   check D against this registry alone (default: the project's\n"
-            "                    + your overlay)\n");
-}
+static const char feedback_usage[] =
+    "usage: loco feedback ID good|bad [--domain D]\n"
+    "       loco feedback ID --domain D\n\n"
+    "Judges where exchange ID (see loco logs) was routed: good confirms the domain the\n"
+    "router chose; bad says it was wrong; --domain D names the right one (a domain of\n"
+    "the registry, or \"base\" for none; alone it means bad, or good when D is the\n"
+    "routed domain). An exchange may be judged again: the latest judgement counts.\n"
+    "The learned router (loco ask --router learned) learns from these.\n\n"
+    "options:\n";
 
 /* D must be a domain of the registry or "base"; prints why not. */
 static bool known_domain(const char *registry, const char *domain)
 {
     if (!strcmp(domain, LOCO_ROUTE_BASE))
         return true;
-    struct loco_registry_params rp = loco_registry_default_params();
-    if (registry) {
-        rp.project_path = registry;
-        rp.user_path = "";
-    }
-    struct loco_registry *reg = loco_registry_load(&rp);
+    struct loco_registry *reg = cli_registry_load(registry);
     if (!reg)
-        return !cli_fail("cannot read the registry to check --domain");
+        return false;
     bool ok = loco_registry_find_domain(reg, domain) != NULL;
     if (!ok) {
-        fprintf(stderr, "loco feedback: '%s' is not a domain of the registry; use one of:",
-                domain);
+        fprintf(stderr, "loco feedback: '%s' is not a domain of the registry; use one of:", domain);
         for (size_t i = 0; i < loco_registry_n_domains(reg); i++)
             fprintf(stderr, " %s", loco_registry_domain_at(reg, i)->name);
         fprintf(stderr, " base\n");
@@ -59,7 +48,7 @@ static int judge(int64_t id, const char *verdict, const char *domain)
     if (loco_exchlog_path(path, sizeof path) != LOCO_OK)
         return cli_fail("cannot find the exchange log");
     if (access(path, F_OK) != 0) {
-        fprintf(stderr, "loco: no exchange #%lld: nothing logged yet (%s)\n", (long long)id, path);
+        cli_errorf("no exchange #%lld: nothing logged yet (%s)", (long long)id, path);
         return 1;
     }
     struct loco_exchlog *log;
@@ -85,41 +74,31 @@ static int judge(int64_t id, const char *verdict, const char *domain)
 
 int cmd_feedback(int argc, char **argv)
 {
-    const char *id = NULL, *verdict = NULL, *domain = NULL, *registry = NULL, *v;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            feedback_help(stdout);
-            return 0;
-        } else if (cli_opt(argc, argv, &i, "--domain", &v))
-            domain = v;
-        else if (cli_opt(argc, argv, &i, "--registry", &v))
-            registry = v;
-        else if (argv[i][0] == '-' || (id && verdict)) {
-            fprintf(stderr, "loco feedback: unexpected '%s' (see loco feedback --help)\n",
-                    argv[i]);
-            return 2;
-        } else if (!id)
-            id = argv[i];
-        else
-            verdict = argv[i];
-    }
+    const char *id = NULL, *verdict = NULL, *domain = NULL, *registry = NULL;
+    struct cli_option opts[] = {
+        CLI_OPT_STRING(0, "domain", &domain, "D", "the right domain"),
+        CLI_REGISTRY_OPTION(&registry),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"feedback", feedback_usage, NULL, opts, 2, 0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    id = n_args > 0 ? argv[0] : NULL;
+    verdict = n_args > 1 ? argv[1] : NULL;
     if (!id || (!verdict && !domain)) {
         fprintf(stderr, "loco feedback: give an exchange id and good, bad or --domain D "
-                        "(see loco feedback --help)\n");
+                        "(see loco feedback --help)");
         return 2;
     }
     if (verdict && strcmp(verdict, "good") && strcmp(verdict, "bad")) {
-        fprintf(stderr, "loco feedback: the verdict is good or bad, not '%s'\n", verdict);
+        cli_errorf("the verdict is good or bad, not '%s'", verdict);
         return 2;
     }
-    uint64_t n;
-    if (!cli_parse_u64("the exchange id", id, &n))
+    int64_t n;
+    if (!cli_opt_arg_id("feedback", "the exchange id", id, 1, INT64_MAX, &n))
         return 2;
-    if (n < 1 || n > INT64_MAX) {
-        fprintf(stderr, "loco feedback: exchange ids start at 1, got '%s'\n", id);
-        return 2;
-    }
     if (domain && !known_domain(registry, domain))
         return 2;
-    return judge((int64_t)n, verdict, domain);
+    return judge(n, verdict, domain);
 }

@@ -13,22 +13,15 @@
 #include "loco/registry.h"
 #include "loco/report.h"
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: loco leaderboard [options]\n\n"
-                 "  --domain D            one domain only\n"
-                 "  --format md|html|json Markdown table (default), a self-contained HTML page,\n"
-                 "                        or a JSON list of rows\n"
-                 "  --all                 a row per scored benchmark, not only the primary one\n"
-                 "  --registry FILE       read this registry file alone (no user overlay)\n"
-                 "  --out FILE            write there instead of printing\n\n"
-                 "Rows come from the merged registry (project file + user overlay). Adapters\n"
-                 "without a score are listed last with '-' (null in JSON). Every score names\n"
-                 "its gate (superiority on the domain's own benchmarks, non-inferiority\n"
-                 "elsewhere) and its verdict: PASS, FAIL, or uninformative (a non-inferiority\n"
-                 "check whose base scores below the 5-point margin), read from the score's\n"
-                 "record, else derived from the registry.\n");
-}
+static const char leaderboard_usage[] = "usage: loco leaderboard [options]\n\noptions:\n";
+
+static const char leaderboard_epilog[] =
+    "\nRows come from the merged registry (project file + user overlay). Adapters\n"
+    "without a score are listed last with '-' (null in JSON). Every score names\n"
+    "its gate (superiority on the domain's own benchmarks, non-inferiority\n"
+    "elsewhere) and its verdict: PASS, FAIL, or uninformative (a non-inferiority\n"
+    "check whose base scores below the 5-point margin), read from the score's\n"
+    "record, else derived from the registry.\n";
 
 static char *render(const struct loco_leaderboard *lb, const char *format)
 {
@@ -66,31 +59,28 @@ int cmd_leaderboard(int argc, char **argv)
 {
     struct loco_leaderboard_params p = loco_leaderboard_default_params();
     struct loco_registry_params rp = loco_registry_default_params();
-    const char *format = "md", *out = NULL, *v;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--all"))
-            p.all = true;
-        else if (cli_opt(argc, argv, &i, "--domain", &v))
-            p.domain = v;
-        else if (cli_opt(argc, argv, &i, "--format", &v))
-            format = v;
-        else if (cli_opt(argc, argv, &i, "--out", &v))
-            out = v;
-        else if (cli_opt(argc, argv, &i, "--registry", &v)) {
-            rp.project_path = v;
-            rp.user_path = "";
-        } else {
-            fprintf(stderr, "loco leaderboard: unexpected argument '%s' (see --help)\n", argv[i]);
-            return 2;
-        }
-    }
-    if (strcmp(format, "md") && strcmp(format, "html") && strcmp(format, "json")) {
-        fprintf(stderr, "loco leaderboard: --format takes md, html or json, not '%s'\n", format);
-        return 2;
+    const char *format = "md", *out = NULL, *registry = NULL;
+    bool json = false;
+    struct cli_option opts[] = {
+        CLI_OPT_STRING(0, "domain", &p.domain, "D", "one domain only"),
+        CLI_OPT_CHOICE(0, "format", &format, "md|html|json",
+                       "Markdown table (default), a self-contained HTML page,\n"
+                       "or a JSON list of rows"),
+        CLI_OPT_FLAG(0, "json", &json, "the same as --format json"),
+        CLI_OPT_FLAG(0, "all", &p.all, "a row per scored benchmark, not only the primary one"),
+        CLI_REGISTRY_OPTION(&registry),
+        CLI_OPT_STRING(0, "out", &out, "FILE", "write there instead of printing"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"leaderboard", leaderboard_usage, leaderboard_epilog, opts, 0, 0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    if (json)
+        format = "json";
+    if (registry) {
+        rp.project_path = registry;
+        rp.user_path = "";
     }
     return show(&rp, &p, format, out);
 }

@@ -15,23 +15,18 @@
 
 #define BRIEF_CHARS 100 /* query and answer in the list, at most */
 
-static void logs_help(FILE *out)
-{
-    fprintf(out,
-            "usage: loco logs [-n N] [--domain D] [--adapter A] [-q TEXT] [--json]\n"
-            "       loco logs ID [--json]\n\n"
-            "Lists the exchanges that loco ask (and chat) logged, newest first: the id, time,\n"
-            "router, chosen domain, adapter and confidence, the query and the answer (cut in\n"
-            "the list, whole in --json). With an ID, that exchange in full with its feedback\n"
-            "(loco feedback ID good|bad).\n\n"
-            "  -n N            at most N exchanges (default 20)\n"
-            "  --domain D      routed to domain D (\"base\" for the base model)\n"
-            "  --adapter A     answered by adapter A (\"base\" for the base model)\n"
-            "  -q TEXT         the query contains TEXT (case-insensitive)\n"
-            "  --json          machine-readable output\n\n"
-            "The log is $LOCO_LOG_DB, else $XDG_DATA_HOME/locollm/logs.sqlite, else\n"
-            "~/.local/share/locollm/logs.sqlite.\n");
-}
+static const char logs_usage[] =
+    "usage: loco logs [-n N] [--domain D] [--adapter A] [-q TEXT] [--json]\n"
+    "       loco logs ID [--json]\n\n"
+    "Lists the exchanges that loco ask (and chat) logged, newest first: the id, time,\n"
+    "router, chosen domain, adapter and confidence, the query and the answer (cut in\n"
+    "the list, whole in --json). With an ID, that exchange in full with its feedback\n"
+    "(loco feedback ID good|bad).\n\n"
+    "options:\n";
+
+static const char logs_epilog[] =
+    "\nThe log is $LOCO_LOG_DB, else $XDG_DATA_HOME/locollm/logs.sqlite, else\n"
+    "~/.local/share/locollm/logs.sqlite.\n";
 
 /* Open the log if it exists: 0 and *log, 1 when there is none yet (a
  * message on stderr), -1 on failure (printed). */
@@ -41,7 +36,7 @@ static int open_existing(struct loco_exchlog **log, char *path, size_t cap)
     if (loco_exchlog_path(path, cap) != LOCO_OK)
         return -cli_fail("cannot find the exchange log");
     if (access(path, F_OK) != 0) {
-        fprintf(stderr, "loco: no exchanges logged yet (%s)\n", path);
+        cli_errorf("no exchanges logged yet (%s)", path);
         return 1;
     }
     return loco_exchlog_open(path, log) == LOCO_OK ? 0 : -cli_fail("cannot open the log");
@@ -90,8 +85,8 @@ static void print_brief(const struct loco_exchange_record *r)
     printf("#%lld  %s  %s  ", (long long)r->id, r->time, r->command);
     print_route(r);
     printf("\n  Q: %s\n", one_line(r->query, BRIEF_CHARS, buf, sizeof buf));
-    printf("  A: %s\n", r->answered ? one_line(r->answer, BRIEF_CHARS, buf, sizeof buf)
-                                    : "(no answer)");
+    printf("  A: %s\n",
+           r->answered ? one_line(r->answer, BRIEF_CHARS, buf, sizeof buf) : "(no answer)");
 }
 
 static void print_ms(const char *what, double ms, bool first)
@@ -163,8 +158,8 @@ static cJSON *record_json(const struct loco_exchange_record *r, bool feedback)
     cJSON_AddStringToObject(j, "time", r->time);
     cJSON_AddStringToObject(j, "command", r->command);
     cJSON_AddStringToObject(j, "query", r->query);
-    cJSON *route = r->router[0] ? cJSON_AddObjectToObject(j, "route")
-                                : cJSON_AddNullToObject(j, "route");
+    cJSON *route =
+        r->router[0] ? cJSON_AddObjectToObject(j, "route") : cJSON_AddNullToObject(j, "route");
     if (r->router[0]) {
         cJSON_AddStringToObject(route, "router", r->router);
         cJSON_AddStringToObject(route, "domain", r->domain);
@@ -210,7 +205,7 @@ static int show_one(int64_t id, bool json)
     struct loco_exchlog *log;
     int rc = open_existing(&log, path, sizeof path);
     if (rc)
-        return rc < 0 ? 1 : (fprintf(stderr, "loco: no exchange #%lld\n", (long long)id), 1);
+        return rc < 0 ? 1 : (cli_errorf("no exchange #%lld", (long long)id), 1);
     struct loco_exchange_record r;
     int status = 0;
     if (loco_exchlog_get(log, id, &r) != LOCO_OK)
@@ -248,7 +243,7 @@ static int list(const struct loco_exchlog_filter *f, bool json)
         for (size_t i = 0; i < n; i++)
             print_brief(&r[i]);
         if (n == 0)
-            fprintf(stderr, "loco: no exchanges match (%s)\n", path);
+            cli_errorf("no exchanges match (%s)", path);
     }
     loco_exchange_records_free(r, n);
     loco_exchlog_close(log);
@@ -259,38 +254,28 @@ int cmd_logs(int argc, char **argv)
 {
     struct loco_exchlog_filter f = {0};
     bool json = false;
-    const char *v, *id = NULL;
-    for (int i = 1; i < argc; i++) {
-        long n;
-        if (cli_is_help(argv[i])) {
-            logs_help(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--json"))
-            json = true;
-        else if (cli_opt(argc, argv, &i, "-n", &v)) {
-            if (!cli_parse_int("-n", v, 1, 1000000, &n))
-                return 2;
-            f.limit = (size_t)n;
-        } else if (cli_opt(argc, argv, &i, "--domain", &v))
-            f.domain = v;
-        else if (cli_opt(argc, argv, &i, "--adapter", &v))
-            f.adapter = v;
-        else if (cli_opt(argc, argv, &i, "-q", &v))
-            f.query = v;
-        else if (argv[i][0] == '-' || id) {
-            fprintf(stderr, "loco logs: unexpected '%s' (see loco logs --help)\n", argv[i]);
-            return 2;
-        } else
-            id = argv[i];
-    }
-    if (!id)
+    int limit = 20;
+    struct cli_option opts[] = {
+        CLI_OPT_INT('n', "limit", &limit, "N", 1, 1000000, "at most N exchanges (default 20)"),
+        CLI_OPT_STRING(0, "domain", &f.domain, "D",
+                       "routed to domain D (\"base\" for the base model)"),
+        CLI_OPT_STRING(0, "adapter", &f.adapter, "A",
+                       "answered by adapter A (\"base\" for the base model)"),
+        CLI_OPT_STRING('q', "query", &f.query, "TEXT",
+                       "the query contains TEXT (case-insensitive)"),
+        CLI_OPT_FLAG(0, "json", &json, "machine-readable output"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"logs", logs_usage, logs_epilog, opts, 1, 0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    if (cli_opt_seen(opts, "limit"))
+        f.limit = (size_t)limit;
+    if (n_args == 0)
         return list(&f, json);
-    uint64_t n;
-    if (!cli_parse_u64("the exchange id", id, &n))
+    int64_t id;
+    if (!cli_opt_arg_id("logs", "the exchange id", argv[0], 1, INT64_MAX, &id))
         return 2;
-    if (n < 1 || n > INT64_MAX) {
-        fprintf(stderr, "loco logs: exchange ids start at 1, got '%s'\n", id);
-        return 2;
-    }
-    return show_one((int64_t)n, json);
+    return show_one(id, json);
 }

@@ -20,23 +20,11 @@
 #include "commands.h"
 #include "loco/models.h"
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: loco models <subcommand> [options]\n\n"
-            "  pull NAME|URL       download a known model (e.g. `default`) or any .gguf URL\n"
-            "      --sha256 HEX    (URL) expected sha256 of the file\n"
-            "      --name NAME     (URL) file name in the cache\n"
-            "  list                the models in the cache, and the known models\n"
-            "      --verify        hash every file against the known sha256s\n"
-            "      --json          machine-readable output\n"
-            "  info NAME|PATH      architecture, size, quant types, shape, tokenizer, template\n"
-            "      --sha256        also hash the file\n"
-            "      --json          machine-readable output\n"
-            "  path NAME|PATH      print the file a model name resolves to\n\n"
-            "Models live in $LOCO_MODELS_DIR, else $XDG_CACHE_HOME/locollm/models, else\n"
-            "~/.cache/locollm/models.\n");
-}
+static const char models_usage[] = "usage: loco models <subcommand> [options]\n\n";
+
+static const char models_epilog[] =
+    "\nModels live in $LOCO_MODELS_DIR, else $XDG_CACHE_HOME/locollm/models, else\n"
+    "~/.cache/locollm/models.\n";
 
 /* ---- sizes and durations ------------------------------------------------ */
 
@@ -152,22 +140,27 @@ static int on_pull_event(void *user, enum loco_models_stage stage, const char *w
 static int cmd_pull(int argc, char **argv)
 {
     struct loco_models_pull_params p = loco_models_pull_default_params();
-    const char *target = NULL, *v;
-    for (int i = 1; i < argc; i++) {
-        if (cli_opt(argc, argv, &i, "--sha256", &v))
-            p.sha256 = v;
-        else if (cli_opt(argc, argv, &i, "--name", &v))
-            p.name = v;
-        else if (argv[i][0] == '-' || target) {
-            fprintf(stderr, "loco models pull: unexpected argument '%s'\n", argv[i]);
-            return 2;
-        } else
-            target = argv[i];
-    }
-    if (!target) {
-        fprintf(stderr, "loco models pull: which model? e.g. `loco models pull default`\n");
+    struct cli_option opts[] = {
+        CLI_OPT_STRING(0, "sha256", &p.sha256, "HEX", "(URL) expected sha256 of the file"),
+        CLI_OPT_STRING(0, "name", &p.name, "NAME", "(URL) file name in the cache"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"models pull",
+                            "usage: loco models pull NAME|URL [options]\n\n"
+                            "Downloads a known model (e.g. `default`) or any .gguf URL.\n\n"
+                            "options:\n",
+                            models_epilog,
+                            opts,
+                            1,
+                            0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    if (n_args == 0) {
+        cli_opt_errorf("models pull", "which model? e.g. `loco models pull default`");
         return 2;
     }
+    const char *target = argv[0];
     struct progress pr = {.tty = isatty(STDERR_FILENO) == 1};
     p.progress = on_pull_event;
     p.progress_user = &pr;
@@ -252,16 +245,21 @@ static void list_json(const char *dir, const struct loco_models_entry *v, size_t
 static int cmd_list(int argc, char **argv)
 {
     bool json = false, verify = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else if (strcmp(argv[i], "--verify") == 0)
-            verify = true;
-        else {
-            fprintf(stderr, "loco models list: unexpected argument '%s'\n", argv[i]);
-            return 2;
-        }
-    }
+    struct cli_option opts[] = {
+        CLI_OPT_FLAG(0, "verify", &verify, "hash every file against the known sha256s"),
+        CLI_OPT_FLAG(0, "json", &json, "machine-readable output"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"models list",
+                            "usage: loco models list [options]\n\n"
+                            "The models in the cache, and the known models.\n\noptions:\n",
+                            models_epilog,
+                            opts,
+                            0,
+                            0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
     char dir[LOCO_MODELS_PATH_MAX];
     struct loco_models_entry *v = NULL;
     size_t n = 0;
@@ -365,22 +363,27 @@ static int info_json(const struct loco_models_info *in, const char *sha256)
 static int cmd_info(int argc, char **argv)
 {
     bool json = false, hash = false;
-    const char *target = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else if (strcmp(argv[i], "--sha256") == 0)
-            hash = true;
-        else if (argv[i][0] == '-' || target) {
-            fprintf(stderr, "loco models info: unexpected argument '%s'\n", argv[i]);
-            return 2;
-        } else
-            target = argv[i];
-    }
-    if (!target) {
-        fprintf(stderr, "loco models info: which model? give a name or a .gguf path\n");
+    struct cli_option opts[] = {
+        CLI_OPT_FLAG(0, "sha256", &hash, "also hash the file"),
+        CLI_OPT_FLAG(0, "json", &json, "machine-readable output"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"models info",
+                            "usage: loco models info NAME|PATH [options]\n\n"
+                            "Architecture, size, quant types, shape, tokenizer, template.\n\n"
+                            "options:\n",
+                            models_epilog,
+                            opts,
+                            1,
+                            0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    if (n_args == 0) {
+        cli_opt_errorf("models info", "which model? give a name or a .gguf path");
         return 2;
     }
+    const char *target = argv[0];
     char path[LOCO_MODELS_PATH_MAX], hex[LOCO_SHA256_HEX_LEN + 1];
     struct loco_models_info *in = malloc(sizeof *in);
     if (!in)
@@ -407,37 +410,37 @@ static int cmd_info(int argc, char **argv)
 
 static int cmd_path(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: loco models path NAME|PATH\n");
+    struct cli_option opts[] = {CLI_OPT_END()};
+    struct cli_command c = {"models path",
+                            "usage: loco models path NAME|PATH\n\n"
+                            "Prints the file a model name resolves to.\n",
+                            models_epilog,
+                            opts,
+                            1,
+                            0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    if (n_args == 0) {
+        cli_opt_errorf("models path", "which model? give a name or a .gguf path");
         return 2;
     }
     char path[LOCO_MODELS_PATH_MAX];
-    if (loco_models_resolve(argv[1], path, sizeof path) != LOCO_OK)
-        return cli_fail(argv[1]);
+    if (loco_models_resolve(argv[0], path, sizeof path) != LOCO_OK)
+        return cli_fail(argv[0]);
     printf("%s\n", path);
     return 0;
 }
 
 int cmd_models(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    const char *sub = argv[1];
-    if (cli_is_help(sub) || strcmp(sub, "help") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    if (strcmp(sub, "pull") == 0)
-        return cmd_pull(argc - 1, argv + 1);
-    if (strcmp(sub, "list") == 0 || strcmp(sub, "ls") == 0)
-        return cmd_list(argc - 1, argv + 1);
-    if (strcmp(sub, "info") == 0)
-        return cmd_info(argc - 1, argv + 1);
-    if (strcmp(sub, "path") == 0)
-        return cmd_path(argc - 1, argv + 1);
-    fprintf(stderr, "loco models: unknown subcommand '%s'\n\n", sub);
-    usage(stderr);
-    return 2;
+    static const struct cli_subcommand subs[] = {
+        {"pull", cmd_pull, "download a known model (e.g. `default`) or any .gguf URL"},
+        {"list", cmd_list, "the models in the cache, and the known models"},
+        {"ls", cmd_list, NULL},
+        {"info", cmd_info, "architecture, size, quant types, shape, tokenizer, template"},
+        {"path", cmd_path, "print the file a model name resolves to"},
+        {NULL, NULL, NULL},
+    };
+    return cli_opt_dispatch("models", models_usage, models_epilog, subs, argc, argv);
 }

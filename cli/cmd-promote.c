@@ -17,15 +17,9 @@
 #include "commands.h"
 #include "loco/registry.h"
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: loco promote ADAPTER [--project | --user]\n"
-                 "       loco promote --best DOMAIN [--project | --user]\n\n"
-                 "  --best DOMAIN  promote the best adapter of DOMAIN by its primary benchmark\n"
-                 "                 (only adapters whose evaluation gate passed qualify)\n"
-                 "  --project      write the project registry (adapters/registry.yaml)\n"
-                 "  --user         write the user overlay ($XDG_DATA_HOME/locollm/registry.yaml)\n");
-}
+static const char promote_usage[] = "usage: loco promote ADAPTER [--project | --user]\n"
+                                    "       loco promote --best DOMAIN [--project | --user]\n\n"
+                                    "options:\n";
 
 /* Tell the user when the merged view still shows another active adapter
  * (an overlay choice outranks the project file's). */
@@ -43,32 +37,32 @@ static void report(const char *name)
 
 int cmd_promote(int argc, char **argv)
 {
-    const char *adapter = NULL, *domain = NULL, *v;
-    enum loco_registry_layer layer = LOCO_REGISTRY_AUTO;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        } else if (cli_opt(argc, argv, &i, "--best", &v))
-            domain = v;
-        else if (strcmp(argv[i], "--project") == 0)
-            layer = LOCO_REGISTRY_PROJECT;
-        else if (strcmp(argv[i], "--user") == 0)
-            layer = LOCO_REGISTRY_USER;
-        else if (argv[i][0] == '-' || adapter) {
-            fprintf(stderr, "loco promote: unexpected argument '%s'\n", argv[i]);
-            return 2;
-        } else
-            adapter = argv[i];
-    }
+    const char *adapter = NULL, *domain = NULL;
+    int layer = LOCO_REGISTRY_AUTO;
+    struct cli_option opts[] = {
+        CLI_OPT_STRING(0, "best", &domain, "DOMAIN",
+                       "promote the best adapter of DOMAIN by its primary benchmark\n"
+                       "(only adapters whose evaluation gate passed qualify)"),
+        CLI_OPT_SET(0, "project", &layer, LOCO_REGISTRY_PROJECT,
+                    "write the project registry (adapters/registry.yaml)"),
+        CLI_OPT_SET(0, "user", &layer, LOCO_REGISTRY_USER,
+                    "write the user overlay ($XDG_DATA_HOME/locollm/registry.yaml)"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"promote", promote_usage, NULL, opts, 1, 0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    adapter = n_args ? argv[0] : NULL;
     if (!adapter == !domain) {
-        usage(stderr);
+        cli_opt_errorf("promote", "name one adapter, or --best DOMAIN (see loco promote --help)");
         return 2;
     }
     char chosen[128] = "", demoted[128] = "";
-    int rc = domain ? loco_registry_promote_best(NULL, layer, domain, chosen, sizeof chosen,
-                                                 demoted, sizeof demoted)
-                    : loco_registry_promote(NULL, layer, adapter, demoted, sizeof demoted);
+    int rc = domain ? loco_registry_promote_best(NULL, (enum loco_registry_layer)layer, domain,
+                                                 chosen, sizeof chosen, demoted, sizeof demoted)
+                    : loco_registry_promote(NULL, (enum loco_registry_layer)layer, adapter, demoted,
+                                            sizeof demoted);
     if (rc != LOCO_OK)
         return cli_fail("promote");
     const char *name = domain ? chosen : adapter;

@@ -1,7 +1,7 @@
 /*
  * cmd-registry.c - `loco registry`: check and locate the adapter registry.
  *
- *   loco registry validate [FILE] [--merged] [--no-files]
+ *   loco registry validate [FILE] [--merged] [--no-files] [--json]
  *   loco registry path [--json]
  *
  * validate checks FILE (default: the project registry) as a complete
@@ -27,21 +27,17 @@
 #include "loco/registry.h"
 #include "loco/report.h"
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: loco registry <subcommand>\n\n"
-            "  validate [FILE]   check a registry (default: the project's adapters/registry.yaml)\n"
-            "      --merged      check the project registry with the user overlay merged in\n"
-            "      --no-files    check the schema only (skip hashing the adapter files)\n"
-            "  path [--json]     print the project registry in use and why, and the overlay\n\n"
-            "The schema is described in docs/registry.md. The project registry is, first match:\n"
-            "$LOCO_REGISTRY (a file) or $LOCO_PROJECT_DIR/adapters/registry.yaml; the current\n"
-            "directory or its nearest parent holding adapters/registry.yaml; the same beside the\n"
-            "binary (its folder and the two above; <prefix>/share/locollm for <prefix>/bin/loco);\n"
-            "$XDG_DATA_HOME/locollm/adapters/registry.yaml. The overlay is\n"
-            "$XDG_DATA_HOME/locollm/registry.yaml (default ~/.local/share/locollm).\n");
-}
+static const char registry_usage[] =
+    "usage: loco registry validate [FILE] [--merged] [--no-files] [--json]\n"
+    "       loco registry path [--json]\n\n";
+
+static const char registry_epilog[] =
+    "\nThe schema is described in docs/registry.md. The project registry is, first match:\n"
+    "$LOCO_REGISTRY (a file) or $LOCO_PROJECT_DIR/adapters/registry.yaml; the current\n"
+    "directory or its nearest parent holding adapters/registry.yaml; the same beside the\n"
+    "binary (its folder and the two above; <prefix>/share/locollm for <prefix>/bin/loco);\n"
+    "$XDG_DATA_HOME/locollm/adapters/registry.yaml. The overlay is\n"
+    "$XDG_DATA_HOME/locollm/registry.yaml (default ~/.local/share/locollm).\n";
 
 static void print_problem(const struct loco_registry_problem *p)
 {
@@ -51,39 +47,105 @@ static void print_problem(const struct loco_registry_problem *p)
     printf(": %s\n", p->message);
 }
 
+/* The problems and the verdict as one JSON object. */
+static void validate_json(const struct loco_registry *r, size_t n, bool merged, bool files)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddBoolToObject(j, "ok", n == 0);
+    cJSON_AddBoolToObject(j, "merged", merged);
+    cJSON_AddBoolToObject(j, "files_checked", files);
+    cJSON_AddNumberToObject(j, "adapters", (double)loco_registry_n_adapters(r));
+    cJSON_AddNumberToObject(j, "domains", (double)loco_registry_n_domains(r));
+    const struct loco_registry_base *b = loco_registry_base(r);
+    cJSON *base = cJSON_AddObjectToObject(j, "base_model");
+    cJSON_AddStringToObject(base, "name", b->name ? b->name : "");
+    cJSON_AddStringToObject(base, "academic_year", b->academic_year ? b->academic_year : "");
+    cJSON *list = cJSON_AddArrayToObject(j, "problems");
+    for (size_t i = 0; i < n; i++) {
+        const struct loco_registry_problem *p = loco_registry_problem_at(r, i);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "file", p->file);
+        cJSON_AddNumberToObject(o, "line", p->line);
+        cJSON_AddStringToObject(o, "field", p->field);
+        cJSON_AddStringToObject(o, "value", p->value);
+        cJSON_AddStringToObject(o, "message", p->message);
+        cJSON_AddItemToArray(list, o);
+    }
+    char *s = cJSON_Print(j);
+    if (s)
+        printf("%s\n", s);
+    free(s);
+    cJSON_Delete(j);
+}
+
 static int validate(int argc, char **argv)
 {
     const char *file = NULL;
-    bool merged = false, files = true;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--merged") == 0)
-            merged = true;
-        else if (strcmp(argv[i], "--no-files") == 0)
-            files = false;
-        else if (argv[i][0] == '-' || file) {
-            fprintf(stderr, "loco registry validate: unexpected argument '%s'\n", argv[i]);
-            return 2;
-        } else
-            file = argv[i];
+    bool merged = false, no_files = false, json = false;
+    struct cli_option opts[] = {
+        CLI_OPT_STRING(0, "registry", &file, "FILE",
+                       "the registry to check (the same as FILE; default: the\n"
+                       "project's adapters/registry.yaml)"),
+        CLI_OPT_FLAG(0, "merged", &merged,
+                     "check the project registry with the user overlay merged in"),
+        CLI_OPT_FLAG(0, "no-files", &no_files,
+                     "check the schema only (skip hashing the adapter files)"),
+        CLI_OPT_FLAG(0, "json", &json, "the problems and the verdict as JSON"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"registry validate",
+                            "usage: loco registry validate [FILE] [options]\n\n"
+                            "Checks a registry: the schema, then the files it names (hashes, "
+                            "the\nadapters' base model, rank/alpha/targets, score records). "
+                            "Each problem is\nprinted as FILE:LINE: FIELD = 'VALUE': what is "
+                            "wrong and the fix. The exit\nstatus is 1 when there are "
+                            "problems.\n\noptions:\n",
+                            registry_epilog,
+                            opts,
+                            1,
+                            0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    if (n_args && file) {
+        cli_errorf("give the registry once: FILE or --registry FILE");
+        return 2;
     }
+    if (n_args)
+        file = argv[0];
+    bool files = !no_files;
     struct loco_registry_params p = loco_registry_default_params();
     p.lenient = true;
     p.project_path = file;
     if (!merged)
         p.user_path = "";
     struct loco_registry *r = loco_registry_load(&p);
+    if (!r && json) { /* it does not even load: say so in the JSON too */
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddBoolToObject(j, "ok", false);
+        cJSON_AddStringToObject(j, "error", loco_error_message());
+        char *text = cJSON_Print(j);
+        if (text)
+            printf("%s\n", text);
+        free(text);
+        cJSON_Delete(j);
+    }
     if (!r)
-        return cli_fail("registry validate");
+        return cli_fail("cannot read the registry");
     size_t n = files ? loco_registry_check_files(r) : loco_registry_n_problems(r);
-    for (size_t i = 0; i < n; i++)
-        print_problem(loco_registry_problem_at(r, i));
     const struct loco_registry_base *b = loco_registry_base(r);
-    if (n == 0)
-        printf("ok: %zu adapters in %zu domains, base %s (%s)%s\n", loco_registry_n_adapters(r),
-               loco_registry_n_domains(r), b->name, b->academic_year,
-               files ? "; files and hashes checked" : "");
-    else
-        printf("%zu problem%s\n", n, n == 1 ? "" : "s");
+    if (json)
+        validate_json(r, n, merged, files);
+    else {
+        for (size_t i = 0; i < n; i++)
+            print_problem(loco_registry_problem_at(r, i));
+        if (n == 0)
+            printf("ok: %zu adapters in %zu domains, base %s (%s)%s\n", loco_registry_n_adapters(r),
+                   loco_registry_n_domains(r), b->name, b->academic_year,
+                   files ? "; files and hashes checked" : "");
+        else
+            printf("%zu problem%s\n", n, n == 1 ? "" : "s");
+    }
     loco_registry_free(r);
     return n == 0 ? 0 : 1;
 }
@@ -116,11 +178,23 @@ static void print_json(const struct loco_project_location *loc, const char *resu
 
 static int path(int argc, char **argv)
 {
-    bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
-    if (argc > 2 || (argc == 2 && !json)) {
-        fprintf(stderr, "loco registry path: unexpected argument '%s'\n", argv[argc - 1]);
-        return 2;
-    }
+    bool json = false;
+    struct cli_option opts[] = {
+        CLI_OPT_FLAG(0, "json", &json, "machine-readable output"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"registry path",
+                            "usage: loco registry path [--json]\n\n"
+                            "Prints the project registry in use and which rule found it, the\n"
+                            "project root and results folder, and the user overlay; when no\n"
+                            "project is found, where it looked (exit status 1).\n\noptions:\n",
+                            registry_epilog,
+                            opts,
+                            0,
+                            0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
     static struct loco_project_location loc; /* 16 KiB: not on the stack */
     if (loco_project_locate(NULL, &loc) != LOCO_OK)
         return cli_fail("registry path");
@@ -144,19 +218,10 @@ static int path(int argc, char **argv)
 
 int cmd_registry(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    if (strcmp(argv[1], "validate") == 0)
-        return validate(argc - 1, argv + 1);
-    if (strcmp(argv[1], "path") == 0)
-        return path(argc - 1, argv + 1);
-    fprintf(stderr, "loco registry: unknown subcommand '%s'\n\n", argv[1]);
-    usage(stderr);
-    return 2;
+    static const struct cli_subcommand subs[] = {
+        {"validate", validate, "check a registry (default: the project's adapters/registry.yaml)"},
+        {"path", path, "print the project registry in use and why, and the overlay"},
+        {NULL, NULL, NULL},
+    };
+    return cli_opt_dispatch("registry", registry_usage, registry_epilog, subs, argc, argv);
 }

@@ -17,23 +17,11 @@
 #include "loco/fileio.h"
 #include "loco/report.h"
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: loco report <subcommand>\n\n"
-            "  eval RECORD.json      the report of an evaluation record (loco eval --out)\n"
-            "      --format md|html  print that format (or write it to --out)\n"
-            "      --out FILE        write there (format from .md / .html unless --format)\n"
-            "                        neither: write RECORD.md and RECORD.html beside it\n"
-            "  archive RECORD.json   copy the record into RESULTS/<semester>/ with its\n"
-            "      --results DIR     reports (default $LOCO_RESULTS_DIR or <project>/results)\n"
-            "  trend                 each domain's best score and the composite by semester\n"
-            "      --results DIR     where the archive is\n"
-            "      --out FILE        FILE.svg (the chart) or FILE.html (chart and table);\n"
-            "                        default: RESULTS/trend.svg and RESULTS/trend.html\n\n"
-            "Semesters: January-June = YYYY-S1, July-December = YYYY-S2 (from the record's\n"
-            "date). See docs/reports.md.\n");
-}
+static const char report_usage[] = "usage: loco report <subcommand> [options]\n\n";
+
+static const char report_epilog[] =
+    "\nSemesters: January-June = YYYY-S1, July-December = YYYY-S2 (from the record's\n"
+    "date). See docs/reports.md.\n";
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -59,20 +47,27 @@ static int emit(char *text, const char *path, const char *what)
 
 static int report_eval(int argc, char **argv)
 {
-    const char *record = NULL, *format = NULL, *out = NULL, *v;
-    for (int i = 1; i < argc; i++) {
-        if (cli_opt(argc, argv, &i, "--format", &v))
-            format = v;
-        else if (cli_opt(argc, argv, &i, "--out", &v))
-            out = v;
-        else if (argv[i][0] == '-' || record) {
-            fprintf(stderr, "loco report eval: unexpected argument '%s'\n", argv[i]);
-            return 2;
-        } else
-            record = argv[i];
-    }
+    const char *record = NULL, *format = NULL, *out = NULL;
+    struct cli_option opts[] = {
+        CLI_OPT_CHOICE(0, "format", &format, "md|html", "print that format (or write it to --out)"),
+        CLI_OPT_STRING(0, "out", &out, "FILE",
+                       "write there (format from .md / .html unless --format);\n"
+                       "neither: write RECORD.md and RECORD.html beside it"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"report eval",
+                            "usage: loco report eval RECORD.json [options]\n\n"
+                            "The report of an evaluation record (loco eval --out).\n\noptions:\n",
+                            NULL,
+                            opts,
+                            1,
+                            0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    record = n_args ? argv[0] : NULL;
     if (!record) {
-        fprintf(stderr, "loco report eval: name a record (see loco report --help)\n");
+        cli_opt_errorf("report eval", "name a record (see loco report eval --help)");
         return 2;
     }
     if (!format && !out) {
@@ -83,10 +78,6 @@ static int report_eval(int argc, char **argv)
     }
     if (!format)
         format = ends_with(out, ".html") || ends_with(out, ".htm") ? "html" : "md";
-    if (strcmp(format, "md") && strcmp(format, "html")) {
-        fprintf(stderr, "loco report eval: --format takes md or html, not '%s'\n", format);
-        return 2;
-    }
     char *json = NULL;
     if (loco_report_read_file(record, &json, NULL) != LOCO_OK)
         return cli_fail("report eval");
@@ -97,18 +88,26 @@ static int report_eval(int argc, char **argv)
 
 static int report_archive(int argc, char **argv)
 {
-    const char *record = NULL, *results = NULL, *v;
-    for (int i = 1; i < argc; i++) {
-        if (cli_opt(argc, argv, &i, "--results", &v))
-            results = v;
-        else if (argv[i][0] == '-' || record) {
-            fprintf(stderr, "loco report archive: unexpected argument '%s'\n", argv[i]);
-            return 2;
-        } else
-            record = argv[i];
-    }
+    const char *record = NULL, *results = NULL;
+    struct cli_option opts[] = {
+        CLI_OPT_STRING(0, "results", &results, "DIR",
+                       "the archive (default $LOCO_RESULTS_DIR or <project>/results)"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"report archive",
+                            "usage: loco report archive RECORD.json [options]\n\n"
+                            "Copies the record into RESULTS/<semester>/ with its reports.\n\n"
+                            "options:\n",
+                            NULL,
+                            opts,
+                            1,
+                            0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    record = n_args ? argv[0] : NULL;
     if (!record) {
-        fprintf(stderr, "loco report archive: name a record (see loco report --help)\n");
+        cli_opt_errorf("report archive", "name a record (see loco report archive --help)");
         return 2;
     }
     char path[4600];
@@ -139,17 +138,26 @@ static int trend_default(const struct loco_trend *t, const char *results)
 
 static int report_trend(int argc, char **argv)
 {
-    const char *results = NULL, *out = NULL, *v;
-    for (int i = 1; i < argc; i++) {
-        if (cli_opt(argc, argv, &i, "--results", &v))
-            results = v;
-        else if (cli_opt(argc, argv, &i, "--out", &v))
-            out = v;
-        else {
-            fprintf(stderr, "loco report trend: unexpected argument '%s'\n", argv[i]);
-            return 2;
-        }
-    }
+    const char *results = NULL, *out = NULL;
+    struct cli_option opts[] = {
+        CLI_OPT_STRING(0, "results", &results, "DIR",
+                       "where the archive is (default $LOCO_RESULTS_DIR or <project>/results)"),
+        CLI_OPT_STRING(0, "out", &out, "FILE",
+                       "FILE.svg (the chart) or FILE.html (chart and table);\n"
+                       "default: RESULTS/trend.svg and RESULTS/trend.html"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"report trend",
+                            "usage: loco report trend [options]\n\n"
+                            "Each domain's best score and the composite by semester.\n\n"
+                            "options:\n",
+                            NULL,
+                            opts,
+                            0,
+                            0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
     if (out && !ends_with(out, ".svg") && !ends_with(out, ".html")) {
         fprintf(stderr, "loco report trend: --out must end in .svg or .html, not '%s'\n", out);
         return 2;
@@ -171,21 +179,11 @@ static int report_trend(int argc, char **argv)
 
 int cmd_report(int argc, char **argv)
 {
-    if (argc < 2 || cli_is_help(argv[1])) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    for (int i = 2; i < argc; i++)
-        if (cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        }
-    if (!strcmp(argv[1], "eval"))
-        return report_eval(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "archive"))
-        return report_archive(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "trend"))
-        return report_trend(argc - 1, argv + 1);
-    fprintf(stderr, "loco report: unknown subcommand '%s' (eval, archive, trend)\n", argv[1]);
-    return 2;
+    static const struct cli_subcommand subs[] = {
+        {"eval", report_eval, "the report of an evaluation record (loco eval --out)"},
+        {"archive", report_archive, "copy a record and its reports into RESULTS/<semester>/"},
+        {"trend", report_trend, "each domain's best score and the composite by semester"},
+        {NULL, NULL, NULL},
+    };
+    return cli_opt_dispatch("report", report_usage, report_epilog, subs, argc, argv);
 }

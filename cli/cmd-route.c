@@ -14,28 +14,17 @@
 #include "loco/registry.h"
 #include "loco/router.h"
 
-static void route_help(FILE *out)
-{
-    fprintf(out,
-            "usage: loco route \"QUERY\" [options]\n"
-            "       loco route --bench FILE.jsonl [options]\n"
-            "       loco route --list\n\n"
-            "Shows which domain and adapter the router picks for a query, with every\n"
-            "domain's probability, the confidence and the reason. --bench scores the router\n"
-            "on labelled queries (JSONL: {\"query\": ..., \"domain\": ...}; domain \"base\" for\n"
-            "none): accuracy with its Wilson 95%% interval, per-domain precision/recall/F1,\n"
-            "the confusion matrix, expected calibration error and latency per query. To\n"
-            "measure on sources a router has never seen: loco router loso.\n\n"
-            "  --router NAME     which router (default: the registry's, else keyword)\n"
-            "  --registry FILE   this registry file alone (default: the project's + your overlay)\n"
-            "  --json            machine-readable output\n"
-            "  --decisions FILE  with --bench: every query's decision as JSONL\n"
-            "  --list            the routers built in\n"
-            "  --serve-candidates  candidates that have not passed their gate may serve\n"
-            "                    (default: the registry's serve_candidates)\n"
-            "(routers that read the base model's hidden states load it: --model etc. below)\n");
-    cli_engine_help(out);
-}
+static const char route_usage[] =
+    "usage: loco route \"QUERY\" [options]\n"
+    "       loco route --bench FILE.jsonl [options]\n"
+    "       loco route --list\n\n"
+    "Shows which domain and adapter the router picks for a query, with every\n"
+    "domain's probability, the confidence and the reason. --bench scores the router\n"
+    "on labelled queries (JSONL: {\"query\": ..., \"domain\": ...}; domain \"base\" for\n"
+    "none): accuracy with its Wilson 95% interval, per-domain precision/recall/F1,\n"
+    "the confusion matrix, expected calibration error and latency per query. To\n"
+    "measure on sources a router has never seen: loco router loso.\n\n"
+    "options:\n";
 
 static void print_decision(const struct loco_route_decision *d)
 {
@@ -121,44 +110,36 @@ static int write_decisions(struct loco_router *r, const struct loco_route_item *
 
 int cmd_route(int argc, char **argv)
 {
-    const char *router = NULL, *registry = NULL, *bench = NULL, *query = NULL, *v;
+    const char *router = NULL, *registry = NULL, *bench = NULL, *query = NULL;
     const char *decisions = NULL;
     bool json = false, list = false, serve_candidates = false;
     struct cli_engine_opts o;
     cli_engine_defaults(&o);
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            route_help(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--json"))
-            json = true;
-        else if (!strcmp(argv[i], "--list"))
-            list = true;
-        else if (!strcmp(argv[i], "--serve-candidates"))
-            serve_candidates = true;
-        else if (cli_opt(argc, argv, &i, "--router", &v))
-            router = v;
-        else if (cli_opt(argc, argv, &i, "--registry", &v))
-            registry = v;
-        else if (cli_opt(argc, argv, &i, "--bench", &v))
-            bench = v;
-        else if (cli_opt(argc, argv, &i, "--decisions", &v))
-            decisions = v;
-        else if (argv[i][0] == '-' && argv[i][1]) {
-            int r = cli_engine_flag(&o, argc, argv, &i);
-            if (r < 0)
-                return 2;
-            if (r == 0) {
-                fprintf(stderr, "loco route: unknown option '%s' (see loco route --help)\n",
-                        argv[i]);
-                return 2;
-            }
-        } else if (query) {
-            fprintf(stderr, "loco route: give one query (quote it)\n");
-            return 2;
-        } else
-            query = argv[i];
-    }
+    struct cli_option opts[] = {
+        CLI_OPT_STRING(0, "router", &router, "NAME",
+                       "which router (default: the registry's, else keyword)"),
+        CLI_REGISTRY_OPTION(&registry),
+        CLI_OPT_FLAG(0, "json", &json, "machine-readable output"),
+        CLI_OPT_STRING(0, "bench", &bench, "FILE.jsonl", "score the router on labelled queries"),
+        CLI_OPT_STRING(0, "decisions", &decisions, "FILE",
+                       "with --bench: every query's decision as JSONL"),
+        CLI_OPT_FLAG(0, "list", &list, "the routers built in"),
+        CLI_SERVE_OPTION(&serve_candidates),
+        CLI_ENGINE_MODEL_OPTIONS(&o),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"route",
+                            route_usage,
+                            "(the model options matter to routers that read the base model's\n"
+                            "hidden states: they load it)\n",
+                            opts,
+                            1,
+                            0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    if (n_args == 1)
+        query = argv[0];
     if (list) {
         for (const struct loco_router_ops *const *r = loco_router_list(); *r; r++)
             printf("%-12s %s\n", (*r)->name, (*r)->summary);
@@ -175,8 +156,9 @@ int cmd_route(int argc, char **argv)
         return 1;
     struct loco_router_env env = {
         .reg = reg, .serve = serve_candidates ? LOCO_SERVE_CANDIDATES : LOCO_SERVE_REGISTRY};
-    const char *name = router ? router : loco_registry_router(reg)[0] ? loco_registry_router(reg)
-                                                                       : "keyword";
+    const char *name = router                         ? router
+                       : loco_registry_router(reg)[0] ? loco_registry_router(reg)
+                                                      : "keyword";
     struct cli_engine e;
     bool engine = loco_router_needs_model(name);
     if (engine && !cli_engine_open(&e, &o)) {
@@ -184,6 +166,7 @@ int cmd_route(int argc, char **argv)
         return 1;
     }
     env.model = engine ? e.model : NULL;
+    env.n_threads = engine ? loco_context_params(e.ctx).n_threads : 0; /* --threads */
     struct loco_router *r = cli_router_open_or_keyword(&env, router);
     if (!r) {
         if (engine)

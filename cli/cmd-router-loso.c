@@ -21,38 +21,21 @@
 #include "cli-route.h"
 #include "cmd-router-loso.h"
 #include "commands.h"
+#include "loco/fileio.h"
 #include "loco/lora.h" /* loco_model_sha256 */
 #include "loco/registry.h"
 #include "loco/route-eval.h"
 #include "loco/router.h"
 
-static void loso_help(FILE *out)
-{
-    fprintf(out,
-            "usage: loco router loso --data POOL.jsonl [--router NAME] [options]\n\n"
-            "Leave-one-source-out: each source of the pool (the \"source\" field) is held out\n"
-            "in turn; the classifier is trained on the other sources and scored on it.\n"
-            "Untrained routers (keyword, ...) are scored per source as they are. Prints each\n"
-            "source's accuracy with its Wilson 95%% interval, the pooled held-out accuracy,\n"
-            "per-domain precision/recall/F1, macro F1 and the expected calibration error (10\n"
-            "bins), beside the in-pool figure (random k-fold over the pool).\n\n"
-            "  --data FILE        the labelled pool (scripts/make-route-data.py)\n"
-            "  --router NAME      classifier (default) or any router of `loco route --list`\n"
-            "  --layers L1,L2     hidden states after these many layers (default none)\n"
-            "  --tokens H,T       read the query's first H and last T tokens (default 24,8)\n"
-            "  --hash-dim N       hashed lexical buckets (default 8192; 0: none)\n"
-            "  --lex-scale X      length of the lexical part (default 8)\n"
-            "  --keywords X       weight of the keyword router's view (default 2; 0: none)\n"
-            "  --l2 X, --epochs N, --lr X   the fit (defaults 1e-3, 20, 0.01)\n"
-            "  --by-label         weigh labels the same in the fit, not every source of a\n"
-            "                     label the same (the default)\n"
-            "  --folds K          in-pool folds (default 5)\n"
-            "  --cache FILE       keep hidden-state features here and reuse them\n"
-            "  --out FILE         then train on the whole pool and write the classifier\n"
-            "  --registry FILE    this registry file alone\n"
-            "  --json             the results as JSON\n");
-    cli_engine_help(out);
-}
+static const char loso_usage[] =
+    "usage: loco router loso --data POOL.jsonl [--router NAME] [options]\n\n"
+    "Leave-one-source-out: each source of the pool (the \"source\" field) is held out\n"
+    "in turn; the classifier is trained on the other sources and scored on it.\n"
+    "Untrained routers (keyword, ...) are scored per source as they are. Prints each\n"
+    "source's accuracy with its Wilson 95% interval, the pooled held-out accuracy,\n"
+    "per-domain precision/recall/F1, macro F1 and the expected calibration error (10\n"
+    "bins), beside the in-pool figure (random k-fold over the pool).\n\n"
+    "options:\n";
 
 /* ---- the feature cache --------------------------------------------------------- */
 
@@ -97,9 +80,14 @@ static void cache_free(struct feature_cache *c)
 static bool cache_read(const char *path, struct feature_cache *c)
 {
     memset(c, 0, sizeof *c);
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    FILE *f = NULL;
+    int rc = loco_fopen_regular(path, &f); /* a FIFO is refused, not waited on */
+    if (rc == LOCO_ERR_NOT_FOUND)
         return true;
+    if (rc != LOCO_OK) {
+        fprintf(stderr, "loco router loso: %s\n", loco_error_message());
+        return false;
+    }
     bool ok = fread(&c->h, sizeof c->h, 1, f) == 1 && !memcmp(c->h.magic, CACHE_MAGIC, 10) &&
               c->h.count >= 0 && c->h.count < (1 << 24) && c->h.n_pool >= 0 &&
               c->h.n_pool <= LOCO_FEATURES_MAX_LAYERS && c->h.n_embd > 0 && c->h.n_embd < 65536;
@@ -489,7 +477,9 @@ static int loso_classifier(struct cli_engine *e, const struct loco_registry *reg
 static int loso_router(struct cli_engine *e, bool engine, const struct loco_registry *reg,
                        const char *name, const struct pool *p, bool json)
 {
-    struct loco_router_env env = {.reg = reg, .model = engine ? e->model : NULL};
+    struct loco_router_env env = {.reg = reg,
+                                  .model = engine ? e->model : NULL,
+                                  .n_threads = engine ? loco_context_params(e->ctx).n_threads : 0};
     struct loco_router *r = loco_router_open(&env, name);
     struct loco_route_eval *v = calloc(1, sizeof *v);
     struct loco_route_decision *d = malloc(sizeof *d);
@@ -523,8 +513,7 @@ static bool parse_tokens(const char *v, struct loco_route_features *f)
     char *end;
     long h = strtol(v, &end, 10), t = *end == ',' ? strtol(end + 1, &end, 10) : -1;
     if (*end || h < 1 || h > 1024 || t < 0 || t > 1024) {
-        fprintf(stderr, "loco router loso: --tokens H,T: first and last tokens (1..1024, "
-                        "0..1024)\n");
+        cli_errorf("--tokens: '%s' is not H,T (first and last tokens, 1..1024 and 0..1024)", v);
         return false;
     }
     f->head_tokens = (int32_t)h;
@@ -532,55 +521,14 @@ static bool parse_tokens(const char *v, struct loco_route_features *f)
     return true;
 }
 
-/* The feature and fit flags shared by `loso` and `train`; 1 taken, 0 not
- * one of them, -1 bad value. */
-static int feature_flag(struct loco_route_features *f, struct loco_classifier_params *cp, int argc,
-                        char **argv, int *i)
+bool cmd_router_features_finish(struct loco_route_features *f, const char *layers,
+                                const char *tokens)
 {
-    const char *v;
-    long n;
-    double x;
-    if (cli_opt(argc, argv, i, "--layers", &v)) {
-        if (loco_route_features_parse_layers(f, v, 0) != LOCO_OK) {
-            fprintf(stderr, "loco router: %s\n", loco_error_message());
-            return -1;
-        }
-    } else if (cli_opt(argc, argv, i, "--tokens", &v)) {
-        if (!parse_tokens(v, f))
-            return -1;
-    } else if (cli_opt(argc, argv, i, "--hash-dim", &v)) {
-        if (!cli_parse_int("--hash-dim", v, 0, 1 << 20, &n))
-            return -1;
-        f->hash_dim = (int32_t)n;
-    } else if (cli_opt(argc, argv, i, "--lex-scale", &v)) {
-        if (!cli_parse_float("--lex-scale", v, 0, 1e3, &x))
-            return -1;
-        f->lex_scale = x;
-    } else if (cli_opt(argc, argv, i, "--keywords", &v)) {
-        if (!cli_parse_float("--keywords", v, 0, 1e3, &x))
-            return -1;
-        f->kw_scale = x;
-    } else if (cli_opt(argc, argv, i, "--l2", &v)) {
-        if (!cli_parse_float("--l2", v, 0, 1e6, &x))
-            return -1;
-        cp->l2 = x;
-    } else if (cli_opt(argc, argv, i, "--epochs", &v)) {
-        if (!cli_parse_int("--epochs", v, 1, 100000, &n))
-            return -1;
-        cp->epochs = (int32_t)n;
-    } else if (cli_opt(argc, argv, i, "--lr", &v)) {
-        if (!cli_parse_float("--lr", v, 1e-6, 10, &x))
-            return -1;
-        cp->lr = x;
-    } else
-        return 0;
-    return 1;
-}
-
-int cmd_router_features_flag(struct loco_route_features *f, struct loco_classifier_params *cp,
-                             int argc, char **argv, int *i)
-{
-    return feature_flag(f, cp, argc, argv, i);
+    if (layers && loco_route_features_parse_layers(f, layers, 0) != LOCO_OK) {
+        cli_errorf("--layers: %s", loco_error_message());
+        return false;
+    }
+    return !tokens || parse_tokens(tokens, f);
 }
 
 int cmd_router_loso(int argc, char **argv)
@@ -591,43 +539,34 @@ int cmd_router_loso(int argc, char **argv)
                           .cp = loco_classifier_default_params(),
                           .folds = 5,
                           .by_source = true};
-    const char *data = NULL, *registry = NULL, *router = "classifier", *v;
-    for (int i = 2; i < argc; i++) {
-        long n;
-        int r;
-        if (cli_is_help(argv[i])) {
-            loso_help(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--json"))
-            o.json = true;
-        else if (!strcmp(argv[i], "--by-label"))
-            o.by_source = false;
-        else if (cli_opt(argc, argv, &i, "--data", &v))
-            data = v;
-        else if (cli_opt(argc, argv, &i, "--router", &v))
-            router = v;
-        else if (cli_opt(argc, argv, &i, "--registry", &v))
-            registry = v;
-        else if (cli_opt(argc, argv, &i, "--cache", &v))
-            o.cache = v;
-        else if (cli_opt(argc, argv, &i, "--out", &v))
-            o.out = v;
-        else if (cli_opt(argc, argv, &i, "--folds", &v)) {
-            if (!cli_parse_int("--folds", v, 2, 100, &n))
-                return 2;
-            o.folds = (int32_t)n;
-        } else if ((r = feature_flag(&o.f, &o.cp, argc, argv, &i)) != 0) {
-            if (r < 0)
-                return 2;
-        } else if ((r = cli_engine_flag(&eo, argc, argv, &i)) != 1) {
-            if (r == 0)
-                fprintf(stderr,
-                        "loco router loso: unknown option '%s' (see loco router loso "
-                        "--help)\n",
-                        argv[i]);
-            return 2;
-        }
-    }
+    const char *data = NULL, *registry = NULL, *router = "classifier", *layers = NULL,
+               *tokens = NULL;
+    bool by_label = false;
+    struct cli_option opts[] = {
+        CLI_OPT_STRING(0, "data", &data, "FILE", "the labelled pool (scripts/make-route-data.py)"),
+        CLI_OPT_STRING(0, "router", &router, "NAME",
+                       "classifier (default) or any router of `loco route --list`"),
+        ROUTER_FEATURE_OPTIONS(&o.f, &o.cp, &layers, &tokens),
+        CLI_OPT_FLAG(0, "by-label", &by_label,
+                     "weigh labels the same in the fit, not every source of a\n"
+                     "label the same (the default)"),
+        CLI_OPT_INT(0, "folds", &o.folds, "K", 2, 100, "in-pool folds (default 5)"),
+        CLI_OPT_STRING(0, "cache", &o.cache, "FILE",
+                       "keep hidden-state features here and reuse them"),
+        CLI_OPT_STRING(0, "out", &o.out, "FILE",
+                       "then train on the whole pool and write the classifier"),
+        CLI_REGISTRY_OPTION(&registry),
+        CLI_OPT_FLAG(0, "json", &o.json, "the results as JSON"),
+        CLI_ENGINE_MODEL_OPTIONS(&eo),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"router loso", loso_usage, NULL, opts, 0, 0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    o.by_source = !by_label;
+    if (!cmd_router_features_finish(&o.f, layers, tokens))
+        return 2;
     if (!data) {
         fprintf(stderr, "loco router loso: give the labelled pool with --data FILE\n");
         return 2;

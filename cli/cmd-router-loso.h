@@ -5,15 +5,35 @@
 #ifndef LOCO_CMD_ROUTER_LOSO_H
 #define LOCO_CMD_ROUTER_LOSO_H
 
-#include "loco/router.h"
+#include <stdbool.h>
 
-/* `loco router loso ...` (argv[1] is "loso"). */
+#include "loco/router.h"
+#include "opt.h"
+
+/* `loco router loso ...` (argv[0] is "loso"). */
 int cmd_router_loso(int argc, char **argv);
-/* --layers, --tokens, --hash-dim, --lex-scale, --keywords, --l2, --epochs, --lr at
- * argv[*i]:
- * 1 taken (i advanced past its value), 0 not one of them, -1 a bad value
- * (said on stderr). */
-int cmd_router_features_flag(struct loco_route_features *f, struct loco_classifier_params *cp,
-                             int argc, char **argv, int *i);
+
+/* The feature and fit options `train` and `loso` share, as option rows
+ * (cli/opt.h) for features f and fit cp; --layers and --tokens arrive as
+ * text in *layers and *tokens, applied by cmd_router_features_finish. */
+#define ROUTER_FEATURE_OPTIONS(f, cp, layers, tokens)                                              \
+    CLI_OPT_STRING(0, "layers", layers, "L1,L2",                                                   \
+                   "hidden states after these many layers (default none)"),                        \
+        CLI_OPT_STRING(0, "tokens", tokens, "H,T",                                                 \
+                       "read the query's first H and last T tokens (default 24,8)"),               \
+        CLI_OPT_INT(0, "hash-dim", &(f)->hash_dim, "N", 0, 1 << 20,                                \
+                    "hashed lexical buckets (default 8192; 0: none)"),                             \
+        CLI_OPT_DOUBLE(0, "lex-scale", &(f)->lex_scale, "X", 0, 1e3,                               \
+                       "length of the lexical part (default 8)"),                                  \
+        CLI_OPT_DOUBLE(0, "keywords", &(f)->kw_scale, "X", 0, 1e3,                                 \
+                       "weight of the keyword router's view (default 2; 0: none)"),                \
+        CLI_OPT_DOUBLE(0, "l2", &(cp)->l2, "X", 0, 1e6, "weight penalty (default 1e-3)"),          \
+        CLI_OPT_INT(0, "epochs", &(cp)->epochs, "N", 1, 100000,                                    \
+                    "passes over the data (default 20)"),                                          \
+        CLI_OPT_DOUBLE(0, "lr", &(cp)->lr, "X", 1e-6, 10, "Adam step size (default 0.01)")
+/* Apply --layers and --tokens (NULL: not given) to f; false after saying
+ * why on stderr. */
+bool cmd_router_features_finish(struct loco_route_features *f, const char *layers,
+                                const char *tokens);
 
 #endif

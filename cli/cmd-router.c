@@ -3,7 +3,6 @@
  * on labelled queries (the registry's examples and JSONL files) and fit its
  * temperature on held-out queries.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,44 +17,33 @@
 
 #define MAX_DATA 16
 
-static void router_help(FILE *out)
-{
-    fprintf(out,
-            "usage: loco router train [--data FILE.jsonl ...] [--dev FILE.jsonl] [options]\n"
-            "       loco router loso --data POOL.jsonl [--router NAME] [options]\n"
-            "       loco router calibrate --data FILE.jsonl [options]\n"
-            "       loco router calibrate --router confidence:NAME --data FILE.jsonl\n\n"
-            "train fits the classifier router: each labelled query's features are early-exit\n"
-            "hidden states of the base model and hashed words (loco/route-eval.h), and a\n"
-            "multinomial logistic regression maps them to the registry's domains and \"base\".\n"
-            "Queries come from the registry's example queries (label: the adapter's domain)\n"
-            "and from JSONL files with \"query\" and \"domain\" (scripts/make-route-data.py\n"
-            "writes the pool). loso measures a router source by source (loco router loso\n"
-            "--help). With --dev, the\n"
-            "temperature is fitted on those held-out queries. calibrate fits the temperature\n"
-            "of an existing classifier. Both report accuracy and expected calibration error.\n"
-            "With --router confidence:NAME, calibrate chooses the confidence and margin\n"
-            "thresholds below which router NAME's choice gives way to the base model: the\n"
-            "pair with the lowest cost on the queries (a wrong specialist 1, the base model\n"
-            "instead of the right specialist 0.5), kept in %s beside the registry.\n\n"
-            "  --data FILE       labelled queries (repeatable)\n"
-            "  --no-examples     leave out the registry's example queries\n"
-            "  --dev FILE        held-out queries for the temperature (train)\n"
-            "  --out FILE        where to write (default: %s beside the registry,\n"
-            "                    or $LOCO_ROUTER_CLASSIFIER)\n"
-            "  --registry FILE   this registry file alone\n"
-            "  --layers L1,L2    hidden states after these many layers (default none)\n"
-            "  --tokens H,T      read the query's first H and last T tokens (default 24,8)\n"
-            "  --hash-dim N      hashed lexical buckets (default 8192; 0: none)\n"
-            "  --lex-scale X     length of the lexical part (default 8)\n"
-            "  --keywords X      weight of the keyword router's view (default 2; 0: none)\n"
-            "  --l2 X            weight penalty (default 1e-3)\n"
-            "  --epochs N        passes over the data (default 20)\n"
-            "  --lr X            Adam step size (default 0.01)\n"
-            "  --router NAME     calibrate: confidence:NAME for the thresholds\n",
-            LOCO_CONFIDENCE_FILE, LOCO_CLASSIFIER_FILE);
-    cli_engine_help(out);
-}
+static const char router_usage[] =
+    "usage: loco router train [--data FILE.jsonl ...] [--dev FILE.jsonl] [options]\n"
+    "       loco router loso --data POOL.jsonl [--router NAME] [options]\n"
+    "       loco router calibrate --data FILE.jsonl [options]\n"
+    "       loco router calibrate --router confidence:NAME --data FILE.jsonl\n\n";
+
+static const char train_usage[] =
+    "usage: loco router train [--data FILE.jsonl ...] [--dev FILE.jsonl] [options]\n\n"
+    "Fits the classifier router: each labelled query's features are early-exit\n"
+    "hidden states of the base model and hashed words (loco/route-eval.h), and a\n"
+    "multinomial logistic regression maps them to the registry's domains and \"base\".\n"
+    "Queries come from the registry's example queries (label: the adapter's domain)\n"
+    "and from JSONL files with \"query\" and \"domain\" (scripts/make-route-data.py\n"
+    "writes the pool). With --dev, the temperature is fitted on those held-out\n"
+    "queries. Reports accuracy and expected calibration error.\n\n"
+    "options:\n";
+
+static const char calibrate_usage[] =
+    "usage: loco router calibrate --data FILE.jsonl [options]\n"
+    "       loco router calibrate --router confidence:NAME --data FILE.jsonl\n\n"
+    "Fits the temperature of an existing classifier on held-out queries and reports\n"
+    "accuracy and expected calibration error. With --router confidence:NAME, chooses\n"
+    "the confidence and margin thresholds below which router NAME's choice gives way\n"
+    "to the base model: the pair with the lowest cost on the queries (a wrong\n"
+    "specialist 1, the base model instead of the right specialist 0.5), kept "
+    "in\n" LOCO_CONFIDENCE_FILE " beside the registry.\n\n"
+    "options:\n";
 
 struct labelled {
     char **query;
@@ -112,8 +100,10 @@ static int read_data(const char *path, char labels[][LOCO_ROUTE_NAME_MAX], int32
     for (size_t i = 0; i < n && !rc; i++) {
         int y = label_of(labels, n_labels, items[i].domain);
         if (y < 0) {
-            fprintf(stderr, "loco router: %s: query %zu is labelled '%s', which is neither a "
-                            "registry domain nor \"base\"\n", path, i + 1, items[i].domain);
+            fprintf(stderr,
+                    "loco router: %s: query %zu is labelled '%s', which is neither a "
+                    "registry domain nor \"base\"\n",
+                    path, i + 1, items[i].domain);
             rc = 1;
         } else if (add_query(L, items[i].query, y)) {
             rc = cli_fail("out of memory");
@@ -168,69 +158,6 @@ static float *embed_all(struct cli_engine *e, const struct labelled *L,
     return X;
 }
 
-/* Expected calibration error over 10 equal-width confidence bins, filled
- * one decision at a time (the classifier's and the wrapper's calibration
- * both report it). */
-struct ece_bins {
-    double conf[10], hit[10];
-    size_t cnt[10], n;
-};
-
-static void ece_add(struct ece_bins *e, double confidence, bool correct)
-{
-    size_t bin = (size_t)(confidence * 10);
-    bin = bin > 9 ? 9 : bin;
-    e->cnt[bin]++;
-    e->conf[bin] += confidence;
-    e->hit[bin] += correct;
-    e->n++;
-}
-
-static double ece_value(const struct ece_bins *e)
-{
-    double ece = 0;
-    for (int b = 0; b < 10; b++)
-        if (e->cnt[b]) {
-            double gap = (e->hit[b] - e->conf[b]) / (double)e->cnt[b];
-            ece += (double)e->cnt[b] / (double)e->n * (gap < 0 ? -gap : gap);
-        }
-    return ece;
-}
-
-/* Accuracy and ECE of c on X, y. */
-static void measure(const struct loco_classifier *c, const float *X, const int32_t *y, size_t n,
-                    double *acc, double *ece)
-{
-    double p[LOCO_CLASSIFIER_MAX_LABELS];
-    struct ece_bins e = {0};
-    size_t right = 0;
-    for (size_t i = 0; i < n; i++) {
-        loco_classifier_probs(c, X + i * (size_t)c->dim, p);
-        int32_t best = 0;
-        for (int32_t l = 1; l < c->n_labels; l++)
-            if (p[l] > p[best])
-                best = l;
-        ece_add(&e, p[best], best == y[i]);
-        right += best == y[i];
-    }
-    *acc = n ? (double)right / (double)n : 0;
-    *ece = ece_value(&e);
-}
-
-/* ECE of decisions d (after thresholds c, when given) against the labels. */
-static double decisions_ece(const struct loco_route_decision *d, const struct loco_route_item *it,
-                            size_t n, const struct loco_confidence *c)
-{
-    struct ece_bins e = {0};
-    for (size_t i = 0; i < n; i++) {
-        struct loco_route_decision x = d[i];
-        if (c)
-            loco_confidence_apply(c, &x);
-        ece_add(&e, x.confidence, !strcmp(x.domain, it[i].domain));
-    }
-    return ece_value(&e);
-}
-
 /* Choose the confidence wrapper's thresholds for `wrapper` (confidence:NAME)
  * on the labelled queries: route each once with NAME, then try every
  * threshold x margin pair on the decisions. */
@@ -247,7 +174,9 @@ static int calibrate_confidence(const struct cli_engine_opts *o, const char *wra
         loco_registry_free(reg);
         return 1;
     }
-    struct loco_router_env env = {.reg = reg, .model = engine ? e.model : NULL};
+    struct loco_router_env env = {.reg = reg,
+                                  .model = engine ? e.model : NULL,
+                                  .n_threads = engine ? loco_context_params(e.ctx).n_threads : 0};
     struct loco_router *r = loco_router_open(&env, inner);
     struct loco_route_item *all = NULL;
     size_t n_all = 0;
@@ -276,47 +205,31 @@ static int calibrate_confidence(const struct cli_engine_opts *o, const char *wra
     for (size_t i = 0; i < n_all && !status; i++)
         if (loco_route(r, all[i].query, &d[i]) != LOCO_OK)
             status = cli_fail("routing failed");
-    struct loco_confidence best = loco_confidence_default();
-    double best_cost = INFINITY, base_cost = 0;
+    struct loco_confidence_search *cs = status ? NULL : malloc(sizeof *cs);
+    if (!status && (!cs || loco_confidence_search(d, all, n_all, cs) != LOCO_OK))
+        status = cli_fail("cannot choose the thresholds");
     if (!status) {
-        for (size_t i = 0; i < n_all; i++)
-            base_cost += loco_confidence_cost(all[i].domain, d[i].domain);
-        printf("router %s on %zu queries: cost %.3f per query without the wrapper\n", inner,
-               n_all, base_cost / (double)n_all);
+        printf("router %s on %zu queries: cost %.3f per query without the wrapper\n", inner, n_all,
+               cs->base_cost);
         printf("| threshold | margin | cost/query | accuracy | sent to base |\n"
                "|---:|---:|---:|---:|---:|\n");
-        static const double margins[] = {0, 0.05, 0.1, 0.2, 0.3};
-        for (int t = 0; t <= 19; t++)
-            for (size_t m = 0; m < sizeof margins / sizeof margins[0]; m++) {
-                struct loco_confidence c = {t * 0.05, margins[m]};
-                double cost = 0;
-                size_t right = 0, to_base = 0;
-                for (size_t i = 0; i < n_all; i++) {
-                    struct loco_route_decision x = d[i];
-                    loco_confidence_apply(&c, &x);
-                    cost += loco_confidence_cost(all[i].domain, x.domain);
-                    right += !strcmp(all[i].domain, x.domain);
-                    to_base += strcmp(d[i].domain, x.domain) != 0;
-                }
-                if (m == 0 && t % 2 == 0)
-                    printf("| %.2f | %.2f | %.3f | %.3f | %zu |\n", c.threshold, c.margin,
-                           cost / (double)n_all, (double)right / (double)n_all, to_base);
-                if (cost < best_cost - 1e-12) { /* ties: the lowest thresholds */
-                    best_cost = cost;
-                    best = c;
-                }
-            }
+        for (int t = 0; t < LOCO_CONFIDENCE_N_THRESHOLDS; t += 2) { /* margin 0, every 0.1 */
+            const struct loco_confidence_row *row = &cs->rows[t * LOCO_CONFIDENCE_N_MARGINS];
+            printf("| %.2f | %.2f | %.3f | %.3f | %zu |\n", row->c.threshold, row->c.margin,
+                   row->cost, row->accuracy, row->to_base);
+        }
         printf("chosen: threshold %.2f, margin %.2f: cost %.3f per query (%.3f without); "
                "expected calibration error %.3f (%.3f without)\n",
-               best.threshold, best.margin, best_cost / (double)n_all, base_cost / (double)n_all,
-               decisions_ece(d, all, n_all, &best), decisions_ece(d, all, n_all, NULL));
+               cs->best.threshold, cs->best.margin, cs->best_cost, cs->base_cost, cs->ece,
+               cs->base_ece);
         char path[4096];
-        if (loco_confidence_set(reg, inner, &best, n_all, best_cost / (double)n_all) != LOCO_OK ||
+        if (loco_confidence_set(reg, inner, &cs->best, n_all, cs->best_cost) != LOCO_OK ||
             loco_confidence_path(reg, path, sizeof path) != LOCO_OK)
             status = cli_fail("cannot write the thresholds");
         else
             printf("thresholds: %s (router %s)\n", path, wrapper);
     }
+    free(cs);
     free(d);
     loco_route_items_free(all, n_all);
     loco_router_close(r);
@@ -326,69 +239,59 @@ static int calibrate_confidence(const struct cli_engine_opts *o, const char *wra
     return status;
 }
 
-int cmd_router(int argc, char **argv)
+/* train (train true) or calibrate: the options, then the fit. */
+static int router_fit(bool train, int argc, char **argv)
 {
-    if (argc < 2 || cli_is_help(argv[1])) {
-        router_help(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    const char *verb = argv[1];
-    if (!strcmp(verb, "loso"))
-        return cmd_router_loso(argc, argv);
-    bool train = !strcmp(verb, "train");
-    if (!train && strcmp(verb, "calibrate")) {
-        fprintf(stderr, "loco router: unknown subcommand '%s' (train, calibrate or loso)\n", verb);
-        return 2;
-    }
     struct cli_engine_opts o;
     cli_engine_defaults(&o);
-    const char *data[MAX_DATA], *dev = NULL, *out = NULL, *registry = NULL, *router = NULL, *v;
-    size_t n_data = 0;
-    bool examples = train;
+    const char *data[MAX_DATA], *dev = NULL, *out = NULL, *registry = NULL, *router = NULL;
+    const char *layers = NULL, *tokens = NULL;
+    struct cli_strs data_list = {data, 0, MAX_DATA};
+    bool no_examples = false;
     struct loco_classifier_params cp = loco_classifier_default_params();
     struct loco_route_features feat = loco_route_features_default();
-    for (int i = 2; i < argc; i++) {
-        int taken;
-        if (cli_is_help(argv[i])) {
-            router_help(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--no-examples"))
-            examples = false;
-        else if (cli_opt(argc, argv, &i, "--data", &v)) {
-            if (n_data == MAX_DATA) {
-                fprintf(stderr, "loco router: at most %d --data\n", MAX_DATA);
-                return 2;
-            }
-            data[n_data++] = v;
-        } else if (cli_opt(argc, argv, &i, "--dev", &v))
-            dev = v;
-        else if (cli_opt(argc, argv, &i, "--out", &v))
-            out = v;
-        else if (cli_opt(argc, argv, &i, "--registry", &v))
-            registry = v;
-        else if (cli_opt(argc, argv, &i, "--router", &v))
-            router = v;
-        else if ((taken = cmd_router_features_flag(&feat, &cp, argc, argv, &i)) != 0) {
-            if (taken < 0)
-                return 2;
-        } else {
-            int r = cli_engine_flag(&o, argc, argv, &i);
-            if (r < 0)
-                return 2;
-            if (r == 0) {
-                fprintf(stderr, "loco router: unknown option '%s' (see loco router --help)\n",
-                        argv[i]);
-                return 2;
-            }
-        }
-    }
+    struct cli_option train_opts[] = {
+        CLI_OPT_LIST(0, "data", &data_list, "FILE", "labelled queries (repeatable)"),
+        CLI_OPT_FLAG(0, "no-examples", &no_examples, "leave out the registry's example queries"),
+        CLI_OPT_STRING(0, "dev", &dev, "FILE", "held-out queries for the temperature"),
+        CLI_OPT_STRING(0, "out", &out, "FILE",
+                       "where to write (default: " LOCO_CLASSIFIER_FILE " beside the\n"
+                       "registry, or $LOCO_ROUTER_CLASSIFIER)"),
+        CLI_REGISTRY_OPTION(&registry),
+        ROUTER_FEATURE_OPTIONS(&feat, &cp, &layers, &tokens),
+        CLI_ENGINE_MODEL_OPTIONS(&o),
+        CLI_OPT_END(),
+    };
+    struct cli_option calibrate_opts[] = {
+        CLI_OPT_LIST(0, "data", &data_list, "FILE", "held-out labelled queries (repeatable)"),
+        CLI_OPT_STRING(0, "router", &router, "confidence:NAME",
+                       "choose the thresholds of this confidence router"),
+        CLI_OPT_STRING(0, "out", &out, "FILE",
+                       "the classifier to calibrate (default: " LOCO_CLASSIFIER_FILE "\n"
+                       "beside the registry, or $LOCO_ROUTER_CLASSIFIER)"),
+        CLI_REGISTRY_OPTION(&registry),
+        CLI_ENGINE_MODEL_OPTIONS(&o),
+        CLI_OPT_END(),
+    };
+    struct cli_command cmd = {train ? "router train" : "router calibrate",
+                              train ? train_usage : calibrate_usage,
+                              NULL,
+                              train ? train_opts : calibrate_opts,
+                              0,
+                              0};
+    int n_args = cli_opt_parse(&cmd, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    size_t n_data = data_list.n;
+    bool examples = train && !no_examples;
+    if (!cmd_router_features_finish(&feat, layers, tokens))
+        return 2;
     if (!train && (n_data == 0 || dev)) {
         fprintf(stderr, "loco router calibrate: give the held-out queries with --data FILE\n");
         return 2;
     }
-    if (router && (train || strncmp(router, LOCO_CONFIDENCE_PREFIX,
-                                    strlen(LOCO_CONFIDENCE_PREFIX)))) {
-        fprintf(stderr, "loco router: --router takes confidence:NAME, with calibrate\n");
+    if (router && strncmp(router, LOCO_CONFIDENCE_PREFIX, strlen(LOCO_CONFIDENCE_PREFIX))) {
+        fprintf(stderr, "loco router calibrate: --router takes confidence:NAME\n");
         return 2;
     }
     if (router)
@@ -461,10 +364,10 @@ int cmd_router(int argc, char **argv)
     } else if (!status) {
         if (loco_classifier_load(path, &c) != LOCO_OK)
             status = cli_fail("cannot read the classifier");
-        else if (c.dim != (c.features.n_pool > 0 || c.features.hash_dim > 0 ||
-                                   c.features.n_keyword > 0
-                               ? loco_route_features_dim(&c.features, n_embd)
-                               : n_embd))
+        else if (c.dim !=
+                 (c.features.n_pool > 0 || c.features.hash_dim > 0 || c.features.n_keyword > 0
+                      ? loco_route_features_dim(&c.features, n_embd)
+                      : n_embd))
             status = cli_fail("the classifier was made for another model: retrain it");
     }
     if (!status && D.n) {
@@ -473,12 +376,14 @@ int cmd_router(int argc, char **argv)
         if (!XD)
             status = 1;
         else {
-            measure(&c, XD, D.y, D.n, &acc0, &ece0);
-            if (loco_classifier_calibrate(&c, XD, D.y, D.n) != LOCO_OK)
+            if (loco_classifier_measure(&c, XD, D.y, D.n, &acc0, &ece0) != LOCO_OK ||
+                loco_classifier_calibrate(&c, XD, D.y, D.n) != LOCO_OK ||
+                loco_classifier_measure(&c, XD, D.y, D.n, &acc1, &ece1) != LOCO_OK)
                 status = cli_fail("calibration failed");
-            measure(&c, XD, D.y, D.n, &acc1, &ece1);
-            printf("held-out %zu queries: accuracy %.3f; temperature %.3f: ECE %.3f -> %.3f\n",
-                   D.n, acc1, c.temperature, ece0, ece1);
+            else
+                printf("held-out %zu queries: accuracy %.3f; temperature %.3f: ECE %.3f -> "
+                       "%.3f\n",
+                       D.n, acc1, c.temperature, ece0, ece1);
         }
     }
     if (!status) {
@@ -496,4 +401,26 @@ int cmd_router(int argc, char **argv)
     labelled_free(&D);
     loco_registry_free(reg);
     return status;
+}
+
+static int router_train(int argc, char **argv)
+{
+    return router_fit(true, argc, argv);
+}
+
+static int router_calibrate(int argc, char **argv)
+{
+    return router_fit(false, argc, argv);
+}
+
+int cmd_router(int argc, char **argv)
+{
+    static const struct cli_subcommand subs[] = {
+        {"train", router_train, "fit the classifier router on labelled queries"},
+        {"calibrate", router_calibrate,
+         "fit a classifier's temperature, or a confidence router's thresholds"},
+        {"loso", cmd_router_loso, "score a router on sources it has never seen"},
+        {NULL, NULL, NULL},
+    };
+    return cli_opt_dispatch("router", router_usage, NULL, subs, argc, argv);
 }

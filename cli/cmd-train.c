@@ -7,9 +7,11 @@
  * lines otherwise) and the summary on stdout. Ctrl-C asks the run to write
  * a checkpoint and stop; a second Ctrl-C kills it.
  */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,19 +27,12 @@ static void on_sigint(int sig)
     signal(SIGINT, SIG_DFL);
 }
 
-static void train_help(FILE *out)
-{
-    fprintf(out,
-            "usage: loco train [options] RECIPE.yaml\n\n"
-            "Trains a LoRA adapter as the recipe says (see docs/training.md) and writes\n"
-            "NAME.gguf, loss.svg, recipe.yaml and TRAINING_LOG.md to its output folder.\n"
-            "Rerunning the same command resumes from OUT/checkpoint.bin.\n\n"
-            "  --out DIR          output folder (default: the recipe's output.dir)\n"
-            "  --threads N        CPU threads (default: the recipe's, else all available)\n"
-            "  --max-steps N      stop after N optimizer steps (changes the schedule)\n"
-            "  --restart          ignore an existing checkpoint and start over\n"
-            "  --dry-run          parse the recipe, load the data, print counts; no training\n");
-}
+static const char train_usage[] =
+    "usage: loco train [options] RECIPE.yaml\n\n"
+    "Trains a LoRA adapter as the recipe says (see docs/training.md) and writes\n"
+    "NAME.gguf, loss.svg, recipe.yaml and TRAINING_LOG.md to its output folder.\n"
+    "Rerunning the same command resumes from OUT/checkpoint.bin.\n\n"
+    "options:\n";
 
 static void format_secs(double s, char *buf, size_t cap)
 {
@@ -125,52 +120,82 @@ static void print_summary(const struct loco_train_summary *s)
     printf("adapter: %s\nlog:     %s/TRAINING_LOG.md\n", s->adapter_path, s->out_dir);
 }
 
-static int parse_flags(int argc, char **argv, struct loco_train_params *p, const char **recipe)
+/* NaN (not measured) as null. */
+static void add_number(cJSON *o, const char *key, double v)
 {
-    const char *v;
-    long n;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            train_help(stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--restart") == 0) {
-            p->restart = true;
-        } else if (strcmp(argv[i], "--dry-run") == 0) {
-            p->dry_run = true;
-        } else if (cli_opt(argc, argv, &i, "--out", &v)) {
-            p->out_dir = v;
-        } else if (cli_opt(argc, argv, &i, "--threads", &v)) {
-            if (!cli_parse_int("--threads", v, 1, 1024, &n))
-                return 2;
-            p->threads = (int32_t)n;
-        } else if (cli_opt(argc, argv, &i, "--max-steps", &v)) {
-            if (!cli_parse_int("--max-steps", v, 1, 1L << 40, &n))
-                return 2;
-            p->max_steps = n;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "loco train: unknown option '%s' (see loco train --help)\n", argv[i]);
-            return 2;
-        } else if (*recipe) {
-            fprintf(stderr, "loco train: one recipe at a time ('%s' and '%s')\n", *recipe, argv[i]);
-            return 2;
-        } else {
-            *recipe = argv[i];
-        }
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, key, v);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+/* The summary (or with a dry run, the data counts) as one JSON object. */
+static void print_json(const struct loco_train_summary *s, bool dry_run)
+{
+    const struct loco_train_data_stats *d = &s->data;
+    cJSON *j = cJSON_CreateObject();
+    cJSON *data = cJSON_AddObjectToObject(j, "data");
+    cJSON_AddNumberToObject(data, "records", (double)d->n_records);
+    cJSON_AddNumberToObject(data, "selected", (double)d->n_selected);
+    cJSON_AddNumberToObject(data, "truncated", (double)d->n_truncated);
+    cJSON_AddNumberToObject(data, "dropped", (double)d->n_dropped);
+    cJSON_AddNumberToObject(data, "train", (double)s->n_train);
+    cJSON_AddNumberToObject(data, "validation", (double)s->n_val);
+    cJSON_AddNumberToObject(data, "tokens", (double)d->n_tokens);
+    cJSON_AddNumberToObject(data, "target_tokens", (double)d->n_target);
+    cJSON_AddNumberToObject(j, "total_steps", (double)s->total_steps);
+    if (!dry_run) {
+        cJSON_AddBoolToObject(j, "interrupted", s->interrupted);
+        cJSON_AddNumberToObject(j, "steps", (double)s->steps);
+        cJSON_AddNumberToObject(j, "resumed_from", (double)s->resumed_from);
+        cJSON_AddNumberToObject(j, "trainable_parameters", (double)s->n_params);
+        add_number(j, "tokens_per_s", s->tokens_per_s);
+        add_number(j, "train_s", s->train_s);
+        add_number(j, "validation_loss_before", s->val_before);
+        add_number(j, "validation_loss_after", s->val_after);
+        cJSON_AddStringToObject(j, "out_dir", s->out_dir);
+        cJSON_AddStringToObject(j, "adapter", s->adapter_path);
     }
-    if (!*recipe) {
-        fprintf(stderr, "loco train: no recipe given (see loco train --help)\n");
-        return 2;
-    }
-    return -1;
+    cJSON_AddStringToObject(j, "model", s->model_path);
+    char *text = cJSON_Print(j);
+    if (text)
+        puts(text);
+    free(text);
+    cJSON_Delete(j);
 }
 
 int cmd_train(int argc, char **argv)
 {
     struct loco_train_params p = loco_train_default_params();
-    const char *recipe = NULL;
-    int status = parse_flags(argc, argv, &p, &recipe);
-    if (status >= 0)
-        return status;
+    int threads = 0;
+    uint64_t max_steps = 0;
+    bool json = false;
+    struct cli_option opts[] = {
+        CLI_OPT_STRING(0, "out", &p.out_dir, "DIR",
+                       "output folder (default: the recipe's output.dir)"),
+        CLI_OPT_INT(0, "threads", &threads, "N", 1, 1024,
+                    "CPU threads (default: the recipe's, else all available)"),
+        CLI_OPT_U64_RANGE(0, "max-steps", &max_steps, "N", 1, (double)(1LL << 40),
+                          "stop after N optimizer steps (changes the schedule)"),
+        CLI_OPT_FLAG(0, "restart", &p.restart, "ignore an existing checkpoint and start over"),
+        CLI_OPT_FLAG(0, "dry-run", &p.dry_run,
+                     "parse the recipe, load the data, print counts; no training"),
+        CLI_OPT_FLAG(0, "json", &json, "print the summary (or the counts) as JSON"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"train", train_usage, NULL, opts, 1, 0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return cli_opt_exit(n_args);
+    if (n_args == 0) {
+        cli_opt_errorf("train", "no recipe given (see loco train --help)");
+        return 2;
+    }
+    const char *recipe = argv[0];
+    if (cli_opt_seen(opts, "threads"))
+        p.threads = threads;
+    if (cli_opt_seen(opts, "max-steps"))
+        p.max_steps = (int64_t)max_steps;
     struct printer pr = {.tty = isatty(STDERR_FILENO)};
     p.progress = on_progress;
     p.user = &pr;
@@ -182,7 +207,9 @@ int cmd_train(int argc, char **argv)
     signal(SIGINT, SIG_DFL);
     if (rc != LOCO_OK)
         return cli_fail("train failed");
-    if (p.dry_run)
+    if (json)
+        print_json(&s, p.dry_run);
+    else if (p.dry_run)
         print_data(&s);
     else
         print_summary(&s);

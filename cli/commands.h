@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "opt.h"
+
 int cmd_ask(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_models(int argc, char **argv);
@@ -29,7 +31,11 @@ int cmd_feedback(int argc, char **argv);
 
 /* ---- helpers shared by commands (cli/cli-util.c) ---------------------- */
 
-/* Print "loco: <msg>" plus the library's last error to stderr; returns 1. */
+/* Print "loco <command>: <message>" to stderr (the one prefix style; the
+ * command is cli_opt_command()). */
+void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "loco <command>: <what>: <the library's last error>" to stderr;
+ * returns 1. */
 int cli_fail(const char *what);
 
 struct loco_registry;
@@ -37,13 +43,11 @@ struct loco_registry;
  * else the project registry with the user overlay. Prints why and returns
  * NULL on failure. */
 struct loco_registry *cli_registry_load(const char *file);
-/* True when argv[*i] is `name` and a value follows; advances *i and stores it. */
-bool cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
-/* Parse integer/float option values; print an error naming the flag on failure. */
-bool cli_parse_int(const char *flag, const char *s, long min, long max, long *out);
-bool cli_parse_float(const char *flag, const char *s, double min, double max, double *out);
-bool cli_parse_u64(const char *flag, const char *s, uint64_t *out);
-/* True for -h / --help. */
-bool cli_is_help(const char *arg);
+/* The --registry option row (cli/opt.h): one meaning in every command that
+ * reads the registry, as cli_registry_load takes it. */
+#define CLI_REGISTRY_OPTION(dest)                                                                  \
+    CLI_OPT_STRING(0, "registry", dest, "FILE",                                                    \
+                   "read this registry file alone, without the user overlay\n"                     \
+                   "(default: the project's adapters/registry.yaml + your overlay)")
 
 #endif

@@ -2,13 +2,15 @@
  * main.c - `loco`: the command table and dispatch.
  *
  * Every command is a thin file (cli/cmd-*.c) that parses its flags, calls
- * the library and prints. This file only finds the command and prints the
- * top-level help.
+ * the library and prints. This file only finds the command (suggesting the
+ * nearest one for a typo), runs `loco help CMD` as `loco CMD --help`, and
+ * prints the top-level help.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
+#include "opt.h"
 
 struct command {
     const char *name;
@@ -43,23 +45,63 @@ static void usage(FILE *out)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nFirst time? Run `loco models pull default`, then `loco ask \"Why is the sky "
-                 "blue?\"`.\n`loco <command> --help` shows a command's options.\n");
+                 "blue?\"`.\n`loco help <command>` (or `loco <command> --help`) shows a command's "
+                 "options.\n");
+}
+
+static const struct command *find(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* "loco: unknown command 'aks'; did you mean 'ask'?" on stderr; returns 2. */
+static int unknown_command(const char *name)
+{
+    const char *names[sizeof commands / sizeof commands[0]];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        names[i] = commands[i].name;
+    const char *near = cli_opt_nearest(name, names, sizeof names / sizeof names[0]);
+    if (near)
+        fprintf(stderr, "loco: unknown command '%s'; did you mean '%s'? (see loco --help)\n", name,
+                near);
+    else
+        fprintf(stderr, "loco: unknown command '%s' (see loco --help)\n", name);
+    return 2;
+}
+
+/* `loco help CMD [SUB]`: `loco CMD [SUB] --help`. */
+static int help(int argc, char **argv)
+{
+    if (argc < 3) {
+        usage(stdout);
+        return 0;
+    }
+    const struct command *c = find(argv[2]);
+    if (!c)
+        return unknown_command(argv[2]);
+    cli_opt_set_command(c->name);
+    char *args[4] = {argv[2], argc > 3 ? argv[3] : "--help", argc > 3 ? "--help" : NULL, NULL};
+    return c->run(argc > 3 ? 3 : 2, args);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (strcmp(argv[1], "help") == 0)
+        return help(argc, argv);
     if (strcmp(argv[1], "--version") == 0) {
         printf("loco %s\n", LOCO_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "loco: unknown command '%s'\n\n", argv[1]);
-    usage(stderr);
-    return 2;
+    const struct command *c = find(argv[1]);
+    if (!c)
+        return unknown_command(argv[1]);
+    cli_opt_set_command(c->name);
+    return c->run(argc - 1, argv + 1);
 }

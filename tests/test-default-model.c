@@ -46,18 +46,13 @@ static char model_path[4096];
 static int setup(void **state)
 {
     (void)state;
-    const char *src = getenv("LOCO_SOURCE_DIR");
     char path[4096];
-    snprintf(path, sizeof path, "%s/tests/reference/smollm2-135m-instruct-q4_1.golden.json",
-             src ? src : "..");
+    test_source_path("tests/reference/smollm2-135m-instruct-q4_1.golden.json", path, sizeof path);
     golden = test_read_json(path);
     if (!golden)
         fprintf(stderr, "cannot read %s\n", path);
-    const char *env = getenv("LOCO_DEFAULT_MODEL");
-    if (env)
-        snprintf(model_path, sizeof model_path, "%s", env);
-    else if (loco_models_resolve("default", model_path, sizeof model_path) != LOCO_OK)
-        model_path[0] = '\0';
+    if (!test_default_model(model_path, sizeof model_path))
+        model_path[0] = '\0'; /* each test skips */
     return golden ? 0 : -1;
 }
 
@@ -202,5 +197,5 @@ int main(void)
         cmocka_unit_test(test_f32_activations),
         cmocka_unit_test(test_quantized_activations),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return LOCO_RUN_TESTS(tests, setup, teardown);
 }

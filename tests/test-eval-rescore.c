@@ -131,15 +131,6 @@ static void cleanup(struct tmp *t)
     rmdir(t->dir);
 }
 
-static int have_python(void)
-{
-    char path[512];
-    if (loco_sandbox_find_program("python3", path, sizeof path) == LOCO_OK)
-        return 1;
-    fprintf(stderr, "skipping: python3 not found (%s)\n", loco_error_message());
-    return 0;
-}
-
 /* ---- numeric: the stored scores were wrong both ways ---------------------------- */
 
 #define N_NUMERIC 60 /* above the gates' floor of 50 paired items */
@@ -244,7 +235,7 @@ static void test_numeric_rescored(void **state)
 static void test_code_rescored(void **state)
 {
     (void)state;
-    if (!have_python())
+    if (!test_have_python())
         skip();
     struct tmp t;
     write_bench(&t, "adders.jsonl",
@@ -414,5 +405,5 @@ int main(void)
         cmocka_unit_test(test_judged_stands),    cmocka_unit_test(test_gsm8k_rescored),
         cmocka_unit_test(test_refused),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

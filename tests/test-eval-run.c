@@ -8,7 +8,8 @@
  *     continuous statistics, reproducible from the seed;
  *   - a custom item's system message is sent and is part of its key;
  *   - llm_judge items judged by the base model in process: every judgment
- *     a rating in range or unparseable, each counted, repeat runs cached.
+ *     a rating in range or unparseable, each counted, repeat runs cached;
+ *   - the record's head: the model's and an adapter file's sha256s.
  * Skips when ../shared (or python3, for the code items) is absent.
  */
 #include <setjmp.h>
@@ -23,8 +24,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "eval/bench_internal.h"
 #include "loco/eval.h"
 #include "loco/evalcache.h"
+#include "loco/lora.h"
+#include "loco/models.h"
 #include "loco/model.h"
 #include "loco/sandbox.h"
 #include "testutil.h"
@@ -53,11 +57,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    if (f->dir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-        (void)!system(cmd);
-    }
+    if (f->dir[0])
+        test_rm_rf(f->dir);
     loco_model_free(f->m);
     free(f);
     return 0;
@@ -302,6 +303,82 @@ static void test_llm_judge_local(void **state)
     loco_eval_bench_free(&b);
 }
 
+/* The record's head names the model and adapter files by sha256: the
+ * model's as loco_model_sha256 gives it, the adapter file's as read. */
+static void test_record_info(void **state)
+{
+    struct fixture *f = *state;
+    if (!f->m)
+        skip();
+    const struct loco_hparams *hp = loco_model_hparams(f->m);
+    int64_t C = hp->n_embd, out = (int64_t)hp->n_head * hp->head_dim;
+    float *a = calloc((size_t)C, sizeof *a), *b = calloc((size_t)out, sizeof *b);
+    assert_true(a && b);
+    a[0] = b[0] = 1; /* rank 1 on layer 0's q */
+    struct loco_lora_pair pair = {0, LOCO_LORA_Q, C, out, 1, a, b};
+    char sha[65], path[256], asha[65];
+    assert_int_equal(loco_model_sha256(f->m, sha), LOCO_OK);
+    struct loco_adapter_meta meta = {.arch = "llama", .base_sha256 = sha, .name = "tiny",
+                                     .domain = "math", .alpha = 1};
+    snprintf(path, sizeof path, "%s/tiny.gguf", f->dir);
+    assert_int_equal(loco_adapter_write(path, &meta, &pair, 1, LOCO_TYPE_F32), LOCO_OK);
+    struct loco_adapter *ad = loco_adapter_load(path, f->m);
+    assert_non_null(ad);
+    struct loco_eval_record_info info;
+    assert_int_equal(loco_eval_record_info_fill(&info, f->m, f->path, ad, 0.5f), LOCO_OK);
+    assert_string_equal(info.model_path, f->path);
+    assert_string_equal(info.model_sha256, sha);
+    assert_int_equal(loco_models_sha256_file(path, asha), LOCO_OK);
+    assert_string_equal(info.adapter_sha256, asha);
+    assert_string_equal(info.adapter_name, "tiny");
+    assert_string_equal(info.adapter_domain, "math");
+    assert_string_equal(info.adapter_path, path);
+    assert_true(info.scale == 0.5f && !info.contam_checked && !info.date[0]);
+    assert_int_equal(loco_eval_record_info_fill(&info, f->m, f->path, NULL, 1), LOCO_ERR_INVALID);
+    loco_adapter_free(ad);
+    free(a);
+    free(b);
+}
+
+/* A built-in benchmark's data file that is a FIFO is refused at once (it
+ * would wait for a writer forever); a missing one names --shared. */
+static void test_builtin_data_fifo(void **state)
+{
+    (void)state;
+    char dir[64], path[160];
+    test_make_tmpdir(dir, sizeof dir, "eval-fifo");
+    struct loco_eval_params p = loco_eval_default_params();
+    p.shared_dir = dir;
+    bool binary;
+    size_t n;
+    assert_int_equal(loco_eval_bench_info("gsm8k", &p, &binary, &n, NULL), LOCO_ERR_NOT_FOUND);
+    assert_non_null(strstr(loco_error_message(), "--shared"));
+    snprintf(path, sizeof path, "%s/datasets", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/datasets/gsm8k", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/datasets/gsm8k/test.jsonl", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    alarm(20); /* a hang fails the test instead of stalling the suite */
+    assert_int_equal(loco_eval_bench_info("gsm8k", &p, &binary, &n, NULL), LOCO_ERR_INVALID);
+    alarm(0);
+    assert_non_null(strstr(loco_error_message(), "benchmark gsm8k"));
+    assert_non_null(strstr(loco_error_message(), "FIFO"));
+    test_rm_rf(dir);
+}
+
+/* The seeds of sampled answers (stream 0) and judgments (stream 1) are
+ * stored in cache keys and records: pinned, so a change to how they are
+ * derived (splitmix64's finaliser of seed + golden * (stream:index + 1))
+ * cannot go unnoticed. */
+static void test_derived_seeds_pinned(void **state)
+{
+    (void)state;
+    assert_true(eval_derive_seed(42, 0, 0) == 0xbdd732262feb6e95ull);
+    assert_true(eval_derive_seed(42, 0, 3) == 0x581ce1ff0e4ae394ull);
+    assert_true(eval_derive_seed(42, 1, 2) == 0x92edce6ac2a39926ull);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +386,9 @@ int main(void)
         cmocka_unit_test(test_custom_system_message),
         cmocka_unit_test(test_sampled_code_pass_at_k),
         cmocka_unit_test(test_llm_judge_local),
+        cmocka_unit_test(test_record_info),
+        cmocka_unit_test(test_derived_seeds_pinned),
+        cmocka_unit_test(test_builtin_data_fifo),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return LOCO_RUN_TESTS(tests, setup, teardown);
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "loco/eval.h"
+#include "testutil.h"
 
 /* A one-benchmark record of a pass/fail run: n items, the base right on
  * `base_k`, b items the base alone right, c the adapter alone. */
@@ -313,5 +314,5 @@ int main(void)
         cmocka_unit_test(test_regate),
         cmocka_unit_test(test_bench_name),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "loco/evalcache.h"
+#include "testutil.h"
 
 static char dir[64];
 
@@ -30,9 +31,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    test_rm_rf(dir);
+    return 0;
 }
 
 static void test_keys(void **state)
@@ -197,5 +197,5 @@ int main(void)
         cmocka_unit_test(test_two_writers),   cmocka_unit_test(test_killed_writer),
         cmocka_unit_test(test_not_a_cache),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return LOCO_RUN_TESTS(tests, setup, teardown);
 }

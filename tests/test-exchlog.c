@@ -1,15 +1,11 @@
 /*
- * test-exchlog.c - the exchange log and the learned router.
- *
- * The log: an exchange logged and read back field by field, its answer
- * filled in later, listing newest first with filters, feedback (consistency
- * rules, unknown ids, the latest judgement counting), refusing files that
- * are not a log (another SQLite database, the evaluation cache, a text
- * file, a newer schema) without writing into them, two processes logging
- * at once, and hostile strings. The learned router: no feedback decides as
- * the keyword router; feedback turns a misrouted query around; and a
- * replayed stream of labelled queries raises its accuracy on held-out
- * queries above the keyword router's.
+ * test-exchlog.c - the exchange log: an exchange logged and read back field
+ * by field, its answer filled in later, listing newest first with filters,
+ * feedback (consistency rules, unknown ids, the latest judgement counting),
+ * refusing files that are not a log (another SQLite database, the
+ * evaluation cache, a text file, a newer schema) without writing into them,
+ * two processes logging at once, and hostile strings. The learned router,
+ * which reads this log, is tested in test-router.c.
  *
  * LOCO_LOG_DB points at a temporary file throughout: the tests never touch
  * the user's log.
@@ -32,12 +28,12 @@
 #include "loco/exchlog.h"
 #include "loco/registry.h"
 #include "loco/router.h"
+#include "testutil.h"
 
 #define SHA_A "1111111111111111111111111111111111111111111111111111111111111111"
-#define SHA_B "2222222222222222222222222222222222222222222222222222222222222222"
 
 static char dir[64];
-static char log_path[128], reg_path[128];
+static char log_path[128];
 
 /* ---- helpers ----------------------------------------------------------------- */
 
@@ -79,18 +75,6 @@ static void math_decision(struct loco_route_decision *d)
     d->ms = 0.25;
 }
 
-static int64_t log_one(struct loco_exchlog *log, const char *query,
-                       const struct loco_route_decision *d, const char *adapter)
-{
-    struct loco_exchange e = {.command = "ask", .query = query, .route = d, .adapter = adapter,
-                              .answer = "an answer", .model = "/m/model.gguf",
-                              .model_sha256 = SHA_A, .n_prompt = 12, .n_generated = 5,
-                              .first_token_ms = 40, .total_ms = 90};
-    int64_t id = 0;
-    assert_int_equal(loco_exchlog_add(log, &e, &id), LOCO_OK);
-    assert_true(id > 0);
-    return id;
-}
 
 /* ---- the log --------------------------------------------------------------------- */
 
@@ -174,11 +158,11 @@ static void test_list(void **state)
     struct loco_exchlog *log = fresh_log();
     struct loco_route_decision d;
     math_decision(&d);
-    log_one(log, "How many APPLES?", &d, "math-v1");   /* 1 */
-    log_one(log, "What is the capital?", NULL, "");    /* 2: not routed, base model */
-    log_one(log, "How many pears?", &d, "");           /* 3: math, but the base answered */
+    test_log_one(log, "How many APPLES?", &d, "math-v1");   /* 1 */
+    test_log_one(log, "What is the capital?", NULL, "");    /* 2: not routed, base model */
+    test_log_one(log, "How many pears?", &d, "");           /* 3: math, but the base answered */
     snprintf(d.domain, sizeof d.domain, "base");
-    log_one(log, "Who wrote Hamlet?", &d, "");         /* 4 */
+    test_log_one(log, "Who wrote Hamlet?", &d, "");         /* 4 */
 
     struct loco_exchange_record *r;
     size_t n;
@@ -230,9 +214,9 @@ static void test_feedback(void **state)
     struct loco_exchlog *log = fresh_log();
     struct loco_route_decision d;
     math_decision(&d);
-    int64_t a = log_one(log, "How many pens?", &d, "math-v1");
-    int64_t b = log_one(log, "Sum the list in Python", &d, "math-v1");
-    int64_t c = log_one(log, "hello", NULL, "");
+    int64_t a = test_log_one(log, "How many pens?", &d, "math-v1");
+    int64_t b = test_log_one(log, "Sum the list in Python", &d, "math-v1");
+    int64_t c = test_log_one(log, "hello", NULL, "");
 
     assert_int_equal(loco_exchlog_feedback(log, a, true, NULL), LOCO_OK);
     assert_int_equal(loco_exchlog_feedback(log, a, true, "math"), LOCO_OK); /* same domain */
@@ -499,278 +483,6 @@ static void test_hostile_strings(void **state)
     loco_exchlog_close(log);
 }
 
-/* ---- the learned router ---------------------------------------------------------- */
-
-static void put_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static void adapter_yaml(char *buf, size_t cap, const char *name, const char *domain,
-                         const char *keywords)
-{
-    snprintf(buf, cap,
-             "  - name: %s\n    domain: %s\n    version: 1.0.0\n    file: %s.gguf\n"
-             "    sha256: " SHA_A "\n    base_sha256: " SHA_B "\n"
-             "    lora: {rank: 2, alpha: 4, targets: [q]}\n"
-             "    provenance: {recipe: r.yaml, data: d, seed: 1, semester: 2026-S2, "
-             "authors: [A]}\n"
-             "    router:\n      keywords: [%s]\n      examples: [\"x\"]\n"
-             "    status: active\n",
-             name, domain, name, keywords);
-}
-
-/* math, code and writing, each with an active adapter and a few keywords */
-static struct loco_registry *load_registry(void)
-{
-    char a[1024], b[1024], c[1024], all[8192];
-    adapter_yaml(a, sizeof a, "math", "math", "how many, total, sum");
-    adapter_yaml(b, sizeof b, "code", "code", "python, function, write a function");
-    adapter_yaml(c, sizeof c, "writing", "writing", "you are a, poem");
-    snprintf(all, sizeof all,
-             "schema_version: 2\n"
-             "base_model: {name: T, file: t.gguf, sha256: " SHA_B ", architecture: llama, "
-             "academic_year: \"2026\"}\n"
-             "domains:\n  math: {primary_benchmark: gsm8k, benchmarks: [gsm8k]}\n"
-             "  code: {primary_benchmark: mbpp, benchmarks: [mbpp]}\n"
-             "  writing: {primary_benchmark: judge, benchmarks: [judge]}\n"
-             "adapters:\n%s%s%s",
-             a, b, c);
-    put_file(reg_path, all);
-    struct loco_registry_params p = loco_registry_default_params();
-    p.project_path = reg_path;
-    p.user_path = "";
-    struct loco_registry *r = loco_registry_load(&p);
-    if (!r)
-        fail_msg("%s", loco_error_message());
-    return r;
-}
-
-static struct loco_router *open_router(struct loco_registry *reg, const char *name)
-{
-    struct loco_router_env env = {.reg = reg};
-    struct loco_router *r = loco_router_open(&env, name);
-    if (!r)
-        fail_msg("%s", loco_error_message());
-    return r;
-}
-
-static const char *const probe[] = {
-    "How many marbles in total?", "Write a function in python", "sum in python",
-    "You are a pirate. Greet the crew.", "What is the capital of France?", "",
-    "Hello there.\nThe sum is large.",
-};
-
-static void same_decisions(struct loco_router *kw, struct loco_router *learned)
-{
-    struct loco_route_decision a, b;
-    for (size_t i = 0; i < sizeof probe / sizeof probe[0]; i++) {
-        assert_int_equal(loco_route(kw, probe[i], &a), LOCO_OK);
-        assert_int_equal(loco_route(learned, probe[i], &b), LOCO_OK);
-        assert_string_equal(b.router, "learned");
-        assert_string_equal(a.domain, b.domain);
-        assert_string_equal(a.adapter, b.adapter);
-        for (size_t l = 0; l < a.n; l++)
-            assert_true(fabs(a.prob[l] - b.prob[l]) < 1e-12);
-        assert_non_null(strstr(b.reason, "learned from 0 feedback records"));
-        assert_non_null(strstr(b.reason, a.reason));
-    }
-}
-
-static void test_learned_without_feedback(void **state)
-{
-    (void)state;
-    remove_log(log_path);
-    struct loco_registry *reg = load_registry();
-    struct loco_router *kw = open_router(reg, "keyword");
-    assert_non_null(loco_router_find("learned"));
-    struct loco_router *learned = open_router(reg, "learned"); /* no log file */
-    same_decisions(kw, learned);
-    assert_int_equal(access(log_path, F_OK), -1); /* reading does not create the log */
-    loco_router_close(learned);
-
-    /* exchanges without feedback teach nothing */
-    struct loco_exchlog *log = fresh_log();
-    struct loco_route_decision d;
-    assert_int_equal(loco_route(kw, "How many marbles?", &d), LOCO_OK);
-    log_one(log, "How many marbles?", &d, "math");
-    loco_exchlog_close(log);
-    learned = open_router(reg, "learned");
-    same_decisions(kw, learned);
-    loco_router_close(learned);
-
-    /* a log that is not a log: the router refuses with the reason */
-    remove_log(log_path);
-    put_file(log_path, "not a database, only some text that is long enough to be checked\n");
-    struct loco_router_env env = {.reg = reg};
-    assert_null(loco_router_open(&env, "learned"));
-    assert_non_null(strstr(loco_error_message(), "not an SQLite database"));
-    remove_log(log_path);
-    loco_router_close(kw);
-    loco_registry_free(reg);
-}
-
-/* Route `query`, log it and judge it: right domain `label`. */
-static void judge(struct loco_exchlog *log, struct loco_router *r, const char *query,
-                  const char *label)
-{
-    struct loco_route_decision d;
-    assert_int_equal(loco_route(r, query, &d), LOCO_OK);
-    int64_t id = log_one(log, query, &d, d.adapter);
-    bool good = !strcmp(d.domain, label);
-    assert_int_equal(loco_exchlog_feedback(log, id, good, good ? NULL : label), LOCO_OK);
-}
-
-static void test_learned_feedback_fixes_a_route(void **state)
-{
-    (void)state;
-    struct loco_registry *reg = load_registry();
-    struct loco_router *kw = open_router(reg, "keyword");
-    const char *query = "Pretend to be a pirate captain and give a speech to the crew";
-    struct loco_route_decision d;
-    assert_int_equal(loco_route(kw, query, &d), LOCO_OK);
-    assert_string_equal(d.domain, "base"); /* no writing keyword: misrouted */
-
-    /* users correct a few role-play requests (not this one) */
-    struct loco_exchlog *log = fresh_log();
-    const char *roleplay[] = {
-        "Pretend to be a knight and describe your castle",
-        "Act as a pirate and tell me about your ship",
-        "Pretend you are a dragon guarding gold",
-        "Give a speech as the captain of a starship crew",
-    };
-    for (int rep = 0; rep < 2; rep++)
-        for (size_t i = 0; i < 4; i++)
-            judge(log, kw, roleplay[i], "writing");
-    /* and confirm some routes that were right */
-    judge(log, kw, "How many marbles in total?", "math");
-    judge(log, kw, "Write a function in python", "code");
-    judge(log, kw, "What is the capital of France?", "base");
-    /* "bad" alone: the sum here is not arithmetic, but nobody said what it is */
-    struct loco_route_decision dm;
-    assert_int_equal(loco_route(kw, "The sum of human knowledge, in an essay", &dm), LOCO_OK);
-    assert_string_equal(dm.domain, "math");
-    int64_t id = log_one(log, "The sum of human knowledge, in an essay", &dm, "math");
-    assert_int_equal(loco_exchlog_feedback(log, id, false, NULL), LOCO_OK);
-    loco_exchlog_close(log);
-
-    struct loco_router *learned = open_router(reg, "learned");
-    assert_int_equal(loco_route(learned, query, &d), LOCO_OK);
-    assert_string_equal(d.domain, "writing");
-    assert_string_equal(d.adapter, "writing");
-    assert_non_null(strstr(d.reason, "learned from 12 feedback records"));
-    assert_true(d.confidence > 0.5);
-    /* what was right stays right */
-    assert_int_equal(loco_route(learned, "How many marbles in total?", &d), LOCO_OK);
-    assert_string_equal(d.domain, "math");
-    assert_int_equal(loco_route(learned, "Write a function in python", &d), LOCO_OK);
-    assert_string_equal(d.domain, "code");
-    assert_int_equal(loco_route(learned, "What is the capital of France?", &d), LOCO_OK);
-    assert_string_equal(d.domain, "base");
-    /* the negative example lowered math for its query */
-    struct loco_route_decision after;
-    assert_int_equal(loco_route(learned, "The sum of human knowledge, in an essay", &after),
-                     LOCO_OK);
-    assert_true(after.prob[0] < dm.prob[0]);
-    loco_router_close(learned);
-    loco_router_close(kw);
-    loco_registry_free(reg);
-    remove_log(log_path);
-}
-
-/* ---- a replayed feedback stream --------------------------------------------------- */
-
-/* Words of each label's queries; none of them is a registry keyword. */
-static const char *const vocab[4][8] = {
-    {"apples", "coins", "dollars", "price", "minutes", "cost", "each", "remaining"},    /* math */
-    {"array", "string", "reverse", "sort", "integer", "loop", "dictionary", "return"}, /* code */
-    {"pirate", "knight", "dragon", "villain", "captain", "speech", "wizard", "crew"},  /* writing */
-    {"capital", "planet", "river", "volcano", "ocean", "invented", "animal", "history"}, /* base */
-};
-static const char *const labels[4] = {"math", "code", "writing", "base"};
-/* keywords of another domain that mislead the keyword router */
-static const char *const decoys[3] = {"sum", "function", "poem"};
-
-static uint32_t next_rand(uint64_t *s)
-{
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint32_t)(*s >> 33);
-}
-
-/* n labelled queries: two or three words of their label, and in one of
- * three a keyword of another domain. */
-static struct loco_route_item *stream(size_t n, uint64_t seed)
-{
-    struct loco_route_item *items = calloc(n, sizeof *items);
-    assert_non_null(items);
-    for (size_t i = 0; i < n; i++) {
-        size_t l = i % 4;
-        char q[256];
-        int len = snprintf(q, sizeof q, "Tell me about the %s and the %s",
-                           vocab[l][next_rand(&seed) % 8], vocab[l][next_rand(&seed) % 8]);
-        if (next_rand(&seed) % 2)
-            len += snprintf(q + len, sizeof q - (size_t)len, " with a %s",
-                            vocab[l][next_rand(&seed) % 8]);
-        size_t decoy = next_rand(&seed) % 3;
-        if (next_rand(&seed) % 3 == 0 && strcmp(labels[decoy], labels[l]))
-            snprintf(q + len, sizeof q - (size_t)len, " and its %s", decoys[decoy]);
-        items[i].query = strdup(q);
-        items[i].domain = strdup(labels[l]);
-    }
-    return items;
-}
-
-static double accuracy(struct loco_registry *reg, const char *router,
-                       const struct loco_route_item *items, size_t n)
-{
-    struct loco_router *r = open_router(reg, router);
-    struct loco_route_bench *b = malloc(sizeof *b);
-    assert_non_null(b);
-    assert_int_equal(loco_route_bench_run(r, items, n, b), LOCO_OK);
-    double acc = b->accuracy;
-    free(b);
-    loco_router_close(r);
-    return acc;
-}
-
-static void test_learned_replay_raises_accuracy(void **state)
-{
-    (void)state;
-    struct loco_registry *reg = load_registry();
-    const size_t n_fb = 200, n_test = 100, chunks = 4;
-    struct loco_route_item *fb = stream(n_fb, 1), *test = stream(n_test, 2);
-    remove_log(log_path);
-    double keyword = accuracy(reg, "keyword", test, n_test);
-    double acc[5];
-    acc[0] = accuracy(reg, "learned", test, n_test);
-    assert_true(fabs(acc[0] - keyword) < 1e-12); /* no feedback yet */
-    for (size_t c = 0; c < chunks; c++) {
-        struct loco_exchlog *log;
-        assert_int_equal(loco_exchlog_open(log_path, &log), LOCO_OK);
-        struct loco_router *r = open_router(reg, "learned");
-        size_t good = 0, from = n_fb * c / chunks, to = n_fb * (c + 1) / chunks;
-        assert_int_equal(loco_learned_replay(log, r, fb + from, to - from, &good), LOCO_OK);
-        assert_true(good <= to - from);
-        loco_router_close(r);
-        assert_int_equal(loco_exchlog_count(log, true), (int64_t)to);
-        loco_exchlog_close(log);
-        acc[c + 1] = accuracy(reg, "learned", test, n_test);
-    }
-    printf("keyword %.2f; learned after 0/50/100/150/200 feedback records: %.2f %.2f %.2f %.2f "
-           "%.2f\n", keyword, acc[0], acc[1], acc[2], acc[3], acc[4]);
-    assert_true(keyword < 0.5);          /* the stream defeats the keywords */
-    assert_true(acc[1] > keyword + 0.2); /* a first chunk already helps */
-    assert_true(acc[4] >= 0.9);
-    assert_true(acc[4] >= acc[1]);
-    loco_route_items_free(fb, n_fb);
-    loco_route_items_free(test, n_test);
-    loco_registry_free(reg);
-    remove_log(log_path);
-}
-
 /* ---- fixture ------------------------------------------------------------------- */
 
 static int setup(void **state)
@@ -780,7 +492,6 @@ static int setup(void **state)
     if (!mkdtemp(dir))
         return -1;
     snprintf(log_path, sizeof log_path, "%s/logs.sqlite", dir);
-    snprintf(reg_path, sizeof reg_path, "%s/registry.yaml", dir);
     setenv("LOCO_LOG_DB", log_path, 1); /* never the user's log */
     return 0;
 }
@@ -789,7 +500,6 @@ static int teardown(void **state)
 {
     (void)state;
     remove_log(log_path);
-    unlink(reg_path);
     return rmdir(dir);
 }
 
@@ -803,9 +513,6 @@ int main(void)
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_two_processes),
         cmocka_unit_test(test_hostile_strings),
-        cmocka_unit_test(test_learned_without_feedback),
-        cmocka_unit_test(test_learned_feedback_fixes_a_route),
-        cmocka_unit_test(test_learned_replay_raises_accuracy),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return LOCO_RUN_TESTS(tests, setup, teardown);
 }

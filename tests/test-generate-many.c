@@ -245,5 +245,5 @@ int main(void)
         cmocka_unit_test(test_with_adapter),
         cmocka_unit_test(test_failures_and_stop),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return LOCO_RUN_TESTS(tests, setup, teardown);
 }

@@ -241,6 +241,13 @@ static void check_every_scalar(const struct loco_gguf *g)
     assert_true(f == 1.5f);
     assert_int_equal(loco_gguf_get_f32(g, "t.f64", &f), LOCO_OK); /* FLOAT64 narrows */
     assert_true(f == (float)-2.25e300);
+    double d = 0;
+    assert_int_equal(loco_gguf_get_f64(g, "t.f64", &d), LOCO_OK); /* as stored */
+    assert_true(d == -2.25e300);
+    assert_int_equal(loco_gguf_get_f64(g, "t.f32", &d), LOCO_OK);
+    assert_true(d == 1.5);
+    assert_int_equal(loco_gguf_get_f64(g, "t.str", &d), LOCO_ERR_TYPE);
+    assert_int_equal(loco_gguf_get_f64(g, "t.nosuch", &d), LOCO_ERR_NOT_FOUND);
     assert_int_equal(loco_gguf_get_bool(g, "t.true", &b), LOCO_OK);
     assert_true(b);
     assert_int_equal(loco_gguf_get_bool(g, "t.false", &b), LOCO_OK);
@@ -978,6 +985,51 @@ static void test_duplicate_tensor_name(void **state)
     expect_reject(&b, "duplicate tensor name 'w'", "offset 24");
 }
 
+/* Two tensors whose data ranges share bytes are refused, naming both; so is
+ * one whose range lies inside another's; touching ranges and empty tensors
+ * are fine. */
+static void test_overlapping_tensors(void **state)
+{
+    static const uint8_t zero[128];
+    struct bytes b = {.len = 0};
+    const int64_t ne8[1] = {8}, ne16[1] = {16}, ne0[1] = {0};
+    struct loco_gguf *g;
+    uint8_t *copy;
+    (void)state;
+
+    /* "a" is [0, 64); "b" starts at 32 */
+    put_header(&b, 3, 2, 0);
+    put_tensor_info(&b, "a", 1, ne16, LOCO_TYPE_F32, 0);
+    put_tensor_info(&b, "b", 1, ne8, LOCO_TYPE_F32, 32);
+    put_pad(&b, 32);
+    put(&b, zero, 96);
+    expect_reject(&b, "tensors 'a' (data [0, 64)) and 'b' (data [32, 64)) overlap", NULL);
+
+    /* the same offset twice, listed in the other order: found by sorting */
+    b.len = 0;
+    put_header(&b, 3, 3, 0);
+    put_tensor_info(&b, "late", 1, ne8, LOCO_TYPE_F32, 64);
+    put_tensor_info(&b, "big", 1, ne16, LOCO_TYPE_F32, 0);
+    put_tensor_info(&b, "inner", 1, ne8, LOCO_TYPE_F32, 32); /* inside "big" */
+    put_pad(&b, 32);
+    put(&b, zero, 96);
+    expect_reject(&b, "'big'", "'inner'");
+
+    /* adjacent ranges and an empty tensor at a used offset load */
+    b.len = 0;
+    put_header(&b, 3, 3, 0);
+    put_tensor_info(&b, "x", 1, ne8, LOCO_TYPE_F32, 0);
+    put_tensor_info(&b, "y", 1, ne8, LOCO_TYPE_F32, 32);
+    put_tensor_info(&b, "e", 1, ne0, LOCO_TYPE_F32, 32);
+    put_pad(&b, 32);
+    put(&b, zero, 64);
+    g = open_copy(b.data, b.len, &copy);
+    assert_non_null(g);
+    assert_int_equal(loco_gguf_n_tensors(g), 3);
+    loco_gguf_close(g);
+    free(copy);
+}
+
 /* ---- atomic writes ----------------------------------------------------- */
 
 /* Write a one-key file holding `value` to path. */
@@ -1114,9 +1166,10 @@ int main(void)
         cmocka_unit_test(test_bad_tensor_infos),
         cmocka_unit_test(test_tensor_data_out_of_file),
         cmocka_unit_test(test_duplicate_tensor_name),
+        cmocka_unit_test(test_overlapping_tensors),
         cmocka_unit_test(test_overwrite_replaces),
         cmocka_unit_test(test_failed_write_keeps_original),
         cmocka_unit_test(test_failed_rename_cleans_up),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return LOCO_RUN_TESTS(tests, setup, teardown);
 }

@@ -23,14 +23,9 @@
 
 #include "loco/eval.h"
 #include "loco/judge.h"
+#include "testutil.h"
 
 /* |got - want| <= tol, in double precision (cmocka's float assert rounds). */
-static void assert_near(double got, double want, double tol)
-{
-    if (!(fabs(got - want) <= tol))
-        fail_msg("%.17g differs from %.17g by more than %g", got, want, tol);
-}
-
 /* ---- pass@k ---------------------------------------------------------------- */
 
 static void test_pass_at_k_hand_values(void **state)
@@ -216,17 +211,7 @@ static void test_prompt_prometheus(void **state)
 static void test_docs_show_the_prompts(void **state)
 {
     (void)state;
-    const char *dir = getenv("LOCO_SOURCE_DIR") ? getenv("LOCO_SOURCE_DIR") : ".";
-    char path[1024];
-    snprintf(path, sizeof path, "%s/docs/benchmarks.md", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "skipping: %s not found (set LOCO_SOURCE_DIR)\n", path);
-        skip();
-    }
-    static char docs[1 << 17];
-    docs[fread(docs, 1, sizeof docs - 1, f)] = '\0';
-    fclose(f);
+    char *docs = test_source_text("docs/benchmarks.md");
     char *mt =
         loco_judge_prompt(LOCO_JUDGE_MTBENCH, "<request>", "<answer>", "<reference>", "<rubric>");
     char *pr = loco_judge_prompt(LOCO_JUDGE_PROMETHEUS, "<request>", "<answer>", NULL, NULL);
@@ -235,6 +220,7 @@ static void test_docs_show_the_prompts(void **state)
     expect_in(docs, loco_judge_system_prompt());
     free(mt);
     free(pr);
+    free(docs);
 }
 
 static void test_rubric_names(void **state)
@@ -472,5 +458,5 @@ int main(void)
         cmocka_unit_test(test_completion_content),
         cmocka_unit_test(test_http_judge),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

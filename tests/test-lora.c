@@ -332,7 +332,28 @@ static void test_resolve(void **state)
     assert_int_equal(loco_adapters_resolve("bad name", out, sizeof out), LOCO_ERR_INVALID);
     assert_int_equal(loco_adapters_dir(out, sizeof out), LOCO_OK);
     assert_string_equal(out, dir);
+    /* a FIFO or a folder given as the adapter is named as such, not "missing" */
+    snprintf(path, sizeof path, "%s/pipe.gguf", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(loco_adapters_resolve(path, out, sizeof out), LOCO_ERR_INVALID);
+    assert_non_null(strstr(loco_error_message(), "FIFO"));
+    snprintf(path, sizeof path, "%s/nested", dir);
+    assert_int_equal(loco_adapters_resolve(path, out, sizeof out), LOCO_ERR_INVALID);
+    assert_non_null(strstr(loco_error_message(), "folder"));
     unsetenv("LOCO_ADAPTERS_DIR");
+    /* without it: the XDG data folder (core/util.h's loco_user_path) */
+    const char *xdg = getenv("XDG_DATA_HOME");
+    char *saved = xdg ? strdup(xdg) : NULL;
+    setenv("XDG_DATA_HOME", "/data/", 1);
+    assert_int_equal(loco_adapters_dir(out, sizeof out), LOCO_OK);
+    assert_string_equal(out, "/data/locollm/adapters");
+    assert_int_equal(loco_adapters_dir(out, 8), LOCO_ERR_RANGE);
+    assert_non_null(strstr(loco_error_message(), "adapters directory path is too long"));
+    if (saved)
+        setenv("XDG_DATA_HOME", saved, 1);
+    else
+        unsetenv("XDG_DATA_HOME");
+    free(saved);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
@@ -755,16 +776,29 @@ static void test_refusals(void **state)
     free_adapter(&ra);
 }
 
+/* How write_raw_adapter stores adapter.lora.alpha. */
+struct raw_alpha {
+    float f32;
+    double f64;      /* stored as FLOAT64 when not 0 */
+    const char *str; /* stored as a STRING when not NULL */
+};
+
 /* An adapter written field by field with the GGUF writer, bypassing the
  * checks of loco_adapter_write: alpha as given, pair p's halves as given. */
-static void write_raw_adapter(const char *path, float alpha, const struct loco_lora_pair *p)
+static void write_raw_adapter_alpha(const char *path, struct raw_alpha al,
+                                    const struct loco_lora_pair *p)
 {
     struct loco_gguf_writer *w = loco_gguf_writer_init();
     char name[128];
     assert_int_equal(loco_gguf_writer_set_str(w, "general.architecture", "llama"), LOCO_OK);
     assert_int_equal(loco_gguf_writer_set_str(w, "general.type", "adapter"), LOCO_OK);
     assert_int_equal(loco_gguf_writer_set_str(w, "adapter.type", "lora"), LOCO_OK);
-    assert_int_equal(loco_gguf_writer_set_f32(w, "adapter.lora.alpha", alpha), LOCO_OK);
+    if (al.str)
+        assert_int_equal(loco_gguf_writer_set_str(w, "adapter.lora.alpha", al.str), LOCO_OK);
+    else if (al.f64 != 0)
+        assert_int_equal(loco_gguf_writer_set_f64(w, "adapter.lora.alpha", al.f64), LOCO_OK);
+    else
+        assert_int_equal(loco_gguf_writer_set_f32(w, "adapter.lora.alpha", al.f32), LOCO_OK);
     int64_t ne_a[2] = {p->n_in, p->rank}, ne_b[2] = {p->rank, p->n_out};
     snprintf(name, sizeof name, "blk.%d.%s.weight.lora_a", p->layer,
              loco_lora_target_tensor(p->target));
@@ -774,6 +808,11 @@ static void write_raw_adapter(const char *path, float alpha, const struct loco_l
     assert_int_equal(loco_gguf_writer_add_tensor(w, name, LOCO_TYPE_F32, 2, ne_b, p->b), LOCO_OK);
     assert_int_equal(loco_gguf_writer_write(w, path), LOCO_OK);
     loco_gguf_writer_free(w);
+}
+
+static void write_raw_adapter(const char *path, float alpha, const struct loco_lora_pair *p)
+{
+    write_raw_adapter_alpha(path, (struct raw_alpha){.f32 = alpha}, p);
 }
 
 /* Scalars and weights that would make the logits NaN are refused on load,
@@ -799,6 +838,16 @@ static void test_hostile_adapters(void **state)
                          LOCO_ERR_INVALID);
     }
     assert_non_null(strstr(loco_error_message(), "65537"));
+    /* the message shows alpha as stored: an f64 1e300 is not shown as the inf
+     * it would become as a float; a string is named as one */
+    snprintf(path, sizeof path, "%s/alpha-f64.gguf", f->dir);
+    write_raw_adapter_alpha(path, (struct raw_alpha){.f64 = 1e300}, &ra.pairs[0]);
+    assert_null(loco_adapter_load(path, f->base));
+    assert_non_null(strstr(loco_error_message(), "adapter.lora.alpha = 1e+300 "));
+    snprintf(path, sizeof path, "%s/alpha-str.gguf", f->dir);
+    write_raw_adapter_alpha(path, (struct raw_alpha){.str = "thirty-two"}, &ra.pairs[0]);
+    assert_null(loco_adapter_load(path, f->base));
+    assert_non_null(strstr(loco_error_message(), "has type STRING"));
     /* the largest alpha accepted still loads */
     snprintf(path, sizeof path, "%s/alpha-max.gguf", f->dir);
     write_raw_adapter(path, 65536.0f, &ra.pairs[0]);
@@ -837,5 +886,5 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_hostile_adapters),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return LOCO_RUN_TESTS(tests, setup, teardown);
 }

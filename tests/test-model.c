@@ -187,7 +187,7 @@ static void test_stories_greedy(void **state)
 /*
  * Tolerances. With f32 activations every file must match llama.cpp run on
  * its exact dequantization to f32 level (2e-3; gemma3 1e-2 because of
- * ggml's fp16 GELU table, see shared/fixtures/MANIFEST.md).
+ * ggml's fp16 GELU table, see docs/model.md, Block maths).
  *
  * With quantized activations (the engine's default, as llama.cpp's CPU
  * backend does) bit-level agreement is not reachable: a one-ulp difference
@@ -460,8 +460,9 @@ static void test_early_exit(void **state)
 }
 
 /* A copy of stories260K with one float key set to v (NaN, inf, out of
- * range): loading refuses it, naming the file, the key and the value. */
-static void expect_bad_float_key(const char *key, double v, const char *want)
+ * range), or to the string `str` when it is not NULL: loading refuses it,
+ * naming the file, the key and the value as stored. */
+static void expect_bad_key(const char *key, double v, const char *str, const char *want)
 {
     char src[1024], path[] = "/tmp/loco-test-hparam-XXXXXX";
     if (!test_shared_path("fixtures/models/stories260K.gguf", src, sizeof src))
@@ -474,7 +475,10 @@ static void expect_bad_float_key(const char *key, double v, const char *want)
     struct loco_gguf_writer *w = loco_gguf_writer_init();
     for (int64_t i = 0; i < loco_gguf_n_kv(g); i++)
         assert_int_equal(loco_gguf_writer_copy_kv(w, g, i), LOCO_OK);
-    assert_int_equal(loco_gguf_writer_set_f64(w, key, v), LOCO_OK);
+    if (str)
+        assert_int_equal(loco_gguf_writer_set_str(w, key, str), LOCO_OK);
+    else
+        assert_int_equal(loco_gguf_writer_set_f64(w, key, v), LOCO_OK);
     for (int64_t i = 0; i < loco_gguf_n_tensors(g); i++) {
         const struct loco_gguf_tensor *t = loco_gguf_tensor(g, i);
         assert_int_equal(
@@ -494,6 +498,11 @@ static void expect_bad_float_key(const char *key, double v, const char *want)
     assert_true(refused);
 }
 
+static void expect_bad_float_key(const char *key, double v, const char *want)
+{
+    expect_bad_key(key, v, NULL, want);
+}
+
 /* NaN rope base, negative or NaN RMS epsilon, infinite scales: refused on
  * load. Before, they loaded and every logit came out NaN. */
 static void test_bad_float_hparams(void **state)
@@ -501,7 +510,8 @@ static void test_bad_float_hparams(void **state)
     (void)state;
     expect_bad_float_key("llama.rope.freq_base", NAN, "nan");
     expect_bad_float_key("llama.rope.freq_base", 0.0, "= 0 ");
-    expect_bad_float_key("llama.rope.freq_base", 1e300, "inf");
+    expect_bad_float_key("llama.rope.freq_base", 1e300, "= 1e+300 "); /* as stored, not inf */
+    expect_bad_key("llama.rope.freq_base", 0, "ten thousand", "type STRING");
     expect_bad_float_key("llama.attention.layer_norm_rms_epsilon", -1e-5, "-1e-05");
     expect_bad_float_key("llama.attention.layer_norm_rms_epsilon", NAN, "nan");
     expect_bad_float_key("llama.attention.layer_norm_rms_epsilon", 0.0, "= 0 ");
@@ -564,5 +574,5 @@ int main(void)
         cmocka_unit_test(test_bad_float_hparams),
         cmocka_unit_test(test_generate_prefix_reuse),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

@@ -221,6 +221,13 @@ static void test_sha256_of_known_files(void **state)
     assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     assert_int_equal(loco_models_sha256_file(tpath(path, sizeof path, "missing"), hex),
                      LOCO_ERR_NOT_FOUND);
+    /* a FIFO is refused at once, not hashed (which would wait for a writer) */
+    assert_int_equal(mkfifo(tpath(path, sizeof path, "pipe"), 0600), 0);
+    alarm(20); /* a hang fails the test instead of stalling the suite */
+    assert_int_equal(loco_models_sha256_file(path, hex), LOCO_ERR_INVALID);
+    alarm(0);
+    assert_non_null(strstr(loco_error_message(), "FIFO"));
+    unlink(path);
     assert_true(loco_models_sha256_valid(
         "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"));
     assert_false(loco_models_sha256_valid("ba7816bf"));
@@ -862,5 +869,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_info_stories260k, setup, teardown),
         cmocka_unit_test_setup_teardown(test_info_written_model, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

@@ -369,6 +369,43 @@ static void test_peft_config(void **state)
     assert_non_null(strstr(loco_error_message(), "/nonexistent/adapter_config.json"));
 }
 
+/* Reading adapter_config.json: a good file parses; one past the 1 MiB cap
+ * is not an adapter config (FORMAT); a FIFO or a folder in its place is
+ * refused at once (IO, naming what it is), never waited on. */
+static void test_peft_config_read(void **state)
+{
+    (void)state;
+    char dir[64], path[128], fifo[128];
+    struct loco_peft_config c;
+    test_make_tmpdir(dir, sizeof dir, "peft-read");
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
+    test_write_file(path, "{\"r\":4,\"lora_alpha\":8,\"target_modules\":[\"q_proj\"]}");
+    assert_int_equal(loco_peft_config_read(path, &c), LOCO_OK);
+    assert_int_equal(c.r, 4);
+
+    size_t big = (1u << 20) + 1; /* one byte past the cap, all spaces around {} */
+    char *text = malloc(big + 1);
+    assert_non_null(text);
+    memset(text, ' ', big);
+    text[0] = '{';
+    text[big - 1] = '}';
+    text[big] = '\0';
+    test_write_file(path, text);
+    free(text);
+    assert_int_equal(loco_peft_config_read(path, &c), LOCO_ERR_FORMAT);
+    assert_non_null(strstr(loco_error_message(), "larger than 1048576 bytes"));
+
+    alarm(20); /* a hang fails the test instead of stalling the suite */
+    snprintf(fifo, sizeof fifo, "%s/fifo.json", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(loco_peft_config_read(fifo, &c), LOCO_ERR_IO);
+    assert_non_null(strstr(loco_error_message(), "FIFO"));
+    assert_int_equal(loco_peft_config_read(dir, &c), LOCO_ERR_IO);
+    assert_non_null(strstr(loco_error_message(), "folder"));
+    alarm(0);
+    test_rm_rf(dir);
+}
+
 static void test_peft_names(void **state)
 {
     int32_t layer = -1;
@@ -646,12 +683,8 @@ static int teardown_fixture(void **state)
             free(f->b[il][t]);
         }
     loco_model_free(f->base);
-    if (f->dir[0]) {
-        char cmd[2048];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", f->dir);
-    }
+    if (f->dir[0])
+        test_rm_rf(f->dir);
     free(f);
     return 0;
 }
@@ -1011,8 +1044,8 @@ int main(void)
         cmocka_unit_test(test_st_good),          cmocka_unit_test(test_st_empty_and_scalar),
         cmocka_unit_test(test_st_header_length), cmocka_unit_test(test_st_corrupt),
         cmocka_unit_test(test_st_dtypes),        cmocka_unit_test(test_peft_config),
-        cmocka_unit_test(test_peft_names),       cmocka_unit_test(test_peft_permute),
-        cmocka_unit_test(test_peft_shapes),
+        cmocka_unit_test(test_peft_config_read), cmocka_unit_test(test_peft_names),
+        cmocka_unit_test(test_peft_permute),     cmocka_unit_test(test_peft_shapes),
     };
     const struct CMUnitTest import_tests[] = {
         cmocka_unit_test(test_import_matches_merged),
@@ -1023,5 +1056,5 @@ int main(void)
     int failed = cmocka_run_group_tests_name("safetensors and peft", tests, NULL, NULL);
     failed += cmocka_run_group_tests_name("peft import on stories260K", import_tests, setup_fixture,
                                           teardown_fixture);
-    return failed;
+    return test_exit_status(failed);
 }

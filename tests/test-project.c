@@ -29,6 +29,7 @@
 #include "loco/project.h"
 #include "loco/registry.h"
 #include "loco/report.h"
+#include "testutil.h"
 
 struct tree {
     char t[PATH_MAX]; /* the temporary folder, symlinks resolved */
@@ -93,14 +94,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct tree *tr = *state;
-    char cmd[2 * PATH_MAX];
     if (chdir(tr->old_cwd) != 0)
         return -1;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tr->t);
-    int rc = system(cmd);
+    test_rm_rf(tr->t);
     clear_env();
     free(tr);
-    return rc == 0 ? 0 : -1;
+    return 0;
 }
 
 /* Locate from cwd T/<cwd_rel> with the binary at T/<exe_rel> ("" : none). */
@@ -246,9 +245,7 @@ static void test_user_data(void **state)
     assert_int_equal(loc.rule, LOCO_PROJECT_USER_DATA);
     assert_under(tr, loc.root, "home/.local/share/locollm");
     path_of(dir, sizeof dir, tr, "home/.local");
-    char cmd[2 * PATH_MAX];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    test_rm_rf(dir);
     unsetenv("XDG_DATA_HOME");
 }
 
@@ -367,5 +364,5 @@ int main(void)
     };
     int failed = cmocka_run_group_tests(tests, setup, teardown);
     const struct CMUnitTest real[] = {cmocka_unit_test(test_defaults_find_the_checkout)};
-    return failed + cmocka_run_group_tests(real, NULL, NULL);
+    return test_exit_status(failed + cmocka_run_group_tests(real, NULL, NULL));
 }

@@ -1,11 +1,12 @@
 /*
  * test-quant.c - the quant module, specified by tests.
  *
- *  1. the type table matches the facts sheet (A.6, B.13);
+ *  1. the type table matches docs/formats/gguf.md (type ids) and quant.md
+ *     (dot-product partners);
  *  2. fp16/bf16 conversions: edge cases, every half value, and (when the CPU
  *     has F16C) millions of random floats against the hardware converter;
  *  3. one hand-built block per type whose values were worked out by hand
- *     from facts sheet B (nibble order, Q4_K scale packing for j >= 4, the
+ *     from docs/formats/quant.md (nibble order, Q4_K scale packing for j >= 4, the
  *     Q6_K interleave, Q2_K/Q3_K ordering, Q5 high bits);
  *  4. the activation quantizers' exact semantics (rounding, ties, sign of
  *     the Q8_K scale, bsums, all-zero blocks);
@@ -44,6 +45,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include "testutil.h"
 #endif
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -459,7 +461,7 @@ static void test_block_q8(void **state)
 }
 
 /* Q4_K/Q5_K shared block: d = 1, dmin = 0.5, scales sc = {1,2,3,4,33,45,50,63}
- * and mins m = {0,1,2,3,20,37,40,63}, packed by hand per facts B.6:
+ * and mins m = {0,1,2,3,20,37,40,63}, packed by hand per docs/formats/quant.md (Q4_K):
  *   bytes 0-3  sc0..3 | (sc4..7 >> 4) << 6 = 1|2<<6, 2|2<<6, 3|3<<6, 4|3<<6
  *   bytes 4-7  m0..3  | (m4..7 >> 4) << 6  = 0|1<<6, 1|2<<6, 2|2<<6, 3|3<<6
  *   bytes 8-11 (sc4..7 & 15) | (m4..7 & 15) << 4 = 0x41, 0x5d, 0x82, 0xff
@@ -1175,5 +1177,5 @@ int main(void)
         cmocka_unit_test(test_multi_dots_exact),
         cmocka_unit_test(test_matmul_multi_exact),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

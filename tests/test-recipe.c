@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "loco/trainrun.h"
+#include "testutil.h"
 
 static const char full[] = "# a comment\n"
                            "name: math-v2\n"
@@ -216,10 +217,10 @@ static void test_hash(void **state)
 static void test_shipped_recipes(void **state)
 {
     static const char *names[] = {"math", "code", "writing", "summarisation"};
-    const char *src = getenv("LOCO_SOURCE_DIR");
-    char path[4096];
+    char path[4096], rel[64];
     for (int i = 0; i < 4; i++) {
-        snprintf(path, sizeof path, "%s/recipes/%s.yaml", src ? src : ".", names[i]);
+        snprintf(rel, sizeof rel, "recipes/%s.yaml", names[i]);
+        test_source_path(rel, path, sizeof path);
         struct loco_recipe *r = loco_recipe_load(path);
         if (!r)
             fail_msg("%s: %s", path, loco_error_message());
@@ -241,5 +242,5 @@ int main(void)
         cmocka_unit_test(test_bad_recipes),     cmocka_unit_test(test_hash),
         cmocka_unit_test(test_shipped_recipes),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

@@ -155,6 +155,11 @@ static void test_paths(void **state)
     setenv("XDG_DATA_HOME", "/data", 1);
     assert_int_equal(loco_registry_user_path(buf, sizeof buf), LOCO_OK);
     assert_string_equal(buf, "/data/locollm/registry.yaml");
+    setenv("XDG_DATA_HOME", "/data/", 1); /* a trailing '/' adds no "//" */
+    assert_int_equal(loco_registry_user_path(buf, sizeof buf), LOCO_OK);
+    assert_string_equal(buf, "/data/locollm/registry.yaml");
+    assert_int_equal(loco_registry_user_path(buf, 8), LOCO_ERR_RANGE);
+    assert_non_null(strstr(loco_error_message(), "registry path is too long"));
     setenv("XDG_DATA_HOME", "relative", 1); /* not absolute: ignored, per the XDG spec */
     setenv("HOME", "/home/u", 1);
     assert_int_equal(loco_registry_user_path(buf, sizeof buf), LOCO_OK);
@@ -448,6 +453,246 @@ static void test_shipped_registry(void **state)
     }
     assert_non_null(loco_registry_find(r, "math"));
     assert_true(loco_registry_find(r, "math")->keywords.n >= 5);
+    loco_registry_free(r);
+}
+
+/* ---- paths that leave the registry --------------------------------------- */
+
+/* `text` with the first `from` replaced by `to` (into buf). */
+static void replaced(char *buf, size_t cap, const char *text, const char *from, const char *to)
+{
+    const char *at = strstr(text, from);
+    assert_non_null(at);
+    snprintf(buf, cap, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+}
+
+/* The project file: the head and m1 with one substitution. */
+static void put_m1(struct fx *f, const char *from, const char *to)
+{
+    char a[2048], b[2048], all[8192];
+    adapter_yaml(a, sizeof a, "m1", "math", "active",
+                 "    scores:\n"
+                 "      - {benchmark: gsm8k, score: 0.5, ci_low: 0.4, ci_high: 0.6, base_score: 0.3,"
+                 " p_value: 0.01, passed: true, n_items: 60, record: rec/r.json}\n");
+    snprintf(all, sizeof all, "%s%s", head_yaml, a);
+    replaced(b, sizeof b, all, from, to);
+    put_file(f->project, b);
+}
+
+static bool has_field(const struct loco_registry *r, const char *field)
+{
+    for (size_t i = 0; i < loco_registry_n_problems(r); i++)
+        if (strcmp(loco_registry_problem_at(r, i)->field, field) == 0)
+            return true;
+    return false;
+}
+
+/* The path field is refused on a strict load (message: file, line, field)
+ * and listed on a lenient one; nothing it names is hashed or opened. */
+static void expect_path_refused(struct fx *f, int line, const char *field, const char *value,
+                                const char *text)
+{
+    char where[600];
+    assert_null(loco_registry_load_file(f->project, false));
+    snprintf(where, sizeof where, "%s:%d: %s = '%s'", f->project, line, field, value);
+    if (!strstr(loco_error_message(), where))
+        fprintf(stderr, "expected \"%s\" in: %s\n", where, loco_error_message());
+    assert_non_null(strstr(loco_error_message(), where));
+    struct loco_registry *r = loco_registry_load_file(f->project, true);
+    assert_non_null(r);
+    assert_true(has_problem(r, line, field, value, text));
+    loco_registry_check_files(r);
+    assert_false(has_field(r, "adapters[m1].sha256")); /* /etc/passwd was not hashed */
+    for (size_t i = 0; i < loco_registry_n_problems(r); i++)
+        assert_null(strstr(loco_registry_problem_at(r, i)->message, "hashes to"));
+    loco_registry_free(r);
+}
+
+static void test_paths_stay_inside(void **state)
+{
+    struct fx *f = *state;
+    char target[600];
+    /* the registry's folder is f->dir (a folder in /tmp), the project folder /tmp */
+    put_m1(f, "file: m1.gguf", "file: ../../../../../etc/passwd");
+    expect_path_refused(f, 15, "adapters[m1].file", "../../../../../etc/passwd",
+                        "leads to /etc/passwd, outside the registry's folder");
+    put_m1(f, "file: m1.gguf", "file: /etc/shadow");
+    expect_path_refused(f, 15, "adapters[m1].file", "/etc/shadow", "outside the registry's folder");
+    put_m1(f, "      seed: 7\n", "      seed: 7\n      training_log: /etc/shadow\n");
+    expect_path_refused(f, 23, "adapters[m1].provenance.training_log", "/etc/shadow",
+                        "leads to /etc/shadow");
+    put_m1(f, "recipe: recipes/m1.yaml", "recipe: ../../etc/recipe.yaml");
+    expect_path_refused(f, 20, "adapters[m1].provenance.recipe", "../../etc/recipe.yaml",
+                        "outside the project folder");
+    put_m1(f, "record: rec/r.json", "record: ../../../etc/passwd");
+    expect_path_refused(f, 30, "adapters[m1].scores[0].record", "../../../etc/passwd",
+                        "leads to /etc/passwd");
+    put_m1(f, "file: tiny.gguf", "file: /etc/shadow");
+    expect_path_refused(f, 4, "base_model.file", "/etc/shadow", "not a path");
+
+    /* a symlink inside the folder that leads out of it */
+    snprintf(target, sizeof target, "%s/m1.gguf", f->dir);
+    assert_int_equal(symlink("/etc/passwd", target), 0);
+    put_m1(f, "file: m1.gguf", "file: m1.gguf");
+    expect_path_refused(f, 15, "adapters[m1].file", "m1.gguf", "symbolic link");
+    unlink(target);
+
+    /* what stays inside loads: a detour, the project's recipes/ and results/ */
+    put_m1(f, "file: m1.gguf", "file: sub/../m1.gguf");
+    struct loco_registry *r = loco_registry_load_file(f->project, false);
+    assert_non_null(r);
+    loco_registry_free(r);
+    put_m1(f, "recipe: recipes/m1.yaml", "recipe: ../recipes/m1.yaml");
+    r = loco_registry_load_file(f->project, false);
+    assert_non_null(r);
+    loco_registry_free(r);
+    put_m1(f, "record: rec/r.json", "record: ../results/r.json");
+    r = loco_registry_load_file(f->project, false);
+    assert_non_null(r);
+    loco_registry_free(r);
+}
+
+/* The overlay's paths obey the same rule against its own folder, and a
+ * write that would put such a path in a registry is refused. */
+static void test_overlay_paths(void **state)
+{
+    struct fx *f = *state;
+    char a[2048], b[2048], all[4096], dir[600];
+    snprintf(dir, sizeof dir, "%s/user", f->dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    adapter_yaml(a, sizeof a, "u1", "math", "candidate", NULL);
+    replaced(b, sizeof b, a, "file: u1.gguf", "file: ../../../../../etc/passwd");
+    snprintf(all, sizeof all, "schema_version: 2\nadapters:\n%s", b);
+    put_file(f->user, all);
+    assert_null(loco_registry_load(&f->p));
+    assert_non_null(strstr(loco_error_message(), f->user));
+    assert_non_null(strstr(loco_error_message(), "adapters[u1].file"));
+    f->p.lenient = true;
+    struct loco_registry *r = loco_registry_load(&f->p);
+    assert_non_null(r);
+    assert_true(has_problem(r, 6, "adapters[u1].file", "../../../../../etc/passwd",
+                            "outside the overlay's folder or your adapters folder"));
+    assert_string_equal(loco_registry_find(r, "u1")->path, "");
+    loco_registry_free(r);
+    f->p.lenient = false;
+    unlink(f->user);
+
+    /* recording a score whose record lies outside is refused; nothing changes */
+    char *before = read_text(f->project);
+    struct loco_registry_score s = good_score("gsm8k", 0.4, true);
+    s.record = "/etc/passwd";
+    assert_int_not_equal(loco_registry_record_score(&f->p, LOCO_REGISTRY_PROJECT, "m1", &s),
+                         LOCO_OK);
+    assert_non_null(strstr(loco_error_message(), "record"));
+    char *after = read_text(f->project);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    assert_int_not_equal(loco_registry_record_score(&f->p, LOCO_REGISTRY_USER, "m1", &s),
+                         LOCO_OK);
+    s.record = "records/r.json";
+    assert_int_equal(loco_registry_record_score(&f->p, LOCO_REGISTRY_USER, "m1", &s), LOCO_OK);
+}
+
+/* A FIFO (or any non-regular file) as the registry or the overlay is
+ * refused at once; before, the open waited for a writer forever. */
+static void test_fifo_registry(void **state)
+{
+    struct fx *f = *state;
+    char dir[600];
+    alarm(20); /* a hang fails the test instead of stalling the suite */
+    unlink(f->project);
+    assert_int_equal(mkfifo(f->project, 0600), 0);
+    assert_null(loco_registry_load_file(f->project, true));
+    assert_non_null(strstr(loco_error_message(), "FIFO"));
+    assert_non_null(strstr(loco_error_message(), f->project));
+    unlink(f->project);
+    write_project(f);
+    snprintf(dir, sizeof dir, "%s/user", f->dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(mkfifo(f->user, 0600), 0);
+    assert_null(loco_registry_load(&f->p));
+    assert_non_null(strstr(loco_error_message(), "FIFO"));
+    unlink(f->user);
+    assert_int_equal(mkdir(f->user, 0755), 0); /* a folder is refused too */
+    assert_null(loco_registry_load(&f->p));
+    assert_non_null(strstr(loco_error_message(), "folder"));
+    rmdir(f->user);
+    /* an adapter file that is a FIFO is reported, not hashed (which would wait) */
+    char fifo[600];
+    snprintf(fifo, sizeof fifo, "%s/m1.gguf", f->dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    struct loco_registry *r = loco_registry_load(&f->p);
+    assert_non_null(r);
+    loco_registry_check_files(r);
+    assert_true(has_problem(r, 15, "adapters[m1].file", "m1.gguf", "not a regular file"));
+    loco_registry_free(r);
+    alarm(0);
+}
+
+/* A value the schema refuses is reported once, as written: `rank: sixteen`
+ * is not a number (and not also "rank '0' differs from the file"), and
+ * `alpha: 1e999` is out of range as written (not shown as 0). */
+static void test_follow_on_values(void **state)
+{
+    struct fx *f = *state;
+    char path[600], sha[65], a[2048], b[2048], c[2048], all[8192];
+    snprintf(path, sizeof path, "%s/m1.gguf", f->dir);
+    write_adapter(path, BASE_SHA, 4);
+    assert_int_equal(loco_models_sha256_file(path, sha), LOCO_OK);
+    adapter_yaml(a, sizeof a, "m1", "math", "active", NULL);
+    memcpy(strstr(a, FILE_SHA), sha, 64);
+    replaced(b, sizeof b, a, "rank: 2, alpha: 4, targets: [q]",
+             "rank: sixteen, alpha: 1e999, targets: [q, sideways]");
+    snprintf(all, sizeof all, "%s%s", head_yaml, b);
+    put_file(f->project, all);
+    struct loco_registry *r = loco_registry_load_file(f->project, true);
+    assert_non_null(r);
+    loco_registry_check_files(r);
+    assert_true(has_problem(r, 18, "adapters[m1].lora.rank", "sixteen", "not a whole number"));
+    assert_true(has_problem(r, 18, "adapters[m1].lora.alpha", "1e999", "out of range; must be"));
+    assert_true(has_problem(r, 18, "adapters[m1].lora.targets[1]", "sideways", "not a projection"));
+    size_t rank = 0, alpha = 0, targets = 0;
+    for (size_t i = 0; i < loco_registry_n_problems(r); i++) {
+        const struct loco_registry_problem *p = loco_registry_problem_at(r, i);
+        rank += strcmp(p->field, "adapters[m1].lora.rank") == 0;
+        alpha += strcmp(p->field, "adapters[m1].lora.alpha") == 0;
+        targets += strncmp(p->field, "adapters[m1].lora.targets", 25) == 0;
+        assert_string_not_equal(p->value, "0");
+    }
+    assert_int_equal(rank, 1);
+    assert_int_equal(alpha, 1);
+    assert_int_equal(targets, 1);
+    loco_registry_free(r);
+
+    /* a rank past int64 is out of range as written; "nan" is not a number */
+    replaced(c, sizeof c, a, "rank: 2, alpha: 4", "rank: 99999999999999999999, alpha: nan");
+    snprintf(all, sizeof all, "%s%s", head_yaml, c);
+    put_file(f->project, all);
+    r = loco_registry_load_file(f->project, true);
+    assert_true(has_problem(r, 18, "adapters[m1].lora.rank", "99999999999999999999",
+                            "out of range; must be a whole number from 1 to 4096"));
+    assert_true(has_problem(r, 18, "adapters[m1].lora.alpha", "nan", "not a number"));
+    loco_registry_free(r);
+
+    /* a score that is not a number is reported once, not also as "0 is
+     * outside its interval" */
+    snprintf(all, sizeof all, "%s%s    scores:\n      - {benchmark: gsm8k, score: high, ci_low: 0.4,"
+             " ci_high: 0.6, base_score: 0.3, p_value: 0.01, passed: true, n_items: 60,"
+             " record: r.json}\n", head_yaml, a);
+    put_file(f->project, all);
+    r = loco_registry_load_file(f->project, true);
+    assert_true(has_problem(r, 30, "adapters[m1].scores[0].score", "high", "not a number"));
+    assert_false(has_field(r, "adapters[m1].scores[0]"));
+    loco_registry_free(r);
+
+    /* a valid rank that differs from the file is still reported */
+    replaced(c, sizeof c, a, "rank: 2", "rank: 3");
+    snprintf(all, sizeof all, "%s%s", head_yaml, c);
+    put_file(f->project, all);
+    r = loco_registry_load_file(f->project, true);
+    loco_registry_check_files(r);
+    assert_true(has_problem(r, 18, "adapters[m1].lora.rank", "3", "rank 2"));
     loco_registry_free(r);
 }
 
@@ -981,6 +1226,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_yaml_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paths_stay_inside, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_overlay_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fifo_registry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_follow_on_values, setup, teardown),
         cmocka_unit_test(test_shipped_registry),
         cmocka_unit_test_setup_teardown(test_record_score, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_and_remove, setup, teardown),
@@ -995,5 +1244,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_yaml_second_document, setup, teardown),
         cmocka_unit_test(test_yaml_mutations),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

@@ -433,32 +433,12 @@ static void test_verdicts_and_runs(void **state)
 
 /* ---- files and the archive ----------------------------------------------------- */
 
-static void tmpdir(char *buf, size_t cap)
-{
-    snprintf(buf, cap, "/tmp/test-report-XXXXXX");
-    assert_non_null(mkdtemp(buf));
-}
-
-static void put_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static bool exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
 }
 
-static void rm_rf(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-}
 
 static void test_semester(void **state)
 {
@@ -484,12 +464,12 @@ static void test_report_write(void **state)
 {
     (void)state;
     char dir[64], path[128], md[128], html[128];
-    tmpdir(dir, sizeof dir);
+    test_make_tmpdir(dir, sizeof dir, "report");
     snprintf(path, sizeof path, "%s/rec.json", dir);
     snprintf(md, sizeof md, "%s/rec.md", dir);
     snprintf(html, sizeof html, "%s/rec.html", dir);
     char *json = sample_record();
-    put_file(path, json);
+    test_write_file(path, json);
     assert_int_equal(loco_report_write(path), LOCO_OK);
     char *text = test_read_file(md, NULL);
     assert_non_null(text);
@@ -499,22 +479,22 @@ static void test_report_write(void **state)
     assert_non_null(text);
     assert_non_null(strstr(text, "</html>"));
     free(text);
-    put_file(path, "{\"record\": \"locollm-eval/1\"");
+    test_write_file(path, "{\"record\": \"locollm-eval/1\"");
     assert_int_equal(loco_report_write(path), LOCO_ERR_FORMAT);
     assert_non_null(strstr(loco_error_message(), path));
     free(json);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 static void test_archive(void **state)
 {
     (void)state;
     char dir[64], results[128], src[128], out[512], out2[512], want[512];
-    tmpdir(dir, sizeof dir);
+    test_make_tmpdir(dir, sizeof dir, "report");
     snprintf(results, sizeof results, "%s/results", dir);
     snprintf(src, sizeof src, "%s/rec.json", dir);
     char *json = sample_record();
-    put_file(src, json);
+    test_write_file(src, json);
     assert_int_equal(loco_results_archive(src, results, out, sizeof out), LOCO_OK);
     snprintf(want, sizeof want, "%s/2026-S2/math-gsm8k+mbpp-2026-11-27T101500Z.json", results);
     assert_string_equal(out, want);
@@ -535,6 +515,20 @@ static void test_archive(void **state)
     assert_int_equal(loco_results_archive(other, results, out2, sizeof out2), LOCO_OK);
     snprintf(want, sizeof want, "%s/2026-S2/math-gsm8k+mbpp-2026-11-27T101500Z-2.json", results);
     assert_string_equal(out2, want);
+    /* a FIFO in the archive or named as the record is refused at once, never
+     * waited on: the archive passes over the name, the record is an error */
+    alarm(20); /* a hang fails the test instead of stalling the suite */
+    assert_int_equal(unlink(want), 0);
+    assert_int_equal(mkfifo(want, 0600), 0);
+    assert_int_equal(loco_results_archive(other, results, out2, sizeof out2), LOCO_OK);
+    snprintf(want, sizeof want, "%s/2026-S2/math-gsm8k+mbpp-2026-11-27T101500Z-3.json", results);
+    assert_string_equal(out2, want);
+    char fifo[160];
+    snprintf(fifo, sizeof fifo, "%s/pipe.json", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(loco_results_archive(fifo, results, out2, sizeof out2), LOCO_ERR_IO);
+    assert_non_null(strstr(loco_error_message(), "FIFO"));
+    alarm(0);
     /* a record without a date has no semester */
     assert_int_equal(loco_results_archive("{\"record\": \"locollm-eval/1\", \"benchmarks\": []}",
                                           results, out2, sizeof out2),
@@ -542,7 +536,7 @@ static void test_archive(void **state)
     assert_non_null(strstr(loco_error_message(), "date"));
     free(other);
     free(json);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- the trend ------------------------------------------------------------------- */
@@ -563,7 +557,7 @@ static void test_trend_two_semesters(void **state)
 {
     (void)state;
     char dir[64], results[128], path[256];
-    tmpdir(dir, sizeof dir);
+    test_make_tmpdir(dir, sizeof dir, "report");
     snprintf(results, sizeof results, "%s/results", dir);
     archive_one(results, "m1", "math", "2026-03-01T00:00:00Z", "gsm8k", 0.40);
     archive_one(results, "m2", "math", "2026-05-01T00:00:00Z", "gsm8k", 0.45);
@@ -571,11 +565,11 @@ static void test_trend_two_semesters(void **state)
     archive_one(results, "m3", "math", "2026-09-01T00:00:00Z", "gsm8k", 0.50);
     archive_one(results, "s1", "summarisation", "2026-10-01T00:00:00Z", "summarisation", 0.20);
     snprintf(path, sizeof path, "%s/2026-S2/junk.json", results);
-    put_file(path, "{\"not\": \"a record\"}");
+    test_write_file(path, "{\"not\": \"a record\"}");
     snprintf(path, sizeof path, "%s/misc", results); /* not a semester: ignored */
     assert_int_equal(mkdir(path, 0755), 0);
     snprintf(path, sizeof path, "%s/misc/x.json", results);
-    put_file(path, "garbage");
+    test_write_file(path, "garbage");
 
     struct loco_trend *t = NULL;
     assert_int_equal(loco_trend_load(results, &t), LOCO_OK);
@@ -616,14 +610,14 @@ static void test_trend_two_semesters(void **state)
     free(md);
     free(html);
     loco_trend_free(t);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 static void test_trend_one_semester_and_empty(void **state)
 {
     (void)state;
     char dir[64], results[128];
-    tmpdir(dir, sizeof dir);
+    test_make_tmpdir(dir, sizeof dir, "report");
     snprintf(results, sizeof results, "%s/results", dir);
     struct loco_trend *t = NULL;
     assert_int_equal(loco_trend_load(results, &t), LOCO_ERR_NOT_FOUND);
@@ -638,7 +632,7 @@ static void test_trend_one_semester_and_empty(void **state)
     assert_non_null(strstr(svg, "<circle"));
     free(svg);
     loco_trend_free(t);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- the leaderboard ------------------------------------------------------------- */
@@ -670,7 +664,7 @@ static const char *score_yaml(char *buf, size_t cap, const char *bench_name, dou
 
 static struct loco_registry *board_registry(char *dir, size_t cap)
 {
-    tmpdir(dir, cap);
+    test_make_tmpdir(dir, cap, "report");
     char path[128], s1[256], s2[256], scores[600];
     snprintf(path, sizeof path, "%s/registry.yaml", dir);
     FILE *f = fopen(path, "w");
@@ -760,7 +754,7 @@ static void test_leaderboard_rows(void **state)
     free(html);
     loco_leaderboard_free(&lb);
     loco_registry_free(r);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 static void test_leaderboard_all_and_domain(void **state)
@@ -786,7 +780,7 @@ static void test_leaderboard_all_and_domain(void **state)
     assert_non_null(strstr(loco_error_message(), "no domain 'poetry'"));
     assert_non_null(strstr(loco_error_message(), "math, code"));
     loco_registry_free(r);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* Each verdict names its gate: superiority on the domain's benchmark,
@@ -797,7 +791,7 @@ static void test_leaderboard_gates(void **state)
 {
     (void)state;
     char dir[64], path[128], s1[256], s2[256], s3[256], scores[900];
-    tmpdir(dir, sizeof dir);
+    test_make_tmpdir(dir, sizeof dir, "report");
     snprintf(path, sizeof path, "%s/registry.yaml", dir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -848,7 +842,7 @@ static void test_leaderboard_gates(void **state)
             assert_string_equal(lb.rows[i].verdict, "FAIL");
     loco_leaderboard_free(&lb);
     loco_registry_free(r);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 int main(void)
@@ -871,5 +865,5 @@ int main(void)
         cmocka_unit_test(test_leaderboard_all_and_domain),
         cmocka_unit_test(test_leaderboard_gates),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

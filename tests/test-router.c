@@ -4,7 +4,11 @@
  * (active, then best candidate, then none), the routing benchmark's
  * metrics on hand-counted cases, and malformed benchmark files; the
  * classifier router: fitting, calibration, its file, the hidden-state
- * features (against token-by-token decoding) and routing with it.
+ * features (against token-by-token decoding) and routing with it; the
+ * learned router, which learns from the feedback in the exchange log: no
+ * feedback decides as the keyword router, feedback turns a misrouted query
+ * around, and a replayed stream of labelled queries raises its accuracy on
+ * held-out queries above the keyword router's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "loco/exchlog.h"
 #include "loco/lora.h"
 #include "loco/model.h"
 #include "loco/registry.h"
@@ -30,15 +35,7 @@
 #define SHA_B "2222222222222222222222222222222222222222222222222222222222222222"
 
 static char dir[64];
-static char reg_path[128];
-
-static void put_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
+static char reg_path[128], log_path[128];
 
 static void adapter_yaml(char *buf, size_t cap, const char *name, const char *domain,
                          const char *status, const char *keywords, const char *scores)
@@ -75,7 +72,7 @@ static struct loco_registry *load_registry(const char *router_line)
              "  writing: {primary_benchmark: judge, benchmarks: [judge]}\n"
              "adapters:\n%s%s%s%s",
              router_line, a, b, c, d);
-    put_file(reg_path, all);
+    test_write_file(reg_path, all);
     struct loco_registry_params p = loco_registry_default_params();
     p.project_path = reg_path;
     p.user_path = "";
@@ -314,7 +311,7 @@ static void test_items_load(void **state)
     snprintf(path, sizeof path, "%s/items.jsonl", dir);
     struct loco_route_item *items;
     size_t n;
-    put_file(path, "{\"query\": \"q1\", \"domain\": \"math\", \"source\": \"x\"}\n\n"
+    test_write_file(path, "{\"query\": \"q1\", \"domain\": \"math\", \"source\": \"x\"}\n\n"
                    "{\"query\": \"q2\", \"domain\": \"base\"}\n");
     assert_int_equal(loco_route_items_load(path, &items, &n), LOCO_OK);
     assert_int_equal(n, 2);
@@ -330,16 +327,35 @@ static void test_items_load(void **state)
     };
     const char *where[] = {":2:", ":2:", ":1:", ":1:", ":1:"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        put_file(path, bad[i]);
+        test_write_file(path, bad[i]);
         assert_int_equal(loco_route_items_load(path, &items, &n), LOCO_ERR_FORMAT);
         assert_non_null(strstr(loco_error_message(), where[i]));
         assert_null(items);
     }
-    put_file(path, "\n\n");
+    test_write_file(path, "\n\n");
     assert_int_equal(loco_route_items_load(path, &items, &n), LOCO_ERR_FORMAT);
     assert_non_null(strstr(loco_error_message(), "no queries"));
     unlink(path);
     assert_int_equal(loco_route_items_load(path, &items, &n), LOCO_ERR_IO);
+    assert_non_null(strstr(loco_error_message(), path));
+    /* a FIFO named as the benchmark is refused at once, not waited on */
+    assert_int_equal(mkfifo(path, 0600), 0);
+    alarm(20); /* a hang fails the test instead of stalling the suite */
+    assert_int_equal(loco_route_items_load(path, &items, &n), LOCO_ERR_IO);
+    alarm(0);
+    assert_non_null(strstr(loco_error_message(), "FIFO"));
+    unlink(path);
+}
+
+/* An exchange log and its SQLite side files. */
+static void remove_log(const char *path)
+{
+    const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
+    char side[256];
+    for (int i = 0; i < 4; i++) {
+        snprintf(side, sizeof side, "%s%s", path, suffixes[i]);
+        unlink(side);
+    }
 }
 
 static int setup(void **state)
@@ -349,14 +365,16 @@ static int setup(void **state)
     if (!mkdtemp(dir))
         return -1;
     snprintf(reg_path, sizeof reg_path, "%s/registry.yaml", dir);
+    snprintf(log_path, sizeof log_path, "%s/logs.sqlite", dir);
+    setenv("LOCO_LOG_DB", log_path, 1); /* never the user's log */
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    unlink(reg_path);
-    return rmdir(dir);
+    test_rm_rf(dir);
+    return 0;
 }
 
 /* ---- the classifier (v2) ---------------------------------------------------- */
@@ -440,6 +458,36 @@ static void test_classifier_calibrate(void **state)
     loco_classifier_free(&c);
 }
 
+/* Accuracy and ECE of the classifier's top label: on clean rows every
+ * choice is right, so the ECE is 1 - the mean top probability; on rows with
+ * every fifth label flipped the accuracy is 4/5. */
+static void test_classifier_measure(void **state)
+{
+    (void)state;
+    float X[300 * 4], XD[300 * 4];
+    int32_t y[300], yd[300];
+    blobs(X, y, 300, 0);
+    blobs(XD, yd, 300, 5);
+    const char *labels[] = {"math", "code", "base"};
+    struct loco_classifier c;
+    assert_int_equal(loco_classifier_fit(X, y, 300, 4, labels, 3, NULL, &c), LOCO_OK);
+    double acc, ece, top = 0, p[3];
+    assert_int_equal(loco_classifier_measure(&c, X, y, 300, &acc, &ece), LOCO_OK);
+    for (size_t i = 0; i < 300; i++) {
+        loco_classifier_probs(&c, X + i * 4, p);
+        top += fmax(p[0], fmax(p[1], p[2])) / 300.0;
+    }
+    assert_true(acc == 1.0);
+    assert_true(fabs(ece - (1.0 - top)) < 1e-12);
+    assert_int_equal(loco_classifier_measure(&c, XD, yd, 300, &acc, &ece), LOCO_OK);
+    assert_true(fabs(acc - 0.8) < 1e-12);
+    assert_true(ece > 0.1); /* confident on the flipped fifth */
+    assert_int_equal(loco_classifier_measure(&c, X, y, 0, &acc, &ece), LOCO_ERR_INVALID);
+    yd[3] = 3;
+    assert_int_equal(loco_classifier_measure(&c, XD, yd, 300, &acc, &ece), LOCO_ERR_INVALID);
+    loco_classifier_free(&c);
+}
+
 static void test_classifier_file(void **state)
 {
     (void)state;
@@ -488,21 +536,20 @@ static void test_classifier_file(void **state)
         "\"bias\": [0, 0], \"weights\": [[0, 0]]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        put_file(path, bad[i]);
+        test_write_file(path, bad[i]);
         assert_int_equal(loco_classifier_load(path, &back), LOCO_ERR_FORMAT);
         assert_non_null(strstr(loco_error_message(), "c.json"));
     }
     unlink(path);
     assert_int_equal(loco_classifier_load(path, &back), LOCO_ERR_NOT_FOUND);
     assert_non_null(strstr(loco_error_message(), "loco router train"));
-}
-
-static struct loco_model *stories(void)
-{
-    char path[1024];
-    if (!test_shared_path("fixtures/models/stories260K.gguf", path, sizeof path))
-        return NULL;
-    return loco_model_load(path, loco_model_default_params());
+    /* a FIFO named as the classifier is refused at once, not waited on */
+    assert_int_equal(mkfifo(path, 0600), 0);
+    alarm(20); /* a hang fails the test instead of stalling the suite */
+    assert_int_equal(loco_classifier_load(path, &back), LOCO_ERR_INVALID);
+    alarm(0);
+    assert_non_null(strstr(loco_error_message(), "FIFO"));
+    unlink(path);
 }
 
 static struct loco_context *embed_ctx(const struct loco_model *m, int32_t n_batch)
@@ -518,7 +565,7 @@ static struct loco_context *embed_ctx(const struct loco_model *m, int32_t n_batc
 static void test_embed(void **state)
 {
     (void)state;
-    struct loco_model *m = stories();
+    struct loco_model *m = test_stories();
     if (!m)
         skip();
     const int32_t C = loco_model_hparams(m)->n_embd;
@@ -569,7 +616,7 @@ static void test_embed(void **state)
 static void test_classifier_router(void **state)
 {
     (void)state;
-    struct loco_model *m = stories();
+    struct loco_model *m = test_stories();
     if (!m)
         skip();
     struct loco_registry *reg = load_registry("router: classifier\n");
@@ -693,15 +740,76 @@ static void test_confidence(void **state)
     assert_null(loco_router_open(&env, "confidence:"));
     assert_null(loco_router_open(&env, "confidence:confidence:keyword"));
     assert_null(loco_router_open(&env, "confidence:telepathy"));
-    put_file(path, "{\"format\": \"locollm-router-confidence/1\", \"routers\": {\"keyword\": "
+    test_write_file(path, "{\"format\": \"locollm-router-confidence/1\", \"routers\": {\"keyword\": "
                    "{\"threshold\": 2, \"margin\": 0}}}");
     assert_int_equal(loco_confidence_get(reg, "keyword", &c, NULL), LOCO_ERR_FORMAT);
     assert_null(loco_router_open(&env, "confidence:keyword"));
-    put_file(path, "[1, 2]");
+    test_write_file(path, "[1, 2]");
     assert_int_equal(loco_confidence_get(reg, "keyword", &c, NULL), LOCO_ERR_FORMAT);
+    unlink(path);
+    /* a FIFO in the file's place is refused at once, not waited on */
+    assert_int_equal(mkfifo(path, 0600), 0);
+    alarm(20); /* a hang fails the test instead of stalling the suite */
+    assert_int_equal(loco_confidence_get(reg, "keyword", &c, NULL), LOCO_ERR_IO);
+    assert_non_null(strstr(loco_error_message(), "FIFO"));
+    assert_int_equal(
+        loco_confidence_set(reg, "keyword", &(struct loco_confidence){0.5, 0.0}, 1, 0.0),
+        LOCO_ERR_IO);
+    alarm(0);
     unlink(path);
     unsetenv("LOCO_ROUTER_CONFIDENCE");
     loco_registry_free(reg);
+}
+
+/* A decision over math, code and base choosing `domain` with these
+ * probabilities. */
+static struct loco_route_decision decided(const char *domain, double pm, double pc, double pb)
+{
+    struct loco_route_decision d = {.n = 3, .prob = {pm, pc, pb}};
+    snprintf(d.names[0], sizeof d.names[0], "math");
+    snprintf(d.names[1], sizeof d.names[1], "code");
+    snprintf(d.names[2], sizeof d.names[2], "base");
+    snprintf(d.domain, sizeof d.domain, "%s", domain);
+    d.confidence = !strcmp(domain, "math") ? pm : !strcmp(domain, "code") ? pc : pb;
+    return d;
+}
+
+/* The threshold search on four hand-made decisions: two right and sure,
+ * a code query routed to math at 0.42 (margin 0.09) and a base query routed
+ * to code at 0.47 (margin 0.19). Sending both wrong ones to the base model
+ * costs 0.5 of 4: the margin 0.2 does it at threshold 0, before any
+ * threshold in (0.47, 0.7] does. */
+static void test_confidence_search(void **state)
+{
+    (void)state;
+    struct loco_route_decision d[4] = {
+        decided("math", 0.9, 0.05, 0.05), decided("math", 0.42, 0.33, 0.25),
+        decided("math", 0.7, 0.2, 0.1), decided("code", 0.28, 0.47, 0.25)};
+    char *truth[4] = {"math", "code", "math", "base"};
+    struct loco_route_item items[4];
+    for (int i = 0; i < 4; i++)
+        items[i] = (struct loco_route_item){.query = "q", .domain = truth[i], .source = ""};
+    struct loco_confidence_search *s = malloc(sizeof *s);
+    assert_non_null(s);
+    assert_int_equal(loco_confidence_search(d, items, 4, s), LOCO_OK);
+    assert_int_equal(s->n, 4);
+    assert_true(s->base_cost == 0.5); /* two wrong specialists */
+    assert_true(s->best.threshold == 0.0 && s->best.margin == 0.2);
+    assert_true(s->best_cost == 0.125);
+    /* threshold 0.5, margin 0: both wrong ones to base, 3 of 4 right */
+    const struct loco_confidence_row *r = &s->rows[10 * LOCO_CONFIDENCE_N_MARGINS];
+    assert_true(fabs(r->c.threshold - 0.5) < 1e-12 && r->c.margin == 0);
+    assert_true(r->cost == 0.125 && r->accuracy == 0.75);
+    assert_int_equal(r->to_base, 2);
+    /* threshold 0.45: only the 0.42 one goes */
+    r = &s->rows[9 * LOCO_CONFIDENCE_N_MARGINS];
+    assert_true(r->cost == 1.5 / 4 && r->to_base == 1);
+    /* ECE: bins 0.9 (right), 0.4-0.5 (0.42, 0.47: both wrong), 0.7 (right) */
+    assert_true(fabs(s->base_ece - (0.25 * 0.1 + 0.5 * 0.445 + 0.25 * 0.3)) < 1e-12);
+    /* after: the two sent to base at its probability 0.25, one of them right */
+    assert_true(fabs(s->ece - (0.25 * 0.1 + 0.5 * 0.25 + 0.25 * 0.3)) < 1e-12);
+    assert_int_equal(loco_confidence_search(d, items, 0, s), LOCO_ERR_INVALID);
+    free(s);
 }
 
 /* ---- zero-shot routing from adapter weights ---------------------------------- */
@@ -735,7 +843,7 @@ static void write_direction_adapter(const struct loco_model *m, const char *path
 static void test_adapter_direction(void **state)
 {
     (void)state;
-    struct loco_model *m = stories();
+    struct loco_model *m = test_stories();
     if (!m)
         skip();
     char path[128];
@@ -764,7 +872,7 @@ static void test_adapter_direction(void **state)
 static void test_arrow_router(void **state)
 {
     (void)state;
-    struct loco_model *m = stories();
+    struct loco_model *m = test_stories();
     if (!m)
         skip();
     /* math and code adapters with different directions, writing none */
@@ -880,6 +988,11 @@ static void test_folds(void **state)
     assert_int_equal(sizes[1], 3);
     assert_int_equal(sizes[2], 3);
     assert_true(same < 10); /* another seed, another assignment */
+    /* the shuffle's stream (splitmix64) is pinned: LOSO figures depend on it */
+    static const int32_t seed7[10] = {1, 1, 1, 0, 2, 2, 2, 0, 0, 0};
+    static const int32_t seed8[10] = {2, 1, 0, 0, 2, 0, 1, 1, 0, 2};
+    assert_memory_equal(a, seed7, sizeof a);
+    assert_memory_equal(c, seed8, sizeof c);
 }
 
 /* Three sources of a two-label problem in 2 dimensions: the label is the sign
@@ -1026,7 +1139,7 @@ static void test_keyword_needs_number(void **state)
              "domains:\n  math: {primary_benchmark: gsm8k, benchmarks: [gsm8k]}\n"
              "adapters:\n%s",
              a);
-    put_file(reg_path, all);
+    test_write_file(reg_path, all);
     struct loco_registry_params p = loco_registry_default_params();
     p.project_path = reg_path;
     p.user_path = "";
@@ -1055,7 +1168,7 @@ static void test_keyword_needs_number(void **state)
 static void test_featurizer(void **state)
 {
     (void)state;
-    struct loco_model *m = stories();
+    struct loco_model *m = test_stories();
     if (!m)
         skip();
     const int32_t C = loco_model_hparams(m)->n_embd, L = loco_model_hparams(m)->n_layer;
@@ -1152,6 +1265,272 @@ static void test_classifier_file_v2(void **state)
     loco_classifier_free(&c);
 }
 
+/* ---- the learned router ---------------------------------------------------------- */
+
+/* math, code and writing, each with an active adapter and a few keywords */
+static struct loco_registry *learned_registry(void)
+{
+    char a[1024], b[1024], c[1024], all[8192];
+    adapter_yaml(a, sizeof a, "math", "math", "active", "how many, total, sum", NULL);
+    adapter_yaml(b, sizeof b, "code", "code", "active", "python, function, write a function", NULL);
+    adapter_yaml(c, sizeof c, "writing", "writing", "active", "you are a, poem", NULL);
+    snprintf(all, sizeof all,
+             "schema_version: 2\n"
+             "base_model: {name: T, file: t.gguf, sha256: " SHA_B ", architecture: llama, "
+             "academic_year: \"2026\"}\n"
+             "domains:\n  math: {primary_benchmark: gsm8k, benchmarks: [gsm8k]}\n"
+             "  code: {primary_benchmark: mbpp, benchmarks: [mbpp]}\n"
+             "  writing: {primary_benchmark: judge, benchmarks: [judge]}\n"
+             "adapters:\n%s%s%s",
+             a, b, c);
+    test_write_file(reg_path, all);
+    struct loco_registry_params p = loco_registry_default_params();
+    p.project_path = reg_path;
+    p.user_path = "";
+    struct loco_registry *r = loco_registry_load(&p);
+    if (!r)
+        fail_msg("%s", loco_error_message());
+    return r;
+}
+
+/* An empty exchange log for the learned router to read, at log_path
+ * (LOCO_LOG_DB, in the test's folder: never the user's log). */
+static struct loco_exchlog *fresh_log(void)
+{
+    remove_log(log_path);
+    struct loco_exchlog *log = NULL;
+    if (loco_exchlog_open(log_path, &log) != LOCO_OK)
+        fail_msg("%s", loco_error_message());
+    return log;
+}
+
+
+static struct loco_router *open_router(struct loco_registry *reg, const char *name)
+{
+    struct loco_router_env env = {.reg = reg};
+    struct loco_router *r = loco_router_open(&env, name);
+    if (!r)
+        fail_msg("%s", loco_error_message());
+    return r;
+}
+
+static const char *const probe[] = {
+    "How many marbles in total?", "Write a function in python", "sum in python",
+    "You are a pirate. Greet the crew.", "What is the capital of France?", "",
+    "Hello there.\nThe sum is large.",
+};
+
+static void same_decisions(struct loco_router *kw, struct loco_router *learned)
+{
+    struct loco_route_decision a, b;
+    for (size_t i = 0; i < sizeof probe / sizeof probe[0]; i++) {
+        assert_int_equal(loco_route(kw, probe[i], &a), LOCO_OK);
+        assert_int_equal(loco_route(learned, probe[i], &b), LOCO_OK);
+        assert_string_equal(b.router, "learned");
+        assert_string_equal(a.domain, b.domain);
+        assert_string_equal(a.adapter, b.adapter);
+        for (size_t l = 0; l < a.n; l++)
+            assert_true(fabs(a.prob[l] - b.prob[l]) < 1e-12);
+        assert_non_null(strstr(b.reason, "learned from 0 feedback records"));
+        assert_non_null(strstr(b.reason, a.reason));
+    }
+}
+
+static void test_learned_without_feedback(void **state)
+{
+    (void)state;
+    remove_log(log_path);
+    struct loco_registry *reg = learned_registry();
+    struct loco_router *kw = open_router(reg, "keyword");
+    assert_non_null(loco_router_find("learned"));
+    struct loco_router *learned = open_router(reg, "learned"); /* no log file */
+    same_decisions(kw, learned);
+    assert_int_equal(access(log_path, F_OK), -1); /* reading does not create the log */
+    loco_router_close(learned);
+
+    /* exchanges without feedback teach nothing */
+    struct loco_exchlog *log = fresh_log();
+    struct loco_route_decision d;
+    assert_int_equal(loco_route(kw, "How many marbles?", &d), LOCO_OK);
+    test_log_one(log, "How many marbles?", &d, "math");
+    loco_exchlog_close(log);
+    learned = open_router(reg, "learned");
+    same_decisions(kw, learned);
+    loco_router_close(learned);
+
+    /* a log that is not a log: the router refuses with the reason */
+    remove_log(log_path);
+    test_write_file(log_path, "not a database, only some text that is long enough to be checked\n");
+    struct loco_router_env env = {.reg = reg};
+    assert_null(loco_router_open(&env, "learned"));
+    assert_non_null(strstr(loco_error_message(), "not an SQLite database"));
+    remove_log(log_path);
+    loco_router_close(kw);
+    loco_registry_free(reg);
+}
+
+/* Route `query`, log it and judge it: right domain `label`. */
+static void judge(struct loco_exchlog *log, struct loco_router *r, const char *query,
+                  const char *label)
+{
+    struct loco_route_decision d;
+    assert_int_equal(loco_route(r, query, &d), LOCO_OK);
+    int64_t id = test_log_one(log, query, &d, d.adapter);
+    bool good = !strcmp(d.domain, label);
+    assert_int_equal(loco_exchlog_feedback(log, id, good, good ? NULL : label), LOCO_OK);
+}
+
+static void test_learned_feedback_fixes_a_route(void **state)
+{
+    (void)state;
+    struct loco_registry *reg = learned_registry();
+    struct loco_router *kw = open_router(reg, "keyword");
+    const char *query = "Pretend to be a pirate captain and give a speech to the crew";
+    struct loco_route_decision d;
+    assert_int_equal(loco_route(kw, query, &d), LOCO_OK);
+    assert_string_equal(d.domain, "base"); /* no writing keyword: misrouted */
+
+    /* users correct a few role-play requests (not this one) */
+    struct loco_exchlog *log = fresh_log();
+    const char *roleplay[] = {
+        "Pretend to be a knight and describe your castle",
+        "Act as a pirate and tell me about your ship",
+        "Pretend you are a dragon guarding gold",
+        "Give a speech as the captain of a starship crew",
+    };
+    for (int rep = 0; rep < 2; rep++)
+        for (size_t i = 0; i < 4; i++)
+            judge(log, kw, roleplay[i], "writing");
+    /* and confirm some routes that were right */
+    judge(log, kw, "How many marbles in total?", "math");
+    judge(log, kw, "Write a function in python", "code");
+    judge(log, kw, "What is the capital of France?", "base");
+    /* "bad" alone: the sum here is not arithmetic, but nobody said what it is */
+    struct loco_route_decision dm;
+    assert_int_equal(loco_route(kw, "The sum of human knowledge, in an essay", &dm), LOCO_OK);
+    assert_string_equal(dm.domain, "math");
+    int64_t id = test_log_one(log, "The sum of human knowledge, in an essay", &dm, "math");
+    assert_int_equal(loco_exchlog_feedback(log, id, false, NULL), LOCO_OK);
+    loco_exchlog_close(log);
+
+    struct loco_router *learned = open_router(reg, "learned");
+    assert_int_equal(loco_route(learned, query, &d), LOCO_OK);
+    assert_string_equal(d.domain, "writing");
+    assert_string_equal(d.adapter, "writing");
+    assert_non_null(strstr(d.reason, "learned from 12 feedback records"));
+    assert_true(d.confidence > 0.5);
+    /* the training order is a pinned xorshift64 stream (core/rng.h): another
+     * order gives 0.893006..., so this catches a changed shuffle */
+    assert_near(d.confidence, 0.89305599308242034, 1e-6);
+    /* what was right stays right */
+    assert_int_equal(loco_route(learned, "How many marbles in total?", &d), LOCO_OK);
+    assert_string_equal(d.domain, "math");
+    assert_int_equal(loco_route(learned, "Write a function in python", &d), LOCO_OK);
+    assert_string_equal(d.domain, "code");
+    assert_int_equal(loco_route(learned, "What is the capital of France?", &d), LOCO_OK);
+    assert_string_equal(d.domain, "base");
+    /* the negative example lowered math for its query */
+    struct loco_route_decision after;
+    assert_int_equal(loco_route(learned, "The sum of human knowledge, in an essay", &after),
+                     LOCO_OK);
+    assert_true(after.prob[0] < dm.prob[0]);
+    loco_router_close(learned);
+    loco_router_close(kw);
+    loco_registry_free(reg);
+    remove_log(log_path);
+}
+
+/* ---- a replayed feedback stream --------------------------------------------------- */
+
+/* Words of each label's queries; none of them is a registry keyword. */
+static const char *const stream_vocab[4][8] = {
+    {"apples", "coins", "dollars", "price", "minutes", "cost", "each", "remaining"},    /* math */
+    {"array", "string", "reverse", "sort", "integer", "loop", "dictionary", "return"}, /* code */
+    {"pirate", "knight", "dragon", "villain", "captain", "speech", "wizard", "crew"},  /* writing */
+    {"capital", "planet", "river", "volcano", "ocean", "invented", "animal", "history"}, /* base */
+};
+static const char *const stream_labels[4] = {"math", "code", "writing", "base"};
+/* keywords of another domain that mislead the keyword router */
+static const char *const decoys[3] = {"sum", "function", "poem"};
+
+static uint32_t next_rand(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*s >> 33);
+}
+
+/* n labelled queries: two or three words of their label, and in one of
+ * three a keyword of another domain. */
+static struct loco_route_item *stream(size_t n, uint64_t seed)
+{
+    struct loco_route_item *items = calloc(n, sizeof *items);
+    assert_non_null(items);
+    for (size_t i = 0; i < n; i++) {
+        size_t l = i % 4;
+        char q[256];
+        int len = snprintf(q, sizeof q, "Tell me about the %s and the %s",
+                           stream_vocab[l][next_rand(&seed) % 8],
+                           stream_vocab[l][next_rand(&seed) % 8]);
+        if (next_rand(&seed) % 2)
+            len += snprintf(q + len, sizeof q - (size_t)len, " with a %s",
+                            stream_vocab[l][next_rand(&seed) % 8]);
+        size_t decoy = next_rand(&seed) % 3;
+        if (next_rand(&seed) % 3 == 0 && strcmp(stream_labels[decoy], stream_labels[l]))
+            snprintf(q + len, sizeof q - (size_t)len, " and its %s", decoys[decoy]);
+        items[i].query = strdup(q);
+        items[i].domain = strdup(stream_labels[l]);
+    }
+    return items;
+}
+
+static double accuracy(struct loco_registry *reg, const char *router,
+                       const struct loco_route_item *items, size_t n)
+{
+    struct loco_router *r = open_router(reg, router);
+    struct loco_route_bench *b = malloc(sizeof *b);
+    assert_non_null(b);
+    assert_int_equal(loco_route_bench_run(r, items, n, b), LOCO_OK);
+    double acc = b->accuracy;
+    free(b);
+    loco_router_close(r);
+    return acc;
+}
+
+static void test_learned_replay_raises_accuracy(void **state)
+{
+    (void)state;
+    struct loco_registry *reg = learned_registry();
+    const size_t n_fb = 200, n_test = 100, chunks = 4;
+    struct loco_route_item *fb = stream(n_fb, 1), *test = stream(n_test, 2);
+    remove_log(log_path);
+    double keyword = accuracy(reg, "keyword", test, n_test);
+    double acc[5];
+    acc[0] = accuracy(reg, "learned", test, n_test);
+    assert_true(fabs(acc[0] - keyword) < 1e-12); /* no feedback yet */
+    for (size_t c = 0; c < chunks; c++) {
+        struct loco_exchlog *log;
+        assert_int_equal(loco_exchlog_open(log_path, &log), LOCO_OK);
+        struct loco_router *r = open_router(reg, "learned");
+        size_t good = 0, from = n_fb * c / chunks, to = n_fb * (c + 1) / chunks;
+        assert_int_equal(loco_learned_replay(log, r, fb + from, to - from, &good), LOCO_OK);
+        assert_true(good <= to - from);
+        loco_router_close(r);
+        assert_int_equal(loco_exchlog_count(log, true), (int64_t)to);
+        loco_exchlog_close(log);
+        acc[c + 1] = accuracy(reg, "learned", test, n_test);
+    }
+    printf("keyword %.2f; learned after 0/50/100/150/200 feedback records: %.2f %.2f %.2f %.2f "
+           "%.2f\n", keyword, acc[0], acc[1], acc[2], acc[3], acc[4]);
+    assert_true(keyword < 0.5);          /* the stream defeats the keywords */
+    assert_true(acc[1] > keyword + 0.2); /* a first chunk already helps */
+    assert_true(acc[4] >= 0.9);
+    assert_true(acc[4] >= acc[1]);
+    loco_route_items_free(fb, n_fb);
+    loco_route_items_free(test, n_test);
+    loco_registry_free(reg);
+    remove_log(log_path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1161,12 +1540,16 @@ int main(void)
         cmocka_unit_test(test_classifier_fit), cmocka_unit_test(test_classifier_calibrate),
         cmocka_unit_test(test_classifier_file), cmocka_unit_test(test_embed),
         cmocka_unit_test(test_classifier_router), cmocka_unit_test(test_confidence),
+        cmocka_unit_test(test_confidence_search), cmocka_unit_test(test_classifier_measure),
         cmocka_unit_test(test_adapter_direction), cmocka_unit_test(test_arrow_router),
         cmocka_unit_test(test_wilson),        cmocka_unit_test(test_bench_add_f1),
         cmocka_unit_test(test_folds),         cmocka_unit_test(test_loso_loop),
         cmocka_unit_test(test_source_weights), cmocka_unit_test(test_lexical),
         cmocka_unit_test(test_keyword_needs_number), cmocka_unit_test(test_featurizer),
         cmocka_unit_test(test_classifier_file_v2),
+        cmocka_unit_test(test_learned_without_feedback),
+        cmocka_unit_test(test_learned_feedback_fixes_a_route),
+        cmocka_unit_test(test_learned_replay_raises_accuracy),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return LOCO_RUN_TESTS(tests, setup, teardown);
 }

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "loco/sandbox.h"
+#include "testutil.h"
 
 /* Every test runs its code in a directory of its own, so that leftovers
  * can be looked for. */
@@ -760,5 +761,5 @@ int main(void)
         cmocka_unit_test(test_stopped_harness_cannot_extend_timeout),
         cmocka_unit_test(test_harness_survives),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return LOCO_RUN_TESTS(tests, setup, teardown);
 }

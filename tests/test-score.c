@@ -27,20 +27,12 @@
 /* ---- helpers ------------------------------------------------------------ */
 
 /* |got - want| <= tol, in double precision (cmocka's float assert rounds). */
-static void assert_near(double got, double want, double tol)
-{
-    if (fabs(got - want) > tol)
-        fail_msg("%.17g differs from %.17g by more than %g", got, want, tol);
-}
-
 static cJSON *read_golden(void)
 {
-    const char *src = getenv("LOCO_SOURCE_DIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/reference/rouge-golden.json", src ? src : ".");
-    cJSON *j = test_read_json(path);
-    if (!j)
-        fail_msg("cannot read %s (set LOCO_SOURCE_DIR to the source tree)", path);
+    char *text = test_source_text("tests/reference/rouge-golden.json");
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    assert_non_null(j);
     return j;
 }
 
@@ -911,5 +903,5 @@ int main(void)
         cmocka_unit_test(test_arc_dataset_easy),
         cmocka_unit_test(test_arc_dataset_challenge),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

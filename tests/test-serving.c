@@ -20,6 +20,7 @@
 
 #include "loco/registry.h"
 #include "loco/router.h"
+#include "testutil.h"
 
 #define SHA_A "1111111111111111111111111111111111111111111111111111111111111111"
 #define SHA_B "2222222222222222222222222222222222222222222222222222222222222222"
@@ -286,5 +287,5 @@ int main(void)
         cmocka_unit_test(test_mode_overrides_registry),
         cmocka_unit_test(test_registry_setting_checked),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return LOCO_RUN_TESTS(tests, setup, teardown);
 }

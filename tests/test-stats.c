@@ -29,9 +29,8 @@ static cJSON *golden;
 
 static int load_golden(void **state)
 {
-    const char *src = getenv("LOCO_SOURCE_DIR");
     char path[4096];
-    snprintf(path, sizeof path, "%s/tests/reference/stats-golden.json", src ? src : ".");
+    test_source_path("tests/reference/stats-golden.json", path, sizeof path);
     golden = test_read_json(path);
     if (!golden)
         fprintf(stderr, "cannot read %s (set LOCO_SOURCE_DIR)\n", path);
@@ -573,5 +572,5 @@ int main(void)
         cmocka_unit_test(test_gate_noninferior),  cmocka_unit_test(test_gate_verdicts_floor),
         cmocka_unit_test(test_plan_sample_size),
     };
-    return cmocka_run_group_tests(tests, load_golden, free_golden);
+    return LOCO_RUN_TESTS(tests, load_golden, free_golden);
 }

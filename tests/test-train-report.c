@@ -20,16 +20,11 @@
 /* src/train/run/log_template.c must hold the docs file's exact text. */
 static void test_template_matches_docs(void **state)
 {
-    const char *src = getenv("LOCO_SOURCE_DIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/docs/templates/TRAINING_LOG_TEMPLATE.md", src ? src : ".");
-    char *docs = test_read_file(path, NULL);
-    if (!docs)
-        fail_msg("cannot read %s (set LOCO_SOURCE_DIR)", path);
+    char *docs = test_source_text("docs/templates/TRAINING_LOG_TEMPLATE.md");
     if (strcmp(docs, loco_train_log_template) != 0)
-        fail_msg("%s and src/train/run/log_template.c differ: regenerate the C string from the "
-                 ".md (see the comment at the top of log_template.c)",
-                 path);
+        fail_msg("docs/templates/TRAINING_LOG_TEMPLATE.md and src/train/run/log_template.c "
+                 "differ: regenerate the C string from the .md (see the comment at the top of "
+                 "log_template.c)");
     free(docs);
 }
 
@@ -147,5 +142,5 @@ int main(void)
         cmocka_unit_test(test_svg),
         cmocka_unit_test(test_cpu_model),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

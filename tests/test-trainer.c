@@ -430,5 +430,5 @@ int main(void)
         cmocka_unit_test(test_sgd_lowers_loss),
         cmocka_unit_test(test_exported_adapter_matches),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

@@ -20,7 +20,7 @@ extern "C" {
 
 /* STREAM triad a[i] = b[i] + s*c[i] over three arrays of bytes_per_array
  * bytes each (use several times the last-level cache, e.g. 64 MiB), with
- * n_threads OpenMP threads; the best of `reps` runs, in GB/s (1e9 bytes per
+ * n_threads threads (a loco_pool); the best of `reps` runs, in GB/s (1e9 bytes per
  * second, counting 3 arrays moved per run as STREAM does). Allocates and
  * frees its arrays. Returns a negative loco_status (LOCO_ERR_NOMEM,
  * LOCO_ERR_INVALID) on failure, with the message set. */

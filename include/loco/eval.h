@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "loco/contam.h"
+#include "loco/generate.h"
 #include "loco/judge.h"
 #include "loco/lora.h"
 #include "loco/model.h"
@@ -77,6 +78,16 @@ struct loco_eval_params {
 };
 
 struct loco_eval_params loco_eval_default_params(void);
+
+/* The most sequences generated at once: beyond it the products switch to
+ * sgemm and an answer would depend on its batch (loco/generate.h). */
+#define LOCO_EVAL_MAX_SLOTS LOCO_GENERATE_MAX_SLOTS
+
+/* LOCO_OK when the params can run; LOCO_ERR_RANGE naming the field and its
+ * range otherwise (slots in [1, LOCO_EVAL_MAX_SLOTS], samples in
+ * [1, LOCO_EVAL_MAX_SAMPLES], shots <= LOCO_EVAL_MAX_SHOTS, alpha in (0,
+ * 0.5]). loco_eval_bench_run checks them first. */
+int loco_eval_params_check(const struct loco_eval_params *p);
 
 #define LOCO_EVAL_MAX_SAMPLES 200 /* samples per item and side */
 #define LOCO_EVAL_MAX_SHOTS 32
@@ -168,6 +179,31 @@ typedef void (*loco_eval_progress_fn)(void *user, const char *bench, const char 
 const char *loco_eval_domain_bench(const char *domain);
 /* Names of the built-in benchmarks, NULL-terminated. */
 const char *const *loco_eval_bench_names(void);
+/* Whether `bench` is a built-in benchmark scored by a judge model (judge,
+ * judge-roleplay): it needs a judge and does not score itself. */
+bool loco_eval_bench_judged(const char *bench);
+
+struct loco_registry;
+
+/* The benchmarks a run of an adapter of `domain` covers when none are
+ * named, into out[cap] (static strings or the registry's, borrowed);
+ * returns how many. The domains come from the registry (reg NULL: from the
+ * built-in table of loco_eval_domain_bench): first the adapter's own
+ * domain's benchmark (the registry's primary benchmark for it when that is
+ * built in, else loco_eval_domain_bench), then every other domain's primary
+ * benchmark that is built in and scores itself (no judge), each once. For
+ * the shipped registry and a math adapter: gsm8k, mbpp, summarisation. */
+size_t loco_eval_default_benches(const struct loco_registry *reg, const char *domain,
+                                 const char **out, size_t cap);
+/* Whether `bench` is one of the own-domain benchmarks of an adapter of
+ * `domain` (held to the superiority gate; the others to non-inferiority):
+ * for a custom file, whether its declared domain (`custom_domain`: the
+ * file's header or --in-domain; NULL for a built-in) is `domain`; else
+ * whether the registry lists it for the domain (domains[].benchmarks),
+ * else (reg NULL, or a domain it lacks) whether it is the domain's
+ * built-in benchmark (loco_eval_domain_bench). */
+bool loco_eval_bench_in_domain(const struct loco_registry *reg, const char *domain,
+                               const char *bench, const char *custom_domain);
 
 /* Run benchmark `bench` (a built-in name or a path to a custom .jsonl) on the
  * base model and with adapter `a` at `scale` (a may be NULL: only the base
@@ -192,6 +228,70 @@ double loco_eval_pass_at_k(uint32_t n, uint32_t c, uint32_t k);
 /* The benchmark's result as a JSON object text (summary and every item), for
  * the evaluation record. malloc'd. */
 char *loco_eval_bench_json(const struct loco_eval_bench *b, bool with_items);
+
+/* ---- prompt formats: one table for evaluation and training ------------------ */
+
+/* How a dataset record becomes the user message (and, to train on, the
+ * response): templates over the record's fields, {field} as in a recipe's
+ * data.prompt (loco_train_template_expand renders both; a list field is
+ * one element per line). The built-in benchmarks format their items with
+ * these, and a training recipe names one with `data.prompt_format: NAME`,
+ * so an adapter is evaluated on exactly the prompt it was trained on.
+ * Formats: gsm8k, mbpp, summarisation (train and evaluate); humaneval, arc
+ * (evaluate only: response NULL). */
+struct loco_prompt_format {
+    const char *name;
+    const char *prompt;   /* the user message */
+    const char *response; /* the answer trained on; NULL: evaluation only */
+    const char *about;    /* one line for people */
+};
+
+/* The table (static; *n entries). */
+const struct loco_prompt_format *loco_prompt_formats(size_t *n);
+/* The format called `name`; NULL and LOCO_ERR_NOT_FOUND (listing the names)
+ * when there is none. */
+const struct loco_prompt_format *loco_prompt_format_find(const char *name);
+
+/* ---- the evaluation record (locollm-eval/1, docs/evaluation.md) ---------- */
+
+/* What a record says about the run beyond its benchmarks. */
+struct loco_eval_record_info {
+    char model_path[4096], model_sha256[65];
+    char adapter_name[128], adapter_domain[64], adapter_path[1024], adapter_sha256[65];
+    float scale;
+    /* the contamination check: the recipe and examples it read, or why it
+     * did not run */
+    bool contam_checked;
+    char contam_recipe[4096];
+    size_t contam_examples;
+    char contam_why[512];
+    bool omit_prompts; /* leave the items' prompts out (their ids name them) */
+    char date[32];     /* ISO 8601 UTC; "" when the record is written: now */
+};
+
+/* The model's and adapter's part of info (the files' sha256s are computed:
+ * the model's once per model, the adapter file's read whole); the rest is
+ * zeroed. `m`, `a` borrowed for the call. */
+int loco_eval_record_info_fill(struct loco_eval_record_info *info, const struct loco_model *m,
+                               const char *model_path, const struct loco_adapter *a, float scale);
+
+/* The record of a run: "record": "locollm-eval/1", loco_version, date,
+ * model, adapter, settings (from p), contamination and the benchmarks b[n]
+ * (loco_eval_bench_json with items). malloc'd; NULL when out of memory. */
+char *loco_eval_record_json(const struct loco_eval_record_info *info,
+                            const struct loco_eval_params *p, const struct loco_eval_bench *b,
+                            size_t n);
+
+/* Per benchmark b[i], the verdict `record` (a record text, e.g. the one
+ * loco_eval_record_merge wrote) decided for it: a rerun keeps the verdict
+ * of the run that decided; b[i].verdict when the record lacks it. */
+void loco_eval_record_verdicts(const char *record, const struct loco_eval_bench *b, size_t n,
+                               enum loco_gate_verdict *out);
+
+/* Whether a decided verdict lets the adapter through (the registry's
+ * `passed`, and `loco eval`'s exit status): PASS, or an uninformative
+ * non-inferiority check (it cannot see a drop: docs/statistics.md). */
+bool loco_eval_verdict_passes(enum loco_gate_verdict v, enum loco_gate_kind kind);
 
 /* ---- planned n, reruns and verdicts (docs/evaluation.md, "Planned n") ---- */
 

@@ -46,6 +46,20 @@ void loco_atomic_abort(struct loco_atomic_file *af);
 /* The three steps for data already in memory. */
 int loco_file_write_atomic(const char *path, const void *data, size_t len);
 
+/* ---- reading a file someone named --------------------------------------- */
+
+/* Open `path` for reading when it is a regular file, and refuse anything
+ * else (a FIFO, socket, device or folder) at once: the open itself never
+ * waits (O_NONBLOCK, cleared again after the check), so a FIFO named as a
+ * registry, recipe or adapter cannot hang the reader. Symlinks are
+ * followed. On success *fd_out is the descriptor (O_CLOEXEC; the caller
+ * closes it). LOCO_ERR_NOT_FOUND when the path does not exist,
+ * LOCO_ERR_INVALID when it is not a regular file, LOCO_ERR_IO otherwise;
+ * the message names the path. */
+int loco_open_regular(const char *path, int *fd_out);
+/* The same as a stdio stream opened "rb" (the caller fcloses it). */
+int loco_fopen_regular(const char *path, FILE **out);
+
 /* fsync the folder that holds `path` (best effort; no error). */
 void loco_fsync_parent_dir(const char *path);
 

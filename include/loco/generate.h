@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "loco/model.h"
+#include "loco/quant.h"
 #include "loco/sample.h"
 #include "loco/tokenizer.h"
 
@@ -82,8 +83,9 @@ typedef bool (*loco_job_fn)(void *user, size_t i, struct loco_gen_job *job);
  * slots: a free slot takes the next job and prefills its prompt; every step
  * decodes one token of every running job in a single loco_decode call. Each
  * job gets its own sampler seeded with p->sampling.seed, and the numerics of
- * a job do not depend on which jobs share its batch (up to 47 slots; larger
- * steps switch the products to sgemm), so a job's answer is the one
+ * a job do not depend on which jobs share its batch (up to
+ * LOCO_GENERATE_MAX_SLOTS slots; larger steps switch the products to
+ * sgemm), so a job's answer is the one
  * loco_generate() gives on a fresh sequence. Each slot keeps the adapter
  * set it was given with loco_context_set_adapters() (set the same on all for
  * one adapter). A job that fails (e.g. a prompt longer than the context) gets
@@ -91,6 +93,7 @@ typedef bool (*loco_job_fn)(void *user, size_t i, struct loco_gen_job *job);
  * on_done stopped the run keep status LOCO_ERR_NOT_FOUND. Returns LOCO_OK, or
  * the error of a failed decode call (then unfinished jobs keep an error
  * status). Free each job's res with loco_generate_result_free(). */
+#define LOCO_GENERATE_MAX_SLOTS (LOCO_MATMUL_QUANT_SGEMM_MIN_TOKENS - 1) /* 47 */
 int loco_generate_many(struct loco_context *ctx, const struct loco_tokenizer *tok,
                        struct loco_gen_job *jobs, size_t n_jobs,
                        const struct loco_generate_params *p, loco_job_fn on_done, void *user);

@@ -13,7 +13,7 @@
  * Its output follows llama.cpp's strict layout (tensor data packed in
  * tensor-info order, each padded to the alignment).
  *
- * Layout facts: shared/notes/gguf-llama-facts.md section A.
+ * Layout facts: docs/formats/gguf.md.
  */
 #ifndef LOCO_GGUF_H
 #define LOCO_GGUF_H
@@ -99,11 +99,13 @@ int64_t loco_gguf_find_key(const struct loco_gguf *g, const char *key);
 /* Typed getters. Each returns LOCO_OK, LOCO_ERR_NOT_FOUND (key absent; *out
  * untouched, no message set) or LOCO_ERR_TYPE (message names key and type).
  * Integer getters accept any integer type whose value fits the target;
- * loco_gguf_get_f32 accepts FLOAT32 and FLOAT64. */
+ * loco_gguf_get_f32 and _f64 accept FLOAT32 and FLOAT64 (_f64 without
+ * narrowing: a validator that shows a value shows it as stored). */
 int loco_gguf_get_u32(const struct loco_gguf *g, const char *key, uint32_t *out);
 int loco_gguf_get_i64(const struct loco_gguf *g, const char *key, int64_t *out);
 int loco_gguf_get_u64(const struct loco_gguf *g, const char *key, uint64_t *out);
 int loco_gguf_get_f32(const struct loco_gguf *g, const char *key, float *out);
+int loco_gguf_get_f64(const struct loco_gguf *g, const char *key, double *out);
 int loco_gguf_get_bool(const struct loco_gguf *g, const char *key, bool *out);
 /* String value; the result points into the mapping (not NUL-terminated). */
 int loco_gguf_get_str(const struct loco_gguf *g, const char *key, struct loco_str *out);

@@ -2,7 +2,7 @@
  * loco/lora.h - LoRA adapters: the GGUF file format, loading against a
  * base model, writing, and per-sequence adapter sets at run time.
  *
- * File format (facts sheet F.1, llama.cpp's): general.type = "adapter",
+ * File format (llama.cpp's; docs/formats/lora.md): general.type = "adapter",
  * general.architecture = the base's, adapter.type = "lora",
  * adapter.lora.alpha (f32); tensors "<base tensor>.lora_a" with
  * ne = [n_in, r] and "<base tensor>.lora_b" with ne = [r, n_out], i.e. A is

@@ -4,7 +4,7 @@
  * A model is a GGUF file mapped read-only: weights are used in place (never
  * copied) except the small norm and bias vectors, which are converted to f32
  * once. Supported architectures: llama (SmolLM2, TinyLlama, llama2.c),
- * qwen2, qwen3 and gemma3 (facts sheet C).
+ * qwen2, qwen3 and gemma3 (docs/model.md).
  *
  * A context holds the mutable state for a batch of independent sequences:
  * a KV cache per sequence sized to what the caller asks (n_ctx tokens), and
@@ -100,7 +100,7 @@ struct loco_context_params {
     int32_t n_ctx;     /* KV cache length per sequence (tokens) */
     int32_t n_seq;     /* number of independent sequences */
     int32_t n_batch;   /* max tokens in one decode call */
-    int32_t n_threads; /* OpenMP threads for matmuls and attention */
+    int32_t n_threads; /* threads (the context's loco_pool) for matmuls and attention */
 };
 
 struct loco_context_params loco_context_default_params(void);

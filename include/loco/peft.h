@@ -4,12 +4,12 @@
  * llama.cpp GGUF adapter (loco/lora.h).
  *
  * What the import does, following llama.cpp's convert_lora_to_gguf.py
- * (facts sheet F.2):
+ * (docs/formats/lora.md, Importing PEFT adapters):
  *   - tensor names base_model.model.model.layers.N.self_attn.q_proj.lora_A
  *     .weight (k, v, o; mlp gate, up, down) become blk.N.attn_q.weight.lora_a
  *     and so on; A ([r][n_in]) and B ([n_out][r]) keep their bytes' layout;
  *   - for the llama architecture the rows of B for q and k are permuted
- *     within each head (facts C.4) because the GGUF converter permuted the
+ *     within each head (docs/model.md) because the GGUF converter permuted the
  *     base's q/k rows the same way; qwen2, qwen3 and gemma3 are left alone;
  *   - lora_alpha becomes adapter.lora.alpha; with use_rslora (scale
  *     alpha/sqrt(r)) the file stores alpha*sqrt(r), so alpha/r gives the
@@ -71,7 +71,7 @@ int loco_peft_config_read(const char *path, struct loco_peft_config *out);
 int loco_peft_parse_name(const char *name, int32_t *layer, enum loco_lora_target *target,
                          bool *is_b);
 
-/* The llama converter's q/k row permutation (facts C.4), in place, on
+/* The llama converter's q/k row permutation (docs/model.md), in place, on
  * `rows` [n_out][n_cols] with n_out = n_head * D: within each head, new row
  * 2j = old row j and new row 2j+1 = old row j + D/2. LOCO_ERR_INVALID when
  * n_out is not a multiple of 2 * n_head. */

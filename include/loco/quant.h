@@ -6,14 +6,14 @@
  * versions are chosen once at run time by loco_quant_init() when the CPU has
  * them, and the tests hold each fast kernel to its reference.
  *
- * Dot products follow llama.cpp's CPU scheme (facts sheet B.13): the
+ * Dot products follow llama.cpp's CPU scheme (docs/formats/quant.md): the
  * activation row is first quantized to the weight type's partner
  * ("vec_dot_type": Q8_0 for Q4_0/Q8_0, Q8_1 for Q4_1, Q8_K for K-quants, F16
  * for F16, BF16 for BF16, F32 for F32) and the dot product runs on integers.
  * loco_matmul() does that; loco_matmul_f32act() instead dequantizes weight
  * rows and multiplies with f32 activations (slower, slightly more exact).
  *
- * Block layouts: shared/notes/gguf-llama-facts.md section B.
+ * Block layouts: docs/formats/quant.md.
  */
 #ifndef LOCO_QUANT_H
 #define LOCO_QUANT_H
@@ -25,6 +25,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct loco_pool; /* loco/pool.h */
 
 /* Element types, numbered as ggml numbers them in GGUF files. */
 enum loco_type {
@@ -110,8 +112,8 @@ uint16_t loco_fp32_to_bf16(float f);      /* round to nearest even, NaN kept qui
  *   w: n_out rows of n_in elements of type wt (the GGUF layout ne=[n_in,n_out])
  *   x: [n_tok][n_in] f32, y: [n_tok][n_out] f32 (x and y must not overlap)
  * The activation rows are quantized to wt's vec_dot_type first, exactly as
- * llama.cpp's CPU backend does. Uses up to n_threads OpenMP threads (below
- * 1 counts as 1); the result is bit-identical for every n_threads. With
+ * llama.cpp's CPU backend does. Uses up to n_threads threads (below 1
+ * counts as 1); the result is bit-identical for every n_threads. With
  * many tokens (n_tok >= 8 for F32/F16/BF16, >= 48 for quantized weights)
  * the products go through OpenBLAS sgemm after the same activation
  * rounding; OpenBLAS is set to one thread on first use (the work is split
@@ -120,10 +122,27 @@ uint16_t loco_fp32_to_bf16(float f);      /* round to nearest even, NaN kept qui
 int loco_matmul(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out, const float *x,
                 int64_t n_tok, float *y, int n_threads);
 
+/* The step size (tokens) from which products with quantized weights go
+ * through sgemm. Below it a token's result does not depend on the other
+ * tokens of its step, so batched generation keeps each answer independent
+ * of its batch up to LOCO_MATMUL_QUANT_SGEMM_MIN_TOKENS - 1 sequences
+ * (LOCO_GENERATE_MAX_SLOTS, loco/generate.h). */
+#define LOCO_MATMUL_QUANT_SGEMM_MIN_TOKENS 48
+
 /* As loco_matmul, but each weight row is dequantized and multiplied with
  * the f32 activations (no activation quantization). */
 int loco_matmul_f32act(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out,
                        const float *x, int64_t n_tok, float *y, int n_threads);
+
+/* The same two products on the threads of `pool` (loco/pool.h; NULL: the
+ * calling thread only), with the same bits as the n_threads forms. The
+ * n_threads forms above use a pool kept per calling thread (started on first
+ * use, stopped when that thread exits); a context keeps its own pool and
+ * calls these. The pool is borrowed and must not be running another loop. */
+int loco_matmul_pool(struct loco_pool *pool, const void *w, enum loco_type wt, int64_t n_in,
+                     int64_t n_out, const float *x, int64_t n_tok, float *y);
+int loco_matmul_f32act_pool(struct loco_pool *pool, const void *w, enum loco_type wt, int64_t n_in,
+                            int64_t n_out, const float *x, int64_t n_tok, float *y);
 
 /* Dequantize row `row` of a matrix with rows of n_in elements into dst. */
 int loco_get_row(const void *w, enum loco_type wt, int64_t n_in, int64_t row, float *dst);

@@ -105,7 +105,7 @@ struct loco_registry_score {
 
 struct loco_registry_base {
     const char *name;          /* e.g. "SmolLM2-135M-Instruct" */
-    const char *file;          /* GGUF file name in the model cache (or a path) */
+    const char *file;          /* GGUF file name in the model cache (never a path) */
     const char *sha256;        /* of that file */
     const char *architecture;  /* general.architecture, e.g. "llama" */
     const char *academic_year; /* e.g. "2026" or "2026-27" */
@@ -133,7 +133,8 @@ struct loco_registry_adapter {
     const char *version;
     const char *file;                   /* as written */
     const char *path;                   /* file resolved against the folder of the
-                                           registry file that set it */
+                                           registry file that set it ("" when it
+                                           leads out of it: docs/registry.md) */
     const char *sha256;                 /* of the adapter file */
     const char *base_sha256;            /* the base it was trained for */
     int32_t rank;

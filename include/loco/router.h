@@ -60,6 +60,7 @@ struct loco_router_env {
     const struct loco_registry *reg;
     const struct loco_model *model; /* may be NULL */
     int serve;                      /* enum loco_serve_mode; 0: the registry's setting */
+    int32_t n_threads;              /* threads of the routers' own model contexts; 0: default */
 };
 
 /* What a router implementation provides. `state` is its own. */
@@ -238,6 +239,40 @@ void loco_confidence_apply(const struct loco_confidence *c, struct loco_route_de
  * 0.5 for the base model instead of a specialist, 1 for a wrong specialist. */
 double loco_confidence_cost(const char *truth, const char *chosen);
 
+/* Choosing the thresholds (what `loco router calibrate --router
+ * confidence:NAME` runs): every pair of a threshold in {0, 0.05, ..., 0.95}
+ * and a margin in {0, 0.05, 0.1, 0.2, 0.3} is applied to the wrapped
+ * router's decisions; the pair with the lowest total loco_confidence_cost
+ * wins (ties: the first, i.e. the lowest threshold, then margin). */
+#define LOCO_CONFIDENCE_N_THRESHOLDS 20
+#define LOCO_CONFIDENCE_N_MARGINS 5
+#define LOCO_CONFIDENCE_N_PAIRS (LOCO_CONFIDENCE_N_THRESHOLDS * LOCO_CONFIDENCE_N_MARGINS)
+
+/* One pair tried, and what it gives on the queries. */
+struct loco_confidence_row {
+    struct loco_confidence c;
+    double cost;     /* per query */
+    double accuracy; /* of the decisions after the thresholds */
+    size_t to_base;  /* decisions the thresholds sent to the base model */
+};
+
+struct loco_confidence_search {
+    size_t n;                      /* queries */
+    struct loco_confidence best;   /* the chosen pair */
+    double best_cost, base_cost;   /* per query: with it, and without the wrapper */
+    double ece, base_ece;          /* expected calibration error: with it, without */
+    /* every pair, threshold-major: rows[t * LOCO_CONFIDENCE_N_MARGINS + m] */
+    struct loco_confidence_row rows[LOCO_CONFIDENCE_N_PAIRS];
+};
+
+/* Search the thresholds for decisions d[n] of the wrapped router on queries
+ * whose true domains are items[i].domain. LOCO_ERR_INVALID when n is 0 or
+ * an argument is NULL; LOCO_ERR_RANGE when the labels do not fit a
+ * loco_route_bench (the ECE is computed as the routing benchmark does). */
+int loco_confidence_search(const struct loco_route_decision *d,
+                           const struct loco_route_item *items, size_t n,
+                           struct loco_confidence_search *out);
+
 /* ---- the classifier router (v3) ------------------------------------------------ */
 
 /* A multinomial logistic regression over the labels (domains and "base")
@@ -316,6 +351,12 @@ int loco_classifier_calibrate(struct loco_classifier *c, const float *X, const i
 int loco_classifier_save(const struct loco_classifier *c, const char *path);
 int loco_classifier_load(const char *path, struct loco_classifier *out);
 void loco_classifier_free(struct loco_classifier *c);
+/* Accuracy and expected calibration error (the routing benchmark's, over
+ * LOCO_ROUTE_ECE_BINS bins) of c's top label on rows X[n][c->dim] with
+ * labels y[n] in [0, c->n_labels). LOCO_ERR_INVALID for n 0 or a label out
+ * of range. */
+int loco_classifier_measure(const struct loco_classifier *c, const float *X, const int32_t *y,
+                            size_t n, double *accuracy, double *ece);
 /* The classifier file for a registry: $LOCO_ROUTER_CLASSIFIER, else
  * LOCO_CLASSIFIER_FILE in the registry file's folder. */
 int loco_classifier_path(const struct loco_registry *reg, char *buf, size_t cap);

@@ -2,7 +2,7 @@
  * loco/safetensors.h - read safetensors files (Hugging Face's tensor
  * container; PEFT saves LoRA adapters in it).
  *
- * Layout (facts sheet F.3): an 8-byte little-endian header length N
+ * Layout (docs/formats/lora.md, safetensors): an 8-byte little-endian header length N
  * (at most 100,000,000), N bytes of JSON mapping each tensor name to
  * {"dtype", "shape", "data_offsets": [begin, end]} plus an optional
  * "__metadata__" object of strings, then the byte buffer. Offsets are

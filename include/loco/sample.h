@@ -1,7 +1,7 @@
 /*
  * loco/sample.h - choosing the next token from logits.
  *
- * The chain follows llama.cpp's default order (facts sheet G.1):
+ * The chain follows llama.cpp's default order (docs/generation.md):
  * repetition penalty -> top-k -> top-p -> min-p -> temperature -> draw.
  * A temperature <= 0 is greedy (ties go to the lowest id). Draws use a
  * seeded xoshiro256** generator, so a seed makes a run repeatable.

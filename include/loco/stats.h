@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* The design's floor: a claim about an adapter needs at least this many
- * paired items (DESIGN.md, "Rules of the design"). The gates fail below it. */
+ * paired items (docs/architecture.md, "Rules of the design"). The gates fail below it. */
 #define LOCO_STATS_MIN_ITEMS 50
 
 /* The Wilcoxon test uses its exact null distribution up to this many

@@ -1,7 +1,7 @@
 /*
  * loco/tokenizer.h - text <-> token ids, and chat templates.
  *
- * Two vocabulary kinds, read from a model's GGUF metadata (facts sheet D):
+ * Two vocabulary kinds, read from a model's GGUF metadata (docs/tokenizer.md):
  *   - "gpt2": byte-level BPE, pre-split by the PCRE2 regex list that
  *     tokenizer.ggml.pre names (gpt-2, smollm/starcoder, llama3/llama-bpe,
  *     qwen2, default, ...); an unknown pre name is an error.
@@ -10,7 +10,7 @@
  * Special tokens (CONTROL, USER_DEFINED, UNKNOWN) are split out before
  * normal tokenization as llama.cpp does.
  *
- * Chat templates (facts sheet E): the family is detected from the model's
+ * Chat templates (docs/tokenizer.md): the family is detected from the model's
  * tokenizer.chat_template text (chatml, gemma, llama3, phi3); rendering
  * follows llama.cpp's built-in renderer.
  */

@@ -1,6 +1,7 @@
 /*
  * fileio.c - atomic file writes: temporary file beside the target, fsync,
- * rename, fsync of the folder (see loco/fileio.h).
+ * rename, fsync of the folder; and opening a named file for reading only
+ * when it is a regular file (see loco/fileio.h).
  */
 #include "loco/fileio.h"
 
@@ -11,25 +12,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "loco/core.h"
 
 void (*loco_atomic_test_hook_before_rename)(const char *tmp_path) = NULL;
 
 void loco_fsync_parent_dir(const char *path)
 {
-    const char *slash = strrchr(path, '/');
-    size_t len = slash ? (size_t)(slash - path) : 0;
-    char *dir = malloc(len + 2);
+    size_t cap = strlen(path) + 2; /* the folder part, or "." or "/" */
+    char *dir = malloc(cap);
     if (!dir)
         return;
-    if (!slash)
-        memcpy(dir, ".", 2);
-    else if (len == 0)
-        memcpy(dir, "/", 2);
-    else {
-        memcpy(dir, path, len);
-        dir[len] = '\0';
-    }
+    loco_dir_of(path, dir, cap);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         fsync(fd); /* the rename is done; this makes it survive a power cut */
@@ -133,4 +127,60 @@ int loco_file_write_atomic(const char *path, const void *data, size_t len)
                               strerror(err ? err : EIO));
     }
     return loco_atomic_commit(&af);
+}
+
+/* ---- reading a file someone named ---------------------------------------- */
+
+int loco_open_regular(const char *path, int *fd_out)
+{
+    *fd_out = -1;
+    if (!path || !path[0])
+        return loco_error_set(LOCO_ERR_INVALID, "no file given");
+    /* O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        return loco_error_set(err == ENOENT ? LOCO_ERR_NOT_FOUND : LOCO_ERR_IO,
+                              "cannot open %s: %s", path, strerror(err));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int err = errno;
+        close(fd);
+        return loco_error_set(LOCO_ERR_IO, "cannot stat %s: %s", path, strerror(err));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return loco_error_set(LOCO_ERR_INVALID,
+                              "%s is a %s, not a regular file; name the file itself", path,
+                              S_ISDIR(st.st_mode)    ? "folder"
+                              : S_ISFIFO(st.st_mode) ? "FIFO (named pipe)"
+                              : S_ISSOCK(st.st_mode) ? "socket"
+                                                     : "device");
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        int err = errno;
+        close(fd);
+        return loco_error_set(LOCO_ERR_IO, "cannot read %s: %s", path, strerror(err));
+    }
+    *fd_out = fd;
+    return LOCO_OK;
+}
+
+int loco_fopen_regular(const char *path, FILE **out)
+{
+    int fd;
+    *out = NULL;
+    int rc = loco_open_regular(path, &fd);
+    if (rc != LOCO_OK)
+        return rc;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int err = errno;
+        close(fd);
+        return loco_error_set(LOCO_ERR_IO, "cannot read %s: %s", path, strerror(err));
+    }
+    *out = f;
+    return LOCO_OK;
 }

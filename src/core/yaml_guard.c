@@ -156,8 +156,8 @@ static int on_event(struct guard *g, const yaml_event_t *ev, bool *done)
     }
 }
 
-int yaml_guard_check(const char *text, size_t len, const char *file,
-                     const struct yaml_guard_limits *lim)
+int loco_yaml_guard_check(const char *text, size_t len, const char *file,
+                          const struct yaml_guard_limits *lim)
 {
     if (len > lim->max_bytes)
         return loco_error_set(LOCO_ERR_RANGE, "%s: %zu bytes is more than the %zu allowed", file,

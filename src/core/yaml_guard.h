@@ -28,7 +28,7 @@ struct yaml_guard_limits {
  * limits above. Returns LOCO_OK, or LOCO_ERR_FORMAT / LOCO_ERR_RANGE with a
  * message "file:line: ..." set; YAML syntax errors are left to the loader
  * (LOCO_OK up to the bad spot). */
-int yaml_guard_check(const char *text, size_t len, const char *file,
-                     const struct yaml_guard_limits *lim);
+int loco_yaml_guard_check(const char *text, size_t len, const char *file,
+                          const struct yaml_guard_limits *lim);
 
 #endif

@@ -35,50 +35,17 @@
 #include <string.h>
 #include <sys/random.h>
 
-/* ---- a small growable string ---------------------------------------------- */
+#include "core/sbuf.h"
 
-struct strbuf {
-    char *s;
-    size_t len, cap;
-    bool failed;
-};
-
-static void sb_add(struct strbuf *b, const char *p, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->failed = true;
-            return;
-        }
-        b->s = s, b->cap = cap;
-    }
-    memcpy(b->s + b->len, p, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_str(struct strbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
+/* ---- programs are built in a core/sbuf.h buffer --------------------------- */
 
 /* The finished string, or NULL (with a message) when memory ran out. */
-static char *sb_done(struct strbuf *b, const char *what)
+static char *sb_done(struct loco_sbuf *b, const char *what)
 {
-    if (!b->failed && !b->s)
-        sb_add(b, "", 0);
-    if (b->failed) {
-        free(b->s);
+    char *text = loco_sbuf_finish(b);
+    if (!text)
         loco_error_set(LOCO_ERR_NOMEM, "codeeval: out of memory building %s", what);
-        return NULL;
-    }
-    return b->s;
+    return text;
 }
 
 /* ---- extraction ----------------------------------------------------------- */
@@ -169,8 +136,8 @@ char *loco_codeeval_extract(const char *answer, const char *entry_point, enum lo
     while ((p = next_block(p, entry_point, &b)))
         if (b.score > best.score || (b.score == best.score && pick == LOCO_CODE_LAST))
             best = b;
-    struct strbuf s = {0};
-    sb_add(&s, best.text, best.len);
+    struct loco_sbuf s = {0};
+    loco_sbuf_add(&s, best.text, best.len);
     return sb_done(&s, "the extracted code");
 }
 
@@ -185,19 +152,19 @@ char *loco_codeeval_humaneval_program(const char *prompt, const char *completion
                        "entry_point");
         return NULL;
     }
-    struct strbuf s = {0};
-    sb_str(&s, prompt);
+    struct loco_sbuf s = {0};
+    loco_sbuf_adds(&s, prompt);
     if (defines(completion, strlen(completion), entry_point, false)) {
         /* a whole function: it replaces the prompt's definition, whose
          * docstring alone is a valid body */
-        sb_str(&s, "\n");
+        loco_sbuf_adds(&s, "\n");
     }
-    sb_str(&s, completion);
-    sb_str(&s, "\n");
-    sb_str(&s, test);
-    sb_str(&s, "\ncheck(");
-    sb_str(&s, entry_point);
-    sb_str(&s, ")\n");
+    loco_sbuf_adds(&s, completion);
+    loco_sbuf_adds(&s, "\n");
+    loco_sbuf_adds(&s, test);
+    loco_sbuf_adds(&s, "\ncheck(");
+    loco_sbuf_adds(&s, entry_point);
+    loco_sbuf_adds(&s, ")\n");
     return sb_done(&s, "a HumanEval program");
 }
 
@@ -209,16 +176,16 @@ char *loco_codeeval_mbpp_program(const char *test_setup_code, const char *comple
                                          "its test_list");
         return NULL;
     }
-    struct strbuf s = {0};
-    sb_str(&s, test_setup_code ? test_setup_code : "");
-    sb_str(&s, "\n");
-    sb_str(&s, completion);
-    sb_str(&s, "\n");
+    struct loco_sbuf s = {0};
+    loco_sbuf_adds(&s, test_setup_code ? test_setup_code : "");
+    loco_sbuf_adds(&s, "\n");
+    loco_sbuf_adds(&s, completion);
+    loco_sbuf_adds(&s, "\n");
     for (size_t i = 0; i < n_tests; i++) {
         if (!tests[i])
             continue;
-        sb_str(&s, tests[i]);
-        sb_str(&s, "\n");
+        loco_sbuf_adds(&s, tests[i]);
+        loco_sbuf_adds(&s, "\n");
     }
     return sb_done(&s, "an MBPP program");
 }
@@ -272,13 +239,13 @@ static const char runner_tail[] = "'))\n";
 static char *runner_source(const char *program)
 {
     static const char hex[] = "0123456789abcdef";
-    struct strbuf s = {0};
-    sb_str(&s, runner_head);
+    struct loco_sbuf s = {0};
+    loco_sbuf_adds(&s, runner_head);
     for (const unsigned char *p = (const unsigned char *)program; *p; p++) {
         char two[2] = {hex[*p >> 4], hex[*p & 15]};
-        sb_add(&s, two, 2);
+        loco_sbuf_add(&s, two, 2);
     }
-    sb_str(&s, runner_tail);
+    loco_sbuf_adds(&s, runner_tail);
     return sb_done(&s, "the test runner");
 }
 

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
+
 #define SET_MAX_SLOTS ((size_t)1 << 32) /* 32 GiB of hashes: far past any dataset */
 
 /* ---- a set of 64-bit hashes --------------------------------------------- */
@@ -23,13 +25,11 @@ struct hash_set {
     size_t count;
 };
 
-/* The splitmix64 finaliser: spreads every input bit over the output, so
- * the low bits index the table well. Never returns 0 (reserved for empty). */
-static uint64_t mix64(uint64_t z)
+/* The splitmix64 finaliser (core/rng.h): spreads every input bit over the
+ * output, so the low bits index the table well. Never 0 (reserved for empty). */
+static uint64_t slot_hash(uint64_t h)
 {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
+    uint64_t z = loco_mix64(h);
     return z ? z : 1;
 }
 
@@ -191,7 +191,7 @@ static uint64_t ngram_hash(const uint64_t *words, uint32_t k)
     uint64_t h = 0x84222325cbf29ce4ULL;
     for (uint32_t j = 0; j < k; j++)
         h = h * 0x9e3779b97f4a7c15ULL + words[j];
-    return mix64(h);
+    return slot_hash(h);
 }
 
 /* ---- the index ---------------------------------------------------------- */
@@ -240,7 +240,7 @@ int loco_contam_index_add(struct loco_contam_index *ix, const char *text)
     size_t n = 0;
     int rc = hash_words(norm, &words, &n);
     if (!rc && norm[0])
-        rc = set_add(&ix->exact, mix64(fnv1a(norm, strlen(norm))));
+        rc = set_add(&ix->exact, slot_hash(fnv1a(norm, strlen(norm))));
     for (size_t i = 0; !rc && i + ix->ngram <= n; i++)
         rc = set_add(&ix->grams, ngram_hash(words + i, ix->ngram));
     free(words);
@@ -274,7 +274,7 @@ int loco_contam_query(const struct loco_contam_index *ix, const char *text,
     size_t n = 0;
     int rc = hash_words(norm, &words, &n);
     if (!rc) {
-        out->exact = norm[0] && set_contains(&ix->exact, mix64(fnv1a(norm, strlen(norm))));
+        out->exact = norm[0] && set_contains(&ix->exact, slot_hash(fnv1a(norm, strlen(norm))));
         for (size_t i = 0; i + ix->ngram <= n; i++) {
             out->ngrams++;
             out->found += set_contains(&ix->grams, ngram_hash(words + i, ix->ngram));

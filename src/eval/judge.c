@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/sbuf.h"
 #include "loco/judge.h"
 
 struct loco_judge_params loco_judge_default_params(void)
@@ -100,35 +101,24 @@ static bool given(const char *s)
     return s && s[0];
 }
 
-static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *str_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
-
 static char *mtbench_prompt(const char *q, const char *a, const char *ref, const char *crit)
 {
-    return str_printf("%s%s%s%s%s%s%s\n[Request]\n%s\n\n[The start of the assistant's answer]\n"
-                      "%s\n[The end of the assistant's answer]\n\n%s",
-                      MTBENCH_HEAD, given(crit) ? "\n[What to grade]\n" : "",
-                      given(crit) ? crit : "", given(crit) ? "\n" : "",
-                      given(ref) ? "\n[A reference answer]\n" : "", given(ref) ? ref : "",
-                      given(ref) ? "\n" : "", q, a, MTBENCH_TAIL);
+    return loco_str_printf(
+        "%s%s%s%s%s%s%s\n[Request]\n%s\n\n[The start of the assistant's answer]\n"
+        "%s\n[The end of the assistant's answer]\n\n%s",
+        MTBENCH_HEAD, given(crit) ? "\n[What to grade]\n" : "", given(crit) ? crit : "",
+        given(crit) ? "\n" : "", given(ref) ? "\n[A reference answer]\n" : "",
+        given(ref) ? ref : "", given(ref) ? "\n" : "", q, a, MTBENCH_TAIL);
 }
 
 static char *prometheus_prompt(const char *q, const char *a, const char *ref, const char *crit)
 {
-    return str_printf("%s\n###Request:\n%s\n\n###Answer to evaluate:\n%s\n\n%s%s%s"
-                      "###Score rubric:\n[%s]\n%s\n###Feedback:",
-                      PROMETHEUS_HEAD, q, a, given(ref) ? "###Reference answer (score 5):\n" : "",
-                      given(ref) ? ref : "", given(ref) ? "\n\n" : "",
-                      given(crit) ? crit : PROMETHEUS_CRITERIA, PROMETHEUS_LEVELS);
+    return loco_str_printf("%s\n###Request:\n%s\n\n###Answer to evaluate:\n%s\n\n%s%s%s"
+                           "###Score rubric:\n[%s]\n%s\n###Feedback:",
+                           PROMETHEUS_HEAD, q, a,
+                           given(ref) ? "###Reference answer (score 5):\n" : "",
+                           given(ref) ? ref : "", given(ref) ? "\n\n" : "",
+                           given(crit) ? crit : PROMETHEUS_CRITERIA, PROMETHEUS_LEVELS);
 }
 
 char *loco_judge_prompt(enum loco_judge_rubric r, const char *question, const char *answer,

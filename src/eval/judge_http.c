@@ -9,7 +9,6 @@
  * the HTTP status and the server's own error message.
  */
 #include <cjson/cJSON.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +17,11 @@
 
 #include <curl/curl.h>
 
+#include "core/sbuf.h"
+#include "core/util.h"
 #include "loco/judge.h"
 
 #define REPLY_CAP ((size_t)4 << 20) /* bytes of a reply we read at most */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_status = CURLE_OK;
-
-static void curl_init_once(void)
-{
-    curl_init_status = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static bool ends_with(const char *s, const char *tail)
 {
@@ -119,28 +112,14 @@ static char *request_body(const struct loco_judge_params *p, const struct loco_c
     return s;
 }
 
-struct sink {
-    char *buf;
-    size_t len;
-    bool too_big;
-};
-
+/* curl's write callback: the reply into a core/sbuf.h buffer of at most
+ * REPLY_CAP bytes; 0 (curl stops) when it is full or memory ran out. */
 static size_t sink_write(char *data, size_t size, size_t nmemb, void *user)
 {
-    struct sink *s = user;
+    struct loco_sbuf *s = user;
     size_t n = size * nmemb;
-    if (s->len + n > REPLY_CAP) {
-        s->too_big = true;
-        return 0;
-    }
-    char *g = realloc(s->buf, s->len + n + 1);
-    if (!g)
-        return 0;
-    memcpy(g + s->len, data, n);
-    s->buf = g;
-    s->len += n;
-    s->buf[s->len] = '\0';
-    return n;
+    loco_sbuf_add(s, data, n);
+    return s->failed ? 0 : n;
 }
 
 /* What an error body says: an OpenAI-style {"error": {"message": ...}} (or
@@ -159,7 +138,7 @@ static void server_error(const char *body, size_t len, char *buf, size_t cap)
 
 /* One POST. *http receives the status (0 when there was no answer). */
 static int post_once(const struct loco_judge_params *p, const char *url, const char *body,
-                     struct sink *s, long *http, bool *retryable)
+                     struct loco_sbuf *s, long *http, bool *retryable)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
     CURL *c = curl_easy_init();
@@ -193,12 +172,12 @@ static int post_once(const struct loco_judge_params *p, const char *url, const c
         *retryable = cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_COULDNT_CONNECT ||
                      cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING;
         rc = loco_error_set(LOCO_ERR_NETWORK, "judge %s: %s%s%s", url,
-                            s->too_big ? "the reply is larger than 4 MiB" : curl_easy_strerror(cc),
+                            s->too_long ? "the reply is larger than 4 MiB" : curl_easy_strerror(cc),
                             errbuf[0] ? ": " : "", errbuf);
     } else if (*http < 200 || *http >= 300) {
         *retryable = *http == 429 || *http >= 500;
         char why[300];
-        server_error(s->buf, s->len, why, sizeof why);
+        server_error(s->p, s->len, why, sizeof why);
         rc = loco_error_set(LOCO_ERR_NETWORK, "judge %s: HTTP %ld: %s%s", url, *http, why,
                             *http == 401 || *http == 403 ? " (set LOCO_JUDGE_API_KEY)" : "");
     }
@@ -208,28 +187,27 @@ static int post_once(const struct loco_judge_params *p, const char *url, const c
 int loco_judge_http_chat(const struct loco_judge_params *p, const struct loco_chat_msg *msgs,
                          size_t n_msgs, uint64_t seed, char **reply)
 {
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_status != CURLE_OK)
-        return loco_error_set(LOCO_ERR_NETWORK, "curl_global_init failed: %s",
-                              curl_easy_strerror(curl_init_status));
+    int rc = loco_curl_init();
+    if (rc)
+        return rc;
     char *url = loco_judge_chat_url(p->url);
     if (!url)
         return LOCO_ERR_INVALID;
     char *body = request_body(p, msgs, n_msgs, seed);
-    int rc = body ? LOCO_OK : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    rc = body ? LOCO_OK : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
     for (uint32_t attempt = 0; !rc; attempt++) {
-        struct sink s = {0};
+        struct loco_sbuf s = {.max = REPLY_CAP};
         long http = 0;
         bool retryable = false;
         rc = post_once(p, url, body, &s, &http, &retryable);
         if (!rc) {
-            rc = loco_judge_completion_content(s.buf, s.len, reply);
+            rc = loco_judge_completion_content(s.p, s.len, reply);
             if (rc)
                 loco_error_prefix("judge %s", url);
-            free(s.buf);
+            loco_sbuf_free(&s);
             break;
         }
-        free(s.buf);
+        loco_sbuf_free(&s);
         if (!retryable || attempt >= p->retries)
             break;
         sleep(1u << (attempt < 5 ? attempt : 5));

@@ -7,7 +7,7 @@
  * record holds may no longer be what the code gives for the same answers.
  * Re-scoring reads each benchmark back into a struct loco_eval_bench,
  * scores its answers again and computes the statistics and gate with the
- * code a run uses (run.c, eval_bench_rescore), writes the new scores into
+ * code a run uses (scoring.c, eval_bench_rescore), writes the new scores into
  * the record's items and figures into its summary, keeps what was there
  * before under "rescored", and decides the verdicts with the record's own
  * rules (loco_eval_record_regate). Nothing is generated and no judge is

@@ -1,5 +1,5 @@
 /*
- * rescore_internal.h - what rescore.c needs from run.c: the stored answers
+ * rescore_internal.h - what rescore.c needs from scoring.c: the stored answers
  * of one benchmark scored again by the scorers a run uses, and the
  * statistics and gate a run computes. Private to src/eval.
  */

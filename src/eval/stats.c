@@ -12,6 +12,7 @@
  * level; z = Phi^-1(1 - alpha/2).
  */
 #include "loco/stats.h"
+#include "core/rng.h"
 #include "eval/stats_internal.h"
 
 #include <float.h>
@@ -352,27 +353,6 @@ int loco_stats_mean_ci(const double *x, size_t n, double alpha, double *mean, do
     return LOCO_OK;
 }
 
-/* splitmix64 (Steele, Lea & Flood 2014): a 64-bit state stepped by a
- * constant and scrambled; passes BigCrush and is enough for resampling. */
-uint64_t loco_stats_splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform index in [0, n) without modulo bias: reject the short last block. */
-size_t loco_stats_draw_index(uint64_t *state, size_t n)
-{
-    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-    uint64_t r;
-    do
-        r = loco_stats_splitmix64(state);
-    while (r >= limit);
-    return (size_t)(r % n);
-}
-
 int loco_stats_cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -411,7 +391,7 @@ int loco_stats_bootstrap_mean(const double *d, size_t n, uint32_t b, uint64_t se
     for (uint32_t r = 0; r < b; r++) {
         double s = 0.0;
         for (size_t i = 0; i < n; i++)
-            s += d[loco_stats_draw_index(&state, n)];
+            s += d[loco_rng_below(&state, n)];
         means[r] = s / (double)n;
         le += means[r] <= 0.0;
         ge += means[r] >= 0.0;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/rng.h"
 #include "eval/stats_internal.h"
 #include "loco/contam.h"
 #include "loco/models.h"
@@ -142,7 +143,7 @@ int loco_swarm_bootstrap(const double *base, const double *policy, const uint32_
         for (size_t k = 0; k < n_strata; k++) {
             size_t nk = start[k + 1] - start[k];
             for (size_t j = 0; j < nk; j++) {
-                size_t i = order[start[k] + loco_stats_draw_index(&state, nk)];
+                size_t i = order[start[k] + loco_rng_below(&state, nk)];
                 s[k].n += 1;
                 s[k].diff += policy[i] - base[i];
             }
@@ -387,7 +388,7 @@ static size_t pick_of(struct swarm_run *w, size_t k, size_t own, const char *pro
     if (k == s->base_policy)
         return nd;
     if (k == s->base_policy + 1)
-        return loco_stats_draw_index(&w->rng, nd + 1);
+        return loco_rng_below(&w->rng, nd + 1);
     struct loco_route_decision dec;
     if (loco_route(w->router[k - 1], prompt, &dec) != LOCO_OK)
         return nd;

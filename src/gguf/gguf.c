@@ -1,6 +1,6 @@
 /*
- * gguf.c - the GGUF reader (see loco/gguf.h; layout in the facts sheet,
- * section A).
+ * gguf.c - the GGUF reader (see loco/gguf.h; layout in
+ * docs/formats/gguf.md).
  *
  * Why it looks the way it does: a model file comes from outside, so every
  * number in it is a claim to check before it is used. The parser walks the
@@ -84,7 +84,7 @@ struct loco_gguf {
     struct name_index tensor_index;
 };
 
-/* ---- ggml tensor types (facts sheet A.6) ------------------------------ */
+/* ---- ggml tensor types (docs/formats/gguf.md) ------------------------- */
 
 /* Indexed by ggml type id. Ids without a row (4, 5, 31-33, 36-38 were
  * removed from ggml; 40-42 are too new for this table) have block 0 and are
@@ -665,6 +665,57 @@ static int index_tensors(struct loco_gguf *g)
     return rc;
 }
 
+/* One tensor's data range, for the overlap check. */
+struct span {
+    uint64_t start, end; /* [start, end) relative to the data section */
+    int64_t i;
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+    const struct span *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* No two tensors may share bytes: a file whose tensors overlap was not
+ * written by any GGUF writer, and a writer to one tensor (training, an
+ * in-place conversion) would silently change the other. Sorted by start,
+ * each tensor must begin at or after the furthest end seen so far. Empty
+ * tensors hold no bytes and cannot overlap. */
+static int check_overlaps(const struct loco_gguf *g)
+{
+    struct span *sp = g->n_tensors > 1 ? malloc((size_t)g->n_tensors * sizeof *sp) : NULL;
+    size_t n = 0;
+    int rc = LOCO_OK;
+    if (g->n_tensors > 1 && !sp)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory checking %" PRId64 " tensors",
+                              g->n_tensors);
+    for (int64_t i = 0; sp && i < g->n_tensors; i++) {
+        const struct loco_gguf_tensor *t = &g->tensors[i];
+        if (t->size > 0)
+            sp[n++] = (struct span){t->offset, t->offset + t->size, i};
+    }
+    if (n > 1)
+        qsort(sp, n, sizeof *sp, span_cmp);
+    for (size_t k = 1, far = 0; rc == LOCO_OK && k < n; k++) {
+        if (sp[k].start < sp[far].end) {
+            const struct loco_gguf_tensor *a = &g->tensors[sp[far].i], *b = &g->tensors[sp[k].i];
+            rc = loco_error_set(LOCO_ERR_FORMAT,
+                                "tensors '%s' (data [%" PRIu64 ", %" PRIu64 ")) and '%s' "
+                                "(data [%" PRIu64 ", %" PRIu64 ")) overlap; each tensor needs "
+                                "bytes of its own",
+                                a->name, sp[far].start, sp[far].end, b->name, sp[k].start,
+                                sp[k].end);
+        }
+        if (sp[k].end > sp[far].end)
+            far = k;
+    }
+    free(sp);
+    return rc;
+}
+
 /* The data section starts after the tensor infos, rounded up to the
  * alignment when there are tensors; each tensor's bytes must lie inside the
  * file. */
@@ -694,7 +745,7 @@ static int place_tensors(struct loco_gguf *g, size_t end_of_infos)
                                   t->name, g->data_offset + (size_t)t->offset, t->size, g->size);
         t->data = g->base + g->data_offset + t->offset;
     }
-    return LOCO_OK;
+    return check_overlaps(g);
 }
 
 /* ---- opening and closing ---------------------------------------------- */
@@ -1028,6 +1079,16 @@ int loco_gguf_get_f32(const struct loco_gguf *g, const char *key, float *out)
     int rc = find_typed(g, key, LOCO_GGUF_FLOAT32, LOCO_GGUF_FLOAT64, &kv);
     if (rc == LOCO_OK && decode_float(kv->type, kv->value, &d))
         *out = (float)d;
+    return rc;
+}
+
+int loco_gguf_get_f64(const struct loco_gguf *g, const char *key, double *out)
+{
+    const struct gguf_kv *kv;
+    double d;
+    int rc = find_typed(g, key, LOCO_GGUF_FLOAT64, LOCO_GGUF_FLOAT32, &kv);
+    if (rc == LOCO_OK && decode_float(kv->type, kv->value, &d))
+        *out = d;
     return rc;
 }
 

@@ -2,7 +2,7 @@
  * gguf_internal.h - what the GGUF reader and writer share, and nobody else.
  *
  * The container module keeps its own small table of ggml tensor types
- * (block size and bytes per block, facts sheet A.6) instead of asking the
+ * (block size and bytes per block, docs/formats/gguf.md) instead of asking the
  * quant module: reading and writing files must not depend on which kernels
  * exist, and a file with a type the engine cannot compute with should still
  * open so that tools can list it.

@@ -1,6 +1,6 @@
 /*
- * gguf_writer.c - the GGUF writer (see loco/gguf.h; layout in the facts
- * sheet, section A).
+ * gguf_writer.c - the GGUF writer (see loco/gguf.h; layout in
+ * docs/formats/gguf.md).
  *
  * Why it looks the way it does: the writer is how quantized models, LoRA
  * adapters and test fixtures come into being, and llama.cpp must be able to
@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/sbuf.h"
 #include "gguf/gguf_internal.h"
 #include "loco/fileio.h"
 
@@ -54,53 +55,25 @@ struct loco_gguf_writer {
     uint32_t alignment;
 };
 
-/* ---- growable byte buffer for encoded values --------------------------- */
+/* ---- encoding values into a byte buffer -------------------------------- */
 
-struct buf {
-    uint8_t *p;
-    size_t len, cap;
-    bool failed; /* an allocation failed or a size overflowed */
-};
+/* Values are encoded into a core/sbuf.h buffer (bytes, no limit of its own);
+ * a failed append sticks in b->failed and check_kv reports it. */
 
-static void buf_put(struct buf *b, const void *src, size_t n)
+static void buf_u32(struct loco_sbuf *b, uint32_t v)
 {
-    if (b->failed || n == 0)
-        return;
-    if (n > SIZE_MAX / 2 - b->len) {
-        b->failed = true;
-        return;
-    }
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        uint8_t *p;
-        while (cap < b->len + n)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, src, n);
-    b->len += n;
+    loco_sbuf_add(b, &v, sizeof v);
 }
 
-static void buf_u32(struct buf *b, uint32_t v)
+static void buf_u64(struct loco_sbuf *b, uint64_t v)
 {
-    buf_put(b, &v, sizeof v);
+    loco_sbuf_add(b, &v, sizeof v);
 }
 
-static void buf_u64(struct buf *b, uint64_t v)
-{
-    buf_put(b, &v, sizeof v);
-}
-
-static void buf_str(struct buf *b, const char *s, size_t len)
+static void buf_str(struct loco_sbuf *b, const char *s, size_t len)
 {
     buf_u64(b, len);
-    buf_put(b, s, len);
+    loco_sbuf_add(b, s, len);
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
@@ -177,7 +150,7 @@ static int append_kv(struct loco_gguf_writer *w, const char *key, struct writer_
 
 /* general.alignment must be a UINT32 power of two; it also sets the
  * alignment the data section is written with. */
-static int check_alignment_kv(const struct buf *b, uint32_t *alignment)
+static int check_alignment_kv(const struct loco_sbuf *b, uint32_t *alignment)
 {
     uint32_t type;
     uint32_t a;
@@ -193,7 +166,7 @@ static int check_alignment_kv(const struct buf *b, uint32_t *alignment)
     return LOCO_OK;
 }
 
-static int check_kv(const char *key, const struct buf *b, uint32_t *alignment)
+static int check_kv(const char *key, const struct loco_sbuf *b, uint32_t *alignment)
 {
     if (!key || key[0] == '\0')
         return loco_error_set(LOCO_ERR_INVALID, "a GGUF key must be a non-empty string");
@@ -205,7 +178,7 @@ static int check_kv(const char *key, const struct buf *b, uint32_t *alignment)
 }
 
 /* Replace the value of `key`, or append it. */
-static int store_kv(struct loco_gguf_writer *w, const char *key, struct buf *b)
+static int store_kv(struct loco_gguf_writer *w, const char *key, struct loco_sbuf *b)
 {
     int64_t i = find_kv(w, key);
     struct writer_kv *kv = NULL;
@@ -214,13 +187,13 @@ static int store_kv(struct loco_gguf_writer *w, const char *key, struct buf *b)
     else if (append_kv(w, key, &kv) != LOCO_OK)
         return LOCO_ERR_NOMEM;
     free(kv->val);
-    kv->val = b->p;
+    kv->val = (uint8_t *)b->p;
     kv->val_len = b->len;
     return LOCO_OK;
 }
 
 /* Store the encoded value `b` under `key`; b->p is owned from here on. */
-static int put_kv(struct loco_gguf_writer *w, const char *key, struct buf *b)
+static int put_kv(struct loco_gguf_writer *w, const char *key, struct loco_sbuf *b)
 {
     uint32_t alignment = w ? w->alignment : 0;
     int rc = w ? check_kv(key, b, &alignment)
@@ -228,7 +201,7 @@ static int put_kv(struct loco_gguf_writer *w, const char *key, struct buf *b)
     if (rc == LOCO_OK)
         rc = store_kv(w, key, b);
     if (rc != LOCO_OK) {
-        free(b->p);
+        loco_sbuf_free(b);
         return rc;
     }
     w->alignment = alignment;
@@ -238,9 +211,9 @@ static int put_kv(struct loco_gguf_writer *w, const char *key, struct buf *b)
 static int set_scalar(struct loco_gguf_writer *w, const char *key, enum loco_gguf_type type,
                       const void *v)
 {
-    struct buf b = {0};
+    struct loco_sbuf b = {0};
     buf_u32(&b, type);
-    buf_put(&b, v, loco_gguf_type_size(type));
+    loco_sbuf_add(&b, v, loco_gguf_type_size(type));
     return put_kv(w, key, &b);
 }
 
@@ -302,7 +275,7 @@ int loco_gguf_writer_set_bool(struct loco_gguf_writer *w, const char *key, bool 
 
 int loco_gguf_writer_set_str(struct loco_gguf_writer *w, const char *key, const char *v)
 {
-    struct buf b = {0};
+    struct loco_sbuf b = {0};
     if (!v)
         return loco_error_set(LOCO_ERR_INVALID, "NULL string value for key '%s'",
                               key ? key : "(null)");
@@ -319,7 +292,7 @@ static bool is_numeric(enum loco_gguf_type t)
 int loco_gguf_writer_set_arr(struct loco_gguf_writer *w, const char *key,
                              enum loco_gguf_type elem_type, const void *data, uint64_t n)
 {
-    struct buf b = {0};
+    struct loco_sbuf b = {0};
     size_t esize = loco_gguf_type_size(elem_type);
     if (!is_numeric(elem_type))
         return loco_error_set(LOCO_ERR_INVALID,
@@ -332,20 +305,20 @@ int loco_gguf_writer_set_arr(struct loco_gguf_writer *w, const char *key,
     buf_u32(&b, LOCO_GGUF_ARRAY);
     buf_u32(&b, elem_type);
     buf_u64(&b, n);
-    buf_put(&b, data, (size_t)n * esize);
+    loco_sbuf_add(&b, data, (size_t)n * esize);
     return put_kv(w, key, &b);
 }
 
 int loco_gguf_writer_set_arr_str(struct loco_gguf_writer *w, const char *key,
                                  const char *const *strs, uint64_t n)
 {
-    struct buf b = {0};
+    struct loco_sbuf b = {0};
     buf_u32(&b, LOCO_GGUF_ARRAY);
     buf_u32(&b, LOCO_GGUF_STRING);
     buf_u64(&b, n);
     for (uint64_t i = 0; i < n; i++) {
         if (!strs || !strs[i]) {
-            free(b.p);
+            loco_sbuf_free(&b);
             return loco_error_set(LOCO_ERR_INVALID,
                                   "string array '%s': element %" PRIu64 " is NULL",
                                   key ? key : "(null)", i);
@@ -356,7 +329,7 @@ int loco_gguf_writer_set_arr_str(struct loco_gguf_writer *w, const char *key,
 }
 
 /* Encode the array at entry kv of g (strings read through the reader). */
-static void encode_reader_array(struct buf *b, const struct loco_gguf *g, int64_t kv)
+static void encode_reader_array(struct loco_sbuf *b, const struct loco_gguf *g, int64_t kv)
 {
     enum loco_gguf_type et = loco_gguf_arr_type(g, kv);
     uint64_t n = loco_gguf_arr_len(g, kv);
@@ -366,7 +339,7 @@ static void encode_reader_array(struct buf *b, const struct loco_gguf *g, int64_
     buf_u64(b, n);
     if (et != LOCO_GGUF_STRING) {
         loco_gguf_get_arr(g, loco_gguf_kv_key(g, kv), NULL, NULL, &data);
-        buf_put(b, data, (size_t)n * loco_gguf_type_size(et));
+        loco_sbuf_add(b, data, (size_t)n * loco_gguf_type_size(et));
         return;
     }
     for (uint64_t i = 0; i < n; i++) {
@@ -380,7 +353,7 @@ int loco_gguf_writer_copy_kv(struct loco_gguf_writer *w, const struct loco_gguf 
     const char *key = g ? loco_gguf_kv_key(g, kv) : NULL;
     enum loco_gguf_type type;
     struct loco_str s = {NULL, 0};
-    struct buf b = {0};
+    struct loco_sbuf b = {0};
     if (!key)
         return loco_error_set(LOCO_ERR_INVALID, "no entry %" PRId64 " to copy", kv);
     type = loco_gguf_kv_type(g, kv);
@@ -392,7 +365,7 @@ int loco_gguf_writer_copy_kv(struct loco_gguf_writer *w, const struct loco_gguf 
         buf_str(&b, s.ptr, s.len);
     } else {
         buf_u32(&b, type);
-        buf_put(&b, loco_gguf_kv_scalar(g, kv), loco_gguf_type_size(type));
+        loco_sbuf_add(&b, loco_gguf_kv_scalar(g, kv), loco_gguf_type_size(type));
     }
     return put_kv(w, key, &b);
 }

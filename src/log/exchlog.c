@@ -8,13 +8,13 @@
  */
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <pwd.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "loco/exchlog.h"
 #include "loco/models.h" /* loco_models_mkdirs */
 
@@ -60,19 +60,12 @@ int loco_exchlog_path(char *buf, size_t cap)
     const char *env = getenv("LOCO_LOG_DB");
     if (env && env[0])
         return put_path(buf, cap, snprintf(buf, cap, "%s", env));
-    env = getenv("XDG_DATA_HOME");
-    if (env && env[0] == '/')
-        return put_path(buf, cap, snprintf(buf, cap, "%s/locollm/" LOCO_EXCHLOG_FILE, env));
-    const char *home = getenv("HOME");
-    if (!home || !home[0]) {
-        const struct passwd *pw = getpwuid(getuid());
-        home = pw ? pw->pw_dir : NULL;
-    }
-    if (!home)
-        return loco_error_set(LOCO_ERR_NOT_FOUND,
-                              "no home directory for the exchange log; set LOCO_LOG_DB");
-    return put_path(buf, cap,
-                    snprintf(buf, cap, "%s/.local/share/locollm/" LOCO_EXCHLOG_FILE, home));
+    int rc = loco_user_path(LOCO_USER_DATA, LOCO_EXCHLOG_FILE, buf, cap);
+    if (rc == LOCO_ERR_NOT_FOUND)
+        return loco_error_set(rc, "no home directory for the exchange log; set LOCO_LOG_DB");
+    if (rc)
+        return loco_error_set(rc, "the exchange log's path is too long");
+    return LOCO_OK;
 }
 
 bool loco_exchlog_disabled(void)
@@ -179,11 +172,9 @@ static int check_schema(struct loco_exchlog *log)
 static int make_folder(const char *path)
 {
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
+    loco_dir_of(path, dir, sizeof dir);
+    if (!strcmp(dir, ".") || !strcmp(dir, "/"))
         return LOCO_OK;
-    *slash = '\0';
     return loco_models_mkdirs(dir);
 }
 

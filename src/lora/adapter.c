@@ -1,6 +1,6 @@
 /*
  * adapter.c - LoRA adapter files: target names, loading against a base
- * model (facts sheet F.1), writing, and the base model's digest.
+ * model (docs/formats/lora.md), writing, and the base model's digest.
  */
 #include <math.h>
 #include <pthread.h>
@@ -174,6 +174,20 @@ static bool alpha_ok(float alpha)
     return isfinite(alpha) && alpha >= 0.0f && alpha <= ALPHA_MAX;
 }
 
+/* adapter.lora.alpha as stored (0 when absent): an f64 is not narrowed
+ * first, so a message shows 1e+300 as written, not the inf it would become;
+ * another type is named (by the reader's message). */
+static int alpha_as_stored(const struct loco_gguf *g, const char *file, double *out)
+{
+    *out = 0;
+    int rc = loco_gguf_get_f64(g, "adapter.lora.alpha", out);
+    if (rc == LOCO_ERR_NOT_FOUND)
+        return LOCO_OK;
+    if (rc != LOCO_OK)
+        loco_error_prefix("%s: adapter.lora.alpha is not a float", file);
+    return rc == LOCO_OK ? LOCO_OK : LOCO_ERR_FORMAT;
+}
+
 static int check_meta(struct loco_adapter *a, const struct loco_model *base)
 {
     const struct loco_gguf *g = a->gguf;
@@ -197,15 +211,16 @@ static int check_meta(struct loco_adapter *a, const struct loco_model *base)
         return loco_error_set(LOCO_ERR_INVALID,
                               "%s was made for a %s model, but the base model is %s", file,
                               a->info.arch, hp->arch_name);
-    a->info.alpha = 0;
-    if (loco_gguf_find_key(g, "adapter.lora.alpha") >= 0 &&
-        loco_gguf_get_f32(g, "adapter.lora.alpha", &a->info.alpha) != LOCO_OK)
-        return loco_error_set(LOCO_ERR_FORMAT, "%s: adapter.lora.alpha is not an f32", file);
-    if (!alpha_ok(a->info.alpha))
+    double alpha;
+    int rc = alpha_as_stored(g, file, &alpha);
+    if (rc != LOCO_OK)
+        return rc;
+    if (!(isfinite(alpha) && alpha <= ALPHA_MAX && alpha_ok((float)alpha)))
         return loco_error_set(LOCO_ERR_FORMAT,
                               "%s: adapter.lora.alpha = %g is not usable; expected a finite "
                               "number in [0, %g] (the update is scaled by alpha / r)",
-                              file, (double)a->info.alpha, (double)ALPHA_MAX);
+                              file, alpha, (double)ALPHA_MAX);
+    a->info.alpha = (float)alpha;
     if (loco_gguf_get_str_buf(g, "locollm.adapter.name", a->info.name, sizeof a->info.name))
         file_stem(file, a->info.name, sizeof a->info.name);
     if (loco_gguf_get_str_buf(g, "locollm.adapter.domain", a->info.domain,
@@ -218,7 +233,7 @@ static int check_meta(struct loco_adapter *a, const struct loco_model *base)
     loco_error_clear();
     if (a->info.base_sha256[0]) {
         char have[65];
-        int rc = loco_model_sha256(base, have);
+        rc = loco_model_sha256(base, have);
         if (rc)
             return rc;
         if (strcmp(have, a->info.base_sha256) != 0)

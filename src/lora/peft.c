@@ -1,7 +1,7 @@
 /*
  * peft.c - PEFT LoRA folder -> GGUF adapter (see loco/peft.h).
  *
- * The steps mirror llama.cpp's convert_lora_to_gguf.py (facts sheet F.2):
+ * The steps mirror llama.cpp's convert_lora_to_gguf.py (docs/formats/lora.md):
  * read adapter_config.json and refuse what a plain LoRA file cannot say;
  * map each safetensors tensor name to (layer, projection, A or B); check
  * that both halves are there with rank r and the base's shapes; apply the
@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/util.h"
 #include "loco/gguf.h"
 #include "loco/models.h"
 #include "loco/safetensors.h"
@@ -173,24 +174,19 @@ int loco_peft_config_parse(const char *json, size_t len, const char *label,
 
 int loco_peft_config_read(const char *path, struct loco_peft_config *out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return loco_error_set(LOCO_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    char *buf = malloc(PEFT_MAX_CONFIG + 1);
-    size_t n = buf ? fread(buf, 1, PEFT_MAX_CONFIG + 1, f) : 0;
-    int err = ferror(f);
-    fclose(f);
-    int rc;
-    if (!buf)
-        rc = loco_error_set(LOCO_ERR_NOMEM, "out of memory reading %s", path);
-    else if (err)
-        rc = loco_error_set(LOCO_ERR_IO, "cannot read %s", path);
-    else if (n > PEFT_MAX_CONFIG)
-        rc = loco_error_set(LOCO_ERR_FORMAT, "%s is larger than %u bytes; not an adapter config",
-                            path, PEFT_MAX_CONFIG);
-    else
-        rc = loco_peft_config_parse(buf, n, path, out);
-    free(buf);
+    char *text;
+    size_t n;
+    /* a FIFO or folder is refused, not waited on; the message names the file */
+    int rc = loco_read_regular_file(path, PEFT_MAX_CONFIG, &text, &n);
+    if (rc == LOCO_ERR_RANGE)
+        return loco_error_set(LOCO_ERR_FORMAT, "%s is larger than %u bytes; not an adapter config",
+                              path, PEFT_MAX_CONFIG);
+    if (rc == LOCO_ERR_NOT_FOUND || rc == LOCO_ERR_INVALID)
+        return LOCO_ERR_IO; /* as a file that cannot be opened */
+    if (rc != LOCO_OK)
+        return rc;
+    rc = loco_peft_config_parse(text, n, path, out);
+    free(text);
     return rc;
 }
 

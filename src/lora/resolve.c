@@ -3,38 +3,31 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "loco/lora.h"
 #include "loco/project.h"
 
 int loco_adapters_dir(char *buf, size_t cap)
 {
     const char *env = getenv("LOCO_ADAPTERS_DIR");
-    int n;
+    int rc = LOCO_OK;
     if (env && env[0]) {
-        n = snprintf(buf, cap, "%s", env);
-    } else if ((env = getenv("XDG_DATA_HOME")) && env[0] == '/') {
-        n = snprintf(buf, cap, "%s/locollm/adapters", env);
+        int n = snprintf(buf, cap, "%s", env);
+        rc = n < 0 || (size_t)n >= cap ? LOCO_ERR_RANGE : LOCO_OK;
     } else {
-        const char *home = getenv("HOME");
-        if (!home || !home[0]) {
-            const struct passwd *pw = getpwuid(getuid());
-            home = pw ? pw->pw_dir : NULL;
-        }
-        if (!home)
-            return loco_error_set(LOCO_ERR_NOT_FOUND,
-                                  "no home directory to keep adapters in; set LOCO_ADAPTERS_DIR");
-        n = snprintf(buf, cap, "%s/.local/share/locollm/adapters", home);
+        rc = loco_user_path(LOCO_USER_DATA, "adapters", buf, cap);
     }
-    if (n < 0 || (size_t)n >= cap)
-        return loco_error_set(LOCO_ERR_RANGE, "the adapters directory path is too long");
-    return LOCO_OK;
+    if (rc == LOCO_ERR_NOT_FOUND)
+        loco_error_set(rc, "no home directory to keep adapters in; set LOCO_ADAPTERS_DIR");
+    else if (rc == LOCO_ERR_RANGE)
+        loco_error_set(rc, "the adapters directory path is too long");
+    return rc;
 }
 
 static bool is_file(const char *path)
@@ -65,6 +58,13 @@ int loco_adapters_resolve(const char *name_or_path, char *path_out, size_t cap)
         return loco_error_set(LOCO_ERR_INVALID, "no adapter name given");
     size_t len = strlen(name_or_path);
     bool is_path = strchr(name_or_path, '/') || (len > 5 && !strcmp(name_or_path + len - 5, ".gguf"));
+    struct stat st;
+    if (is_path && stat(name_or_path, &st) == 0 && !S_ISREG(st.st_mode))
+        return loco_error_set(LOCO_ERR_INVALID, "adapter %s is a %s, not a regular file",
+                              name_or_path,
+                              S_ISDIR(st.st_mode)    ? "folder"
+                              : S_ISFIFO(st.st_mode) ? "FIFO (named pipe)"
+                                                     : "device or socket");
     if (is_path || is_file(name_or_path)) {
         if (!is_file(name_or_path))
             return loco_error_set(LOCO_ERR_NOT_FOUND, "no such adapter file: %s", name_or_path);

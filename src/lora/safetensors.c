@@ -8,7 +8,7 @@
  * non-negative integers, byte size = product(shape) * dtype size, inside the
  * buffer), and then the entries sorted by offset must tile the buffer from
  * byte 0 to its last byte, as the reference reader (safetensors/src/
- * tensor.rs) requires. Facts: shared/notes/gguf-llama-facts.md F.3.
+ * tensor.rs) requires. Format: docs/formats/lora.md, safetensors.
  */
 #include "loco/safetensors.h"
 
@@ -414,7 +414,8 @@ int loco_safetensors_open_memory(const void *data, size_t size, struct loco_safe
 static int map_file(struct loco_safetensors *st, const char *path)
 {
     struct stat sb;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO: refused below, not
+                                                                waited on */
     int rc = LOCO_OK;
     if (fd < 0)
         return loco_error_set(LOCO_ERR_IO, "cannot open '%s': %s", path, strerror(errno));

@@ -6,6 +6,7 @@
 #define LOCO_CONTEXT_INTERNAL_H
 
 #include "loco/lora.h"
+#include "loco/pool.h"
 #include "model_internal.h"
 
 /* One sequence's adapter set and the tag its KV cache carries. */
@@ -45,6 +46,7 @@ struct att_job {
 struct loco_context {
     const struct loco_model *m;
     struct loco_context_params p;
+    struct loco_pool *pool; /* p.n_threads threads for matmuls and attention */
     int32_t *seq_len;   /* [S] cached positions per sequence */
     int32_t *seq_tokens; /* [S][T] the token at each cached position */
     float *k_cache;     /* [S][L][T][Hkv*D] */

@@ -3,7 +3,7 @@
  *
  * One decode call runs every token of the batch through the network layer by
  * layer, so each weight matrix is streamed from memory once per call however
- * many sequences the batch mixes. Per layer (facts sheet C.3-C.8):
+ * many sequences the batch mixes. Per layer (docs/model.md):
  *
  *   h = rmsnorm(x) * attn_norm
  *   q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv)
@@ -26,7 +26,6 @@
 
 #include <math.h>
 #include <cblas.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +86,11 @@ struct loco_context *loco_context_init(const struct loco_model *m,
     }
     c->m = m;
     c->p = params;
+    c->pool = loco_pool_init(params.n_threads);
+    if (!c->pool) {
+        free(c);
+        return NULL;
+    }
     size_t kv = (size_t)params.n_seq * (size_t)hp->n_layer * (size_t)params.n_ctx *
                 (size_t)hp->n_head_kv * (size_t)hp->head_dim;
     size_t act = activation_floats(hp, &params);
@@ -94,7 +98,9 @@ struct loco_context *loco_context_init(const struct loco_model *m,
     c->seq_tokens = malloc((size_t)params.n_seq * (size_t)params.n_ctx * sizeof *c->seq_tokens);
     c->k_cache = malloc(kv * sizeof(float));
     c->v_cache = malloc(kv * sizeof(float));
-    c->block = malloc(act * sizeof(float));
+    /* cache-line aligned: threads write neighbouring column blocks of these
+     * rows, and a line shared by two threads would bounce between cores */
+    c->block = aligned_alloc(64, (act * sizeof(float) + 63) / 64 * 64);
     c->runs = malloc((size_t)params.n_batch * sizeof *c->runs);
     c->jobs = malloc((size_t)params.n_batch * (size_t)hp->n_head * sizeof *c->jobs);
     if (!c->runs || !c->jobs || !c->seq_len || !c->seq_tokens || !c->k_cache || !c->v_cache || !c->block) {
@@ -126,6 +132,7 @@ void loco_context_free(struct loco_context *c)
     free(c->jobs);
     free(c->logits);
     lora_free(c);
+    loco_pool_free(c->pool);
     free(c);
 }
 
@@ -195,7 +202,7 @@ static float silu(float x)
 }
 
 /* tanh-approximated GELU; with fp16 set, input and output are rounded
- * through binary16 exactly as ggml's CPU lookup table does (facts C.3). */
+ * through binary16 exactly as ggml's CPU lookup table does (docs/model.md, Block maths). */
 static float gelu(float x, bool fp16)
 {
     const float k = 0.7978845608028654f; /* sqrt(2/pi) */
@@ -247,8 +254,8 @@ static int matmul(const struct loco_context *c, const struct loco_weight *w, con
                   int32_t n, float *y)
 {
     if (c->m->params.matmul_mode == LOCO_MATMUL_F32_ACT)
-        return loco_matmul_f32act(w->data, w->type, w->n_in, w->n_out, x, n, y, c->p.n_threads);
-    return loco_matmul(w->data, w->type, w->n_in, w->n_out, x, n, y, c->p.n_threads);
+        return loco_matmul_f32act_pool(c->pool, w->data, w->type, w->n_in, w->n_out, x, n, y);
+    return loco_matmul_pool(c->pool, w->data, w->type, w->n_in, w->n_out, x, n, y);
 }
 
 /* A block projection: the base product, then the LoRA deltas of the
@@ -395,11 +402,39 @@ static int32_t find_runs(const struct loco_batch *b, struct att_run *runs)
     return n;
 }
 
+/* One attention loop's arguments, for the pool's workers. */
+struct att_loop {
+    const struct loco_context *c;
+    const struct loco_layer *L;
+    int il;
+};
+
+/* jobs [j0, j1) of the current layer; `thread` picks the scores buffer */
+static void attend_jobs(void *arg, int64_t j0, int64_t j1, int32_t thread)
+{
+    const struct att_loop *a = arg;
+    const struct loco_context *c = a->c;
+    const struct loco_hparams *hp = &c->m->hp;
+    int32_t H = hp->n_head, D = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+    float *scores = c->scores + (size_t)thread * ATT_BLOCK * (size_t)c->p.n_ctx;
+    for (int64_t j = j0; j < j1; j++) {
+        const struct att_job *job = &c->jobs[j];
+        const struct att_run *run = &c->runs[job->run];
+        if (job->n == 1) {
+            int32_t t = run->t0 + job->r0, p = run->p0 + job->r0;
+            attend_token(c, a->il, run->seq, key_lo(c, a->L, p), p, job->h / group,
+                         c->q + ((size_t)t * H + job->h) * D, c->att + ((size_t)t * H + job->h) * D,
+                         scores);
+        } else {
+            attend_block(c, a->L, a->il, run, job->r0, job->n, job->h, scores);
+        }
+    }
+}
+
 static void attention(struct loco_context *c, const struct loco_layer *L, int il,
                       const struct loco_batch *b)
 {
-    const struct loco_hparams *hp = &c->m->hp;
-    int32_t H = hp->n_head, D = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+    int32_t H = c->m->hp.n_head;
     int32_t n_runs = find_runs(b, c->runs), n_jobs = 0;
     /* one job per (block of up to ATT_BLOCK rows of a run, head) */
     for (int32_t r = 0; r < n_runs; r++)
@@ -408,20 +443,8 @@ static void attention(struct loco_context *c, const struct loco_layer *L, int il
                 c->jobs[n_jobs++] = (struct att_job){
                     .run = r, .r0 = r0, .h = h,
                     .n = c->runs[r].n - r0 < ATT_BLOCK ? c->runs[r].n - r0 : ATT_BLOCK};
-#pragma omp parallel for num_threads(c->p.n_threads) schedule(dynamic, 1)
-    for (int32_t j = 0; j < n_jobs; j++) {
-        const struct att_job *job = &c->jobs[j];
-        const struct att_run *run = &c->runs[job->run];
-        float *scores = c->scores + (size_t)omp_get_thread_num() * ATT_BLOCK * (size_t)c->p.n_ctx;
-        if (job->n == 1) {
-            int32_t t = run->t0 + job->r0, p = run->p0 + job->r0;
-            attend_token(c, il, run->seq, key_lo(c, L, p), p, job->h / group,
-                         c->q + ((size_t)t * H + job->h) * D, c->att + ((size_t)t * H + job->h) * D,
-                         scores);
-        } else {
-            attend_block(c, L, il, run, job->r0, job->n, job->h, scores);
-        }
-    }
+    struct att_loop a = {c, L, il};
+    loco_pool_for(c->pool, n_jobs, 1, attend_jobs, &a);
 }
 
 static void residual_add(float *x, const float *y, size_t n)

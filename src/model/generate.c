@@ -44,9 +44,8 @@ static int32_t reuse_prefix(struct loco_context *ctx, int32_t seq, const int32_t
     return keep;
 }
 
-/* Decode tokens[from, n) of one sequence in batches; logits for the last. */
-static int prefill(struct loco_context *ctx, int32_t seq, const int32_t *tokens, int32_t from,
-                   int32_t n)
+int loco_gen_prefill(struct loco_context *ctx, int32_t seq, const int32_t *tokens, int32_t from,
+                     int32_t n)
 {
     int32_t n_batch = loco_context_params(ctx).n_batch;
     int32_t *pos = malloc((size_t)n_batch * sizeof *pos);
@@ -66,7 +65,7 @@ static int prefill(struct loco_context *ctx, int32_t seq, const int32_t *tokens,
     return rc;
 }
 
-int output_push(struct output *o, int32_t tok, float lp, const char *piece, size_t len)
+int loco_gen_output_push(struct output *o, int32_t tok, float lp, const char *piece, size_t len)
 {
     if (o->n == o->token_cap) {
         int32_t cap = o->token_cap ? 2 * o->token_cap : 64;
@@ -80,26 +79,39 @@ int output_push(struct output *o, int32_t tok, float lp, const char *piece, size
             return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
         o->token_cap = cap;
     }
-    if (o->len + len + 1 > o->cap) {
-        size_t cap = o->cap ? 2 * o->cap : 256;
-        while (cap < o->len + len + 1)
-            cap *= 2;
-        char *t = realloc(o->text, cap);
-        if (!t)
-            return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
-        o->text = t;
-        o->cap = cap;
-    }
-    memcpy(o->text + o->len, piece, len);
-    o->len += len;
-    o->text[o->len] = '\0';
+    loco_sbuf_add(&o->text, piece, len);
+    if (o->text.failed)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
     o->tokens[o->n] = tok;
     o->logprobs[o->n++] = lp;
     return LOCO_OK;
 }
 
-int piece_of(const struct loco_tokenizer *tok, int32_t id, char *buf, size_t cap,
-                    size_t *len)
+int loco_gen_output_take(struct output *o, struct loco_generate_result *res)
+{
+    char *text = loco_sbuf_finish(&o->text);
+    if (!text) {
+        loco_gen_output_free(o);
+        return LOCO_ERR_NOMEM;
+    }
+    res->text = text;
+    res->tokens = o->tokens;
+    res->logprobs = o->logprobs;
+    res->n_generated = o->n;
+    *o = (struct output){0};
+    return LOCO_OK;
+}
+
+void loco_gen_output_free(struct output *o)
+{
+    loco_sbuf_free(&o->text);
+    free(o->tokens);
+    free(o->logprobs);
+    *o = (struct output){0};
+}
+
+int loco_gen_piece_of(const struct loco_tokenizer *tok, int32_t id, char *buf, size_t cap,
+                      size_t *len)
 {
     int n = loco_tokenizer_piece(tok, id, false, buf, cap);
     if (n < 0)
@@ -127,8 +139,8 @@ static int decode_loop(struct loco_context *ctx, int32_t seq, const struct loco_
         }
         loco_sampler_accept(smp, id);
         size_t len = 0;
-        int rc = piece_of(tok, id, piece, sizeof piece, &len);
-        if (rc || (rc = output_push(out, id, lp, piece, len)))
+        int rc = loco_gen_piece_of(tok, id, piece, sizeof piece, &len);
+        if (rc || (rc = loco_gen_output_push(out, id, lp, piece, len)))
             return rc;
         if (on_token && !on_token(user, id, piece, len, lp)) {
             *stop = LOCO_STOP_CALLBACK;
@@ -167,7 +179,7 @@ int loco_generate(struct loco_context *ctx, int32_t seq, const struct loco_token
     res->n_prompt = (int32_t)n_prompt;
     double t0 = loco_time_ms();
     res->n_cached = reuse_prefix(ctx, seq, prompt, n_prompt);
-    int rc = prefill(ctx, seq, prompt, res->n_cached, (int32_t)n_prompt);
+    int rc = loco_gen_prefill(ctx, seq, prompt, res->n_cached, (int32_t)n_prompt);
     double t1 = loco_time_ms();
     struct output out = {0};
     if (rc == LOCO_OK)
@@ -175,12 +187,9 @@ int loco_generate(struct loco_context *ctx, int32_t seq, const struct loco_token
     res->prompt_ms = t1 - t0;
     res->generate_ms = loco_time_ms() - t1;
     loco_sampler_free(smp);
-    if (rc == LOCO_OK && !out.text)
-        out.text = calloc(1, 1);
-    res->text = out.text;
-    res->tokens = out.tokens;
-    res->logprobs = out.logprobs;
-    res->n_generated = out.n;
+    if (rc == LOCO_OK)
+        rc = loco_gen_output_take(&out, res);
+    loco_gen_output_free(&out);
     if (rc)
         loco_generate_result_free(res);
     return rc;

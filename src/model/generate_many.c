@@ -32,49 +32,16 @@ static void slot_reset(struct slot *s)
     s->n_gen = 0;
 }
 
-/* Prefill positions [0, n) of `seq` in n_batch chunks; logits for the last. */
-static int prefill_seq(struct loco_context *ctx, int32_t seq, const int32_t *tokens, int32_t n)
-{
-    int32_t n_batch = loco_context_params(ctx).n_batch;
-    int32_t *pos = malloc((size_t)n_batch * sizeof *pos);
-    int32_t *seqs = malloc((size_t)n_batch * sizeof *seqs);
-    int rc = pos && seqs ? LOCO_OK : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
-    loco_context_seq_clear(ctx, seq);
-    for (int32_t at = 0; rc == LOCO_OK && at < n; at += n_batch) {
-        int32_t len = n - at < n_batch ? n - at : n_batch;
-        for (int32_t i = 0; i < len; i++) {
-            pos[i] = at + i;
-            seqs[i] = seq;
-        }
-        struct loco_batch b = {.n = len, .tokens = tokens + at, .pos = pos, .seq = seqs};
-        rc = loco_decode(ctx, &b);
-    }
-    free(pos);
-    free(seqs);
-    return rc;
-}
-
 static void finish(struct slot *s, struct loco_gen_job *job, enum loco_stop_reason stop, int rc)
 {
     job->status = rc;
     if (rc == LOCO_OK) {
-        if (!s->out.text)
-            s->out.text = calloc(1, 1);
-        job->res.text = s->out.text;
-        job->res.tokens = s->out.tokens;
-        job->res.logprobs = s->out.logprobs;
-        job->res.n_generated = s->out.n;
         job->res.stop = stop;
         job->res.prompt_ms = s->t1 - s->t0;
         job->res.generate_ms = loco_time_ms() - s->t1;
-        if (!job->res.text)
-            job->status = loco_error_set(LOCO_ERR_NOMEM, "out of memory");
-    } else {
-        free(s->out.text);
-        free(s->out.tokens);
-        free(s->out.logprobs);
+        job->status = loco_gen_output_take(&s->out, &job->res);
     }
-    memset(&s->out, 0, sizeof s->out);
+    loco_gen_output_free(&s->out);
     slot_reset(s);
 }
 
@@ -97,8 +64,8 @@ static bool sample_step(struct loco_context *ctx, const struct loco_tokenizer *t
     }
     loco_sampler_accept(s->smp, id);
     size_t len = 0;
-    int rc = piece_of(tok, id, piece, sizeof piece, &len);
-    if (rc || (rc = output_push(&s->out, id, lp, piece, len))) {
+    int rc = loco_gen_piece_of(tok, id, piece, sizeof piece, &len);
+    if (rc || (rc = loco_gen_output_push(&s->out, id, lp, piece, len))) {
         finish(s, job, LOCO_STOP_MAX_TOKENS, rc);
         return true;
     }
@@ -143,7 +110,8 @@ static int start_job(struct loco_context *ctx, const struct loco_tokenizer *tok,
     s->job = j;
     s->t0 = loco_time_ms();
     job->res.n_prompt = (int32_t)job->n_prompt;
-    int rc = prefill_seq(ctx, seq, job->prompt, (int32_t)job->n_prompt);
+    loco_context_seq_clear(ctx, seq);
+    int rc = loco_gen_prefill(ctx, seq, job->prompt, 0, (int32_t)job->n_prompt);
     s->t1 = loco_time_ms();
     if (rc) {
         finish(s, job, LOCO_STOP_MAX_TOKENS, rc);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "context_internal.h"
+#include "core/rng.h"
 #include "lora/lora_internal.h"
 
 /* Below this many multiply-adds a LoRA product runs on one thread: the
@@ -49,14 +50,8 @@ void lora_free(struct loco_context *c)
     free(ls->bt32);
 }
 
-/* splitmix64 finaliser: mixes a tag so that nearby ids and scales differ */
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
+/* A tag for the set: each id and scale mixed in by the splitmix64
+ * finaliser, so that nearby ids and scales differ. */
 static uint64_t set_tag(const struct loco_adapter_ref *refs, int32_t n)
 {
     if (n == 0)
@@ -65,8 +60,8 @@ static uint64_t set_tag(const struct loco_adapter_ref *refs, int32_t n)
     for (int32_t i = 0; i < n; i++) {
         uint32_t bits;
         memcpy(&bits, &refs[i].scale, sizeof bits);
-        h = mix64(h ^ loco_adapter_id(refs[i].adapter));
-        h = mix64(h ^ bits);
+        h = loco_mix64(h ^ loco_adapter_id(refs[i].adapter));
+        h = loco_mix64(h ^ bits);
     }
     return h ? h : 1;
 }
@@ -194,10 +189,10 @@ int lora_prepare(struct loco_context *c, const struct loco_batch *b)
 static int product(const struct loco_context *c, const struct loco_weight *w, const float *x,
                    int32_t n, float *y)
 {
-    int nt = (int64_t)n * w->n_in * w->n_out >= LORA_PARALLEL_MIN ? c->p.n_threads : 1;
+    struct loco_pool *pool = (int64_t)n * w->n_in * w->n_out >= LORA_PARALLEL_MIN ? c->pool : NULL;
     if (c->m->params.matmul_mode == LOCO_MATMUL_F32_ACT)
-        return loco_matmul_f32act(w->data, w->type, w->n_in, w->n_out, x, n, y, nt);
-    return loco_matmul(w->data, w->type, w->n_in, w->n_out, x, n, y, nt);
+        return loco_matmul_f32act_pool(pool, w->data, w->type, w->n_in, w->n_out, x, n, y);
+    return loco_matmul_pool(pool, w->data, w->type, w->n_in, w->n_out, x, n, y);
 }
 
 /* y[0..n) += sum_k t[k] * bt[k][0..n): the B product of one token, bt in

@@ -5,7 +5,7 @@
  * are dequantized into one f32 block so the forward pass never has to care
  * about their storage type. Every shape is checked against the
  * hyperparameters here, so the forward pass can trust them.
- * Key names and per-architecture rules: facts sheet C.
+ * Key names and per-architecture rules: docs/model.md.
  */
 #include "model_internal.h"
 
@@ -81,19 +81,32 @@ struct f32_key {
     bool lo_open;
 };
 
+/* The value of a float key as stored (an f64 is not narrowed first, so a
+ * message shows 1e+300 as written, not as the inf it would become). */
+static int key_double(const struct loco_gguf *g, const char *key, double dflt, double *out)
+{
+    *out = dflt;
+    int rc = loco_gguf_get_f64(g, key, out);
+    if (rc == LOCO_ERR_NOT_FOUND)
+        return LOCO_OK;
+    if (rc != LOCO_OK)
+        loco_error_prefix("%s is not a float", key); /* the reader names its type */
+    return rc == LOCO_OK ? LOCO_OK : LOCO_ERR_FORMAT;
+}
+
 static int key_f32(const struct loco_gguf *g, const char *arch, struct f32_key k, float *out)
 {
     char key[128];
     snprintf(key, sizeof key, "%s.%s", arch, k.suffix);
-    float v = k.dflt;
-    int rc = loco_gguf_get_f32(g, key, &v);
-    if (rc != LOCO_OK && rc != LOCO_ERR_NOT_FOUND)
-        return loco_error_set(LOCO_ERR_FORMAT, "%s is not a float", key);
+    double v;
+    int rc = key_double(g, key, k.dflt, &v);
+    if (rc != LOCO_OK)
+        return rc;
     if (!isfinite(v) || v < k.lo || (k.lo_open && v == k.lo) || v > k.hi)
         return loco_error_set(LOCO_ERR_FORMAT,
                               "%s = %g is out of range; expected a finite number in %c%g, %g]",
-                              key, (double)v, k.lo_open ? '(' : '[', (double)k.lo, (double)k.hi);
-    *out = v;
+                              key, v, k.lo_open ? '(' : '[', (double)k.lo, (double)k.hi);
+    *out = (float)v;
     return LOCO_OK;
 }
 
@@ -183,7 +196,7 @@ static int read_hparams(const struct loco_gguf *g, struct loco_hparams *hp)
     hp->n_swa = 0;
     hp->swa_pattern = 1;
     if (hp->arch == LOCO_ARCH_GEMMA3) {
-        /* llama.cpp hard-codes these for gemma3 (facts C.8) */
+        /* llama.cpp hard-codes these for gemma3 (docs/model.md, gemma3) */
         hp->embd_scale = sqrtf((float)hp->n_embd);
         if (hp->n_layer == 62)
             hp->attn_scale = 1.0f / sqrtf((float)(hp->n_embd / hp->n_head));

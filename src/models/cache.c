@@ -8,41 +8,29 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "models_internal.h"
-
-static const char *home_dir(void)
-{
-    const char *home = getenv("HOME");
-    if (home && home[0])
-        return home;
-    struct passwd *pw = getpwuid(getuid());
-    return pw && pw->pw_dir && pw->pw_dir[0] ? pw->pw_dir : NULL;
-}
 
 int loco_models_dir(char *buf, size_t cap)
 {
     const char *env = getenv("LOCO_MODELS_DIR");
-    int n;
+    int rc;
     if (env && env[0]) {
-        n = snprintf(buf, cap, "%s", env);
-    } else if ((env = getenv("XDG_CACHE_HOME")) && env[0] == '/') {
-        n = snprintf(buf, cap, "%s/locollm/models", env);
+        int n = snprintf(buf, cap, "%s", env);
+        rc = n < 0 || (size_t)n >= cap ? LOCO_ERR_RANGE : LOCO_OK;
     } else {
-        const char *home = home_dir();
-        if (!home)
-            return loco_error_set(LOCO_ERR_NOT_FOUND,
-                                  "no home directory to keep models in; set LOCO_MODELS_DIR");
-        n = snprintf(buf, cap, "%s/.cache/locollm/models", home);
+        rc = loco_user_path(LOCO_USER_CACHE, "models", buf, cap);
     }
-    if (n < 0 || (size_t)n >= cap)
-        return loco_error_set(LOCO_ERR_RANGE, "the models directory path is too long");
+    if (rc == LOCO_ERR_NOT_FOUND)
+        return loco_error_set(rc, "no home directory to keep models in; set LOCO_MODELS_DIR");
+    if (rc != LOCO_OK)
+        return loco_error_set(rc, "the models directory path is too long");
     return LOCO_OK;
 }
 

@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,17 +23,11 @@
 
 #include <curl/curl.h>
 
+#include "core/sbuf.h"
+#include "core/util.h"
 #include "models_internal.h"
 
 #define USER_AGENT "locollm/0.1 (+loco models pull)"
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_status = CURLE_OK;
-
-static void curl_init_once(void)
-{
-    curl_init_status = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static bool has_scheme(const char *url, const char *scheme)
 {
@@ -60,12 +53,8 @@ int models_check_url(const char *url, bool allow_file)
 /* A configured easy handle, or NULL with a message. */
 static CURL *new_handle(const char *url, bool allow_file, char *errbuf, int *status)
 {
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_status != CURLE_OK) {
-        *status = loco_error_set(LOCO_ERR_NETWORK, "libcurl failed to initialise: %s",
-                                 curl_easy_strerror(curl_init_status));
+    if ((*status = loco_curl_init()) != LOCO_OK)
         return NULL;
-    }
     CURL *c = curl_easy_init();
     if (!c) {
         *status = loco_error_set(LOCO_ERR_NOMEM, "libcurl could not create a handle");
@@ -100,34 +89,14 @@ static int transfer_error(CURL *c, CURLcode cc, const char *url, const char *err
 
 /* ---- into memory -------------------------------------------------------- */
 
-struct mem_sink {
-    char *buf;
-    size_t len, alloc, cap;
-    bool too_big;
-};
-
+/* curl's write callback: the answer into a core/sbuf.h buffer; 0 (curl
+ * stops) when it passes the buffer's max or memory ran out. */
 static size_t mem_write(char *ptr, size_t size, size_t nmemb, void *user)
 {
-    struct mem_sink *s = user;
+    struct loco_sbuf *s = user;
     size_t n = size * nmemb;
-    if (s->len + n + 1 > s->cap) {
-        s->too_big = true;
-        return 0;
-    }
-    if (s->len + n + 1 > s->alloc) {
-        size_t want = s->alloc ? s->alloc : 16384;
-        while (want < s->len + n + 1)
-            want *= 2;
-        char *p = realloc(s->buf, want);
-        if (!p)
-            return 0;
-        s->buf = p;
-        s->alloc = want;
-    }
-    memcpy(s->buf + s->len, ptr, n);
-    s->len += n;
-    s->buf[s->len] = '\0';
-    return n;
+    loco_sbuf_add(s, ptr, n);
+    return s->failed ? 0 : n;
 }
 
 int models_fetch_mem(const char *url, bool allow_file, size_t cap, char **out, size_t *n_out)
@@ -139,23 +108,23 @@ int models_fetch_mem(const char *url, bool allow_file, size_t cap, char **out, s
     CURL *c = new_handle(url, allow_file, errbuf, &rc);
     if (!c)
         return rc;
-    struct mem_sink s = {.cap = cap};
+    struct loco_sbuf s = {.max = cap > 1 ? cap - 1 : 1}; /* cap counts the NUL */
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mem_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
     CURLcode cc = curl_easy_perform(c);
     if (cc != CURLE_OK) {
-        if (s.too_big)
+        if (s.too_long)
             rc =
                 loco_error_set(LOCO_ERR_NOMEM, "answer from %s is larger than %zu bytes", url, cap);
         else
             rc = transfer_error(c, cc, url, errbuf);
-        free(s.buf);
+        loco_sbuf_free(&s);
     } else {
-        if (!s.buf)
-            s.buf = calloc(1, 1);
-        *out = s.buf;
         *n_out = s.len;
+        *out = loco_sbuf_finish(&s);
+        if (!*out)
+            rc = LOCO_ERR_NOMEM;
     }
     curl_easy_cleanup(c);
     return rc;
@@ -176,21 +145,6 @@ struct file_sink {
     const char *url;
 };
 
-/* Write all n bytes or fail. */
-static bool write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 static size_t file_write(char *ptr, size_t size, size_t nmemb, void *user)
 {
     struct file_sink *s = user;
@@ -207,7 +161,7 @@ static size_t file_write(char *ptr, size_t size, size_t nmemb, void *user)
             s->resume_from = 0;
         }
     }
-    if (!write_all(s->fd, ptr, n)) {
+    if (!loco_write_all(s->fd, ptr, n)) {
         s->write_errno = errno ? errno : EIO;
         return 0;
     }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loco/fileio.h"
 #include "models_internal.h"
 
 #define HASH_CHUNK (1u << 20)
@@ -122,13 +123,13 @@ out:
 int models_sha256_file(const char *path, char hex_out[LOCO_SHA256_HEX_LEN + 1],
                        const struct models_progress *pr)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return loco_error_set(errno == ENOENT ? LOCO_ERR_NOT_FOUND : LOCO_ERR_IO,
-                              "cannot open %s: %s", path, strerror(errno));
+    int fd;
+    int rc = loco_open_regular(path, &fd); /* a FIFO is refused, not waited on */
+    if (rc != LOCO_OK)
+        return rc;
     struct stat st;
     uint64_t total = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-    int rc = hash_fd(fd, path, total, hex_out, pr);
+    rc = hash_fd(fd, path, total, hex_out, pr);
     close(fd);
     return rc;
 }
@@ -141,9 +142,9 @@ int loco_models_sha256_file(const char *path, char hex_out[LOCO_SHA256_HEX_LEN +
 int models_check_gguf_magic(const char *path, const char *what)
 {
     unsigned char head[8];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return loco_error_set(LOCO_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    int fd;
+    if (loco_open_regular(path, &fd) != LOCO_OK) /* the message names the path */
+        return LOCO_ERR_IO;
     ssize_t n = read(fd, head, sizeof head);
     close(fd);
     if (n != (ssize_t)sizeof head || memcmp(head, "GGUF", 4) != 0)

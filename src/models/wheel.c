@@ -13,23 +13,10 @@
 
 #include <zip.h>
 
+#include "core/util.h"
 #include "models_internal.h"
 
 #define COPY_CHUNK (1u << 20)
-
-static bool write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
 
 /* Inflate the open member into fd and md. */
 static int copy_member(zip_file_t *zf, const char *what, uint64_t size, int fd, EVP_MD_CTX *md,
@@ -49,7 +36,7 @@ static int copy_member(zip_file_t *zf, const char *what, uint64_t size, int fd, 
         }
         if (n == 0)
             break;
-        if (!write_all(fd, buf, (size_t)n)) {
+        if (!loco_write_all(fd, buf, (size_t)n)) {
             rc = loco_error_set(LOCO_ERR_IO, "cannot write while extracting %s: %s", what,
                                 strerror(errno));
             break;

@@ -7,7 +7,6 @@
  * '/', never by asking the file system for "..", so the answer names the
  * folders the way the user (or getcwd, or /proc/self/exe) wrote them.
  */
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "loco/project.h"
 
 #define REGISTRY_IN_PROJECT "adapters/registry.yaml"
@@ -181,15 +181,7 @@ static int from_binary(const char *exe, struct loco_project_location *out)
  * ~/.local/share/locollm; "" when there is no home folder. */
 static void user_data_dir(char *buf, size_t cap)
 {
-    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-    if (!home || !home[0]) {
-        const struct passwd *pw = getpwuid(getuid());
-        home = pw ? pw->pw_dir : NULL;
-    }
-    int rc = xdg && xdg[0] == '/' ? join(buf, cap, xdg, "locollm")
-             : home               ? join(buf, cap, home, ".local/share/locollm")
-                                  : LOCO_ERR_NOT_FOUND;
-    if (rc != LOCO_OK)
+    if (loco_user_path(LOCO_USER_DATA, NULL, buf, cap) != LOCO_OK)
         buf[0] = '\0';
 }
 

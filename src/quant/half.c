@@ -1,5 +1,5 @@
 /*
- * half.c - the float element types: fp16/bf16 conversions (facts A.7) and
+ * half.c - the float element types: fp16/bf16 conversions (docs/formats/gguf.md) and
  * the F32, F16 and BF16 rows (convert, quantize = convert, dot product).
  *
  * Conversions are exact software routines: every fp16/bf16 value widens to

@@ -2,7 +2,7 @@
  * kquants.c - the 256-element super-block types: Q2_K, Q3_K, Q4_K, Q5_K,
  * Q6_K (weights) and Q8_K (their activation partner).
  *
- * Layouts and formulas: facts sheet B.6-B.10. Each scalar routine first
+ * Layouts and formulas: docs/formats/quant.md (K-quants). Each scalar routine first
  * unpacks a block into plain arrays in element order (q[256] and one scale
  * per sub-block); dequantization and the reference dot products then read
  * like the formulas:
@@ -17,7 +17,7 @@
  * sub-blocks; the min term uses the bsums, dmin * sum_j m[j]*bsum_j, so it
  * needs no per-element work. Then sum += dx*dy*sumi - dminx*dy*summ.
  *
- * The Q8_K quantizer reproduces llama.cpp's exactly (facts B.10), because
+ * The Q8_K quantizer reproduces llama.cpp's exactly (docs/formats/quant.md, Q8_K), because
  * the golden logits come from it: max = the value with the largest |x|
  * (first one on ties), iscale = -127/max, q = min(127, nearest-even(iscale
  * * x)), d = 1/iscale; an all-zero block gets d = 0 and q = 0.
@@ -37,7 +37,7 @@
 
 /* ---- shared helpers ------------------------------------------------------- */
 
-/* 6-bit scale and min of sub-block j of a Q4_K/Q5_K block (facts B.6). */
+/* 6-bit scale and min of sub-block j of a Q4_K/Q5_K block (docs/formats/quant.md, Q4_K). */
 static void scale_min_k4(int j, const uint8_t s[12], uint8_t *sc, uint8_t *m)
 {
     if (j < 4) {
@@ -114,7 +114,7 @@ LOCO_AVX2 static int hsum_epi32(__m256i v)
 
 /* ---- Q2_K (dequantize and scalar dot only) -------------------------------- */
 
-/* Element order (facts B.9): each half of 128 uses 32 qs bytes; for shift
+/* Element order (docs/formats/quant.md, Q2_K): each half of 128 uses 32 qs bytes; for shift
  * 0, 2, 4, 6 it yields 16 elements from bytes 0..15, then 16 from 16..31. */
 static void unpack_q2_k(const struct block_q2_k *b, uint8_t q[QK])
 {
@@ -180,7 +180,7 @@ static void unpack_q3_k(const struct block_q3_k *b, int8_t q[QK])
     }
 }
 
-/* 16 six-bit scales, minus 32 (facts B.9). */
+/* 16 six-bit scales, minus 32 (docs/formats/quant.md, Q3_K). */
 static void unpack_scales_q3_k(const uint8_t s[12], int sc[16])
 {
     for (int i = 0; i < 16; i++) {
@@ -345,7 +345,7 @@ void lq_dot_q4_k_q8_k_ref(int64_t n, float *s, const void *vx, const void *vy)
 #if LOCO_QUANT_X86
 /* The 12 packed scale bytes of Q4_K/Q5_K as 8 scales and 8 mins (bytes,
  * in sub-block order), four at a time on 32-bit words. With A, B, C the
- * words at bytes 0, 4, 8 (facts B.6):
+ * words at bytes 0, 4, 8 (docs/formats/quant.md, Q4_K):
  *   sc0..3 = A & 63            sc4..7 = (C & 15) | (A >> 6) << 4
  *   m0..3  = B & 63            m4..7  = (C >> 4) | (B >> 6) << 4   */
 static void unpack_scales_k4_swar(const uint8_t s[12], uint64_t *sc, uint64_t *m)
@@ -589,7 +589,7 @@ LOCO_AVX2 void lq_dot_q5_k_q8_k_avx2(int64_t n, float *s, const void *vx, const 
 
 /* ---- Q6_K ----------------------------------------------------------------- */
 
-/* Facts B.8: two halves of 128; in half h, for l < 32, ql[l] and ql[l+32]
+/* docs/formats/quant.md, Q6_K: two halves of 128; in half h, for l < 32, ql[l] and ql[l+32]
  * give the low 4 bits of elements l, l+32 (low nibbles) and l+64, l+96 (high
  * nibbles); qh[l] gives their top 2 bits at shifts 0, 2, 4, 6. */
 static void unpack_q6_k(const struct block_q6_k *b, int8_t q[QK])
@@ -700,7 +700,7 @@ LOCO_AVX2 static __m256i q6_group(__m256i q, const int8_t *y, int sc0, int sc1)
 }
 
 /* One half (128 elements) of a Q6_K block against y: ql[64], qh[32], the
- * half's 8 scales, y[128]; q = low 4 bits | top 2 bits << 4 (facts B.8). */
+ * half's 8 scales, y[128]; q = low 4 bits | top 2 bits << 4 (docs/formats/quant.md). */
 LOCO_AVX2 static __m256i q6_half(const uint8_t *ql, const uint8_t *qh, const int8_t *sc,
                                  const int8_t *yq)
 {

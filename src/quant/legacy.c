@@ -2,11 +2,11 @@
  * legacy.c - the 32-element block types: Q4_0, Q4_1, Q5_0, Q5_1 (weights),
  * Q8_0 (weights and activations) and Q8_1 (activations).
  *
- * Layouts and formulas: facts sheet B.1-B.5. In every 32-element block, byte
+ * Layouts and formulas: docs/formats/quant.md. In every 32-element block, byte
  * j of qs holds element j in its low nibble and element j+16 in its high
  * nibble.
  *
- * Dot products run in the integer domain, as ggml's do (facts B.13): per
+ * Dot products run in the integer domain, as ggml's do (docs/formats/quant.md): per
  * block, sumi = sum(qx * qy) exactly in int32, then sum += dx*dy*sumi, plus
  * for the "+m" types m * s, where the Q8_1 activation block carries
  * s = dy * sum(qy).
@@ -91,7 +91,7 @@ static void min_max(const float *x, int n, float *mn, float *mx)
 }
 
 /* Symmetric reference quantizer for Q4_0 (nmax 8) and Q5_0 (nmax 16), as in
- * facts B.1: d = max / -nmax so the extreme value maps to q = 0. */
+ * docs/formats/quant.md, Q4_0: d = max / -nmax so the extreme value maps to q = 0. */
 static float quantize_sym(const float *x, int nmax, uint8_t q[32])
 {
     const float d = signed_absmax(x, 32) / (float)-nmax;

@@ -5,17 +5,19 @@
  *   W [O][I] in type wt (row o is row_size(wt, I) bytes), x [T][I] f32,
  *   y [T][O] f32.
  *
- * loco_matmul does what llama.cpp's CPU backend does (facts B.13): each
+ * loco_matmul does what llama.cpp's CPU backend does (docs/formats/quant.md): each
  * activation row is quantized once to the weight type's partner
  * (vec_dot_type) and y[t][o] = vec_dot(W[o], xq[t]). Output rows are split
- * among OpenMP threads in chunks; inside a chunk the token loop is outside
- * the row loop, so the chunk's weights stay in L1/L2 while every token
- * passes over them. Each y[t][o] is one vec_dot call whatever the chunking,
- * so results do not depend on the thread count. With 2 or more tokens the
- * types that have a multi-token kernel (quant-impl.h: Q4_0, Q4_1, Q8_0,
- * Q4_K, Q6_K) take the tokens up to LQ_MULTI_MAX at a time, so each weight
- * block is unpacked once per group rather than once per token; that kernel
- * returns the very bits of the per-token vec_dot, so nothing else changes.
+ * in chunks that the threads of a loco_pool take as they come free (so a
+ * thread the OS has descheduled does not hold the others up); inside a
+ * chunk the token loop is outside the row loop, so the chunk's weights stay
+ * in L1/L2 while every token passes over them. Each y[t][o] is one vec_dot
+ * call whatever the chunking, so results do not depend on the thread
+ * count. With 2 or more tokens the types that have a multi-token kernel
+ * (quant-impl.h: Q4_0, Q4_1, Q8_0, Q4_K, Q6_K) take the tokens up to
+ * LQ_MULTI_MAX at a time, so each weight block is unpacked once per group
+ * rather than once per token; that kernel returns the very bits of the
+ * per-token vec_dot, so nothing else changes.
  *
  * With T >= 8, F32 weights go through OpenBLAS sgemm instead; so do F16 and
  * BF16 weights, and quantized weights with T >= 48 (prefill): the
@@ -29,18 +31,19 @@
 #include "quant-impl.h"
 
 #include "loco/core.h"
+#include "loco/pool.h"
 
 #include <cblas.h>
 #include <limits.h>
-#include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
 
-#define SGEMM_MIN_TOKENS 8        /* below this a plain dot loop is as fast */
-#define QUANT_SGEMM_MIN_TOKENS 48 /* quantized weights: measured crossover 32..48 */
-#define SGEMM_ROWS 64             /* output rows per sgemm call (fixed: determinism) */
-#define CHUNK_BYTES 32768         /* weight bytes per work item when T > 1 */
-#define F32ACT_ROWS 16            /* rows dequantized at a time when T < 8 */
+#define SGEMM_MIN_TOKENS 8 /* below this a plain dot loop is as fast */
+#define QUANT_SGEMM_MIN_TOKENS LOCO_MATMUL_QUANT_SGEMM_MIN_TOKENS /* measured crossover 32..48 */
+#define SGEMM_ROWS 64       /* output rows per sgemm call (fixed: determinism) */
+#define CHUNK_BYTES 32768   /* weight bytes per work item when T > 1 */
+#define F32ACT_ROWS 16      /* rows dequantized at a time when T < 8 */
+#define CHUNKS_PER_THREAD 4 /* T = 1: chunks per thread, so a late thread's share moves */
 
 static int check_args(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out, const float *x,
                       int64_t n_tok, const float *y)
@@ -58,11 +61,6 @@ static int check_args(const void *w, enum loco_type wt, int64_t n_in, int64_t n_
                               "matmul: row length %lld is not a multiple of %s's block size %lld",
                               (long long)n_in, t->name, (long long)t->block_size);
     return LOCO_OK;
-}
-
-static int clamp_threads(int n)
-{
-    return n < 1 ? 1 : n;
 }
 
 /* ---- sgemm ------------------------------------------------------------- */
@@ -88,43 +86,78 @@ static void sgemm_chunk(const float *wr, int64_t rows, int64_t n_in, const float
                 (int)n_in, wr, (int)n_in, 0.0f, y, (int)n_out);
 }
 
-static void matmul_sgemm_f32(const float *w, int64_t n_in, int64_t n_out, const float *x,
-                             int64_t n_tok, float *y, int nt)
+/* One loop's arguments, for the pool's workers. */
+struct mm_job {
+    const struct loco_type_traits *tw, *ta; /* weight type, activation partner type */
+    const char *w;                          /* weights, wrow bytes per row */
+    const void *x;                          /* activations: f32, or arow-byte rows */
+    void *out;                              /* y, or the rounded activations */
+    float *buf;                             /* per-thread dequantized rows */
+    size_t wrow, arow, buf_rows;
+    int64_t n_in, n_out, n_tok;
+};
+
+/* rows [o0, o1) of y = W x with f32 weights, one sgemm call */
+static void sgemm_f32_rows(void *arg, int64_t o0, int64_t o1, int32_t thread)
+{
+    const struct mm_job *j = arg;
+    sgemm_chunk((const float *)j->w + o0 * j->n_in, o1 - o0, j->n_in, j->x, j->n_tok,
+                (float *)j->out + o0, j->n_out);
+}
+
+static void matmul_sgemm_f32(struct loco_pool *pool, const float *w, int64_t n_in, int64_t n_out,
+                             const float *x, int64_t n_tok, float *y)
 {
     pthread_once(&blas_once, blas_single_thread);
-    const int64_t n_chunks = (n_out + SGEMM_ROWS - 1) / SGEMM_ROWS;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t c = 0; c < n_chunks; c++) {
-        const int64_t o0 = c * SGEMM_ROWS;
-        const int64_t rows = n_out - o0 < SGEMM_ROWS ? n_out - o0 : SGEMM_ROWS;
-        sgemm_chunk(w + o0 * n_in, rows, n_in, x, n_tok, y + o0, n_out);
-    }
+    struct mm_job j = {
+        .w = (const char *)w, .x = x, .out = y, .n_in = n_in, .n_out = n_out, .n_tok = n_tok};
+    loco_pool_for(pool, n_out, SGEMM_ROWS, sgemm_f32_rows, &j);
 }
 
 /* ---- quantized activations -------------------------------------------- */
 
+/* Tokens per work item when each token is converted on its own: a few
+ * chunks per thread, each a run of neighbouring rows (rows written by two
+ * threads at once would share cache lines). */
+static int64_t token_chunk(int64_t n_tok, const struct loco_pool *pool)
+{
+    int64_t parts = (int64_t)loco_pool_n_threads(pool) * CHUNKS_PER_THREAD;
+    return (n_tok + parts - 1) / parts;
+}
+
+static void quantize_tokens(void *arg, int64_t t0, int64_t t1, int32_t thread)
+{
+    const struct mm_job *j = arg;
+    for (int64_t t = t0; t < t1; t++)
+        j->ta->from_float((const float *)j->x + t * j->n_in, (char *)j->out + (size_t)t * j->arow,
+                          j->n_in);
+}
+
 /* The T activation rows in the partner type, one row of arow bytes each;
  * malloc'd, the caller frees. NULL on allocation failure. */
-static void *quantize_activations(const struct loco_type_traits *ta, const float *x, int64_t n_in,
-                                  int64_t n_tok, size_t arow, int nt)
+static void *quantize_activations(struct loco_pool *pool, const struct loco_type_traits *ta,
+                                  const float *x, int64_t n_in, int64_t n_tok, size_t arow)
 {
     char *xq = malloc(arow * (size_t)n_tok + 64);
     if (!xq)
         return NULL;
-#pragma omp parallel for num_threads(nt) schedule(static) if (n_tok >= 4)
-    for (int64_t t = 0; t < n_tok; t++)
-        ta->from_float(x + t * n_in, xq + (size_t)t * arow, n_in);
+    struct mm_job j = {.ta = ta, .x = x, .out = xq, .arow = arow, .n_in = n_in, .n_tok = n_tok};
+    loco_pool_for(n_tok >= 4 ? pool : NULL, n_tok, token_chunk(n_tok, pool), quantize_tokens, &j);
     return xq;
 }
 
-/* Rows per work item: one contiguous range per thread for a single token;
- * for several, about CHUNK_BYTES of weights (reused from cache by every
- * token), but never fewer chunks than threads. */
+/* Rows per work item: for a single token, CHUNKS_PER_THREAD ranges per
+ * thread; for several, about CHUNK_BYTES of weights (reused from cache by
+ * every token), but never fewer chunks than threads. */
 static int64_t chunk_rows(size_t wrow, int64_t n_out, int64_t n_tok, int nt)
 {
     int64_t balanced = (n_out + nt - 1) / nt;
-    if (n_tok == 1)
-        return balanced > 0 ? balanced : 1;
+    if (n_tok == 1) {
+        int64_t parts = (int64_t)nt * (nt > 1 ? CHUNKS_PER_THREAD : 1);
+        int64_t rows = (n_out + parts - 1) / parts;
+        rows = (rows + 15) / 16 * 16; /* whole cache lines of y per chunk */
+        return rows > 0 ? rows : 1;
+    }
     int64_t rows = (int64_t)(CHUNK_BYTES / (wrow ? wrow : 1));
     if (rows > balanced)
         rows = balanced;
@@ -156,24 +189,42 @@ static void dot_group(const struct dot_kernels *k, const char *w, const char *xq
         k->multi(n_in, &yt[o], (size_t)n_out, w + (size_t)o * k->wrow, xt, k->arow, g);
 }
 
-static void dot_rows(const struct dot_kernels *k, const char *w, const char *xq, int64_t n_in,
-                     int64_t n_out, int64_t n_tok, float *y, int nt)
+struct dot_job {
+    const struct dot_kernels *k;
+    const char *w, *xq;
+    int64_t n_in, n_out, n_tok;
+    float *y;
+};
+
+/* output rows [o0, o1) for every token */
+static void dot_chunk(void *arg, int64_t o0, int64_t o1, int32_t thread)
 {
-    const int64_t rows = chunk_rows(k->wrow, n_out, n_tok, nt);
-    const int64_t n_chunks = (n_out + rows - 1) / rows;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t c = 0; c < n_chunks; c++) {
-        const int64_t o0 = c * rows, o1 = o0 + rows < n_out ? o0 + rows : n_out;
-        for (int64_t t = 0; t < n_tok; t += LQ_MULTI_MAX) {
-            const int g = n_tok - t < LQ_MULTI_MAX ? (int)(n_tok - t) : LQ_MULTI_MAX;
-            dot_group(k, w, xq, n_in, n_out, o0, o1, t, g, y);
-        }
+    const struct dot_job *j = arg;
+    for (int64_t t = 0; t < j->n_tok; t += LQ_MULTI_MAX) {
+        const int g = j->n_tok - t < LQ_MULTI_MAX ? (int)(j->n_tok - t) : LQ_MULTI_MAX;
+        dot_group(j->k, j->w, j->xq, j->n_in, j->n_out, o0, o1, t, g, j->y);
     }
 }
 
-static void f32act_sgemm(const struct loco_type_traits *tw, const char *w, size_t wrow,
-                         int64_t n_in, int64_t n_out, const float *x, int64_t n_tok, float *y,
-                         float *buf, int nt);
+static void dot_rows(struct loco_pool *pool, const struct dot_kernels *k, const char *w,
+                     const char *xq, int64_t n_in, int64_t n_out, int64_t n_tok, float *y)
+{
+    const int64_t rows = chunk_rows(k->wrow, n_out, n_tok, loco_pool_n_threads(pool));
+    struct dot_job j = {k, w, xq, n_in, n_out, n_tok, y};
+    loco_pool_for(pool, n_out, rows, dot_chunk, &j);
+}
+
+static void f32act_sgemm(struct loco_pool *pool, const struct loco_type_traits *tw, const char *w,
+                         size_t wrow, int64_t n_in, int64_t n_out, const float *x, int64_t n_tok,
+                         float *y, float *buf);
+
+static void widen_tokens(void *arg, int64_t t0, int64_t t1, int32_t thread)
+{
+    const struct mm_job *j = arg;
+    for (int64_t t = t0; t < t1; t++)
+        j->ta->to_float((const char *)j->x + (size_t)t * j->arow, (float *)j->out + t * j->n_in,
+                        j->n_in);
+}
 
 /* Many tokens: round the activations through the partner type exactly as
  * the dot path does, widen them back to f32, dequantize 64 weight rows at a
@@ -182,13 +233,15 @@ static void f32act_sgemm(const struct loco_type_traits *tw, const char *w, size_
  * become f32 sums, a difference at the level of f32 rounding. Either way
  * only the summation order changes, and compute-bound prefill gets sgemm's
  * speed. */
-static int matmul_dequant_sgemm(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out,
-                                const float *x, int64_t n_tok, float *y, int nt)
+static int matmul_dequant_sgemm(struct loco_pool *pool, const void *w, enum loco_type wt,
+                                int64_t n_in, int64_t n_out, const float *x, int64_t n_tok,
+                                float *y)
 {
     const struct loco_type_traits *tw = loco_type_traits(wt);
     const struct loco_type_traits *ta = loco_type_traits(tw->vec_dot_type);
     const size_t arow = loco_type_row_size(tw->vec_dot_type, n_in);
-    char *xq = quantize_activations(ta, x, n_in, n_tok, arow, nt);
+    const int nt = loco_pool_n_threads(pool);
+    char *xq = quantize_activations(pool, ta, x, n_in, n_tok, arow);
     float *xr = malloc((size_t)(n_in * n_tok) * sizeof(float));
     float *buf = malloc((size_t)nt * SGEMM_ROWS * (size_t)n_in * sizeof(float));
     if (!xq || !xr || !buf) {
@@ -198,18 +251,17 @@ static int matmul_dequant_sgemm(const void *w, enum loco_type wt, int64_t n_in, 
         return loco_error_set(LOCO_ERR_NOMEM, "matmul: no memory for %lld x %lld activations",
                               (long long)n_tok, (long long)n_in);
     }
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t t = 0; t < n_tok; t++)
-        ta->to_float(xq + (size_t)t * arow, xr + t * n_in, n_in);
-    f32act_sgemm(tw, w, loco_type_row_size(wt, n_in), n_in, n_out, xr, n_tok, y, buf, nt);
+    struct mm_job j = {.ta = ta, .x = xq, .out = xr, .arow = arow, .n_in = n_in, .n_tok = n_tok};
+    loco_pool_for(pool, n_tok, token_chunk(n_tok, pool), widen_tokens, &j);
+    f32act_sgemm(pool, tw, w, loco_type_row_size(wt, n_in), n_in, n_out, xr, n_tok, y, buf);
     free(xq);
     free(xr);
     free(buf);
     return LOCO_OK;
 }
 
-int loco_matmul(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out, const float *x,
-                int64_t n_tok, float *y, int n_threads)
+int loco_matmul_pool(struct loco_pool *pool, const void *w, enum loco_type wt, int64_t n_in,
+                     int64_t n_out, const float *x, int64_t n_tok, float *y)
 {
     int rc = check_args(w, wt, n_in, n_out, x, n_tok, y);
     if (rc != LOCO_OK)
@@ -219,74 +271,146 @@ int loco_matmul(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out, c
     if (!tw->vec_dot || !ta->from_float)
         return loco_error_set(LOCO_ERR_UNSUPPORTED, "matmul: no dot-product kernel for %s weights",
                               tw->name);
-    const int nt = clamp_threads(n_threads);
     if (n_out == 0 || n_tok == 0)
         return LOCO_OK;
     if (n_tok >= SGEMM_MIN_TOKENS && sgemm_fits(n_in, n_out, n_tok)) {
         if (wt == LOCO_TYPE_F32) {
-            matmul_sgemm_f32(w, n_in, n_out, x, n_tok, y, nt);
+            matmul_sgemm_f32(pool, w, n_in, n_out, x, n_tok, y);
             return LOCO_OK;
         }
         if (wt == LOCO_TYPE_F16 || wt == LOCO_TYPE_BF16 || n_tok >= QUANT_SGEMM_MIN_TOKENS)
-            return matmul_dequant_sgemm(w, wt, n_in, n_out, x, n_tok, y, nt);
+            return matmul_dequant_sgemm(pool, w, wt, n_in, n_out, x, n_tok, y);
     }
     const size_t wrow = loco_type_row_size(wt, n_in);
     const size_t arow = loco_type_row_size(tw->vec_dot_type, n_in);
     void *xq = NULL;
     if (tw->vec_dot_type != LOCO_TYPE_F32) {
-        xq = quantize_activations(ta, x, n_in, n_tok, arow, nt);
+        xq = quantize_activations(pool, ta, x, n_in, n_tok, arow);
         if (!xq)
             return loco_error_set(LOCO_ERR_NOMEM, "matmul: no memory for %lld quantized rows",
                                   (long long)n_tok);
     }
     const struct dot_kernels k = {tw->vec_dot, lq_vec_dot_multi(wt), wrow, arow};
-    dot_rows(&k, w, xq ? xq : (const void *)x, n_in, n_out, n_tok, y, nt);
+    dot_rows(pool, &k, w, xq ? xq : (const void *)x, n_in, n_out, n_tok, y);
     free(xq);
     return LOCO_OK;
 }
 
+/* The n_threads forms run on a pool kept per calling thread (started on
+ * first use, restarted when n_threads changes, stopped when the thread
+ * exits), so repeated calls do not start threads each time. *pool is NULL
+ * for a single thread, and on failure (the message is set). */
+static pthread_key_t call_pool_key;
+static pthread_once_t call_pool_once = PTHREAD_ONCE_INIT;
+
+static void call_pool_free(void *pool)
+{
+    loco_pool_free(pool);
+}
+
+static void call_pool_key_init(void)
+{
+    pthread_key_create(&call_pool_key, call_pool_free);
+}
+
+static int call_pool(int n_threads, struct loco_pool **pool)
+{
+    *pool = NULL;
+    if (n_threads <= 1)
+        return LOCO_OK;
+    if (n_threads > LOCO_POOL_MAX_THREADS)
+        n_threads = LOCO_POOL_MAX_THREADS;
+    pthread_once(&call_pool_once, call_pool_key_init);
+    struct loco_pool *p = pthread_getspecific(call_pool_key);
+    if (!p || loco_pool_n_threads(p) != n_threads) {
+        loco_pool_free(p);
+        p = loco_pool_init(n_threads);
+        pthread_setspecific(call_pool_key, p);
+    }
+    *pool = p;
+    return p ? LOCO_OK : LOCO_ERR_NOMEM;
+}
+
+int loco_matmul(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out, const float *x,
+                int64_t n_tok, float *y, int n_threads)
+{
+    struct loco_pool *pool;
+    int rc = call_pool(n_threads, &pool);
+    if (rc == LOCO_OK)
+        rc = loco_matmul_pool(pool, w, wt, n_in, n_out, x, n_tok, y);
+    return rc;
+}
+
 /* ---- f32 activations ---------------------------------------------------- */
+
+/* Rows [o0, o1) dequantized into this thread's part of buf (j->buf_rows
+ * rows of n_in floats); returns that part. */
+static float *dequant_rows(const struct mm_job *j, int64_t o0, int64_t o1, int32_t thread)
+{
+    float *rows_f32 = j->buf + (size_t)thread * j->buf_rows * (size_t)j->n_in;
+    for (int64_t r = 0; r < o1 - o0; r++)
+        j->tw->to_float(j->w + (size_t)(o0 + r) * j->wrow, rows_f32 + r * j->n_in, j->n_in);
+    return rows_f32;
+}
+
+static void f32act_sgemm_rows(void *arg, int64_t o0, int64_t o1, int32_t thread)
+{
+    const struct mm_job *j = arg;
+    float *rows_f32 = dequant_rows(j, o0, o1, thread);
+    sgemm_chunk(rows_f32, o1 - o0, j->n_in, j->x, j->n_tok, (float *)j->out + o0, j->n_out);
+}
 
 /* T >= 8: dequantize 64 rows at a time into a per-thread buffer, then one
  * sgemm for all tokens against them. */
-static void f32act_sgemm(const struct loco_type_traits *tw, const char *w, size_t wrow,
-                         int64_t n_in, int64_t n_out, const float *x, int64_t n_tok, float *y,
-                         float *buf, int nt)
+static void f32act_sgemm(struct loco_pool *pool, const struct loco_type_traits *tw, const char *w,
+                         size_t wrow, int64_t n_in, int64_t n_out, const float *x, int64_t n_tok,
+                         float *y, float *buf)
 {
     pthread_once(&blas_once, blas_single_thread);
-    const int64_t n_chunks = (n_out + SGEMM_ROWS - 1) / SGEMM_ROWS;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t c = 0; c < n_chunks; c++) {
-        float *rows_f32 = buf + (size_t)omp_get_thread_num() * SGEMM_ROWS * (size_t)n_in;
-        const int64_t o0 = c * SGEMM_ROWS;
-        const int64_t rows = n_out - o0 < SGEMM_ROWS ? n_out - o0 : SGEMM_ROWS;
-        for (int64_t r = 0; r < rows; r++)
-            tw->to_float(w + (size_t)(o0 + r) * wrow, rows_f32 + r * n_in, n_in);
-        sgemm_chunk(rows_f32, rows, n_in, x, n_tok, y + o0, n_out);
-    }
+    struct mm_job j = {.tw = tw,
+                       .w = w,
+                       .x = x,
+                       .out = y,
+                       .buf = buf,
+                       .wrow = wrow,
+                       .buf_rows = SGEMM_ROWS,
+                       .n_in = n_in,
+                       .n_out = n_out,
+                       .n_tok = n_tok};
+    loco_pool_for(pool, n_out, SGEMM_ROWS, f32act_sgemm_rows, &j);
+}
+
+static void f32act_dot_rows(void *arg, int64_t o0, int64_t o1, int32_t thread)
+{
+    const struct mm_job *j = arg;
+    const loco_vec_dot_fn dot = loco_type_traits(LOCO_TYPE_F32)->vec_dot;
+    const float *x = j->x;
+    float *y = j->out, *rows_f32 = dequant_rows(j, o0, o1, thread);
+    for (int64_t t = 0; t < j->n_tok; t++)
+        for (int64_t r = 0; r < o1 - o0; r++)
+            dot(j->n_in, &y[t * j->n_out + o0 + r], rows_f32 + r * j->n_in, x + t * j->n_in);
 }
 
 /* T < 8: dequantize F32ACT_ROWS rows at a time, f32 dot with each token. */
-static void f32act_dots(const struct loco_type_traits *tw, const char *w, size_t wrow, int64_t n_in,
-                        int64_t n_out, const float *x, int64_t n_tok, float *y, float *buf, int nt)
+static void f32act_dots(struct loco_pool *pool, const struct loco_type_traits *tw, const char *w,
+                        size_t wrow, int64_t n_in, int64_t n_out, const float *x, int64_t n_tok,
+                        float *y, float *buf)
 {
-    const loco_vec_dot_fn dot = loco_type_traits(LOCO_TYPE_F32)->vec_dot;
-    const int64_t n_chunks = (n_out + F32ACT_ROWS - 1) / F32ACT_ROWS;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t c = 0; c < n_chunks; c++) {
-        float *rows_f32 = buf + (size_t)omp_get_thread_num() * F32ACT_ROWS * (size_t)n_in;
-        const int64_t o0 = c * F32ACT_ROWS;
-        const int64_t rows = n_out - o0 < F32ACT_ROWS ? n_out - o0 : F32ACT_ROWS;
-        for (int64_t r = 0; r < rows; r++)
-            tw->to_float(w + (size_t)(o0 + r) * wrow, rows_f32 + r * n_in, n_in);
-        for (int64_t t = 0; t < n_tok; t++)
-            for (int64_t r = 0; r < rows; r++)
-                dot(n_in, &y[t * n_out + o0 + r], rows_f32 + r * n_in, x + t * n_in);
-    }
+    struct mm_job j = {.tw = tw,
+                       .w = w,
+                       .x = x,
+                       .out = y,
+                       .buf = buf,
+                       .wrow = wrow,
+                       .buf_rows = F32ACT_ROWS,
+                       .n_in = n_in,
+                       .n_out = n_out,
+                       .n_tok = n_tok};
+    loco_pool_for(pool, n_out, F32ACT_ROWS, f32act_dot_rows, &j);
 }
 
-int loco_matmul_f32act(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out,
-                       const float *x, int64_t n_tok, float *y, int n_threads)
+int loco_matmul_f32act_pool(struct loco_pool *pool, const void *w, enum loco_type wt, int64_t n_in,
+                            int64_t n_out, const float *x, int64_t n_tok, float *y)
 {
     int rc = check_args(w, wt, n_in, n_out, x, n_tok, y);
     if (rc != LOCO_OK)
@@ -295,12 +419,12 @@ int loco_matmul_f32act(const void *w, enum loco_type wt, int64_t n_in, int64_t n
     if (!tw->to_float)
         return loco_error_set(LOCO_ERR_UNSUPPORTED, "matmul: cannot dequantize %s weights",
                               tw->name);
-    const int nt = clamp_threads(n_threads);
+    const int nt = loco_pool_n_threads(pool);
     if (n_out == 0 || n_tok == 0)
         return LOCO_OK;
     const bool big = n_tok >= SGEMM_MIN_TOKENS && sgemm_fits(n_in, n_out, n_tok);
     if (wt == LOCO_TYPE_F32 && big) {
-        matmul_sgemm_f32(w, n_in, n_out, x, n_tok, y, nt);
+        matmul_sgemm_f32(pool, w, n_in, n_out, x, n_tok, y);
         return LOCO_OK;
     }
     const size_t rows = big ? SGEMM_ROWS : F32ACT_ROWS;
@@ -310,11 +434,21 @@ int loco_matmul_f32act(const void *w, enum loco_type wt, int64_t n_in, int64_t n
                               rows);
     const size_t wrow = loco_type_row_size(wt, n_in);
     if (big)
-        f32act_sgemm(tw, w, wrow, n_in, n_out, x, n_tok, y, buf, nt);
+        f32act_sgemm(pool, tw, w, wrow, n_in, n_out, x, n_tok, y, buf);
     else
-        f32act_dots(tw, w, wrow, n_in, n_out, x, n_tok, y, buf, nt);
+        f32act_dots(pool, tw, w, wrow, n_in, n_out, x, n_tok, y, buf);
     free(buf);
     return LOCO_OK;
+}
+
+int loco_matmul_f32act(const void *w, enum loco_type wt, int64_t n_in, int64_t n_out,
+                       const float *x, int64_t n_tok, float *y, int n_threads)
+{
+    struct loco_pool *pool;
+    int rc = call_pool(n_threads, &pool);
+    if (rc == LOCO_OK)
+        rc = loco_matmul_f32act_pool(pool, w, wt, n_in, n_out, x, n_tok, y);
+    return rc;
 }
 
 /* ---- one row ------------------------------------------------------------ */

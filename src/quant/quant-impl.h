@@ -18,7 +18,7 @@
  *
  * Block pointers follow ggml's alignment: 2 bytes for the fp16-scaled blocks
  * (GGUF tensor data is 32-byte aligned and every block size is even), 4 for
- * Q8_K. Byte offsets below are the facts sheet's (section B).
+ * Q8_K. Byte offsets below are those of docs/formats/quant.md.
  */
 #ifndef LOCO_QUANT_IMPL_H
 #define LOCO_QUANT_IMPL_H
@@ -36,7 +36,7 @@
 #define LOCO_QUANT_X86 0
 #endif
 
-/* ---- block layouts (facts B.1-B.10) ------------------------------------ */
+/* ---- block layouts (docs/formats/quant.md) ----------------------------- */
 
 struct block_q4_0 { /* 18 B: y = d * (q - 8) */
     uint16_t d;
@@ -111,7 +111,7 @@ _Static_assert(sizeof(struct block_q5_k) == 176, "Q5_K block");
 _Static_assert(sizeof(struct block_q6_k) == 210, "Q6_K block");
 _Static_assert(sizeof(struct block_q8_k) == 292, "Q8_K block");
 
-/* ---- half floats (facts A.7), inline for the kernels -------------------- */
+/* ---- half floats (docs/formats/gguf.md), inline for the kernels --------- */
 
 static inline float lq_bits_f32(uint32_t u)
 {

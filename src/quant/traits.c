@@ -1,8 +1,8 @@
 /*
  * traits.c - the type table and run-time kernel selection.
  *
- * ref_traits[] is the specification: one row per ggml type id (facts A.6),
- * with block size, bytes per block, dot-product partner (facts B.13) and the
+ * ref_traits[] is the specification: one row per ggml type id (docs/formats/gguf.md),
+ * with block size, bytes per block, dot-product partner (docs/formats/quant.md) and the
  * scalar kernels. The first call to loco_quant_init() copies it to
  * fast_traits[] and, when the CPU has AVX2, FMA and F16C (and LOCO_NO_SIMD
  * is not set), overwrites the kernels listed in avx2_rows[]. Swapping a

@@ -7,8 +7,10 @@
  * model file is hashed when it is in the model cache (it often is not, on
  * CI; its pinned sha256 is compared with the known-models table instead).
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -51,16 +53,21 @@ static void scan_tensors(const struct loco_gguf *g, int32_t *rank, unsigned *tar
     loco_error_clear();
 }
 
-static unsigned claimed_targets(const struct loco_registry_adapter *a)
+/* The targets the entry claims; false when one of them is not a projection
+ * (the schema check reported it; comparing would only repeat it). */
+static bool claimed_targets(const struct loco_registry_adapter *a, unsigned *mask)
 {
-    unsigned mask = 0;
+    bool ok = true;
+    *mask = 0;
     for (size_t i = 0; i < a->targets.n; i++) {
         enum loco_lora_target t;
         if (loco_lora_target_parse(a->targets.v[i], &t) == LOCO_OK)
-            mask |= LOCO_LORA_TARGET_BIT(t);
+            *mask |= LOCO_LORA_TARGET_BIT(t);
+        else
+            ok = false;
     }
     loco_error_clear();
-    return mask;
+    return ok;
 }
 
 static void check_gguf_meta(struct loco_registry *r, const struct loco_registry_adapter *a,
@@ -89,8 +96,11 @@ static void check_gguf_meta(struct loco_registry *r, const struct loco_registry_
                              r->base.sha256);
         }
     }
+    /* rank and alpha are 0 when the entry's value was refused by the schema
+     * check: that problem is already listed with the value as written, so
+     * the file is not compared with a value nobody wrote */
     float alpha;
-    if (loco_gguf_get_f32(g, "adapter.lora.alpha", &alpha) == LOCO_OK &&
+    if (a->alpha > 0 && loco_gguf_get_f32(g, "adapter.lora.alpha", &alpha) == LOCO_OK &&
         fabs((double)alpha - a->alpha) > 1e-4 * fmax(1.0, a->alpha)) {
         field(f, sizeof f, a, "lora.alpha");
         snprintf(v, sizeof v, "%g", a->alpha);
@@ -99,15 +109,15 @@ static void check_gguf_meta(struct loco_registry *r, const struct loco_registry_
                          (double)alpha);
     }
     int32_t rank;
-    unsigned targets;
+    unsigned targets, claimed;
     scan_tensors(g, &rank, &targets);
-    if (rank != a->rank) {
+    if (a->rank > 0 && rank != a->rank) {
         field(f, sizeof f, a, "lora.rank");
         snprintf(v, sizeof v, "%d", a->rank);
         registry_problem(r, rnode_get(rnode_get(m, "lora"), "rank"), NULL, f, v,
                          "the file's LoRA tensors have rank %d", rank);
     }
-    if (targets != claimed_targets(a)) {
+    if (claimed_targets(a, &claimed) && a->targets.n > 0 && targets != claimed) {
         char list[64] = "";
         for (int t = 0; t < LOCO_LORA_N_TARGETS; t++)
             if (targets & LOCO_LORA_TARGET_BIT(t))
@@ -129,10 +139,15 @@ static void check_adapter_file(struct loco_registry *r, const struct loco_regist
     field(f, sizeof f, a, "file");
     if (!a->path[0])
         return; /* the schema check reported it */
-    if (stat(a->path, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (stat(a->path, &st) != 0) {
         registry_problem(r, rnode_get(m, "file"), NULL, f, a->file,
                          "no such file (%s); paths are relative to the registry file's folder",
                          a->path);
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) { /* a FIFO would hang the hash; a folder is a mistake */
+        registry_problem(r, rnode_get(m, "file"), NULL, f, a->file,
+                         "%s is not a regular file (a folder, FIFO or device)", a->path);
         return;
     }
     if (loco_models_sha256_file(a->path, hex) != LOCO_OK) {
@@ -162,8 +177,8 @@ static void check_records(struct loco_registry *r, const struct loco_registry_ad
     const struct rnode *seq = rnode_get(m, "scores");
     for (size_t i = 0; seq && seq->kind == RNODE_SEQ && i < seq->n; i++) {
         const struct rnode *rec = rnode_get(seq->kids[i], "record");
-        if (!rnode_has_text(rec))
-            continue;
+        if (!rnode_has_text(rec) || !registry_path_allowed(r, rec, REGISTRY_ROOT_PROJECT, NULL, 0))
+            continue; /* a path that leaves the project was reported by the schema check */
         char path[2 * LOCO_REGISTRY_PATH_MAX];
         const char *slash = rec->file ? strrchr(rec->file, '/') : NULL;
         if (rec->str[0] == '/' || !slash)
@@ -191,8 +206,9 @@ static void check_provenance(struct loco_registry *r, const struct loco_registry
     const struct rnode *pv = rnode_get(m, "provenance");
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         const struct rnode *n = rnode_get(pv, keys[k]);
-        if (!rnode_has_text(n) || strstr(n->str, "://"))
-            continue;
+        if (!rnode_has_text(n) || strstr(n->str, "://") ||
+            !registry_path_allowed(r, n, REGISTRY_ROOT_FOLDER, NULL, 0))
+            continue; /* a path that leaves the folder was reported by the schema check */
         char path[2 * LOCO_REGISTRY_PATH_MAX];
         const char *slash = n->file ? strrchr(n->file, '/') : NULL;
         if (n->str[0] == '/' || !slash)
@@ -210,6 +226,22 @@ static void check_provenance(struct loco_registry *r, const struct loco_registry
     }
 }
 
+/* The base model's file in the model cache, and only there: a name with a
+ * folder in it, or a cache entry that is a symlink leading out of the cache,
+ * is not hashed (the schema check reported a path). */
+static bool cached_base(const char *file, char *path, size_t cap)
+{
+    char dir[LOCO_MODELS_PATH_MAX], real_dir[PATH_MAX], real[PATH_MAX];
+    if (!file[0] || strchr(file, '/') || strcmp(file, "..") == 0 || strcmp(file, ".") == 0 ||
+        loco_models_dir(dir, sizeof dir) != LOCO_OK || !realpath(dir, real_dir))
+        return false;
+    int n = snprintf(path, cap, "%s/%s", dir, file);
+    size_t len = strlen(real_dir);
+    struct stat st;
+    return n > 0 && (size_t)n < cap && realpath(path, real) && strncmp(real, real_dir, len) == 0 &&
+           real[len] == '/' && stat(real, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static void check_base(struct loco_registry *r)
 {
     const struct loco_registry_base *b = &r->base;
@@ -223,7 +255,7 @@ static void check_base(struct loco_registry *r)
                              k->gguf_sha256);
     }
     char path[LOCO_MODELS_PATH_MAX], hex[LOCO_SHA256_HEX_LEN + 1];
-    if (!b->file[0] || loco_models_resolve(b->file, path, sizeof path) != LOCO_OK) {
+    if (!cached_base(b->file, path, sizeof path)) {
         loco_error_clear(); /* not pulled here: nothing to hash */
         return;
     }

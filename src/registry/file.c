@@ -21,23 +21,12 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "loco/fileio.h"
 #include "loco/models.h"
 #include "registry/registry_internal.h"
 
 static const char tmp_suffix[] = LOCO_ATOMIC_TMP_SUFFIX;
-
-/* Folder part of path into buf ("." when it has none). */
-static void dir_of(const char *path, char *buf, size_t cap)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(buf, cap, ".");
-    else if (slash == path)
-        snprintf(buf, cap, "/");
-    else
-        snprintf(buf, cap, "%.*s", (int)(slash - path), path);
-}
 
 int registry_lock(const char *path)
 {
@@ -46,7 +35,7 @@ int registry_lock(const char *path)
     int n = snprintf(lock, sizeof lock, "%s.lock", path);
     if (n < 0 || (size_t)n >= sizeof lock)
         return loco_error_set(LOCO_ERR_RANGE, "registry path too long: %s", path);
-    dir_of(path, dir, sizeof dir);
+    loco_dir_of(path, dir, sizeof dir);
     int rc = loco_models_mkdirs(dir);
     if (rc != LOCO_OK)
         return rc;
@@ -74,7 +63,7 @@ void registry_remove_stale_temps(const char *path)
 {
     char dir[LOCO_REGISTRY_PATH_MAX];
     char prefix[LOCO_REGISTRY_PATH_MAX];
-    dir_of(path, dir, sizeof dir);
+    loco_dir_of(path, dir, sizeof dir);
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     snprintf(prefix, sizeof prefix, "%s%s", base, tmp_suffix);

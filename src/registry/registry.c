@@ -2,13 +2,13 @@
  * registry.c - finding the registry files, loading (project + overlay,
  * merged) and looking things up. See loco/registry.h for the rules.
  */
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "loco/project.h"
 #include "registry/registry_internal.h"
 
@@ -35,18 +35,12 @@ int loco_registry_project_path(char *buf, size_t cap)
 
 int loco_registry_user_path(char *buf, size_t cap)
 {
-    const char *env = getenv("XDG_DATA_HOME");
-    if (env && env[0] == '/')
-        return put_path(buf, cap, snprintf(buf, cap, "%s/locollm/registry.yaml", env));
-    const char *home = getenv("HOME");
-    if (!home || !home[0]) {
-        const struct passwd *pw = getpwuid(getuid());
-        home = pw ? pw->pw_dir : NULL;
-    }
-    if (!home)
-        return loco_error_set(LOCO_ERR_NOT_FOUND,
-                              "no home directory for the user registry; set XDG_DATA_HOME");
-    return put_path(buf, cap, snprintf(buf, cap, "%s/.local/share/locollm/registry.yaml", home));
+    int rc = loco_user_path(LOCO_USER_DATA, "registry.yaml", buf, cap);
+    if (rc == LOCO_ERR_NOT_FOUND)
+        loco_error_set(rc, "no home directory for the user registry; set XDG_DATA_HOME");
+    else if (rc == LOCO_ERR_RANGE)
+        loco_error_set(rc, "the registry path is too long");
+    return rc;
 }
 
 struct loco_registry_params loco_registry_default_params(void)

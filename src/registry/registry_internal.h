@@ -77,6 +77,26 @@ void registry_remove_stale_temps(const char *path);
 /* Merge overlay into base (base is changed; overlay is only read). */
 int registry_merge(struct rnode *base, const struct rnode *overlay);
 
+/* ---- where paths may lead (paths.c) ------------------------------------- */
+
+enum registry_root {
+    REGISTRY_ROOT_FOLDER,  /* file, training_log: the registry file's folder (the overlay:
+                              also the user adapters folder) */
+    REGISTRY_ROOT_PROJECT, /* record, recipe: the project folder, above the project
+                              registry's folder (the overlay: also its own folder) */
+};
+
+struct loco_registry;
+
+/* May the path scalar n (a field read from the registry file n->file) be
+ * followed? False when, taken relative to that file's folder (or as an
+ * absolute path), it leads outside the roots of `kind`, textually or
+ * through a symbolic link; `why` (may be NULL) then receives the reason
+ * with the path it leads to. An empty value is allowed (the schema check
+ * decides whether it may be empty). */
+bool registry_path_allowed(const struct loco_registry *r, const struct rnode *n,
+                           enum registry_root kind, char *why, size_t cap);
+
 /* ---- the typed view (view.c) -------------------------------------------- */
 
 struct loco_registry {

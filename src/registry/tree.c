@@ -12,9 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <yaml.h>
 
+#include "core/sbuf.h"
+#include "core/util.h"
 #include "core/yaml_guard.h"
 #include "registry/registry_internal.h"
 
@@ -336,7 +337,7 @@ int rnode_parse_text(const char *text, size_t len, const char *file_label, struc
         .max_anchors = REGISTRY_MAX_ALIASES,
         .max_nodes = REGISTRY_MAX_NODES,
     };
-    int rc = yaml_guard_check(text, len, file_label, &lim);
+    int rc = loco_yaml_guard_check(text, len, file_label, &lim);
     if (rc != LOCO_OK)
         return rc;
     if (!yaml_parser_initialize(&parser))
@@ -371,60 +372,26 @@ int rnode_parse_text(const char *text, size_t len, const char *file_label, struc
 
 int rnode_parse_file(const char *path, const char *file_label, struct rnode **out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int err = errno;
-        return loco_error_set(err == ENOENT ? LOCO_ERR_NOT_FOUND : LOCO_ERR_IO,
-                              "cannot read registry %s: %s", path, strerror(err));
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || st.st_size > (off_t)REGISTRY_MAX_BYTES) {
-        fclose(f);
-        return loco_error_set(LOCO_ERR_RANGE, "registry %s is larger than %u bytes", path,
-                              REGISTRY_MAX_BYTES);
-    }
-    size_t len = (size_t)st.st_size;
-    char *text = malloc(len + 1);
-    if (!text) {
-        fclose(f);
-        return loco_error_set(LOCO_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    size_t got = fread(text, 1, len, f);
-    fclose(f);
-    if (got != len) {
-        free(text);
-        return loco_error_set(LOCO_ERR_IO, "cannot read registry %s: short read", path);
-    }
-    text[len] = '\0';
-    int rc = rnode_parse_text(text, len, file_label, out);
+    char *text;
+    size_t len;
+    /* a FIFO or folder named as the registry is refused, not waited on */
+    int rc = loco_read_regular_file(path, REGISTRY_MAX_BYTES, &text, &len);
+    if (rc != LOCO_OK)
+        return rc;
+    rc = rnode_parse_text(text, len, file_label, out);
     free(text);
     return rc;
 }
 
 /* ---- writing ------------------------------------------------------------- */
 
-struct outbuf {
-    char *p;
-    size_t len, cap;
-};
-
+/* libyaml's output handler: append to the loco_sbuf in data; 0 stops the
+ * emitter when an append failed. */
 static int out_write(void *data, unsigned char *buffer, size_t size)
 {
-    struct outbuf *o = data;
-    if (o->len + size + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 4096;
-        while (cap < o->len + size + 1)
-            cap *= 2;
-        char *p = realloc(o->p, cap);
-        if (!p)
-            return 0;
-        o->p = p;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, buffer, size);
-    o->len += size;
-    o->p[o->len] = '\0';
-    return 1;
+    struct loco_sbuf *o = data;
+    loco_sbuf_add(o, buffer, size);
+    return !o->failed;
 }
 
 static int emit_scalar(yaml_emitter_t *e, const char *s, bool quoted)
@@ -468,13 +435,14 @@ static const char header[] =
 
 int rnode_emit(const struct rnode *root, char **out, size_t *len)
 {
-    struct outbuf o = {0};
+    struct loco_sbuf o = {0};
     yaml_emitter_t e;
     yaml_event_t ev;
-    if (!out_write(&o, (unsigned char *)header, sizeof header - 1))
+    loco_sbuf_add(&o, header, sizeof header - 1);
+    if (o.failed)
         return loco_error_set(LOCO_ERR_NOMEM, "out of memory writing the registry");
     if (!yaml_emitter_initialize(&e)) {
-        free(o.p);
+        loco_sbuf_free(&o);
         return loco_error_set(LOCO_ERR_NOMEM, "out of memory writing the registry");
     }
     yaml_emitter_set_output(&e, out_write, &o);
@@ -490,11 +458,11 @@ int rnode_emit(const struct rnode *root, char **out, size_t *len)
     const char *problem = e.problem;
     yaml_emitter_delete(&e);
     if (!ok) {
-        free(o.p);
+        loco_sbuf_free(&o);
         return loco_error_set(LOCO_ERR_FORMAT, "cannot write the registry as YAML: %s",
                               problem ? problem : "out of memory");
     }
-    *out = o.p;
     *len = o.len;
+    *out = loco_sbuf_finish(&o); /* cannot fail: no append failed */
     return LOCO_OK;
 }

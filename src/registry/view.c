@@ -110,40 +110,54 @@ static const char *get_str(struct loco_registry *r, const struct rnode *map, con
     return n ? n->str : "";
 }
 
-static bool parse_double(const char *s, double *out)
+/* How a scalar reads as a number. */
+enum num_read { NUM_OK, NUM_NOT_A_NUMBER, NUM_OUT_OF_RANGE };
+
+/* A finite number; 1e999 is out of range (as written), "nan" or "sixteen"
+ * is not a number. */
+static enum num_read parse_double(const char *s, double *out)
 {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v))
-        return false;
-    *out = v;
-    return true;
+    if (end == s || *end || isnan(v) || (isinf(v) && errno != ERANGE))
+        return NUM_NOT_A_NUMBER;
+    if (errno == ERANGE && isinf(v))
+        return NUM_OUT_OF_RANGE;
+    *out = v; /* an underflow (1e-999) reads as 0 or a tiny number: the range decides */
+    return NUM_OK;
 }
 
-static bool parse_i64(const char *s, int64_t *out)
+static enum num_read parse_i64(const char *s, int64_t *out)
 {
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (end == s || *end || errno)
-        return false;
+    if (end == s || *end)
+        return NUM_NOT_A_NUMBER;
+    if (errno == ERANGE)
+        return NUM_OUT_OF_RANGE;
     *out = (int64_t)v;
-    return true;
+    return NUM_OK;
 }
 
-/* A number in [lo, hi]; *out untouched when missing or bad. */
+/* A number in [lo, hi]; *out untouched when missing or bad. A bad value is
+ * one problem showing the value as written: not a number, or out of range. */
 static bool get_num(struct loco_registry *r, const struct rnode *map, const char *prefix,
                     const char *key, bool required, double lo, double hi, double *out)
 {
     char f[256];
     const struct rnode *n = need(r, map, prefix, key, RNODE_SCALAR, required);
-    double v;
+    double v = 0;
     if (!n)
         return false;
-    if (!parse_double(n->str, &v) || v < lo || v > hi) {
+    enum num_read got = parse_double(n->str, &v);
+    if (got == NUM_OK && (v < lo || v > hi))
+        got = NUM_OUT_OF_RANGE;
+    if (got != NUM_OK) {
         registry_problem(r, n, NULL, path_of(f, sizeof f, prefix, key), n->str,
-                         "must be a number from %g to %g", lo, hi);
+                         "%s; must be a number from %g to %g",
+                         got == NUM_NOT_A_NUMBER ? "not a number" : "out of range", lo, hi);
         return false;
     }
     *out = v;
@@ -155,13 +169,17 @@ static bool get_int(struct loco_registry *r, const struct rnode *map, const char
 {
     char f[256];
     const struct rnode *n = need(r, map, prefix, key, RNODE_SCALAR, required);
-    int64_t v;
+    int64_t v = 0;
     if (!n)
         return false;
-    if (!parse_i64(n->str, &v) || v < lo || v > hi) {
+    enum num_read got = parse_i64(n->str, &v);
+    if (got == NUM_OK && (v < lo || v > hi))
+        got = NUM_OUT_OF_RANGE;
+    if (got != NUM_OK) {
         registry_problem(r, n, NULL, path_of(f, sizeof f, prefix, key), n->str,
-                         "must be a whole number from %lld to %lld", (long long)lo,
-                         (long long)hi);
+                         "%s; must be a whole number from %lld to %lld",
+                         got == NUM_NOT_A_NUMBER ? "not a whole number" : "out of range",
+                         (long long)lo, (long long)hi);
         return false;
     }
     *out = v;
@@ -262,6 +280,31 @@ static void check_sha(struct loco_registry *r, const struct rnode *map, const ch
                          "must be 64 lowercase hex digits (run `sha256sum FILE`)");
 }
 
+/* A path field must not lead outside its roots (paths.c); when it does, a
+ * problem names the field, line and where it leads, and false comes back.
+ * `descriptive`: a value with "://" is a description (a URL), not a path. */
+static bool check_path(struct loco_registry *r, const struct rnode *map, const char *prefix,
+                       const char *key, enum registry_root kind, bool descriptive)
+{
+    char why[768], f[256];
+    const struct rnode *n = rnode_get(map, key);
+    if (!n || n->kind != RNODE_SCALAR || (descriptive && strstr(n->str, "://")))
+        return true;
+    if (registry_path_allowed(r, n, kind, why, sizeof why))
+        return true;
+    registry_problem(r, n, NULL, path_of(f, sizeof f, prefix, key), n->str, "%s", why);
+    return false;
+}
+
+/* base_model.file names a file in the model cache: a name, never a path. */
+static void check_cache_name(struct loco_registry *r, const struct rnode *map, const char *value)
+{
+    if (value[0] && (strchr(value, '/') || strcmp(value, ".") == 0 || strcmp(value, "..") == 0))
+        registry_problem(r, rnode_get(map, "file"), NULL, "base_model.file", value,
+                         "must be a file name in the model cache (`loco models list`), not a "
+                         "path");
+}
+
 /* ---- sections ------------------------------------------------------------ */
 
 static void build_base(struct loco_registry *r, const struct rnode *root)
@@ -277,6 +320,7 @@ static void build_base(struct loco_registry *r, const struct rnode *root)
     o->academic_year = get_str(r, b, "base_model", "academic_year", true);
     check_keys(r, b, "base_model", known);
     check_sha(r, b, "base_model", "sha256", o->sha256);
+    check_cache_name(r, b, o->file);
     const char *y = o->academic_year;
     if (y[0] && !((strlen(y) == 4 && strspn(y, "0123456789") == 4) ||
                   (strlen(y) == 7 && strspn(y, "0123456789") == 4 && y[4] == '-' &&
@@ -344,18 +388,21 @@ static void build_score(struct loco_registry *r, const struct rnode *m, const ch
     check_keys(r, m, prefix, known);
     s->benchmark = get_str(r, m, prefix, "benchmark", true);
     check_name(r, m, prefix, "benchmark", s->benchmark);
-    get_num(r, m, prefix, "score", true, -1e12, 1e12, &s->score);
-    get_num(r, m, prefix, "ci_low", true, -1e12, 1e12, &s->ci_low);
-    get_num(r, m, prefix, "ci_high", true, -1e12, 1e12, &s->ci_high);
+    bool read = get_num(r, m, prefix, "score", true, -1e12, 1e12, &s->score);
+    read = get_num(r, m, prefix, "ci_low", true, -1e12, 1e12, &s->ci_low) && read;
+    read = get_num(r, m, prefix, "ci_high", true, -1e12, 1e12, &s->ci_high) && read;
     get_num(r, m, prefix, "base_score", true, -1e12, 1e12, &s->base_score);
     get_num(r, m, prefix, "p_value", true, 0, 1, &s->p_value);
     get_bool(r, m, prefix, "passed", &s->passed);
     get_int(r, m, prefix, "n_items", true, 1, INT64_MAX, &s->n_items);
     s->record = get_str(r, m, prefix, "record", true);
+    check_path(r, m, prefix, "record", REGISTRY_ROOT_PROJECT, false);
     double x;
     get_num(r, m, prefix, "effect_size", false, -1e12, 1e12, &x);
     get_num(r, m, prefix, "power", false, 0, 1, &x);
-    if (!(s->ci_low <= s->score && s->score <= s->ci_high)) {
+    /* compared only when all three were read: a value refused above is
+     * reported once, as written, not again as the 0 it was left at */
+    if (read && !(s->ci_low <= s->score && s->score <= s->ci_high)) {
         char v[96];
         snprintf(v, sizeof v, "%g <= %g <= %g", s->ci_low, s->score, s->ci_high);
         registry_problem(r, rnode_get(m, "score"), NULL, prefix, v,
@@ -436,6 +483,8 @@ static void build_provenance(struct loco_registry *r, const struct rnode *m, con
     o->semester = get_str(r, v, p, "semester", true);
     o->authors = get_strs(r, v, p, "authors", true);
     o->training_log = get_str(r, v, p, "training_log", false);
+    check_path(r, v, p, "recipe", REGISTRY_ROOT_PROJECT, true);
+    check_path(r, v, p, "training_log", REGISTRY_ROOT_FOLDER, true);
 }
 
 static void build_router(struct loco_registry *r, const struct rnode *m, const char *prefix,
@@ -493,6 +542,8 @@ static void build_adapter(struct loco_registry *r, const struct rnode *m, size_t
     a->version = get_str(r, m, prefix, "version", true);
     a->file = get_str(r, m, prefix, "file", true);
     a->path = resolve_file(r, rnode_get(m, "file"));
+    if (!check_path(r, m, prefix, "file", REGISTRY_ROOT_FOLDER, false))
+        a->path = ""; /* never followed, not even by a lenient load */
     a->sha256 = get_str(r, m, prefix, "sha256", true);
     check_sha(r, m, prefix, "sha256", a->sha256);
     a->base_sha256 = get_str(r, m, prefix, "base_sha256", true);

@@ -41,40 +41,40 @@ void doc_raw(struct report_doc *d, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    report_puts(d->b, text);
+    loco_sbuf_adds(d->b, text);
 }
 
 void doc_heading(struct report_doc *d, int level, const char *text)
 {
     if (d->html) {
-        report_printf(d->b, "<h%d>", level);
+        loco_sbuf_printf(d->b, "<h%d>", level);
         report_html(d->b, text);
-        report_printf(d->b, "</h%d>\n", level);
+        loco_sbuf_printf(d->b, "</h%d>\n", level);
         return;
     }
-    report_printf(d->b, "%.*s ", level, "######");
+    loco_sbuf_printf(d->b, "%.*s ", level, "######");
     report_md(d->b, text, 0);
-    report_puts(d->b, "\n\n");
+    loco_sbuf_adds(d->b, "\n\n");
 }
 
 void doc_code(struct report_doc *d, const char *s, size_t max_chars)
 {
-    report_puts(d->b, d->html ? "<code>" : "`");
+    loco_sbuf_adds(d->b, d->html ? "<code>" : "`");
     if (d->html) {
         report_html_cut(d->b, s, max_chars);
     } else { /* inside backticks only a backtick is special: drop it */
         for (size_t i = 0; s && s[i] && (!max_chars || i < max_chars); i++)
             if (s[i] != '`' && (unsigned char)s[i] >= 0x20)
-                report_putn(d->b, s + i, 1);
+                loco_sbuf_add(d->b, s + i, 1);
     }
-    report_puts(d->b, d->html ? "</code>" : "`");
+    loco_sbuf_adds(d->b, d->html ? "</code>" : "`");
 }
 
 void doc_strong(struct report_doc *d, const char *s)
 {
-    report_puts(d->b, d->html ? "<strong>" : "**");
+    loco_sbuf_adds(d->b, d->html ? "<strong>" : "**");
     doc_text(d, s);
-    report_puts(d->b, d->html ? "</strong>" : "**");
+    loco_sbuf_adds(d->b, d->html ? "</strong>" : "**");
 }
 
 void doc_badge(struct report_doc *d, bool ok, const char *s)
@@ -83,9 +83,9 @@ void doc_badge(struct report_doc *d, bool ok, const char *s)
         doc_strong(d, s);
         return;
     }
-    report_printf(d->b, "<span class=\"%s\">", ok ? "pass" : "fail");
+    loco_sbuf_printf(d->b, "<span class=\"%s\">", ok ? "pass" : "fail");
     report_html(d->b, s);
-    report_puts(d->b, "</span>");
+    loco_sbuf_adds(d->b, "</span>");
 }
 
 void doc_verdict(struct report_doc *d, const char *verdict)
@@ -95,39 +95,39 @@ void doc_verdict(struct report_doc *d, const char *verdict)
         doc_badge(d, pass, verdict);
         return;
     }
-    report_puts(d->b, "<span class=\"neutral\">");
+    loco_sbuf_adds(d->b, "<span class=\"neutral\">");
     report_html(d->b, verdict);
-    report_puts(d->b, "</span>");
+    loco_sbuf_adds(d->b, "</span>");
 }
 
 void doc_para_begin(struct report_doc *d)
 {
-    report_puts(d->b, d->html ? "<p>" : "");
+    loco_sbuf_adds(d->b, d->html ? "<p>" : "");
 }
 
 void doc_para_end(struct report_doc *d)
 {
-    report_puts(d->b, d->html ? "</p>\n" : "\n\n");
+    loco_sbuf_adds(d->b, d->html ? "</p>\n" : "\n\n");
 }
 
 void doc_list_begin(struct report_doc *d)
 {
-    report_puts(d->b, d->html ? "<ul>\n" : "");
+    loco_sbuf_adds(d->b, d->html ? "<ul>\n" : "");
 }
 
 void doc_list_end(struct report_doc *d)
 {
-    report_puts(d->b, d->html ? "</ul>\n" : "\n");
+    loco_sbuf_adds(d->b, d->html ? "</ul>\n" : "\n");
 }
 
 void doc_item_begin(struct report_doc *d)
 {
-    report_puts(d->b, d->html ? "<li>" : "- ");
+    loco_sbuf_adds(d->b, d->html ? "<li>" : "- ");
 }
 
 void doc_item_end(struct report_doc *d)
 {
-    report_puts(d->b, d->html ? "</li>\n" : "\n");
+    loco_sbuf_adds(d->b, d->html ? "</li>\n" : "\n");
 }
 
 void doc_table_begin(struct report_doc *d, const char *const *heads, const char *align)
@@ -136,24 +136,24 @@ void doc_table_begin(struct report_doc *d, const char *const *heads, const char 
     d->col = 0;
     d->align = align;
     if (d->html) {
-        report_puts(d->b, "<table>\n<thead><tr>");
+        loco_sbuf_adds(d->b, "<table>\n<thead><tr>");
         for (size_t i = 0; i < n; i++) {
-            report_puts(d->b, align[i] == 'r' ? "<th class=\"r\">" : "<th>");
+            loco_sbuf_adds(d->b, align[i] == 'r' ? "<th class=\"r\">" : "<th>");
             report_html(d->b, heads[i]);
-            report_puts(d->b, "</th>");
+            loco_sbuf_adds(d->b, "</th>");
         }
-        report_puts(d->b, "</tr></thead>\n<tbody>\n");
+        loco_sbuf_adds(d->b, "</tr></thead>\n<tbody>\n");
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        report_puts(d->b, "| ");
+        loco_sbuf_adds(d->b, "| ");
         report_md(d->b, heads[i], 0);
-        report_puts(d->b, " ");
+        loco_sbuf_adds(d->b, " ");
     }
-    report_puts(d->b, "|\n");
+    loco_sbuf_adds(d->b, "|\n");
     for (size_t i = 0; i < n; i++)
-        report_puts(d->b, align[i] == 'r' ? "|---:" : "|---");
-    report_puts(d->b, "|\n");
+        loco_sbuf_adds(d->b, align[i] == 'r' ? "|---:" : "|---");
+    loco_sbuf_adds(d->b, "|\n");
 }
 
 /* HTML cells close when the next one opens or the row ends. */
@@ -161,23 +161,23 @@ void doc_cell(struct report_doc *d)
 {
     if (d->html) {
         bool right = d->align && d->col < strlen(d->align) && d->align[d->col] == 'r';
-        report_puts(d->b, d->col == 0 ? "<tr>" : "</td>");
-        report_puts(d->b, right ? "<td class=\"r\">" : "<td>");
+        loco_sbuf_adds(d->b, d->col == 0 ? "<tr>" : "</td>");
+        loco_sbuf_adds(d->b, right ? "<td class=\"r\">" : "<td>");
     } else
-        report_puts(d->b, d->col == 0 ? "| " : " | ");
+        loco_sbuf_adds(d->b, d->col == 0 ? "| " : " | ");
     d->col++;
 }
 
 void doc_row_end(struct report_doc *d)
 {
     if (d->html)
-        report_puts(d->b, d->col ? "</td></tr>\n" : "");
+        loco_sbuf_adds(d->b, d->col ? "</td></tr>\n" : "");
     else
-        report_puts(d->b, d->col ? " |\n" : "");
+        loco_sbuf_adds(d->b, d->col ? " |\n" : "");
     d->col = 0;
 }
 
 void doc_table_end(struct report_doc *d)
 {
-    report_puts(d->b, d->html ? "</tbody>\n</table>\n" : "\n");
+    loco_sbuf_adds(d->b, d->html ? "</tbody>\n</table>\n" : "\n");
 }

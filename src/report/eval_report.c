@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "loco/fileio.h"
 #include "loco/report.h"
 #include "report/report_internal.h"
@@ -605,16 +606,16 @@ static void write_title(struct report_doc *d, const struct report_record *r)
 static void write_charts(struct report_doc *d, const struct report_record *r)
 {
     doc_heading(d, 2, "Charts");
-    report_puts(d->b, "<figure>\n");
+    loco_sbuf_adds(d->b, "<figure>\n");
     report_svg_bars(d->b, r);
-    report_puts(d->b, "<figcaption>Scores of the base model and the adapter, with 95% "
-                      "confidence intervals.</figcaption>\n</figure>\n<figure>\n");
+    loco_sbuf_adds(d->b, "<figcaption>Scores of the base model and the adapter, with 95% "
+                         "confidence intervals.</figcaption>\n</figure>\n<figure>\n");
     report_svg_forest(d->b, r);
-    report_printf(d->b,
-                  "<figcaption>Paired difference (adapter - base) with its 95%% "
-                  "confidence interval; the dashed line is the non-inferiority margin "
-                  "(-%g).</figcaption>\n</figure>\n",
-                  r->ni_margin);
+    loco_sbuf_printf(d->b,
+                     "<figcaption>Paired difference (adapter - base) with its 95%% "
+                     "confidence interval; the dashed line is the non-inferiority margin "
+                     "(-%g).</figcaption>\n</figure>\n",
+                     r->ni_margin);
 }
 
 static void write_body(struct report_doc *d, const struct report_record *r)
@@ -637,7 +638,7 @@ char *loco_report_markdown(const char *record_json)
     struct report_record r;
     if (report_record_parse(record_json, &r) != LOCO_OK)
         return NULL;
-    struct report_buf b = {0};
+    struct loco_sbuf b = {.max = REPORT_MAX_OUTPUT};
     struct report_doc d = {.b = &b, .html = false};
     write_body(&d, &r);
     report_record_free(&r);
@@ -649,16 +650,16 @@ char *loco_report_html(const char *record_json)
     struct report_record r;
     if (report_record_parse(record_json, &r) != LOCO_OK)
         return NULL;
-    struct report_buf b = {0};
+    struct loco_sbuf b = {.max = REPORT_MAX_OUTPUT};
     struct report_doc d = {.b = &b, .html = true};
-    report_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                    "<title>Evaluation of ");
+    loco_sbuf_adds(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                       "<title>Evaluation of ");
     report_html(&b, r.adapter_name ? r.adapter_name : "?");
-    report_puts(&b, "</title>\n<style>\n");
-    report_puts(&b, report_css);
-    report_puts(&b, "</style>\n</head>\n<body>\n");
+    loco_sbuf_adds(&b, "</title>\n<style>\n");
+    loco_sbuf_adds(&b, report_css);
+    loco_sbuf_adds(&b, "</style>\n</head>\n<body>\n");
     write_body(&d, &r);
-    report_puts(&b, "</body>\n</html>\n");
+    loco_sbuf_adds(&b, "</body>\n</html>\n");
     report_record_free(&r);
     return report_buf_finish(&b);
 }
@@ -667,36 +668,7 @@ char *loco_report_html(const char *record_json)
 
 int loco_report_read_file(const char *path, char **text, size_t *len)
 {
-    *text = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return loco_error_set(LOCO_ERR_IO, "cannot open %s", path);
-    struct report_buf b = {0};
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && !b.failed) {
-        if (b.n + got > LOCO_REPORT_MAX_RECORD) {
-            fclose(f);
-            report_buf_free(&b);
-            return loco_error_set(LOCO_ERR_RANGE, "%s is larger than %u MiB", path,
-                                  LOCO_REPORT_MAX_RECORD >> 20);
-        }
-        report_putn(&b, chunk, got);
-    }
-    bool bad = ferror(f) != 0;
-    fclose(f);
-    size_t n = b.n;
-    *text = report_buf_finish(&b);
-    if (bad) {
-        free(*text);
-        *text = NULL;
-        return loco_error_set(LOCO_ERR_IO, "cannot read %s", path);
-    }
-    if (!*text)
-        return LOCO_ERR_NOMEM;
-    if (len)
-        *len = n;
-    return LOCO_OK;
+    return loco_read_file(path, LOCO_REPORT_MAX_RECORD, text, len);
 }
 
 /* STEM.ext for a record path (STEM = the path without ".json"). */

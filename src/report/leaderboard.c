@@ -317,7 +317,7 @@ static void write_board(struct report_doc *d, const struct loco_leaderboard *lb)
 
 char *loco_leaderboard_markdown(const struct loco_leaderboard *lb)
 {
-    struct report_buf b = {0};
+    struct loco_sbuf b = {.max = REPORT_MAX_OUTPUT};
     struct report_doc d = {.b = &b, .html = false};
     write_board(&d, lb);
     return report_buf_finish(&b);
@@ -325,14 +325,14 @@ char *loco_leaderboard_markdown(const struct loco_leaderboard *lb)
 
 char *loco_leaderboard_html(const struct loco_leaderboard *lb)
 {
-    struct report_buf b = {0};
+    struct loco_sbuf b = {.max = REPORT_MAX_OUTPUT};
     struct report_doc d = {.b = &b, .html = true};
-    report_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                    "<title>LocoLLM leaderboard</title>\n<style>\n");
-    report_puts(&b, report_css);
-    report_puts(&b, "</style>\n</head>\n<body>\n");
+    loco_sbuf_adds(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                       "<title>LocoLLM leaderboard</title>\n<style>\n");
+    loco_sbuf_adds(&b, report_css);
+    loco_sbuf_adds(&b, "</style>\n</head>\n<body>\n");
     write_board(&d, lb);
-    report_puts(&b, "</body>\n</html>\n");
+    loco_sbuf_adds(&b, "</body>\n</html>\n");
     return report_buf_finish(&b);
 }
 

@@ -1,6 +1,6 @@
 /*
- * report_internal.h - what the files of src/report share: a growable text
- * buffer with escaping for HTML and Markdown, number formatting, and the
+ * report_internal.h - what the files of src/report share: escaping for
+ * HTML and Markdown into a core/sbuf.h text buffer, number formatting, and the
  * evaluation record read into a struct (tolerant of missing fields).
  */
 #ifndef LOCO_REPORT_INTERNAL_H
@@ -10,37 +10,27 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/sbuf.h"
 #include "loco/core.h"
 
-/* ---- text buffer (buf.c) -------------------------------------------------- */
+/* ---- escaping into a text buffer (buf.c) ---------------------------------- */
 
-/* Output larger than this is refused (a runaway record). */
+/* Output larger than this is refused (a runaway record). Reports are
+ * written into a core/sbuf.h buffer started as {.max = REPORT_MAX_OUTPUT}. */
 #define REPORT_MAX_OUTPUT (256u << 20)
 
-/* Appends never fail; the first failure (out of memory or over the limit)
- * is remembered and report_buf_finish() returns NULL. Start with {0}. */
-struct report_buf {
-    char *p;
-    size_t n, cap;
-    bool failed;
-};
-
-void report_puts(struct report_buf *b, const char *s);
-void report_putn(struct report_buf *b, const char *s, size_t n);
-void report_printf(struct report_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 /* s with & < > " ' as entities (s NULL: nothing); report_html_cut stops
  * after max_chars characters (0: no limit) with an ellipsis (UTF-8 safe). */
-void report_html(struct report_buf *b, const char *s);
-void report_html_cut(struct report_buf *b, const char *s, size_t max_chars);
+void report_html(struct loco_sbuf *b, const char *s);
+void report_html_cut(struct loco_sbuf *b, const char *s, size_t max_chars);
 /* s for a Markdown table cell or a line of text: newlines and tabs become
  * spaces, Markdown punctuation (\ ` * _ [ ] | # ~) is backslash-escaped and
  * & < > become entities, so no text from a record can make markup; cut to
  * max_chars characters (0: no limit) with an ellipsis (UTF-8 safe). */
-void report_md(struct report_buf *b, const char *s, size_t max_chars);
-/* The text (malloc'd; the buffer is given up), or NULL with a message. */
-char *report_buf_finish(struct report_buf *b);
-void report_buf_free(struct report_buf *b);
+void report_md(struct loco_sbuf *b, const char *s, size_t max_chars);
+/* The text (malloc'd; the buffer is given up), or NULL with a message that
+ * says a report failed. */
+char *report_buf_finish(struct loco_sbuf *b);
 
 /* A number with `prec` decimals ("-" for NAN), a signed one ("+0.110"), a
  * p-value ("0.013", "3.2e-05") into buf; return buf. */
@@ -53,7 +43,7 @@ const char *report_p(char *buf, size_t cap, double p);
 /* The reports are written once against this small interface and come out
  * as Markdown or as HTML. All text passed in is escaped for the format. */
 struct report_doc {
-    struct report_buf *b;
+    struct loco_sbuf *b;
     bool html;
     size_t col;        /* cells written in the current table row */
     const char *align; /* the current table's column alignments */
@@ -144,18 +134,18 @@ char *report_json_brief(const cJSON *v, size_t max);
  * max_ticks steps over range. */
 double svg_nice_step(double range, int max_ticks);
 /* <svg ...> with xmlns, size, an escaped <title> and a white background. */
-void svg_open(struct report_buf *b, double w, double h, const char *title);
+void svg_open(struct loco_sbuf *b, double w, double h, const char *title);
 /* <text> with escaped content (cut to max_chars; 0: all); extra: more
  * attributes made here (never record text), or NULL. */
-void svg_text(struct report_buf *b, double x, double y, const char *anchor, const char *extra,
+void svg_text(struct loco_sbuf *b, double x, double y, const char *anchor, const char *extra,
               const char *text, size_t max_chars);
-void svg_line(struct report_buf *b, double x1, double y1, double x2, double y2, const char *stroke,
+void svg_line(struct loco_sbuf *b, double x1, double y1, double x2, double y2, const char *stroke,
               double width, const char *extra);
 
 /* Bar chart: base vs adapter per benchmark with CI whiskers. */
-void report_svg_bars(struct report_buf *b, const struct report_record *r);
+void report_svg_bars(struct loco_sbuf *b, const struct report_record *r);
 /* Forest plot of the paired differences with the zero line and -margin. */
-void report_svg_forest(struct report_buf *b, const struct report_record *r);
+void report_svg_forest(struct loco_sbuf *b, const struct report_record *r);
 
 /* Shared CSS of the HTML pages. */
 extern const char report_css[];

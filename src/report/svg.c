@@ -48,34 +48,34 @@ double svg_nice_step(double range, int max_ticks)
     return range;
 }
 
-void svg_open(struct report_buf *b, double w, double h, const char *title)
+void svg_open(struct loco_sbuf *b, double w, double h, const char *title)
 {
-    report_printf(b,
-                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-                  "viewBox=\"0 0 %.0f %.0f\" role=\"img\" font-family=\"sans-serif\" "
-                  "font-size=\"12\">\n<title>",
-                  w, h, w, h);
+    loco_sbuf_printf(b,
+                     "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+                     "viewBox=\"0 0 %.0f %.0f\" role=\"img\" font-family=\"sans-serif\" "
+                     "font-size=\"12\">\n<title>",
+                     w, h, w, h);
     report_html(b, title);
-    report_puts(b, "</title>\n<rect x=\"0\" y=\"0\" width=\"100%\" height=\"100%\" "
-                   "fill=\"#ffffff\"/>\n");
+    loco_sbuf_adds(b, "</title>\n<rect x=\"0\" y=\"0\" width=\"100%\" height=\"100%\" "
+                      "fill=\"#ffffff\"/>\n");
 }
 
-void svg_text(struct report_buf *b, double x, double y, const char *anchor, const char *extra,
+void svg_text(struct loco_sbuf *b, double x, double y, const char *anchor, const char *extra,
               const char *text, size_t max_chars)
 {
-    report_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\"%s%s>", x, y, anchor,
-                  extra ? " " : "", extra ? extra : "");
+    loco_sbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\"%s%s>", x, y, anchor,
+                     extra ? " " : "", extra ? extra : "");
     report_html_cut(b, text, max_chars);
-    report_puts(b, "</text>\n");
+    loco_sbuf_adds(b, "</text>\n");
 }
 
-void svg_line(struct report_buf *b, double x1, double y1, double x2, double y2, const char *stroke,
+void svg_line(struct loco_sbuf *b, double x1, double y1, double x2, double y2, const char *stroke,
               double width, const char *extra)
 {
-    report_printf(b,
-                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                  "stroke-width=\"%.1f\"%s%s/>\n",
-                  x1, y1, x2, y2, stroke, width, extra ? " " : "", extra ? extra : "");
+    loco_sbuf_printf(b,
+                     "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                     "stroke-width=\"%.1f\"%s%s/>\n",
+                     x1, y1, x2, y2, stroke, width, extra ? " " : "", extra ? extra : "");
 }
 
 /* ---- bars: base vs adapter with CI whiskers -------------------------------------- */
@@ -110,14 +110,15 @@ static const char *verdict_fill(const char *verdict)
                                       : "fill=\"#8a6d00\"";
 }
 
-static void bar(struct report_buf *b, double x, double w, double v, const double ci[2],
+static void bar(struct loco_sbuf *b, double x, double w, double v, const double ci[2],
                 double (*y)(double, double), double ymax, const char *fill)
 {
     if (!isfinite(v))
         return;
     double top = y(v < 0 ? 0 : v, ymax), base = y(0, ymax);
-    report_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n",
-                  x, top, w, base - top, fill);
+    loco_sbuf_printf(b,
+                     "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n",
+                     x, top, w, base - top, fill);
     if (!isfinite(ci[0]) || !isfinite(ci[1]))
         return;
     double cx = x + w / 2, lo = y(ci[0], ymax), hi = y(ci[1], ymax);
@@ -136,7 +137,7 @@ static double bars_y(double v, double ymax)
     return BAR_TOP + plot * (1 - v / ymax);
 }
 
-static void bars_axis(struct report_buf *b, double width, double ymax)
+static void bars_axis(struct loco_sbuf *b, double width, double ymax)
 {
     double step = svg_nice_step(ymax, 5);
     char label[32];
@@ -153,15 +154,15 @@ static void bars_axis(struct report_buf *b, double width, double ymax)
     svg_text(b, 14, mid, "middle", rotate, "score", 0);
 }
 
-static void bars_legend(struct report_buf *b)
+static void bars_legend(struct loco_sbuf *b)
 {
-    report_puts(b, "<rect x=\"52\" y=\"10\" width=\"12\" height=\"12\" fill=\"#9e9e9e\"/>\n");
+    loco_sbuf_adds(b, "<rect x=\"52\" y=\"10\" width=\"12\" height=\"12\" fill=\"#9e9e9e\"/>\n");
     svg_text(b, 68, 20, "start", NULL, "base", 0);
-    report_puts(b, "<rect x=\"110\" y=\"10\" width=\"12\" height=\"12\" fill=\"#1f77b4\"/>\n");
+    loco_sbuf_adds(b, "<rect x=\"110\" y=\"10\" width=\"12\" height=\"12\" fill=\"#1f77b4\"/>\n");
     svg_text(b, 126, 20, "start", NULL, "adapter (95% CI whiskers)", 0);
 }
 
-void report_svg_bars(struct report_buf *b, const struct report_record *r)
+void report_svg_bars(struct loco_sbuf *b, const struct report_record *r)
 {
     double group = 110, width = BAR_LEFT + group * (double)(r->n ? r->n : 1) + 20;
     if (width < 380)
@@ -181,7 +182,7 @@ void report_svg_bars(struct report_buf *b, const struct report_record *r)
             svg_text(b, cx, BAR_H - BAR_BOTTOM + 34, "middle", verdict_fill(k->verdict), k->verdict,
                      0);
     }
-    report_puts(b, "</svg>\n");
+    loco_sbuf_adds(b, "</svg>\n");
 }
 
 /* ---- forest plot of the paired differences ------------------------------------- */
@@ -217,7 +218,7 @@ static struct xscale forest_scale(const struct report_record *r)
     return s;
 }
 
-static void forest_axis(struct report_buf *b, const struct xscale *s, double bottom, double margin)
+static void forest_axis(struct loco_sbuf *b, const struct xscale *s, double bottom, double margin)
 {
     double step = svg_nice_step(s->hi - s->lo, 6);
     char label[32];
@@ -238,7 +239,7 @@ static void forest_axis(struct report_buf *b, const struct xscale *s, double bot
     svg_text(b, fx(s, 0), bottom + 32, "middle", NULL, "adapter - base", 0);
 }
 
-static void forest_row(struct report_buf *b, const struct xscale *s, double y,
+static void forest_row(struct loco_sbuf *b, const struct xscale *s, double y,
                        const struct report_bench *k)
 {
     const char *color = !k->verdict                   ? "#555555"
@@ -251,7 +252,8 @@ static void forest_row(struct report_buf *b, const struct xscale *s, double y,
     if (isfinite(k->diff_ci[0]) && isfinite(k->diff_ci[1]))
         svg_line(b, fx(s, k->diff_ci[0]), y, fx(s, k->diff_ci[1]), y, color, 2, NULL);
     if (isfinite(k->diff))
-        report_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" %s/>\n", fx(s, k->diff), y, fill);
+        loco_sbuf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" %s/>\n", fx(s, k->diff), y,
+                         fill);
     snprintf(text, sizeof text, "%s [%s, %s]%s%s", report_signed(d, sizeof d, k->diff, 3),
              report_signed(lo, sizeof lo, k->diff_ci[0], 3),
              report_signed(hi, sizeof hi, k->diff_ci[1], 3), k->verdict ? " " : "",
@@ -259,7 +261,7 @@ static void forest_row(struct report_buf *b, const struct xscale *s, double y,
     svg_text(b, FOREST_RIGHT + 12, y + 4, "start", fill, text, 0);
 }
 
-void report_svg_forest(struct report_buf *b, const struct report_record *r)
+void report_svg_forest(struct loco_sbuf *b, const struct report_record *r)
 {
     double bottom = FOREST_TOP + FOREST_ROW * (double)(r->n ? r->n : 1);
     struct xscale s = forest_scale(r);
@@ -267,5 +269,5 @@ void report_svg_forest(struct report_buf *b, const struct report_record *r)
     forest_axis(b, &s, bottom, r->ni_margin);
     for (size_t i = 0; i < r->n; i++)
         forest_row(b, &s, FOREST_TOP + FOREST_ROW * ((double)i + 0.5), &r->b[i]);
-    report_puts(b, "</svg>\n");
+    loco_sbuf_adds(b, "</svg>\n");
 }

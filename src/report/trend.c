@@ -156,8 +156,8 @@ static int add_obs(struct loader *l, size_t sem, const char *domain, const char 
 
 static int skip(struct loader *l, const char *path, const char *why)
 {
-    struct report_buf b = {0};
-    report_printf(&b, "%s: %s", path, why);
+    struct loco_sbuf b = {.max = REPORT_MAX_OUTPUT};
+    loco_sbuf_printf(&b, "%s: %s", path, why);
     char *line = report_buf_finish(&b);
     int rc = line ? strs_add(&l->skipped, line) : LOCO_ERR_NOMEM;
     free(line);

@@ -60,7 +60,7 @@ static double trend_ymax(const struct loco_trend *t)
     return m;
 }
 
-static void axes(struct report_buf *b, const struct frame *f, const struct loco_trend *t)
+static void axes(struct loco_sbuf *b, const struct frame *f, const struct loco_trend *t)
 {
     double step = svg_nice_step(f->ymax, 5);
     char label[32];
@@ -83,7 +83,7 @@ static void axes(struct report_buf *b, const struct frame *f, const struct loco_
 }
 
 /* One series: a path broken where a value is missing, and a dot per value. */
-static void series(struct report_buf *b, const struct frame *f, const double *v, const char *color,
+static void series(struct loco_sbuf *b, const struct frame *f, const double *v, const char *color,
                    double width)
 {
     bool pen = false, any = false;
@@ -93,20 +93,20 @@ static void series(struct report_buf *b, const struct frame *f, const double *v,
             continue;
         }
         if (!any)
-            report_printf(b, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"%.1f\" d=\"", color,
-                          width);
-        report_printf(b, "%s%.1f %.1f ", pen ? "L" : "M", tx(f, s), ty(f, v[s]));
+            loco_sbuf_printf(b, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"%.1f\" d=\"",
+                             color, width);
+        loco_sbuf_printf(b, "%s%.1f %.1f ", pen ? "L" : "M", tx(f, s), ty(f, v[s]));
         pen = any = true;
     }
     if (any)
-        report_puts(b, "\"/>\n");
+        loco_sbuf_adds(b, "\"/>\n");
     for (size_t s = 0; s < f->n_sem; s++)
         if (!isnan(v[s]))
-            report_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"%s\"/>\n", tx(f, s),
-                          ty(f, v[s]), width + 2.5, color);
+            loco_sbuf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"%s\"/>\n",
+                             tx(f, s), ty(f, v[s]), width + 2.5, color);
 }
 
-static void legend_entry(struct report_buf *b, size_t i, const char *color, double width,
+static void legend_entry(struct loco_sbuf *b, size_t i, const char *color, double width,
                          const char *label)
 {
     double y = TR_TOP + 10 + 20 * (double)i;
@@ -114,7 +114,7 @@ static void legend_entry(struct report_buf *b, size_t i, const char *color, doub
     svg_text(b, TR_RIGHT + 50, y + 4, "start", NULL, label, 24);
 }
 
-static void draw(struct report_buf *b, const struct loco_trend *t)
+static void draw(struct loco_sbuf *b, const struct loco_trend *t)
 {
     struct frame f = {loco_trend_n_semesters(t), trend_ymax(t)};
     size_t n_dom = loco_trend_n_domains(t);
@@ -135,14 +135,14 @@ static void draw(struct report_buf *b, const struct loco_trend *t)
         v[s] = loco_trend_composite(t, s, NULL);
     series(b, &f, v, "#000000", 4);
     legend_entry(b, n_dom, "#000000", 4, "composite");
-    report_puts(b, "</svg>\n");
+    loco_sbuf_adds(b, "</svg>\n");
     free(v);
 }
 
 char *loco_trend_svg(const struct loco_trend *t)
 {
-    struct report_buf b = {0};
-    report_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    struct loco_sbuf b = {.max = REPORT_MAX_OUTPUT};
+    loco_sbuf_adds(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     draw(&b, t);
     return report_buf_finish(&b);
 }
@@ -223,7 +223,7 @@ static void explain(struct report_doc *d, const struct loco_trend *t)
 
 char *loco_trend_markdown(const struct loco_trend *t)
 {
-    struct report_buf b = {0};
+    struct loco_sbuf b = {.max = REPORT_MAX_OUTPUT};
     struct report_doc d = {.b = &b, .html = false};
     doc_heading(&d, 1, "Results over semesters");
     table(&d, t);
@@ -233,18 +233,18 @@ char *loco_trend_markdown(const struct loco_trend *t)
 
 char *loco_trend_html(const struct loco_trend *t)
 {
-    struct report_buf b = {0};
+    struct loco_sbuf b = {.max = REPORT_MAX_OUTPUT};
     struct report_doc d = {.b = &b, .html = true};
-    report_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                    "<title>LocoLLM results over semesters</title>\n<style>\n");
-    report_puts(&b, report_css);
-    report_puts(&b, "</style>\n</head>\n<body>\n");
+    loco_sbuf_adds(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                       "<title>LocoLLM results over semesters</title>\n<style>\n");
+    loco_sbuf_adds(&b, report_css);
+    loco_sbuf_adds(&b, "</style>\n</head>\n<body>\n");
     doc_heading(&d, 1, "Results over semesters");
-    report_puts(&b, "<figure>\n");
+    loco_sbuf_adds(&b, "<figure>\n");
     draw(&b, t);
-    report_puts(&b, "</figure>\n");
+    loco_sbuf_adds(&b, "</figure>\n");
     table(&d, t);
     explain(&d, t);
-    report_puts(&b, "</body>\n</html>\n");
+    loco_sbuf_adds(&b, "</body>\n</html>\n");
     return report_buf_finish(&b);
 }

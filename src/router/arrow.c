@@ -84,6 +84,8 @@ static int arrow_init(const struct loco_router_env *env, void **state)
     cp.n_ctx = LOCO_ROUTER_EMBED_TOKENS;
     cp.n_seq = 1;
     cp.n_batch = LOCO_ROUTER_EMBED_TOKENS;
+    if (env->n_threads > 0)
+        cp.n_threads = env->n_threads;
     s->ctx = loco_context_init(env->model, cp);
     if (!s->dir || !s->capture || !s->ctx) {
         arrow_free(s);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loco/fileio.h"
 #include "loco/route-eval.h"
 #include "loco/router.h"
 
@@ -34,10 +35,9 @@ int loco_route_items_load(const char *path, struct loco_route_item **items, size
 {
     *items = NULL;
     *n = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return loco_error_set(LOCO_ERR_IO, "cannot open routing benchmark %s: %s", path,
-                              strerror(errno));
+    FILE *f;
+    if (loco_fopen_regular(path, &f) != LOCO_OK) /* a FIFO is refused, not waited on */
+        return LOCO_ERR_IO;                      /* the message names the path */
     size_t cap = 0, len = 0;
     struct loco_route_item *v = NULL;
     char *line = NULL;
@@ -267,4 +267,34 @@ char *loco_route_bench_json(const struct loco_route_bench *b, const char *router
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     return text;
+}
+
+int loco_classifier_measure(const struct loco_classifier *c, const float *X, const int32_t *y,
+                            size_t n, double *accuracy, double *ece)
+{
+    if (!c || !X || !y || n == 0)
+        return loco_error_set(LOCO_ERR_INVALID, "classifier: no rows to measure");
+    struct loco_route_bench *b = calloc(1, sizeof *b);
+    double p[LOCO_CLASSIFIER_MAX_LABELS];
+    int rc = b ? LOCO_OK : loco_error_set(LOCO_ERR_NOMEM, "out of memory measuring");
+    for (size_t i = 0; i < n && rc == LOCO_OK; i++) {
+        if (y[i] < 0 || y[i] >= c->n_labels) {
+            rc = loco_error_set(LOCO_ERR_INVALID, "classifier: row %zu has label %d, not in "
+                                "[0, %d)", i, (int)y[i], (int)c->n_labels);
+            break;
+        }
+        loco_classifier_probs(c, X + i * (size_t)c->dim, p);
+        int32_t best = 0;
+        for (int32_t l = 1; l < c->n_labels; l++)
+            if (p[l] > p[best])
+                best = l;
+        rc = loco_route_bench_add(b, c->labels[y[i]], c->labels[best], p[best], 0);
+    }
+    if (rc == LOCO_OK) {
+        loco_route_bench_finish(b);
+        *accuracy = b->accuracy;
+        *ece = b->ece;
+    }
+    free(b);
+    return rc;
 }

@@ -17,6 +17,8 @@
 #include "loco/model.h"
 #include "loco/route-eval.h"
 #include "loco/tokenizer.h"
+#include "core/rng.h"
+#include "core/util.h"
 #include "router/router_internal.h"
 
 #define MAX_FILE (64u << 20)
@@ -221,8 +223,7 @@ static void fit_adam(struct loco_classifier *c, const float *X, const int32_t *y
         f->order[r] = rows ? rows[r] : r;
     for (int32_t ep = 0; ep < p->epochs; ep++) {
         for (size_t i = n; i > 1; i--) { /* Fisher-Yates with an LCG */
-            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-            size_t j = (size_t)((seed >> 33) % i), tmp = f->order[i - 1];
+            size_t j = (size_t)((loco_lcg64(&seed) >> 33) % i), tmp = f->order[i - 1];
             f->order[i - 1] = f->order[j];
             f->order[j] = tmp;
         }
@@ -573,21 +574,15 @@ static int read_features(const cJSON *j, struct loco_classifier *c, const char *
 int loco_classifier_load(const char *path, struct loco_classifier *out)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char *text = NULL;
+    size_t len = 0;
+    int read = loco_read_regular_file(path, MAX_FILE, &text, &len);
+    if (read == LOCO_ERR_NOT_FOUND)
         return loco_error_set(LOCO_ERR_NOT_FOUND, "no classifier at %s (train one with `loco "
                               "router train`)", path);
-    char *text = malloc(MAX_FILE + 1);
-    size_t len = text ? fread(text, 1, MAX_FILE + 1, f) : 0;
-    fclose(f);
-    if (!text)
-        return loco_error_set(LOCO_ERR_NOMEM, "out of memory reading %s", path);
-    if (len > MAX_FILE) {
-        free(text);
-        return loco_error_set(LOCO_ERR_RANGE, "%s is larger than %u bytes", path, MAX_FILE);
-    }
-    text[len] = '\0';
-    cJSON *j = cJSON_Parse(text);
+    if (read != LOCO_OK)
+        return read;
+    cJSON *j = cJSON_ParseWithLength(text, len);
     free(text);
     int rc = LOCO_OK;
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
@@ -729,7 +724,8 @@ static int cls_init(const struct loco_router_env *env, void **state)
     }
     s->m = env->model;
     if (reads_features(&s->c)) {
-        s->featurizer = loco_route_featurizer_init(env->model, env->reg, &s->c.features, 0);
+        s->featurizer = loco_route_featurizer_init(env->model, env->reg, &s->c.features,
+                                                   env->n_threads);
         if (!s->featurizer) {
             rc = loco_error_set(LOCO_ERR_INVALID, "%s: %s", path, loco_error_message());
             cls_free(s);
@@ -740,6 +736,8 @@ static int cls_init(const struct loco_router_env *env, void **state)
         cp.n_ctx = LOCO_ROUTER_EMBED_TOKENS;
         cp.n_seq = 1;
         cp.n_batch = LOCO_ROUTER_EMBED_TOKENS;
+        if (env->n_threads > 0)
+            cp.n_threads = env->n_threads;
         s->ctx = loco_context_init(env->model, cp);
     }
     s->features = malloc((size_t)s->c.dim * sizeof *s->features);

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "loco/fileio.h"
+#include "loco/route-eval.h"
 #include "router/router_internal.h"
 
 #define MAX_FILE (1u << 20)
@@ -25,23 +27,19 @@ int loco_confidence_path(const struct loco_registry *reg, char *buf, size_t cap)
     return router_file_path(reg, "LOCO_ROUTER_CONFIDENCE", LOCO_CONFIDENCE_FILE, buf, cap);
 }
 
-/* The file's JSON, or an empty object when there is no file. */
+/* The file's JSON, or an empty object when there is no file. A FIFO or
+ * folder in its place is refused (loco_read_file), never waited on. */
 static cJSON *read_file(const char *path, int *rc)
 {
-    *rc = LOCO_OK;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char *text;
+    *rc = loco_read_file(path, MAX_FILE, &text, NULL);
+    if (*rc == LOCO_ERR_NOT_FOUND) {
+        *rc = LOCO_OK;
+        loco_error_clear();
         return cJSON_CreateObject();
-    char *text = malloc(MAX_FILE + 1);
-    size_t len = text ? fread(text, 1, MAX_FILE + 1, f) : 0;
-    fclose(f);
-    if (!text || len > MAX_FILE) {
-        free(text);
-        *rc = loco_error_set(LOCO_ERR_RANGE, "%s is missing memory or larger than %u bytes", path,
-                             MAX_FILE);
-        return NULL;
     }
-    text[len] = '\0';
+    if (*rc != LOCO_OK)
+        return NULL;
     cJSON *j = cJSON_Parse(text);
     free(text);
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
@@ -150,4 +148,77 @@ double loco_confidence_cost(const char *truth, const char *chosen)
     /* the base model for a specialist's query loses the specialist; a wrong
      * specialist is worse: it answers out of its domain */
     return !strcmp(chosen, LOCO_ROUTE_BASE) ? 0.5 : 1.0;
+}
+
+/* ---- choosing the thresholds ---------------------------------------------- */
+
+static const double margins[LOCO_CONFIDENCE_N_MARGINS] = {0, 0.05, 0.1, 0.2, 0.3};
+
+/* Expected calibration error of the decisions, after thresholds c when
+ * given: the routing benchmark's (loco_route_bench_finish), so both report
+ * the same figure. */
+static int decisions_ece(const struct loco_route_decision *d, const struct loco_route_item *items,
+                         size_t n, const struct loco_confidence *c, double *ece)
+{
+    struct loco_route_bench *b = calloc(1, sizeof *b);
+    if (!b)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory for the calibration error");
+    int rc = LOCO_OK;
+    for (size_t i = 0; i < n && rc == LOCO_OK; i++) {
+        struct loco_route_decision x = d[i];
+        if (c)
+            loco_confidence_apply(c, &x);
+        rc = loco_route_bench_add(b, items[i].domain, x.domain, x.confidence, 0);
+    }
+    if (rc == LOCO_OK) {
+        loco_route_bench_finish(b);
+        *ece = b->ece;
+    }
+    free(b);
+    return rc;
+}
+
+/* What thresholds c make of the decisions. */
+static struct loco_confidence_row try_pair(const struct loco_route_decision *d,
+                                           const struct loco_route_item *items, size_t n,
+                                           struct loco_confidence c)
+{
+    struct loco_confidence_row row = {.c = c};
+    size_t right = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct loco_route_decision x = d[i];
+        loco_confidence_apply(&c, &x);
+        row.cost += loco_confidence_cost(items[i].domain, x.domain);
+        right += !strcmp(items[i].domain, x.domain);
+        row.to_base += strcmp(d[i].domain, x.domain) != 0;
+    }
+    row.cost /= (double)n;
+    row.accuracy = (double)right / (double)n;
+    return row;
+}
+
+int loco_confidence_search(const struct loco_route_decision *d,
+                           const struct loco_route_item *items, size_t n,
+                           struct loco_confidence_search *out)
+{
+    if (!d || !items || !out || n == 0)
+        return loco_error_set(LOCO_ERR_INVALID, "confidence thresholds: no decisions to search");
+    memset(out, 0, sizeof *out);
+    out->n = n;
+    for (size_t i = 0; i < n; i++)
+        out->base_cost += loco_confidence_cost(items[i].domain, d[i].domain);
+    out->base_cost /= (double)n;
+    out->best_cost = INFINITY;
+    for (int t = 0; t < LOCO_CONFIDENCE_N_THRESHOLDS; t++)
+        for (int m = 0; m < LOCO_CONFIDENCE_N_MARGINS; m++) {
+            struct loco_confidence c = {t * 0.05, margins[m]};
+            struct loco_confidence_row *row = &out->rows[t * LOCO_CONFIDENCE_N_MARGINS + m];
+            *row = try_pair(d, items, n, c);
+            if (row->cost < out->best_cost - 1e-12) { /* ties: the lowest thresholds */
+                out->best_cost = row->cost;
+                out->best = c;
+            }
+        }
+    int rc = decisions_ece(d, items, n, &out->best, &out->ece);
+    return rc ? rc : decisions_ece(d, items, n, NULL, &out->base_ece);
 }

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/rng.h"
 #include "loco/exchlog.h"
 #include "router/router_internal.h"
 
@@ -210,16 +211,6 @@ static void sgd_step(struct learned_state *s, const struct training *t, const st
     }
 }
 
-/* xorshift64: a fixed-seed shuffle, so the same log gives the same router. */
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *state = x;
-}
-
 static void fit(struct learned_state *s, const struct training *t)
 {
     size_t n = t->n;
@@ -228,10 +219,11 @@ static void fit(struct learned_state *s, const struct training *t)
         return; /* the router stays the keyword router */
     for (size_t i = 0; i < n; i++)
         order[i] = i;
+    /* xorshift64 from a fixed seed: the same log gives the same router */
     uint64_t rng = 0x9e3779b97f4a7c15ull;
     for (int epoch = 0; epoch < LOCO_LEARNED_EPOCHS; epoch++) {
         for (size_t i = n; i > 1; i--) { /* Fisher-Yates */
-            size_t j = (size_t)(next_random(&rng) % i), tmp = order[i - 1];
+            size_t j = (size_t)(loco_xorshift64(&rng) % i), tmp = order[i - 1];
             order[i - 1] = order[j];
             order[j] = tmp;
         }

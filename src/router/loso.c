@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "loco/route-eval.h"
 #include "router/router_internal.h"
 
@@ -85,15 +86,6 @@ char *loco_route_eval_json(const struct loco_route_eval *e, const char *protocol
 
 /* ---- folds and cross-validation ---------------------------------------------------- */
 
-static uint64_t next_random(uint64_t *s)
-{
-    /* splitmix64 */
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 void loco_route_folds(size_t n, int32_t k, uint64_t seed, int32_t *fold)
 {
     size_t *order = malloc(n * sizeof *order);
@@ -105,7 +97,7 @@ void loco_route_folds(size_t n, int32_t k, uint64_t seed, int32_t *fold)
     for (size_t i = 0; i < n; i++)
         order[i] = i;
     for (size_t i = n; i > 1; i--) { /* Fisher-Yates */
-        size_t j = (size_t)(next_random(&seed) % i);
+        size_t j = (size_t)(loco_splitmix64(&seed) % i);
         size_t t = order[i - 1];
         order[i - 1] = order[j];
         order[j] = t;

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/rng.h"
+
 struct cand {
     int32_t id;
     float logit;
@@ -28,7 +30,7 @@ struct loco_sampler {
     struct cand *cand; /* [n_vocab] */
     int32_t *history;  /* ring of the last repeat_last_n tokens */
     int32_t hist_len, hist_pos;
-    uint64_t rng[4];
+    struct loco_xoshiro rng;
 };
 
 struct loco_sampler_params loco_sampler_default_params(void)
@@ -45,38 +47,7 @@ struct loco_sampler_params loco_sampler_default_params(void)
     return p;
 }
 
-/* ---- random numbers: splitmix64 seeding, xoshiro256** ----------------- */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t next_u64(uint64_t s[4])
-{
-    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-/* uniform in [0, 1) with 53 random bits */
-static double next_double(uint64_t s[4])
-{
-    return (double)(next_u64(s) >> 11) * (1.0 / 9007199254740992.0);
-}
+/* ---- random numbers: xoshiro256** seeded by splitmix64 (core/rng.h) ---- */
 
 static void seed_rng(struct loco_sampler *s, uint64_t seed)
 {
@@ -85,8 +56,7 @@ static void seed_rng(struct loco_sampler *s, uint64_t seed)
         clock_gettime(CLOCK_REALTIME, &ts);
         seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec;
     }
-    for (int i = 0; i < 4; i++)
-        s->rng[i] = splitmix64(&seed);
+    loco_xoshiro_seed(&s->rng, seed);
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
@@ -302,7 +272,7 @@ static int32_t truncate(struct loco_sampler *s, int32_t n)
 static int32_t draw(struct loco_sampler *s, int32_t n, float temp)
 {
     softmax(s->cand, n, temp);
-    double r = next_double(s->rng), cum = 0.0;
+    double r = loco_xoshiro_double(&s->rng), cum = 0.0;
     for (int32_t i = 0; i < n; i++) {
         cum += s->cand[i].p;
         if (r < cum)

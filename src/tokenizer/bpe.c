@@ -1,7 +1,7 @@
 /*
  * bpe.c - byte-level BPE ("gpt2" vocabularies: GPT-2, SmolLM, Qwen, Llama-3).
  *
- * Facts sheet D.4. For one fragment of plain text:
+ * docs/tokenizer.md, BPE tokenization. For one fragment of plain text:
  *   - the pre-tokenizer regexes (pretok.c) cut it into pieces ("words");
  *   - each piece is byte-encoded: every byte becomes one printable code
  *     point by the GPT-2 byte map, so a space is written "Ġ" (U+0120);

@@ -3,7 +3,7 @@
  *
  * A model's GGUF carries its chat format as a Jinja template
  * (tokenizer.chat_template). LocoLLM does not run Jinja: like llama.cpp's
- * C API (facts sheet E) it recognises the family by telltale substrings
+ * C API (docs/tokenizer.md) it recognises the family by telltale substrings
  * and renders it with a small hand-written function per family:
  *
  *   chatml  <|im_start|>{role}\n{content}<|im_end|>\n
@@ -23,41 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/sbuf.h"
+
 #define CHAT_MAX_TEXT ((size_t)1 << 30)
 
-/* ---- a growable string --------------------------------------------------- */
-
-struct sbuf {
-    char *p;
-    size_t n, cap;
-    bool failed; /* an allocation failed or the limit was hit */
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t len)
-{
-    if (b->failed)
-        return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + len + 1 && cap <= CHAT_MAX_TEXT)
-            cap *= 2;
-        char *p = cap <= CHAT_MAX_TEXT ? realloc(b->p, cap) : NULL;
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-    sb_add(b, s ? s : "", s ? strlen(s) : 0);
-}
+/* ---- text into a core/sbuf.h buffer (at most CHAT_MAX_TEXT) ------------ */
 
 static bool is_space(char c)
 {
@@ -65,7 +35,7 @@ static bool is_space(char c)
 }
 
 /* s without leading and trailing whitespace, appended. */
-static void sb_trimmed(struct sbuf *b, const char *s)
+static void sb_trimmed(struct loco_sbuf *b, const char *s)
 {
     if (!s)
         return;
@@ -74,7 +44,7 @@ static void sb_trimmed(struct sbuf *b, const char *s)
         i++;
     while (len > i && is_space(s[len - 1]))
         len--;
-    sb_add(b, s + i, len - i);
+    loco_sbuf_add(b, s + i, len - i);
 }
 
 static bool role_is(const struct loco_chat_msg *m, const char *role)
@@ -84,74 +54,75 @@ static bool role_is(const struct loco_chat_msg *m, const char *role)
 
 /* ---- one renderer per family --------------------------------------------- */
 
-static void render_chatml(struct sbuf *b, const struct loco_chat_msg *msgs, size_t n, bool gen)
+static void render_chatml(struct loco_sbuf *b, const struct loco_chat_msg *msgs, size_t n, bool gen)
 {
     for (size_t i = 0; i < n; i++) {
-        sb_str(b, "<|im_start|>");
-        sb_str(b, msgs[i].role);
-        sb_str(b, "\n");
-        sb_str(b, msgs[i].content);
-        sb_str(b, "<|im_end|>\n");
+        loco_sbuf_adds(b, "<|im_start|>");
+        loco_sbuf_adds(b, msgs[i].role);
+        loco_sbuf_adds(b, "\n");
+        loco_sbuf_adds(b, msgs[i].content);
+        loco_sbuf_adds(b, "<|im_end|>\n");
     }
     if (gen)
-        sb_str(b, "<|im_start|>assistant\n");
+        loco_sbuf_adds(b, "<|im_start|>assistant\n");
 }
 
 /* Gemma has no system role: system texts are trimmed, collected, and put
  * (followed by a blank line) at the start of the next non-model turn. */
-static void render_gemma(struct sbuf *b, const struct loco_chat_msg *msgs, size_t n, bool gen)
+static void render_gemma(struct loco_sbuf *b, const struct loco_chat_msg *msgs, size_t n, bool gen)
 {
-    struct sbuf sys = {0};
+    struct loco_sbuf sys = {.max = CHAT_MAX_TEXT};
     for (size_t i = 0; i < n; i++) {
         if (role_is(&msgs[i], "system")) {
             sb_trimmed(&sys, msgs[i].content);
             continue;
         }
         const char *role = role_is(&msgs[i], "assistant") ? "model" : msgs[i].role;
-        sb_str(b, "<start_of_turn>");
-        sb_str(b, role);
-        sb_str(b, "\n");
-        if (sys.n > 0 && strcmp(role ? role : "", "model") != 0) {
-            sb_add(b, sys.p, sys.n);
-            sb_str(b, "\n\n");
-            sys.n = 0;
+        loco_sbuf_adds(b, "<start_of_turn>");
+        loco_sbuf_adds(b, role);
+        loco_sbuf_adds(b, "\n");
+        if (sys.len > 0 && strcmp(role ? role : "", "model") != 0) {
+            loco_sbuf_add(b, sys.p, sys.len);
+            loco_sbuf_adds(b, "\n\n");
+            sys.len = 0;
         }
         sb_trimmed(b, msgs[i].content);
-        sb_str(b, "<end_of_turn>\n");
+        loco_sbuf_adds(b, "<end_of_turn>\n");
     }
     b->failed |= sys.failed;
-    free(sys.p);
+    loco_sbuf_free(&sys);
     if (gen)
-        sb_str(b, "<start_of_turn>model\n");
+        loco_sbuf_adds(b, "<start_of_turn>model\n");
 }
 
-static void render_llama3(struct sbuf *b, const struct loco_chat_msg *msgs, size_t n, bool gen)
+static void render_llama3(struct loco_sbuf *b, const struct loco_chat_msg *msgs, size_t n, bool gen)
 {
     for (size_t i = 0; i < n; i++) {
-        sb_str(b, "<|start_header_id|>");
-        sb_str(b, msgs[i].role);
-        sb_str(b, "<|end_header_id|>\n\n");
+        loco_sbuf_adds(b, "<|start_header_id|>");
+        loco_sbuf_adds(b, msgs[i].role);
+        loco_sbuf_adds(b, "<|end_header_id|>\n\n");
         sb_trimmed(b, msgs[i].content);
-        sb_str(b, "<|eot_id|>");
+        loco_sbuf_adds(b, "<|eot_id|>");
     }
     if (gen)
-        sb_str(b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+        loco_sbuf_adds(b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
-static void render_phi3(struct sbuf *b, const struct loco_chat_msg *msgs, size_t n, bool gen)
+static void render_phi3(struct loco_sbuf *b, const struct loco_chat_msg *msgs, size_t n, bool gen)
 {
     for (size_t i = 0; i < n; i++) {
-        sb_str(b, "<|");
-        sb_str(b, msgs[i].role);
-        sb_str(b, "|>\n");
-        sb_str(b, msgs[i].content);
-        sb_str(b, "<|end|>\n");
+        loco_sbuf_adds(b, "<|");
+        loco_sbuf_adds(b, msgs[i].role);
+        loco_sbuf_adds(b, "|>\n");
+        loco_sbuf_adds(b, msgs[i].content);
+        loco_sbuf_adds(b, "<|end|>\n");
     }
     if (gen)
-        sb_str(b, "<|assistant|>\n");
+        loco_sbuf_adds(b, "<|assistant|>\n");
 }
 
-typedef void (*render_fn)(struct sbuf *b, const struct loco_chat_msg *msgs, size_t n, bool gen);
+typedef void (*render_fn)(struct loco_sbuf *b, const struct loco_chat_msg *msgs, size_t n,
+                          bool gen);
 
 static const struct chat_family {
     enum loco_chat_template id;
@@ -168,7 +139,7 @@ static const struct chat_family {
 
 /* ---- detection ----------------------------------------------------------- */
 
-/* llama.cpp's substring tests in its order (facts E): the first rule whose
+/* llama.cpp's substring tests in its order (docs/tokenizer.md): the first rule whose
  * strings all occur wins. Families LocoLLM cannot render are listed too,
  * as UNKNOWN, so that their templates are not mistaken for a later rule's. */
 static const struct detect_rule {
@@ -233,8 +204,8 @@ char *loco_chat_render(enum loco_chat_template t, const struct loco_chat_msg *ms
     for (size_t i = 0; i < N_FAMILIES; i++) {
         if (families[i].id != t)
             continue;
-        struct sbuf b = {0};
-        sb_add(&b, "", 0); /* an empty chat still renders as "" */
+        struct loco_sbuf b = {.max = CHAT_MAX_TEXT};
+        loco_sbuf_add(&b, "", 0); /* an empty chat still renders as "" */
         families[i].render(&b, msgs, n, add_generation_prompt);
         if (!b.failed)
             return b.p;

@@ -2,7 +2,7 @@
  * merge.c - the greedy pair-merge loop that both tokenizers run.
  *
  * SentencePiece-BPE (SPM) and byte-level BPE differ in *which* pair merges
- * first, not in how merging works (facts D.3 steps 3-5, D.4 step 4):
+ * first, not in how merging works (docs/tokenizer.md, SPM step 4, BPE step 4):
  *
  *   1. cut the text into UTF-8 characters, one symbol each;
  *   2. queue every adjacent pair that may merge, with its priority;
@@ -16,7 +16,7 @@
  * linked as a doubly linked list; a merged-away symbol keeps its slot with
  * len 0, which is how stale queue entries are recognised. Every merge also
  * adds a node to a binary tree so SPM can undo merges whose result is not
- * a token (facts D.3 step 6).
+ * a token (docs/tokenizer.md, SPM step 5).
  */
 #include "tokenizer_internal.h"
 

@@ -3,7 +3,7 @@
  *
  * Byte-level BPE never merges across the boundaries the pre-tokenizer
  * draws, so these regexes decide, for instance, whether " 123" is one word
- * or four. Which list applies is named by tokenizer.ggml.pre (facts D.5);
+ * or four. Which list applies is named by tokenizer.ggml.pre (docs/tokenizer.md);
  * each row of pretok_table below is one pre-type: the names that select it
  * and its regexes. Adding a pre-type is adding a row.
  *

@@ -1,7 +1,7 @@
 /*
  * spm.c - SentencePiece-style BPE over token scores ("llama" vocabularies).
  *
- * Facts sheet D.3. For one fragment of plain text:
+ * docs/tokenizer.md, SPM tokenization. For one fragment of plain text:
  *   - prepend a space when asked (start of input, or right after a special
  *     token, and add_space_prefix is set), then write every space as
  *     U+2581 "▁", SentencePiece's visible space;
@@ -75,7 +75,7 @@ static bool spm_pair(void *user, const char *text, const struct loco_tok_sym *l,
     return true;
 }
 
-/* One byte token per byte of text[off, off+len) (facts D.3 step 6). A byte
+/* One byte token per byte of text[off, off+len) (docs/tokenizer.md, SPM step 5). A byte
  * with no token maps to <unk> when the vocabulary has one. */
 static int spm_bytes(const struct loco_tokenizer *t, const char *text, int32_t off, int32_t len,
                      struct loco_tok_ids *ids)

@@ -1,7 +1,7 @@
 /*
  * tokenizer.c - text to ids and back (see loco/tokenizer.h).
  *
- * Encoding runs in two stages, as llama.cpp does (facts D.2-D.4):
+ * Encoding runs in two stages, as llama.cpp does (docs/tokenizer.md):
  *   1. special tokens written in the text ("<|im_start|>", "</s>") are cut
  *      out first, longest text first, each becoming its id directly;
  *      CONTROL and UNKNOWN ones only when the caller asks (parse_special),
@@ -163,7 +163,7 @@ static bool matches_special(const struct loco_tokenizer *t, int32_t id, bool par
     return parse_special || t->attr[id] == LOCO_TOKEN_USER_DEFINED;
 }
 
-/* The whole text as fragments, special tokens cut out (facts D.2). */
+/* The whole text as fragments, special tokens cut out (docs/tokenizer.md). */
 static int partition(const struct loco_tokenizer *t, const char *text, size_t len,
                      bool parse_special, struct frags *out)
 {

@@ -129,7 +129,7 @@ int loco_tok_pretok_split(const struct loco_tok_pretok *p, const char *text, siz
 
 /* ---- the tokenizer ----------------------------------------------------- */
 
-/* The GPT-2 byte map (facts D.4): each byte stands for one code point. */
+/* The GPT-2 byte map (docs/tokenizer.md, BPE step 2): each byte stands for one code point. */
 #define LOCO_TOK_BYTE_CP_MAX 324 /* code points used are < 256 + 68 */
 
 struct loco_tokenizer {

@@ -1,7 +1,7 @@
 /*
  * vocab.c - building a tokenizer from a GGUF's tokenizer.* metadata.
  *
- * Facts sheet D.1-D.2. Everything the tokenizer needs is copied out of the
+ * docs/tokenizer.md. Everything the tokenizer needs is copied out of the
  * file (token texts into one arena, merges into another), so the GGUF can
  * be closed as soon as loco_tokenizer_init returns. Besides the arrays,
  * loading settles the defaults that differ by vocabulary kind (BOS/EOS
@@ -20,13 +20,13 @@
 #define VOCAB_MAX_ARENA ((size_t)1 << 31)
 
 /* Texts llama.cpp takes for an end-of-turn token when eot_token_id is
- * absent, in order of preference (facts D.2). */
+ * absent, in order of preference (docs/tokenizer.md). */
 static const char *const eot_texts[] = {
     "<|eot_id|>",    "<|im_end|>",      "<|end|>", "<end_of_turn>",
     "<|endoftext|>", "<|end_of_text|>", "<EOT>",   NULL,
 };
 
-/* Texts that end generation wherever they appear (facts D.2). */
+/* Texts that end generation wherever they appear (docs/tokenizer.md). */
 static const char *const eog_texts[] = {
     "<|eot_id|>",    "<|im_end|>",      "<|end|>", "<end_of_turn>",
     "<|endoftext|>", "<|end_of_text|>", "<EOT>",   "</s>",
@@ -193,7 +193,7 @@ static bool read_flag(const struct loco_gguf *g, const char *key, bool fallback)
     return v;
 }
 
-/* Special ids and flags, with the defaults of facts D.1. */
+/* Special ids and flags, with the defaults in docs/tokenizer.md. */
 static void load_settings(struct loco_tokenizer *t, const struct loco_gguf *g, bool pre_add_bos)
 {
     bool spm = t->kind == LOCO_VOCAB_SPM;
@@ -230,7 +230,7 @@ static int load_merges(struct loco_tokenizer *t, const struct loco_gguf *g)
 }
 
 /* The pre-tokenizer named by tokenizer.ggml.pre; missing means "default"
- * (facts D.1), unknown is an error. */
+ * (docs/tokenizer.md), unknown is an error. */
 static int load_pretok(struct loco_tokenizer *t, const struct loco_gguf *g, bool *pre_add_bos)
 {
     char pre[128];
@@ -305,7 +305,7 @@ static int by_length_desc(const void *a, const void *b)
 }
 
 /* CONTROL, USER_DEFINED and UNKNOWN tokens, longest text first (ties by
- * id), for the special-token splitter (facts D.2). */
+ * id), for the special-token splitter (docs/tokenizer.md). */
 static int collect_specials(struct loco_tokenizer *t)
 {
     struct len_id *tmp = malloc((size_t)t->n_vocab * sizeof *tmp);

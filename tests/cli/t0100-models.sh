@@ -34,7 +34,8 @@ if err=$("$LOCO" models pull "file://$tmp/x.gguf" 2>&1); then fail "file:// acce
 
 model="${LOCO_SHARED_DIR:-../shared}/fixtures/models/stories260K.gguf"
 if [ ! -f "$model" ]; then
-  echo "skipping info checks: $model not found (set LOCO_SHARED_DIR)"; echo "ok"; exit 0
+  . "$(dirname "$0")/lib-skip.sh"
+  skip_all "info checks: $model not found (set LOCO_SHARED_DIR)"
 fi
 
 out=$("$LOCO" models info "$model")

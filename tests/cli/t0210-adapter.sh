@@ -10,8 +10,9 @@ set -euo pipefail
 : "${LOCO:?path to the loco binary}"
 export LOCO_SHARED_DIR="${LOCO_SHARED_DIR:-../shared}"
 model="$LOCO_SHARED_DIR/fixtures/models/stories260K.gguf"
+. "$(dirname "$0")/lib-skip.sh"
 if [ ! -f "$model" ]; then
-  echo "skipping: $model not found"; exit 0
+  skip_all "$model not found"
 fi
 LOCO_SHARED_DIR=$(cd "$LOCO_SHARED_DIR" && pwd)
 model="$LOCO_SHARED_DIR/fixtures/models/stories260K.gguf"

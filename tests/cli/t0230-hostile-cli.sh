@@ -5,6 +5,7 @@
 set -euo pipefail
 : "${LOCO:?path to the loco binary}"
 fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/lib-skip.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export LOCO_MODELS_DIR="$tmp/models" LOCO_ADAPTERS_DIR="$tmp/adapters"
@@ -42,12 +43,12 @@ PY
   echo "$out" | grep -qF 'name           \x1b[31mred\x1b[0m' || fail "name not escaped: $out"
   echo "$out" | grep -qF 'mit\x07' || fail "license not escaped: $out"
 else
-  echo "skipping the escape check: python3 (writes the GGUF) not found"
+  skip_part "the escape check: python3 (writes the GGUF) not found"
 fi
 
 model="${LOCO_SHARED_DIR:-../shared}/fixtures/models/stories260K.gguf"
 if [ ! -f "$model" ]; then
-  echo "skipping the rest: $model not found"; exit 0
+  skip_all "the rest: $model not found"
 fi
 # run CMD ARGS...: CMD with the tiny model (its options go before the question)
 run() { local cmd=$1; shift; "$LOCO" "$cmd" --model "$model" --chat-template chatml \
@@ -76,4 +77,4 @@ rc=0
 err=$(printf 'Once upon\0 a time\n' | run chat 2>&1) || rc=$?
 [ "$rc" -ne 0 ] || fail "chat: NUL in a message accepted"
 case "$err" in *"NUL byte"*) ;; *) fail "NUL error: $err";; esac
-echo "ok"
+test_done

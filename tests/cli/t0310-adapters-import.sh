@@ -6,8 +6,9 @@
 set -euo pipefail
 : "${LOCO:?path to the loco binary}"
 model="${LOCO_SHARED_DIR:-../shared}/fixtures/models/stories260K.gguf"
+. "$(dirname "$0")/lib-skip.sh"
 if [ ! -f "$model" ]; then
-  echo "skipping: $model not found"; exit 0
+  skip_all "$model not found"
 fi
 fail() { echo "FAIL: $*"; exit 1; }
 tmp=$(mktemp -d)

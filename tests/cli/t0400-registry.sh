@@ -7,6 +7,7 @@ set -euo pipefail
 : "${LOCO:?path to the loco binary}"
 src="${LOCO_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/lib-skip.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export XDG_DATA_HOME=$tmp/data LOCO_REGISTRY=$tmp/proj/registry.yaml
@@ -18,7 +19,7 @@ if [ -f "$src/adapters/math/math.gguf" ]; then
     || fail "shipped registry: $out"
   case "$out" in ok:*) ;; *) fail "shipped registry output: $out";; esac
 else
-  echo "skipping the shipped registry: $src/adapters/math/math.gguf not found"
+  skip_part "the shipped registry: $src/adapters/math/math.gguf not found"
 fi
 
 # 2. a small registry with real (empty) files
@@ -98,4 +99,4 @@ cp "$tmp/overlay.yaml" "$XDG_DATA_HOME/locollm/registry.yaml"
 out=$("$LOCO" adapters remove u1 --delete-file)
 case "$out" in *"deleted: $XDG_DATA_HOME/locollm/adapters/u1.bin"*) ;; *) fail "remove --delete-file: $out";; esac
 [ ! -e "$XDG_DATA_HOME/locollm/adapters/u1.bin" ] || fail "file kept with --delete-file"
-echo ok
+test_done

@@ -9,14 +9,15 @@ set -euo pipefail
 : "${LOCO:?path to the loco binary}"
 src="${LOCO_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/lib-skip.sh"
 if [ ! -f "$src/adapters/registry.yaml" ]; then
-  echo "skipping: $src/adapters/registry.yaml not found"; exit 0
+  skip_all "$src/adapters/registry.yaml not found"
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 tmp=$(cd "$tmp" && pwd -P)
 if [ -f /tmp/adapters/registry.yaml ] || [ -f /adapters/registry.yaml ]; then
-  echo "skipping: a project registry above $tmp would answer first"; exit 0
+  skip_all "a project registry above $tmp would answer first"
 fi
 unset LOCO_REGISTRY LOCO_PROJECT_DIR LOCO_RESULTS_DIR XDG_DATA_HOME
 export HOME=$tmp/home

@@ -12,13 +12,17 @@ set -euo pipefail
 : "${LOCO:?path to the loco binary}"
 export LOCO_SHARED_DIR="${LOCO_SHARED_DIR:-../shared}"
 model="$LOCO_SHARED_DIR/fixtures/models/stories260K.gguf"
+. "$(dirname "$0")/lib-skip.sh"
 if [ ! -f "$model" ]; then
-  echo "skipping: $model not found"; exit 0
+  skip_all "$model not found"
 fi
-command -v python3 >/dev/null || { echo "skipping: python3 (used to read the record) not found"; exit 0; }
+command -v python3 >/dev/null || skip_all "python3 (used to read the record) not found"
 LOCO_SHARED_DIR=$(cd "$LOCO_SHARED_DIR" && pwd)
 model="$LOCO_SHARED_DIR/fixtures/models/stories260K.gguf"
 fail() { echo "FAIL: $*"; exit 1; }
+# loco eval exits 3 when a gate fails (the record is written all the same);
+# the runs here whose gates are beside the point accept it
+gated() { local st=0; "$@" || st=$?; [ "$st" = 0 ] || [ "$st" = 3 ]; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export XDG_DATA_HOME="$work/xdg" LOCO_REGISTRY="$work/none.yaml"
@@ -36,8 +40,12 @@ ad="$work/out/reddog.gguf"
 } > "$work/nums.jsonl"
 ev() { "$LOCO" eval --model "$model" --chat-template chatml --threads 1 --slots 2 --max-tokens 9 \
         --cache "$work/cache.sqlite" --registry none "$@"; }
-ev --bench "$work/nums.jsonl" --json "$ad" > "$work/nums.json" 2> "$work/nums.err" ||
-  { cat "$work/nums.err"; fail "numeric eval"; }
+# a failed gate: exit status 3, the record printed all the same
+st=0
+ev --bench "$work/nums.jsonl" --json "$ad" > "$work/nums.json" 2> "$work/nums.err" || st=$?
+[ "$st" = 3 ] || { cat "$work/nums.err"; fail "numeric eval: exit status $st, expected 3 (a failed gate)"; }
+grep -q "loco eval: nums did not pass its superiority gate (FAIL)" "$work/nums.err" ||
+  fail "no failed-gate message: $(cat "$work/nums.err")"
 python3 - "$work/nums.json" <<'PY' || fail "numeric record"
 import json, sys
 b = json.load(open(sys.argv[1]))["benchmarks"][0]
@@ -47,7 +55,7 @@ assert b["verdict"] == "FAIL" and b["passed"] is False  # 4 items: below the flo
 for it in b["items"]:
     assert "rule=" in it["adapter"]["detail"], it["adapter"]["detail"]
 PY
-ev --bench "$work/nums.jsonl" --in-domain math --json "$ad" > "$work/nums2.json" 2>/dev/null ||
+gated ev --bench "$work/nums.jsonl" --in-domain math --json "$ad" > "$work/nums2.json" 2>/dev/null ||
   fail "eval --in-domain"
 python3 -c 'import json,sys; b=json.load(open(sys.argv[1]))["benchmarks"][0]; assert b["gate"] == "non-inferiority", b["gate"]' \
   "$work/nums2.json" || fail "--in-domain math did not make it out-of-domain"
@@ -59,7 +67,7 @@ echo "$err" | grep -q "bad.jsonl:1: field \"pattern\": regex \"(red|dog\" does n
   fail "bad pattern message: $err"
 [ "$(echo "$err" | grep -c 'does not compile')" = 1 ] || fail "the pattern error repeats: $err"
 printf '{"benchmark": {"pattern": "big (\\\\w+) dog"}}\n{"id":"r1","evaluation_type":"regex","prompt":"Who is here 1?","reference":"RED"}\n' > "$work/re.jsonl"
-ev --bench "$work/re.jsonl" --json "$ad" > "$work/re.json" 2>/dev/null || fail "regex eval"
+gated ev --bench "$work/re.jsonl" --json "$ad" > "$work/re.json" 2>/dev/null || fail "regex eval"
 python3 -c 'import json,sys; b=json.load(open(sys.argv[1]))["benchmarks"][0]; it=b["items"][0]; assert b["metric"] == "regex_match"; assert it["adapter"]["score"] == 1, it["adapter"]; assert it["adapter"]["detail"] == "captured=red", it["adapter"]' \
   "$work/re.json" || fail "regex record: $(head -c 2000 "$work/re.json")"
 
@@ -78,9 +86,9 @@ assert e["benchmark"] == "nums" and e["planned_n"] == 408 and e["effect"] == 0.1
 assert "assumed 0.500" in e["basis"], e["basis"]
 PY
 # run 1 decides (on 4 items, not the planned 408: it says so); run 2 is a rerun
-ev --bench "$work/nums.jsonl" --out "$work/plan.json" "$ad" > "$work/run1.out" 2>&1 || { cat "$work/run1.out"; fail "run 1"; }
+gated ev --bench "$work/nums.jsonl" --out "$work/plan.json" "$ad" > "$work/run1.out" 2>&1 || { cat "$work/run1.out"; fail "run 1"; }
 grep -q "nums: the gate was decided on n=4, planned n=408" "$work/run1.out" || fail "run 1 note: $(cat "$work/run1.out")"
-ev --bench "$work/nums.jsonl" --out "$work/plan.json" "$ad" > "$work/run2.out" 2>&1 || { cat "$work/run2.out"; fail "run 2"; }
+gated ev --bench "$work/nums.jsonl" --out "$work/plan.json" "$ad" > "$work/run2.out" 2>&1 || { cat "$work/run2.out"; fail "run 2"; }
 grep -q "nums: rerun 2 of nums, planned n=408; the gate was decided by run 1 on n=4 (FAIL)" "$work/run2.out" ||
   fail "rerun note: $(cat "$work/run2.out")"
 python3 - "$work/plan.json" <<'PY' || fail "runs record"
@@ -103,7 +111,7 @@ r = json.load(open(sys.argv[1]))
 r["adapter"]["sha256"] = "0" * 64
 json.dump(r, open(sys.argv[1], "w"))
 PY
-ev --bench "$work/nums.jsonl" --out "$work/other.json" "$ad" > "$work/other.out" 2>&1 || { cat "$work/other.out"; fail "other"; }
+gated ev --bench "$work/nums.jsonl" --out "$work/other.json" "$ad" > "$work/other.out" 2>&1 || { cat "$work/other.out"; fail "other"; }
 kept=$(ls "$work"/other.superseded-*.json) || fail "no superseded record: $(cat "$work/other.out")"
 grep -q "kept as $kept" "$work/other.out" || fail "superseded message: $(cat "$work/other.out")"
 python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); assert a["adapter"]["sha256"] == "0"*64 and len(a["runs"]) == 2; assert b["run"] == 1 and len(b["runs"]) == 1' \

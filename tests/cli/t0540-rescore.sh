@@ -9,7 +9,8 @@
 #   - bad combinations and non-records are refused with a message.
 set -euo pipefail
 : "${LOCO:?path to the loco binary}"
-command -v python3 >/dev/null || { echo "skipping: python3 (builds and reads the record) not found"; exit 0; }
+. "$(dirname "$0")/lib-skip.sh"
+command -v python3 >/dev/null || skip_all "python3 (builds and reads the record) not found"
 fail() { echo "FAIL: $*"; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

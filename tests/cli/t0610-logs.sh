@@ -12,6 +12,7 @@ trap 'rm -rf "$tmp" "$XDG_DATA_HOME"' EXIT
 export LOCO_LOG_DB="$tmp/logs.sqlite"  # never the user's log
 unset LOCO_NO_LOG
 fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/lib-skip.sh"
 field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 # nothing logged yet: an empty list, and the file is not created by reading
@@ -68,7 +69,7 @@ if [ -f "$model" ]; then
   [ "$(echo "$json" | field 'd["query"]')" = "How many cats are there in total if 3 sit and 4 run?" ] || fail "query"
   [ "$("$LOCO" logs 2 --json | field 'd["feedback"][0]["verdict"]')" = good ] || fail "good"
 else
-  echo "skipping loco ask: no $model"
+  skip_part "loco ask: no $model"
 fi
 
 # errors: unknown id, bad verdict, unknown domain, contradictions, bad ids
@@ -144,4 +145,4 @@ if [ -f "$model" ]; then
     --max-tokens 3 >/dev/null 2>&1
   [ "$("$LOCO" logs --json -n 1000 | field 'len(d)')" = $((before + 2)) ] || fail "chat --no-log logged"
 fi
-echo "ok"
+test_done

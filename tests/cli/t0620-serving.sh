@@ -10,10 +10,11 @@ set -euo pipefail
 : "${LOCO:?path to the loco binary}"
 export LOCO_SHARED_DIR="${LOCO_SHARED_DIR:-../shared}"
 model="$LOCO_SHARED_DIR/fixtures/models/stories260K.gguf"
+. "$(dirname "$0")/lib-skip.sh"
 if [ ! -f "$model" ]; then
-  echo "skipping: $model not found"; exit 0
+  skip_all "$model not found"
 fi
-command -v python3 >/dev/null || { echo "skipping: python3 (reads the JSON) not found"; exit 0; }
+command -v python3 >/dev/null || skip_all "python3 (reads the JSON) not found"
 LOCO_SHARED_DIR=$(cd "$LOCO_SHARED_DIR" && pwd)
 model="$LOCO_SHARED_DIR/fixtures/models/stories260K.gguf"
 fail() { echo "FAIL: $*"; exit 1; }

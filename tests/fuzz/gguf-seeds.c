@@ -7,6 +7,9 @@
  * committing binary files or copying shared fixtures) keeps the seeds in
  * step with the writer and reviewable as code.
  *
+ * One malformed seed is written byte by byte (tensors whose data overlap),
+ * since the writer cannot make it.
+ *
  * Usage: gguf-seeds DIR   (writes a few .gguf files into DIR; run-fuzz.sh calls it)
  */
 #include <stdio.h>
@@ -81,6 +84,46 @@ static int seed_empty(const char *dir)
     return finish(loco_gguf_writer_init(), dir, "empty.gguf");
 }
 
+/* Append n bytes of p to the image (cap bytes). */
+static size_t put(uint8_t *img, size_t at, const void *p, size_t n)
+{
+    memcpy(img + at, p, n);
+    return at + n;
+}
+
+/* A malformed file the writer cannot make: two tensors whose data ranges
+ * share bytes ("a" is [0, 64), "b" [32, 64)), so the fuzzer starts next to
+ * the reader's overlap check. Little-endian, like every GGUF. */
+static int seed_overlap(const char *dir)
+{
+    static const char *const names[2] = {"a", "b"};
+    const uint64_t ne[2] = {16, 8}, offset[2] = {0, 32};
+    const uint32_t version = 3, n_dims = 1, f32 = 0;
+    const uint64_t n_tensors = 2, n_kv = 0, name_len = 1;
+    uint8_t img[256] = {0};
+    size_t at = put(img, 0, "GGUF", 4);
+    at = put(img, at, &version, 4);
+    at = put(img, at, &n_tensors, 8);
+    at = put(img, at, &n_kv, 8);
+    for (int i = 0; i < 2; i++) {
+        at = put(img, at, &name_len, 8);
+        at = put(img, at, names[i], 1);
+        at = put(img, at, &n_dims, 4);
+        at = put(img, at, &ne[i], 8);
+        at = put(img, at, &f32, 4);
+        at = put(img, at, &offset[i], 8);
+    }
+    at += (32 - at % 32) % 32 + 64; /* padding, then the 64 data bytes (zeros) */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/overlap.gguf", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(img, 1, at, f) != at || fclose(f) != 0) {
+        fprintf(stderr, "gguf-seeds: cannot write %s\n", path);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int rc = 0;
@@ -94,5 +137,6 @@ int main(int argc, char **argv)
     rc |= seed_tensors(argv[1], LOCO_GGUF_DEFAULT_ALIGNMENT, "tensors.gguf");
     rc |= seed_tensors(argv[1], 8, "tensors-align8.gguf");
     rc |= seed_empty(argv[1]);
+    rc |= seed_overlap(argv[1]);
     return rc ? 1 : 0;
 }

@@ -18,8 +18,8 @@ secs=${1:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${LOCO_FUZZ_BUILD_DIR:-$root/build-fuzz}
 jobs=${LOCO_FUZZ_JOBS:-$(nproc)}
-gguf_sources=("$root/src/core/error.c" "$root/src/core/fileio.c" "$root/src/gguf/gguf.c"
-              "$root/src/gguf/gguf_writer.c")
+gguf_sources=("$root/src/core/error.c" "$root/src/core/fileio.c" "$root/src/core/sbuf.c"
+              "$root/src/core/util.c" "$root/src/gguf/gguf.c" "$root/src/gguf/gguf_writer.c")
 
 # LOCO_FUZZ=ON instruments the whole library (-fsanitize=fuzzer-no-link)
 # so that the fuzzer sees coverage inside the reader, not only the harness.
@@ -29,7 +29,7 @@ cmake --build "$build" --target fuzz-gguf fuzz-safetensors -j "$jobs"
 
 # Seeds, written by the GGUF writer itself (reader and writer sources only).
 clang -std=c17 -D_GNU_SOURCE -g -I"$root/include" -I"$root/src" \
-      "${gguf_sources[@]}" "$root/tests/fuzz/gguf-seeds.c" -o "$build/gguf-seeds"
+      "${gguf_sources[@]}" "$root/tests/fuzz/gguf-seeds.c" -o "$build/gguf-seeds" -lcurl
 seeds=$build/gguf-seeds.d
 corpus=$build/gguf-corpus
 rm -rf "$seeds"

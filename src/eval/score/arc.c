@@ -57,23 +57,23 @@ char *loco_mc_prompt(const char *question, const struct loco_mc_choice *choices,
     }
     if (check_choices(choices, n) < 0)
         return NULL;
-    struct sbuf b = {0};
-    sbuf_adds(&b, "Question: ");
-    sbuf_adds(&b, question);
-    sbuf_adds(&b, "\n");
+    struct loco_sbuf b = {0};
+    loco_sbuf_adds(&b, "Question: ");
+    loco_sbuf_adds(&b, question);
+    loco_sbuf_adds(&b, "\n");
     for (size_t i = 0; i < n; i++) {
-        sbuf_adds(&b, choices[i].label);
-        sbuf_adds(&b, ". ");
-        sbuf_adds(&b, choices[i].text);
-        sbuf_adds(&b, "\n");
+        loco_sbuf_adds(&b, choices[i].label);
+        loco_sbuf_adds(&b, ". ");
+        loco_sbuf_adds(&b, choices[i].text);
+        loco_sbuf_adds(&b, "\n");
     }
-    sbuf_adds(&b, "Answer with the label of the correct choice (");
+    loco_sbuf_adds(&b, "Answer with the label of the correct choice (");
     for (size_t i = 0; i < n; i++) {
-        sbuf_adds(&b, choices[i].label);
-        sbuf_adds(&b, i + 2 < n ? ", " : i + 2 == n ? " or " : "");
+        loco_sbuf_adds(&b, choices[i].label);
+        loco_sbuf_adds(&b, i + 2 < n ? ", " : i + 2 == n ? " or " : "");
     }
-    sbuf_adds(&b, ").\nAnswer:");
-    return sbuf_finish(&b);
+    loco_sbuf_adds(&b, ").\nAnswer:");
+    return loco_sbuf_finish(&b);
 }
 
 /* ---- extraction by pattern -------------------------------------------- */
@@ -169,12 +169,12 @@ static char *text_key(const char *s)
     free(t);
     if (!u)
         return NULL;
-    struct sbuf b = {0};
-    sbuf_adds(&b, " ");
-    sbuf_adds(&b, u);
-    sbuf_adds(&b, " ");
+    struct loco_sbuf b = {0};
+    loco_sbuf_adds(&b, " ");
+    loco_sbuf_adds(&b, u);
+    loco_sbuf_adds(&b, " ");
     free(u);
-    return sbuf_finish(&b);
+    return loco_sbuf_finish(&b);
 }
 
 /* The longest choice text found in the answer, in *found (-1: none).

@@ -475,7 +475,9 @@ int loco_bench_items_load(const char *path, struct loco_bench_items **out)
         return loco_error_set(LOCO_ERR_INVALID, "bench items: NULL path or output");
     *out = NULL;
     char *text;
-    int rc = score_read_file(path, SCORE_MAX_FILE, &text);
+    int rc = loco_read_file(path, SCORE_MAX_FILE, &text, NULL);
+    if (rc == LOCO_ERR_NOT_FOUND)
+        rc = LOCO_ERR_IO; /* documented: any file that cannot be read */
     if (rc < 0)
         return rc;
     rc = loco_bench_items_parse(text, strlen(text), path, out);

@@ -136,7 +136,9 @@ int loco_gsm8k_load(const char *path, size_t max, struct loco_gsm8k_example **ou
     *out = NULL;
     *n = 0;
     char *text;
-    int rc = score_read_file(path, SCORE_MAX_FILE, &text);
+    int rc = loco_read_file(path, SCORE_MAX_FILE, &text, NULL);
+    if (rc == LOCO_ERR_NOT_FOUND)
+        rc = LOCO_ERR_IO; /* documented: any file that cannot be read */
     if (rc < 0)
         return rc;
     size_t cap = 0, line_no = 0;
@@ -182,18 +184,18 @@ char *loco_gsm8k_fewshot_prompt(const struct loco_gsm8k_example *shots, size_t n
         return NULL;
     }
     /* lm-eval: target_delimiter " ", fewshot_delimiter "\n\n" */
-    struct sbuf b = {0};
+    struct loco_sbuf b = {0};
     for (size_t i = 0; i < k; i++) {
-        sbuf_adds(&b, "Question: ");
-        sbuf_adds(&b, shots[i].question);
-        sbuf_adds(&b, "\nAnswer: ");
-        sbuf_adds(&b, shots[i].answer_text);
-        sbuf_adds(&b, "\n\n");
+        loco_sbuf_adds(&b, "Question: ");
+        loco_sbuf_adds(&b, shots[i].question);
+        loco_sbuf_adds(&b, "\nAnswer: ");
+        loco_sbuf_adds(&b, shots[i].answer_text);
+        loco_sbuf_adds(&b, "\n\n");
     }
-    sbuf_adds(&b, "Question: ");
-    sbuf_adds(&b, question);
-    sbuf_adds(&b, "\nAnswer:");
-    return sbuf_finish(&b);
+    loco_sbuf_adds(&b, "Question: ");
+    loco_sbuf_adds(&b, question);
+    loco_sbuf_adds(&b, "\nAnswer:");
+    return loco_sbuf_finish(&b);
 }
 
 char *loco_gsm8k_chat_prompt(const char *question)
@@ -202,10 +204,10 @@ char *loco_gsm8k_chat_prompt(const char *question)
         loco_error_set(LOCO_ERR_INVALID, "gsm8k chat prompt: NULL question");
         return NULL;
     }
-    struct sbuf b = {0};
-    sbuf_adds(&b, "Solve the following math problem step by step. At the end, write the final "
-                  "answer as a number on its own line in the form \"#### <number>\".\n\n"
-                  "Question: ");
-    sbuf_adds(&b, question);
-    return sbuf_finish(&b);
+    struct loco_sbuf b = {0};
+    loco_sbuf_adds(&b, "Solve the following math problem step by step. At the end, write the final "
+                       "answer as a number on its own line in the form \"#### <number>\".\n\n"
+                       "Question: ");
+    loco_sbuf_adds(&b, question);
+    return loco_sbuf_finish(&b);
 }

@@ -1,7 +1,8 @@
 /*
- * score_internal.h - helpers shared by the scorers: a growable string
- * buffer, ASCII character classes, and a PCRE2 match iterator that walks
- * matches the way Python's re.findall does.
+ * score_internal.h - helpers shared by the scorers: string copies, lines,
+ * ASCII character classes, and a PCRE2 match iterator that walks matches
+ * the way Python's re.findall does. The string buffer is core/sbuf.h's and
+ * whole files are read with core/util.h's loco_read_file.
  */
 #ifndef LOCO_SCORE_INTERNAL_H
 #define LOCO_SCORE_INTERNAL_H
@@ -11,32 +12,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* ---- string buffer -------------------------------------------------- */
+#include "core/sbuf.h"
+#include "core/util.h"
 
-/* A NUL-terminated string that grows; `failed` sticks after the first
- * allocation failure so callers check once at the end. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-};
-
-void sbuf_add(struct sbuf *b, const char *s, size_t n);
-void sbuf_adds(struct sbuf *b, const char *s);
-/* The string, ownership passing to the caller; NULL (message set) when an
- * append failed. */
-char *sbuf_finish(struct sbuf *b);
+/* ---- strings and files ---------------------------------------------- */
 
 char *score_strdup(const char *s);
 char *score_strndup(const char *s, size_t n);
 
-/* ---- files ----------------------------------------------------------- */
-
 #define SCORE_MAX_FILE ((size_t)1 << 30) /* 1 GiB: a cap on files read whole */
-
-/* Whole file as a NUL-terminated malloc'd string in *out. LOCO_ERR_IO
- * naming the path, LOCO_ERR_RANGE past max_bytes, LOCO_ERR_NOMEM. */
-int score_read_file(const char *path, size_t max_bytes, char **out);
 
 /* Split a mutable text into lines in place: returns the next line with its
  * '\n' replaced by NUL, or NULL at the end. */

@@ -1,6 +1,6 @@
 /*
- * util.c - the string buffer and the findall-style regex iterator used by
- * every scorer.
+ * util.c - string copies, lines and the findall-style regex iterator used
+ * by every scorer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -9,51 +9,6 @@
 
 #include "eval/score/score_internal.h"
 #include "loco/core.h"
-
-/* ---- string buffer -------------------------------------------------- */
-
-void sbuf_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void sbuf_adds(struct sbuf *b, const char *s)
-{
-    sbuf_add(b, s, strlen(s));
-}
-
-char *sbuf_finish(struct sbuf *b)
-{
-    if (b->failed) {
-        free(b->p);
-        b->p = NULL;
-        loco_error_set(LOCO_ERR_NOMEM, "out of memory building a %zu-byte string", b->len);
-        return NULL;
-    }
-    if (!b->p)
-        sbuf_add(b, "", 0);
-    char *p = b->p;
-    b->p = NULL;
-    if (!p)
-        loco_error_set(LOCO_ERR_NOMEM, "out of memory building a string");
-    return p;
-}
 
 char *score_strndup(const char *s, size_t n)
 {
@@ -133,30 +88,6 @@ void score_regex_close(struct score_regex *r)
 }
 
 /* ---- files ------------------------------------------------------------ */
-
-int score_read_file(const char *path, size_t max_bytes, char **out)
-{
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return loco_error_set(LOCO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct sbuf b = {0};
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= max_bytes)
-        sbuf_add(&b, chunk, got);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || b.len > max_bytes) {
-        free(b.p);
-        if (bad)
-            return loco_error_set(LOCO_ERR_IO, "%s: read error", path);
-        return loco_error_set(LOCO_ERR_RANGE, "%s: larger than the %zu-byte limit", path,
-                              max_bytes);
-    }
-    *out = sbuf_finish(&b);
-    return *out ? LOCO_OK : LOCO_ERR_NOMEM;
-}
 
 char *score_next_line(char **cursor)
 {

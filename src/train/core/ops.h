@@ -3,7 +3,7 @@
  * backward with the arguments in the same order (private to src/train/core).
  *
  * Every op computes exactly the function the inference engine computes
- * (src/model/forward.c, facts sheet C.3-C.4); the backward of an op adds
+ * (src/model/forward.c; docs/model.md); the backward of an op adds
  * (+=) into the gradient of its input unless it says "writes". The tests
  * check each backward against central finite differences.
  *
@@ -25,7 +25,7 @@ float train_op_rmsnorm_fwd(float *y, const float *x, const float *w, int64_t n, 
 void train_op_rmsnorm_bwd(float *dx, const float *dy, const float *x, const float *w, float rstd,
                           int64_t n);
 
-/* ---- rotary position embedding (facts C.4) ------------------------------ */
+/* ---- rotary position embedding (docs/model.md, RoPE) -------------------- */
 
 /* cos/sin [n][n_rot/2] for positions 0..n-1, computed as ggml does:
  * theta_i = pos * scale * base^(-2i/n_rot) by repeated product. */

@@ -2,7 +2,7 @@
  * trainer.c - LoRA training: forward and hand-written backward through a
  * llama/qwen2 transformer whose base weights are frozen.
  *
- * The forward is the inference engine's (forward.c, facts sheet C.3-C.6)
+ * The forward is the inference engine's (forward.c; docs/model.md)
  * for one sequence at positions 0..n-1, with every adapted projection
  *     y = W x + s B (A drop(x)),   s = alpha / R   (Hu et al. 2021, LoRA)
  * and logits only at positions that predict a target. The backward runs
@@ -26,56 +26,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "train/core/ops.h"
 
 #define LOGIT_ROWS 64       /* head rows per chunk: bounds the [rows][V] logits buffer */
 #define ATT_ROWS 64         /* query rows per attention block */
 #define MAX_SEQ_LIMIT 65536 /* keeps [T][T] attention scratch sane */
 #define MAX_RANK 4096
-
-/* ---- random numbers: splitmix64 seeds xoshiro256** (Blackman & Vigna) --- */
-
-struct rng {
-    uint64_t s[4];
-};
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static void rng_seed(struct rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(struct rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-/* uniform in [0, 1) with 24 bits */
-static float rng_uniform(struct rng *r)
-{
-    return (float)(rng_next(r) >> 40) * (1.0f / 16777216.0f);
-}
 
 /* ---- creation ------------------------------------------------------------- */
 
@@ -188,8 +145,8 @@ static int init_params(struct loco_trainer *t, uint64_t seed)
     t->grads = calloc(n, sizeof(float));
     if (!t->params || !t->grads)
         return loco_error_set(LOCO_ERR_NOMEM, "training: out of memory for %zu parameters", n);
-    struct rng r;
-    rng_seed(&r, seed);
+    struct loco_xoshiro r;
+    loco_xoshiro_seed(&r, seed);
     for (int il = 0; il < t->hp.n_layer; il++)
         for (int j = 0; j < LOCO_LORA_N_TARGETS; j++) {
             const struct train_proj *pr = &t->layers[il].proj[j];
@@ -197,7 +154,7 @@ static int init_params(struct loco_trainer *t, uint64_t seed)
                 continue;
             float bound = 1.0f / sqrtf((float)pr->n_in);
             for (size_t i = 0; i < R * (size_t)pr->n_in; i++)
-                t->params[pr->a + i] = bound * (2.0f * rng_uniform(&r) - 1.0f);
+                t->params[pr->a + i] = bound * (2.0f * loco_xoshiro_float(&r) - 1.0f);
         }
     return LOCO_OK;
 }
@@ -408,11 +365,11 @@ static void fill_mask(const struct loco_trainer *t, const struct pass *ps, int i
                       int32_t row, uint8_t *keep, int64_t n_in)
 {
     uint64_t key = ps->dseed ^ ((uint64_t)il << 48) ^ ((uint64_t)j << 40) ^ (uint64_t)row;
-    struct rng r;
-    rng_seed(&r, splitmix64(&key));
+    struct loco_xoshiro r;
+    loco_xoshiro_seed(&r, loco_splitmix64(&key));
     uint32_t threshold = (uint32_t)((double)t->cfg.dropout * 4294967296.0);
     for (int64_t i = 0; i < n_in; i += 2) {
-        uint64_t bits = rng_next(&r);
+        uint64_t bits = loco_xoshiro_next(&r);
         keep[i] = (uint32_t)bits >= threshold;
         if (i + 1 < n_in)
             keep[i + 1] = (uint32_t)(bits >> 32) >= threshold;

@@ -215,7 +215,7 @@ int loco_checkpoint_read(const char *path, struct loco_checkpoint *c)
     memset(c, 0, sizeof *c);
     char *buf = NULL;
     size_t len = 0;
-    int rc = trainrun_read_file(path, (size_t)1 << 36, &buf, &len);
+    int rc = loco_read_file(path, (size_t)1 << 36, &buf, &len);
     if (rc)
         return rc;
     struct reader r = {(const unsigned char *)buf, (const unsigned char *)buf + len};

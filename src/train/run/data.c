@@ -557,17 +557,25 @@ static int load_line(struct loader *L, const char *text, int64_t line, bool *don
 static int read_lines(struct loader *L)
 {
     const char *file = L->r->data_file;
-    FILE *f = fopen(file, "rb");
-    if (!f)
-        return loco_error_set(errno == ENOENT ? LOCO_ERR_NOT_FOUND : LOCO_ERR_IO,
-                              "data.path: cannot open %s: %s (paths are relative to the "
-                              "recipe's folder; ${LOCO_SHARED_DIR} expands from the environment)",
-                              file, strerror(errno));
+    FILE *f;
+    /* a FIFO is refused, not waited on; the message says what the file is */
+    int rc = loco_fopen_regular(file, &f);
+    if (rc == LOCO_ERR_INVALID) {
+        loco_error_prefix("data.path");
+        return rc;
+    }
+    if (rc != LOCO_OK) {
+        char why[1200];
+        snprintf(why, sizeof why, "%s", loco_error_message()); /* "cannot open FILE: ..." */
+        return loco_error_set(rc,
+                              "data.path: %s (paths are relative to the recipe's folder; "
+                              "${LOCO_SHARED_DIR} expands from the environment)",
+                              why);
+    }
     char *buf = NULL;
     size_t cap = 0;
     ssize_t got;
     int64_t line = 0;
-    int rc = LOCO_OK;
     bool done = false;
     while (!rc && !done && (got = getline(&buf, &cap, f)) >= 0) {
         line++;

@@ -1,7 +1,8 @@
 /*
  * optim.c - the optimizer and everything a step's numbers come from:
- * AdamW, the learning-rate schedule, gradient clipping and the PRNG that
- * seeds shuffles and dropout masks.
+ * AdamW, the learning-rate schedule and gradient clipping. The PRNG that
+ * seeds shuffles and dropout masks (loco_rng_next, loco_rng_mix, declared in
+ * loco/trainrun.h) is core/rng.c's.
  *
  * Legend: P number of trainable parameters.
  */
@@ -48,22 +49,4 @@ double loco_grad_clip(float *g, size_t n, double max_norm)
             g[i] *= scale;
     }
     return norm;
-}
-
-uint64_t loco_rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-uint64_t loco_rng_mix(uint64_t a, uint64_t b, uint64_t c)
-{
-    uint64_t s = a;
-    uint64_t x = loco_rng_next(&s);
-    s = x ^ b;
-    x = loco_rng_next(&s);
-    s = x ^ c;
-    return loco_rng_next(&s);
 }

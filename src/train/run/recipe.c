@@ -20,12 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
 #include "core/yaml_guard.h"
+#include "loco/eval.h"
 #include "train/run/run_internal.h"
 
 enum key_kind {
@@ -38,6 +40,7 @@ enum key_kind {
     K_F64,     /* double */
     K_F32,     /* float */
     K_FORMAT,  /* enum loco_data_format */
+    K_PROMPT,  /* a named prompt format (loco/eval.h): fields with its templates */
     K_TARGETS, /* list (or "q,k,v" text) -> unsigned mask */
     K_BETAS,   /* [beta1, beta2] */
 };
@@ -60,6 +63,7 @@ static const struct key keys[] = {
     {"data", K_MAP, 0, 0, 0},
     {"data.path", K_PATH, F(data_path), 0, 0},
     {"data.format", K_FORMAT, F(format), 0, 0},
+    {"data.prompt_format", K_PROMPT, F(prompt), 0, 0},
     {"data.prompt", K_STR, F(prompt), 0, 0},
     {"data.response", K_STR, F(response), 0, 0},
     {"data.system", K_STR, F(system), 0, 0},
@@ -297,6 +301,24 @@ static int parse_string(const struct parse *ps, const yaml_node_t *n, const stru
     return LOCO_OK;
 }
 
+/* `data.prompt_format: NAME`: format fields with the prompt and response of
+ * the table the evaluation uses (src/eval/prompts.c). */
+static int parse_prompt_format(const struct parse *ps, const yaml_node_t *n, const struct key *k)
+{
+    const struct loco_prompt_format *f =
+        n->type == YAML_SCALAR_NODE ? loco_prompt_format_find(scalar(n)) : NULL;
+    if (!f || !f->response)
+        return fail_at(ps, n, k->name, "expected gsm8k, mbpp or summarisation, got '%.100s'",
+                       n->type == YAML_SCALAR_NODE ? scalar(n) : "(not a scalar)");
+    struct loco_recipe *r = ps->r;
+    free(r->prompt);
+    free(r->response);
+    r->prompt = strdup(f->prompt);
+    r->response = strdup(f->response);
+    r->format = LOCO_DATA_FIELDS;
+    return r->prompt && r->response ? LOCO_OK : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+}
+
 static int parse_value(const struct parse *ps, const yaml_node_t *n, const struct key *k)
 {
     char *field = (char *)ps->r + k->off;
@@ -326,6 +348,8 @@ static int parse_value(const struct parse *ps, const yaml_node_t *n, const struc
         return parse_u64(ps, n, k, (uint64_t *)(void *)field);
     case K_FORMAT:
         return parse_format(ps, n, k, (enum loco_data_format *)(void *)field);
+    case K_PROMPT:
+        return parse_prompt_format(ps, n, k);
     case K_TARGETS:
         return parse_targets(ps, n, k, (unsigned *)(void *)field);
     case K_BETAS:
@@ -431,18 +455,6 @@ static int expand_env(const char *s, const char *file, int line, const char *key
     return *out ? LOCO_OK : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
 }
 
-/* The folder of `path` ("." when it has none). */
-static void dir_of(const char *path, char *buf, size_t cap)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(buf, cap, ".");
-    else if (slash == path)
-        snprintf(buf, cap, "/");
-    else
-        snprintf(buf, cap, "%.*s", (int)(slash - path), path);
-}
-
 /* Expand and resolve a path key against the recipe's folder. */
 static int resolve_path(const struct parse *ps, const char *key, const char *value, char **out)
 {
@@ -455,7 +467,7 @@ static int resolve_path(const struct parse *ps, const char *key, const char *val
         return LOCO_OK;
     }
     char dir[4096], joined[8192];
-    dir_of(ps->file, dir, sizeof dir);
+    loco_dir_of(ps->file, dir, sizeof dir);
     snprintf(joined, sizeof joined, "%s/%s", dir, expanded);
     free(expanded);
     *out = strdup(joined);
@@ -463,6 +475,21 @@ static int resolve_path(const struct parse *ps, const char *key, const char *val
 }
 
 /* ---- checks after the walk ---------------------------------------------- */
+
+/* data.path, when it exists, must be a regular file: a FIFO would make the
+ * reader wait for a writer forever, a folder or device is a mistake. (A
+ * missing file is reported when the data is read, with the search rules.) */
+static int check_data_file(const struct parse *ps, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode))
+        return LOCO_OK;
+    return loco_error_set(LOCO_ERR_INVALID, "%s:%d: data.path: %s is a %s, not a regular file",
+                          ps->file, ps->line[key_index("data.path")], path,
+                          S_ISDIR(st.st_mode)    ? "folder"
+                          : S_ISFIFO(st.st_mode) ? "FIFO (named pipe)"
+                                                 : "device or socket");
+}
 
 static int need(const struct parse *ps, const char *key, const char *why)
 {
@@ -503,9 +530,16 @@ static int check_data(const struct parse *ps)
 {
     const struct loco_recipe *r = ps->r;
     int rc = need(ps, "data.path", " (the JSONL file to train on)");
-    if (!rc && r->format == LOCO_DATA_FIELDS)
+    int named = ps->line[key_index("data.prompt_format")];
+    if (!rc && named &&
+        (ps->line[key_index("data.prompt")] || ps->line[key_index("data.response")] ||
+         r->format != LOCO_DATA_FIELDS))
+        return loco_error_set(LOCO_ERR_FORMAT, "%s:%d: data.prompt_format gives the format and "
+                              "its prompt and response: drop data.format, prompt and response",
+                              ps->file, named);
+    if (!rc && r->format == LOCO_DATA_FIELDS && !named)
         rc = need(ps, "data.prompt", " (format: fields needs prompt and response templates)");
-    if (!rc && r->format == LOCO_DATA_FIELDS)
+    if (!rc && r->format == LOCO_DATA_FIELDS && !named)
         rc = need(ps, "data.response", " (format: fields needs prompt and response templates)");
     if (!rc && ps->line[key_index("data.range")]) {
         if (!r->range_field || !ps->line[key_index("data.range.min")] ||
@@ -546,6 +580,8 @@ static int finish(struct parse *ps)
                               ps->file, ps->line[key_index("optimizer.min_lr")], r->min_lr, r->lr);
     if (!rc)
         rc = resolve_path(ps, "data.path", r->data_path, &r->data_file);
+    if (!rc)
+        rc = check_data_file(ps, r->data_file);
     if (!rc) {
         char *raw = r->out_dir;
         r->out_dir = NULL;
@@ -575,7 +611,7 @@ static int load_document(const char *text, size_t len, const char *file, yaml_do
     const struct yaml_guard_limits lim = {.max_bytes = 1 << 20, .max_depth = 16,
                                           .max_aliases = 100, .max_anchors = 100,
                                           .max_nodes = 100000};
-    int guard = yaml_guard_check(text, len, file, &lim);
+    int guard = loco_yaml_guard_check(text, len, file, &lim);
     if (guard != LOCO_OK)
         return guard;
     yaml_parser_t parser;
@@ -641,7 +677,8 @@ struct loco_recipe *loco_recipe_load(const char *path)
 {
     size_t len = 0;
     char *text = NULL;
-    if (trainrun_read_file(path, 1 << 20, &text, &len) != LOCO_OK)
+    /* a FIFO or folder named as the recipe is refused, not waited on */
+    if (loco_read_regular_file(path, 1 << 20, &text, &len) != LOCO_OK)
         return NULL;
     struct loco_recipe *r = loco_recipe_parse(text, len, path);
     free(text);

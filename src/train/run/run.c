@@ -359,7 +359,7 @@ int loco_train_run(const char *recipe_path, const struct loco_train_params *p,
         return LOCO_OK;
     }
     if (!rc)
-        rc = trainrun_mkdirs(R.r->out_dir);
+        rc = loco_models_mkdirs(R.r->out_dir);
     if (!rc)
         rc = alloc_state(&R);
     if (!rc)
