@@ -3,6 +3,7 @@
  * on labelled queries (the registry's examples and JSONL files) and fit its
  * temperature on held-out queries.
  */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,11 +159,53 @@ static float *embed_all(struct cli_engine *e, const struct labelled *L,
     return X;
 }
 
+/* Print a JSON document and free it; 0, or 1 when it could not be built. */
+static int print_json(cJSON *o)
+{
+    char *text = o ? cJSON_Print(o) : NULL;
+    cJSON_Delete(o);
+    if (!text)
+        return cli_fail("out of memory");
+    printf("%s\n", text);
+    free(text);
+    return 0;
+}
+
+/* `router calibrate --router confidence:NAME --json`: every threshold x
+ * margin pair tried, and the chosen one. */
+static int print_confidence_json(const char *inner, size_t n,
+                                 const struct loco_confidence_search *cs, const char *path)
+{
+    cJSON *o = cJSON_CreateObject(), *rows = cJSON_AddArrayToObject(o, "pairs");
+    cJSON_AddStringToObject(o, "router", inner);
+    cJSON_AddNumberToObject(o, "n", (double)n);
+    cJSON_AddNumberToObject(o, "cost_without", cs->base_cost);
+    cJSON_AddNumberToObject(o, "ece_without", cs->base_ece);
+    for (int i = 0; i < LOCO_CONFIDENCE_N_THRESHOLDS * LOCO_CONFIDENCE_N_MARGINS; i++) {
+        const struct loco_confidence_row *row = &cs->rows[i];
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddNumberToObject(r, "threshold", row->c.threshold);
+        cJSON_AddNumberToObject(r, "margin", row->c.margin);
+        cJSON_AddNumberToObject(r, "cost", row->cost);
+        cJSON_AddNumberToObject(r, "accuracy", row->accuracy);
+        cJSON_AddNumberToObject(r, "sent_to_base", (double)row->to_base);
+        cJSON_AddItemToArray(rows, r);
+    }
+    cJSON *best = cJSON_AddObjectToObject(o, "chosen");
+    cJSON_AddNumberToObject(best, "threshold", cs->best.threshold);
+    cJSON_AddNumberToObject(best, "margin", cs->best.margin);
+    cJSON_AddNumberToObject(best, "cost", cs->best_cost);
+    cJSON_AddNumberToObject(best, "ece", cs->ece);
+    cJSON_AddStringToObject(o, "thresholds_file", path);
+    return print_json(o);
+}
+
 /* Choose the confidence wrapper's thresholds for `wrapper` (confidence:NAME)
  * on the labelled queries: route each once with NAME, then try every
  * threshold x margin pair on the decisions. */
 static int calibrate_confidence(const struct cli_engine_opts *o, const char *wrapper,
-                                const char *registry, const char *const *data, size_t n_data)
+                                const char *registry, const char *const *data, size_t n_data,
+                                bool json)
 {
     const char *inner = wrapper + strlen(LOCO_CONFIDENCE_PREFIX);
     struct loco_registry *reg = cli_registry_load(registry);
@@ -208,7 +251,7 @@ static int calibrate_confidence(const struct cli_engine_opts *o, const char *wra
     struct loco_confidence_search *cs = status ? NULL : malloc(sizeof *cs);
     if (!status && (!cs || loco_confidence_search(d, all, n_all, cs) != LOCO_OK))
         status = cli_fail("cannot choose the thresholds");
-    if (!status) {
+    if (!status && !json) {
         printf("router %s on %zu queries: cost %.3f per query without the wrapper\n", inner, n_all,
                cs->base_cost);
         printf("| threshold | margin | cost/query | accuracy | sent to base |\n"
@@ -222,12 +265,16 @@ static int calibrate_confidence(const struct cli_engine_opts *o, const char *wra
                "expected calibration error %.3f (%.3f without)\n",
                cs->best.threshold, cs->best.margin, cs->best_cost, cs->base_cost, cs->ece,
                cs->base_ece);
+    }
+    if (!status) {
         char path[4096];
         if (loco_confidence_set(reg, inner, &cs->best, n_all, cs->best_cost) != LOCO_OK ||
             loco_confidence_path(reg, path, sizeof path) != LOCO_OK)
             status = cli_fail("cannot write the thresholds");
-        else
+        else if (!json)
             printf("thresholds: %s (router %s)\n", path, wrapper);
+        else
+            status = print_confidence_json(inner, n_all, cs, path);
     }
     free(cs);
     free(d);
@@ -247,7 +294,7 @@ static int router_fit(bool train, int argc, char **argv)
     const char *data[MAX_DATA], *dev = NULL, *out = NULL, *registry = NULL, *router = NULL;
     const char *layers = NULL, *tokens = NULL;
     struct cli_strs data_list = {data, 0, MAX_DATA};
-    bool no_examples = false;
+    bool no_examples = false, json = false;
     struct loco_classifier_params cp = loco_classifier_default_params();
     struct loco_route_features feat = loco_route_features_default();
     struct cli_option train_opts[] = {
@@ -258,6 +305,7 @@ static int router_fit(bool train, int argc, char **argv)
                        "where to write (default: " LOCO_CLASSIFIER_FILE " beside the\n"
                        "registry, or $LOCO_ROUTER_CLASSIFIER)"),
         CLI_REGISTRY_OPTION(&registry),
+        CLI_OPT_FLAG(0, "json", &json, "machine-readable summary on stdout"),
         ROUTER_FEATURE_OPTIONS(&feat, &cp, &layers, &tokens),
         CLI_ENGINE_MODEL_OPTIONS(&o),
         CLI_OPT_END(),
@@ -270,6 +318,7 @@ static int router_fit(bool train, int argc, char **argv)
                        "the classifier to calibrate (default: " LOCO_CLASSIFIER_FILE "\n"
                        "beside the registry, or $LOCO_ROUTER_CLASSIFIER)"),
         CLI_REGISTRY_OPTION(&registry),
+        CLI_OPT_FLAG(0, "json", &json, "machine-readable summary on stdout"),
         CLI_ENGINE_MODEL_OPTIONS(&o),
         CLI_OPT_END(),
     };
@@ -295,7 +344,7 @@ static int router_fit(bool train, int argc, char **argv)
         return 2;
     }
     if (router)
-        return calibrate_confidence(&o, router, registry, data, n_data);
+        return calibrate_confidence(&o, router, registry, data, n_data, json);
     struct loco_registry *reg = cli_registry_load(registry);
     if (!reg)
         return 1;
@@ -318,6 +367,7 @@ static int router_fit(bool train, int argc, char **argv)
 
     struct labelled L = {0}, D = {0};
     int status = 0;
+    cJSON *summary = json ? cJSON_CreateObject() : NULL; /* --json: printed at the end */
     if (examples)
         for (size_t a = 0; a < loco_registry_n_adapters(reg) && !status; a++) {
             const struct loco_registry_adapter *ad = loco_registry_adapter_at(reg, a);
@@ -359,7 +409,10 @@ static int router_fit(bool train, int argc, char **argv)
             c.features = feat;
             loco_model_sha256(e.model, c.model_sha256);
         }
-        if (!status)
+        if (!status && json) {
+            cJSON_AddNumberToObject(summary, "n_train", (double)L.n);
+            cJSON_AddNumberToObject(summary, "train_accuracy", c.train_accuracy);
+        } else if (!status)
             printf("trained on %zu queries: training accuracy %.3f\n", L.n, c.train_accuracy);
     } else if (!status) {
         if (loco_classifier_load(path, &c) != LOCO_OK)
@@ -380,7 +433,14 @@ static int router_fit(bool train, int argc, char **argv)
                 loco_classifier_calibrate(&c, XD, D.y, D.n) != LOCO_OK ||
                 loco_classifier_measure(&c, XD, D.y, D.n, &acc1, &ece1) != LOCO_OK)
                 status = cli_fail("calibration failed");
-            else
+            else if (json) {
+                cJSON *h = cJSON_AddObjectToObject(summary, "held_out");
+                cJSON_AddNumberToObject(h, "n", (double)D.n);
+                cJSON_AddNumberToObject(h, "accuracy", acc1);
+                cJSON_AddNumberToObject(h, "temperature", c.temperature);
+                cJSON_AddNumberToObject(h, "ece_before", ece0);
+                cJSON_AddNumberToObject(h, "ece_after", ece1);
+            } else
                 printf("held-out %zu queries: accuracy %.3f; temperature %.3f: ECE %.3f -> "
                        "%.3f\n",
                        D.n, acc1, c.temperature, ece0, ece1);
@@ -389,9 +449,15 @@ static int router_fit(bool train, int argc, char **argv)
     if (!status) {
         if (loco_classifier_save(&c, path) != LOCO_OK)
             status = cli_fail("cannot write the classifier");
-        else
+        else if (!json)
             printf("classifier: %s\n", path);
+        else {
+            cJSON_AddStringToObject(summary, "classifier", path);
+            status = print_json(summary);
+            summary = NULL;
+        }
     }
+    cJSON_Delete(summary);
     free(X);
     free(XD);
     loco_classifier_free(&c);

@@ -59,6 +59,13 @@ out=$(LOCO_ROUTER_CONFIDENCE="$tmp/conf.json" "$LOCO" router calibrate --router 
 echo "$out" | grep -q '^chosen: threshold .* expected calibration error' || fail "calibrate: $out"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert 'keyword' in d['routers']" \
   "$tmp/conf.json" || fail "thresholds file"
+# the same as JSON: every pair tried and the chosen one
+out=$(LOCO_ROUTER_CONFIDENCE="$tmp/conf.json" "$LOCO" router calibrate --router confidence:keyword \
+      --data "$tmp/small.jsonl" --json) || fail "calibrate --json"
+echo "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); \
+assert d['router'] == 'keyword' and d['n'] == 5 and len(d['pairs']) > 10; \
+c = d['chosen']; assert c['cost'] <= d['cost_without'] and d['thresholds_file']" \
+  || fail "calibrate --json: $out"
 json=$(LOCO_ROUTER_CONFIDENCE="$tmp/conf.json" "$LOCO" route --router confidence:keyword --json \
        "How many apples are left if I eat 3 of 10?")
 [ "$(echo "$json" | field 'd["router"]')" = confidence:keyword ] || fail "wrapped route: $json"
@@ -176,6 +183,17 @@ if [ -f "$model" ]; then
     || fail "classifier probabilities: $json"
   "$LOCO" router calibrate --model "$model" --threads 1 --data "$tmp/small.jsonl" \
     --out "$tmp/rc.json" | grep -q 'ECE' || fail "router calibrate"
+  out=$("$LOCO" router train --model "$model" --threads 1 --data "$tmp/small.jsonl" --layers 1,2 \
+        --tokens 16,8 --dev "$tmp/small.jsonl" --out "$tmp/rc-json.json" --json) \
+    || fail "router train --json"
+  echo "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); \
+assert d['n_train'] == 25 and 0 <= d['train_accuracy'] <= 1; h = d['held_out']; \
+assert h['n'] == 5 and h['temperature'] > 0 and d['classifier'].endswith('rc-json.json')" \
+    || fail "router train --json: $out"
+  out=$("$LOCO" router calibrate --model "$model" --threads 1 --data "$tmp/small.jsonl" \
+        --out "$tmp/rc-json.json" --json) || fail "router calibrate --json"
+  echo "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); \
+assert 'n_train' not in d and d['held_out']['n'] == 5" || fail "router calibrate --json: $out"
   # leave-one-source-out of the classifier (hidden states after 1 layer of the
   # tiny model, words, keywords), beside 3-fold in-pool; then the whole pool
   json=$("$LOCO" router loso --data "$tmp/pool.jsonl" --model "$model" --threads 1 --layers 1 \
