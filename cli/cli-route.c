@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -155,4 +156,37 @@ void cli_route_serving_json(struct cJSON *obj, const struct loco_route_decision 
     enum loco_serve_reason r = (enum loco_serve_reason)d->serving;
     cJSON_AddStringToObject(obj, "serving", loco_serve_reason_name(r));
     cJSON_AddStringToObject(obj, "serving_text", loco_serve_reason_text(r));
+}
+
+bool cli_strategy_choose(const char *given, const struct cli_router *cr,
+                         const struct loco_route_decision *d, struct loco_strategy *st)
+{
+    const char *from = given;
+    if (!from && cr && cr->reg && d) {
+        const struct loco_registry_domain *dom = loco_registry_find_domain(cr->reg, d->domain);
+        from = dom && dom->strategy[0] ? dom->strategy : NULL;
+    }
+    if (!from) {
+        *st = (struct loco_strategy){.kind = LOCO_STRATEGY_PLAIN, .k = 1};
+        return true;
+    }
+    if (loco_strategy_parse(from, st) == LOCO_OK)
+        return true;
+    cli_fail(given ? "--strategy" : "the domain's strategy in the registry");
+    return false;
+}
+
+char *cli_strategy_message(const struct loco_strategy *st, const char *q)
+{
+    return loco_strategy_rereads(st) ? loco_strategy_re2_prompt(q) : strdup(q);
+}
+
+const char *cli_strategy_label(const struct loco_strategy *st, char *buf, size_t cap)
+{
+    size_t len = strlen(buf);
+    if (st->kind == LOCO_STRATEGY_PLAIN || len == 0 || buf[len - 1] != ']')
+        return buf;
+    char name[LOCO_STRATEGY_NAME_MAX];
+    snprintf(buf + len - 1, cap - (len - 1), " \xc2\xb7 %s]", loco_strategy_name(st, name, sizeof name));
+    return buf;
 }

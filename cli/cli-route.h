@@ -57,4 +57,28 @@ void cli_route_serving_json(struct cJSON *obj, const struct loco_route_decision 
                  "(default: the registry's serve_candidates; otherwise a\n"                        \
                  "domain without a proven adapter gets the base model)")
 
+/* ---- strategies (loco/strategy.h) for ask and chat ------------------------ */
+
+#include "loco/strategy.h"
+
+/* The --strategy option row for ask and chat. */
+#define CLI_STRATEGY_OPTION(dest)                                                                  \
+    CLI_OPT_STRING(0, "strategy", dest, "S",                                                       \
+                   "answer with strategy S: plain, re2, calc, re2+calc;\n"                         \
+                   "in ask also sc:K, usc:K (K sampled answers, voted)\n"                          \
+                   "(default: the routed domain's strategy in the registry,\n"                     \
+                   "else plain; docs/strategies.md)")
+
+/* The strategy of a request: `given` (--strategy, /strategy) when not NULL,
+ * else the routed domain's registry default (cr open and d not NULL), else
+ * plain. On a bad name prints why and returns false. */
+bool cli_strategy_choose(const char *given, const struct cli_router *cr,
+                         const struct loco_route_decision *d, struct loco_strategy *st);
+/* The user message under st: the re2 prompt for re2, else a copy of q.
+ * malloc'd; NULL when out of memory. */
+char *cli_strategy_message(const struct loco_strategy *st, const char *q);
+/* Add " · calc" before the closing ']' of a label like "[math · 0.93]"
+ * (nothing for plain); returns buf. */
+const char *cli_strategy_label(const struct loco_strategy *st, char *buf, size_t cap);
+
 #endif

@@ -29,6 +29,10 @@ struct chat_route {
     bool open; /* cr holds an open router */
     struct cli_router cr;
     struct cli_log log; /* every turn goes to the exchange log (loco logs) */
+    /* the strategy set with /strategy S (or --strategy); NULL: each routed
+     * domain's default in the registry, else plain */
+    char strategy_buf[LOCO_STRATEGY_NAME_MAX];
+    const char *strategy;
 };
 
 static const char chat_usage[] =
@@ -41,14 +45,19 @@ static const char chat_usage[] =
     "  /adapter none          the base model from now on (no routing)\n"
     "  /adapter auto          route every message again\n"
     "  /adapter               show the adapters in use\n"
+    "  /strategy S            answer with strategy S from now on (plain, re2,\n"
+    "                         calc, re2+calc; docs/strategies.md)\n"
+    "  /strategy auto         each domain's default strategy again\n"
+    "  /strategy              show the strategy in use\n"
     "  /quit    leave (also Ctrl-D)\n"
     "  /help    this list\n\n"
     "options:\n";
 
 /* The option table (cli/opt.h): cmd_chat parses with it, /help prints it. */
-#define CHAT_OPTIONS(o, no_route, router, no_log, serve, registry)                                 \
+#define CHAT_OPTIONS(o, no_route, router, no_log, serve, registry, strategy)                       \
     {                                                                                              \
         CLI_OPT_FLAG(0, "no-route", no_route, "the base model (plus any --adapter), no routing"),  \
+            CLI_STRATEGY_OPTION(strategy),                                                         \
             CLI_OPT_STRING(0, "router", router, "NAME",                                            \
                            "route with this router (see loco route --list)"),                      \
             CLI_OPT_FLAG(0, "no-log", no_log,                                                      \
@@ -62,7 +71,7 @@ static void chat_help(FILE *out)
     struct cli_engine_opts o = {0};
     bool flag = false;
     const char *str = NULL;
-    struct cli_option opts[] = CHAT_OPTIONS(&o, &flag, &str, &flag, &flag, &str);
+    struct cli_option opts[] = CHAT_OPTIONS(&o, &flag, &str, &flag, &flag, &str, &str);
     struct cli_command c = {"chat", chat_usage, NULL, opts, 0, 0};
     cli_opt_help(out, &c);
 }
@@ -114,8 +123,10 @@ static void history_clear(struct history *h, size_t keep)
 
 /* One turn: render, fit into the context, generate, remember the answer. */
 static int chat_turn(struct cli_engine *e, const struct cli_engine_opts *o, struct history *h,
-                     struct cli_log *lg)
+                     struct cli_log *lg, const struct loco_strategy *st)
 {
+    struct loco_generate_params gen = o->gen;
+    gen.calc = loco_strategy_calculates(st);
     int32_t *toks = NULL;
     size_t n = 0;
     int rc;
@@ -128,7 +139,7 @@ static int chat_turn(struct cli_engine *e, const struct cli_engine_opts *o, stru
     }
     struct loco_generate_result r = {0};
     if (rc == LOCO_OK)
-        rc = loco_generate(e->ctx, 0, loco_model_tokenizer(e->model), toks, n, &o->gen,
+        rc = loco_generate(e->ctx, 0, loco_model_tokenizer(e->model), toks, n, &gen,
                            stream_piece, NULL, &r);
     cli_log_end(lg, e, rc == LOCO_OK ? &r : NULL);
     free(toks);
@@ -144,6 +155,38 @@ static void strip_newline(char *line)
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
+}
+
+/* The chat answers every strategy but sc:K and usc:K (loco ask does). */
+static bool chat_can(const struct loco_strategy *st)
+{
+    if (st->kind != LOCO_STRATEGY_SC && st->kind != LOCO_STRATEGY_USC)
+        return true;
+    cli_errorf("sc:K and usc:K answer in loco ask, not in the chat (here: plain, re2, calc, "
+               "re2+calc)");
+    return false;
+}
+
+/* /strategy S, /strategy auto, /strategy: set or show the strategy. */
+static void set_strategy(struct chat_route *route, const char *spec)
+{
+    struct loco_strategy st;
+    if (!strcmp(spec, "auto")) {
+        route->strategy = NULL;
+        puts("(each domain's default strategy)");
+        return;
+    }
+    if (*spec) {
+        if (loco_strategy_parse(spec, &st) != LOCO_OK) {
+            cli_fail("/strategy");
+            return;
+        }
+        if (!chat_can(&st))
+            return;
+        loco_strategy_name(&st, route->strategy_buf, sizeof route->strategy_buf);
+        route->strategy = route->strategy_buf;
+    }
+    printf("(strategy: %s)\n", route->strategy ? route->strategy : "each domain's default");
 }
 
 static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, struct history *h,
@@ -193,25 +236,44 @@ static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, stru
                    route->on ? ", routed per message" : "");
             continue;
         }
+        if (strcmp(line, "/strategy") == 0 || strncmp(line, "/strategy ", 10) == 0) {
+            set_strategy(route, line + 9 + strspn(line + 9, " "));
+            continue;
+        }
         if (strcmp(line, "/reset") == 0) {
             history_clear(h, keep);
             puts("(conversation cleared)");
             continue;
         }
-        if (!history_push(h, "user", line)) {
-            status = cli_fail("out of memory");
-            break;
-        }
         struct loco_route_decision d;
         cli_log_start(&route->log);
         bool routed = route->on && cli_route_apply(&route->cr, e, line, &d);
-        cli_log_begin(&route->log, "chat", line, routed ? &d : NULL, e);
-        if (routed) {
-            char label[512], tag[32];
-            fprintf(stderr, "%s%s\n", cli_route_label(&d, label, sizeof label),
-                    cli_log_tag(&route->log, tag, sizeof tag));
+        struct loco_strategy st;
+        if (!cli_strategy_choose(route->strategy, route->open ? &route->cr : NULL,
+                                 routed ? &d : NULL, &st) ||
+            !chat_can(&st)) {
+            cli_errorf("this message is answered plain");
+            st = (struct loco_strategy){.kind = LOCO_STRATEGY_PLAIN, .k = 1};
         }
-        if (chat_turn(e, o, h, &route->log) != LOCO_OK) {
+        char *msg = cli_strategy_message(&st, line);
+        if (!msg || !history_push(h, "user", msg)) {
+            free(msg);
+            status = cli_fail("out of memory");
+            break;
+        }
+        free(msg);
+        cli_log_begin(&route->log, "chat", line, routed ? &d : NULL, e);
+        char label[512], set[480], tag[32];
+        label[0] = '\0';
+        if (routed)
+            cli_route_label(&d, label, sizeof label);
+        else if (st.kind != LOCO_STRATEGY_PLAIN)
+            snprintf(label, sizeof label, "[%s]",
+                     e->n_set ? cli_engine_set_label(e, set, sizeof set) : "base model");
+        if (label[0])
+            fprintf(stderr, "%s%s\n", cli_strategy_label(&st, label, sizeof label),
+                    cli_log_tag(&route->log, tag, sizeof tag));
+        if (chat_turn(e, o, h, &route->log, &st) != LOCO_OK) {
             /* e.g. a message longer than the context: say so, forget it, go on */
             cli_fail("this turn failed");
             free((char *)h->msgs[--h->n].content);
@@ -226,13 +288,20 @@ int cmd_chat(int argc, char **argv)
     struct cli_engine_opts o;
     cli_engine_defaults(&o);
     bool no_route = false, no_log = false, serve_candidates = false;
-    const char *router = NULL, *registry = NULL;
-    struct cli_option opts[] =
-        CHAT_OPTIONS(&o, &no_route, &router, &no_log, &serve_candidates, &registry);
+    const char *router = NULL, *registry = NULL, *strategy = NULL;
+    struct cli_option opts[] = CHAT_OPTIONS(&o, &no_route, &router, &no_log, &serve_candidates,
+                                            &registry, &strategy);
     struct cli_command c = {"chat", chat_usage, NULL, opts, 0, 0};
     int n_args = cli_opt_parse(&c, argc, argv);
     if (n_args < 0)
         return cli_opt_exit(n_args);
+    struct chat_route route = {0};
+    struct loco_strategy st0;
+    if (strategy) {
+        if (!cli_strategy_choose(strategy, NULL, NULL, &st0) || !chat_can(&st0))
+            return 2;
+        route.strategy = loco_strategy_name(&st0, route.strategy_buf, sizeof route.strategy_buf);
+    }
     struct cli_engine e;
     if (!cli_engine_open(&e, &o))
         return 1;
@@ -246,7 +315,6 @@ int cmd_chat(int argc, char **argv)
                 !no_route && !o.adapters ? "routing per message"
                                          : cli_engine_set_label(&e, label, sizeof label));
     }
-    struct chat_route route = {0};
     enum loco_serve_mode serve = serve_candidates ? LOCO_SERVE_CANDIDATES : LOCO_SERVE_REGISTRY;
     if (!no_route && (route.open = cli_router_open(&route.cr, &e, router, serve, registry)))
         route.on = !o.adapters;

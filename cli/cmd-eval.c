@@ -49,6 +49,7 @@ static const char eval_epilog[] =
 struct progress {
     double t0;
     bool tty;
+    const char *side[2]; /* "base", "adapter"; with --strategy "plain" and its name */
 };
 
 static void on_progress(void *user, const char *bench, const char *phase, int side, size_t done,
@@ -60,7 +61,7 @@ static void on_progress(void *user, const char *bench, const char *phase, int si
     double el = (loco_time_ms() - pr->t0) / 1e3;
     double eta = done ? el * (double)(total - done) / (double)done : 0;
     fprintf(stderr, "%s%s %-7s %-7s %zu/%zu  %.0f s elapsed  ETA %.0f s%s", pr->tty ? "\r" : "",
-            bench, side ? "adapter" : "base", phase, done, total, el, done < total ? eta : 0.0,
+            bench, pr->side[side ? 1 : 0], phase, done, total, el, done < total ? eta : 0.0,
             pr->tty && done < total ? "   " : "\n");
     fflush(stderr);
     if (done == total)
@@ -87,10 +88,13 @@ static void print_extras(const struct loco_eval_bench *b)
                loco_judge_rubric_name(b->rubric), b->n_used, b->n);
 }
 
-static void print_table(const struct loco_eval_bench *b, size_t n, const char *adapter)
+/* side0, side1: the columns' names ("base", the adapter; or with a
+ * strategy "math plain", "math calc"). */
+static void print_table(const struct loco_eval_bench *b, size_t n, const char *side0,
+                        const char *side1)
 {
-    printf("| benchmark | items | metric | base | %s | diff [95%% CI] | p | test | gate |\n",
-           adapter);
+    printf("| benchmark | items | metric | %s | %s | diff [95%% CI] | p | test | gate |\n",
+           side0, side1);
     printf("|---|---:|---|---:|---:|---|---:|---|---|\n");
     for (size_t i = 0; i < n; i++) {
         char items[48]; /* the paired items, and of how many when some were left out */
@@ -106,10 +110,11 @@ static void print_table(const struct loco_eval_bench *b, size_t n, const char *a
     for (size_t i = 0; i < n; i++) {
         double power10 = b[i].binary ? b[i].bin.power[0] : b[i].cont.power[0];
         double power5 = b[i].binary ? b[i].bin.power[1] : b[i].cont.power[1];
-        printf("\n%s: %s. Power for a 10-point gain %.2f, for 5 points %.2f. Generation: base "
-               "%.0f s (%zu cached), adapter %.0f s (%zu cached).\n",
-               b[i].name, b[i].gate_why ? b[i].gate_why : "", power10, power5, b[i].gen_ms[0] / 1e3,
-               b[i].n_cached[0], b[i].gen_ms[1] / 1e3, b[i].n_cached[1]);
+        printf("\n%s: %s. Power for a 10-point gain %.2f, for 5 points %.2f. Generation: %s "
+               "%.0f s (%zu cached), %s %.0f s (%zu cached).\n",
+               b[i].name, b[i].gate_why ? b[i].gate_why : "", power10, power5, side0,
+               b[i].gen_ms[0] / 1e3, b[i].n_cached[0], side1, b[i].gen_ms[1] / 1e3,
+               b[i].n_cached[1]);
         if (b[i].contam_checked)
             printf("Contamination: %zu of %zu items flagged (%zu exact, %zu sharing a 13-gram "
                    "with the training data)%s.\n",
@@ -235,8 +240,9 @@ static bool check_options(const struct loco_eval_params *p, const char *const *b
     const char *why = p->shots && !shots ? "--shots applies to gsm8k only"
                       : p->samples > 1 && !samples
                           ? "--samples applies to mbpp, humaneval and custom code benchmarks"
-                      : temperature_set && p->samples < 2
-                          ? "--temperature needs --samples N (N > 1); answers are greedy"
+                      : temperature_set && p->samples < 2 && p->strategy.kind != LOCO_STRATEGY_SC
+                          ? "--temperature needs --samples N (N > 1) or --strategy sc:K; "
+                            "answers are greedy"
                       : !p->judge.url != !p->judge.model
                           ? "--judge-url and --judge-model go together"
                           : NULL;
@@ -541,6 +547,19 @@ static int plan_run(const char *record_head, const struct loco_eval_params *p,
     return status;
 }
 
+static void print_sides(const struct loco_eval_bench *b, size_t n, const char *adapter,
+                        const struct loco_strategy *st)
+{
+    char plain[160], with[160], name[LOCO_STRATEGY_NAME_MAX];
+    if (st->kind == LOCO_STRATEGY_PLAIN) {
+        print_table(b, n, "base", adapter);
+        return;
+    }
+    snprintf(plain, sizeof plain, "%s plain", adapter);
+    snprintf(with, sizeof with, "%s %s", adapter, loco_strategy_name(st, name, sizeof name));
+    print_table(b, n, plain, with);
+}
+
 int cmd_eval(int argc, char **argv)
 {
     struct cli_engine_opts o;
@@ -557,7 +576,7 @@ int cmd_eval(int argc, char **argv)
     const char *routers[8];
     struct cli_strs router_list = {routers, 0, 8};
     const char *in_domain_flag = NULL, *regate_path = NULL, *rescore_path = NULL;
-    const char *cache_flag = NULL, *rubric = NULL;
+    const char *cache_flag = NULL, *rubric = NULL, *strategy = NULL;
     bool dry_run = false, verbose = false; /* --rescore */
     struct plan_opts po = {false, 0.05, 0.8, NAN};
     double scale = 1.0;
@@ -575,6 +594,13 @@ int cmd_eval(int argc, char **argv)
                      "then each registry domain's primary benchmark that scores\n"
                      "itself: gsm8k, mbpp, summarisation)"),
         CLI_OPT_INT(0, "limit", &limit, "N", 1, 1 << 24, "first N items of each benchmark"),
+        CLI_OPT_STRING(0, "strategy", &strategy, "S",
+                       "compare the adapter answering plain with the adapter\n"
+                       "answering with strategy S (re2, calc, re2+calc, sc:K;\n"
+                       "sc samples at --temperature, default 0.8) on the\n"
+                       "same items, instead of the base model with the adapter;\n"
+                       "the scores are not recorded in the registry\n"
+                       "(docs/strategies.md)"),
         CLI_OPT_INT(0, "shots", &shots, "K", 0, LOCO_EVAL_MAX_SHOTS,
                     "gsm8k: the first K train problems with worked answers as\n"
                     "earlier chat turns (default 0: zero-shot)"),
@@ -731,6 +757,24 @@ int cmd_eval(int argc, char **argv)
                         "re-scores a stored record)\n");
         return 2;
     }
+    if (strategy) {
+        if (loco_strategy_parse(strategy, &p.strategy) != LOCO_OK) {
+            fprintf(stderr, "loco eval: --strategy: %s\n", loco_error_message());
+            return 2;
+        }
+        if (p.strategy.kind == LOCO_STRATEGY_USC) {
+            fprintf(stderr, "loco eval --strategy %s: the evaluation runs plain, re2, calc, "
+                            "re2+calc and sc:K; usc:K answers in loco ask\n", strategy);
+            return 2;
+        }
+        if (swarm || rescore_path || (cli_opt_seen(opts, "record-in") &&
+                                      strcmp(record_in, "none"))) {
+            fprintf(stderr, "loco eval --strategy: no --swarm, --rescore or --record-in "
+                            "user|project (a strategy's scores are not an adapter's)\n");
+            return 2;
+        }
+        record_in = "none";
+    }
     if (rescore_path)
         return eval_rescore(rescore_path, &p, benches, n_bench, dry_run, verbose);
     if (dry_run || verbose) {
@@ -833,7 +877,12 @@ int cmd_eval(int argc, char **argv)
     if (n_bench == 0)
         n_bench = loco_eval_default_benches(reg, domain, benches, MAX_BENCH);
     struct loco_eval_bench results[MAX_BENCH];
-    struct progress pr = {loco_time_ms(), isatty(STDERR_FILENO)};
+    char st_name[LOCO_STRATEGY_NAME_MAX];
+    loco_strategy_name(&p.strategy, st_name, sizeof st_name);
+    bool with_strategy = p.strategy.kind != LOCO_STRATEGY_PLAIN;
+    struct progress pr = {loco_time_ms(),
+                          isatty(STDERR_FILENO),
+                          {with_strategy ? "plain" : "base", with_strategy ? st_name : "adapter"}};
     int status = 0;
     size_t done = 0;
     bool in_domain[MAX_BENCH];
@@ -880,7 +929,7 @@ int cmd_eval(int argc, char **argv)
         if (json && final)
             puts(final);
         else
-            print_table(results, done, loco_adapter_info(a)->name);
+            print_sides(results, done, loco_adapter_info(a)->name, &p.strategy);
         if (note[0])
             fprintf(json ? stderr : stdout, "\n%s", note);
         if (!rec)

@@ -9,7 +9,8 @@
  *   - a custom item's system message is sent and is part of its key;
  *   - llm_judge items judged by the base model in process: every judgment
  *     a rating in range or unparseable, each counted, repeat runs cached;
- *   - the record's head: the model's and an adapter file's sha256s.
+ *   - the record's head: the model's and an adapter file's sha256s;
+ *   - a strategy against plain: both sides the same model, keys apart.
  * Skips when ../shared (or python3, for the code items) is absent.
  */
 #include <setjmp.h>
@@ -167,6 +168,73 @@ static void test_custom_system_message(void **state)
     assert_true(cached_under(f, settings, "Yo?"));
     assert_string_equal(b.items[0].prompt, "Hi?");
     loco_eval_bench_free(&b);
+}
+
+/* --strategy: side 0 is the model answering plain (its answers under the
+ * plain cache key, so an earlier plain run is reused), side 1 the same
+ * model with the strategy, under a key that names it. */
+static void test_strategy_against_plain(void **state)
+{
+    struct fixture *f = *state;
+    if (!f->m)
+        skip();
+    char bench[256];
+    snprintf(bench, sizeof bench, "%s/strat.jsonl", f->dir);
+    write_file(bench, "{\"id\":\"a\",\"evaluation_type\":\"exact_match\",\"prompt\":\"Once\","
+                      "\"reference\":\"x\"}\n"
+                      "{\"id\":\"b\",\"evaluation_type\":\"exact_match\",\"prompt\":\"The cat\","
+                      "\"reference\":\"x\"}\n");
+    struct loco_eval_params p = quick(f);
+    struct loco_eval_bench plain, b;
+    assert_int_equal(loco_eval_bench_run(f->m, NULL, 1, bench, false, &p, NULL, NULL, &plain),
+                     LOCO_OK);
+    assert_int_equal(loco_strategy_parse("re2", &p.strategy), LOCO_OK);
+    assert_int_equal(loco_eval_bench_run(f->m, NULL, 1, bench, false, &p, NULL, NULL, &b), LOCO_OK);
+    assert_int_equal(b.n_cached[0], b.n); /* the plain side came from the first run */
+    assert_int_equal(b.n_cached[1], 0);
+    const char *key = "bench=strat;greedy;max_tokens=6;template=chatml;v1;strategy=re2";
+    bool differs = false;
+    for (size_t i = 0; i < b.n; i++) {
+        assert_string_equal(b.items[i].output[0], plain.items[i].output[0]);
+        assert_true(cached_under(f, key, b.items[i].prompt));
+        assert_string_equal(b.items[i].prompt, plain.items[i].prompt); /* the record's prompt */
+        differs = differs || strcmp(b.items[i].output[1], b.items[i].output[0]) != 0;
+    }
+    assert_true(differs); /* the question read twice leads elsewhere */
+    loco_eval_bench_free(&b);
+    loco_eval_bench_free(&plain);
+    /* sc:3: three sampled answers per item, the vote's winner kept under a
+     * key naming the strategy and its sampling; the same again from the cache */
+    assert_int_equal(loco_strategy_parse("sc:3", &p.strategy), LOCO_OK);
+    assert_int_equal(loco_eval_bench_run(f->m, NULL, 1, bench, false, &p, NULL, NULL, &b), LOCO_OK);
+    assert_int_equal(b.n_cached[0], b.n);
+    assert_int_equal(b.n_cached[1], 0);
+    char sc_key[256];
+    snprintf(sc_key, sizeof sc_key,
+             "bench=strat;greedy;max_tokens=6;template=chatml;v1;strategy=sc:3;temperature=0.8;"
+             "top_p=0.95;seed=%llu",
+             (unsigned long long)eval_derive_seed(p.seed, 2, 0));
+    char *first[2];
+    for (size_t i = 0; i < b.n; i++) {
+        assert_true(cached_under(f, sc_key, b.items[i].prompt));
+        assert_true(b.items[i].output[1][0] != '\0');
+        first[i] = strdup(b.items[i].output[1]);
+    }
+    assert_true(b.n_tokens[1] > b.n_tokens[0]); /* three answers' tokens per item */
+    loco_eval_bench_free(&b);
+    assert_int_equal(loco_eval_bench_run(f->m, NULL, 1, bench, false, &p, NULL, NULL, &b), LOCO_OK);
+    assert_int_equal(b.n_cached[1], b.n);
+    for (size_t i = 0; i < b.n; i++) {
+        assert_string_equal(b.items[i].output[1], first[i]);
+        free(first[i]);
+    }
+    loco_eval_bench_free(&b);
+    /* strategies the evaluation cannot run are refused */
+    p.strategy = (struct loco_strategy){.kind = LOCO_STRATEGY_USC, .k = 5};
+    assert_int_equal(loco_eval_params_check(&p), LOCO_ERR_UNSUPPORTED);
+    p.strategy = (struct loco_strategy){.kind = LOCO_STRATEGY_SC, .k = 5};
+    p.samples = 2;
+    assert_int_equal(loco_eval_params_check(&p), LOCO_ERR_RANGE);
 }
 
 static void count_progress(void *user, const char *bench, const char *phase, int side, size_t done,
@@ -384,6 +452,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gsm8k_cache_keys_unchanged),
         cmocka_unit_test(test_custom_system_message),
+        cmocka_unit_test(test_strategy_against_plain),
         cmocka_unit_test(test_sampled_code_pass_at_k),
         cmocka_unit_test(test_llm_judge_local),
         cmocka_unit_test(test_record_info),

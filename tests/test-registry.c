@@ -91,7 +91,7 @@ static const char head_yaml[] = "schema_version: 2\n"
                                 "  architecture: llama\n"
                                 "  academic_year: \"2026\"\n"
                                 "domains:\n"
-                                "  math: {primary_benchmark: gsm8k, benchmarks: [gsm8k]}\n"
+                                "  math: {primary_benchmark: gsm8k, benchmarks: [gsm8k], strategy: calc}\n"
                                 "  code: {primary_benchmark: humaneval, benchmarks: [humaneval, mbpp]}\n"
                                 "adapters:\n";
 
@@ -198,6 +198,8 @@ static void test_load_and_lookup(void **state)
     assert_non_null(d);
     assert_string_equal(d->primary_benchmark, "humaneval");
     assert_int_equal(d->benchmarks.n, 2);
+    assert_string_equal(d->strategy, ""); /* absent: plain */
+    assert_string_equal(loco_registry_find_domain(r, "math")->strategy, "calc");
     assert_ptr_equal(loco_registry_domain_at(r, 1), d);
     assert_null(loco_registry_domain_at(r, 2));
     assert_int_equal(loco_registry_n_adapters(r), 3);
@@ -247,6 +249,29 @@ static bool has_problem(const struct loco_registry *r, int line, const char *fie
                 p->message);
     }
     return false;
+}
+
+/* A domain's default strategy must be one loco_strategy_parse knows. */
+static void test_domain_strategy(void **state)
+{
+    struct fx *f = *state;
+    char a[2048], all[8192];
+    adapter_yaml(a, sizeof a, "m1", "math", "active", NULL);
+    snprintf(all, sizeof all,
+             "schema_version: 2\nbase_model:\n  name: Tiny\n  file: tiny.gguf\n"
+             "  sha256: " BASE_SHA "\n  architecture: llama\n  academic_year: \"2026\"\n"
+             "domains:\n  math: {primary_benchmark: gsm8k, strategy: nosuch}\n"
+             "  code: {primary_benchmark: mbpp, strategy: re2+calc}\nadapters:\n%s",
+             a);
+    put_file(f->project, all);
+    assert_null(loco_registry_load_file(f->project, false));
+    assert_non_null(strstr(loco_error_message(), "nosuch"));
+    struct loco_registry *r = loco_registry_load_file(f->project, true);
+    assert_non_null(r);
+    assert_true(has_problem(r, 9, "domains.math.strategy", "nosuch", "unknown strategy"));
+    assert_int_equal(loco_registry_n_problems(r), 1);
+    assert_string_equal(loco_registry_find_domain(r, "code")->strategy, "re2+calc");
+    loco_registry_free(r);
 }
 
 static void test_schema_problems(void **state)
@@ -1223,6 +1248,7 @@ int main(void)
         cmocka_unit_test(test_status_names),
         cmocka_unit_test_setup_teardown(test_load_and_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_problems, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_domain_strategy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_yaml_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_files, setup, teardown),

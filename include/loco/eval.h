@@ -42,6 +42,7 @@
 #include "loco/lora.h"
 #include "loco/model.h"
 #include "loco/stats.h"
+#include "loco/strategy.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -75,6 +76,12 @@ struct loco_eval_params {
     const struct loco_contam_index *contam;
     double contam_threshold;
     bool decontaminate;
+    /* a strategy other than plain (loco/strategy.h; re2, calc, re2+calc)
+     * turns the run into plain against the strategy on the same items: side
+     * 0 is the adapter (the base model when a is NULL) answering plain, side
+     * 1 the same model answering with the strategy; the paired tests and
+     * gates then judge the strategy's gain (docs/strategies.md) */
+    struct loco_strategy strategy;
 };
 
 struct loco_eval_params loco_eval_default_params(void);

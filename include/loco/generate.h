@@ -33,6 +33,12 @@ enum loco_stop_reason {
 struct loco_generate_params {
     int32_t max_tokens;
     struct loco_sampler_params sampling;
+    /* Calculator-annotated decoding (strategy "calc", loco/strategy.h): when
+     * the answer opens a GSM8K annotation "<<48/2=", the engine writes the
+     * result "24>>" itself, as forced tokens (log-probability 0, streamed
+     * to the callback and counted like generated ones), and the model goes
+     * on. An expression the calculator refuses forces nothing. */
+    bool calc;
 };
 
 struct loco_generate_params loco_generate_default_params(void);

@@ -168,6 +168,14 @@ int32_t loco_context_seq_len(const struct loco_context *c, int32_t s);
 const int32_t *loco_context_seq_tokens(const struct loco_context *c, int32_t s);
 /* Keep only positions [0, n) of sequence s (n <= current length). */
 int loco_context_seq_truncate(struct loco_context *c, int32_t s, int32_t n);
+/* Fork sequence src into dst: dst's cache becomes positions [0, n) of src's
+ * (keys, values and the token at each position; n <= src's length) and dst
+ * takes src's adapter set (loco_context_set_adapters), under which those
+ * keys and values were computed. dst's old cache is dropped; src is
+ * unchanged. A prompt prefilled once can then be continued by several
+ * sequences (self-consistency). LOCO_ERR_INVALID for a sequence out of
+ * range or n beyond src's length. */
+int loco_context_seq_copy(struct loco_context *c, int32_t src, int32_t dst, int32_t n);
 
 #ifdef __cplusplus
 }

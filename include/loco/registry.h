@@ -116,6 +116,8 @@ struct loco_registry_domain {
     const char *description;            /* "" when absent */
     const char *primary_benchmark;      /* what promote --best and list rank by */
     struct loco_registry_strs benchmarks; /* all benchmarks of the domain (primary included) */
+    const char *strategy;               /* the default strategy (loco/strategy.h) of
+                                           questions routed here; "" when absent: plain */
 };
 
 struct loco_registry_provenance {

@@ -162,6 +162,57 @@ static int generate_local(const struct loco_model *m, const struct loco_eval_par
     return rc;
 }
 
+/* sc:K: each request's K answers from one shared prefill, one request after
+ * another on a context of K sequences; the vote's winner is the answer. */
+static int generate_sc(const struct loco_model *m, const struct loco_eval_params *p,
+                       struct batch_run *b, const size_t *miss, size_t n_miss)
+{
+    const struct loco_tokenizer *tok = loco_model_tokenizer(m);
+    struct loco_eval_params one = *p;
+    one.slots = b->how->sc_k;
+    int rc = LOCO_OK;
+    struct loco_context *ctx = context_for(m, &one, b->how, &rc);
+    int32_t k = b->how->sc_k;
+    struct loco_generate_result *res = calloc((size_t)k, sizeof *res);
+    const char **answers = calloc((size_t)k, sizeof *answers);
+    if (!rc && (!res || !answers))
+        rc = loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    for (size_t j = 0; !rc && j < n_miss; j++) {
+        struct gen_req *q = &b->reqs[miss[j]];
+        int32_t *toks = NULL, winner = 0, n_tokens = 0;
+        size_t nt = 0;
+        double share = 0, t0 = loco_time_ms();
+        rc = request_tokens(m, p->chat_template, q, NULL, 0, &toks, &nt);
+        int st = rc ? rc : loco_generate_sc(ctx, tok, toks, nt, k, &b->how->gp, res);
+        free(toks);
+        if (!rc && st != LOCO_OK && st != LOCO_ERR_RANGE)
+            rc = st; /* a decode failed: the batch stops */
+        if (!rc && st != LOCO_OK) { /* a prompt longer than the context: no answer */
+            q->status = st;
+            q->output = strdup("");
+            eval_phase_step(b->ph, 1);
+            continue;
+        }
+        for (int32_t i = 0; !rc && i < k; i++) {
+            answers[i] = res[i].text;
+            n_tokens += res[i].n_generated;
+        }
+        if (!rc)
+            rc = loco_vote(b->how->vote_domain, answers, k, &winner, &share);
+        double ms = loco_time_ms() - t0;
+        b->tot->ms += ms;
+        if (!rc)
+            keep_output(b, miss[j], res[winner].text, n_tokens, ms);
+        for (int32_t i = 0; i < k; i++)
+            loco_generate_result_free(&res[i]);
+        eval_phase_step(b->ph, 1);
+    }
+    loco_context_free(ctx);
+    free(res);
+    free(answers);
+    return rc;
+}
+
 /* Ask the judge endpoint for requests miss[n_miss], one after another. */
 static int generate_remote(struct batch_run *b, const size_t *miss, size_t n_miss)
 {
@@ -212,8 +263,9 @@ int eval_run_batch(const struct loco_model *m, const struct loco_eval_params *p,
         eval_phase_step(ph, hits);
     struct batch_run b = {how, reqs, keys, miss, cache, ph, tot};
     if (!rc && n_miss)
-        rc = how->remote ? generate_remote(&b, miss, n_miss)
-                         : generate_local(m, p, &b, miss, n_miss);
+        rc = how->remote    ? generate_remote(&b, miss, n_miss)
+             : how->sc_k > 1 ? generate_sc(m, p, &b, miss, n_miss)
+                             : generate_local(m, p, &b, miss, n_miss);
     for (size_t i = 0; !rc && i < n; i++)
         if (!reqs[i].output)
             rc = loco_error_set(LOCO_ERR_NOMEM, "out of memory");

@@ -35,6 +35,11 @@ struct gen_how {
     struct loco_generate_params gp;
     const char *prefill;                    /* appended after the assistant header, or NULL */
     const struct loco_judge_params *remote; /* not NULL: ask this endpoint, not the model */
+    /* self-consistency (strategy sc:K): sc_k > 1 answers each request with
+     * sc_k sampled answers (loco_generate_sc, one prompt prefill shared) and
+     * keeps the one loco_vote(vote_domain, ...) picks; n_tokens counts all */
+    int32_t sc_k;
+    const char *vote_domain;
 };
 
 /* Progress of one phase ("answers", "scoring", "judging") of one side. */

@@ -141,7 +141,8 @@ struct loco_eval_params loco_eval_default_params(void)
                                      .temperature = 0.8f,
                                      .top_p = 0.95f,
                                      .seed = 1,
-                                     .judge = loco_judge_default_params()};
+                                     .judge = loco_judge_default_params(),
+                                     .strategy = {.kind = LOCO_STRATEGY_PLAIN, .k = 1}};
 }
 
 int loco_eval_params_check(const struct loco_eval_params *p)
@@ -159,6 +160,14 @@ int loco_eval_params_check(const struct loco_eval_params *p)
     if (p->shots > LOCO_EVAL_MAX_SHOTS)
         return loco_error_set(LOCO_ERR_RANGE, "evaluation: shots is %u, at most %d", p->shots,
                               LOCO_EVAL_MAX_SHOTS);
+    if (p->strategy.kind == LOCO_STRATEGY_USC)
+        return loco_error_set(LOCO_ERR_UNSUPPORTED, "evaluation: the strategy can be plain, re2, "
+                              "calc, re2+calc or sc:K (usc:K answers in loco ask only)");
+    if (p->strategy.kind == LOCO_STRATEGY_SC &&
+        (p->strategy.k < 2 || p->strategy.k > LOCO_EVAL_MAX_SLOTS || p->samples > 1))
+        return loco_error_set(LOCO_ERR_RANGE, "evaluation: sc:%d needs K from 2 to %d and one "
+                              "sample per item (no --samples)",
+                              p->strategy.k, LOCO_EVAL_MAX_SLOTS);
     if (!(p->stats.alpha > 0 && p->stats.alpha <= 0.5))
         return loco_error_set(LOCO_ERR_RANGE, "evaluation: alpha is %g, expected (0, 0.5]",
                               p->stats.alpha);

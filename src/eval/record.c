@@ -40,6 +40,12 @@ static void add_settings(cJSON *r, const struct loco_eval_params *p)
                             p->samples > 1 ? "greedy; sampled for code benchmarks" : "greedy");
     cJSON_AddNumberToObject(s, "shots", p->shots);
     cJSON_AddNumberToObject(s, "samples", p->samples);
+    char name[LOCO_STRATEGY_NAME_MAX];
+    cJSON_AddStringToObject(s, "strategy", loco_strategy_name(&p->strategy, name, sizeof name));
+    cJSON_AddStringToObject(s, "compares", p->strategy.kind == LOCO_STRATEGY_PLAIN
+                                               ? "base model (base) vs adapter (adapter)"
+                                               : "plain (base) vs strategy (adapter), both "
+                                                 "answered by the adapter");
     if (p->samples > 1) {
         cJSON_AddNumberToObject(s, "temperature", p->temperature);
         cJSON_AddNumberToObject(s, "top_p", p->top_p);

@@ -35,11 +35,23 @@ const char *eval_template_name(const struct loco_eval_params *p)
     return p->chat_template ? p->chat_template : "model";
 }
 
-/* Decoding of answer sample s: greedy, or sampled with a seed of its own. */
-static struct loco_generate_params answer_decoding(const struct run *r, uint32_t s)
+/* Decoding of answer sample s: greedy, or sampled with a seed of its own;
+ * with the calculator when the side's strategy asks. */
+static struct loco_generate_params answer_decoding(const struct run *r, uint32_t s,
+                                                   const struct loco_strategy *st)
 {
     struct loco_generate_params gp = loco_generate_default_params();
     gp.max_tokens = r->max_tokens;
+    gp.calc = loco_strategy_calculates(st);
+    if (st->kind == LOCO_STRATEGY_SC) { /* K sampled answers (seeds seed + i), one vote */
+        gp.sampling.temperature = r->p->temperature;
+        gp.sampling.top_k = 0;
+        gp.sampling.top_p = r->p->top_p;
+        gp.sampling.min_p = 0.0f;
+        gp.sampling.repeat_penalty = 1.0f;
+        gp.sampling.seed = eval_derive_seed(r->p->seed, 2, 0);
+        return gp;
+    }
     gp.sampling.temperature = 0.0f;
     if (r->samples > 1) {
         gp.sampling.temperature = r->p->temperature;
@@ -52,9 +64,8 @@ static struct loco_generate_params answer_decoding(const struct run *r, uint32_t
     return gp;
 }
 
-/* The cache key's settings for answer sample s. The default (greedy,
- * zero-shot) text is the one every earlier cache entry was stored under. */
-static char *answer_settings(const struct run *r, uint32_t s, uint64_t seed)
+/* The settings of a plain answer. */
+static char *plain_settings(const struct run *r, uint32_t s, uint64_t seed)
 {
     const char *name = r->out->name, *tmpl = eval_template_name(r->p);
     if (r->samples > 1)
@@ -69,9 +80,31 @@ static char *answer_settings(const struct run *r, uint32_t s, uint64_t seed)
                            tmpl);
 }
 
+/* The cache key's settings for answer sample s. The default (greedy,
+ * zero-shot, plain) text is the one every earlier cache entry was stored
+ * under; a strategy adds ";strategy=NAME". */
+static char *answer_settings(const struct run *r, uint32_t s, uint64_t seed,
+                             const struct loco_strategy *st)
+{
+    char *plain = plain_settings(r, s, seed);
+    if (!plain || st->kind == LOCO_STRATEGY_PLAIN)
+        return plain;
+    char name[LOCO_STRATEGY_NAME_MAX];
+    loco_strategy_name(st, name, sizeof name);
+    char *with = st->kind == LOCO_STRATEGY_SC
+                     ? loco_str_printf("%s;strategy=%s;temperature=%.6g;top_p=%.6g;seed=%llu",
+                                       plain, name, (double)r->p->temperature,
+                                       (double)r->p->top_p, (unsigned long long)seed)
+                     : loco_str_printf("%s;strategy=%s", plain, name);
+    free(plain);
+    return with;
+}
+
 /* Each item's conversation: its system message (custom items), the shots
- * (gsm8k), then its question. */
-static int answer_requests(const struct run *r, struct gen_req *reqs)
+ * (gsm8k), then its question (re-read under re2: its text malloc'd into
+ * asked[i], which the caller frees; else NULL). */
+static int answer_requests(const struct run *r, struct gen_req *reqs,
+                           const struct loco_strategy *st, char **asked)
 {
     for (size_t i = 0; i < r->n; i++) {
         const struct item *it = &r->items[i];
@@ -83,7 +116,10 @@ static int answer_requests(const struct run *r, struct gen_req *reqs)
             reqs[i].msgs[nm++] = (struct loco_chat_msg){.role = "system", .content = it->system};
         for (size_t k = 0; k < 2 * r->n_shots; k++)
             reqs[i].msgs[nm++] = r->shots[k];
-        reqs[i].msgs[nm++] = (struct loco_chat_msg){.role = "user", .content = it->prompt};
+        const char *q = it->prompt;
+        if (loco_strategy_rereads(st) && !(q = asked[i] = loco_strategy_re2_prompt(it->prompt)))
+            return LOCO_ERR_NOMEM;
+        reqs[i].msgs[nm++] = (struct loco_chat_msg){.role = "user", .content = q};
         reqs[i].n_msgs = nm;
         reqs[i].key_text = it->key_text ? it->key_text : it->prompt;
     }
@@ -109,12 +145,20 @@ static void keep_answer(struct run *r, int side, uint32_t s, size_t i, struct ge
     q->output = NULL;
 }
 
+/* What loco_vote compares in an answer to a benchmark of this kind. */
+static const char *vote_domain(enum kind kind)
+{
+    return kind == K_GSM8K || kind == K_NUMERIC ? "math" : kind == K_ARC ? "choice" : NULL;
+}
+
 static int answer_side(struct run *r, const struct loco_adapter *a, float scale,
-                       const char *adapter_desc, int side)
+                       const char *adapter_desc, int side, const struct loco_strategy *st)
 {
     struct loco_eval_bench *out = r->out;
     struct gen_req *reqs = calloc(r->n ? r->n : 1, sizeof *reqs);
-    int rc = reqs ? answer_requests(r, reqs) : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    char **asked = calloc(r->n ? r->n : 1, sizeof *asked);
+    int rc = reqs && asked ? answer_requests(r, reqs, st, asked)
+                           : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
     struct phase ph = {r->progress, r->user, out->name, "answers", side, 0, r->n * r->samples};
     struct gen_totals tot = {0};
     for (uint32_t s = 0; !rc && s < r->samples; s++) {
@@ -122,8 +166,10 @@ static int answer_side(struct run *r, const struct loco_adapter *a, float scale,
                               .adapter_desc = adapter_desc,
                               .adapter = a,
                               .scale = scale,
-                              .gp = answer_decoding(r, s)};
-        char *settings = answer_settings(r, s, how.gp.sampling.seed);
+                              .gp = answer_decoding(r, s, st),
+                              .sc_k = st->kind == LOCO_STRATEGY_SC ? st->k : 0,
+                              .vote_domain = vote_domain(r->kind)};
+        char *settings = answer_settings(r, s, how.gp.sampling.seed, st);
         how.settings = settings;
         rc = settings ? eval_run_batch(r->m, r->p, r->cache, &how, reqs, r->n, &ph, &tot)
                       : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
@@ -139,6 +185,9 @@ static int answer_side(struct run *r, const struct loco_adapter *a, float scale,
     out->n_cached[side] = tot.cached;
     out->n_tokens[side] = tot.tokens;
     eval_reqs_free(reqs, r->n);
+    for (size_t i = 0; asked && i < r->n; i++)
+        free(asked[i]);
+    free(asked);
     return rc;
 }
 
@@ -280,12 +329,17 @@ static int run_sides(struct run *r, const struct loco_adapter *a, float scale)
         rc = loco_models_sha256_file(loco_adapter_info(a)->path, asha);
         snprintf(adapter_desc, sizeof adapter_desc, "%s:%.6g", asha, (double)scale);
     }
+    /* plain against a strategy: both sides are the adapter (or the base) */
+    const struct loco_strategy plain = {.kind = LOCO_STRATEGY_PLAIN, .k = 1};
+    bool vs_plain = r->p->strategy.kind != LOCO_STRATEGY_PLAIN;
     for (int side = 0; side < 2 && !rc; side++) {
-        if (side == 1 && !a) {
+        if (side == 1 && !a && !vs_plain) {
             rc = copy_side(r->out);
             break;
         }
-        rc = answer_side(r, side ? a : NULL, scale, side ? adapter_desc : "", side);
+        bool adapted = side == 1 || vs_plain;
+        rc = answer_side(r, adapted ? a : NULL, scale, adapted ? adapter_desc : "", side,
+                         side == 1 ? &r->p->strategy : &plain);
         if (!rc)
             rc = score_side(r, side);
         if (!rc && r->kind == K_JUDGE)

@@ -338,8 +338,17 @@ static void decide(cJSON *rec, const cJSON *runs, int k, const cJSON *plan, char
     }
 }
 
+/* The strategy a record compares with plain ("plain": an adapter record). */
+static const char *record_strategy(const cJSON *rec)
+{
+    const char *s = loco_json_string(cJSON_GetObjectItemCaseSensitive(rec, "settings"), "strategy");
+    return s ? s : "plain";
+}
+
 static bool same_series(const cJSON *a, const cJSON *b)
 {
+    if (strcmp(record_strategy(a), record_strategy(b)))
+        return false; /* plain-vs-strategy runs are another series than adapter runs */
     const char *a0 = loco_json_string(cJSON_GetObjectItemCaseSensitive(a, "adapter"), "sha256");
     const char *a1 = loco_json_string(cJSON_GetObjectItemCaseSensitive(b, "adapter"), "sha256");
     const char *m0 = loco_json_string(cJSON_GetObjectItemCaseSensitive(a, "model"), "sha256");

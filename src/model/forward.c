@@ -171,6 +171,36 @@ int loco_context_seq_truncate(struct loco_context *c, int32_t s, int32_t n)
     return LOCO_OK;
 }
 
+static size_t cache_index(const struct loco_context *c, int32_t seq, int il, int32_t pos);
+
+/* Fork: dst's cache becomes src's positions [0, n), and dst takes src's
+ * adapter set, since the copied keys and values were computed under it. */
+int loco_context_seq_copy(struct loco_context *c, int32_t src, int32_t dst, int32_t n)
+{
+    if (src < 0 || src >= c->p.n_seq || dst < 0 || dst >= c->p.n_seq || n < 0 ||
+        n > c->seq_len[src])
+        return loco_error_set(LOCO_ERR_INVALID, "cannot copy %d positions of sequence %d to "
+                              "sequence %d (%d sequences; the source holds %d positions)", n,
+                              src, dst, c->p.n_seq, src >= 0 && src < c->p.n_seq ?
+                              c->seq_len[src] : 0);
+    if (src == dst)
+        return loco_context_seq_truncate(c, src, n);
+    size_t row = (size_t)c->m->hp.n_head_kv * (size_t)c->m->hp.head_dim; /* Hkv*D */
+    for (int il = 0; il < c->m->hp.n_layer; il++) {
+        size_t from = cache_index(c, src, il, 0), to = cache_index(c, dst, il, 0);
+        memcpy(c->k_cache + to, c->k_cache + from, (size_t)n * row * sizeof(float));
+        memcpy(c->v_cache + to, c->v_cache + from, (size_t)n * row * sizeof(float));
+    }
+    memcpy(c->seq_tokens + (size_t)dst * (size_t)c->p.n_ctx,
+           c->seq_tokens + (size_t)src * (size_t)c->p.n_ctx, (size_t)n * sizeof *c->seq_tokens);
+    const struct seq_adapters *set_src = &c->lora.sets[src];
+    struct seq_adapters *set_dst = &c->lora.sets[dst];
+    c->lora.n_active += (set_src->n > 0) - (set_dst->n > 0);
+    *set_dst = *set_src;
+    c->seq_len[dst] = n;
+    return LOCO_OK;
+}
+
 const float *loco_context_logits(const struct loco_context *c, int32_t k)
 {
     if (k < 0 || k >= c->n_logits)

@@ -3,9 +3,12 @@
  */
 #include "generate_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "loco/strategy.h"
 
 struct loco_generate_params loco_generate_default_params(void)
 {
@@ -31,10 +34,8 @@ void loco_generate_result_free(struct loco_generate_result *res)
     memset(res, 0, sizeof *res);
 }
 
-/* Keep the longest cached prefix of the prompt; at least one prompt token
- * must be decoded again so that its logits exist. */
-static int32_t reuse_prefix(struct loco_context *ctx, int32_t seq, const int32_t *prompt,
-                            size_t n_prompt)
+int32_t loco_gen_reuse_prefix(struct loco_context *ctx, int32_t seq, const int32_t *prompt,
+                              size_t n_prompt)
 {
     const int32_t *cached = loco_context_seq_tokens(ctx, seq);
     int32_t n_cached = loco_context_seq_len(ctx, seq), keep = 0;
@@ -44,17 +45,19 @@ static int32_t reuse_prefix(struct loco_context *ctx, int32_t seq, const int32_t
     return keep;
 }
 
-int loco_gen_prefill(struct loco_context *ctx, int32_t seq, const int32_t *tokens, int32_t from,
-                     int32_t n)
+/* Decode tokens[0, n) of sequence seq at positions pos0.., in n_batch
+ * chunks; the context holds logits for the last. */
+static int decode_run(struct loco_context *ctx, int32_t seq, const int32_t *tokens, int32_t n,
+                      int32_t pos0)
 {
     int32_t n_batch = loco_context_params(ctx).n_batch;
     int32_t *pos = malloc((size_t)n_batch * sizeof *pos);
     int32_t *seqs = malloc((size_t)n_batch * sizeof *seqs);
     int rc = pos && seqs ? LOCO_OK : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
-    for (int32_t at = from; rc == LOCO_OK && at < n; at += n_batch) {
+    for (int32_t at = 0; rc == LOCO_OK && at < n; at += n_batch) {
         int32_t len = n - at < n_batch ? n - at : n_batch;
         for (int32_t i = 0; i < len; i++) {
-            pos[i] = at + i;
+            pos[i] = pos0 + at + i;
             seqs[i] = seq;
         }
         struct loco_batch b = {.n = len, .tokens = tokens + at, .pos = pos, .seq = seqs};
@@ -63,6 +66,90 @@ int loco_gen_prefill(struct loco_context *ctx, int32_t seq, const int32_t *token
     free(pos);
     free(seqs);
     return rc;
+}
+
+int loco_gen_prefill(struct loco_context *ctx, int32_t seq, const int32_t *tokens, int32_t from,
+                     int32_t n)
+{
+    return decode_run(ctx, seq, tokens + from, n - from, from);
+}
+
+int loco_gen_feed(struct loco_context *ctx, int32_t seq, const int32_t *tokens, int32_t n)
+{
+    return decode_run(ctx, seq, tokens, n, loco_context_seq_len(ctx, seq));
+}
+
+/* Whether ids[0, n) spell exactly text. */
+static bool spells(const struct loco_tokenizer *tok, const int32_t *ids, size_t n,
+                   const char *text)
+{
+    char piece[64];
+    size_t at = 0, len = strlen(text);
+    for (size_t i = 0; i < n; i++) {
+        int got = loco_tokenizer_piece(tok, ids[i], false, piece, sizeof piece);
+        if (got <= 0 || (size_t)got > sizeof piece || at + (size_t)got > len ||
+            memcmp(text + at, piece, (size_t)got))
+            return false;
+        at += (size_t)got;
+    }
+    return at == len;
+}
+
+/* The tokens of a calculator result such as "24>>": the tokenizer's own
+ * when they spell it exactly (an SPM vocabulary would add a leading space),
+ * else the longest vocabulary pieces from left to right (byte tokens for
+ * bytes without one). The result text is ASCII digits, '-', '.' and '>'. */
+static int spell_result(const struct loco_tokenizer *tok, const char *text, int32_t **ids,
+                        size_t *n)
+{
+    size_t len = strlen(text);
+    if (loco_tokenizer_encode(tok, text, len, false, false, ids, n) == LOCO_OK &&
+        spells(tok, *ids, *n, text))
+        return LOCO_OK;
+    free(*ids);
+    *n = 0;
+    *ids = malloc(len * sizeof **ids);
+    if (!*ids)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    for (size_t at = 0; at < len;) {
+        int32_t id = -1;
+        size_t take = len - at < 16 ? len - at : 16;
+        char piece[20];
+        for (; take > 0 && id < 0; take--) {
+            snprintf(piece, sizeof piece, "%.*s", (int)take, text + at);
+            id = loco_tokenizer_find(tok, piece);
+        }
+        if (id < 0) { /* take is 0: a byte token */
+            snprintf(piece, sizeof piece, "<0x%02X>", (unsigned char)text[at]);
+            id = loco_tokenizer_find(tok, piece);
+            take = 0;
+        }
+        if (id < 0)
+            return loco_error_set(LOCO_ERR_NOT_FOUND, "calc: no token spells '%c'", text[at]);
+        (*ids)[(*n)++] = id;
+        at += take + 1;
+    }
+    return LOCO_OK;
+}
+
+int loco_gen_calc_due(const struct loco_tokenizer *tok, const struct output *o, int32_t room,
+                      int32_t **forced, int32_t *n)
+{
+    *forced = NULL;
+    *n = 0;
+    char text[64];
+    if (room <= 0 || !loco_calc_injection(o->text.p, o->text.len, text, sizeof text))
+        return LOCO_OK;
+    size_t n_ids = 0;
+    int rc = spell_result(tok, text, forced, &n_ids);
+    if (rc != LOCO_OK || n_ids == 0 || n_ids > (size_t)room) {
+        free(*forced); /* unspellable or no room: nothing forced, the model goes on */
+        *forced = NULL;
+        loco_error_clear();
+        return LOCO_OK;
+    }
+    *n = (int32_t)n_ids;
+    return LOCO_OK;
 }
 
 int loco_gen_output_push(struct output *o, int32_t tok, float lp, const char *piece, size_t len)
@@ -120,6 +207,55 @@ int loco_gen_piece_of(const struct loco_tokenizer *tok, int32_t id, char *buf, s
     return LOCO_OK;
 }
 
+int loco_gen_calc_force(const struct loco_tokenizer *tok, struct loco_sampler *smp,
+                        struct output *o, int32_t room, int32_t id, loco_token_fn on_token,
+                        void *user, bool *stopped, int32_t **run, int32_t *n_run, int32_t *last)
+{
+    int32_t *forced = NULL, n = 0;
+    *run = NULL;
+    *n_run = 0;
+    int rc = loco_gen_calc_due(tok, o, room, &forced, &n);
+    char piece[256];
+    for (int32_t f = 0; rc == LOCO_OK && f < n && !*stopped; f++) {
+        size_t len = 0;
+        loco_sampler_accept(smp, forced[f]);
+        rc = loco_gen_piece_of(tok, forced[f], piece, sizeof piece, &len);
+        if (rc == LOCO_OK)
+            rc = loco_gen_output_push(o, forced[f], 0.0f, piece, len);
+        if (rc == LOCO_OK && on_token && !on_token(user, forced[f], piece, len, 0.0f))
+            *stopped = true;
+    }
+    if (rc != LOCO_OK || n == 0 || *stopped) {
+        free(forced);
+        return rc;
+    }
+    *last = forced[n - 1]; /* the run: id, forced[0 .. n-2] */
+    memmove(forced + 1, forced, (size_t)(n - 1) * sizeof *forced);
+    forced[0] = id;
+    *run = forced;
+    *n_run = n;
+    return LOCO_OK;
+}
+
+/* calc in loco_generate: the forced run is decoded now, the last forced
+ * token becomes *id for the usual one-token step, *i counts them. */
+static int force_calc(struct loco_context *ctx, int32_t seq, const struct loco_tokenizer *tok,
+                      struct loco_sampler *smp, int32_t room, loco_token_fn on_token, void *user,
+                      struct output *out, int32_t *id, int32_t *i, bool *stopped)
+{
+    int32_t ctx_room = loco_context_params(ctx).n_ctx - loco_context_seq_len(ctx, seq) - 1;
+    int32_t *run = NULL, n = 0, last = 0;
+    int rc = loco_gen_calc_force(tok, smp, out, room < ctx_room ? room : ctx_room, *id, on_token,
+                                 user, stopped, &run, &n, &last);
+    if (rc == LOCO_OK && n > 0) {
+        rc = loco_gen_feed(ctx, seq, run, n);
+        *id = last;
+        *i += n;
+    }
+    free(run);
+    return rc;
+}
+
 static int decode_loop(struct loco_context *ctx, int32_t seq, const struct loco_tokenizer *tok,
                        struct loco_sampler *smp, const struct loco_generate_params *p,
                        loco_token_fn on_token, void *user, struct output *out,
@@ -145,6 +281,15 @@ static int decode_loop(struct loco_context *ctx, int32_t seq, const struct loco_
         if (on_token && !on_token(user, id, piece, len, lp)) {
             *stop = LOCO_STOP_CALLBACK;
             return LOCO_OK;
+        }
+        if (p->calc) {
+            bool stopped = false;
+            rc = force_calc(ctx, seq, tok, smp, p->max_tokens - i - 1, on_token, user, out, &id,
+                            &i, &stopped);
+            if (rc || stopped) {
+                *stop = LOCO_STOP_CALLBACK;
+                return rc;
+            }
         }
         if (i + 1 == p->max_tokens)
             return LOCO_OK;
@@ -178,7 +323,7 @@ int loco_generate(struct loco_context *ctx, int32_t seq, const struct loco_token
         loco_sampler_accept(smp, prompt[i]);
     res->n_prompt = (int32_t)n_prompt;
     double t0 = loco_time_ms();
-    res->n_cached = reuse_prefix(ctx, seq, prompt, n_prompt);
+    res->n_cached = loco_gen_reuse_prefix(ctx, seq, prompt, n_prompt);
     int rc = loco_gen_prefill(ctx, seq, prompt, res->n_cached, (int32_t)n_prompt);
     double t1 = loco_time_ms();
     struct output out = {0};

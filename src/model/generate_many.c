@@ -20,6 +20,8 @@ struct slot {
     struct loco_sampler *smp;
     struct output out;
     int32_t next;   /* token to feed at the next step */
+    int32_t *run;   /* calc: tokens to feed before `next`, alone (malloc'd) */
+    int32_t n_run;
     int32_t n_gen;  /* tokens sampled so far */
     double t0, t1;  /* start, end of prefill */
 };
@@ -30,6 +32,35 @@ static void slot_reset(struct slot *s)
     s->smp = NULL;
     s->busy = false;
     s->n_gen = 0;
+    free(s->run);
+    s->run = NULL;
+    s->n_run = 0;
+}
+
+/* calc: the answer may have opened "<<EXPR=" with token id (not yet fed).
+ * The forced run waits in s->run for feed_run (a decode of its own, as
+ * loco_generate does); the last forced token becomes s->next. */
+static int force_calc(struct loco_context *ctx, const struct loco_tokenizer *tok,
+                      const struct loco_generate_params *p, struct slot *s, int32_t seq,
+                      int32_t id)
+{
+    int32_t room = p->max_tokens - s->n_gen - 1; /* id is not counted yet */
+    int32_t ctx_room = loco_context_params(ctx).n_ctx - loco_context_seq_len(ctx, seq) - 1;
+    bool stopped = false;
+    int rc = loco_gen_calc_force(tok, s->smp, &s->out, room < ctx_room ? room : ctx_room, id,
+                                 NULL, NULL, &stopped, &s->run, &s->n_run, &s->next);
+    s->n_gen += s->n_run;
+    return rc;
+}
+
+/* calc: feed a slot's pending run before the shared step. */
+static int feed_run(struct loco_context *ctx, struct slot *s, int32_t seq)
+{
+    int rc = loco_gen_feed(ctx, seq, s->run, s->n_run);
+    free(s->run);
+    s->run = NULL;
+    s->n_run = 0;
+    return rc;
 }
 
 static void finish(struct slot *s, struct loco_gen_job *job, enum loco_stop_reason stop, int rc)
@@ -69,6 +100,11 @@ static bool sample_step(struct loco_context *ctx, const struct loco_tokenizer *t
         finish(s, job, LOCO_STOP_MAX_TOKENS, rc);
         return true;
     }
+    s->next = id;
+    if (p->calc && (rc = force_calc(ctx, tok, p, s, seq, id))) {
+        finish(s, job, LOCO_STOP_MAX_TOKENS, rc);
+        return true;
+    }
     if (++s->n_gen >= p->max_tokens) {
         finish(s, job, LOCO_STOP_MAX_TOKENS, LOCO_OK);
         return true;
@@ -77,7 +113,6 @@ static bool sample_step(struct loco_context *ctx, const struct loco_tokenizer *t
         finish(s, job, LOCO_STOP_CONTEXT, LOCO_OK);
         return true;
     }
-    s->next = id;
     return false;
 }
 
@@ -163,6 +198,10 @@ int loco_generate_many(struct loco_context *ctx, const struct loco_tokenizer *to
         }
         if (stop)
             break;
+        /* calc: results forced into answers are fed first, each alone */
+        for (int32_t s = 0; s < n_slots && rc == LOCO_OK; s++)
+            if (slots[s].busy && slots[s].n_run > 0)
+                rc = feed_run(ctx, &slots[s], s);
         /* one shared decode step over every running slot */
         int32_t n = 0;
         for (int32_t s = 0; s < n_slots; s++) {

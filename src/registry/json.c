@@ -129,6 +129,7 @@ char *loco_registry_json(const struct loco_registry *r, const char *domain)
         cJSON_AddStringToObject(x, "description", d->description);
         cJSON_AddStringToObject(x, "primary_benchmark", d->primary_benchmark);
         cJSON_AddItemToObject(x, "benchmarks", strs_json(d->benchmarks));
+        cJSON_AddStringToObject(x, "strategy", d->strategy[0] ? d->strategy : "plain");
         const struct loco_registry_adapter *act = loco_registry_active(r, d->name);
         if (act)
             cJSON_AddStringToObject(x, "active", act->name);

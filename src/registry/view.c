@@ -16,6 +16,7 @@
 
 #include "loco/lora.h"
 #include "loco/models.h"
+#include "loco/strategy.h"
 #include "registry/registry_internal.h"
 
 /* ---- problems and owned storage ---------------------------------------- */
@@ -338,7 +339,8 @@ static void build_base(struct loco_registry *r, const struct rnode *root)
 static void build_domain(struct loco_registry *r, const char *name, const struct rnode *m,
                          struct loco_registry_domain *d)
 {
-    static const char *const known[] = {"description", "primary_benchmark", "benchmarks", NULL};
+    static const char *const known[] = {"description", "primary_benchmark", "benchmarks",
+                                        "strategy", NULL};
     char prefix[128], f[200];
     snprintf(prefix, sizeof prefix, "domains.%s", name);
     d->name = name;
@@ -347,7 +349,7 @@ static void build_domain(struct loco_registry *r, const char *name, const struct
                          "a domain name must be lowercase letters, digits, '.', '_' or '-'");
     if (m->kind != RNODE_MAP) {
         registry_problem(r, m, NULL, prefix, "", "must be a mapping with primary_benchmark");
-        d->description = d->primary_benchmark = "";
+        d->description = d->primary_benchmark = d->strategy = "";
         return;
     }
     check_keys(r, m, prefix, known);
@@ -355,6 +357,12 @@ static void build_domain(struct loco_registry *r, const char *name, const struct
     d->primary_benchmark = get_str(r, m, prefix, "primary_benchmark", true);
     check_name(r, m, prefix, "primary_benchmark", d->primary_benchmark);
     d->benchmarks = get_strs(r, m, prefix, "benchmarks", false);
+    d->strategy = get_str(r, m, prefix, "strategy", false);
+    struct loco_strategy st;
+    if (d->strategy[0] && loco_strategy_parse(d->strategy, &st) != LOCO_OK)
+        registry_problem(r, rnode_get(m, "strategy"), NULL,
+                         path_of(f, sizeof f, prefix, "strategy"), d->strategy, "%s",
+                         loco_error_message());
     bool listed = d->benchmarks.n == 0;
     for (size_t i = 0; i < d->benchmarks.n; i++)
         listed = listed || strcmp(d->benchmarks.v[i], d->primary_benchmark) == 0;
