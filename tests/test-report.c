@@ -395,6 +395,41 @@ static void test_minimal_record(void **state)
     free(html);
 }
 
+/* A strategy run (settings.strategy) compares the adapter with itself:
+ * the report names the sides "plain" and the strategy, never "base". A
+ * record without a strategy (or with "plain") keeps base and adapter. */
+static void test_strategy_sides(void **state)
+{
+    (void)state;
+    char *text = sample_record();
+    cJSON *r = cJSON_Parse(text);
+    free(text);
+    assert_non_null(r);
+    cJSON_AddStringToObject(cJSON_GetObjectItem(r, "settings"), "strategy", "re2");
+    char *json = print_free(r);
+    char *md = loco_report_markdown(json), *html = loco_report_html(json);
+    assert_non_null(md);
+    assert_non_null(html);
+    assert_non_null(strstr(md, "# Evaluation of math (math): plain answers against re2"));
+    assert_non_null(strstr(md, "| plain \\[95% CI\\] | re2 \\[95% CI\\] |"));
+    assert_non_null(strstr(md, "plain only"));
+    assert_non_null(strstr(md, "| plain time (s) | plain cached | re2 time (s) |"));
+    assert_null(strstr(md, "base [95% CI]"));
+    assert_null(strstr(md, "against the base model"));
+    assert_non_null(strstr(html, "Plain and re2 scores per benchmark"));
+    assert_non_null(strstr(html, "Paired difference (re2 - plain)"));
+    free(md);
+    free(html);
+    free(json);
+    char *plain = sample_record();
+    md = loco_report_markdown(plain);
+    assert_non_null(md);
+    assert_non_null(strstr(md, "against the base model"));
+    assert_non_null(strstr(md, "| base \\[95% CI\\] | adapter \\[95% CI\\] |"));
+    free(md);
+    free(plain);
+}
+
 /* A re-gated, rerun record: the verdict badge, the rerun line and the runs
  * table with each run's own verdict. */
 static void test_verdicts_and_runs(void **state)
@@ -855,6 +890,7 @@ int main(void)
         cmocka_unit_test(test_refuses_non_records),
         cmocka_unit_test(test_refuses_truncated_record),
         cmocka_unit_test(test_minimal_record),
+        cmocka_unit_test(test_strategy_sides),
         cmocka_unit_test(test_verdicts_and_runs),
         cmocka_unit_test(test_semester),
         cmocka_unit_test(test_report_write),

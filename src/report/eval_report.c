@@ -160,10 +160,12 @@ static void result_row(struct report_doc *d, const struct report_bench *b)
 
 static void write_results(struct report_doc *d, const struct report_record *r)
 {
-    static const char *const heads[] = {
-        "benchmark",        "items",         "metric", "base [95% CI]",
-        "adapter [95% CI]", "diff [95% CI]", "test",   "p",
-        "effect",           "power 10/5 pt", "gate"};
+    char h0[64], h1[64];
+    snprintf(h0, sizeof h0, "%s [95%% CI]", r->side[0]);
+    snprintf(h1, sizeof h1, "%s [95%% CI]", r->side[1]);
+    const char *const heads[] = {"benchmark", "items", "metric",        h0,    h1,
+                                 "diff [95% CI]", "test", "p", "effect", "power 10/5 pt",
+                                 "gate"};
     doc_heading(d, 2, "Results");
     doc_table_begin(d, heads, "lrlrrrlrrrl");
     for (size_t i = 0; i < r->n; i++)
@@ -225,8 +227,9 @@ static void write_gates(struct report_doc *d, const struct report_record *r)
             doc_text(d, b->why);
         }
         if (!isnan(b->pairs[0]) || !isnan(b->pairs[1]))
-            doc_fmt(d, ". Pairs: both right %s, base only %s, adapter only %s, both wrong %s",
-                    report_num(t[0], 32, b->pairs[0], 0), report_num(t[1], 32, b->pairs[1], 0),
+            doc_fmt(d, ". Pairs: both right %s, %s only %s, %s only %s, both wrong %s",
+                    report_num(t[0], 32, b->pairs[0], 0), r->side[0],
+                    report_num(t[1], 32, b->pairs[1], 0), r->side[1],
                     report_num(t[2], 32, b->pairs[2], 0), report_num(t[3], 32, b->pairs[3], 0));
         if (!isnan(b->bootstrap_p))
             doc_fmt(d, ". Bootstrap p = %s", report_p(t[0], 32, b->bootstrap_p));
@@ -246,8 +249,9 @@ static void write_runs(struct report_doc *d, const struct report_record *r)
     const cJSON *plan = cJSON_GetObjectItemCaseSensitive(r->root, "plan");
     if (cJSON_GetArraySize(runs) < 2 && !cJSON_IsObject(plan))
         return;
-    static const char *const heads[] = {"run", "date", "benchmark", "items", "base",
-                                        "adapter", "diff [95% CI]", "p", "this run's verdict"};
+    const char *const heads[] = {"run",     "date",          "benchmark", "items",
+                                 r->side[0], r->side[1], "diff [95% CI]", "p",
+                                 "this run's verdict"};
     char t[32], t2[32];
     doc_heading(d, 2, "Runs");
     if (cJSON_IsObject(plan)) {
@@ -316,9 +320,14 @@ static void write_runs(struct report_doc *d, const struct report_record *r)
 
 static void write_generation(struct report_doc *d, const struct report_record *r)
 {
-    static const char *const heads[] = {"benchmark",        "base time (s)",  "base cached",
-                                        "adapter time (s)", "adapter cached", "base tokens",
-                                        "adapter tokens"};
+    char h[6][64];
+    const char *const what[] = {"time (s)", "cached"};
+    for (int s = 0; s < 2; s++) {
+        snprintf(h[2 * s], sizeof h[0], "%s %s", r->side[s], what[0]);
+        snprintf(h[2 * s + 1], sizeof h[0], "%s %s", r->side[s], what[1]);
+        snprintf(h[4 + s], sizeof h[0], "%s tokens", r->side[s]);
+    }
+    const char *const heads[] = {"benchmark", h[0], h[1], h[2], h[3], h[4], h[5]};
     char t[32];
     doc_heading(d, 2, "Generation");
     doc_table_begin(d, heads, "lrrrrrr");
@@ -553,22 +562,29 @@ static void example_row(struct report_doc *d, const struct report_item *it)
 }
 
 /* The first items where the sides disagree; the first items when none do. */
-static void write_examples_of(struct report_doc *d, const struct report_bench *b)
+static void write_examples_of(struct report_doc *d, const struct report_record *r,
+                              const struct report_bench *b)
 {
-    static const char *const heads[] = {"item", "prompt", "base (score) answer",
-                                        "adapter (score) answer"};
+    char h0[64], h1[64];
+    snprintf(h0, sizeof h0, "%s (score) answer", r->side[0]);
+    snprintf(h1, sizeof h1, "%s (score) answer", r->side[1]);
+    const char *const heads[] = {"item", "prompt", h0, h1};
     size_t n = report_record_n_items(b), n_dis = 0, shown = 0;
     struct report_item it;
     for (size_t i = 0; i < n; i++)
         n_dis += report_record_item(b, i, &it) && disagree(&it);
     doc_heading(d, 3, b->name);
     doc_para_begin(d);
-    if (n_dis)
-        doc_fmt(d,
-                "Base and adapter scored %zu of the %zu items differently; the first %zu:", n_dis,
-                n, n_dis < EXAMPLES_PER_BENCH ? n_dis : EXAMPLES_PER_BENCH);
+    char sides[96]; /* "Base and adapter", or "The plain and re2 answers" */
+    if (!strcmp(r->side[0], "base"))
+        snprintf(sides, sizeof sides, "Base and adapter");
     else
-        doc_fmt(d, "Base and adapter scored all %zu items alike; the first %zu:", n,
+        snprintf(sides, sizeof sides, "The %s and %s answers", r->side[0], r->side[1]);
+    if (n_dis)
+        doc_fmt(d, "%s scored %zu of the %zu items differently; the first %zu:", sides, n_dis, n,
+                n_dis < EXAMPLES_PER_BENCH ? n_dis : EXAMPLES_PER_BENCH);
+    else
+        doc_fmt(d, "%s scored all %zu items alike; the first %zu:", sides, n,
                 n < EXAMPLES_PER_BENCH ? n : EXAMPLES_PER_BENCH);
     doc_para_end(d);
     doc_table_begin(d, heads, "llll");
@@ -590,7 +606,7 @@ static void write_examples(struct report_doc *d, const struct report_record *r)
     doc_heading(d, 2, "Example items");
     for (size_t i = 0; i < r->n; i++)
         if (report_record_n_items(&r->b[i]) > 0)
-            write_examples_of(d, &r->b[i]);
+            write_examples_of(d, r, &r->b[i]);
 }
 
 /* ---- the whole report ------------------------------------------------------- */
@@ -598,8 +614,14 @@ static void write_examples(struct report_doc *d, const struct report_record *r)
 static void write_title(struct report_doc *d, const struct report_record *r)
 {
     char title[512];
-    snprintf(title, sizeof title, "Evaluation of %s (%s) against the base model",
-             r->adapter_name ? r->adapter_name : "?", r->adapter_domain ? r->adapter_domain : "?");
+    if (!strcmp(r->side[0], "base"))
+        snprintf(title, sizeof title, "Evaluation of %s (%s) against the base model",
+                 r->adapter_name ? r->adapter_name : "?",
+                 r->adapter_domain ? r->adapter_domain : "?");
+    else
+        snprintf(title, sizeof title, "Evaluation of %s (%s): plain answers against %s",
+                 r->adapter_name ? r->adapter_name : "?",
+                 r->adapter_domain ? r->adapter_domain : "?", r->side[1]);
     doc_heading(d, 1, title);
 }
 
@@ -608,14 +630,20 @@ static void write_charts(struct report_doc *d, const struct report_record *r)
     doc_heading(d, 2, "Charts");
     loco_sbuf_adds(d->b, "<figure>\n");
     report_svg_bars(d->b, r);
-    loco_sbuf_adds(d->b, "<figcaption>Scores of the base model and the adapter, with 95% "
-                         "confidence intervals.</figcaption>\n</figure>\n<figure>\n");
+    if (!strcmp(r->side[0], "base"))
+        loco_sbuf_adds(d->b, "<figcaption>Scores of the base model and the adapter, with 95% "
+                             "confidence intervals.</figcaption>\n</figure>\n<figure>\n");
+    else
+        loco_sbuf_printf(d->b,
+                         "<figcaption>Scores of the plain and the %s answers, with 95%% "
+                         "confidence intervals.</figcaption>\n</figure>\n<figure>\n",
+                         r->side[1]);
     report_svg_forest(d->b, r);
     loco_sbuf_printf(d->b,
-                     "<figcaption>Paired difference (adapter - base) with its 95%% "
+                     "<figcaption>Paired difference (%s - %s) with its 95%% "
                      "confidence interval; the dashed line is the non-inferiority margin "
                      "(-%g).</figcaption>\n</figure>\n",
-                     r->ni_margin);
+                     r->side[1], r->side[0], r->ni_margin);
 }
 
 static void write_body(struct report_doc *d, const struct report_record *r)

@@ -166,6 +166,12 @@ int report_record_parse(const char *json, struct report_record *out)
     out->scale = loco_json_number(a, "scale");
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "settings");
     out->settings = cJSON_IsObject(s) ? s : NULL;
+    const cJSON *strategy = out->settings
+                                ? cJSON_GetObjectItemCaseSensitive(out->settings, "strategy")
+                                : NULL;
+    bool plain = !cJSON_IsString(strategy) || !strcmp(strategy->valuestring, "plain");
+    out->side[0] = plain ? "base" : "plain";
+    out->side[1] = plain ? "adapter" : strategy->valuestring;
     out->ni_margin = loco_json_number(s, "non_inferiority_margin");
     if (isnan(out->ni_margin))
         out->ni_margin = 0.05;

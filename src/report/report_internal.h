@@ -111,6 +111,9 @@ struct report_record {
     double scale;
     double ni_margin; /* settings.non_inferiority_margin, 0.05 when absent */
     const cJSON *settings;
+    /* what the two sides are called: "base" and "adapter", or for a
+     * strategy run (settings.strategy) "plain" and the strategy's name */
+    const char *side[2];
     struct report_bench *b;
     size_t n;
 };

@@ -154,12 +154,14 @@ static void bars_axis(struct loco_sbuf *b, double width, double ymax)
     svg_text(b, 14, mid, "middle", rotate, "score", 0);
 }
 
-static void bars_legend(struct loco_sbuf *b)
+static void bars_legend(struct loco_sbuf *b, const struct report_record *r)
 {
+    char second[96];
+    snprintf(second, sizeof second, "%s (95%% CI whiskers)", r->side[1]);
     loco_sbuf_adds(b, "<rect x=\"52\" y=\"10\" width=\"12\" height=\"12\" fill=\"#9e9e9e\"/>\n");
-    svg_text(b, 68, 20, "start", NULL, "base", 0);
+    svg_text(b, 68, 20, "start", NULL, r->side[0], 0);
     loco_sbuf_adds(b, "<rect x=\"110\" y=\"10\" width=\"12\" height=\"12\" fill=\"#1f77b4\"/>\n");
-    svg_text(b, 126, 20, "start", NULL, "adapter (95% CI whiskers)", 0);
+    svg_text(b, 126, 20, "start", NULL, second, 0);
 }
 
 void report_svg_bars(struct loco_sbuf *b, const struct report_record *r)
@@ -169,9 +171,14 @@ void report_svg_bars(struct loco_sbuf *b, const struct report_record *r)
         width = 380;
     group = (width - BAR_LEFT - 20) / (double)(r->n ? r->n : 1);
     double ymax = bars_ymax(r), bw = group * 0.3;
-    svg_open(b, width, BAR_H, "Base and adapter scores per benchmark");
+    char title[160];
+    if (!strcmp(r->side[0], "base"))
+        snprintf(title, sizeof title, "Base and adapter scores per benchmark");
+    else
+        snprintf(title, sizeof title, "Plain and %s scores per benchmark", r->side[1]);
+    svg_open(b, width, BAR_H, title);
     bars_axis(b, width, ymax);
-    bars_legend(b);
+    bars_legend(b, r);
     for (size_t i = 0; i < r->n; i++) {
         const struct report_bench *k = &r->b[i];
         double cx = BAR_LEFT + group * ((double)i + 0.5);
