@@ -34,8 +34,8 @@ static void make_path(char *buf, size_t cap, const char *name)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/loco-test-ckpt-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    test_make_tmpdir(dir, sizeof dir, "ckpt");
+    return 0;
 }
 
 static int teardown(void **state)

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,23 +80,48 @@ static int parse(struct values *v, unsigned flags, int max_args, char **out_args
     return n;
 }
 
+/* Output captured into an unnamed temporary file: stderr, and stdout too
+ * when asked. capture_end restores them and reads what was written. */
+struct capture {
+    FILE *file;
+    int saved_out, saved_err;
+};
+
+static void capture_begin(struct capture *c, bool out)
+{
+    c->file = tmpfile();
+    assert_non_null(c->file);
+    fflush(stdout);
+    fflush(stderr);
+    c->saved_out = out ? dup(STDOUT_FILENO) : -1;
+    c->saved_err = dup(STDERR_FILENO);
+    if (out)
+        dup2(fileno(c->file), STDOUT_FILENO);
+    dup2(fileno(c->file), STDERR_FILENO);
+}
+
+static void capture_end(struct capture *c, char *buf, size_t cap)
+{
+    fflush(stdout);
+    fflush(stderr);
+    if (c->saved_out >= 0) {
+        dup2(c->saved_out, STDOUT_FILENO);
+        close(c->saved_out);
+    }
+    dup2(c->saved_err, STDERR_FILENO);
+    close(c->saved_err);
+    ssize_t got = pread(fileno(c->file), buf, cap - 1, 0);
+    buf[got > 0 ? got : 0] = '\0';
+    fclose(c->file);
+}
+
 /* stderr of `fn` into buf (it is redirected to a temporary file). */
 static int captured_parse(struct values *v, char *buf, size_t cap, const char *a1, const char *a2)
 {
-    char path[] = "/tmp/loco-opt-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO);
-    dup2(fd, STDERR_FILENO);
+    struct capture c;
+    capture_begin(&c, false);
     int n = parse(v, 0, 0, NULL, a1, a2, NULL);
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    ssize_t got = pread(fd, buf, cap - 1, 0);
-    buf[got > 0 ? got : 0] = '\0';
-    close(fd);
-    unlink(path);
+    capture_end(&c, buf, cap);
     return n;
 }
 
@@ -349,22 +375,13 @@ static void test_arg_id(void **state)
     int64_t id = 0;
     assert_true(cli_opt_arg_id("logs", "the exchange id", "42", 1, INT64_MAX, &id));
     assert_int_equal(id, 42);
-    char path[] = "/tmp/loco-opt-XXXXXX";
-    int fd = mkstemp(path);
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO);
-    dup2(fd, STDERR_FILENO);
+    struct capture c;
+    capture_begin(&c, false);
     assert_false(cli_opt_arg_id("logs", "the exchange id", "0", 1, 10, &id));
     assert_false(cli_opt_arg_id("logs", "the exchange id", "-3", 1, 10, &id));
     assert_false(cli_opt_arg_id("logs", "the exchange id", "4x", 1, 10, &id));
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
     char buf[512];
-    ssize_t got = pread(fd, buf, sizeof buf - 1, 0);
-    buf[got > 0 ? got : 0] = '\0';
-    close(fd);
-    unlink(path);
+    capture_end(&c, buf, sizeof buf);
     assert_string_equal(buf, "loco logs: the exchange id: 0 is out of range (1 to 10)\n"
                              "loco logs: the exchange id: '-3' is not a number\n"
                              "loco logs: the exchange id: '4x' is not a number\n");
@@ -395,26 +412,12 @@ static int dispatch(const char *a1, const char *a2, char *out, size_t cap)
                                                  {NULL, NULL, NULL}};
     char *argv[] = {"models", (char *)a1, (char *)a2, NULL};
     int argc = a2 ? 3 : a1 ? 2 : 1;
-    char path[] = "/tmp/loco-opt-XXXXXX";
-    int fd = mkstemp(path);
-    fflush(stdout);
-    fflush(stderr);
-    int so = dup(STDOUT_FILENO), se = dup(STDERR_FILENO);
-    dup2(fd, STDOUT_FILENO);
-    dup2(fd, STDERR_FILENO);
+    struct capture c;
+    capture_begin(&c, true);
     ran_argc = 0;
     int rc =
         cli_opt_dispatch("models", "usage: loco models <subcommand>\n\n", NULL, subs, argc, argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(so, STDOUT_FILENO);
-    dup2(se, STDERR_FILENO);
-    close(so);
-    close(se);
-    ssize_t got = pread(fd, out, cap - 1, 0);
-    out[got > 0 ? got : 0] = '\0';
-    close(fd);
-    unlink(path);
+    capture_end(&c, out, cap);
     return rc;
 }
 

@@ -93,8 +93,8 @@ static int n_entries(const char *dir)
 static void test_atomic_write_new_and_replace(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/loco-fileio-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[200];
+    test_make_tmpdir(dir, sizeof dir, "fileio");
     char path[256];
     snprintf(path, sizeof path, "%s/f.txt", dir);
     assert_int_equal(loco_file_write_atomic(path, "first", 5), LOCO_OK);
@@ -125,8 +125,8 @@ static void test_atomic_write_new_and_replace(void **state)
 static void test_open_regular(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/loco-fileio-XXXXXX", path[256], fifo[256], buf[8] = "";
-    assert_non_null(mkdtemp(dir));
+    char dir[256], path[512], fifo[512], buf[8] = "";
+    test_make_tmpdir(dir, sizeof dir, "fileio");
     snprintf(path, sizeof path, "%s/f.txt", dir);
     snprintf(fifo, sizeof fifo, "%s/pipe", dir);
     assert_int_equal(loco_file_write_atomic(path, "abc", 3), LOCO_OK);
@@ -154,8 +154,8 @@ static void test_open_regular(void **state)
 static void test_atomic_abort_and_errors(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/loco-fileio-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[200];
+    test_make_tmpdir(dir, sizeof dir, "fileio");
     char path[256];
     snprintf(path, sizeof path, "%s/f.txt", dir);
     assert_int_equal(loco_file_write_atomic(path, "keep", 4), LOCO_OK);
@@ -204,8 +204,8 @@ static void pause_forever(const char *tmp)
 static void test_atomic_killed_writer(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/loco-fileio-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[200];
+    test_make_tmpdir(dir, sizeof dir, "fileio");
     char path[256];
     snprintf(path, sizeof path, "%s/f.txt", dir);
     assert_int_equal(loco_file_write_atomic(path, "old", 3), LOCO_OK);

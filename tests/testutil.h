@@ -235,7 +235,8 @@ static inline bool test_have_python(void)
 /* A new empty folder /tmp/loco-<name>-XXXXXX into buf (cap >= 64). */
 static inline void test_make_tmpdir(char *buf, size_t cap, const char *name)
 {
-    snprintf(buf, cap, "/tmp/loco-%s-XXXXXX", name);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, cap, "%s/loco-%s-XXXXXX", tmp && tmp[0] ? tmp : "/tmp", name);
     assert_non_null(mkdtemp(buf));
 }
 
