@@ -17,11 +17,7 @@ bool cli_router_open(struct cli_router *cr, const struct cli_engine *e, const ch
                      enum loco_serve_mode serve, const char *registry)
 {
     *cr = (struct cli_router){.serve = serve};
-    struct loco_registry_params rp = loco_registry_default_params();
-    if (registry) { /* --registry FILE: that file alone */
-        rp.project_path = registry;
-        rp.user_path = "";
-    }
+    struct loco_registry_params rp = cli_registry_params(registry);
     cr->reg = loco_registry_load(&rp);
     if (!cr->reg) {
         cli_fail(registry ? "cannot read the registry"

@@ -32,13 +32,19 @@ int cli_fail(const char *what)
     return 1;
 }
 
-struct loco_registry *cli_registry_load(const char *file)
+struct loco_registry_params cli_registry_params(const char *file)
 {
     struct loco_registry_params rp = loco_registry_default_params();
     if (file) {
         rp.project_path = file;
         rp.user_path = "";
     }
+    return rp;
+}
+
+struct loco_registry *cli_registry_load(const char *file)
+{
+    struct loco_registry_params rp = cli_registry_params(file);
     struct loco_registry *reg = loco_registry_load(&rp);
     if (!reg)
         cli_fail("cannot read the registry");

@@ -35,17 +35,6 @@ static const char adapters_epilog[] =
     "\nAdapters live in $LOCO_ADAPTERS_DIR, else $XDG_DATA_HOME/locollm/adapters, else\n"
     "~/.local/share/locollm/adapters.\n";
 
-/* The registry for list and info: --registry FILE alone, else the merged one. */
-static struct loco_registry *load_registry(const char *file)
-{
-    struct loco_registry_params p = loco_registry_default_params();
-    if (file) {
-        p.project_path = file;
-        p.user_path = "";
-    }
-    return loco_registry_load(&p);
-}
-
 /* ---- list / info / remove ------------------------------------------------- */
 
 /* "-" or "0.412 [0.38, 0.44] pass" */
@@ -88,9 +77,9 @@ static int sub_list(int argc, char **argv)
     int n_args = cli_opt_parse(&c, argc, argv);
     if (n_args < 0)
         return cli_opt_exit(n_args);
-    struct loco_registry *r = load_registry(registry);
+    struct loco_registry *r = cli_registry_load(registry);
     if (!r)
-        return cli_fail("cannot read the registry");
+        return 1;
     if (domain && !loco_registry_find_domain(r, domain)) {
         fprintf(stderr, "loco adapters list: no domain '%s' in the registry\n", domain);
         loco_registry_free(r);
@@ -218,9 +207,9 @@ static int sub_info(int argc, char **argv)
         return 2;
     }
     const char *name = argv[0];
-    struct loco_registry *r = load_registry(registry);
+    struct loco_registry *r = cli_registry_load(registry);
     if (!r)
-        return cli_fail("cannot read the registry");
+        return 1;
     const struct loco_registry_adapter *a = loco_registry_find(r, name);
     int rc = 0;
     if (!a)

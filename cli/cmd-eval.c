@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli-engine.h"
+#include "cli-route.h"
 #include "cmd-eval-rescore.h"
 #include "cmd-eval-swarm.h"
 #include "commands.h"
@@ -159,22 +160,18 @@ static void record_path_for(const char *registry_file, const char *file, char *b
     snprintf(buf + used, cap - used, "%s", f + common + 1);
 }
 
-/* The registry's scores come from the record just written. */
-static int record_scores(const char *registry, const char *adapter, const char *record,
-                         const char *layer_name, const struct loco_eval_bench *b, size_t n,
+/* The registry's scores come from the record just written; reg is the
+ * registry the run read (NULL when there was none). */
+static int record_scores(const struct loco_registry *reg, const char *registry,
+                         const char *adapter, const char *record, const char *layer_name,
+                         const struct loco_eval_bench *b, size_t n,
                          const enum loco_gate_verdict *decided)
 {
-    struct loco_registry_params rp = loco_registry_default_params();
-    if (registry) { /* --registry FILE: that file alone, and the scores go there */
-        rp.project_path = registry;
-        rp.user_path = "";
-    }
-    struct loco_registry *r = loco_registry_load(&rp);
-    if (!r)
+    /* --registry FILE: that file alone, and the scores go there */
+    struct loco_registry_params rp = cli_registry_params(registry);
+    if (!reg)
         return cli_fail("cannot read the registry to record the scores");
-    bool known = loco_registry_find(r, adapter) != NULL;
-    loco_registry_free(r);
-    if (!known) {
+    if (!loco_registry_find(reg, adapter)) {
         fprintf(stderr,
                 "loco eval: %s is not in the registry; scores not recorded (add it, "
                 "then run again: the answers are cached)\n",
@@ -696,10 +693,7 @@ int cmd_eval(int argc, char **argv)
         CLI_OPT_FLAG(0, "swarm", &swarm, "score the routed system instead of one adapter"),
         CLI_OPT_LIST(0, "router", &router_list, "NAME",
                      "a router to compare (repeatable; default keyword,\nclassifier)"),
-        CLI_OPT_FLAG(0, "serve-candidates", &serve_candidates,
-                     "let candidates that have not passed their gate serve\n"
-                     "their domain (default: the registry's serve_candidates;\n"
-                     "otherwise such a domain is answered by the base model)"),
+        CLI_SERVE_OPTION(&serve_candidates),
         CLI_ENGINE_MODEL_OPTIONS(&o),
         CLI_OPT_STRING(0, "chat-template", &o.chat_template, "NAME",
                        "chatml, gemma, llama3 or phi3 (default: from the model)"),
@@ -852,11 +846,7 @@ int cmd_eval(int argc, char **argv)
     }
     const struct loco_adapter *a = e.set[0].adapter;
     const char *domain = loco_adapter_info(a)->domain;
-    struct loco_registry_params rp = loco_registry_default_params();
-    if (registry) {
-        rp.project_path = registry;
-        rp.user_path = "";
-    }
+    struct loco_registry_params rp = cli_registry_params(registry);
     struct loco_registry *reg = loco_registry_load(&rp); /* NULL: no registry, fine */
     struct loco_eval_record_info info;
     if (loco_eval_record_info_fill(&info, e.model, e.path, a, (float)scale) != LOCO_OK) {
@@ -939,8 +929,8 @@ int cmd_eval(int argc, char **argv)
         if (out_path && final && !status) {
             status = write_outputs(out_path, final, archive, json);
             if (!status && strcmp(record_in, "none"))
-                status = record_scores(registry, loco_adapter_info(a)->name, out_path, record_in,
-                                       results, done, decided);
+                status = record_scores(reg, registry, loco_adapter_info(a)->name, out_path,
+                                       record_in, results, done, decided);
         }
         if (final && !status)
             status = gate_status(results, done, decided);

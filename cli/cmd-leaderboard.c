@@ -58,7 +58,6 @@ static int show(const struct loco_registry_params *rp, const struct loco_leaderb
 int cmd_leaderboard(int argc, char **argv)
 {
     struct loco_leaderboard_params p = loco_leaderboard_default_params();
-    struct loco_registry_params rp = loco_registry_default_params();
     const char *format = "md", *out = NULL, *registry = NULL;
     bool json = false;
     struct cli_option opts[] = {
@@ -78,9 +77,6 @@ int cmd_leaderboard(int argc, char **argv)
         return cli_opt_exit(n_args);
     if (json)
         format = "json";
-    if (registry) {
-        rp.project_path = registry;
-        rp.user_path = "";
-    }
+    struct loco_registry_params rp = cli_registry_params(registry);
     return show(&rp, &p, format, out);
 }

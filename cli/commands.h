@@ -43,6 +43,9 @@ struct loco_registry;
  * else the project registry with the user overlay. Prints why and returns
  * NULL on failure. */
 struct loco_registry *cli_registry_load(const char *file);
+/* The registry parameters for --registry FILE (that file alone, no user
+ * overlay), or the defaults when file is NULL. */
+struct loco_registry_params cli_registry_params(const char *file);
 /* The --registry option row (cli/opt.h): one meaning in every command that
  * reads the registry, as cli_registry_load takes it. */
 #define CLI_REGISTRY_OPTION(dest)                                                                  \

@@ -33,7 +33,7 @@ semester="$(date -u +%Y)-S$([ "${month#0}" -le 6 ] && echo 1 || echo 2)"
 out="results/$semester"
 mkdir -p "$out"
 # exit status 3 is a failed gate: the record is written and the next step reads it
-ev() { name=$1; shift; "$loco" eval "$@" --slots 8 --registry project --omit-prompts \
+ev() { name=$1; shift; "$loco" eval "$@" --slots 8 --record-in project --omit-prompts \
          --decontaminate --out "$out/$name.json" || [ $? = 3 ]; }
 
 with_ood=false

@@ -19,7 +19,7 @@
 # already hold eight of the sixteen pairs; this script runs the others into
 # results/<semester>/misroute/ (--all: every pair, ignoring the reference
 # records). Records are written without the datasets' text (--omit-prompts)
-# and leave the registry alone (--registry none). Answers and judgments go
+# and leave the registry alone (--record-in none). Answers and judgments go
 # through the generation cache, so a stopped run resumes and a repeated one
 # only re-scores. --table only prints the table from the records there.
 #
@@ -78,7 +78,7 @@ if ! $table_only; then
       have "$adapter" "$bench" "$limit" "${dirs[@]}" && continue
       echo "== $adapter adapter on $bench (first $limit items)" >&2
       "$loco" eval "$adapter" --bench "$bench" --limit "$limit" "${opts[@]}" --slots 8 \
-        --decontaminate --omit-prompts --registry none ${extra[@]+"${extra[@]}"} \
+        --decontaminate --omit-prompts --record-in none ${extra[@]+"${extra[@]}"} \
         --out "$out/$adapter-$bench.json" || [ $? = 3 ] # 3: a gate failed, the record stands
     done
   done

@@ -75,12 +75,13 @@ bool eval_is_custom(const char *bench);
 /* ---- items.c ---------------------------------------------------------------- */
 
 /* A built-in benchmark's items (its split, the first p->limit), or a custom
- * file's (*kind from its evaluation_type). *out is malloc'd: free with
+ * file's (*kind from its evaluation_type; with domain, *domain the file's
+ * declared domain, malloc'd, or NULL). *out is malloc'd: free with
  * eval_items_free. */
 int eval_load_builtin(const struct bench_def *d, const struct loco_eval_params *p,
                       struct item **out, size_t *n_out);
 int eval_load_custom(const char *path, const struct loco_eval_params *p, enum kind *kind,
-                     struct item **out, size_t *n_out);
+                     struct item **out, size_t *n_out, char **domain);
 void eval_item_free(struct item *it);
 void eval_items_free(struct item *items, size_t n);
 /* The item of items[n] with this id, or NULL. */

@@ -239,7 +239,7 @@ int eval_load_builtin(const struct bench_def *d, const struct loco_eval_params *
 }
 
 int eval_load_custom(const char *path, const struct loco_eval_params *p, enum kind *kind,
-                     struct item **out, size_t *n_out)
+                     struct item **out, size_t *n_out, char **domain)
 {
     struct loco_bench_items *set = NULL;
     int rc = loco_bench_items_load(path, &set);
@@ -284,6 +284,8 @@ int eval_load_custom(const char *path, const struct loco_eval_params *p, enum ki
             : first == LOCO_EVAL_NUMERIC        ? K_NUMERIC
             : first == LOCO_EVAL_REGEX          ? K_REGEX
                                                 : K_EXACT;
+    if (!rc && domain && set->domain && !(*domain = strdup(set->domain)))
+        rc = loco_error_set(LOCO_ERR_NOMEM, "out of memory");
     loco_bench_items_free(set);
     if (rc) {
         for (size_t i = 0; i < n; i++)

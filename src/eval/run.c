@@ -369,7 +369,7 @@ int loco_eval_bench_run(const struct loco_model *m, const struct loco_adapter *a
     size_t n = 0;
     enum kind kind = def ? def->kind : K_EXACT;
     rc =
-        def ? eval_load_builtin(def, p, &items, &n) : eval_load_custom(bench, p, &kind, &items, &n);
+        def ? eval_load_builtin(def, p, &items, &n) : eval_load_custom(bench, p, &kind, &items, &n, NULL);
     if (rc)
         return rc;
     loco_eval_bench_name(bench, out->name, sizeof out->name);
@@ -433,19 +433,10 @@ int loco_eval_bench_info(const char *bench, const struct loco_eval_params *p, bo
     size_t n = 0;
     enum kind kind = def ? def->kind : K_EXACT;
     int rc = def ? eval_load_builtin(def, &all, &items, &n)
-                 : eval_load_custom(bench, &all, &kind, &items, &n);
+                 : eval_load_custom(bench, &all, &kind, &items, &n, domain);
     if (rc)
         return rc;
     eval_items_free(items, n);
-    if (!def && domain) {
-        struct loco_bench_items *set = NULL;
-        rc = loco_bench_items_load(bench, &set);
-        if (!rc && set->domain && !(*domain = strdup(set->domain)))
-            rc = loco_error_set(LOCO_ERR_NOMEM, "out of memory");
-        loco_bench_items_free(set);
-        if (rc)
-            return rc;
-    }
     uint32_t samples = eval_is_code(kind) && p->samples > 1 ? p->samples : 1;
     *binary = kind != K_ROUGE && kind != K_JUDGE && samples == 1;
     *n_items = n;

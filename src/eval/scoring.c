@@ -175,7 +175,7 @@ int eval_bench_rescore(const char *bench, const struct loco_eval_params *p,
     enum kind kind = b->judged ? K_JUDGE : def ? def->kind : K_EXACT;
     int rc = b->judged ? LOCO_OK /* nothing to score: no items needed */
              : def     ? eval_load_builtin(def, &all, &items, &n)
-                       : eval_load_custom(bench, &all, &kind, &items, &n);
+                       : eval_load_custom(bench, &all, &kind, &items, &n, NULL);
     if (rc)
         return rc;
     uint32_t samples = b->samples > 1 && eval_is_code(kind) ? b->samples : 1;

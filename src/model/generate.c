@@ -132,8 +132,12 @@ static int spell_result(const struct loco_tokenizer *tok, const char *text, int3
     return LOCO_OK;
 }
 
-int loco_gen_calc_due(const struct loco_tokenizer *tok, const struct output *o, int32_t room,
-                      int32_t **forced, int32_t *n)
+/* calc: when the answer in o ends in an open annotation "<<EXPR=" the
+ * calculator can compute, the tokens that spell its result ("24>>"):
+ * *forced malloc'd (caller frees), *n their count; *n is 0 when nothing is
+ * due or more than `room` tokens would be needed. */
+static int calc_due(const struct loco_tokenizer *tok, const struct output *o, int32_t room,
+                    int32_t **forced, int32_t *n)
 {
     *forced = NULL;
     *n = 0;
@@ -207,14 +211,16 @@ int loco_gen_piece_of(const struct loco_tokenizer *tok, int32_t id, char *buf, s
     return LOCO_OK;
 }
 
-int loco_gen_calc_force(const struct loco_tokenizer *tok, struct loco_sampler *smp,
+int loco_gen_calc_force(const struct loco_context *ctx, int32_t seq,
+                        const struct loco_tokenizer *tok, struct loco_sampler *smp,
                         struct output *o, int32_t room, int32_t id, loco_token_fn on_token,
                         void *user, bool *stopped, int32_t **run, int32_t *n_run, int32_t *last)
 {
+    int32_t ctx_room = loco_context_params(ctx).n_ctx - loco_context_seq_len(ctx, seq) - 1;
     int32_t *forced = NULL, n = 0;
     *run = NULL;
     *n_run = 0;
-    int rc = loco_gen_calc_due(tok, o, room, &forced, &n);
+    int rc = calc_due(tok, o, room < ctx_room ? room : ctx_room, &forced, &n);
     char piece[256];
     for (int32_t f = 0; rc == LOCO_OK && f < n && !*stopped; f++) {
         size_t len = 0;
@@ -237,23 +243,31 @@ int loco_gen_calc_force(const struct loco_tokenizer *tok, struct loco_sampler *s
     return LOCO_OK;
 }
 
+int loco_gen_feed_pending(struct loco_context *ctx, int32_t seq, bool feed, int32_t **run,
+                          int32_t *n_run)
+{
+    int rc = feed && *n_run > 0 ? loco_gen_feed(ctx, seq, *run, *n_run) : LOCO_OK;
+    free(*run);
+    *run = NULL;
+    *n_run = 0;
+    return rc;
+}
+
 /* calc in loco_generate: the forced run is decoded now, the last forced
  * token becomes *id for the usual one-token step, *i counts them. */
 static int force_calc(struct loco_context *ctx, int32_t seq, const struct loco_tokenizer *tok,
                       struct loco_sampler *smp, int32_t room, loco_token_fn on_token, void *user,
                       struct output *out, int32_t *id, int32_t *i, bool *stopped)
 {
-    int32_t ctx_room = loco_context_params(ctx).n_ctx - loco_context_seq_len(ctx, seq) - 1;
     int32_t *run = NULL, n = 0, last = 0;
-    int rc = loco_gen_calc_force(tok, smp, out, room < ctx_room ? room : ctx_room, *id, on_token,
-                                 user, stopped, &run, &n, &last);
+    int rc = loco_gen_calc_force(ctx, seq, tok, smp, out, room, *id, on_token, user, stopped, &run,
+                                 &n, &last);
     if (rc == LOCO_OK && n > 0) {
-        rc = loco_gen_feed(ctx, seq, run, n);
         *id = last;
         *i += n;
     }
-    free(run);
-    return rc;
+    int fed = loco_gen_feed_pending(ctx, seq, rc == LOCO_OK, &run, &n);
+    return rc != LOCO_OK ? rc : fed;
 }
 
 static int decode_loop(struct loco_context *ctx, int32_t seq, const struct loco_tokenizer *tok,

@@ -38,25 +38,25 @@ int loco_gen_prefill(struct loco_context *ctx, int32_t seq, const int32_t *token
  * ones, in n_batch chunks; the context holds logits for the last. */
 int loco_gen_feed(struct loco_context *ctx, int32_t seq, const int32_t *tokens, int32_t n);
 
-/* calc (loco_generate_params.calc): when the answer in o ends in an open
- * annotation "<<EXPR=" the calculator can compute, the tokens that spell
- * its result ("24>>"): *forced malloc'd (caller frees), *n their count. *n
- * is 0 when nothing is due or more than `room` tokens would be needed. */
-int loco_gen_calc_due(const struct loco_tokenizer *tok, const struct output *o, int32_t room,
-                      int32_t **forced, int32_t *n);
-
-/* calc, for every decoder: token id (sampled, not yet fed) may have opened
- * "<<EXPR=" in o. Then the calculator's result tokens join the answer as if
+/* calc (loco_generate_params.calc), for every decoder: token id (sampled,
+ * not yet fed to sequence seq) may have opened "<<EXPR=" in o. Then the calculator's result tokens join the answer as if
  * sampled: accepted by smp, pushed to o with log-probability 0 and passed
  * to on_token when it is given (*stopped when it asks to stop). On return
  * *run (malloc'd, caller frees) holds what must be decoded before the next
  * step, id then every forced token but the last, *n_run their count, and
  * *last the last forced token, which takes id's place in the next step;
  * *n_run is 0 (and *run NULL) when nothing was forced. room: how many
- * tokens the answer may still take (max_tokens and the context). */
-int loco_gen_calc_force(const struct loco_tokenizer *tok, struct loco_sampler *smp,
+ * tokens the answer may still take under max_tokens (the room left in
+ * seq's context is taken into account here). */
+int loco_gen_calc_force(const struct loco_context *ctx, int32_t seq,
+                        const struct loco_tokenizer *tok, struct loco_sampler *smp,
                         struct output *o, int32_t room, int32_t id, loco_token_fn on_token,
                         void *user, bool *stopped, int32_t **run, int32_t *n_run, int32_t *last);
+
+/* calc: decode a pending run (loco_gen_calc_force) on seq when `feed`,
+ * then free it; *run and *n_run are cleared either way. */
+int loco_gen_feed_pending(struct loco_context *ctx, int32_t seq, bool feed, int32_t **run,
+                          int32_t *n_run);
 
 /* Keep the longest cached prefix of the prompt on sequence seq (the rest
  * is forgotten); at least one prompt token is left to decode so that its

@@ -22,7 +22,6 @@ struct slot {
     int32_t next;   /* token to feed at the next step */
     int32_t *run;   /* calc: tokens to feed before `next`, alone (malloc'd) */
     int32_t n_run;
-    int32_t n_gen;  /* tokens sampled so far */
     double t0, t1;  /* start, end of prefill */
 };
 
@@ -31,7 +30,6 @@ static void slot_reset(struct slot *s)
     loco_sampler_free(s->smp);
     s->smp = NULL;
     s->busy = false;
-    s->n_gen = 0;
     free(s->run);
     s->run = NULL;
     s->n_run = 0;
@@ -44,24 +42,11 @@ static int force_calc(struct loco_context *ctx, const struct loco_tokenizer *tok
                       const struct loco_generate_params *p, struct slot *s, int32_t seq,
                       int32_t id)
 {
-    int32_t room = p->max_tokens - s->n_gen - 1; /* id is not counted yet */
-    int32_t ctx_room = loco_context_params(ctx).n_ctx - loco_context_seq_len(ctx, seq) - 1;
     bool stopped = false;
-    int rc = loco_gen_calc_force(tok, s->smp, &s->out, room < ctx_room ? room : ctx_room, id,
-                                 NULL, NULL, &stopped, &s->run, &s->n_run, &s->next);
-    s->n_gen += s->n_run;
-    return rc;
+    return loco_gen_calc_force(ctx, seq, tok, s->smp, &s->out, p->max_tokens - s->out.n, id, NULL,
+                               NULL, &stopped, &s->run, &s->n_run, &s->next);
 }
 
-/* calc: feed a slot's pending run before the shared step. */
-static int feed_run(struct loco_context *ctx, struct slot *s, int32_t seq)
-{
-    int rc = loco_gen_feed(ctx, seq, s->run, s->n_run);
-    free(s->run);
-    s->run = NULL;
-    s->n_run = 0;
-    return rc;
-}
 
 static void finish(struct slot *s, struct loco_gen_job *job, enum loco_stop_reason stop, int rc)
 {
@@ -105,7 +90,7 @@ static bool sample_step(struct loco_context *ctx, const struct loco_tokenizer *t
         finish(s, job, LOCO_STOP_MAX_TOKENS, rc);
         return true;
     }
-    if (++s->n_gen >= p->max_tokens) {
+    if (s->out.n >= p->max_tokens) {
         finish(s, job, LOCO_STOP_MAX_TOKENS, LOCO_OK);
         return true;
     }
@@ -200,8 +185,8 @@ int loco_generate_many(struct loco_context *ctx, const struct loco_tokenizer *to
             break;
         /* calc: results forced into answers are fed first, each alone */
         for (int32_t s = 0; s < n_slots && rc == LOCO_OK; s++)
-            if (slots[s].busy && slots[s].n_run > 0)
-                rc = feed_run(ctx, &slots[s], s);
+            if (slots[s].busy)
+                rc = loco_gen_feed_pending(ctx, s, true, &slots[s].run, &slots[s].n_run);
         /* one shared decode step over every running slot */
         int32_t n = 0;
         for (int32_t s = 0; s < n_slots; s++) {

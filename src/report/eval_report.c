@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_get.h"
 #include "core/util.h"
 #include "loco/fileio.h"
 #include "loco/report.h"
@@ -173,19 +174,13 @@ static void write_results(struct report_doc *d, const struct report_record *r)
     doc_table_end(d);
 }
 
-static double bnum(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
 /* "Rerun 2 of 2, planned n=311: decided by run 1 (PASS); this run alone:
  * FAIL", or the plan alone. */
 static void rerun_line(struct report_doc *d, const struct report_record *r,
                        const struct report_bench *b)
 {
-    double rerun = bnum(b->json, "rerun"), planned = bnum(b->json, "planned_n");
-    double by = bnum(b->json, "decided_by_run");
+    double rerun = loco_json_number(b->json, "rerun"), planned = loco_json_number(b->json, "planned_n");
+    double by = loco_json_number(b->json, "decided_by_run");
     const cJSON *own = cJSON_GetObjectItemCaseSensitive(b->json, "run_verdict");
     size_t runs = 0; /* runs of the record that measured this benchmark */
     const cJSON *run;
@@ -257,17 +252,17 @@ static void write_runs(struct report_doc *d, const struct report_record *r)
     if (cJSON_IsObject(plan)) {
         doc_para_begin(d);
         doc_fmt(d, "Planned before the runs (alpha %s, power %s): ",
-                report_num(t, sizeof t, bnum(plan, "alpha"), 3),
-                report_num(t2, sizeof t2, bnum(plan, "power"), 2));
+                report_num(t, sizeof t, loco_json_number(plan, "alpha"), 3),
+                report_num(t2, sizeof t2, loco_json_number(plan, "power"), 2));
         const cJSON *e;
         size_t i = 0;
         cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(plan, "benchmarks"))
         {
             const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "benchmark");
             doc_fmt(d, "%s%s n=%s", i++ ? "; " : "", cJSON_IsString(nm) ? nm->valuestring : "?",
-                    report_num(t, sizeof t, bnum(e, "planned_n"), 0));
+                    report_num(t, sizeof t, loco_json_number(e, "planned_n"), 0));
         }
-        double after = bnum(plan, "after_runs");
+        double after = loco_json_number(plan, "after_runs");
         if (after > 0)
             doc_fmt(d, " (made after %s run(s))", report_num(t, sizeof t, after, 0));
         doc_text(d, ". The first run of each benchmark decides its gate.");
@@ -291,22 +286,22 @@ static void write_runs(struct report_doc *d, const struct report_record *r)
                                 ? cJSON_GetArrayItem(ci, 1)->valuedouble
                                 : NAN};
             doc_cell(d);
-            doc_text(d, report_num(t, sizeof t, bnum(run, "run"), 0));
+            doc_text(d, report_num(t, sizeof t, loco_json_number(run, "run"), 0));
             doc_cell(d);
             doc_text(d, cJSON_IsString(dt) ? dt->valuestring : "-");
             doc_cell(d);
             doc_text(d, cJSON_IsString(nm) ? nm->valuestring : "?");
             doc_cell(d);
-            double n = bnum(e, "n_used");
-            doc_text(d, report_num(t, sizeof t, isnan(n) ? bnum(e, "n_items") : n, 0));
+            double n = loco_json_number(e, "n_used");
+            doc_text(d, report_num(t, sizeof t, isnan(n) ? loco_json_number(e, "n_items") : n, 0));
             doc_cell(d);
-            doc_text(d, report_num(t, sizeof t, bnum(e, "base_score"), 3));
+            doc_text(d, report_num(t, sizeof t, loco_json_number(e, "base_score"), 3));
             doc_cell(d);
-            doc_text(d, report_num(t, sizeof t, bnum(e, "adapter_score"), 3));
+            doc_text(d, report_num(t, sizeof t, loco_json_number(e, "adapter_score"), 3));
             doc_cell(d);
-            value_ci(d, bnum(e, "diff"), c2, true);
+            value_ci(d, loco_json_number(e, "diff"), c2, true);
             doc_cell(d);
-            doc_text(d, report_p(t, sizeof t, bnum(e, "p_value")));
+            doc_text(d, report_p(t, sizeof t, loco_json_number(e, "p_value")));
             doc_cell(d);
             if (cJSON_IsString(v))
                 doc_verdict(d, v->valuestring);
@@ -352,12 +347,6 @@ static void write_generation(struct report_doc *d, const struct report_record *r
 
 /* ---- contamination, judge and pass@k ----------------------------------------- */
 
-static double jnum(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
 static void contamination_item(struct report_doc *d, const struct report_bench *b,
                                const cJSON *c)
 {
@@ -369,11 +358,11 @@ static void contamination_item(struct report_doc *d, const struct report_bench *
         doc_item_end(d);
         return;
     }
-    double flagged = jnum(c, "flagged");
+    double flagged = loco_json_number(c, "flagged");
     doc_fmt(d, ": %s of %s items flagged (%s exact, %s sharing a 13-gram with the training data)",
             report_num(t[0], 32, flagged, 0), report_num(t[1], 32, b->n_items, 0),
-            report_num(t[2], 32, jnum(c, "exact"), 0),
-            report_num(t[3], 32, jnum(c, "overlap"), 0));
+            report_num(t[2], 32, loco_json_number(c, "exact"), 0),
+            report_num(t[3], 32, loco_json_number(c, "overlap"), 0));
     if (flagged > 0)
         doc_text(d, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "decontaminated"))
                         ? "; left out of the statistics"
@@ -404,18 +393,18 @@ static void judge_item(struct report_doc *d, const struct report_bench *b, const
             cJSON_IsString(judge) ? judge->valuestring : "?",
             cJSON_IsString(rubric) ? rubric->valuestring : "?",
             report_num(t[0], 32, cJSON_IsNumber(top) ? top->valuedouble : NAN, 0),
-            report_num(t[1], 32, jnum(j, "judgments_per_answer"), 0));
+            report_num(t[1], 32, loco_json_number(j, "judgments_per_answer"), 0));
     for (int s = 0; s < 2; s++) {
         const cJSON *side = cJSON_GetObjectItemCaseSensitive(j, s ? "adapter" : "base");
         doc_fmt(d, "; %s: mean rating %s (per-item sd %s, range %s), %s of %s judgments "
                    "unparseable",
-                s ? "adapter" : "base", report_num(t[0], 32, jnum(side, "mean_rating"), 2),
-                report_num(t[1], 32, jnum(side, "mean_item_sd"), 2),
-                report_num(t[2], 32, jnum(side, "mean_item_range"), 2),
-                report_num(t[3], 32, jnum(side, "unparseable"), 0),
-                report_num(t[4], 32, jnum(side, "judgments"), 0));
+                s ? "adapter" : "base", report_num(t[0], 32, loco_json_number(side, "mean_rating"), 2),
+                report_num(t[1], 32, loco_json_number(side, "mean_item_sd"), 2),
+                report_num(t[2], 32, loco_json_number(side, "mean_item_range"), 2),
+                report_num(t[3], 32, loco_json_number(side, "unparseable"), 0),
+                report_num(t[4], 32, loco_json_number(side, "judgments"), 0));
     }
-    double unrated = jnum(j, "unrated_items");
+    double unrated = loco_json_number(j, "unrated_items");
     if (unrated > 0)
         doc_fmt(d, "; %s items without a valid rating on a side are left out",
                 report_num(t[5], 32, unrated, 0));
@@ -428,14 +417,14 @@ static void pass_k_item(struct report_doc *d, const struct report_bench *b, cons
     doc_item_begin(d);
     doc_strong(d, b->name);
     doc_fmt(d, ": %s samples per item and side (unbiased estimator)",
-            report_num(t[0], 32, jnum(pk, "n"), 0));
+            report_num(t[0], 32, loco_json_number(pk, "n"), 0));
     const cJSON *base = cJSON_GetObjectItemCaseSensitive(pk, "base");
     const cJSON *ad = cJSON_GetObjectItemCaseSensitive(pk, "adapter"), *k;
     cJSON_ArrayForEach(k, base)
     {
         doc_fmt(d, "; %s base %s, adapter %s", k->string ? k->string : "?",
-                report_num(t[0], 32, jnum(base, k->string), 3),
-                report_num(t[1], 32, jnum(ad, k->string), 3));
+                report_num(t[0], 32, loco_json_number(base, k->string), 3),
+                report_num(t[1], 32, loco_json_number(ad, k->string), 3));
     }
     doc_item_end(d);
 }
@@ -460,7 +449,7 @@ static void write_checks(struct report_doc *d, const struct report_record *r)
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(top, "checked"))) {
             const cJSON *rec = cJSON_GetObjectItemCaseSensitive(top, "recipe");
             doc_fmt(d, ": the prompts against the %s training examples read through ",
-                    report_num(t, sizeof t, jnum(top, "training_examples"), 0));
+                    report_num(t, sizeof t, loco_json_number(top, "training_examples"), 0));
             doc_code(d, cJSON_IsString(rec) ? rec->valuestring : "?", 120);
             doc_text(d, " (exact matches and word 13-grams)");
         } else {

@@ -196,10 +196,13 @@ const char *loco_calc_format(double v, char *buf, size_t cap)
     return buf;
 }
 
-/* The start of the last "<<" in text[0, len), or NULL. */
+/* The start of the last "<<" in text[0, len), or NULL; only the last
+ * LOCO_CALC_MAX_LEN + 2 bytes are searched: an annotation opened further
+ * back is too long anyway, and the answer is not rescanned per token. */
 static const char *last_open(const char *text, size_t len)
 {
-    for (size_t i = len; i >= 2; i--)
+    size_t stop = len > LOCO_CALC_MAX_LEN + 2 ? len - (LOCO_CALC_MAX_LEN + 2) : 0;
+    for (size_t i = len; i >= 2 && i >= stop + 2; i--)
         if (text[i - 2] == '<' && text[i - 1] == '<')
             return text + i;
     return NULL;

@@ -45,10 +45,8 @@ static int force_calc(struct loco_context *ctx, const struct loco_tokenizer *tok
                       const struct loco_generate_params *p, struct sc_seq *s, int32_t seq,
                       int32_t id)
 {
-    int32_t room = p->max_tokens - s->out.n;
-    int32_t ctx_room = loco_context_params(ctx).n_ctx - loco_context_seq_len(ctx, seq) - 1;
     bool stopped = false;
-    return loco_gen_calc_force(tok, s->smp, &s->out, room < ctx_room ? room : ctx_room, id, NULL,
+    return loco_gen_calc_force(ctx, seq, tok, s->smp, &s->out, p->max_tokens - s->out.n, id, NULL,
                                NULL, &stopped, &s->run, &s->n_run, &s->next);
 }
 
@@ -57,15 +55,8 @@ static int force_calc(struct loco_context *ctx, const struct loco_tokenizer *tok
 static int feed_runs(struct loco_context *ctx, struct sc_seq *seqs, int32_t k)
 {
     int rc = LOCO_OK;
-    for (int32_t i = 0; i < k && rc == LOCO_OK; i++) {
-        if (seqs[i].n_run == 0)
-            continue;
-        if (seqs[i].running)
-            rc = loco_gen_feed(ctx, i, seqs[i].run, seqs[i].n_run);
-        free(seqs[i].run);
-        seqs[i].run = NULL;
-        seqs[i].n_run = 0;
-    }
+    for (int32_t i = 0; i < k && rc == LOCO_OK; i++)
+        rc = loco_gen_feed_pending(ctx, i, seqs[i].running, &seqs[i].run, &seqs[i].n_run);
     return rc;
 }
 

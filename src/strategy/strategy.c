@@ -95,7 +95,5 @@ char *loco_strategy_re2_prompt(const char *question)
 {
     if (!question)
         return loco_error_set(LOCO_ERR_INVALID, "re2: no question"), NULL;
-    struct loco_sbuf b = {0};
-    loco_sbuf_printf(&b, "Q: %s\nRead the question again: %s", question, question);
-    return loco_sbuf_finish(&b);
+    return loco_str_printf("Q: %s\nRead the question again: %s", question, question);
 }

@@ -95,8 +95,8 @@ grep -q "scores of reddog recorded in the user registry" "$work/eval3.err" || fa
 grep -q "record: $work/rec3.json" "$work/xdg/locollm/registry.yaml" || fail "overlay lacks the record path"
 "$LOCO" adapters info reddog --json | grep -q "\"bench\"" || fail "the score is not in the merged registry: $("$LOCO" adapters info reddog --json)"
 # in the project registry a record is stored relative to the registry's folder
-ev --out "$work/out/rec4.json" --registry project "$work/out/reddog.gguf" > /dev/null 2>&1 ||
-  fail "eval --registry project"
+ev --out "$work/out/rec4.json" --record-in project "$work/out/reddog.gguf" > /dev/null 2>&1 ||
+  fail "eval --record-in project"
 grep -q "record: ../out/rec4.json" "$work/reg/registry.yaml" ||
   fail "project record path: $(grep record: "$work/reg/registry.yaml")"
 
@@ -167,7 +167,7 @@ fi
 # the judge: the built-in writing benchmark, judged by the base model in process
 if [ -f "$LOCO_SHARED_DIR/datasets/alpacaeval_gpt4/alpacaeval_gpt4_writing.jsonl" ]; then
   gated "$LOCO" eval --model "$model" --chat-template chatml --threads 1 --slots 2 --max-tokens 8 \
-      --cache "$work/judge-cache.sqlite" --bench judge --limit 3 --registry none \
+      --cache "$work/judge-cache.sqlite" --bench judge --limit 3 --record-in none \
       --out "$work/judge.json" "$work/out/reddog.gguf" > "$work/judge.out" 2> "$work/judge.err" ||
     { cat "$work/judge.err"; fail "eval --bench judge"; }
   grep -q "judge base    judging 9/9" "$work/judge.err" || fail "no judging progress: $(cat "$work/judge.err")"
@@ -238,7 +238,7 @@ for _ in $(seq 50); do [ -f "$work/port" ] && break; sleep 0.1; done
 url="http://127.0.0.1:$(cat "$work/port")/v1"
 printf '{"id":"j1","evaluation_type":"llm_judge","prompt":"Write a poem.","rubric":"About dogs."}\n{"id":"j2","evaluation_type":"llm_judge","prompt":"Who is here 7?","rubric":"Names a dog.","reference":"The big red dog."}\n' > "$work/judge.jsonl"
 jev() { LOCO_JUDGE_API_KEY=test-key "$LOCO" eval --model "$model" --chat-template chatml --threads 1 \
-          --slots 2 --max-tokens 9 --registry none --bench "$work/judge.jsonl" --judge-url "$url" "$@" \
+          --slots 2 --max-tokens 9 --record-in none --bench "$work/judge.jsonl" --judge-url "$url" "$@" \
           "$work/out/reddog.gguf"; }
 gated jev --judge-model fake --cache "$work/judge-cache.sqlite" --out "$work/remote.json" > /dev/null 2> "$work/remote.err" ||
   { cat "$work/remote.err"; fail "eval with the HTTP judge"; }
@@ -275,7 +275,7 @@ echo "$err" | grep -q "HTTP 404: no such model" || fail "HTTP error message: $er
 { printf '{"id":"copied","evaluation_type":"rouge","prompt":"Who is here 5?","reference":"The big red dog ran to the park."}\n'
   cat "$work/bench.jsonl"; } > "$work/contam.jsonl"
 cev() { "$LOCO" eval --model "$model" --chat-template chatml --threads 1 --slots 2 --max-tokens 9 \
-        --cache "$work/cache.sqlite" --bench "$work/contam.jsonl" --registry none "$@" \
+        --cache "$work/cache.sqlite" --bench "$work/contam.jsonl" --record-in none "$@" \
         "$work/out/reddog.gguf"; }
 LOCO_RESULTS_DIR="$work/results" gated cev --out "$work/contam.json" --archive > "$work/c.out" 2>&1 ||
   { cat "$work/c.out"; fail "eval with contamination"; }
