@@ -44,8 +44,8 @@
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
 #include "testutil.h"
+#include <immintrin.h>
 #endif
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -87,11 +87,11 @@ static const struct loco_type_traits *ref(enum loco_type t)
     return loco_type_traits_ref(t);
 }
 
+/* The selected kernels are SIMD ones (AVX2, or AVX2 with the VNNI twins). */
 static bool have_avx2(void)
 {
-    if (strcmp(loco_quant_kernel_set(), "avx2") != 0) {
-        fprintf(stderr, "skipping: kernel set is %s (no AVX2 or LOCO_NO_SIMD set)\n",
-                loco_quant_kernel_set());
+    if (strcmp(loco_quant_kernel_set(), "scalar") == 0) {
+        fprintf(stderr, "skipping: kernel set is scalar (no AVX2, or LOCO_NO_SIMD set)\n");
         return false;
     }
     return true;
@@ -260,7 +260,16 @@ static void test_type_table(void **state)
         assert_non_null(t->vec_dot);
     }
     const char *ks = loco_quant_kernel_set();
-    assert_true(strcmp(ks, "scalar") == 0 || strcmp(ks, "avx2") == 0);
+    assert_true(strcmp(ks, "scalar") == 0 || strcmp(ks, "avx2") == 0 ||
+                strcmp(ks, "avx512vnni") == 0);
+#if LOCO_QUANT_X86
+    /* the VNNI twins are chosen exactly when the CPU runs them (unless the
+     * environment asks for less) */
+    const char *asked = getenv("LOCO_KERNELS"), *no_simd = getenv("LOCO_NO_SIMD");
+    bool limited = (asked && asked[0]) || (no_simd && no_simd[0] && strcmp(no_simd, "0") != 0);
+    if (!limited && strcmp(ks, "scalar") != 0)
+        assert_int_equal(strcmp(ks, "avx512vnni") == 0, lq_cpu_has_avx512vnni());
+#endif
 }
 
 /* ---- 2. half floats ------------------------------------------------------ */
@@ -1145,6 +1154,74 @@ static void test_matmul_multi_exact(void **state)
     }
 }
 
+#if LOCO_QUANT_X86
+/* One weight row against LQ_MULTI_MAX activation rows: the VNNI twin of a
+ * one-token and of a multi-token kernel return the AVX2 twin's bits. The
+ * activation rows are random blocks too, so that Q8_0 bytes of -128 meet
+ * on both sides (the extreme case of the int16 pair sums). */
+static void check_vnni_twin(enum loco_type t, loco_vec_dot_fn dot2, loco_vec_dot_fn dot5,
+                            lq_vec_dot_multi_fn multi2, lq_vec_dot_multi_fn multi5, int64_t nb,
+                            uint64_t seed)
+{
+    const enum loco_type vt = ref(t)->vec_dot_type;
+    const int64_t n = nb * 32;
+    const size_t arow = loco_type_row_size(vt, n);
+    void *x = random_blocks(t, n, seed);
+    char *y = xmalloc(arow * LQ_MULTI_MAX);
+    float *yf = xmalloc((size_t)n * sizeof(float));
+    for (int k = 0; k < LQ_MULTI_MAX; k++) {
+        if (vt == LOCO_TYPE_Q8_0 && k % 2 == 1) {
+            void *r = random_blocks(vt, n, seed * 7 + (uint64_t)k);
+            memcpy(y + (size_t)k * arow, r, arow);
+            free(r);
+        } else {
+            fill_gauss(seed * 13 + (uint64_t)k, yf, n, k == 2 ? 100.0f : 1.0f);
+            ref(vt)->from_float(yf, y + (size_t)k * arow, n);
+        }
+    }
+    for (int k = 0; k < LQ_MULTI_MAX; k++) {
+        float a, b;
+        dot2(n, &a, x, y + (size_t)k * arow);
+        dot5(n, &b, x, y + (size_t)k * arow);
+        if (memcmp(&a, &b, sizeof a) != 0)
+            fail_msg("%s nb=%lld row %d: avx512vnni %.9g, avx2 %.9g", ref(t)->name, (long long)nb,
+                     k, b, a);
+    }
+    for (int n_y = 1; n_y <= LQ_MULTI_MAX; n_y++) {
+        float a[LQ_MULTI_MAX], b[LQ_MULTI_MAX];
+        multi2(n, a, 1, x, y, arow, n_y);
+        multi5(n, b, 1, x, y, arow, n_y);
+        if (memcmp(a, b, (size_t)n_y * sizeof a[0]) != 0)
+            fail_msg("%s multi nb=%lld n_y=%d: avx512vnni and avx2 differ", ref(t)->name,
+                     (long long)nb, n_y);
+    }
+    free(x);
+    free(y);
+    free(yf);
+}
+
+static void test_vnni_twins(void **state)
+{
+    (void)state;
+    if (!lq_cpu_has_avx512vnni()) {
+        fprintf(stderr, "skipping: this CPU has no AVX-512 VNNI\n");
+        skip();
+        return;
+    }
+    const int64_t blocks[] = {1, 2, 3, 5, 7, 16, 33};
+    for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; b++)
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+            uint64_t sd = seed * 100 + (uint64_t)b;
+            check_vnni_twin(LOCO_TYPE_Q4_0, lq_dot_q4_0_q8_0_avx2, lq_dot_q4_0_q8_0_avx512,
+                            lq_dotm_q4_0_q8_0_avx2, lq_dotm_q4_0_q8_0_avx512, blocks[b], sd);
+            check_vnni_twin(LOCO_TYPE_Q4_1, lq_dot_q4_1_q8_1_avx2, lq_dot_q4_1_q8_1_avx512,
+                            lq_dotm_q4_1_q8_1_avx2, lq_dotm_q4_1_q8_1_avx512, blocks[b], sd);
+            check_vnni_twin(LOCO_TYPE_Q8_0, lq_dot_q8_0_q8_0_avx2, lq_dot_q8_0_q8_0_avx512,
+                            lq_dotm_q8_0_q8_0_avx2, lq_dotm_q8_0_q8_0_avx512, blocks[b], sd);
+        }
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1176,6 +1253,9 @@ int main(void)
         cmocka_unit_test(test_get_row),
         cmocka_unit_test(test_multi_dots_exact),
         cmocka_unit_test(test_matmul_multi_exact),
+#if LOCO_QUANT_X86
+        cmocka_unit_test(test_vnni_twins),
+#endif
     };
     return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

@@ -81,10 +81,13 @@ struct loco_type_traits {
 /* Pick the fastest kernels this CPU supports. Idempotent and thread-safe;
  * every entry point below calls it, so callers need not. Setting the
  * environment variable LOCO_NO_SIMD=1 before the first call keeps the scalar
- * references (used by tests and benchmarks). */
+ * references (used by tests and benchmarks); LOCO_KERNELS=scalar or avx2
+ * stops at that set even when the CPU could do more. */
 void loco_quant_init(void);
 
-/* Name of the kernel set in use: "scalar" or "avx2". */
+/* Name of the kernel set in use: "scalar", "avx2" or "avx512vnni" (AVX2
+ * with AVX-512 VNNI twins of the Q4_0, Q4_1 and Q8_0 dot products, which
+ * return the AVX2 kernels' bits). */
 const char *loco_quant_kernel_set(void);
 
 /* Traits of type t; for unknown ids a record with block_size 0 and name

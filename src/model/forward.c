@@ -28,6 +28,9 @@
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #define ATT_BLOCK 64
 
@@ -370,6 +373,60 @@ static void softmax_masked(float *row, int32_t n, int32_t lo, int32_t hi)
 }
 
 /* one token, one head: keys [lo, hi] of its sequence */
+/* out[d] = sum over keys j of p[j] * v_j[d], j in order, each product
+ * rounded before it is added (the plain loop's arithmetic, so both forms
+ * give the same bits). */
+static void weigh_values_plain(float *out, const float *p, const float *v, size_t stride,
+                               int32_t n, int32_t D)
+{
+    memset(out, 0, (size_t)D * sizeof(float));
+    for (int32_t j = 0; j < n; j++) {
+        const float *vj = v + (size_t)j * stride;
+        for (int32_t d = 0; d < D; d++)
+            out[d] += p[j] * vj[d];
+    }
+}
+
+#if defined(__x86_64__)
+/* The same with AVX2: 32 outputs in four registers across all keys, so out
+ * is written once; multiply then add, no FMA. */
+__attribute__((target("avx2"))) static void weigh_values_avx2(float *out, const float *p,
+                                                               const float *v, size_t stride,
+                                                               int32_t n, int32_t D)
+{
+    int32_t d = 0;
+    for (; d + 32 <= D; d += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int32_t j = 0; j < n; j++) {
+            const float *vj = v + (size_t)j * stride + d;
+            const __m256 pj = _mm256_set1_ps(p[j]);
+            a0 = _mm256_add_ps(a0, _mm256_mul_ps(pj, _mm256_loadu_ps(vj)));
+            a1 = _mm256_add_ps(a1, _mm256_mul_ps(pj, _mm256_loadu_ps(vj + 8)));
+            a2 = _mm256_add_ps(a2, _mm256_mul_ps(pj, _mm256_loadu_ps(vj + 16)));
+            a3 = _mm256_add_ps(a3, _mm256_mul_ps(pj, _mm256_loadu_ps(vj + 24)));
+        }
+        _mm256_storeu_ps(out + d, a0);
+        _mm256_storeu_ps(out + d + 8, a1);
+        _mm256_storeu_ps(out + d + 16, a2);
+        _mm256_storeu_ps(out + d + 24, a3);
+    }
+    if (d < D)
+        weigh_values_plain(out + d, p, v + d, stride, n, D - d);
+}
+#endif
+
+static void weigh_values(float *out, const float *p, const float *v, size_t stride, int32_t n,
+                         int32_t D)
+{
+#if defined(__x86_64__)
+    if (strcmp(loco_quant_kernel_set(), "scalar") != 0) { /* the CPU has AVX2 */
+        weigh_values_avx2(out, p, v, stride, n, D);
+        return;
+    }
+#endif
+    weigh_values_plain(out, p, v, stride, n, D);
+}
+
 static void attend_token(const struct loco_context *c, int il, int32_t seq, int32_t lo,
                          int32_t hi, int32_t kv_head, const float *q, float *out, float *scores)
 {
@@ -384,13 +441,7 @@ static void attend_token(const struct loco_context *c, int il, int32_t seq, int3
         scores[j] *= hp->attn_scale;
     }
     softmax_masked(scores + lo, hi - lo + 1, 0, hi - lo);
-    memset(out, 0, (size_t)D * sizeof(float));
-    for (int32_t j = lo; j <= hi; j++) {
-        const float *vj = vbase + (size_t)j * stride;
-        float p = scores[j];
-        for (int32_t d = 0; d < D; d++)
-            out[d] += p * vj[d];
-    }
+    weigh_values(out, scores + lo, vbase + (size_t)lo * stride, stride, hi - lo + 1, D);
 }
 
 /* rows [r0, r0 + n) of a run, one head, through two sgemm calls */

@@ -261,7 +261,7 @@ typedef void (*axpy_rows_fn)(float *restrict, const void *restrict, const float 
 
 static axpy_rows_fn pick_axpy(enum loco_type bt_type)
 {
-    bool simd = strcmp(loco_quant_kernel_set(), "avx2") == 0;
+    bool simd = strcmp(loco_quant_kernel_set(), "scalar") != 0; /* AVX2 at least */
     if (bt_type == LOCO_TYPE_F16)
         return simd ? axpy_f16_avx2 : axpy_f16_plain;
     return simd ? axpy_f32_avx2 : axpy_f32_plain;

@@ -486,6 +486,14 @@ LOCO_AVX2 static LQ_INLINE void dotm_q4_k(int64_t n, float *s, size_t ss, const 
 LOCO_AVX2 void lq_dotm_q4_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *vx,
                                       const void *vy, size_t ys, int ny)
 {
+    /* at most 4 rows per pass: the integer sums of more rows do not fit
+     * the registers, and a second pass over the (cached) block is cheaper */
+    if (ny > 4) {
+        dotm_q4_k(n, s, ss, vx, vy, ys, 4);
+        s += 4 * ss;
+        vy = (const char *)vy + 4 * ys;
+        ny -= 4;
+    }
     switch (ny) { /* the row count as a constant: accumulators in registers */
     case 1:
         dotm_q4_k(n, s, ss, vx, vy, ys, 1);
@@ -823,6 +831,14 @@ LOCO_AVX2 static LQ_INLINE void dotm_q6_k(int64_t n, float *s, size_t ss, const 
 LOCO_AVX2 void lq_dotm_q6_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *vx,
                                       const void *vy, size_t ys, int ny)
 {
+    /* at most 4 rows per pass: the integer sums of more rows do not fit
+     * the registers, and a second pass over the (cached) block is cheaper */
+    if (ny > 4) {
+        dotm_q6_k(n, s, ss, vx, vy, ys, 4);
+        s += 4 * ss;
+        vy = (const char *)vy + 4 * ys;
+        ny -= 4;
+    }
     switch (ny) { /* the row count as a constant: accumulators in registers */
     case 1:
         dotm_q6_k(n, s, ss, vx, vy, ys, 1);

@@ -118,137 +118,10 @@ static void quantize_asym(const float *x, int levels, uint8_t q[32], float *d, f
     }
 }
 
-/* ---- AVX2 building blocks (twins below each reference) ---------------- */
+/* ---- AVX2 building blocks: legacy-x86.h (shared with legacy-vnni.c) ---- */
 
 #if LOCO_QUANT_X86
-LOCO_AVX2 static float h2f(uint16_t h)
-{
-    return _cvtsh_ss(h);
-}
-
-LOCO_AVX2 static float hsum_ps(__m256 v)
-{
-    __m128 r = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
-
-/* 16 packed bytes -> 32 bytes 0..15 in element order. */
-LOCO_AVX2 static __m256i load_nibbles(const uint8_t *qs)
-{
-    __m128i t = _mm_loadu_si128((const __m128i *)qs);
-    __m256i v = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
-}
-
-/* sum over pairs of u8 * s8 (|products| small enough for int16), as 8 f32. */
-LOCO_AVX2 static __m256 dot_u8_s8(__m256i u, __m256i s)
-{
-    __m256i p16 = _mm256_maddubs_epi16(u, s);
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-}
-
-/* Same for s8 * s8: move x's sign onto y so x becomes unsigned. */
-LOCO_AVX2 static __m256 dot_s8_s8(__m256i x, __m256i y)
-{
-    return dot_u8_s8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-}
-
-/* x * y for the 32 bytes of one block pair, scaled by d, added to acc. */
-LOCO_AVX2 static __m256 fma_block_s8(__m256i qx, const int8_t *yq, float d, __m256 acc)
-{
-    __m256i qy = _mm256_loadu_si256((const __m256i *)yq);
-    return _mm256_fmadd_ps(_mm256_set1_ps(d), dot_s8_s8(qx, qy), acc);
-}
-
-/* 32 bits -> 32 bytes, byte j = 16 if bit j is set, else 0. */
-LOCO_AVX2 static __m256i expand_high_bits(const uint8_t qh4[4])
-{
-    uint32_t qh;
-    memcpy(&qh, qh4, 4);
-    const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, /**/
-                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
-    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), pick);
-    __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
-    return _mm256_and_si256(set, _mm256_set1_epi8(16));
-}
-
-/* (d, m) of a Q4_1 block times (d, s) of its Q8_1 partner, both pairs of
- * fp16 at the start of the block: lane 0 = dx*dy, lane 1 = mx*sy. */
-LOCO_AVX2 static __m128 q4_1_scales(const void *x, const void *y)
-{
-    uint32_t a, b;
-    memcpy(&a, x, 4);
-    memcpy(&b, y, 4);
-    return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)a)),
-                      _mm_cvtph_ps(_mm_cvtsi32_si128((int)b)));
-}
-
-/* ---- several activation rows (the lq_dotm_* kernels) ------------------ */
-
-/* The multi-token twins keep every token's accumulators exactly as the
- * single-token kernel keeps its own (same chains, same order), so only the
- * work that does not depend on the token - unpacking the weight block and
- * converting its scale - is shared. */
-
-/* Lane k of v in all 8 lanes (k < 8). */
-LOCO_AVX2 static LQ_INLINE __m256 lane_ps(__m256 v, int k)
-{
-    return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(k));
-}
-
-/* The first 4 bytes of block i of activation row k as an int; head16: the
- * first 2 (Q8_0's d). The scale gathers below insert these one by one, so
- * the values go from memory straight into a register. */
-static LQ_INLINE int head32(const char *y, size_t ys, size_t bsize, int64_t i, int k)
-{
-    uint32_t v;
-    memcpy(&v, y + (size_t)k * ys + (size_t)i * bsize, 4);
-    return (int)v;
-}
-
-static LQ_INLINE short head16(const char *y, size_t ys, size_t bsize, int64_t i, int k)
-{
-    uint16_t v;
-    memcpy(&v, y + (size_t)k * ys + (size_t)i * bsize, 2);
-    return (short)v;
-}
-
-/* Lane k = dx * dy_k for block i of ny (<= 4) Q8_0 rows: the products the
- * single kernel forms one at a time, as 4 lanes of one multiply. */
-LOCO_AVX2 static LQ_INLINE __m256 q8_0_scales4(uint16_t dx, const char *y, size_t ys, int64_t i,
-                                               int ny)
-{
-    const size_t bs = sizeof(struct block_q8_0);
-    __m128i d = _mm_cvtsi32_si128((uint16_t)head16(y, ys, bs, i, 0));
-    if (ny > 1)
-        d = _mm_insert_epi16(d, head16(y, ys, bs, i, 1), 1);
-    if (ny > 2)
-        d = _mm_insert_epi16(d, head16(y, ys, bs, i, 2), 2);
-    if (ny > 3)
-        d = _mm_insert_epi16(d, head16(y, ys, bs, i, 3), 3);
-    return _mm256_castps128_ps256(_mm_mul_ps(_mm_set1_ps(h2f(dx)), _mm_cvtph_ps(d)));
-}
-
-/* Lanes 2k, 2k+1 = (dx*dy_k, mx*sy_k) for block i of ny (<= 4) Q8_1 rows:
- * q4_1_scales for each row, all in one multiply. */
-LOCO_AVX2 static LQ_INLINE __m256 q4_1_scales4(const void *xb, const char *y, size_t ys, int64_t i,
-                                               int ny)
-{
-    const size_t bs = sizeof(struct block_q8_1);
-    uint32_t a;
-    memcpy(&a, xb, 4);
-    __m128i b = _mm_cvtsi32_si128(head32(y, ys, bs, i, 0));
-    if (ny > 1)
-        b = _mm_insert_epi32(b, head32(y, ys, bs, i, 1), 1);
-    if (ny > 2)
-        b = _mm_insert_epi32(b, head32(y, ys, bs, i, 2), 2);
-    if (ny > 3)
-        b = _mm_insert_epi32(b, head32(y, ys, bs, i, 3), 3);
-    return _mm256_mul_ps(_mm256_cvtph_ps(_mm_set1_epi32((int)a)), _mm256_cvtph_ps(b));
-}
+#include "legacy-x86.h"
 #endif
 
 /* ---- Q4_0 --------------------------------------------------------------- */
@@ -291,28 +164,8 @@ void lq_dot_q4_0_q8_0_ref(int64_t n, float *s, const void *vx, const void *vy)
     *s = sum;
 }
 
-#if LOCO_QUANT_X86
-LOCO_AVX2 void lq_dot_q4_0_q8_0_avx2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const struct block_q4_0 *x = vx;
-    const struct block_q8_0 *y = vy;
-    const __m256i eight = _mm256_set1_epi8(8);
-    const int64_t nb = n / 32;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) { /* two chains: the FMA latency is the limit */
-        __m256i q0 = _mm256_sub_epi8(load_nibbles(x[i].qs), eight);
-        __m256i q1 = _mm256_sub_epi8(load_nibbles(x[i + 1].qs), eight);
-        acc0 = fma_block_s8(q0, y[i].qs, h2f(x[i].d) * h2f(y[i].d), acc0);
-        acc1 = fma_block_s8(q1, y[i + 1].qs, h2f(x[i + 1].d) * h2f(y[i + 1].d), acc1);
-    }
-    for (; i < nb; i++) {
-        __m256i q0 = _mm256_sub_epi8(load_nibbles(x[i].qs), eight);
-        acc0 = fma_block_s8(q0, y[i].qs, h2f(x[i].d) * h2f(y[i].d), acc0);
-    }
-    *s = hsum_ps(_mm256_add_ps(acc0, acc1));
-}
-#endif
+/* The AVX2 twins of the Q4_0, Q4_1 and Q8_0 dot products (one token and
+ * several) are in legacy-dots.inc, included at the end of this file. */
 
 void lq_dotm_q4_0_q8_0_ref(int64_t n, float *s, size_t ss, const void *vx, const void *vy,
                            size_t ys, int ny)
@@ -335,83 +188,6 @@ void lq_dotm_q4_0_q8_0_ref(int64_t n, float *s, size_t ss, const void *vx, const
     for (int k = 0; k < ny; k++)
         s[(size_t)k * ss] = sum[k];
 }
-
-#if LOCO_QUANT_X86
-/* sign(x) * y for one activation block: with |x| shared among the rows,
- * dot_u8_s8(|x|, that) is dot_s8_s8(x, y). */
-LOCO_AVX2 static LQ_INLINE __m256 dot_abs_signed(__m256i ax, __m256i qx, const int8_t *yq)
-{
-    __m256i qy = _mm256_loadu_si256((const __m256i *)yq);
-    return dot_u8_s8(ax, _mm256_sign_epi8(qy, qx));
-}
-
-/* Block i of a Q4_0 (q4) or Q8_0 weight row: signed bytes and fp16 scale. */
-LOCO_AVX2 static LQ_INLINE __m256i signed_q(const void *vx, int64_t i, bool q4, uint16_t *d)
-{
-    if (q4) {
-        const struct block_q4_0 *x = (const struct block_q4_0 *)vx + i;
-        *d = x->d;
-        return _mm256_sub_epi8(load_nibbles(x->qs), _mm256_set1_epi8(8));
-    }
-    const struct block_q8_0 *x = (const struct block_q8_0 *)vx + i;
-    *d = x->d;
-    return _mm256_loadu_si256((const __m256i *)x->qs);
-}
-
-/* The Q4_0 / Q8_0 multi kernel: per row, lq_dot_q{4,8}_0_q8_0_avx2's two
- * chains (even blocks in acc0, odd in acc1, a last odd block in acc0). */
-LOCO_AVX2 static LQ_INLINE void dotm_signed(int64_t n, float *s, size_t ss, const void *vx,
-                                            const char *y, size_t ys, const int ny, const bool q4)
-{
-    const int64_t nb = n / 32;
-    __m256 acc0[LQ_MULTI_MAX], acc1[LQ_MULTI_MAX];
-    for (int k = 0; k < ny; k++)
-        acc0[k] = acc1[k] = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        uint16_t dx0, dx1;
-        const __m256i q0 = signed_q(vx, i, q4, &dx0), q1 = signed_q(vx, i + 1, q4, &dx1);
-        const __m256i a0 = _mm256_sign_epi8(q0, q0), a1 = _mm256_sign_epi8(q1, q1);
-        const __m256 d0 = q8_0_scales4(dx0, y, ys, i, ny), d1 = q8_0_scales4(dx1, y, ys, i + 1, ny);
-#pragma GCC unroll 4
-        for (int k = 0; k < ny; k++) {
-            const struct block_q8_0 *yb = LQ_Y_BLOCK(block_q8_0, y, ys, k, i);
-            acc0[k] = _mm256_fmadd_ps(lane_ps(d0, k), dot_abs_signed(a0, q0, yb[0].qs), acc0[k]);
-            acc1[k] = _mm256_fmadd_ps(lane_ps(d1, k), dot_abs_signed(a1, q1, yb[1].qs), acc1[k]);
-        }
-    }
-    for (; i < nb; i++) {
-        uint16_t dx0;
-        const __m256i q0 = signed_q(vx, i, q4, &dx0), a0 = _mm256_sign_epi8(q0, q0);
-        const __m256 d0 = q8_0_scales4(dx0, y, ys, i, ny);
-#pragma GCC unroll 4
-        for (int k = 0; k < ny; k++) {
-            const struct block_q8_0 *yb = LQ_Y_BLOCK(block_q8_0, y, ys, k, i);
-            acc0[k] = _mm256_fmadd_ps(lane_ps(d0, k), dot_abs_signed(a0, q0, yb->qs), acc0[k]);
-        }
-    }
-    for (int k = 0; k < ny; k++)
-        s[(size_t)k * ss] = hsum_ps(_mm256_add_ps(acc0[k], acc1[k]));
-}
-
-LOCO_AVX2 void lq_dotm_q4_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *vx,
-                                      const void *vy, size_t ys, int ny)
-{
-    switch (ny) { /* the row count as a constant: accumulators in registers */
-    case 1:
-        dotm_signed(n, s, ss, vx, vy, ys, 1, true);
-        break;
-    case 2:
-        dotm_signed(n, s, ss, vx, vy, ys, 2, true);
-        break;
-    case 3:
-        dotm_signed(n, s, ss, vx, vy, ys, 3, true);
-        break;
-    default:
-        dotm_signed(n, s, ss, vx, vy, ys, 4, true);
-    }
-}
-#endif
 
 /* ---- Q4_1 --------------------------------------------------------------- */
 
@@ -457,40 +233,6 @@ void lq_dot_q4_1_q8_1_ref(int64_t n, float *s, const void *vx, const void *vy)
     *s = sum;
 }
 
-#if LOCO_QUANT_X86
-/* The default model's main kernel: two blocks per step, two accumulators;
- * the m*s terms gather in lane 1 of a 4-lane accumulator. */
-LOCO_AVX2 void lq_dot_q4_1_q8_1_avx2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const struct block_q4_1 *x = vx;
-    const struct block_q8_1 *y = vy;
-    const int64_t nb = n / 32;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m128 ms = _mm_setzero_ps();
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        __m128 p0 = q4_1_scales(&x[i], &y[i]), p1 = q4_1_scales(&x[i + 1], &y[i + 1]);
-        __m256i y0 = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        __m256i y1 = _mm256_loadu_si256((const __m256i *)y[i + 1].qs);
-        acc0 =
-            _mm256_fmadd_ps(_mm256_broadcastss_ps(p0), dot_u8_s8(load_nibbles(x[i].qs), y0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_broadcastss_ps(p1), dot_u8_s8(load_nibbles(x[i + 1].qs), y1),
-                               acc1);
-        ms = _mm_add_ps(ms, _mm_add_ps(p0, p1));
-    }
-    for (; i < nb; i++) {
-        __m128 p0 = q4_1_scales(&x[i], &y[i]);
-        __m256i y0 = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        acc0 =
-            _mm256_fmadd_ps(_mm256_broadcastss_ps(p0), dot_u8_s8(load_nibbles(x[i].qs), y0), acc0);
-        ms = _mm_add_ps(ms, p0);
-    }
-    float m_terms;
-    _MM_EXTRACT_FLOAT(m_terms, ms, 1);
-    *s = hsum_ps(_mm256_add_ps(acc0, acc1)) + m_terms;
-}
-#endif
-
 void lq_dotm_q4_1_q8_1_ref(int64_t n, float *s, size_t ss, const void *vx, const void *vy,
                            size_t ys, int ny)
 {
@@ -512,69 +254,6 @@ void lq_dotm_q4_1_q8_1_ref(int64_t n, float *s, size_t ss, const void *vx, const
     for (int k = 0; k < ny; k++)
         s[(size_t)k * ss] = sum[k];
 }
-
-#if LOCO_QUANT_X86
-/* Per row the chains of lq_dot_q4_1_q8_1_avx2. Its m*s accumulator's lane 1
- * becomes lane 2k+1 of one shared ms: the scale products of all rows come
- * from q4_1_scales4, lane 2k = dx*dy_k (broadcast for the FMA). */
-LOCO_AVX2 static LQ_INLINE void dotm_q4_1(int64_t n, float *s, size_t ss, const void *vx,
-                                          const char *y, size_t ys, const int ny)
-{
-    const struct block_q4_1 *x = vx;
-    const int64_t nb = n / 32;
-    __m256 acc0[LQ_MULTI_MAX], acc1[LQ_MULTI_MAX], ms = _mm256_setzero_ps();
-    for (int k = 0; k < ny; k++)
-        acc0[k] = acc1[k] = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i q0 = load_nibbles(x[i].qs), q1 = load_nibbles(x[i + 1].qs);
-        const __m256 p0 = q4_1_scales4(&x[i], y, ys, i, ny);
-        const __m256 p1 = q4_1_scales4(&x[i + 1], y, ys, i + 1, ny);
-#pragma GCC unroll 4
-        for (int k = 0; k < ny; k++) {
-            const struct block_q8_1 *yb = LQ_Y_BLOCK(block_q8_1, y, ys, k, i);
-            __m256i y0 = _mm256_loadu_si256((const __m256i *)yb[0].qs);
-            __m256i y1 = _mm256_loadu_si256((const __m256i *)yb[1].qs);
-            acc0[k] = _mm256_fmadd_ps(lane_ps(p0, 2 * k), dot_u8_s8(q0, y0), acc0[k]);
-            acc1[k] = _mm256_fmadd_ps(lane_ps(p1, 2 * k), dot_u8_s8(q1, y1), acc1[k]);
-        }
-        ms = _mm256_add_ps(ms, _mm256_add_ps(p0, p1));
-    }
-    for (; i < nb; i++) {
-        const __m256i q0 = load_nibbles(x[i].qs);
-        const __m256 p0 = q4_1_scales4(&x[i], y, ys, i, ny);
-#pragma GCC unroll 4
-        for (int k = 0; k < ny; k++) {
-            const struct block_q8_1 *yb = LQ_Y_BLOCK(block_q8_1, y, ys, k, i);
-            __m256i y0 = _mm256_loadu_si256((const __m256i *)yb->qs);
-            acc0[k] = _mm256_fmadd_ps(lane_ps(p0, 2 * k), dot_u8_s8(q0, y0), acc0[k]);
-        }
-        ms = _mm256_add_ps(ms, p0);
-    }
-    float m_terms[8];
-    _mm256_storeu_ps(m_terms, ms);
-    for (int k = 0; k < ny; k++)
-        s[(size_t)k * ss] = hsum_ps(_mm256_add_ps(acc0[k], acc1[k])) + m_terms[2 * k + 1];
-}
-
-LOCO_AVX2 void lq_dotm_q4_1_q8_1_avx2(int64_t n, float *s, size_t ss, const void *vx,
-                                      const void *vy, size_t ys, int ny)
-{
-    switch (ny) { /* the row count as a constant: accumulators in registers */
-    case 1:
-        dotm_q4_1(n, s, ss, vx, vy, ys, 1);
-        break;
-    case 2:
-        dotm_q4_1(n, s, ss, vx, vy, ys, 2);
-        break;
-    case 3:
-        dotm_q4_1(n, s, ss, vx, vy, ys, 3);
-        break;
-    default:
-        dotm_q4_1(n, s, ss, vx, vy, ys, 4);
-    }
-}
-#endif
 
 /* ---- Q5_0 --------------------------------------------------------------- */
 
@@ -793,27 +472,6 @@ void lq_dot_q8_0_q8_0_ref(int64_t n, float *s, const void *vx, const void *vy)
     *s = sum;
 }
 
-#if LOCO_QUANT_X86
-LOCO_AVX2 void lq_dot_q8_0_q8_0_avx2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const struct block_q8_0 *x = vx, *y = vy;
-    const int64_t nb = n / 32;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        __m256i q0 = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        __m256i q1 = _mm256_loadu_si256((const __m256i *)x[i + 1].qs);
-        acc0 = fma_block_s8(q0, y[i].qs, h2f(x[i].d) * h2f(y[i].d), acc0);
-        acc1 = fma_block_s8(q1, y[i + 1].qs, h2f(x[i + 1].d) * h2f(y[i + 1].d), acc1);
-    }
-    for (; i < nb; i++) {
-        __m256i q0 = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        acc0 = fma_block_s8(q0, y[i].qs, h2f(x[i].d) * h2f(y[i].d), acc0);
-    }
-    *s = hsum_ps(_mm256_add_ps(acc0, acc1));
-}
-#endif
-
 void lq_dotm_q8_0_q8_0_ref(int64_t n, float *s, size_t ss, const void *vx, const void *vy,
                            size_t ys, int ny)
 {
@@ -833,26 +491,6 @@ void lq_dotm_q8_0_q8_0_ref(int64_t n, float *s, size_t ss, const void *vx, const
     for (int k = 0; k < ny; k++)
         s[(size_t)k * ss] = sum[k];
 }
-
-#if LOCO_QUANT_X86
-LOCO_AVX2 void lq_dotm_q8_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *vx,
-                                      const void *vy, size_t ys, int ny)
-{
-    switch (ny) { /* the row count as a constant: accumulators in registers */
-    case 1:
-        dotm_signed(n, s, ss, vx, vy, ys, 1, false);
-        break;
-    case 2:
-        dotm_signed(n, s, ss, vx, vy, ys, 2, false);
-        break;
-    case 3:
-        dotm_signed(n, s, ss, vx, vy, ys, 3, false);
-        break;
-    default:
-        dotm_signed(n, s, ss, vx, vy, ys, 4, false);
-    }
-}
-#endif
 
 /* ---- Q8_1 --------------------------------------------------------------- */
 
@@ -890,4 +528,18 @@ LOCO_AVX2 void lq_from_float_q8_1_avx2(const float *src, void *dst, int64_t n)
         b[i].s = loco_fp32_to_fp16(d * (float)sum);
     }
 }
+#endif
+
+/* ---- the AVX2 twins of the Q4_0, Q4_1 and Q8_0 dot products -------------- */
+
+#if LOCO_QUANT_X86
+/* sum over 4 adjacent bytes of u8 * s8, 8 lanes, as f32 (maddubs's int16
+ * pair sums cannot saturate for these types: see legacy-dots.inc) */
+LOCO_AVX2 static LQ_INLINE __m256 lqx_dot4(__m256i u, __m256i s)
+{
+    return dot_u8_s8(u, s);
+}
+#define LQX_TARGET LOCO_AVX2
+#define LQX_NAME(base) base##_avx2
+#include "legacy-dots.inc"
 #endif

@@ -6,6 +6,9 @@
  * Files:
  *   half.c     fp16/bf16 conversion; F32, F16, BF16 rows and dot products
  *   legacy.c   32-element blocks: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1
+ *   legacy-dots.inc, legacy-vnni.c, legacy-x86.h
+ *              the x86 Q4_0/Q4_1/Q8_0 dot products, compiled for AVX2 (in
+ *              legacy.c) and again for AVX-512 VNNI
  *   kquants.c  256-element super-blocks: Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K
  *   traits.c   the type table, run-time kernel selection
  *   matmul.c   loco_matmul, loco_matmul_f32act, loco_get_row
@@ -32,6 +35,10 @@
 #define LOCO_QUANT_X86 1
 /* Every AVX2 CPU also has FMA and F16C; traits.c checks all three. */
 #define LOCO_AVX2 __attribute__((target("avx2,fma,f16c")))
+/* The AVX-512 VNNI twins (legacy-vnni.c) need F, BW, VL, DQ and VNNI; traits.c
+ * checks them all (and AVX2, FMA, F16C, which such CPUs have). */
+#define LOCO_AVX512                                                                                \
+    __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #else
 #define LOCO_QUANT_X86 0
 #endif
@@ -148,8 +155,10 @@ static inline float lq_bf16_to_fp32(uint16_t h)
 
 /* ---- several activation rows at once ------------------------------------ */
 
-/* Most activation rows one multi-token kernel call takes. */
-#define LQ_MULTI_MAX 4
+/* Most activation rows one multi-token kernel call takes: 8, so that a
+ * decode step of up to 8 sequences (self-consistency's K answers, a batch
+ * of slots) unpacks each weight block once. */
+#define LQ_MULTI_MAX 8
 
 /* s[k * s_stride] = dot(x, y_k) for k < n_y (1 <= n_y <= LQ_MULTI_MAX), where
  * y_k = (const char *)y + k * y_stride is an activation row in the weight
@@ -165,9 +174,39 @@ typedef void (*lq_vec_dot_multi_fn)(int64_t n, float *s, size_t s_stride, const 
 #define LQ_Y_BLOCK(type, y, ys, k, i) (&((const struct type *)((y) + (size_t)(k) * (ys)))[i])
 
 /* The multi-token kernels are written once for any row count ny and
- * inlined with ny = 1..4 as a constant, so that per-row arrays of
- * accumulators live in registers. */
+ * inlined with ny = 1..LQ_MULTI_MAX as a constant, so that per-row arrays
+ * of accumulators live in registers (as many as fit). */
 #define LQ_INLINE inline __attribute__((always_inline))
+
+/* Call KERNEL(c) with c the constant equal to ny (1 <= ny <= LQ_MULTI_MAX);
+ * KERNEL is a function-like macro naming the inlined kernel's call. */
+#define LQ_MULTI_SWITCH(ny, KERNEL)                                                                \
+    switch (ny) {                                                                                  \
+    case 1:                                                                                        \
+        KERNEL(1);                                                                                 \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        KERNEL(2);                                                                                 \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        KERNEL(3);                                                                                 \
+        break;                                                                                     \
+    case 4:                                                                                        \
+        KERNEL(4);                                                                                 \
+        break;                                                                                     \
+    case 5:                                                                                        \
+        KERNEL(5);                                                                                 \
+        break;                                                                                     \
+    case 6:                                                                                        \
+        KERNEL(6);                                                                                 \
+        break;                                                                                     \
+    case 7:                                                                                        \
+        KERNEL(7);                                                                                 \
+        break;                                                                                     \
+    default:                                                                                       \
+        KERNEL(8);                                                                                 \
+        break;                                                                                     \
+    }
 
 /* traits.c: the multi-token kernel that matches loco_type_traits(t)->vec_dot
  * (the selected kernel set), or NULL when type t has none; _ref: the one
@@ -262,6 +301,20 @@ void lq_dotm_q4_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *x, const
 void lq_dotm_q6_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *x, const void *y, size_t ys,
                             int ny);
 void lq_from_float_q8_k_avx2(const float *src, void *dst, int64_t n);
+
+/* traits.c: whether the CPU (and the OS) run legacy-vnni.c's kernels */
+bool lq_cpu_has_avx512vnni(void);
+
+/* legacy-vnni.c: bit-identical twins of the AVX2 kernels above */
+void lq_dot_q4_0_q8_0_avx512(int64_t n, float *s, const void *x, const void *y);
+void lq_dot_q4_1_q8_1_avx512(int64_t n, float *s, const void *x, const void *y);
+void lq_dot_q8_0_q8_0_avx512(int64_t n, float *s, const void *x, const void *y);
+void lq_dotm_q4_0_q8_0_avx512(int64_t n, float *s, size_t ss, const void *x, const void *y,
+                              size_t ys, int ny);
+void lq_dotm_q4_1_q8_1_avx512(int64_t n, float *s, size_t ss, const void *x, const void *y,
+                              size_t ys, int ny);
+void lq_dotm_q8_0_q8_0_avx512(int64_t n, float *s, size_t ss, const void *x, const void *y,
+                              size_t ys, int ny);
 #endif
 
 #endif

@@ -5,8 +5,10 @@
  * with block size, bytes per block, dot-product partner (docs/formats/quant.md) and the
  * scalar kernels. The first call to loco_quant_init() copies it to
  * fast_traits[] and, when the CPU has AVX2, FMA and F16C (and LOCO_NO_SIMD
- * is not set), overwrites the kernels listed in avx2_rows[]. Swapping a
- * kernel in is one row of that list. The multi-token dot kernels
+ * is not set), overwrites the kernels listed in avx2_rows[], then, when it
+ * also has AVX-512 F/BW/VL/DQ and VNNI, those in avx512_rows[] (twins that
+ * return the AVX2 kernels' bits, only faster). LOCO_KERNELS=scalar|avx2
+ * stops at that set. Swapping a kernel in is one row of a list. The multi-token dot kernels
  * (ref_multi[], fast_multi[]) are private to src/quant and follow the same
  * path.
  */
@@ -129,6 +131,43 @@ static bool cpu_has_avx2(void)
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 }
 
+/* AVX-512 VNNI twins of AVX2 kernels (same bits); each replaces both the
+ * one-token and the multi-token kernel of its type. */
+static const struct {
+    enum loco_type type;
+    loco_vec_dot_fn vec_dot;
+    lq_vec_dot_multi_fn vec_dot_multi;
+} avx512_rows[] = {
+    {LOCO_TYPE_Q4_0, lq_dot_q4_0_q8_0_avx512, lq_dotm_q4_0_q8_0_avx512},
+    {LOCO_TYPE_Q4_1, lq_dot_q4_1_q8_1_avx512, lq_dotm_q4_1_q8_1_avx512},
+    {LOCO_TYPE_Q8_0, lq_dot_q8_0_q8_0_avx512, lq_dotm_q8_0_q8_0_avx512},
+};
+
+bool lq_cpu_has_avx512vnni(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return false;
+    /* leaf 7: EBX F(16) DQ(17) BW(30) VL(31), ECX VNNI(11); and the OS
+     * saves the opmask and zmm state (XCR0 bits 5-7, with 1-2) */
+    const bool cpu = (b & bit_AVX512F) && (b & bit_AVX512DQ) && (b & bit_AVX512BW) &&
+                     (b & bit_AVX512VL) && (c & bit_AVX512VNNI);
+    if (!cpu || !__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
+        return false;
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 0xe6) == 0xe6;
+}
+
+static void install_avx512(void)
+{
+    for (size_t i = 0; i < sizeof avx512_rows / sizeof avx512_rows[0]; i++) {
+        fast_traits[avx512_rows[i].type].vec_dot = avx512_rows[i].vec_dot;
+        fast_multi[avx512_rows[i].type] = avx512_rows[i].vec_dot_multi;
+    }
+    kernel_set = "avx512vnni";
+}
+
 static void install_avx2(void)
 {
     for (size_t i = 0; i < sizeof avx2_rows / sizeof avx2_rows[0]; i++) {
@@ -153,9 +192,17 @@ static void init_kernels(void)
     const char *no_simd = getenv("LOCO_NO_SIMD");
     if (no_simd && no_simd[0] && strcmp(no_simd, "0") != 0)
         return;
+    const char *want = getenv("LOCO_KERNELS");
+    if (want && strcmp(want, "scalar") == 0)
+        return;
 #if LOCO_QUANT_X86
-    if (cpu_has_avx2())
-        install_avx2();
+    if (!cpu_has_avx2())
+        return;
+    install_avx2();
+    if (want && strcmp(want, "avx2") == 0)
+        return;
+    if (lq_cpu_has_avx512vnni())
+        install_avx512();
 #endif
 }
 
