@@ -6,15 +6,22 @@
  *   loco adapters remove NAME [--delete-file]
  *   loco adapters import DIR [--model BASE] [-o OUT.gguf] [--name NAME]
  *                            [--domain D] [--type f16|f32|bf16] [--force]
+ *   loco adapters merge A[:w] B[:w] ... [--method linear|ties|dare] [--rank R]
+ *                       [--density D] [--seed S] [--name NAME] [--domain D]
+ *                       [--model BASE] [--type f16|f32|bf16] [--force] [--json] -o NEW.gguf
  *   loco adapters help [SUBCOMMAND]
  *
  * Subcommands live in one table below: adding one is a function and a row.
  * The work happens in the library (loco/registry.h for list/info/remove,
- * loco/peft.h for import); this file parses flags and prints.
+ * loco/peft.h for import, loco/lora.h for merge); this file parses flags and
+ * prints.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "commands.h"
 #include "loco/gguf.h"
@@ -29,7 +36,9 @@ static const char adapters_usage[] =
     "       loco adapters info NAME [--json]\n"
     "       loco adapters remove NAME [--delete-file]\n"
     "       loco adapters import DIR [--model BASE] [-o OUT.gguf] [--name NAME]\n"
-    "                                [--domain D] [--type f16|f32|bf16] [--force]\n\n";
+    "                                [--domain D] [--type f16|f32|bf16] [--force]\n"
+    "       loco adapters merge A[:w] B[:w] ... [--method linear|ties|dare] [--rank R]\n"
+    "                                [--density D] [--seed S] -o NEW.gguf\n\n";
 
 static const char adapters_epilog[] =
     "\nAdapters live in $LOCO_ADAPTERS_DIR, else $XDG_DATA_HOME/locollm/adapters, else\n"
@@ -355,6 +364,209 @@ static int sub_import(int argc, char **argv)
     return 0;
 }
 
+/* ---- merge --------------------------------------------------------------- */
+
+struct merge_opts {
+    const char *model, *output, *method, *type;
+    bool json;
+    struct loco_merge_params p;
+    struct loco_adapter_spec specs[LOCO_MERGE_MAX_INPUTS];
+    int32_t n_specs;
+};
+
+static const char merge_help[] =
+    "usage: loco adapters merge A[:w] B[:w] ... -o NEW.gguf [options]\n\n"
+    "Merges adapters of one base into one adapter file (docs/composition.md). A, B\n"
+    "are adapter names or .gguf paths, w their weights (default 1). Each adapter's\n"
+    "update w * (alpha / r) * B A is combined by the method:\n"
+    "  linear  the sum; exact without --rank (the same outputs as the run-time\n"
+    "          set A:w,B:w), the best rank-R approximation with --rank R\n"
+    "  ties    TIES-Merging: keep each update's top --density fraction, elect\n"
+    "          each entry's sign, average the values that agree with it\n"
+    "  dare    DARE: drop entries with probability 1 - density, rescale by\n"
+    "          1 / density, sum\n"
+    "ties and dare end in a truncated SVD to --rank (default: the largest input\n"
+    "rank).\n\noptions:\n";
+
+static const char merge_epilog[] =
+    "\nThe file is not registered: use it by path (loco ask --adapter NEW.gguf), copy it\n"
+    "into your adapters folder to use it by name, or add an entry for it to your\n"
+    "registry overlay to route to it (docs/registry.md, The user overlay).\n";
+
+/* The positionals "A[:w]" (or "A:w,B:w") into o->specs. */
+static int parse_merge_specs(int n_args, char **argv, struct merge_opts *o)
+{
+    for (int i = 0; i < n_args; i++) {
+        int32_t room = LOCO_MERGE_MAX_INPUTS - o->n_specs;
+        int n = room > 0 ? loco_adapter_spec_parse(argv[i], o->specs + o->n_specs, room)
+                         : loco_error_set(LOCO_ERR_RANGE, "too many adapters (at most %d)",
+                                          LOCO_MERGE_MAX_INPUTS);
+        if (n < 0) {
+            cli_errorf("%s", loco_error_message());
+            return 2;
+        }
+        o->n_specs += n;
+    }
+    if (o->n_specs == 0) {
+        cli_errorf("which adapters? give one or more NAME[:weight]");
+        return 2;
+    }
+    return 0;
+}
+
+/* 0 parsed, -1 after --help, 2 a usage error (message printed). */
+static int parse_merge(int argc, char **argv, struct merge_opts *o)
+{
+    struct cli_option opts[] = {
+        CLI_OPT_CHOICE(0, "method", &o->method, "linear|ties|dare",
+                       "how to combine (default: linear)"),
+        CLI_OPT_INT(0, "rank", &o->p.rank, "R", 1, 65536,
+                    "rank of the result (default: linear exact, else the largest input rank)"),
+        CLI_OPT_FLOAT(0, "density", &o->p.density, "D", 0.0, 1.0,
+                      "ties, dare: fraction of entries kept, in (0, 1] (default: 0.2)"),
+        CLI_OPT_U64(0, "seed", &o->p.seed, "S", "dare: seed of the random drops (default: 1)"),
+        CLI_OPT_STRING('o', "output", &o->output, "FILE", "where to write (required)"),
+        CLI_OPT_STRING(0, "name", &o->p.name, "NAME", "adapter name (default: the file's stem)"),
+        CLI_OPT_STRING(0, "domain", &o->p.domain, "D", "its domain (default: the first input's)"),
+        CLI_OPT_STRING(0, "model", &o->model, "BASE",
+                       "the adapters' base model (default: default)"),
+        CLI_OPT_STRING(0, "type", &o->type, "T", "storage of A and B: f16 (default), f32 or bf16"),
+        CLI_OPT_FLAG(0, "force", &o->p.overwrite, "replace an existing output file"),
+        CLI_OPT_FLAG(0, "json", &o->json, "machine-readable output"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"adapters merge", merge_help, merge_epilog, opts, CLI_ARGS_ANY, 0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return n_args == CLI_OPT_HELP ? -1 : 2;
+    if (o->method && loco_merge_method_parse(o->method, &o->p.method) != LOCO_OK)
+        return 2; /* the CHOICE row has refused it already */
+    bool uses_density = o->p.method != LOCO_MERGE_LINEAR;
+    if (!uses_density && (cli_opt_seen(opts, "density") || cli_opt_seen(opts, "seed"))) {
+        cli_errorf("--density and --seed are for --method ties or dare");
+        return 2;
+    }
+    if (o->p.method == LOCO_MERGE_TIES && cli_opt_seen(opts, "seed")) {
+        cli_errorf("--seed is for --method dare (ties draws nothing at random)");
+        return 2;
+    }
+    if (cli_opt_seen(opts, "density") && o->p.density <= 0.0f) {
+        cli_errorf("--density: 0 keeps nothing; give a fraction in (0, 1]");
+        return 2;
+    }
+    if (o->type && !parse_type(o->type, &o->p.type))
+        return 2;
+    if (!o->output) {
+        cli_errorf("where to? give -o NEW.gguf");
+        return 2;
+    }
+    return parse_merge_specs(n_args, argv, o);
+}
+
+static double percent(double part, double whole)
+{
+    return whole > 0 ? 100.0 * part / whole : 100.0;
+}
+
+static double rel_error(const struct loco_merge_result *r)
+{
+    return r->energy_total > 0 ? sqrt(fmax(0.0, 1.0 - r->energy_kept / r->energy_total)) : 0.0;
+}
+
+static int print_merge_json(const struct merge_opts *o, const struct loco_merge_result *r)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "path", o->output);
+    cJSON_AddStringToObject(j, "method", loco_merge_method_name(o->p.method));
+    cJSON *ins = cJSON_AddArrayToObject(j, "inputs");
+    for (int32_t i = 0; i < o->n_specs; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "adapter", o->specs[i].name);
+        cJSON_AddNumberToObject(e, "weight", o->specs[i].scale);
+        cJSON_AddItemToArray(ins, e);
+    }
+    cJSON_AddNumberToObject(j, "rank", r->rank);
+    cJSON_AddBoolToObject(j, "exact", r->exact);
+    cJSON_AddNumberToObject(j, "pairs", r->n_pairs);
+    cJSON_AddNumberToObject(j, "bytes", (double)r->file_bytes);
+    if (o->p.method != LOCO_MERGE_LINEAR)
+        cJSON_AddNumberToObject(j, "density", o->p.density);
+    if (o->p.method == LOCO_MERGE_DARE)
+        cJSON_AddNumberToObject(j, "seed", (double)o->p.seed);
+    if (!r->exact) {
+        cJSON_AddNumberToObject(j, "energy_kept", percent(r->energy_kept, r->energy_total) / 100);
+        cJSON_AddNumberToObject(j, "relative_error", rel_error(r));
+    }
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    return print_json(text);
+}
+
+static void print_merge(const struct merge_opts *o, const struct loco_merge_result *r)
+{
+    printf("merged: %s\n  method   %s", o->output, loco_merge_method_name(o->p.method));
+    if (o->p.method != LOCO_MERGE_LINEAR)
+        printf(" (density %g", (double)o->p.density);
+    if (o->p.method == LOCO_MERGE_DARE)
+        printf(", seed %llu", (unsigned long long)o->p.seed);
+    printf("%s\n  inputs   ", o->p.method != LOCO_MERGE_LINEAR ? ")" : "");
+    for (int32_t i = 0; i < o->n_specs; i++)
+        printf("%s%s x %g", i ? ", " : "", o->specs[i].name, (double)o->specs[i].scale);
+    printf("\n  rank     %d%s, %d pairs\n", r->rank,
+           r->exact ? " (exact: the inputs' factors stacked)" : "", r->n_pairs);
+    printf("  size     %.1f MB (%zu bytes)\n", (double)r->file_bytes / 1e6, r->file_bytes);
+    if (!r->exact)
+        printf("  kept     %.2f%% of the update's energy (relative Frobenius error %.4f)\n",
+               percent(r->energy_kept, r->energy_total), rel_error(r));
+    printf("not registered: use it by path (loco ask --adapter %s)\n", o->output);
+}
+
+/* Load the inputs against base into ads[0..n); 0, or 1 after a message. */
+static int load_inputs(const struct merge_opts *o, const struct loco_model *base,
+                       struct loco_adapter **ads, struct loco_merge_input *in)
+{
+    for (int32_t i = 0; i < o->n_specs; i++) {
+        char path[1024];
+        if (loco_adapters_resolve(o->specs[i].name, path, sizeof path) != LOCO_OK)
+            return cli_fail("cannot find an adapter");
+        ads[i] = loco_adapter_load(path, base);
+        if (!ads[i])
+            return cli_fail("cannot load an adapter");
+        in[i] = (struct loco_merge_input){.adapter = ads[i], .weight = o->specs[i].scale};
+    }
+    return 0;
+}
+
+static int sub_merge(int argc, char **argv)
+{
+    struct merge_opts o = {.model = "default", .p = loco_merge_default_params()};
+    int rc = parse_merge(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    char base_path[LOCO_MODELS_PATH_MAX];
+    if (loco_models_resolve(o.model, base_path, sizeof base_path) != LOCO_OK)
+        return cli_fail("cannot find the base model");
+    struct loco_model_params mp = loco_model_default_params();
+    mp.load_tokenizer = false;
+    struct loco_model *base = loco_model_load(base_path, mp);
+    if (!base)
+        return cli_fail("cannot load the base model");
+    struct loco_adapter *ads[LOCO_MERGE_MAX_INPUTS] = {0};
+    struct loco_merge_input in[LOCO_MERGE_MAX_INPUTS];
+    struct loco_merge_result res;
+    rc = load_inputs(&o, base, ads, in);
+    if (!rc && loco_adapter_merge(in, o.n_specs, &o.p, o.output, &res) != LOCO_OK)
+        rc = cli_fail("merge failed");
+    if (!rc && o.json)
+        rc = print_merge_json(&o, &res);
+    else if (!rc)
+        print_merge(&o, &res);
+    for (int32_t i = 0; i < o.n_specs; i++)
+        loco_adapter_free(ads[i]);
+    loco_model_free(base);
+    return rc;
+}
+
 int cmd_adapters(int argc, char **argv)
 {
     static const struct cli_subcommand subs[] = {
@@ -362,6 +574,7 @@ int cmd_adapters(int argc, char **argv)
         {"info", sub_info, "everything the registry says about one, and its file's metadata"},
         {"remove", sub_remove, "take an installed adapter out of your user registry"},
         {"import", sub_import, "convert a PEFT LoRA folder into a GGUF adapter"},
+        {"merge", sub_merge, "merge adapters into one (linear, TIES or DARE)"},
         {NULL, NULL, NULL},
     };
     return cli_opt_dispatch("adapters", adapters_usage, adapters_epilog, subs, argc, argv);

@@ -167,6 +167,107 @@ struct loco_adapter_spec {
 };
 int loco_adapter_spec_parse(const char *spec, struct loco_adapter_spec *out, int32_t cap);
 
+/* ---- merging adapters (src/lora/merge.c, docs/composition.md) ----------- */
+
+/* Several adapters of one base become one adapter file. For each layer and
+ * projection, input i contributes the update the run time would add for it
+ * in a set with scale w_i:
+ *     delta_i = w_i * (alpha_i / r_i) * B_i A_i          [n_out][n_in]
+ * (w_i when alpha_i is 0); a projection an input leaves alone counts as a
+ * zero delta. The methods:
+ *   linear  sum_i delta_i. Without a rank: exact, by stacking the factors
+ *           (the pair's rank is the sum of the inputs' ranks), so the file
+ *           gives the same outputs as the run-time set "A:w_A,B:w_B".
+ *   ties    TIES-Merging (Yadav et al. 2023): trim each delta to its top
+ *           `density` fraction by magnitude, elect each entry's sign as the
+ *           sign of the sum of the trimmed values, average the trimmed values
+ *           that agree with it (loco_merge_ties).
+ *   dare    DARE (Yu et al. 2024): drop each entry with probability
+ *           1 - density, rescale the kept ones by 1 / density, sum
+ *           (loco_merge_dare).
+ * A dense result is factorised by truncated SVD to the rank asked for
+ * (loco_merge_factorise). The file records its alpha as its largest rank
+ * and folds each pair's remaining factor into B, so the loader's
+ * alpha / r reproduces the merged update exactly. */
+
+#define LOCO_MERGE_MAX_INPUTS 16
+
+enum loco_merge_method {
+    LOCO_MERGE_LINEAR = 0,
+    LOCO_MERGE_TIES,
+    LOCO_MERGE_DARE,
+};
+
+/* "linear", "ties", "dare" (and back); parse: LOCO_ERR_INVALID listing them. */
+const char *loco_merge_method_name(enum loco_merge_method m);
+int loco_merge_method_parse(const char *name, enum loco_merge_method *out);
+
+struct loco_merge_input {
+    const struct loco_adapter *adapter; /* borrowed for the call */
+    float weight;                       /* w_i above: a finite number */
+};
+
+struct loco_merge_params {
+    enum loco_merge_method method; /* default linear */
+    int32_t rank;                  /* 0: linear exact, ties and dare the largest input rank
+                                      (capped by the projection's size); else 1..min(n_out, n_in) */
+    float density;                 /* ties and dare: fraction kept, in (0, 1]; default 0.2 */
+    uint64_t seed;                 /* dare's random drops (each projection draws from a stream
+                                      derived from seed, layer and projection); default 1 */
+    const char *name;              /* NULL: the output file's stem */
+    const char *domain;            /* NULL: the first input's domain */
+    enum loco_type type;           /* storage of A and B: F16 (default), F32 or BF16 */
+    bool overwrite;                /* replace an existing output file (default false) */
+};
+
+struct loco_merge_params loco_merge_default_params(void);
+
+struct loco_merge_result {
+    int32_t rank;    /* the largest rank written (also its alpha) */
+    int32_t n_pairs; /* (layer, projection) pairs written */
+    bool exact;      /* linear without a rank: no approximation made */
+    /* summed over the factorised matrices: ||D||_F^2 and ||D_R||_F^2, the
+     * energy the rank-R factors keep (both 0 when exact); the relative
+     * Frobenius error is sqrt(1 - kept / total) */
+    double energy_total, energy_kept;
+    size_t file_bytes;
+};
+
+/* Merge in[0..n) (1 <= n <= LOCO_MERGE_MAX_INPUTS, all loaded against the
+ * same base) by p and write the result to `path` atomically (a failure
+ * leaves no file). The file is a plain adapter in llama.cpp's format with
+ * locollm.merge.* keys recording the method, the sources (names, files,
+ * sha256), weights, density, seed and rank. Refused with a message: inputs of
+ * different bases, a weight that is not finite, a density outside (0, 1], a
+ * rank below 0 or above a projection's min(n_out, n_in), an existing path
+ * without p->overwrite. `out` may be NULL. */
+int loco_adapter_merge(const struct loco_merge_input *in, int32_t n,
+                       const struct loco_merge_params *p, const char *path,
+                       struct loco_merge_result *out);
+
+/* The dense steps, on n deltas of len values each (the weights already
+ * applied), out[len]. Exposed for tests and for students to try.
+ *
+ * TIES: delta i keeps its k = max(1, round(density * len)) largest
+ * magnitudes (ties at the threshold broken by index) and the rest become 0;
+ * the elected sign of entry j is sign(sum_i trimmed_i[j]); out[j] is the
+ * mean of the trimmed_i[j] with that sign (0 when the sum is 0). */
+int loco_merge_ties(const float *const *deltas, int32_t n, size_t len, float density, float *out);
+/* DARE: out[j] = sum_i keep_i[j] * delta_i[j] / density, keep_i[j] true with
+ * probability density, drawn from a stream that depends on seed and i only
+ * (the same seed gives the same drops). density 1 is the plain sum. */
+int loco_merge_dare(const float *const *deltas, int32_t n, size_t len, float density, uint64_t seed,
+                    float *out);
+/* The best rank-R approximation of d [n_out][n_in] (Eckart-Young): the
+ * truncated SVD d ~ U_R S_R V_R^T, split as b = U_R sqrt(S_R) [n_out][R] and
+ * a = sqrt(S_R) V_R^T [R][n_in]. Computed from the R largest eigenpairs of
+ * the smaller Gram matrix (d d^T or d^T d; LAPACK's dsyevr), in double.
+ * *energy_total = ||d||_F^2 and *energy_kept = the sum of the R largest
+ * squared singular values (either may be NULL). LOCO_ERR_INVALID for a rank
+ * outside 1..min(n_out, n_in). */
+int loco_merge_factorise(const float *d, int64_t n_out, int64_t n_in, int32_t rank, float *b,
+                         float *a, double *energy_kept, double *energy_total);
+
 #ifdef __cplusplus
 }
 #endif
