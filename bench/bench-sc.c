@@ -12,7 +12,8 @@
  * the ratios to one answer, and checks that sc:5's answers are the five
  * separate answers.
  *
- * Usage: bench-sc [N] [--threads T] [--max-tokens M]    (N default 4, T 2, M 128)
+ * Usage: bench-sc [N] [--threads T] [--max-tokens M] [--profile]
+ *        (N default 4, T 2, M 128; --profile runs sc:5 alone, for perf)
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -110,6 +111,7 @@ int main(int argc, char **argv)
 {
     size_t n = 4;
     int threads = 2;
+    bool profile = false;
     struct loco_generate_params p = loco_generate_default_params();
     p.max_tokens = 128;
     p.sampling.temperature = 0.7f;
@@ -117,6 +119,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             threads = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--profile") == 0)
+            profile = true;
         else if (strcmp(argv[i], "--max-tokens") == 0 && i + 1 < argc)
             p.max_tokens = (int32_t)strtol(argv[++i], NULL, 10);
         else
@@ -143,6 +147,14 @@ int main(int argc, char **argv)
     struct loco_context *c1 = context(m, 1, threads), *c5 = context(m, SC_K, threads);
     struct totals t_one = {0}, t_sep = {0}, t_sc = {0};
     int differ = 0;
+    for (size_t q = 0; profile && q < n; q++) {
+        char *none[SC_K] = {"", "", "", "", ""};
+        sc(c5, m, prompts[q], lens[q], &p, none, &t_sc);
+    }
+    if (profile) {
+        printf("sc:5 alone: %.0f ms, %lld tokens\n", t_sc.ms, (long long)t_sc.tokens);
+        n = 0;
+    }
     for (size_t q = 0; q < n; q++) {
         char *ref[SC_K];
         free(one(c1, m, prompts[q], lens[q], p, 0, &t_one));
