@@ -29,6 +29,7 @@ static const struct command commands[] = {
     {"adapters", cmd_adapters, "import and manage LoRA adapters"},
     {"eval", cmd_eval, "score an adapter against the base model (paired tests, gates)"},
     {"bench", cmd_bench, "measure prompt (pp512) and generation (tg128) speed"},
+    {"perplexity", cmd_perplexity, "the model's perplexity on a text, as llama-perplexity computes it"},
     {"registry", cmd_registry, "validate the adapter registry (adapters/registry.yaml)"},
     {"promote", cmd_promote, "make an adapter the active one of its domain"},
     {"leaderboard", cmd_leaderboard, "adapters ranked per domain by their registry scores"},
