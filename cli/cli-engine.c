@@ -67,7 +67,7 @@ bool cli_engine_open(struct cli_engine *e, const struct cli_engine_opts *o)
     return true;
 }
 
-static struct loco_adapter *find_or_load(struct cli_engine *e, const char *name)
+struct loco_adapter *cli_engine_load_adapter(struct cli_engine *e, const char *name)
 {
     char path[4096];
     if (loco_adapters_resolve(name, path, sizeof path) != LOCO_OK) {
@@ -103,7 +103,7 @@ bool cli_engine_use_adapters(struct cli_engine *e, const char *spec)
     }
     struct loco_adapter_ref set[LOCO_MAX_SET_ADAPTERS];
     for (int i = 0; i < n; i++) {
-        set[i].adapter = find_or_load(e, specs[i].name);
+        set[i].adapter = cli_engine_load_adapter(e, specs[i].name);
         set[i].scale = specs[i].scale;
         if (!set[i].adapter)
             return false;

@@ -84,6 +84,10 @@ void cli_engine_close(struct cli_engine *e);
  * model) on sequence 0, loading those not loaded yet. Prints the error and
  * returns false on failure (the previous set stays). */
 bool cli_engine_use_adapters(struct cli_engine *e, const char *spec);
+/* The adapter NAME (a name or a path), loaded once per session and kept
+ * in e->loaded (freed by cli_engine_close); no sequence's set changes.
+ * Prints the error and returns NULL on failure. */
+struct loco_adapter *cli_engine_load_adapter(struct cli_engine *e, const char *name);
 /* "math, code x0.50" or "base model" into buf. */
 const char *cli_engine_set_label(const struct cli_engine *e, char *buf, size_t cap);
 

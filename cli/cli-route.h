@@ -64,8 +64,9 @@ void cli_route_serving_json(struct cJSON *obj, const struct loco_route_decision 
 /* The --strategy option row for ask and chat. */
 #define CLI_STRATEGY_OPTION(dest)                                                                  \
     CLI_OPT_STRING(0, "strategy", dest, "S",                                                       \
-                   "answer with strategy S: plain, re2, calc, re2+calc;\n"                         \
-                   "in ask also sc:K, usc:K (K sampled answers, voted)\n"                          \
+                   "answer with strategy S: plain, re2, calc, re2+calc,\n"                         \
+                   "sc:K, usc:K (K sampled answers, one chosen), ensemble[:N]\n"                   \
+                   "(the routed domain's adapters vote)\n"                                         \
                    "(default: the routed domain's strategy in the registry,\n"                     \
                    "else plain; docs/strategies.md)")
 

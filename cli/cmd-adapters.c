@@ -341,20 +341,32 @@ static void print_result(const struct loco_peft_import_result *r)
         printf("  q/k rows of lora_B permuted for llama's rope layout\n");
 }
 
+/* The base model `model` (a name or path) without its tokenizer: adapters
+ * need only its weights. NULL after a message; the caller frees it. */
+static struct loco_model *load_base(const char *model)
+{
+    char path[LOCO_MODELS_PATH_MAX];
+    if (loco_models_resolve(model, path, sizeof path) != LOCO_OK) {
+        cli_fail("cannot find the base model");
+        return NULL;
+    }
+    struct loco_model_params mp = loco_model_default_params();
+    mp.load_tokenizer = false;
+    struct loco_model *base = loco_model_load(path, mp);
+    if (!base)
+        cli_fail("cannot load the base model");
+    return base;
+}
+
 static int sub_import(int argc, char **argv)
 {
     struct import_opts o = {.model = "default", .p = loco_peft_import_default_params()};
     int rc = parse_import(argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
-    char base_path[LOCO_MODELS_PATH_MAX];
-    if (loco_models_resolve(o.model, base_path, sizeof base_path) != LOCO_OK)
-        return cli_fail("cannot find the base model");
-    struct loco_model_params mp = loco_model_default_params();
-    mp.load_tokenizer = false;
-    struct loco_model *base = loco_model_load(base_path, mp);
+    struct loco_model *base = load_base(o.model);
     if (!base)
-        return cli_fail("cannot load the base model");
+        return 1;
     struct loco_peft_import_result res;
     rc = loco_peft_import(o.dir, base, o.output, &o.p, &res);
     loco_model_free(base);
@@ -543,14 +555,9 @@ static int sub_merge(int argc, char **argv)
     int rc = parse_merge(argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
-    char base_path[LOCO_MODELS_PATH_MAX];
-    if (loco_models_resolve(o.model, base_path, sizeof base_path) != LOCO_OK)
-        return cli_fail("cannot find the base model");
-    struct loco_model_params mp = loco_model_default_params();
-    mp.load_tokenizer = false;
-    struct loco_model *base = loco_model_load(base_path, mp);
+    struct loco_model *base = load_base(o.model);
     if (!base)
-        return cli_fail("cannot load the base model");
+        return 1;
     struct loco_adapter *ads[LOCO_MERGE_MAX_INPUTS] = {0};
     struct loco_merge_input in[LOCO_MERGE_MAX_INPUTS];
     struct loco_merge_result res;

@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli-engine.h"
 #include "cli-log.h"
 #include "cli-route.h"
+#include "cli-strategy.h"
 #include "commands.h"
 
 static const char ask_usage[] =
@@ -22,8 +22,10 @@ static const char ask_usage[] =
     "answer. Only adapters that passed their gate answer: otherwise the base\n"
     "model does, and says so ([math -> base model: no adapter has passed its\n"
     "gate]). With a strategy (--strategy, or the domain's default in the\n"
-    "registry) the label names it: [math \xc2\xb7 0.93 \xc2\xb7 calc]. Options go before\n"
-    "the question.\n\noptions:\n";
+    "registry) the label names it: [math \xc2\xb7 0.93 \xc2\xb7 calc]. sc:K, usc:K and\n"
+    "ensemble name the chosen answer and its vote share on stderr; below the\n"
+    "threshold (--min-share, the domain's min_vote_share) the answer abstains\n"
+    "or falls back to the base model. Options go before the question.\n\noptions:\n";
 
 static bool stream_piece(void *user, int32_t token, const char *piece, size_t len, float lp)
 {
@@ -71,67 +73,9 @@ static char *read_question(int argc, char **argv, int first, bool *nul)
     return q;
 }
 
-/* sc:K and usc:K: the K answers and which one answered. */
-struct many {
-    struct loco_generate_result *res; /* [k]; res[winner] moved out to the caller */
-    int32_t k, winner;
-    double share; /* sc: the winner's vote share; usc: -1 */
-};
-
-static void many_free(struct many *mn)
-{
-    for (int32_t i = 0; mn->res && i < mn->k; i++)
-        loco_generate_result_free(&mn->res[i]);
-    free(mn->res);
-    *mn = (struct many){0};
-}
-
-/* sc:K / usc:K: K sampled answers to the prompt on a context of its own
- * with K sequences (the engine's adapters on sequence 0, which
- * loco_generate_sc shares with the others), then one chosen: by the
- * domain's vote (sc) or by the model (usc). The chosen answer is moved to
- * r. */
-static int answer_many(struct cli_engine *e, const struct loco_strategy *st, const char *domain,
-                       const char *q, const int32_t *toks, size_t n,
-                       struct loco_generate_params gen, struct loco_generate_result *r,
-                       struct many *mn)
-{
-    const struct loco_tokenizer *tok = loco_model_tokenizer(e->model);
-    struct loco_context_params cp = loco_context_params(e->ctx);
-    cp.n_seq = st->k;
-    if (st->kind == LOCO_STRATEGY_SC && (size_t)cp.n_ctx > n + (size_t)gen.max_tokens + 1)
-        cp.n_ctx = (int32_t)n + gen.max_tokens + 1; /* each sequence holds one answer */
-    cp.n_batch = cp.n_batch < cp.n_ctx ? cp.n_batch : cp.n_ctx;
-    struct loco_context *ctx = loco_context_init(e->model, cp);
-    *mn = (struct many){.k = st->k, .share = -1};
-    mn->res = calloc((size_t)st->k, sizeof *mn->res);
-    const char **answers = calloc((size_t)st->k, sizeof *answers);
-    int rc = ctx && mn->res && answers ? LOCO_OK : LOCO_ERR_NOMEM;
-    if (rc == LOCO_OK)
-        rc = loco_context_set_adapters(ctx, 0, e->set, e->n_set);
-    if (gen.sampling.seed == LOCO_SEED_RANDOM) /* seeds seed + i: one from the clock */
-        gen.sampling.seed = (uint64_t)time(NULL) * 1000003u + (uint64_t)clock();
-    if (rc == LOCO_OK)
-        rc = loco_generate_sc(ctx, tok, toks, n, st->k, &gen, mn->res);
-    for (int32_t i = 0; rc == LOCO_OK && i < st->k; i++)
-        answers[i] = mn->res[i].text;
-    if (rc == LOCO_OK && st->kind == LOCO_STRATEGY_SC)
-        rc = loco_vote(domain, answers, st->k, &mn->winner, &mn->share);
-    if (rc == LOCO_OK && st->kind == LOCO_STRATEGY_USC &&
-        loco_usc_pick(ctx, tok, e->model, q, answers, st->k, &gen, &mn->winner) != LOCO_OK)
-        cli_fail("usc: the model named no answer; the first one answers");
-    if (rc == LOCO_OK) {
-        *r = mn->res[mn->winner];
-        mn->res[mn->winner] = (struct loco_generate_result){0};
-    }
-    free(answers);
-    loco_context_free(ctx);
-    return rc;
-}
-
 static void print_json(const struct cli_engine *e, const struct loco_generate_result *r,
                        const struct loco_route_decision *d, int64_t id,
-                       const struct loco_strategy *st, const struct many *mn)
+                       const struct loco_strategy *st, const struct cli_many *mn)
 {
     static const char *stops[] = {"eog", "max_tokens", "callback", "context"};
     char name[LOCO_STRATEGY_NAME_MAX];
@@ -140,16 +84,8 @@ static void print_json(const struct cli_engine *e, const struct loco_generate_re
         cJSON_AddNumberToObject(j, "id", (double)id);
     cJSON_AddStringToObject(j, "answer", r->text);
     cJSON_AddStringToObject(j, "strategy", loco_strategy_name(st, name, sizeof name));
-    if (mn->res) { /* sc / usc: every answer, the chosen one at its index */
-        cJSON *v = cJSON_AddObjectToObject(j, "vote");
-        cJSON_AddNumberToObject(v, "winner", mn->winner);
-        if (mn->share >= 0)
-            cJSON_AddNumberToObject(v, "share", mn->share);
-        cJSON *all = cJSON_AddArrayToObject(v, "answers");
-        for (int32_t i = 0; i < mn->k; i++)
-            cJSON_AddItemToArray(all, cJSON_CreateString(i == mn->winner ? r->text
-                                                                         : mn->res[i].text));
-    }
+    if (mn->res) /* sc, usc, ensemble: every answer and the vote */
+        cli_many_json(j, mn, r);
     cJSON_AddStringToObject(j, "model", e->path);
     cJSON *ad = cJSON_AddArrayToObject(j, "adapters");
     for (int i = 0; i < e->n_set; i++) {
@@ -208,14 +144,51 @@ static int tokenize_question(const struct cli_engine *e, const struct cli_engine
     return loco_chat_tokenize(e->model, o->chat_template, msgs, n_msgs, toks, n);
 }
 
+/* The answer to the tokenized question: streamed (plain, re2, calc), or
+ * chosen among several (sc, usc, ensemble: mq->st) and printed whole with
+ * the vote on stderr. */
+static int answer(struct cli_engine *e, const struct cli_many_req *mq, bool json,
+                  struct loco_generate_result *r, struct cli_many *mn)
+{
+    if (!loco_strategy_votes(&mq->st))
+        return loco_generate(e->ctx, 0, loco_model_tokenizer(e->model), mq->toks, mq->n,
+                             &mq->gen, json ? NULL : stream_piece, NULL, r);
+    int rc = cli_answer_many(e, mq, r, mn);
+    if (rc == LOCO_OK && !json) {
+        fputs(r->text, stdout);
+        cli_many_report(mn, r);
+    }
+    return rc;
+}
+
+/* The label on stderr: the route, the forced adapters, or the base model
+ * when a strategy is named. */
+static void print_label(const struct cli_engine *e, const struct loco_route_decision *d,
+                        const struct loco_strategy *st, const struct cli_log *lg)
+{
+    char label[512], set[480], tag[32];
+    label[0] = '\0';
+    if (d)
+        cli_route_label(d, label, sizeof label);
+    else if (e->n_set)
+        snprintf(label, sizeof label, "[%s]", cli_engine_set_label(e, set, sizeof set));
+    else if (st->kind != LOCO_STRATEGY_PLAIN)
+        snprintf(label, sizeof label, "[base model]");
+    if (label[0])
+        fprintf(stderr, "%s%s\n", cli_strategy_label(st, label, sizeof label),
+                cli_log_tag(lg, tag, sizeof tag));
+}
+
 int cmd_ask(int argc, char **argv)
 {
     struct cli_engine_opts o;
     cli_engine_defaults(&o);
     bool json = false, raw = false, no_route = false, no_log = false, serve_candidates = false;
-    const char *router = NULL, *registry = NULL, *strategy = NULL;
+    const char *router = NULL, *registry = NULL, *strategy = NULL, *below = NULL;
+    double min_share = -1;
     struct cli_option opts[] = {
         CLI_STRATEGY_OPTION(&strategy),
+        CLI_VOTE_OPTIONS(&min_share, &below),
         CLI_OPT_FLAG(0, "no-route", &no_route, "answer with the base model (plus any --adapter)"),
         CLI_OPT_STRING(0, "router", &router, "NAME",
                        "route with this router (see loco route --list)\n"
@@ -236,10 +209,11 @@ int cmd_ask(int argc, char **argv)
     if (n_args < 0)
         return cli_opt_exit(n_args);
     bool route = !no_route;
-    struct loco_strategy st = {.kind = LOCO_STRATEGY_PLAIN, .k = 1};
-    if (strategy && !cli_strategy_choose(strategy, NULL, NULL, &st))
+    struct cli_many_req mq = {.st = {.kind = LOCO_STRATEGY_PLAIN, .k = 1}};
+    if (strategy && !cli_strategy_choose(strategy, NULL, NULL, &mq.st))
         return 2;
-    bool temperature_set = cli_opt_seen(opts, "temperature") > 0;
+    if (!cli_vote_rule_choose(min_share, below, NULL, NULL, &mq.rule))
+        return 2;
     bool nul;
     char *q = read_question(n_args, argv, 0, &nul);
     if (nul) {
@@ -257,19 +231,20 @@ int cmd_ask(int argc, char **argv)
         free(q);
         return 1;
     }
-    /* route unless adapters are forced or routing is off */
+    /* route unless adapters are forced or routing is off; the router stays
+     * open until the answer (an ensemble's members come from its registry) */
     struct loco_route_decision d;
-    bool routed = false;
-    struct cli_router cr;
+    bool routed = false, router_open = false;
+    struct cli_router cr = {0};
     struct cli_log lg;
     cli_log_open(&lg, no_log);
     enum loco_serve_mode serve = serve_candidates ? LOCO_SERVE_CANDIDATES : LOCO_SERVE_REGISTRY;
     if (route && !o.adapters) {
-        if (cli_router_open(&cr, &e, router, serve, registry)) {
+        if ((router_open = cli_router_open(&cr, &e, router, serve, registry))) {
             routed = cli_route_apply(&cr, &e, q, &d);
-            if (!cli_strategy_choose(strategy, &cr, routed ? &d : NULL, &st))
+            if (!cli_strategy_choose(strategy, &cr, routed ? &d : NULL, &mq.st))
                 cli_errorf("the question is answered plain");
-            cli_router_close(&cr);
+            cli_vote_rule_choose(min_share, below, &cr, routed ? &d : NULL, &mq.rule);
         } else if (router || registry) { /* one asked for by name is never silently dropped */
             cli_log_close(&lg);
             cli_engine_close(&e);
@@ -277,54 +252,40 @@ int cmd_ask(int argc, char **argv)
             return 1;
         }
     }
+    cli_strategy_fit(&mq.st, routed ? &d : NULL);
+    if ((min_share >= 0 || below) && !loco_strategy_votes(&mq.st))
+        cli_errorf("--min-share and --below apply to sc:K, usc:K and ensemble; this answer has "
+                   "no vote");
     cli_log_begin(&lg, "ask", q, routed ? &d : NULL, &e);
     int32_t *toks = NULL;
-    size_t n = 0;
-    char *msg = cli_strategy_message(&st, q);
-    int rc = msg ? tokenize_question(&e, &o, msg, raw, &toks, &n) : LOCO_ERR_NOMEM;
+    char *msg = cli_strategy_message(&mq.st, q);
+    int rc = msg ? tokenize_question(&e, &o, msg, raw, &toks, &mq.n) : LOCO_ERR_NOMEM;
     free(msg);
-    o.gen.calc = loco_strategy_calculates(&st);
-    bool many = st.kind == LOCO_STRATEGY_SC || st.kind == LOCO_STRATEGY_USC;
-    if (many && !temperature_set) /* K answers need sampling: Wang et al. sample at T 0.5-0.7 */
-        o.gen.sampling.temperature = 0.7f;
+    o.gen.calc = loco_strategy_calculates(&mq.st);
+    mq = (struct cli_many_req){.st = mq.st, .cr = router_open ? &cr : NULL,
+                               .d = routed ? &d : NULL, .question = q, .toks = toks, .n = mq.n,
+                               .gen = o.gen, .rule = mq.rule,
+                               .temperature_set = cli_opt_seen(opts, "temperature") > 0};
     struct loco_generate_result r = {0};
-    struct many mn = {0};
-    char label[512], set[480], tag[32];
-    label[0] = '\0';
-    if (routed)
-        cli_route_label(&d, label, sizeof label);
-    else if (e.n_set)
-        snprintf(label, sizeof label, "[%s]", cli_engine_set_label(&e, set, sizeof set));
-    else if (st.kind != LOCO_STRATEGY_PLAIN)
-        snprintf(label, sizeof label, "[base model]");
-    if (rc == LOCO_OK && !json && label[0])
-        fprintf(stderr, "%s%s\n", cli_strategy_label(&st, label, sizeof label),
-                cli_log_tag(&lg, tag, sizeof tag));
-    if (rc == LOCO_OK && many)
-        rc = answer_many(&e, &st, routed ? d.domain : NULL, q, toks, n, o.gen, &r, &mn);
-    else if (rc == LOCO_OK)
-        rc = loco_generate(e.ctx, 0, loco_model_tokenizer(e.model), toks, n, &o.gen,
-                           json ? NULL : stream_piece, NULL, &r);
-    if (rc == LOCO_OK && many && !json) {
-        fputs(r.text, stdout);
-        char share[48] = "";
-        if (mn.share >= 0)
-            snprintf(share, sizeof share, ", vote share %.2f", mn.share);
-        fprintf(stderr, "(%s: answer %d of %d chosen%s)\n",
-                loco_strategy_name(&st, set, sizeof set), mn.winner + 1, mn.k, share);
-    }
+    struct cli_many mn = {0};
+    if (rc == LOCO_OK && !json)
+        print_label(&e, routed ? &d : NULL, &mq.st, &lg);
+    if (rc == LOCO_OK)
+        rc = answer(&e, &mq, json, &r, &mn);
     cli_log_end(&lg, &e, rc == LOCO_OK ? &r : NULL);
     if (rc == LOCO_OK) {
         if (json)
-            print_json(&e, &r, routed ? &d : NULL, lg.id, &st, &mn);
+            print_json(&e, &r, routed ? &d : NULL, lg.id, &mq.st, &mn);
         else
             putchar('\n');
     }
     int status = rc == LOCO_OK ? 0 : cli_fail("ask failed");
     loco_generate_result_free(&r);
-    many_free(&mn);
+    cli_many_free(&mn);
     free(toks);
     free(q);
+    if (router_open)
+        cli_router_close(&cr);
     cli_log_close(&lg);
     cli_engine_close(&e);
     return status;

@@ -15,6 +15,7 @@
 #include "cli-engine.h"
 #include "cli-log.h"
 #include "cli-route.h"
+#include "cli-strategy.h"
 #include "commands.h"
 
 struct history {
@@ -33,6 +34,11 @@ struct chat_route {
      * domain's default in the registry, else plain */
     char strategy_buf[LOCO_STRATEGY_NAME_MAX];
     const char *strategy;
+    /* sc, usc, ensemble: --min-share (-1: the domain's), --below (NULL:
+     * the domain's), and whether --temperature was given */
+    double min_share;
+    const char *below;
+    bool temperature_set;
 };
 
 static const char chat_usage[] =
@@ -46,7 +52,8 @@ static const char chat_usage[] =
     "  /adapter auto          route every message again\n"
     "  /adapter               show the adapters in use\n"
     "  /strategy S            answer with strategy S from now on (plain, re2,\n"
-    "                         calc, re2+calc; docs/strategies.md)\n"
+    "                         calc, re2+calc, sc:K, usc:K, ensemble[:N];\n"
+    "                         docs/strategies.md)\n"
     "  /strategy auto         each domain's default strategy again\n"
     "  /strategy              show the strategy in use\n"
     "  /quit    leave (also Ctrl-D)\n"
@@ -54,10 +61,10 @@ static const char chat_usage[] =
     "options:\n";
 
 /* The option table (cli/opt.h): cmd_chat parses with it, /help prints it. */
-#define CHAT_OPTIONS(o, no_route, router, no_log, serve, registry, strategy)                       \
+#define CHAT_OPTIONS(o, no_route, router, no_log, serve, registry, strategy, min_share, below)    \
     {                                                                                              \
         CLI_OPT_FLAG(0, "no-route", no_route, "the base model (plus any --adapter), no routing"),  \
-            CLI_STRATEGY_OPTION(strategy),                                                         \
+            CLI_STRATEGY_OPTION(strategy), CLI_VOTE_OPTIONS(min_share, below),                     \
             CLI_OPT_STRING(0, "router", router, "NAME",                                            \
                            "route with this router (see loco route --list)"),                      \
             CLI_OPT_FLAG(0, "no-log", no_log,                                                      \
@@ -71,7 +78,9 @@ static void chat_help(FILE *out)
     struct cli_engine_opts o = {0};
     bool flag = false;
     const char *str = NULL;
-    struct cli_option opts[] = CHAT_OPTIONS(&o, &flag, &str, &flag, &flag, &str, &str);
+    double num = -1;
+    struct cli_option opts[] =
+        CHAT_OPTIONS(&o, &flag, &str, &flag, &flag, &str, &str, &num, &str);
     struct cli_command c = {"chat", chat_usage, NULL, opts, 0, 0};
     cli_opt_help(out, &c);
 }
@@ -121,12 +130,33 @@ static void history_clear(struct history *h, size_t keep)
     h->n = keep;
 }
 
+/* The answer to the conversation's tokens: streamed, or with sc, usc or
+ * ensemble (mq->st) chosen among several, printed whole with the vote on
+ * stderr. */
+static int chat_answer(struct cli_engine *e, struct cli_many_req *mq, const int32_t *toks,
+                       size_t n, struct loco_generate_result *r)
+{
+    if (!loco_strategy_votes(&mq->st))
+        return loco_generate(e->ctx, 0, loco_model_tokenizer(e->model), toks, n, &mq->gen,
+                             stream_piece, NULL, r);
+    struct cli_many mn = {0};
+    mq->toks = toks;
+    mq->n = n;
+    int rc = cli_answer_many(e, mq, r, &mn);
+    if (rc == LOCO_OK) {
+        fputs(r->text, stdout);
+        cli_many_report(&mn, r);
+    }
+    cli_many_free(&mn);
+    return rc;
+}
+
 /* One turn: render, fit into the context, generate, remember the answer. */
 static int chat_turn(struct cli_engine *e, const struct cli_engine_opts *o, struct history *h,
-                     struct cli_log *lg, const struct loco_strategy *st)
+                     struct cli_log *lg, struct cli_many_req *mq)
 {
-    struct loco_generate_params gen = o->gen;
-    gen.calc = loco_strategy_calculates(st);
+    mq->gen = o->gen;
+    mq->gen.calc = loco_strategy_calculates(&mq->st);
     int32_t *toks = NULL;
     size_t n = 0;
     int rc;
@@ -139,8 +169,7 @@ static int chat_turn(struct cli_engine *e, const struct cli_engine_opts *o, stru
     }
     struct loco_generate_result r = {0};
     if (rc == LOCO_OK)
-        rc = loco_generate(e->ctx, 0, loco_model_tokenizer(e->model), toks, n, &gen,
-                           stream_piece, NULL, &r);
+        rc = chat_answer(e, mq, toks, n, &r);
     cli_log_end(lg, e, rc == LOCO_OK ? &r : NULL);
     free(toks);
     if (rc == LOCO_OK && !history_push(h, "assistant", r.text))
@@ -157,16 +186,6 @@ static void strip_newline(char *line)
         line[--n] = '\0';
 }
 
-/* The chat answers every strategy but sc:K and usc:K (loco ask does). */
-static bool chat_can(const struct loco_strategy *st)
-{
-    if (st->kind != LOCO_STRATEGY_SC && st->kind != LOCO_STRATEGY_USC)
-        return true;
-    cli_errorf("sc:K and usc:K answer in loco ask, not in the chat (here: plain, re2, calc, "
-               "re2+calc)");
-    return false;
-}
-
 /* /strategy S, /strategy auto, /strategy: set or show the strategy. */
 static void set_strategy(struct chat_route *route, const char *spec)
 {
@@ -181,8 +200,6 @@ static void set_strategy(struct chat_route *route, const char *spec)
             cli_fail("/strategy");
             return;
         }
-        if (!chat_can(&st))
-            return;
         loco_strategy_name(&st, route->strategy_buf, sizeof route->strategy_buf);
         route->strategy = route->strategy_buf;
     }
@@ -248,14 +265,17 @@ static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, stru
         struct loco_route_decision d;
         cli_log_start(&route->log);
         bool routed = route->on && cli_route_apply(&route->cr, e, line, &d);
-        struct loco_strategy st;
-        if (!cli_strategy_choose(route->strategy, route->open ? &route->cr : NULL,
-                                 routed ? &d : NULL, &st) ||
-            !chat_can(&st)) {
+        struct cli_many_req mq = {.cr = route->open ? &route->cr : NULL,
+                                  .d = routed ? &d : NULL,
+                                  .question = line,
+                                  .temperature_set = route->temperature_set};
+        if (!cli_strategy_choose(route->strategy, mq.cr, mq.d, &mq.st)) {
             cli_errorf("this message is answered plain");
-            st = (struct loco_strategy){.kind = LOCO_STRATEGY_PLAIN, .k = 1};
+            mq.st = (struct loco_strategy){.kind = LOCO_STRATEGY_PLAIN, .k = 1};
         }
-        char *msg = cli_strategy_message(&st, line);
+        cli_strategy_fit(&mq.st, mq.d);
+        cli_vote_rule_choose(route->min_share, route->below, mq.cr, mq.d, &mq.rule);
+        char *msg = cli_strategy_message(&mq.st, line);
         if (!msg || !history_push(h, "user", msg)) {
             free(msg);
             status = cli_fail("out of memory");
@@ -267,13 +287,13 @@ static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, stru
         label[0] = '\0';
         if (routed)
             cli_route_label(&d, label, sizeof label);
-        else if (st.kind != LOCO_STRATEGY_PLAIN)
+        else if (mq.st.kind != LOCO_STRATEGY_PLAIN)
             snprintf(label, sizeof label, "[%s]",
                      e->n_set ? cli_engine_set_label(e, set, sizeof set) : "base model");
         if (label[0])
-            fprintf(stderr, "%s%s\n", cli_strategy_label(&st, label, sizeof label),
+            fprintf(stderr, "%s%s\n", cli_strategy_label(&mq.st, label, sizeof label),
                     cli_log_tag(&route->log, tag, sizeof tag));
-        if (chat_turn(e, o, h, &route->log, &st) != LOCO_OK) {
+        if (chat_turn(e, o, h, &route->log, &mq) != LOCO_OK) {
             /* e.g. a message longer than the context: say so, forget it, go on */
             cli_fail("this turn failed");
             free((char *)h->msgs[--h->n].content);
@@ -289,16 +309,20 @@ int cmd_chat(int argc, char **argv)
     cli_engine_defaults(&o);
     bool no_route = false, no_log = false, serve_candidates = false;
     const char *router = NULL, *registry = NULL, *strategy = NULL;
+    struct chat_route route = {.min_share = -1};
     struct cli_option opts[] = CHAT_OPTIONS(&o, &no_route, &router, &no_log, &serve_candidates,
-                                            &registry, &strategy);
+                                            &registry, &strategy, &route.min_share, &route.below);
     struct cli_command c = {"chat", chat_usage, NULL, opts, 0, 0};
     int n_args = cli_opt_parse(&c, argc, argv);
     if (n_args < 0)
         return cli_opt_exit(n_args);
-    struct chat_route route = {0};
+    route.temperature_set = cli_opt_seen(opts, "temperature") > 0;
     struct loco_strategy st0;
+    struct cli_vote_rule rule;
+    if (!cli_vote_rule_choose(route.min_share, route.below, NULL, NULL, &rule))
+        return 2;
     if (strategy) {
-        if (!cli_strategy_choose(strategy, NULL, NULL, &st0) || !chat_can(&st0))
+        if (!cli_strategy_choose(strategy, NULL, NULL, &st0))
             return 2;
         route.strategy = loco_strategy_name(&st0, route.strategy_buf, sizeof route.strategy_buf);
     }

@@ -36,7 +36,8 @@ static const char eval_usage[] =
     "significant (p < 0.05); elsewhere the upper 95% bound of the drop must be\n"
     "<= 5 points, and a check whose base scores below 5 points is uninformative (it\n"
     "cannot see such a drop). Answers and judgments are cached: a killed run\n"
-    "resumes, a repeated one is free.\n\n"
+    "resumes, a repeated one is free. ADAPTER may be a run-time set, A:w,B:w\n"
+    "(the adapter side answers with all of it; not recorded in the registry).\n\n"
     "options:\n";
 
 _Static_assert(EXIT_GATE_FAILED == 3, "the help below says 3");
@@ -237,8 +238,9 @@ static bool check_options(const struct loco_eval_params *p, const char *const *b
     const char *why = p->shots && !shots ? "--shots applies to gsm8k only"
                       : p->samples > 1 && !samples
                           ? "--samples applies to mbpp, humaneval and custom code benchmarks"
-                      : temperature_set && p->samples < 2 && p->strategy.kind != LOCO_STRATEGY_SC
-                          ? "--temperature needs --samples N (N > 1) or --strategy sc:K; "
+                      : temperature_set && p->samples < 2 && p->strategy.kind != LOCO_STRATEGY_SC &&
+                                p->strategy.kind != LOCO_STRATEGY_USC
+                          ? "--temperature needs --samples N (N > 1) or --strategy sc:K|usc:K; "
                             "answers are greedy"
                       : !p->judge.url != !p->judge.model
                           ? "--judge-url and --judge-model go together"
@@ -252,6 +254,31 @@ static bool check_options(const struct loco_eval_params *p, const char *const *b
     }
     free(url);
     return !why;
+}
+
+/* ADAPTER as a run-time set "A:w,B:w,..." (composition.md): the adapter side
+ * answers with all of it, each weight times --scale; p->also gets the
+ * members after the first (into also[]), and the first one's scale is
+ * returned. */
+static double eval_set_params(const struct cli_engine *e, double scale,
+                              struct loco_adapter_ref *also, struct loco_eval_params *p)
+{
+    for (int i = 1; i < e->n_set; i++)
+        also[i - 1] = (struct loco_adapter_ref){e->set[i].adapter, e->set[i].scale * (float)scale};
+    p->also = also;
+    p->n_also = e->n_set - 1;
+    return scale * e->set[0].scale;
+}
+
+/* The record names a set by its spec and its members' files. */
+static void eval_set_info(struct loco_eval_record_info *info, const struct cli_engine *e,
+                          const char *spec)
+{
+    snprintf(info->adapter_name, sizeof info->adapter_name, "%s", spec);
+    size_t k = 0;
+    for (int i = 0; i < e->n_set && k < sizeof info->adapter_path; i++)
+        k += (size_t)snprintf(info->adapter_path + k, sizeof info->adapter_path - k, "%s%s",
+                              i ? "," : "", loco_adapter_info(e->set[i].adapter)->path);
 }
 
 /* The adapter's training recipe: the registry's provenance.recipe (relative
@@ -583,8 +610,8 @@ int cmd_eval(int argc, char **argv)
              LOCO_EVAL_MAX_SLOTS);
     struct cli_option opts[] = {
         CLI_OPT_LIST(0, "bench", &bench_list, "NAME",
-                     "gsm8k, mbpp, humaneval, summarisation, arc-easy,\n"
-                     "arc-challenge, judge, judge-roleplay, or FILE.jsonl\n"
+                     "gsm8k, gsm8k-pot, mbpp, humaneval, summarisation,\n"
+                     "arc-easy, arc-challenge, judge, judge-roleplay, or FILE.jsonl\n"
                      "(exact_match, numeric, regex, rouge, code_execution or\n"
                      "llm_judge items; docs/benchmarks.md)\n"
                      "(repeatable; default: the adapter's domain's benchmark,\n"
@@ -593,8 +620,8 @@ int cmd_eval(int argc, char **argv)
         CLI_OPT_INT(0, "limit", &limit, "N", 1, 1 << 24, "first N items of each benchmark"),
         CLI_OPT_STRING(0, "strategy", &strategy, "S",
                        "compare the adapter answering plain with the adapter\n"
-                       "answering with strategy S (re2, calc, re2+calc, sc:K;\n"
-                       "sc samples at --temperature, default 0.8) on the\n"
+                       "answering with strategy S (re2, calc, re2+calc, sc:K,\n"
+                       "usc:K; they sample at --temperature, default 0.8) on the\n"
                        "same items, instead of the base model with the adapter;\n"
                        "the scores are not recorded in the registry\n"
                        "(docs/strategies.md)"),
@@ -756,9 +783,10 @@ int cmd_eval(int argc, char **argv)
             fprintf(stderr, "loco eval: --strategy: %s\n", loco_error_message());
             return 2;
         }
-        if (p.strategy.kind == LOCO_STRATEGY_USC) {
+        if (p.strategy.kind == LOCO_STRATEGY_ENSEMBLE) {
             fprintf(stderr, "loco eval --strategy %s: the evaluation runs plain, re2, calc, "
-                            "re2+calc and sc:K; usc:K answers in loco ask\n", strategy);
+                            "re2+calc, sc:K and usc:K; ensemble answers in loco ask and chat\n",
+                    strategy);
             return 2;
         }
         if (swarm || rescore_path || (cli_opt_seen(opts, "record-in") &&
@@ -845,6 +873,10 @@ int cmd_eval(int argc, char **argv)
         return rc;
     }
     const struct loco_adapter *a = e.set[0].adapter;
+    struct loco_adapter_ref also[LOCO_MAX_SET_ADAPTERS];
+    if (e.n_set > 1)
+        record_in = "none"; /* a run-time set: its scores are no one adapter's */
+    scale = eval_set_params(&e, scale, also, &p);
     const char *domain = loco_adapter_info(a)->domain;
     struct loco_registry_params rp = cli_registry_params(registry);
     struct loco_registry *reg = loco_registry_load(&rp); /* NULL: no registry, fine */
@@ -855,6 +887,8 @@ int cmd_eval(int argc, char **argv)
         return cli_fail("cannot read the model and adapter for the record");
     }
     info.omit_prompts = omit_prompts;
+    if (e.n_set > 1)
+        eval_set_info(&info, &e, adapter);
     struct loco_contam_index *ix = NULL;
     if (no_contam)
         snprintf(info.contam_why, sizeof info.contam_why, "--no-contam");
@@ -919,7 +953,7 @@ int cmd_eval(int argc, char **argv)
         if (json && final)
             puts(final);
         else
-            print_sides(results, done, loco_adapter_info(a)->name, &p.strategy);
+            print_sides(results, done, info.adapter_name, &p.strategy);
         if (note[0])
             fprintf(json ? stderr : stdout, "\n%s", note);
         if (!rec)

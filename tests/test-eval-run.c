@@ -32,6 +32,7 @@
 #include "loco/models.h"
 #include "loco/model.h"
 #include "loco/sandbox.h"
+#include "loco/strategy.h"
 #include "testutil.h"
 
 struct fixture {
@@ -170,6 +171,44 @@ static void test_custom_system_message(void **state)
     loco_eval_bench_free(&b);
 }
 
+/* usc's answer to `prompt` is one of the K answers sc makes with the
+ * evaluation's sampling (loco_generate_sc on the same conversation). */
+static void expect_one_of_sc(const struct fixture *f, const struct loco_eval_params *p,
+                             const char *prompt, const char *got)
+{
+    struct loco_chat_msg msg = {.role = "user", .content = prompt};
+    int32_t *toks = NULL;
+    size_t n = 0;
+    assert_int_equal(loco_chat_tokenize(f->m, "chatml", &msg, 1, &toks, &n), LOCO_OK);
+    struct loco_generate_params gp = loco_generate_default_params();
+    gp.max_tokens = p->max_tokens;
+    gp.sampling.temperature = p->temperature;
+    gp.sampling.top_k = 0;
+    gp.sampling.top_p = p->top_p;
+    gp.sampling.min_p = 0.0f;
+    gp.sampling.repeat_penalty = 1.0f;
+    gp.sampling.seed = eval_derive_seed(p->seed, 2, 0);
+    struct loco_context_params cp = loco_context_default_params();
+    cp.n_ctx = p->n_ctx;
+    cp.n_seq = p->strategy.k;
+    cp.n_batch = 512;
+    cp.n_threads = 1;
+    struct loco_context *c = loco_context_init(f->m, cp);
+    assert_non_null(c);
+    struct loco_generate_result res[3];
+    assert_int_equal(p->strategy.k, 3);
+    assert_int_equal(loco_generate_sc(c, loco_model_tokenizer(f->m), toks, n, 3, &gp, res),
+                     LOCO_OK);
+    bool found = false;
+    for (int i = 0; i < 3; i++) {
+        found = found || strcmp(res[i].text, got) == 0;
+        loco_generate_result_free(&res[i]);
+    }
+    assert_true(found);
+    loco_context_free(c);
+    free(toks);
+}
+
 /* --strategy: side 0 is the model answering plain (its answers under the
  * plain cache key, so an earlier plain run is reused), side 1 the same
  * model with the strategy, under a key that names it. */
@@ -229,9 +268,25 @@ static void test_strategy_against_plain(void **state)
         free(first[i]);
     }
     loco_eval_bench_free(&b);
+    /* usc:3: the same three sampled answers (same seeds), the model's pick
+     * kept, under a key naming usc */
+    assert_int_equal(loco_strategy_parse("usc:3", &p.strategy), LOCO_OK);
+    assert_int_equal(loco_eval_bench_run(f->m, NULL, 1, bench, false, &p, NULL, NULL, &b), LOCO_OK);
+    assert_int_equal(b.n_cached[1], 0);
+    snprintf(sc_key, sizeof sc_key,
+             "bench=strat;greedy;max_tokens=6;template=chatml;v1;strategy=usc:3;temperature=0.8;"
+             "top_p=0.95;seed=%llu",
+             (unsigned long long)eval_derive_seed(p.seed, 2, 0));
+    for (size_t i = 0; i < b.n; i++) {
+        assert_true(cached_under(f, sc_key, b.items[i].prompt));
+        expect_one_of_sc(f, &p, b.items[i].prompt, b.items[i].output[1]);
+    }
+    loco_eval_bench_free(&b);
     /* strategies the evaluation cannot run are refused */
-    p.strategy = (struct loco_strategy){.kind = LOCO_STRATEGY_USC, .k = 5};
+    p.strategy = (struct loco_strategy){.kind = LOCO_STRATEGY_ENSEMBLE, .k = 0};
     assert_int_equal(loco_eval_params_check(&p), LOCO_ERR_UNSUPPORTED);
+    p.strategy = (struct loco_strategy){.kind = LOCO_STRATEGY_USC, .k = 5};
+    assert_int_equal(loco_eval_params_check(&p), LOCO_OK);
     p.strategy = (struct loco_strategy){.kind = LOCO_STRATEGY_SC, .k = 5};
     p.samples = 2;
     assert_int_equal(loco_eval_params_check(&p), LOCO_ERR_RANGE);

@@ -22,90 +22,8 @@
 #include "loco/gguf.h"
 #include "loco/lora.h"
 #include "loco/model.h"
+#include "lora-fixture.h"
 #include "testutil.h"
-
-#define STORIES "fixtures/models/stories260K.gguf"
-
-struct fixture {
-    char base_path[1024];
-    char dir[256];
-    struct loco_model *base;
-};
-
-/* ---- a random adapter ----------------------------------------------------- */
-
-static uint64_t rng_state = 0x1234567;
-
-static float frand(void)
-{
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((rng_state >> 40) & 0xffffff) / (float)0x1000000 - 0.5f;
-}
-
-struct rand_adapter {
-    struct loco_lora_pair pairs[64];
-    float *bufs[128];
-    size_t n;
-};
-
-static void get_dims(const struct loco_model *m, enum loco_lora_target t, int64_t *n_in,
-                     int64_t *n_out)
-{
-    const struct loco_hparams *hp = loco_model_hparams(m);
-    int64_t C = hp->n_embd, q = (int64_t)hp->n_head * hp->head_dim;
-    int64_t kv = (int64_t)hp->n_head_kv * hp->head_dim, F = hp->n_ff;
-    const int64_t ins[] = {C, C, C, q, C, C, F}, outs[] = {q, kv, kv, C, F, F, C};
-    *n_in = ins[t];
-    *n_out = outs[t];
-}
-
-/* rank r on `targets` of every layer, values of size `amp` */
-static void make_adapter(struct rand_adapter *ra, const struct loco_model *m, unsigned targets,
-                         int32_t r, float amp)
-{
-    memset(ra, 0, sizeof *ra);
-    for (int il = 0; il < loco_model_hparams(m)->n_layer; il++) {
-        for (int t = 0; t < LOCO_LORA_N_TARGETS; t++) {
-            if (!(targets & LOCO_LORA_TARGET_BIT(t)))
-                continue;
-            struct loco_lora_pair *p = &ra->pairs[ra->n];
-            p->layer = il;
-            p->target = (enum loco_lora_target)t;
-            p->rank = r;
-            get_dims(m, p->target, &p->n_in, &p->n_out);
-            float *a = malloc((size_t)(r * p->n_in) * sizeof *a);
-            float *b = malloc((size_t)(r * p->n_out) * sizeof *b);
-            assert_non_null(a);
-            assert_non_null(b);
-            for (int64_t i = 0; i < r * p->n_in; i++)
-                a[i] = amp * frand();
-            for (int64_t i = 0; i < r * p->n_out; i++)
-                b[i] = amp * frand();
-            p->a = a;
-            p->b = b;
-            ra->bufs[2 * ra->n] = a;
-            ra->bufs[2 * ra->n + 1] = b;
-            ra->n++;
-        }
-    }
-}
-
-static void free_adapter(struct rand_adapter *ra)
-{
-    for (size_t i = 0; i < 2 * ra->n; i++)
-        free(ra->bufs[i]);
-}
-
-static void write_adapter(const struct fixture *f, const struct rand_adapter *ra, float alpha,
-                          const char *name, enum loco_type type, char *path, size_t cap)
-{
-    char sha[65];
-    assert_int_equal(loco_model_sha256(f->base, sha), LOCO_OK);
-    snprintf(path, cap, "%s/%s.gguf", f->dir, name);
-    struct loco_adapter_meta meta = {.arch = "llama", .base_sha256 = sha, .name = name,
-                                     .domain = "testing", .alpha = alpha};
-    assert_int_equal(loco_adapter_write(path, &meta, ra->pairs, ra->n, type), LOCO_OK);
-}
 
 /* ---- the merged reference ------------------------------------------------- */
 
@@ -126,7 +44,7 @@ static const struct loco_lora_pair *find_pair(const struct rand_adapter *ra, con
     return NULL;
 }
 
-static struct loco_model *merged_model(const struct fixture *f, const struct merge_term *terms,
+static struct loco_model *merged_model(const struct lora_fixture *f, const struct merge_term *terms,
                                        int n_terms, const char *tag)
 {
     struct loco_gguf *g = loco_gguf_open(f->base_path);
@@ -210,51 +128,12 @@ static void run_prompt(struct loco_context *c, int32_t seq, float *out, int32_t 
         memcpy(out + (size_t)i * V, loco_context_logits(c, i), (size_t)V * sizeof(float));
 }
 
-static double max_diff(const float *a, const float *b, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs((double)a[i] - b[i]));
-    return m;
-}
-
 /* ---- setup ------------------------------------------------------------------ */
 
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof *f);
-    *state = f;
-    if (!test_shared_path(STORIES, f->base_path, sizeof f->base_path))
-        return 0;
-    snprintf(f->dir, sizeof f->dir, "/tmp/loco-test-lora-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    struct loco_model_params mp = loco_model_default_params();
-    mp.matmul_mode = LOCO_MATMUL_F32_ACT;
-    mp.load_tokenizer = false;
-    f->base = loco_model_load(f->base_path, mp);
-    return f->base ? 0 : -1;
+    return lora_fixture_setup(state, "lora");
 }
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    loco_model_free(f->base);
-    if (f->dir[0]) {
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-        if (system(cmd) != 0)
-            return -1;
-    }
-    free(f);
-    return 0;
-}
-
-#define NEED_BASE(f)                                                                            \
-    do {                                                                                        \
-        if (!(f)->base)                                                                         \
-            skip();                                                                             \
-    } while (0)
 
 /* ---- tests ------------------------------------------------------------------ */
 
@@ -361,18 +240,18 @@ static void test_resolve(void **state)
 
 static void test_write_load_info(void **state)
 {
-    struct fixture *f = *state;
+    struct lora_fixture *f = *state;
     NEED_BASE(f);
     struct rand_adapter ra;
     unsigned tg = LOCO_LORA_TARGET_BIT(LOCO_LORA_Q) | LOCO_LORA_TARGET_BIT(LOCO_LORA_DOWN);
     make_adapter(&ra, f->base, tg, 3, 0.1f);
     char path[512];
-    write_adapter(f, &ra, 6.0f, "info", LOCO_TYPE_F16, path, sizeof path);
+    write_adapter(f, &ra, 6.0f, "info", f->sha, LOCO_TYPE_F16, path, sizeof path);
     struct loco_adapter *a = loco_adapter_load(path, f->base);
     assert_non_null(a);
     const struct loco_adapter_info *in = loco_adapter_info(a);
     assert_string_equal(in->name, "info");
-    assert_string_equal(in->domain, "testing");
+    assert_string_equal(in->domain, "info");
     assert_string_equal(in->arch, "llama");
     assert_int_equal(in->rank, 3);
     assert_true(in->alpha == 6.0f);
@@ -407,12 +286,12 @@ static void test_write_load_info(void **state)
 /* The adapter path equals the merged model, for scales 1, 0.5 and 0. */
 static void test_logits_match_merged(void **state)
 {
-    struct fixture *f = *state;
+    struct lora_fixture *f = *state;
     NEED_BASE(f);
     struct rand_adapter ra;
     make_adapter(&ra, f->base, LOCO_LORA_ALL_TARGETS, 4, 0.2f);
     char path[512];
-    write_adapter(f, &ra, 8.0f, "all", LOCO_TYPE_F32, path, sizeof path);
+    write_adapter(f, &ra, 8.0f, "all", f->sha, LOCO_TYPE_F32, path, sizeof path);
     struct loco_adapter *a = loco_adapter_load(path, f->base);
     assert_non_null(a);
     int32_t V = loco_model_hparams(f->base)->n_vocab;
@@ -432,7 +311,8 @@ static void test_logits_match_merged(void **state)
         run_prompt(c, 0, got, V);
         double d = max_diff(got, want, n), moved = max_diff(plain, want, n);
         print_message("scale %.1f: max |dlogit| vs merged %.2e (the adapter moves logits by "
-                      "%.2f)\n", (double)scales[k], d, moved);
+                      "%.2f)\n",
+                      (double)scales[k], d, moved);
         assert_true(moved > 0.05);
         assert_true(d < 1e-4);
         loco_context_free(cm);
@@ -453,16 +333,17 @@ static void test_logits_match_merged(void **state)
 /* Two adapters in one set add up; F16 storage stays close to f32. */
 static void test_composition(void **state)
 {
-    struct fixture *f = *state;
+    struct lora_fixture *f = *state;
     NEED_BASE(f);
     struct rand_adapter r1, r2;
-    make_adapter(&r1, f->base, LOCO_LORA_TARGET_BIT(LOCO_LORA_V) | LOCO_LORA_TARGET_BIT(LOCO_LORA_UP),
-                 2, 0.3f);
-    make_adapter(&r2, f->base, LOCO_LORA_TARGET_BIT(LOCO_LORA_Q) | LOCO_LORA_TARGET_BIT(LOCO_LORA_O),
-                 5, 0.3f);
+    make_adapter(&r1, f->base,
+                 LOCO_LORA_TARGET_BIT(LOCO_LORA_V) | LOCO_LORA_TARGET_BIT(LOCO_LORA_UP), 2, 0.3f);
+    make_adapter(&r2, f->base,
+                 LOCO_LORA_TARGET_BIT(LOCO_LORA_Q) | LOCO_LORA_TARGET_BIT(LOCO_LORA_O), 5, 0.3f);
     char p1[512], p2[512];
-    write_adapter(f, &r1, 0.0f, "one", LOCO_TYPE_F32, p1, sizeof p1); /* alpha 0: scale as is */
-    write_adapter(f, &r2, 10.0f, "two", LOCO_TYPE_F16, p2, sizeof p2);
+    write_adapter(f, &r1, 0.0f, "one", f->sha, LOCO_TYPE_F32, p1,
+                  sizeof p1); /* alpha 0: scale as is */
+    write_adapter(f, &r2, 10.0f, "two", f->sha, LOCO_TYPE_F16, p2, sizeof p2);
     struct loco_adapter *a1 = loco_adapter_load(p1, f->base), *a2 = loco_adapter_load(p2, f->base);
     assert_non_null(a1);
     assert_non_null(a2);
@@ -496,14 +377,14 @@ static void test_composition(void **state)
 /* Sequences with different sets in one batch = each run alone. */
 static void test_mixed_batch(void **state)
 {
-    struct fixture *f = *state;
+    struct lora_fixture *f = *state;
     NEED_BASE(f);
     struct rand_adapter r1, r2;
     make_adapter(&r1, f->base, LOCO_LORA_ALL_TARGETS, 2, 0.3f);
     make_adapter(&r2, f->base, LOCO_LORA_TARGET_BIT(LOCO_LORA_K), 3, 0.5f);
     char p1[512], p2[512];
-    write_adapter(f, &r1, 4.0f, "mix1", LOCO_TYPE_F32, p1, sizeof p1);
-    write_adapter(f, &r2, 3.0f, "mix2", LOCO_TYPE_F32, p2, sizeof p2);
+    write_adapter(f, &r1, 4.0f, "mix1", f->sha, LOCO_TYPE_F32, p1, sizeof p1);
+    write_adapter(f, &r2, 3.0f, "mix2", f->sha, LOCO_TYPE_F32, p2, sizeof p2);
     struct loco_adapter *a1 = loco_adapter_load(p1, f->base), *a2 = loco_adapter_load(p2, f->base);
     int32_t V = loco_model_hparams(f->base)->n_vocab;
     /* sequence s gets set s: {a1}, {a2}, {}, {a1 x0.5, a2} */
@@ -534,9 +415,9 @@ static void test_mixed_batch(void **state)
     double worst = 0;
     for (int32_t i = 0; i < N_PROMPT; i++)
         for (int s = 0; s < 4; s++)
-            worst = fmax(worst, max_diff(loco_context_logits(c4, 4 * i + s),
-                                         alone + ((size_t)s * N_PROMPT + (size_t)i) * V,
-                                         (size_t)V));
+            worst =
+                fmax(worst, max_diff(loco_context_logits(c4, 4 * i + s),
+                                     alone + ((size_t)s * N_PROMPT + (size_t)i) * V, (size_t)V));
     print_message("mixed batch of 4 sets vs one at a time: max |dlogit| %.2e\n", worst);
     assert_true(worst < 1e-4);
     /* and the sets really differ */
@@ -553,12 +434,12 @@ static void test_mixed_batch(void **state)
 /* The KV cache is tagged by the set: a change forgets it, the same set keeps it. */
 static void test_kv_tag(void **state)
 {
-    struct fixture *f = *state;
+    struct lora_fixture *f = *state;
     NEED_BASE(f);
     struct rand_adapter ra;
     make_adapter(&ra, f->base, LOCO_LORA_TARGET_BIT(LOCO_LORA_V), 2, 0.3f);
     char path[512];
-    write_adapter(f, &ra, 2.0f, "tag", LOCO_TYPE_F32, path, sizeof path);
+    write_adapter(f, &ra, 2.0f, "tag", f->sha, LOCO_TYPE_F32, path, sizeof path);
     struct loco_adapter *a = loco_adapter_load(path, f->base);
     struct loco_context *c = ctx_for(f->base, 2);
     int32_t V = loco_model_hparams(f->base)->n_vocab;
@@ -571,7 +452,7 @@ static void test_kv_tag(void **state)
     assert_int_equal(loco_context_set_adapters(c, 0, &ref, 1), LOCO_OK);
     uint64_t tag = loco_context_seq_adapter_tag(c, 0);
     assert_true(tag != 0);
-    assert_int_equal(loco_context_seq_len(c, 0), 0);      /* forgotten */
+    assert_int_equal(loco_context_seq_len(c, 0), 0);        /* forgotten */
     assert_int_equal(loco_context_seq_len(c, 1), N_PROMPT); /* other sequence untouched */
     run_prompt(c, 0, buf, V);
     assert_int_equal(loco_context_set_adapters(c, 0, &ref, 1), LOCO_OK);
@@ -595,7 +476,7 @@ static void test_kv_tag(void **state)
  * and with the merged model, for F32 and F16 storage. */
 static void test_decode_path(void **state)
 {
-    struct fixture *f = *state;
+    struct lora_fixture *f = *state;
     NEED_BASE(f);
     struct loco_model_params mp = loco_model_default_params();
     mp.load_tokenizer = false; /* LOCO_MATMUL_QUANT_ACT */
@@ -616,7 +497,7 @@ static void test_decode_path(void **state)
     const enum loco_type types[2] = {LOCO_TYPE_F32, LOCO_TYPE_F16};
     for (int k = 0; k < 2; k++) {
         char path[512];
-        write_adapter(f, &ra, 6.0f, k ? "steps16" : "steps32", types[k], path, sizeof path);
+        write_adapter(f, &ra, 6.0f, k ? "steps16" : "steps32", f->sha, types[k], path, sizeof path);
         struct loco_adapter *a = loco_adapter_load(path, qm);
         assert_non_null(a);
         struct loco_context *c = ctx_for(qm, 1);
@@ -657,7 +538,7 @@ static void test_decode_path(void **state)
  * branch in the default mode; it must agree with token-by-token steps. */
 static void test_long_prompt_paths(void **state)
 {
-    struct fixture *f = *state;
+    struct lora_fixture *f = *state;
     NEED_BASE(f);
     struct loco_model_params mp = loco_model_default_params();
     mp.load_tokenizer = false;
@@ -665,7 +546,7 @@ static void test_long_prompt_paths(void **state)
     struct rand_adapter ra;
     make_adapter(&ra, qm, LOCO_LORA_ALL_TARGETS, 4, 0.2f);
     char path[512];
-    write_adapter(f, &ra, 8.0f, "long", LOCO_TYPE_F16, path, sizeof path);
+    write_adapter(f, &ra, 8.0f, "long", f->sha, LOCO_TYPE_F16, path, sizeof path);
     struct loco_adapter *a = loco_adapter_load(path, qm);
     assert_non_null(a);
     struct loco_context_params cp = loco_context_default_params();
@@ -703,7 +584,7 @@ static void test_long_prompt_paths(void **state)
 /* Files that are not adapters for this base are refused with a reason. */
 static void test_refusals(void **state)
 {
-    struct fixture *f = *state;
+    struct lora_fixture *f = *state;
     NEED_BASE(f);
     /* the base model itself */
     assert_null(loco_adapter_load(f->base_path, f->base));
@@ -719,7 +600,8 @@ static void test_refusals(void **state)
     assert_non_null(strstr(loco_error_message(), "qwen2"));
     /* another base file */
     snprintf(path, sizeof path, "%s/sha.gguf", f->dir);
-    meta = (struct loco_adapter_meta){.arch = "llama", .alpha = 4,
+    meta = (struct loco_adapter_meta){.arch = "llama",
+                                      .alpha = 4,
                                       .base_sha256 = "00000000000000000000000000000000"
                                                      "00000000000000000000000000000000"};
     assert_int_equal(loco_adapter_write(path, &meta, ra.pairs, ra.n, LOCO_TYPE_F32), LOCO_OK);
@@ -820,7 +702,7 @@ static void write_raw_adapter(const char *path, float alpha, const struct loco_l
  * loaded, the logits came out NaN and the sampler read out of bounds. */
 static void test_hostile_adapters(void **state)
 {
-    struct fixture *f = *state;
+    struct lora_fixture *f = *state;
     NEED_BASE(f);
     struct rand_adapter ra;
     make_adapter(&ra, f->base, LOCO_LORA_TARGET_BIT(LOCO_LORA_V), 2, 0.1f);
@@ -886,5 +768,6 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_hostile_adapters),
     };
-    return LOCO_RUN_TESTS(tests, setup, teardown);
+    rng_seed(0x1234567);
+    return LOCO_RUN_TESTS(tests, setup, lora_fixture_teardown);
 }

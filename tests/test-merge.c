@@ -25,25 +25,10 @@
 #include "loco/gguf.h"
 #include "loco/lora.h"
 #include "loco/model.h"
+#include "lora-fixture.h"
 #include "testutil.h"
 
-#define STORIES "fixtures/models/stories260K.gguf"
-
-struct fixture {
-    char base_path[1024];
-    char dir[256];
-    struct loco_model *base;
-};
-
-/* ---- random numbers and small matrices ----------------------------------- */
-
-static uint64_t rng_state = 0x5eed;
-
-static float frand(void)
-{
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((rng_state >> 40) & 0xffffff) / (float)0x1000000 - 0.5f;
-}
+/* ---- small matrices -------------------------------------------------------- */
 
 /* c [n][m] = a [n][k] b [k][m], plain loops in double */
 static void matmul(const float *a, const float *b, int64_t n, int64_t k, int64_t m, float *c)
@@ -81,78 +66,7 @@ static double max_abs(const float *x, size_t n)
     return m;
 }
 
-static double max_diff(const float *a, const float *b, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs((double)a[i] - b[i]));
-    return m;
-}
-
-/* ---- random adapters on stories260K --------------------------------------- */
-
-struct rand_adapter {
-    struct loco_lora_pair pairs[64];
-    float *bufs[128];
-    size_t n;
-};
-
-static void get_dims(const struct loco_model *m, enum loco_lora_target t, int64_t *n_in,
-                     int64_t *n_out)
-{
-    const struct loco_hparams *hp = loco_model_hparams(m);
-    int64_t C = hp->n_embd, q = (int64_t)hp->n_head * hp->head_dim;
-    int64_t kv = (int64_t)hp->n_head_kv * hp->head_dim, F = hp->n_ff;
-    const int64_t ins[] = {C, C, C, q, C, C, F}, outs[] = {q, kv, kv, C, F, F, C};
-    *n_in = ins[t];
-    *n_out = outs[t];
-}
-
-static void make_adapter(struct rand_adapter *ra, const struct loco_model *m, unsigned targets,
-                         int32_t r, float amp)
-{
-    memset(ra, 0, sizeof *ra);
-    for (int il = 0; il < loco_model_hparams(m)->n_layer; il++) {
-        for (int t = 0; t < LOCO_LORA_N_TARGETS; t++) {
-            if (!(targets & LOCO_LORA_TARGET_BIT(t)))
-                continue;
-            struct loco_lora_pair *p = &ra->pairs[ra->n];
-            p->layer = il;
-            p->target = (enum loco_lora_target)t;
-            p->rank = r;
-            get_dims(m, p->target, &p->n_in, &p->n_out);
-            float *a = malloc((size_t)(r * p->n_in) * sizeof *a);
-            float *b = malloc((size_t)(r * p->n_out) * sizeof *b);
-            assert_non_null(a);
-            assert_non_null(b);
-            for (int64_t i = 0; i < r * p->n_in; i++)
-                a[i] = amp * frand();
-            for (int64_t i = 0; i < r * p->n_out; i++)
-                b[i] = amp * frand();
-            p->a = a;
-            p->b = b;
-            ra->bufs[2 * ra->n] = a;
-            ra->bufs[2 * ra->n + 1] = b;
-            ra->n++;
-        }
-    }
-}
-
-static void free_adapter(struct rand_adapter *ra)
-{
-    for (size_t i = 0; i < 2 * ra->n; i++)
-        free(ra->bufs[i]);
-}
-
-/* Write ra (sha: the base it records, NULL for none) as dir/name.gguf. */
-static void write_adapter(const struct fixture *f, const struct rand_adapter *ra, float alpha,
-                          const char *name, const char *sha, char *path, size_t cap)
-{
-    snprintf(path, cap, "%s/%s.gguf", f->dir, name);
-    struct loco_adapter_meta meta = {
-        .arch = "llama", .base_sha256 = sha, .name = name, .domain = name, .alpha = alpha};
-    assert_int_equal(loco_adapter_write(path, &meta, ra->pairs, ra->n, LOCO_TYPE_F32), LOCO_OK);
-}
+/* ---- the random adapters' updates ----------------------------------------- */
 
 static const struct loco_lora_pair *find_pair(const struct rand_adapter *ra, int il,
                                               enum loco_lora_target t)
@@ -207,6 +121,11 @@ static int32_t file_delta(const char *path, int il, enum loco_lora_target t, flo
     return r;
 }
 
+static int setup(void **state)
+{
+    return lora_fixture_setup(state, "merge");
+}
+
 /* ---- running -------------------------------------------------------------- */
 
 static const int32_t prompt[] = {1, 403, 407, 261, 378, 259, 280, 365, 263, 303};
@@ -238,42 +157,6 @@ static void run_with(const struct loco_model *m, const int32_t *tokens, int32_t 
         memcpy(out + (size_t)i * V, loco_context_logits(c, i), (size_t)V * sizeof(float));
     loco_context_free(c);
 }
-
-/* ---- setup ---------------------------------------------------------------- */
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    *state = f;
-    if (!f)
-        return -1;
-    if (!test_shared_path(STORIES, f->base_path, sizeof f->base_path))
-        return 0;
-    snprintf(f->dir, sizeof f->dir, "/tmp/loco-test-merge-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    struct loco_model_params mp = loco_model_default_params();
-    mp.matmul_mode = LOCO_MATMUL_F32_ACT;
-    mp.load_tokenizer = false;
-    f->base = loco_model_load(f->base_path, mp);
-    return f->base ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    loco_model_free(f->base);
-    if (f->dir[0])
-        test_rm_rf(f->dir);
-    free(f);
-    return 0;
-}
-
-#define NEED_BASE(f)                                                                               \
-    do {                                                                                           \
-        if (!(f)->base)                                                                            \
-            skip();                                                                                \
-    } while (0)
 
 static bool exists(const char *path)
 {
@@ -481,30 +364,36 @@ static void test_factorise(void **state)
 
 /* ---- whole adapters on stories260K ---------------------------------------- */
 
+static const float WX = 0.7f, WY = -0.4f;
+
 struct two_inputs {
     struct rand_adapter x, y;
     char px[512], py[512];
     struct loco_adapter *ax, *ay;
+    struct loco_merge_input in[2]; /* ax at WX, ay at WY */
+    struct loco_merge_params p;    /* the defaults, written as f32 */
 };
 
 /* x: rank 3 on q, v, down, alpha 6 (factor 2); y: rank 2 on q, o, alpha 0
  * (factor 1). */
-static void make_two(const struct fixture *f, struct two_inputs *t)
+static void make_two(const struct lora_fixture *f, struct two_inputs *t)
 {
-    char sha[65];
-    assert_int_equal(loco_model_sha256(f->base, sha), LOCO_OK);
     make_adapter(&t->x, f->base,
                  LOCO_LORA_TARGET_BIT(LOCO_LORA_Q) | LOCO_LORA_TARGET_BIT(LOCO_LORA_V) |
                      LOCO_LORA_TARGET_BIT(LOCO_LORA_DOWN),
                  3, 0.3f);
     make_adapter(&t->y, f->base,
                  LOCO_LORA_TARGET_BIT(LOCO_LORA_Q) | LOCO_LORA_TARGET_BIT(LOCO_LORA_O), 2, 0.3f);
-    write_adapter(f, &t->x, 6.0f, "xin", sha, t->px, sizeof t->px);
-    write_adapter(f, &t->y, 0.0f, "yin", sha, t->py, sizeof t->py);
+    write_adapter(f, &t->x, 6.0f, "xin", f->sha, LOCO_TYPE_F32, t->px, sizeof t->px);
+    write_adapter(f, &t->y, 0.0f, "yin", f->sha, LOCO_TYPE_F32, t->py, sizeof t->py);
     t->ax = loco_adapter_load(t->px, f->base);
     t->ay = loco_adapter_load(t->py, f->base);
     assert_non_null(t->ax);
     assert_non_null(t->ay);
+    t->in[0] = (struct loco_merge_input){t->ax, WX};
+    t->in[1] = (struct loco_merge_input){t->ay, WY};
+    t->p = loco_merge_default_params();
+    t->p.type = LOCO_TYPE_F32;
 }
 
 static void free_two(struct two_inputs *t)
@@ -514,8 +403,6 @@ static void free_two(struct two_inputs *t)
     free_adapter(&t->x);
     free_adapter(&t->y);
 }
-
-static const float WX = 0.7f, WY = -0.4f;
 
 /* The reference: sum of w_i * f_i * B_i A_i for (il, t) into d [O][I]. */
 static void reference_sum(const struct two_inputs *t, int il, enum loco_lora_target tg, float *d,
@@ -528,17 +415,14 @@ static void reference_sum(const struct two_inputs *t, int il, enum loco_lora_tar
 
 static void test_linear_exact(void **state)
 {
-    struct fixture *f = *state;
+    struct lora_fixture *f = *state;
     NEED_BASE(f);
     struct two_inputs t;
     make_two(f, &t);
-    struct loco_merge_input in[2] = {{t.ax, WX}, {t.ay, WY}};
-    struct loco_merge_params p = loco_merge_default_params();
-    p.type = LOCO_TYPE_F32;
     char path[512];
     snprintf(path, sizeof path, "%s/linear.gguf", f->dir);
     struct loco_merge_result res;
-    assert_int_equal(loco_adapter_merge(in, 2, &p, path, &res), LOCO_OK);
+    assert_int_equal(loco_adapter_merge(t.in, 2, &t.p, path, &res), LOCO_OK);
     int n_layer = loco_model_hparams(f->base)->n_layer;
     assert_true(res.exact);
     assert_int_equal(res.rank, 5);              /* q: 3 + 2 */
@@ -606,13 +490,10 @@ static void test_linear_exact(void **state)
  * and at R >= the sum of ranks the product is exact again. */
 static void test_linear_rank(void **state)
 {
-    struct fixture *f = *state;
+    struct lora_fixture *f = *state;
     NEED_BASE(f);
     struct two_inputs t;
     make_two(f, &t);
-    struct loco_merge_input in[2] = {{t.ax, WX}, {t.ay, WY}};
-    struct loco_merge_params p = loco_merge_default_params();
-    p.type = LOCO_TYPE_F32;
     char path[512];
     int64_t n_in, n_out;
     get_dims(f->base, LOCO_LORA_Q, &n_in, &n_out);
@@ -621,10 +502,10 @@ static void test_linear_rank(void **state)
     float *b = malloc(len * sizeof *b), *a = malloc(len * sizeof *a);
     double last = -1;
     for (int32_t R = 1; R <= 5; R++) {
-        p.rank = R;
+        t.p.rank = R;
         snprintf(path, sizeof path, "%s/linear-r%d.gguf", f->dir, (int)R);
         struct loco_merge_result res;
-        assert_int_equal(loco_adapter_merge(in, 2, &p, path, &res), LOCO_OK);
+        assert_int_equal(loco_adapter_merge(t.in, 2, &t.p, path, &res), LOCO_OK);
         assert_false(res.exact);
         assert_int_equal(res.rank, R);
         double kept = res.energy_kept / res.energy_total;
@@ -655,7 +536,7 @@ static void test_linear_rank(void **state)
  * the file holds the dense step's result; dare at density 1 is linear. */
 static void test_ties_dare_files(void **state)
 {
-    struct fixture *f = *state;
+    struct lora_fixture *f = *state;
     NEED_BASE(f);
     struct two_inputs t;
     make_two(f, &t);
@@ -663,16 +544,13 @@ static void test_ties_dare_files(void **state)
     get_dims(f->base, LOCO_LORA_V, &n_in, &n_out);
     int32_t R = (int32_t)(n_out < n_in ? n_out : n_in);
     size_t len = (size_t)(n_in * n_out);
-    struct loco_merge_input in[2] = {{t.ax, WX}, {t.ay, WY}};
-    struct loco_merge_params p = loco_merge_default_params();
-    p.type = LOCO_TYPE_F32;
-    p.rank = R;
-    p.method = LOCO_MERGE_TIES;
-    p.density = 0.3f;
+    t.p.rank = R;
+    t.p.method = LOCO_MERGE_TIES;
+    t.p.density = 0.3f;
     char path[512];
     snprintf(path, sizeof path, "%s/ties.gguf", f->dir);
     struct loco_merge_result res;
-    assert_int_equal(loco_adapter_merge(in, 2, &p, path, &res), LOCO_OK);
+    assert_int_equal(loco_adapter_merge(t.in, 2, &t.p, path, &res), LOCO_OK);
     float *d = malloc(len * sizeof *d), *want = malloc(len * sizeof *want);
     float *dx = calloc(len, sizeof *dx), *dy = calloc(len, sizeof *dy);
     add_delta(&t.x, 0, LOCO_LORA_V, WX * 2.0f, dx); /* only x adapts v */
@@ -695,27 +573,27 @@ static void test_ties_dare_files(void **state)
     assert_int_equal(file_delta(path, 0, LOCO_LORA_Q, qd, qo, qi), R);
     assert_true(frob_diff(qd, qw, qlen) <= 1e-4 * frob(qw, qlen));
     /* dare at density 1 = linear */
-    p.method = LOCO_MERGE_DARE;
-    p.density = 1.0f;
+    t.p.method = LOCO_MERGE_DARE;
+    t.p.density = 1.0f;
     snprintf(path, sizeof path, "%s/dare1.gguf", f->dir);
-    assert_int_equal(loco_adapter_merge(in, 2, &p, path, &res), LOCO_OK);
+    assert_int_equal(loco_adapter_merge(t.in, 2, &t.p, path, &res), LOCO_OK);
     reference_sum(&t, 3, LOCO_LORA_V, want, len);
     file_delta(path, 3, LOCO_LORA_V, d, n_out, n_in);
     assert_true(frob_diff(d, want, len) <= 1e-4 * frob(want, len));
     /* dare: the same seed writes the same file, another seed another */
-    p.density = 0.5f;
-    p.rank = 0;      /* the largest input rank: 3 */
-    p.name = "dare"; /* not the file's stem, which differs */
+    t.p.density = 0.5f;
+    t.p.rank = 0;      /* the largest input rank: 3 */
+    t.p.name = "dare"; /* not the file's stem, which differs */
     char p1[512], p2[512], p3[512];
     snprintf(p1, sizeof p1, "%s/dare-a.gguf", f->dir);
     snprintf(p2, sizeof p2, "%s/dare-b.gguf", f->dir);
     snprintf(p3, sizeof p3, "%s/dare-c.gguf", f->dir);
-    assert_int_equal(loco_adapter_merge(in, 2, &p, p1, &res), LOCO_OK);
+    assert_int_equal(loco_adapter_merge(t.in, 2, &t.p, p1, &res), LOCO_OK);
     assert_int_equal(res.rank, 3);
     assert_true(res.energy_kept < res.energy_total);
-    assert_int_equal(loco_adapter_merge(in, 2, &p, p2, &res), LOCO_OK);
-    p.seed = 2;
-    assert_int_equal(loco_adapter_merge(in, 2, &p, p3, &res), LOCO_OK);
+    assert_int_equal(loco_adapter_merge(t.in, 2, &t.p, p2, &res), LOCO_OK);
+    t.p.seed = 2;
+    assert_int_equal(loco_adapter_merge(t.in, 2, &t.p, p3, &res), LOCO_OK);
     size_t n1 = 0, n2 = 0, n3 = 0;
     char *f1 = test_read_file(p1, &n1), *f2 = test_read_file(p2, &n2),
          *f3 = test_read_file(p3, &n3);
@@ -746,7 +624,7 @@ static void test_ties_dare_files(void **state)
 }
 
 /* stories260K again, under another file (one more key): another base */
-static struct loco_model *other_base(const struct fixture *f)
+static struct loco_model *other_base(const struct lora_fixture *f)
 {
     struct loco_gguf *g = loco_gguf_open(f->base_path);
     assert_non_null(g);
@@ -782,7 +660,7 @@ static void refused(const struct loco_merge_input *in, int32_t n, const struct l
 
 static void test_refusals(void **state)
 {
-    struct fixture *f = *state;
+    struct lora_fixture *f = *state;
     NEED_BASE(f);
     struct two_inputs t;
     make_two(f, &t);
@@ -834,7 +712,7 @@ static void test_refusals(void **state)
     /* another base: the same adapter file (it records no base) loaded
      * against a second model file */
     char bare[512];
-    write_adapter(f, &t.y, 0.0f, "bare", NULL, bare, sizeof bare);
+    write_adapter(f, &t.y, 0.0f, "bare", NULL, LOCO_TYPE_F32, bare, sizeof bare);
     struct loco_model *b2 = other_base(f);
     struct loco_adapter *other = loco_adapter_load(bare, b2);
     assert_non_null(other);
@@ -919,5 +797,6 @@ int main(void)
         cmocka_unit_test(test_linear_rank),  cmocka_unit_test(test_ties_dare_files),
         cmocka_unit_test(test_refusals),     cmocka_unit_test(test_default_model_linear),
     };
-    return LOCO_RUN_TESTS(tests, setup, teardown);
+    rng_seed(0x5eed);
+    return LOCO_RUN_TESTS(tests, setup, lora_fixture_teardown);
 }

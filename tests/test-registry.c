@@ -274,6 +274,51 @@ static void test_domain_strategy(void **state)
     loco_registry_free(r);
 }
 
+/* A domain's vote threshold: min_vote_share in [0, 1], below_threshold
+ * abstain or fallback, and below_threshold only with a threshold. */
+static void test_domain_vote_threshold(void **state)
+{
+    struct fx *f = *state;
+    char a[2048], all[8192];
+    adapter_yaml(a, sizeof a, "m1", "math", "active", NULL);
+    snprintf(all, sizeof all,
+             "schema_version: 2\nbase_model:\n  name: Tiny\n  file: tiny.gguf\n"
+             "  sha256: " BASE_SHA "\n  architecture: llama\n  academic_year: \"2026\"\n"
+             "domains:\n  math: {primary_benchmark: gsm8k, strategy: sc:5, min_vote_share: 0.6,"
+             " below_threshold: fallback}\n"
+             "  code: {primary_benchmark: mbpp, min_vote_share: 1.5, below_threshold: maybe}\n"
+             "  writing: {primary_benchmark: judge, min_vote_share: half}\n"
+             "  summarisation: {primary_benchmark: rouge, below_threshold: abstain}\n"
+             "  arc: {primary_benchmark: arc, strategy: ensemble:2, min_vote_share: 1}\n"
+             "adapters:\n%s",
+             a);
+    put_file(f->project, all);
+    assert_null(loco_registry_load_file(f->project, false));
+    struct loco_registry *r = loco_registry_load_file(f->project, true);
+    assert_non_null(r);
+    assert_true(has_problem(r, 10, "domains.code.min_vote_share", "1.5", "from 0 to 1"));
+    assert_true(has_problem(r, 10, "domains.code.below_threshold", "maybe", "abstain or fallback"));
+    assert_true(has_problem(r, 11, "domains.writing.min_vote_share", "half", "not a number"));
+    assert_true(has_problem(r, 12, "domains.summarisation.below_threshold", "abstain",
+                            "without min_vote_share"));
+    assert_int_equal(loco_registry_n_problems(r), 4);
+    const struct loco_registry_domain *m = loco_registry_find_domain(r, "math");
+    assert_true(m->min_vote_share == 0.6);
+    assert_string_equal(m->below_threshold, "fallback");
+    const struct loco_registry_domain *arc = loco_registry_find_domain(r, "arc");
+    assert_true(arc->min_vote_share == 1.0);
+    assert_string_equal(arc->below_threshold, ""); /* absent: abstain */
+    assert_string_equal(arc->strategy, "ensemble:2");
+    /* absent: no threshold */
+    assert_true(loco_registry_find_domain(r, "writing")->min_vote_share == 0.0);
+    char *js = loco_registry_json(r, NULL);
+    assert_non_null(js);
+    assert_non_null(strstr(js, "\"min_vote_share\":\t0.6"));
+    assert_non_null(strstr(js, "\"below_threshold\":\t\"fallback\""));
+    free(js);
+    loco_registry_free(r);
+}
+
 static void test_schema_problems(void **state)
 {
     struct fx *f = *state;
@@ -1249,6 +1294,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_and_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_problems, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_strategy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_domain_vote_threshold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_yaml_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_files, setup, teardown),

@@ -52,7 +52,8 @@ static void parse_refuses(void **state)
     (void)state;
     const char *bad[] = {"",     "nosuch", "PLAIN", "re2+re2",        "re2+",  " calc",  "sc",
                          "sc:0", "sc:1",   "sc:x",  "sc:5x",          "sc:48", "sc:-2",  "sc:",
-                         "usc",  "usc:1",  "scx",   "sc:99999999999", "sc5",   "usc:3:4"};
+                         "usc",  "usc:1",  "scx",   "sc:99999999999", "sc5",   "usc:3:4",
+                         "ensemble:", "ensemble:1", "ensemble:48", "ensembles", "ensemble:x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct loco_strategy st = {.kind = LOCO_STRATEGY_CALC, .k = 7};
         assert_int_equal(loco_strategy_parse(bad[i], &st), LOCO_ERR_INVALID);
@@ -78,7 +79,9 @@ static void parse_k(void **state)
                  {"sc:2", LOCO_STRATEGY_SC, 2},
                  {"sc:47", LOCO_STRATEGY_SC, LOCO_GENERATE_MAX_SLOTS},
                  {"usc:3", LOCO_STRATEGY_USC, 3},
-                 {"sc:05", LOCO_STRATEGY_SC, 5}};
+                 {"sc:05", LOCO_STRATEGY_SC, 5},
+                 {"ensemble:3", LOCO_STRATEGY_ENSEMBLE, 3},
+                 {"ensemble", LOCO_STRATEGY_ENSEMBLE, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct loco_strategy st;
         char buf[LOCO_STRATEGY_NAME_MAX];
@@ -101,6 +104,14 @@ static void name_of_k(void **state)
     struct loco_strategy sc = {LOCO_STRATEGY_SC, 5}, usc = {LOCO_STRATEGY_USC, 47};
     assert_string_equal(loco_strategy_name(&sc, buf, sizeof buf), "sc:5");
     assert_string_equal(loco_strategy_name(&usc, buf, sizeof buf), "usc:47");
+    struct loco_strategy all = {LOCO_STRATEGY_ENSEMBLE, 0}, two = {LOCO_STRATEGY_ENSEMBLE, 2};
+    assert_string_equal(loco_strategy_name(&all, buf, sizeof buf), "ensemble");
+    assert_string_equal(loco_strategy_name(&two, buf, sizeof buf), "ensemble:2");
+    /* the strategies that choose among answers, and so have a vote share */
+    struct loco_strategy plain = {LOCO_STRATEGY_PLAIN, 1}, calc = {LOCO_STRATEGY_RE2_CALC, 1};
+    assert_true(loco_strategy_votes(&sc) && loco_strategy_votes(&usc));
+    assert_true(loco_strategy_votes(&all) && loco_strategy_votes(&two));
+    assert_false(loco_strategy_votes(&plain) || loco_strategy_votes(&calc));
 }
 
 /* ---- re2 ------------------------------------------------------------------ */

@@ -84,8 +84,11 @@ enum loco_code_verdict {
 struct loco_code_outcome {
     bool passed;
     enum loco_code_verdict verdict;
-    char detail[256]; /* the last line of stderr ("NameError: name 'x' ...")
-                         or the limit's name; "" when passed */
+    char detail[256];  /* the last line of stderr ("NameError: name 'x' ...")
+                          or the limit's name; "" when passed */
+    char printed[256]; /* the end of what the program printed on stdout (the
+                          runner's token left out): its last 255 bytes; a
+                          failed program's only as far as it was flushed */
     double wall_s, cpu_s;
 };
 

@@ -82,6 +82,12 @@ struct loco_eval_params {
      * 1 the same model answering with the strategy; the paired tests and
      * gates then judge the strategy's gain (docs/strategies.md) */
     struct loco_strategy strategy;
+    /* a run-time set (loco_context_set_adapters): the adapter side answers
+     * with loco_eval_bench_run's adapter at its scale plus these n_also
+     * (borrowed; at most LOCO_MAX_SET_ADAPTERS - 1); the cache key names
+     * every member's file and scale. NULL, 0: the adapter alone */
+    const struct loco_adapter_ref *also;
+    int32_t n_also;
 };
 
 struct loco_eval_params loco_eval_default_params(void);

@@ -118,6 +118,12 @@ struct loco_registry_domain {
     struct loco_registry_strs benchmarks; /* all benchmarks of the domain (primary included) */
     const char *strategy;               /* the default strategy (loco/strategy.h) of
                                            questions routed here; "" when absent: plain */
+    /* a voted answer (sc, usc, ensemble) whose vote share is below
+     * min_vote_share (0..1; 0 when absent: never below) abstains or falls
+     * back to the base model, as below_threshold says ("abstain",
+     * "fallback"; "" when absent: abstain); docs/strategies.md */
+    double min_vote_share;
+    const char *below_threshold;
 };
 
 struct loco_registry_provenance {

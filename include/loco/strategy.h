@@ -15,6 +15,13 @@
  *   sc:K       self-consistency: K sampled answers, the domain's vote
  *   usc:K      universal self-consistency: K sampled answers, the model
  *              picks the most consistent
+ *   ensemble   the domain's adapters each answer (ensemble:N: the N
+ *              best-ranked), decoded in one batch, then the domain's vote;
+ *              a tie goes to the best-ranked member
+ *
+ * sc, usc and ensemble give a vote share, the confidence of the answer:
+ * below a threshold (per domain in the registry, or --min-share) the answer
+ * abstains or falls back to the base model (loco_vote_confident).
  *
  * The calculator (src/strategy/calc.c) is a small safe evaluator of its own:
  * numbers, + - * /, parentheses and unary minus, bounded in length and depth;
@@ -28,6 +35,7 @@
 #include <stdint.h>
 
 #include "loco/generate.h"
+#include "loco/lora.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,18 +50,22 @@ enum loco_strategy_kind {
     LOCO_STRATEGY_RE2_CALC = 3, /* re2 prompt, calculator decoding */
     LOCO_STRATEGY_SC = 4,       /* self-consistency over k samples */
     LOCO_STRATEGY_USC = 5,      /* universal self-consistency over k samples */
+    LOCO_STRATEGY_ENSEMBLE = 6, /* the domain's adapters each answer, one vote */
 };
 
 struct loco_strategy {
     enum loco_strategy_kind kind;
-    int32_t k; /* SC/USC: samples, 2..LOCO_GENERATE_MAX_SLOTS; else 1 */
+    /* SC/USC: samples, 2..LOCO_GENERATE_MAX_SLOTS; ENSEMBLE: at most this
+     * many members, 2..LOCO_GENERATE_MAX_SLOTS, or 0 for all; else 1 */
+    int32_t k;
 };
 
 /* Longest text loco_strategy_name writes, NUL included. */
 #define LOCO_STRATEGY_NAME_MAX 16
 
 /* Parse "plain", "re2", "calc", "re2+calc" (also "calc+re2"), "sc:K",
- * "usc:K" (K from 2 to LOCO_GENERATE_MAX_SLOTS). On failure returns
+ * "usc:K" (K from 2 to LOCO_GENERATE_MAX_SLOTS), "ensemble" and
+ * "ensemble:N" (N the same way). On failure returns
  * LOCO_ERR_INVALID with a message that lists the known strategies; *out is
  * then plain. */
 int loco_strategy_parse(const char *s, struct loco_strategy *out);
@@ -66,6 +78,9 @@ const char *loco_strategy_name(const struct loco_strategy *st, char *buf, size_t
 bool loco_strategy_rereads(const struct loco_strategy *st);
 /* Whether the strategy decodes with the calculator (calc, re2+calc). */
 bool loco_strategy_calculates(const struct loco_strategy *st);
+/* Whether the strategy chooses among several answers and so has a vote
+ * share (sc, usc, ensemble). */
+bool loco_strategy_votes(const struct loco_strategy *st);
 
 /* ---- re2: the re-reading prompt ------------------------------------------ */
 
@@ -130,6 +145,12 @@ int loco_vote(const char *domain, const char *const *answers, int32_t k, int32_t
  * entries) do not vote; *share = winning votes / k; a tie goes to the
  * earliest answer; no vote at all gives *winner 0 and *share 0. */
 
+/* How many of the k answers give the same answer as answer i (itself
+ * included), into votes[i]; 0 for an answer that gives none. The same
+ * reading and equality as loco_vote: the winner's share is
+ * votes[winner] / k. */
+int loco_vote_counts(const char *domain, const char *const *answers, int32_t k, int32_t *votes);
+
 /* Universal self-consistency (Chen et al. 2023, "Universal Self-Consistency
  * for Large Language Model Generation", arXiv:2311.17311): the paper's
  * selection prompt for k answers to `question`:
@@ -158,6 +179,56 @@ int loco_usc_parse(const char *reply, int32_t k);
 int loco_usc_pick(struct loco_context *ctx, const struct loco_tokenizer *tok,
                   const struct loco_model *m, const char *question, const char *const *answers,
                   int32_t k, const struct loco_generate_params *p, int32_t *winner);
+
+/* ---- ensemble: the domain's adapters each answer (src/strategy/ensemble.c) */
+
+/* One member of an ensemble: an adapter set (borrowed; n_set 0, set NULL:
+ * the base model). */
+struct loco_ensemble_member {
+    const struct loco_adapter_ref *set;
+    int32_t n_set;
+};
+
+/* n answers to one prompt, member i's on sequence i of ctx (n_seq >= n;
+ * n <= LOCO_GENERATE_MAX_SLOTS): sequence i gets member i's adapter set
+ * (loco_context_set_adapters, which forgets its cache when the set
+ * differs), keeps the longest cached prefix of the prompt and prefills the
+ * rest in decode calls of its own (keys and values depend on the adapters,
+ * so the members cannot share one prefill); then all n decode together,
+ * one token each per loco_decode call. Every member samples with p as
+ * given (seed p->sampling.seed, as it would alone), p->calc included, so
+ * answer i is exactly loco_generate's with member i's adapters on a fresh
+ * sequence (with a cached prefix, on a sequence holding the same prefix).
+ * res[n] filled: prompt_ms is member i's own prefill. On failure
+ * no res needs freeing; else free each with loco_generate_result_free.
+ * The library does not read the registry: the caller chooses the members
+ * and their order. Pass them best-ranked first and loco_vote's tie rule
+ * (the earliest answer) gives a tie to the best-ranked member. */
+int loco_generate_ensemble(struct loco_context *ctx, const struct loco_tokenizer *tok,
+                           const int32_t *prompt, size_t n_prompt,
+                           const struct loco_ensemble_member *members, int32_t n,
+                           const struct loco_generate_params *p, struct loco_generate_result *res);
+
+/* ---- confidence: the vote share, and below a threshold ------------------- */
+
+/* What a voted answer does when its share is below the threshold: say it
+ * is not sure (the best answer kept as a hint), or answer again with the
+ * base model, plain. */
+enum loco_vote_below {
+    LOCO_VOTE_ABSTAIN = 0,
+    LOCO_VOTE_FALLBACK = 1,
+};
+/* What an abstaining answer says. */
+#define LOCO_VOTE_ABSTAIN_TEXT "I am not sure."
+
+/* Whether a vote share passes the threshold min_share (0..1): share >=
+ * min_share, so a share exactly at the threshold passes (3 of 5 votes
+ * pass 0.6; compared with a tolerance of 1e-9 for shares like 2/3);
+ * min_share 0 passes everything. */
+bool loco_vote_confident(double share, double min_share);
+/* "abstain" or "fallback"; LOCO_ERR_INVALID (message naming both) else. */
+int loco_vote_below_parse(const char *s, enum loco_vote_below *out);
+const char *loco_vote_below_name(enum loco_vote_below b);
 
 #ifdef __cplusplus
 }

@@ -116,10 +116,11 @@ static struct loco_context *context_for(const struct loco_model *m,
     struct loco_context *ctx = loco_context_init(m, cp);
     if (!ctx)
         *rc = LOCO_ERR_NOMEM;
-    for (int32_t s = 0; ctx && !*rc && how->adapter && s < cp.n_seq; s++) {
-        struct loco_adapter_ref ref = {how->adapter, how->scale};
-        *rc = loco_context_set_adapters(ctx, s, &ref, 1);
-    }
+    struct loco_adapter_ref set[LOCO_MAX_SET_ADAPTERS] = {{how->adapter, how->scale}};
+    for (int32_t i = 0; i < how->n_also && i + 1 < LOCO_MAX_SET_ADAPTERS; i++)
+        set[i + 1] = how->also[i];
+    for (int32_t s = 0; ctx && !*rc && how->adapter && s < cp.n_seq; s++)
+        *rc = loco_context_set_adapters(ctx, s, set, 1 + how->n_also);
     return ctx;
 }
 
@@ -162,8 +163,22 @@ static int generate_local(const struct loco_model *m, const struct loco_eval_par
     return rc;
 }
 
-/* sc:K: each request's K answers from one shared prefill, one request after
- * another on a context of K sequences; the vote's winner is the answer. */
+/* The chosen one of the K answers to request q: the vote's winner, or
+ * under usc the model's pick (a reply naming none: the first answer). */
+static int pick(const struct loco_model *m, struct loco_context *ctx, const struct gen_how *how,
+                const struct gen_req *q, const char **answers, int32_t k, int32_t *winner)
+{
+    double share = 0;
+    if (!how->usc)
+        return loco_vote(how->vote_domain, answers, k, winner, &share);
+    int rc = loco_usc_pick(ctx, loco_model_tokenizer(m), m, q->msgs[q->n_msgs - 1].content,
+                           answers, k, &how->gp, winner);
+    return rc == LOCO_ERR_NOT_FOUND ? LOCO_OK : rc;
+}
+
+/* sc:K and usc:K: each request's K answers from one shared prefill, one
+ * request after another on a context of K sequences; the vote's winner (or
+ * the model's pick) is the answer. */
 static int generate_sc(const struct loco_model *m, const struct loco_eval_params *p,
                        struct batch_run *b, const size_t *miss, size_t n_miss)
 {
@@ -181,7 +196,7 @@ static int generate_sc(const struct loco_model *m, const struct loco_eval_params
         struct gen_req *q = &b->reqs[miss[j]];
         int32_t *toks = NULL, winner = 0, n_tokens = 0;
         size_t nt = 0;
-        double share = 0, t0 = loco_time_ms();
+        double t0 = loco_time_ms();
         rc = request_tokens(m, p->chat_template, q, NULL, 0, &toks, &nt);
         int st = rc ? rc : loco_generate_sc(ctx, tok, toks, nt, k, &b->how->gp, res);
         free(toks);
@@ -198,7 +213,7 @@ static int generate_sc(const struct loco_model *m, const struct loco_eval_params
             n_tokens += res[i].n_generated;
         }
         if (!rc)
-            rc = loco_vote(b->how->vote_domain, answers, k, &winner, &share);
+            rc = pick(m, ctx, b->how, q, answers, k, &winner);
         double ms = loco_time_ms() - t0;
         b->tot->ms += ms;
         if (!rc)

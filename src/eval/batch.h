@@ -32,6 +32,8 @@ struct gen_how {
     const char *model_sha, *adapter_desc, *settings; /* the cache key's other parts */
     const struct loco_adapter *adapter;              /* NULL: the base model */
     float scale;
+    const struct loco_adapter_ref *also; /* more of a run-time set with adapter: n_also */
+    int32_t n_also;
     struct loco_generate_params gp;
     const char *prefill;                    /* appended after the assistant header, or NULL */
     const struct loco_judge_params *remote; /* not NULL: ask this endpoint, not the model */
@@ -40,6 +42,10 @@ struct gen_how {
      * keeps the one loco_vote(vote_domain, ...) picks; n_tokens counts all */
     int32_t sc_k;
     const char *vote_domain;
+    /* usc:K (with sc_k = K): the model picks the most consistent of the K
+     * answers (loco_usc_pick on the question, the request's last message)
+     * instead of the vote; a reply naming none keeps the first answer */
+    bool usc;
 };
 
 /* Progress of one phase ("answers", "scoring", "judging") of one side. */

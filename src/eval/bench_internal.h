@@ -27,6 +27,7 @@
 
 enum kind {
     K_GSM8K,
+    K_GSM8K_POT, /* GSM8K answered by a program the sandbox runs */
     K_MBPP,
     K_HUMANEVAL,
     K_ROUGE,

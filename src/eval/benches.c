@@ -13,6 +13,8 @@
 
 static const struct bench_def builtins[] = {
     {"gsm8k", K_GSM8K, "gsm8k/test.jsonl", 320, 0, 0},
+    /* maths by code: the same problems, answered with a Python program */
+    {"gsm8k-pot", K_GSM8K_POT, "gsm8k/test.jsonl", 320, 0, 0},
     {"mbpp", K_MBPP, "mbpp/mbpp.jsonl", 384, 0, 0},
     {"humaneval", K_HUMANEVAL, "humaneval/humaneval.jsonl", 384, 0, 0},
     /* records 1-600 train the summarisation adapter */
@@ -26,9 +28,9 @@ static const struct bench_def builtins[] = {
 };
 #define N_BUILTINS (sizeof builtins / sizeof builtins[0])
 
-static const char *const bench_names[] = {"gsm8k",         "mbpp",           "humaneval",
-                                          "summarisation", "arc-easy",       "arc-challenge",
-                                          "judge",         "judge-roleplay", NULL};
+static const char *const bench_names[] = {
+    "gsm8k",    "gsm8k-pot",     "mbpp",  "humaneval",      "summarisation",
+    "arc-easy", "arc-challenge", "judge", "judge-roleplay", NULL};
 
 const char *const *loco_eval_bench_names(void)
 {
@@ -160,14 +162,19 @@ int loco_eval_params_check(const struct loco_eval_params *p)
     if (p->shots > LOCO_EVAL_MAX_SHOTS)
         return loco_error_set(LOCO_ERR_RANGE, "evaluation: shots is %u, at most %d", p->shots,
                               LOCO_EVAL_MAX_SHOTS);
-    if (p->strategy.kind == LOCO_STRATEGY_USC)
+    bool many = p->strategy.kind == LOCO_STRATEGY_SC || p->strategy.kind == LOCO_STRATEGY_USC;
+    if (p->strategy.kind == LOCO_STRATEGY_ENSEMBLE)
         return loco_error_set(LOCO_ERR_UNSUPPORTED, "evaluation: the strategy can be plain, re2, "
-                              "calc, re2+calc or sc:K (usc:K answers in loco ask only)");
-    if (p->strategy.kind == LOCO_STRATEGY_SC &&
-        (p->strategy.k < 2 || p->strategy.k > LOCO_EVAL_MAX_SLOTS || p->samples > 1))
-        return loco_error_set(LOCO_ERR_RANGE, "evaluation: sc:%d needs K from 2 to %d and one "
+                              "calc, re2+calc, sc:K or usc:K (ensemble answers in loco ask and "
+                              "chat)");
+    if (many && (p->strategy.k < 2 || p->strategy.k > LOCO_EVAL_MAX_SLOTS || p->samples > 1))
+        return loco_error_set(LOCO_ERR_RANGE, "evaluation: %s:%d needs K from 2 to %d and one "
                               "sample per item (no --samples)",
+                              p->strategy.kind == LOCO_STRATEGY_SC ? "sc" : "usc",
                               p->strategy.k, LOCO_EVAL_MAX_SLOTS);
+    if (p->n_also < 0 || p->n_also >= LOCO_MAX_SET_ADAPTERS || (p->n_also && !p->also))
+        return loco_error_set(LOCO_ERR_RANGE, "evaluation: a run-time set holds 1 to %d adapters "
+                              "(%d more given)", LOCO_MAX_SET_ADAPTERS, (int)p->n_also);
     if (!(p->stats.alpha > 0 && p->stats.alpha <= 0.5))
         return loco_error_set(LOCO_ERR_RANGE, "evaluation: alpha is %g, expected (0, 0.5]",
                               p->stats.alpha);

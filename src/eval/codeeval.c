@@ -269,12 +269,25 @@ static int make_nonce(char out[NONCE_HEX])
     return LOCO_OK;
 }
 
-/* Whether stdout holds the line "LOCO-TESTS-PASSED <nonce>". */
-static bool has_pass_token(const char *out, const char nonce[NONCE_HEX])
+/* Where stdout holds the line "LOCO-TESTS-PASSED <nonce>" (its leading
+ * newline), or NULL. */
+static const char *pass_token(const char *out, const char nonce[NONCE_HEX])
 {
     char line[sizeof PASS_TAG + NONCE_HEX + 2];
     snprintf(line, sizeof line, "\n%s%.*s\n", PASS_TAG, NONCE_HEX, nonce);
-    return out && strstr(out, line) != NULL;
+    return out ? strstr(out, line) : NULL;
+}
+
+/* The last cap - 1 bytes of what the program printed (stdout up to the
+ * runner's token) into buf, starting on a whole UTF-8 character. */
+static void printed_tail(const char *out, const char nonce[NONCE_HEX], char *buf, size_t cap)
+{
+    const char *end = pass_token(out, nonce);
+    size_t n = !out ? 0 : end ? (size_t)(end - out) : strlen(out);
+    size_t start = n >= cap ? n - (cap - 1) : 0;
+    while (start < n && ((unsigned char)out[start] & 0xC0) == 0x80)
+        start++;
+    snprintf(buf, cap, "%.*s", (int)(n - start), out ? out + start : "");
 }
 
 /* The last non-empty line of `text` into buf. */
@@ -316,7 +329,7 @@ static void judge(const struct loco_sandbox_result *r, const char nonce[NONCE_HE
     } else if (r->limit != LOCO_SANDBOX_LIMIT_NONE) {
         o->verdict = LOCO_CODE_FAIL_LIMIT;
         snprintf(o->detail, sizeof o->detail, "%s limit", loco_sandbox_limit_name(r->limit));
-    } else if (r->exit_code == 0 && has_pass_token(r->out, nonce)) {
+    } else if (r->exit_code == 0 && pass_token(r->out, nonce)) {
         o->passed = true;
         o->verdict = LOCO_CODE_PASS;
     } else if (r->exit_code == 0 || starts(line, "SystemExit")) {
@@ -361,6 +374,7 @@ int loco_codeeval_run(const struct loco_sandbox_params *params, const char *prog
     free(runner);
     if (rc == LOCO_OK) {
         judge(&r, nonce, out);
+        printed_tail(r.out, nonce, out->printed, sizeof out->printed);
         out->wall_s = r.wall_s;
         out->cpu_s = r.cpu_s;
     }

@@ -95,6 +95,11 @@ static int builtin_item(enum kind kind, const cJSON *j, size_t line, struct item
         it->prompt = format_prompt("gsm8k", j); /* the maths recipe's */
         it->gold = json_str(j, "answer");
         break;
+    case K_GSM8K_POT:
+        it->id = json_str(j, "id");
+        it->prompt = format_prompt("gsm8k-pot", j);
+        it->gold = json_str(j, "answer");
+        break;
     case K_MBPP: {
         const cJSON *tid = cJSON_GetObjectItemCaseSensitive(j, "task_id");
         if (!cJSON_IsNumber(tid) || tid->valuedouble < 11 || tid->valuedouble > 510)

@@ -14,6 +14,12 @@
 static const struct loco_prompt_format formats[] = {
     {"gsm8k", "{question}", "{answer_text}",
      "the question alone; the worked answer ends \"#### N\" (GSM8K)"},
+    {"gsm8k-pot",
+     "{question}\n\nWrite a Python program that solves this problem and prints the final "
+     "answer as a number. Answer with the program in a ```python block.",
+     NULL,
+     "the question and an instruction to answer with a Python program that prints the "
+     "number (GSM8K program of thought; evaluation only)"},
     {"mbpp", "{text}\nYour code should pass these tests:\n{test_list}", "{code}",
      "the problem and its asserts, so the function's name and signature show (MBPP)"},
     {"summarisation", "Summarise this article in one sentence.\n\n{document}", "{summary}",
@@ -39,7 +45,7 @@ const struct loco_prompt_format *loco_prompt_format_find(const char *name)
         if (!strcmp(formats[i].name, name))
             return &formats[i];
     loco_error_set(LOCO_ERR_NOT_FOUND,
-                   "no prompt format '%s' (known: gsm8k, mbpp, "
+                   "no prompt format '%s' (known: gsm8k, gsm8k-pot, mbpp, "
                    "summarisation, humaneval, arc)",
                    name ? name : "(null)");
     return NULL;

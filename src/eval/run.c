@@ -43,7 +43,8 @@ static struct loco_generate_params answer_decoding(const struct run *r, uint32_t
     struct loco_generate_params gp = loco_generate_default_params();
     gp.max_tokens = r->max_tokens;
     gp.calc = loco_strategy_calculates(st);
-    if (st->kind == LOCO_STRATEGY_SC) { /* K sampled answers (seeds seed + i), one vote */
+    if (st->kind == LOCO_STRATEGY_SC || st->kind == LOCO_STRATEGY_USC) {
+        /* K sampled answers (seeds seed + i), one chosen */
         gp.sampling.temperature = r->p->temperature;
         gp.sampling.top_k = 0;
         gp.sampling.top_p = r->p->top_p;
@@ -91,7 +92,8 @@ static char *answer_settings(const struct run *r, uint32_t s, uint64_t seed,
         return plain;
     char name[LOCO_STRATEGY_NAME_MAX];
     loco_strategy_name(st, name, sizeof name);
-    char *with = st->kind == LOCO_STRATEGY_SC
+    bool sampled = st->kind == LOCO_STRATEGY_SC || st->kind == LOCO_STRATEGY_USC;
+    char *with = sampled
                      ? loco_str_printf("%s;strategy=%s;temperature=%.6g;top_p=%.6g;seed=%llu",
                                        plain, name, (double)r->p->temperature,
                                        (double)r->p->top_p, (unsigned long long)seed)
@@ -166,9 +168,14 @@ static int answer_side(struct run *r, const struct loco_adapter *a, float scale,
                               .adapter_desc = adapter_desc,
                               .adapter = a,
                               .scale = scale,
+                              .also = a ? r->p->also : NULL,
+                              .n_also = a ? r->p->n_also : 0,
                               .gp = answer_decoding(r, s, st),
-                              .sc_k = st->kind == LOCO_STRATEGY_SC ? st->k : 0,
-                              .vote_domain = vote_domain(r->kind)};
+                              .sc_k = st->kind == LOCO_STRATEGY_SC || st->kind == LOCO_STRATEGY_USC
+                                          ? st->k
+                                          : 0,
+                              .vote_domain = vote_domain(r->kind),
+                              .usc = st->kind == LOCO_STRATEGY_USC};
         char *settings = answer_settings(r, s, how.gp.sampling.seed, st);
         how.settings = settings;
         rc = settings ? eval_run_batch(r->m, r->p, r->cache, &how, reqs, r->n, &ph, &tot)
@@ -319,16 +326,28 @@ static int setup_result(struct run *r, bool in_domain)
     return LOCO_OK;
 }
 
+/* What the cache key names of the adapter side: "SHA:SCALE" of a, then
+ * ",SHA:SCALE" of each member of a run-time set (p->also). */
+static int adapter_set_desc(const struct loco_adapter *a, float scale,
+                            const struct loco_eval_params *p, char *buf, size_t cap)
+{
+    char asha[65];
+    int rc = loco_models_sha256_file(loco_adapter_info(a)->path, asha);
+    size_t k = (size_t)snprintf(buf, cap, "%s:%.6g", asha, (double)scale);
+    for (int32_t i = 0; !rc && i < p->n_also && k < cap; i++) {
+        rc = loco_models_sha256_file(loco_adapter_info(p->also[i].adapter)->path, asha);
+        k += (size_t)snprintf(buf + k, cap - k, ",%s:%.6g", asha, (double)p->also[i].scale);
+    }
+    return rc;
+}
+
 /* Answer, score and judge each side. */
 static int run_sides(struct run *r, const struct loco_adapter *a, float scale)
 {
     int rc = loco_model_sha256(r->m, r->model_sha);
-    char adapter_desc[256] = "";
-    if (!rc && a) {
-        char asha[65];
-        rc = loco_models_sha256_file(loco_adapter_info(a)->path, asha);
-        snprintf(adapter_desc, sizeof adapter_desc, "%s:%.6g", asha, (double)scale);
-    }
+    char adapter_desc[LOCO_MAX_SET_ADAPTERS * 80] = "";
+    if (!rc && a)
+        rc = adapter_set_desc(a, scale, r->p, adapter_desc, sizeof adapter_desc);
     /* plain against a strategy: both sides are the adapter (or the base) */
     const struct loco_strategy plain = {.kind = LOCO_STRATEGY_PLAIN, .k = 1};
     bool vs_plain = r->p->strategy.kind != LOCO_STRATEGY_PLAIN;
@@ -358,7 +377,7 @@ int loco_eval_bench_run(const struct loco_model *m, const struct loco_adapter *a
     const struct bench_def *def = eval_find_builtin(bench);
     if (!def && !eval_is_custom(bench))
         return loco_error_set(LOCO_ERR_NOT_FOUND,
-                              "no benchmark '%s' (built in: gsm8k, mbpp, "
+                              "no benchmark '%s' (built in: gsm8k, gsm8k-pot, mbpp, "
                               "humaneval, summarisation, arc-easy, arc-challenge, judge, "
                               "judge-roleplay; or a custom FILE.jsonl)",
                               bench);

@@ -1,6 +1,7 @@
 /*
  * scoring.c - what scores an answer, by the benchmark's kind: the GSM8K
- * number, the code in the sandbox (every sample when several were drawn),
+ * number, the number a GSM8K program prints, the code in the sandbox (every
+ * sample when several were drawn),
  * ROUGE-L, the chosen letter, the custom exact, numeric and regex checks
  * (judged items are scored by the judge, judging.c); and the stored answers
  * of a record scored again with the same code (rescore.c).
@@ -28,28 +29,74 @@ static const struct loco_sandbox_params *sandbox_params(void)
     return &sp;
 }
 
-int eval_score_code(const struct item *it, enum kind kind, const char *answer, double *score,
-                    char *detail, size_t cap)
+/* The program an answer of this kind runs as: the answer's code (fenced or
+ * bare, loco_codeeval_extract) joined with the item's prompt and tests.
+ * gsm8k-pot has no tests: one setup line makes `__name__` "__main__", so a
+ * program that ends `if __name__ == "__main__": main()` runs too (the
+ * runner's fresh namespace has no __name__). malloc'd; NULL: out of memory. */
+static char *answer_program(const struct item *it, enum kind kind, const char *answer)
 {
     char *code = loco_codeeval_extract(answer, it->entry_point, LOCO_CODE_FIRST);
     char *program = NULL;
     if (code && kind == K_HUMANEVAL)
         program = loco_codeeval_humaneval_program(it->code_prompt, code, it->test, it->entry_point);
+    else if (code && kind == K_GSM8K_POT)
+        program = loco_codeeval_mbpp_program("__name__ = '__main__'", code, NULL, 0);
     else if (code)
         program =
             loco_codeeval_mbpp_program(it->test, code, (const char *const *)it->tests, it->n_tests);
     free(code);
+    return program;
+}
+
+/* The answer's program run in the sandbox into *o, its verdict into detail
+ * ("verdict" or "verdict: why"). An error only when the sandbox cannot run,
+ * never for a failed program. */
+static int run_answer(const struct item *it, enum kind kind, const char *answer,
+                      struct loco_code_outcome *o, char *detail, size_t cap)
+{
+    char *program = answer_program(it, kind, answer);
     if (!program)
         return LOCO_ERR_NOMEM;
-    struct loco_code_outcome o;
-    int rc = loco_codeeval_run(sandbox_params(), program, &o);
+    int rc = loco_codeeval_run(sandbox_params(), program, o);
     free(program);
     if (rc)
-        return rc; /* the sandbox could not run: an error, never a failed item */
-    *score = o.passed ? 1.0 : 0.0;
-    size_t k = (size_t)snprintf(detail, cap, "%s", loco_codeeval_verdict_name(o.verdict));
-    if (o.detail[0] && k + 2 < cap)
-        snprintf(detail + k, cap - k, ": %.*s", (int)(cap - k - 3), o.detail);
+        return rc;
+    size_t k = (size_t)snprintf(detail, cap, "%s", loco_codeeval_verdict_name(o->verdict));
+    if (o->detail[0] && k + 2 < cap)
+        snprintf(detail + k, cap - k, ": %.*s", (int)(cap - k - 3), o->detail);
+    return LOCO_OK;
+}
+
+int eval_score_code(const struct item *it, enum kind kind, const char *answer, double *score,
+                    char *detail, size_t cap)
+{
+    struct loco_code_outcome o;
+    int rc = run_answer(it, kind, answer, &o, detail, cap);
+    if (!rc)
+        *score = o.passed ? 1.0 : 0.0;
+    return rc;
+}
+
+/* gsm8k-pot: when the answer's program runs to its end, what it printed is
+ * scored as a number against it->gold (loco_score_numeric: "#### N", else
+ * \boxed{N}, else its last number; the numeric scorer's tolerance). A
+ * program that fails (even after printing the number), times out or prints
+ * no number scores 0; detail says why, or the number read. */
+static int score_pot(const struct item *it, const char *answer, double *score, char *detail,
+                     size_t cap)
+{
+    struct loco_code_outcome o;
+    int rc = run_answer(it, K_GSM8K_POT, answer, &o, detail, cap);
+    if (rc)
+        return rc;
+    *score = 0;
+    if (!o.passed)
+        return LOCO_OK;
+    int r = loco_score_numeric(o.printed, it->gold ? it->gold : "", detail, cap);
+    if (r < 0)
+        return r;
+    *score = r; /* detail: "number=N rule=last" of what it printed */
     return LOCO_OK;
 }
 
@@ -73,6 +120,8 @@ int eval_score_item(const struct item *it, enum kind kind, const char *answer, d
         *score = r;
         return LOCO_OK;
     }
+    case K_GSM8K_POT:
+        return score_pot(it, answer, score, detail, cap);
     case K_MBPP:
     case K_HUMANEVAL:
     case K_CODE_CUSTOM:

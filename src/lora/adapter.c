@@ -122,19 +122,6 @@ static bool str_ends(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-static void file_stem(const char *path, char *out, size_t cap)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    size_t n = strlen(base);
-    if (n > 5 && strcmp(base + n - 5, ".gguf") == 0)
-        n -= 5;
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, base, n);
-    out[n] = '\0';
-}
-
 static const struct loco_weight *base_weight(const struct loco_model *m, int il,
                                              enum loco_lora_target t)
 {
@@ -222,7 +209,7 @@ static int check_meta(struct loco_adapter *a, const struct loco_model *base)
                               file, alpha, (double)ALPHA_MAX);
     a->info.alpha = (float)alpha;
     if (loco_gguf_get_str_buf(g, "locollm.adapter.name", a->info.name, sizeof a->info.name))
-        file_stem(file, a->info.name, sizeof a->info.name);
+        lora_file_stem(file, a->info.name, sizeof a->info.name);
     if (loco_gguf_get_str_buf(g, "locollm.adapter.domain", a->info.domain,
                               sizeof a->info.domain) &&
         loco_gguf_get_str_buf(g, "adapter.lora.task_name", a->info.domain, sizeof a->info.domain))

@@ -1,8 +1,11 @@
 /*
- * lora_internal.h - a loaded adapter as the forward pass sees it.
+ * lora_internal.h - a loaded adapter as the forward pass sees it, and what
+ * the module's files share.
  */
 #ifndef LOCO_LORA_INTERNAL_H
 #define LOCO_LORA_INTERNAL_H
+
+#include <string.h>
 
 #include "loco/lora.h"
 #include "model/model_internal.h"
@@ -36,6 +39,21 @@ static inline const struct lora_pair *lora_pair_at(const struct loco_adapter *a,
                                                    enum loco_lora_target t)
 {
     return &a->pairs[(size_t)il * LOCO_LORA_N_TARGETS + (size_t)t];
+}
+
+/* The file name of path without its folder and ".gguf" ("a/math.gguf" ->
+ * "math"), cut to fit out[cap]: an adapter's default name. */
+static inline void lora_file_stem(const char *path, char *out, size_t cap)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (n > 5 && strcmp(base + n - 5, ".gguf") == 0)
+        n -= 5;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, base, n);
+    out[n] = '\0';
 }
 
 #endif

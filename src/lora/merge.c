@@ -722,16 +722,6 @@ static int fill_keys(const struct loco_merge_input *in, int32_t n,
     return LOCO_OK;
 }
 
-static void file_stem(const char *path, char *out, size_t cap)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    size_t n = strlen(base);
-    if (n > 5 && strcmp(base + n - 5, ".gguf") == 0)
-        n -= 5;
-    snprintf(out, cap, "%.*s", (int)n, base);
-}
-
 static int write_merged(const struct loco_merge_input *in, int32_t n,
                         const struct loco_merge_params *p, struct merged *m, const char *path)
 {
@@ -744,7 +734,7 @@ static int write_merged(const struct loco_merge_input *in, int32_t n,
     if (loco_model_sha256(first->base, sha) != LOCO_OK)
         snprintf(sha, sizeof sha, "%s", first->info.base_sha256); /* a base loaded from memory */
     loco_error_clear();
-    file_stem(path, name, sizeof name);
+    lora_file_stem(path, name, sizeof name);
     bool dense = p->method != LOCO_MERGE_LINEAR;
     const char *keys[] = {"locollm.merge.method",       "locollm.merge.sources",
                           "locollm.merge.source_files", "locollm.merge.source_sha256",

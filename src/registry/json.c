@@ -130,6 +130,9 @@ char *loco_registry_json(const struct loco_registry *r, const char *domain)
         cJSON_AddStringToObject(x, "primary_benchmark", d->primary_benchmark);
         cJSON_AddItemToObject(x, "benchmarks", strs_json(d->benchmarks));
         cJSON_AddStringToObject(x, "strategy", d->strategy[0] ? d->strategy : "plain");
+        cJSON_AddNumberToObject(x, "min_vote_share", d->min_vote_share);
+        cJSON_AddStringToObject(x, "below_threshold",
+                                d->below_threshold[0] ? d->below_threshold : "abstain");
         const struct loco_registry_adapter *act = loco_registry_active(r, d->name);
         if (act)
             cJSON_AddStringToObject(x, "active", act->name);

@@ -336,11 +336,31 @@ static void build_base(struct loco_registry *r, const struct rnode *root)
                          r->user_path);
 }
 
+/* min_vote_share in [0, 1] and below_threshold abstain|fallback, which
+ * means nothing without a threshold. */
+static void check_vote_threshold(struct loco_registry *r, const struct rnode *m,
+                                 const char *prefix, struct loco_registry_domain *d)
+{
+    char f[200];
+    get_num(r, m, prefix, "min_vote_share", false, 0, 1, &d->min_vote_share);
+    d->below_threshold = get_str(r, m, prefix, "below_threshold", false);
+    const struct rnode *below = rnode_get(m, "below_threshold");
+    enum loco_vote_below b;
+    path_of(f, sizeof f, prefix, "below_threshold");
+    if (d->below_threshold[0] && loco_vote_below_parse(d->below_threshold, &b) != LOCO_OK)
+        registry_problem(r, below, NULL, f, d->below_threshold, "%s", loco_error_message());
+    else if (d->below_threshold[0] && !rnode_get(m, "min_vote_share"))
+        registry_problem(r, below, NULL, f, d->below_threshold,
+                         "means nothing without min_vote_share (the vote share, 0 to 1, below "
+                         "which it applies); add one or remove this line");
+}
+
 static void build_domain(struct loco_registry *r, const char *name, const struct rnode *m,
                          struct loco_registry_domain *d)
 {
-    static const char *const known[] = {"description", "primary_benchmark", "benchmarks",
-                                        "strategy", NULL};
+    static const char *const known[] = {"description",    "primary_benchmark", "benchmarks",
+                                        "strategy",       "min_vote_share",    "below_threshold",
+                                        NULL};
     char prefix[128], f[200];
     snprintf(prefix, sizeof prefix, "domains.%s", name);
     d->name = name;
@@ -349,7 +369,7 @@ static void build_domain(struct loco_registry *r, const char *name, const struct
                          "a domain name must be lowercase letters, digits, '.', '_' or '-'");
     if (m->kind != RNODE_MAP) {
         registry_problem(r, m, NULL, prefix, "", "must be a mapping with primary_benchmark");
-        d->description = d->primary_benchmark = d->strategy = "";
+        d->description = d->primary_benchmark = d->strategy = d->below_threshold = "";
         return;
     }
     check_keys(r, m, prefix, known);
@@ -363,6 +383,7 @@ static void build_domain(struct loco_registry *r, const char *name, const struct
         registry_problem(r, rnode_get(m, "strategy"), NULL,
                          path_of(f, sizeof f, prefix, "strategy"), d->strategy, "%s",
                          loco_error_message());
+    check_vote_threshold(r, m, prefix, d);
     bool listed = d->benchmarks.n == 0;
     for (size_t i = 0; i < d->benchmarks.n; i++)
         listed = listed || strcmp(d->benchmarks.v[i], d->primary_benchmark) == 0;

@@ -120,6 +120,27 @@ static int32_t count_votes(enum vote_kind kind, const struct ballot *b, int32_t 
     return best;
 }
 
+/* Read the k answers' ballots into a malloc'd array (*out; free with
+ * free_ballots). */
+static int read_ballots(enum vote_kind kind, const char *const *answers, int32_t k,
+                        struct ballot **out)
+{
+    struct ballot *b = *out = calloc((size_t)k, sizeof *b);
+    if (!b)
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    int rc = LOCO_OK;
+    for (int32_t i = 0; i < k && rc == LOCO_OK; i++)
+        rc = read_ballot(kind, answers[i], &b[i]);
+    return rc;
+}
+
+static void free_ballots(struct ballot *b, int32_t k)
+{
+    for (int32_t i = 0; b && i < k; i++)
+        free(b[i].text);
+    free(b);
+}
+
 int loco_vote(const char *domain, const char *const *answers, int32_t k, int32_t *winner,
               double *share)
 {
@@ -129,19 +150,29 @@ int loco_vote(const char *domain, const char *const *answers, int32_t k, int32_t
     *winner = 0;
     *share = 0.0;
     enum vote_kind kind = kind_of(domain);
-    struct ballot *b = calloc((size_t)k, sizeof *b);
-    if (!b)
-        return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
-    int rc = LOCO_OK;
-    for (int32_t i = 0; i < k && rc == LOCO_OK; i++)
-        rc = read_ballot(kind, answers[i], &b[i]);
+    struct ballot *b = NULL;
+    int rc = read_ballots(kind, answers, k, &b);
     if (rc == LOCO_OK) {
         int32_t votes = 0;
         *winner = count_votes(kind, b, k, &votes);
         *share = (double)votes / (double)k;
     }
-    for (int32_t i = 0; i < k; i++)
-        free(b[i].text);
-    free(b);
+    free_ballots(b, k);
+    return rc;
+}
+
+int loco_vote_counts(const char *domain, const char *const *answers, int32_t k, int32_t *votes)
+{
+    if (!answers || k < 1 || !votes)
+        return loco_error_set(LOCO_ERR_INVALID, "vote: answers (k >= 1) and votes are required");
+    enum vote_kind kind = kind_of(domain);
+    struct ballot *b = NULL;
+    int rc = read_ballots(kind, answers, k, &b);
+    for (int32_t i = 0; i < k; i++) {
+        votes[i] = 0;
+        for (int32_t j = 0; rc == LOCO_OK && j < k; j++)
+            votes[i] += same(kind, &b[i], &b[j]);
+    }
+    free_ballots(b, k);
     return rc;
 }

@@ -28,11 +28,16 @@ fi
 case "$err" in *"--record-in"*) ;; *) fail "eval --strategy --record-in: $err";; esac
 if err=$("$LOCO" chat --strategy nosuch </dev/null 2>&1); then fail "chat --strategy nosuch accepted"; fi
 case "$err" in *"unknown strategy"*) ;; *) fail "chat --strategy nosuch: $err";; esac
-# usc:K answers in ask only, sc:K in ask and eval
-if err=$("$LOCO" eval math --strategy usc:5 2>&1); then fail "eval --strategy usc:5 accepted"; fi
-case "$err" in *"usc:K answers in loco ask"*) ;; *) fail "eval --strategy usc:5: $err";; esac
-if err=$("$LOCO" chat --strategy usc:3 </dev/null 2>&1); then fail "chat --strategy usc:3 accepted"; fi
-case "$err" in *"not in the chat"*) ;; *) fail "chat --strategy usc:3: $err";; esac
+# ensemble answers in ask and chat, not in eval; --below takes two words
+if err=$("$LOCO" eval math --strategy ensemble 2>&1); then fail "eval --strategy ensemble accepted"; fi
+case "$err" in *"ensemble answers in loco ask and chat"*) ;; *) fail "eval --strategy ensemble: $err";; esac
+if err=$("$LOCO" ask --model /nonexistent.gguf --below maybe "hi" 2>&1); then
+  fail "ask --below maybe accepted"
+fi
+case "$err" in *"abstain or fallback"*) ;; *) fail "ask --below maybe: $err";; esac
+if err=$("$LOCO" ask --model /nonexistent.gguf --min-share 1.5 "hi" 2>&1); then
+  fail "ask --min-share 1.5 accepted"
+fi
 
 if [ ! -f "$model" ]; then
   skip_all "$model not found"
@@ -74,17 +79,45 @@ else
   skip_part "python3 (reads the sc JSON) not found"
 fi
 out=$(ask --strategy usc:2 --seed 7 "Once upon a time" 2>&1)
-case "$out" in *"(usc:2: answer "[12]" of 2 chosen)"*) ;; *) fail "usc: $out";; esac
+case "$out" in *"(usc:2: answer "[12]" of 2 chosen, vote share "*) ;; *) fail "usc: $out";; esac
+
+# the vote share's threshold: three different answers (share 1/3) pass
+# --min-share 0.33 (at the threshold: 0.333.. >= 0.33), not 0.34; below it
+# the answer abstains (the best one as a hint) or falls back to the base
+# model answering plain (here the same model: its plain answer)
+sc3() { ask --strategy sc:3 --seed 7 --temperature 1 "$@" "Once upon a time"; }
+if command -v python3 >/dev/null; then
+  [ "$(echo "$sc" | field 'd["vote"]["votes"]')" = "[1, 1, 1]" ] || fail "sc votes: $sc"
+  j=$(sc3 --json --min-share 0.33)
+  [ "$(echo "$j" | field 'd["vote"]["confident"]')" = True ] || fail "share 1/3 at 0.33: $j"
+  [ "$(echo "$j" | field 'd["answer"]')" = "$(echo "$sc" | field 'd["answer"]')" ] \
+    || fail "a confident answer changed: $j"
+  j=$(sc3 --json --min-share 0.34)
+  [ "$(echo "$j" | field 'd["answer"]')" = "I am not sure." ] || fail "abstain: $j"
+  [ "$(echo "$j" | field 'd["vote"]["abstained"] and d["vote"]["hint"] == d["vote"]["answers"][d["vote"]["winner"]]')" = True ] \
+    || fail "abstain hint: $j"
+  j=$(sc3 --json --min-share 0.34 --below fallback)
+  [ "$(echo "$j" | field 'd["vote"]["fallback"]')" = True ] || fail "fallback: $j"
+  [ "$(echo "$j" | field 'd["answer"]')" = "$(ask --temperature 1 --seed 7 "Once upon a time" 2>/dev/null)" ] \
+    || fail "fallback is not the plain answer: $j"
+fi
+out=$(sc3 --min-share 0.5 2>&1 >/dev/null)
+case "$out" in *"vote share 0.33 is below 0.50: not sure; the best answer was: "*) ;;
+  *) fail "abstain stderr: $out";; esac
+[ "$(sc3 --min-share 0.5 2>/dev/null)" = "I am not sure." ] || fail "abstain stdout"
 
 # 3. chat: /strategy sets, shows, refuses and goes back to the default
-out=$(printf '/strategy\n/strategy calc\n/strategy\n/strategy nosuch\n/strategy sc:3\n/strategy auto\n/quit\n' | \
+out=$(printf '/strategy\n/strategy calc\n/strategy\n/strategy nosuch\n/strategy sc:3\nOnce upon a time\n/strategy auto\n/quit\n' | \
       "$LOCO" chat --model "$model" --chat-template chatml --no-route --temperature 0 \
       --max-tokens 4 2>&1)
 echo "$out"
 case "$out" in *"(strategy: each domain's default)"*"(strategy: calc)"*"(strategy: calc)"*) ;;
   *) fail "chat /strategy: $out";; esac
 case "$out" in *"unknown strategy 'nosuch'"*) ;; *) fail "chat /strategy nosuch: $out";; esac
-case "$out" in *"not in the chat"*) ;; *) fail "chat /strategy sc:3: $out";; esac
+# sc:3 in the chat: three answers, the vote on stderr
+case "$out" in *"(strategy: sc:3)"*) ;; *) fail "chat /strategy sc:3: $out";; esac
+case "$out" in *"(sc:3: answer "[123]" of 3 chosen, vote share "*) ;;
+  *) fail "chat sc:3 vote line: $out";; esac
 case "$out" in *"(each domain's default strategy)"*) ;; *) fail "chat /strategy auto: $out";; esac
 out=$(printf 'Once upon a time\n/quit\n' | "$LOCO" chat --model "$model" --chat-template chatml \
       --no-route --strategy re2 --temperature 0 --max-tokens 4 2>&1)
