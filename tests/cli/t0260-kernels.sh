@@ -30,7 +30,10 @@ if grep -qw avx512_vnni /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo &&
    grep -qw avx512bw /proc/cpuinfo && grep -qw avx512dq /proc/cpuinfo; then
   [ "$best" = avx512vnni ] || fail "AVX-512 VNNI CPU but kernel set $best"
 else
-  skip_part "no AVX-512 VNNI on this CPU: the answer comparison needs it"
+  # a missing instruction set is not a missing fixture: what holds on this
+  # CPU is that the VNNI twins are not chosen
+  [ "$best" != avx512vnni ] || fail "kernel set avx512vnni on a CPU without AVX-512 VNNI"
+  echo "note: no AVX-512 VNNI on this CPU: the answers were not compared"
   test_done
 fi
 
