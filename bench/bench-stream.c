@@ -1,7 +1,7 @@
 /*
  * bench-stream.c - STREAM-style triad a[i] = b[i] + s*c[i] over three
  * 64 MiB arrays (far beyond the last-level cache), best of 10 runs, with 1
- * and 2 OpenMP threads. Decode speed is bounded by this bandwidth divided
+ * and 2 threads (the engine's pool). Decode speed is bounded by this bandwidth divided
  * by the bytes of weights read per token; the last lines print that bound
  * for a few model sizes.
  *

@@ -117,4 +117,18 @@ if err=$("$LOCO" train "$work/bad.yaml" 2>&1); then fail "bad recipe accepted"; 
 case "$err" in *"bad.yaml:4:"*"data.formt"*) ;; *) fail "bad recipe error: $err";; esac
 if err=$("$LOCO" train --max-steps 0 "$work/a.yaml" 2>&1); then fail "--max-steps 0"; fi
 case "$err" in *--max-steps*) ;; *) fail "flag error: $err";; esac
+
+# threads: the recipe's `threads: 1` reached the trainer, --threads overrides
+# it, and with 2 threads the adapter is still a pure function of the recipe:
+# the pool hands chunks to whichever thread is free, but every chunk writes
+# its own outputs, so two runs give the same bytes. (1 and 2 threads may
+# differ in the last bits: OpenBLAS rounds a product split in two parts
+# differently from the whole; see ops.h train_gemm.)
+grep -q ", 1 threads |" "$work/outA/TRAINING_LOG.md" || fail "recipe threads: 1 not used"
+for d in outT1 outT2; do
+  "$LOCO" train --threads 2 --max-steps 10 --out "$work/$d" "$work/a.yaml" > /dev/null 2>&1 \
+    || fail "--threads 2 ($d)"
+done
+grep -q ", 2 threads |" "$work/outT1/TRAINING_LOG.md" || fail "--threads 2 not used"
+cmp "$work/outT1/tiny.gguf" "$work/outT2/tiny.gguf" || fail "two 2-thread runs differ"
 echo "ok"

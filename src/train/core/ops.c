@@ -7,6 +7,8 @@
  */
 #include "train/core/ops.h"
 
+#include "loco/pool.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -209,39 +211,61 @@ double train_op_xent(float *logits, int32_t V, int32_t target, float scale, bool
 
 /* ---- matrix products -------------------------------------------------------- */
 
-/* rows [m0, m0 + mn) of C, columns [c0, c0 + cn) */
-static void gemm_part(bool a_trans, bool b_trans, int32_t m0, int32_t mn, int32_t c0, int32_t cn,
-                      int32_t K, float alpha, const float *A, int32_t lda, const float *B,
-                      int32_t ldb, float beta, float *C, int32_t ldc)
+/* One product's arguments and how it is split, for the pool's threads. */
+struct gemm_job {
+    bool a_trans, b_trans, by_rows; /* by_rows: parts are rows of C, else columns */
+    int32_t M, N, K, lda, ldb, ldc;
+    int32_t extent, chunk; /* rows (or columns) in all, and per part */
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+};
+
+/* parts [p0, p1): rows (or columns) [part * chunk, ...) of C, one sgemm each */
+static void gemm_parts(void *arg, int64_t p0, int64_t p1, int32_t thread)
 {
-    const float *a = a_trans ? A + m0 : A + (size_t)m0 * (size_t)lda;
-    const float *b = b_trans ? B + (size_t)c0 * (size_t)ldb : B + c0;
-    cblas_sgemm(CblasRowMajor, a_trans ? CblasTrans : CblasNoTrans,
-                b_trans ? CblasTrans : CblasNoTrans, mn, cn, K, alpha, a, lda, b, ldb, beta,
-                C + (size_t)m0 * (size_t)ldc + c0, ldc);
+    const struct gemm_job *g = arg;
+    for (int64_t part = p0; part < p1; part++) {
+        int32_t e0 = (int32_t)part * g->chunk;
+        if (e0 >= g->extent)
+            continue;
+        int32_t en = g->extent - e0 < g->chunk ? g->extent - e0 : g->chunk;
+        int32_t m0 = g->by_rows ? e0 : 0, mn = g->by_rows ? en : g->M;
+        int32_t c0 = g->by_rows ? 0 : e0, cn = g->by_rows ? g->N : en;
+        const float *a = g->a_trans ? g->A + m0 : g->A + (size_t)m0 * (size_t)g->lda;
+        const float *b = g->b_trans ? g->B + (size_t)c0 * (size_t)g->ldb : g->B + c0;
+        cblas_sgemm(CblasRowMajor, g->a_trans ? CblasTrans : CblasNoTrans,
+                    g->b_trans ? CblasTrans : CblasNoTrans, mn, cn, g->K, g->alpha, a, g->lda, b,
+                    g->ldb, g->beta, g->C + (size_t)m0 * (size_t)g->ldc + c0, g->ldc);
+    }
 }
 
-void train_gemm(int nt, bool a_trans, bool b_trans, int32_t M, int32_t N, int32_t K, float alpha,
-                const float *A, int32_t lda, const float *B, int32_t ldb, float beta, float *C,
-                int32_t ldc)
+void train_gemm(struct loco_pool *pool, bool a_trans, bool b_trans, int32_t M, int32_t N, int32_t K,
+                float alpha, const float *A, int32_t lda, const float *B, int32_t ldb, float beta,
+                float *C, int32_t ldc)
 {
     if (M <= 0 || N <= 0)
         return;
-    int parts = nt < 1 ? 1 : nt;
+    int32_t parts = loco_pool_n_threads(pool);
     bool by_rows = N < 64 * parts; /* narrow products (LoRA rank): split the rows instead */
     int32_t extent = by_rows ? M : N;
     if (extent < 16 * parts)
         parts = extent / 16 > 1 ? extent / 16 : 1;
-    int32_t chunk = ((extent + parts - 1) / parts + 15) / 16 * 16;
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-    for (int part = 0; part < parts; part++) {
-        int32_t e0 = part * chunk;
-        if (e0 >= extent)
-            continue;
-        int32_t en = extent - e0 < chunk ? extent - e0 : chunk;
-        if (by_rows)
-            gemm_part(a_trans, b_trans, e0, en, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        else
-            gemm_part(a_trans, b_trans, 0, M, e0, en, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    }
+    struct gemm_job g = {.a_trans = a_trans,
+                         .b_trans = b_trans,
+                         .by_rows = by_rows,
+                         .M = M,
+                         .N = N,
+                         .K = K,
+                         .lda = lda,
+                         .ldb = ldb,
+                         .ldc = ldc,
+                         .extent = extent,
+                         .chunk = ((extent + parts - 1) / parts + 15) / 16 * 16,
+                         .alpha = alpha,
+                         .beta = beta,
+                         .A = A,
+                         .B = B,
+                         .C = C};
+    loco_pool_for(pool, parts, 1, gemm_parts, &g);
 }

@@ -67,15 +67,19 @@ void train_op_attn_bwd(float *dq, float *dk, float *dv, const float *dout, int32
  * true, the row is overwritten with scale * (softmax - onehot(target)). */
 double train_op_xent(float *logits, int32_t V, int32_t target, float scale, bool grad);
 
-/* ---- matrix products over the sequence (OpenBLAS, our own threads) ------ */
+/* ---- matrix products over the sequence (OpenBLAS, the trainer's pool) ---- */
+
+struct loco_pool;
 
 /* C[M][N] = alpha op(A) op(B) + beta C with op(A) = A [M][K] or, when
  * a_trans, A^T (A is [K][M]); op(B) = B [K][N] or, when b_trans, B^T (B is
  * [N][K]). The columns (or, for narrow products such as a LoRA rank, the
- * rows) are split into nt contiguous parts, one single-threaded sgemm each,
- * so a result depends only on nt. */
-void train_gemm(int nt, bool a_trans, bool b_trans, int32_t M, int32_t N, int32_t K, float alpha,
-                const float *A, int32_t lda, const float *B, int32_t ldb, float beta, float *C,
-                int32_t ldc);
+ * rows) are split into as many contiguous parts as the pool has threads,
+ * one single-threaded sgemm each, run on the pool (NULL: one part, on the
+ * caller). The parts depend only on the thread count, so a result does too:
+ * OpenBLAS may round a product split in two differently from the whole. */
+void train_gemm(struct loco_pool *pool, bool a_trans, bool b_trans, int32_t M, int32_t N, int32_t K,
+                float alpha, const float *A, int32_t lda, const float *B, int32_t ldb, float beta,
+                float *C, int32_t ldc);
 
 #endif

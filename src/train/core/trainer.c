@@ -9,10 +9,13 @@
  * the same layers in reverse: gradients reach A and B only, but the
  * activation gradient flows through everything (output norm, residuals,
  * attention with its softmax and rope, the RMSNorms, SwiGLU, the LoRA
- * branches). Products over the sequence are OpenBLAS sgemm calls split
- * over our own OpenMP threads (ops.c train_gemm); elementwise loops and
- * attention heads use static schedules, so a result depends only on the
- * thread count.
+ * branches). Every parallel loop runs on the trainer's own thread pool
+ * (loco/pool.h), which stays fast when other programs share the cores.
+ * Products over the sequence are OpenBLAS sgemm calls split into one part
+ * per thread (ops.c train_gemm); rows, elements and attention heads go out
+ * in fixed chunks, each writing outputs no other chunk writes, so a result
+ * depends only on the thread count (through train_gemm), never on which
+ * thread ran which chunk.
  *
  * Shapes: T tokens, C n_embd, H heads, Hkv kv heads, D head dim, F n_ff,
  * V vocab, R rank, L layers; the legend of the saved tensors is in
@@ -22,17 +25,19 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/rng.h"
+#include "loco/pool.h"
 #include "train/core/ops.h"
 
 #define LOGIT_ROWS 64       /* head rows per chunk: bounds the [rows][V] logits buffer */
 #define ATT_ROWS 64         /* query rows per attention block */
 #define MAX_SEQ_LIMIT 65536 /* keeps [T][T] attention scratch sane */
 #define MAX_RANK 4096
+#define ROW_CHUNK 8      /* rows per chunk of a row loop */
+#define ELEM_CHUNK 16384 /* elements per chunk of an elementwise loop */
 
 /* ---- creation ------------------------------------------------------------- */
 
@@ -77,18 +82,31 @@ static const struct loco_weight *base_weight(const struct loco_layer *L, enum lo
     return w[t];
 }
 
+struct dequant_job {
+    const struct loco_type_traits *tr;
+    const struct loco_weight *w;
+    size_t row; /* bytes per row of w */
+    float *dst;
+};
+
+static void dequant_rows(void *arg, int64_t r0, int64_t r1, int32_t thread)
+{
+    const struct dequant_job *j = arg;
+    const char *src = j->w->data;
+    for (int64_t r = r0; r < r1; r++)
+        j->tr->to_float(src + (size_t)r * j->row, j->dst + (size_t)r * (size_t)j->w->n_in,
+                        j->w->n_in);
+}
+
 /* dequantize n_out rows of a weight into dst [n_out][n_in] */
-static int dequantize(const struct loco_weight *w, float *dst, int nt)
+static int dequantize(const struct loco_weight *w, float *dst, struct loco_pool *pool)
 {
     const struct loco_type_traits *tr = loco_type_traits(w->type);
     if (!tr || !tr->to_float)
         return loco_error_set(LOCO_ERR_UNSUPPORTED, "training: cannot dequantize %s weights",
                               loco_type_name(w->type));
-    size_t row = loco_type_row_size(w->type, w->n_in);
-    const char *src = w->data;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t r = 0; r < w->n_out; r++)
-        tr->to_float(src + (size_t)r * row, dst + (size_t)r * (size_t)w->n_in, w->n_in);
+    struct dequant_job j = {tr, w, loco_type_row_size(w->type, w->n_in), dst};
+    loco_pool_for(pool, w->n_out, ROW_CHUNK, dequant_rows, &j);
     return LOCO_OK;
 }
 
@@ -106,7 +124,7 @@ static int load_weights(struct loco_trainer *t)
         return loco_error_set(LOCO_ERR_NOMEM, "training: out of memory for %zu MB of f32 weights",
                               total * sizeof(float) >> 20);
     float *p = t->weights;
-    int rc = dequantize(&m->output, p, t->nt);
+    int rc = dequantize(&m->output, p, t->pool);
     t->head = p;
     p += (size_t)m->output.n_in * (size_t)m->output.n_out;
     for (int il = 0; il < t->hp.n_layer && rc == LOCO_OK; il++) {
@@ -114,7 +132,7 @@ static int load_weights(struct loco_trainer *t)
         for (int j = 0; j < LOCO_LORA_N_TARGETS && rc == LOCO_OK; j++) {
             const struct loco_weight *w = base_weight(&m->layers[il], (enum loco_lora_target)j);
             struct train_proj *pr = &t->layers[il].proj[j];
-            rc = dequantize(w, p, t->nt);
+            rc = dequantize(w, p, t->pool);
             pr->w = p;
             pr->n_in = w->n_in;
             pr->n_out = w->n_out;
@@ -291,6 +309,10 @@ struct loco_trainer *loco_trainer_create(const struct loco_model *m,
     t->nt = n_threads;
     t->layers = calloc((size_t)t->hp.n_layer, sizeof *t->layers);
     int rc = t->layers ? LOCO_OK : loco_error_set(LOCO_ERR_NOMEM, "out of memory for a trainer");
+    if (rc == LOCO_OK) {
+        t->pool = loco_pool_init(n_threads); /* sets the error when it fails */
+        rc = t->pool ? LOCO_OK : LOCO_ERR_NOMEM;
+    }
     if (rc == LOCO_OK)
         rc = load_weights(t);
     if (rc == LOCO_OK)
@@ -317,6 +339,7 @@ void loco_trainer_free(struct loco_trainer *t)
     free(t->acts);
     free(t->masks);
     free(t->work);
+    loco_pool_free(t->pool);
     free(t);
 }
 
@@ -376,15 +399,48 @@ static void fill_mask(const struct loco_trainer *t, const struct pass *ps, int i
     }
 }
 
+struct mask_job {
+    const struct loco_trainer *t;
+    const struct pass *ps;
+    int il, j;
+    int64_t n_in;
+    float inv;  /* 1 / (1 - p) */
+    float *out; /* xd, or dx */
+    const float *in;
+    const uint8_t *keep;
+};
+
+static void fill_mask_rows(void *arg, int64_t r0, int64_t r1, int32_t thread)
+{
+    const struct mask_job *m = arg;
+    uint8_t *keep = m->t->layers[m->il].proj[m->j].keep;
+    for (int64_t r = r0; r < r1; r++)
+        fill_mask(m->t, m->ps, m->il, m->j, (int32_t)r, keep + (size_t)r * (size_t)m->n_in,
+                  m->n_in);
+}
+
+/* out = in * keep / (1 - p) */
+static void mask_elems(void *arg, int64_t i0, int64_t i1, int32_t thread)
+{
+    const struct mask_job *m = arg;
+    for (int64_t i = i0; i < i1; i++)
+        m->out[i] = m->keep[i] ? m->in[i] * m->inv : 0.0f;
+}
+
+/* out += in * keep / (1 - p) */
+static void mask_add_elems(void *arg, int64_t i0, int64_t i1, int32_t thread)
+{
+    const struct mask_job *m = arg;
+    for (int64_t i = i0; i < i1; i++)
+        m->out[i] += m->keep[i] ? m->in[i] * m->inv : 0.0f;
+}
+
 /* xd = x * keep / (1 - p) over n rows */
 static void apply_mask(const struct loco_trainer *t, float *xd, const float *x, const uint8_t *keep,
                        int32_t n, int64_t n_in)
 {
-    float inv = 1.0f / (1.0f - t->cfg.dropout);
-    size_t total = (size_t)n * (size_t)n_in;
-#pragma omp parallel for num_threads(t->nt) schedule(static)
-    for (size_t i = 0; i < total; i++)
-        xd[i] = keep[i] ? x[i] * inv : 0.0f;
+    struct mask_job m = {.inv = 1.0f / (1.0f - t->cfg.dropout), .out = xd, .in = x, .keep = keep};
+    loco_pool_for(t->pool, (int64_t)n * n_in, ELEM_CHUNK, mask_elems, &m);
 }
 
 /* y [n][n_out] = projection j of layer il applied to x [n][n_in] */
@@ -393,21 +449,20 @@ static void linear_fwd(struct loco_trainer *t, const struct pass *ps, int il, in
 {
     struct train_proj *pr = &t->layers[il].proj[j];
     int32_t n = ps->n, n_in = (int32_t)pr->n_in, n_out = (int32_t)pr->n_out, R = t->cfg.rank;
-    train_gemm(t->nt, false, true, n, n_out, n_in, 1.0f, x, n_in, pr->w, n_in, 0.0f, y, n_out);
+    train_gemm(t->pool, false, true, n, n_out, n_in, 1.0f, x, n_in, pr->w, n_in, 0.0f, y, n_out);
     if (!pr->lora)
         return;
     const float *xin = x;
     if (ps->dropout) {
-#pragma omp parallel for num_threads(t->nt) schedule(static)
-        for (int32_t r = 0; r < n; r++)
-            fill_mask(t, ps, il, j, r, pr->keep + (size_t)r * n_in, n_in);
+        struct mask_job m = {.t = t, .ps = ps, .il = il, .j = j, .n_in = n_in};
+        loco_pool_for(t->pool, n, ROW_CHUNK, fill_mask_rows, &m);
         apply_mask(t, t->s.xd, x, pr->keep, n, n_in);
         xin = t->s.xd;
     }
     const float *A = t->params + pr->a, *B = t->params + pr->b;
     /* lu [n][R] = drop(x) A^T, then y += s lu B^T */
-    train_gemm(t->nt, false, true, n, R, n_in, 1.0f, xin, n_in, A, n_in, 0.0f, pr->lu, R);
-    train_gemm(t->nt, false, true, n, n_out, R, t->lora_scale, pr->lu, R, B, R, 1.0f, y, n_out);
+    train_gemm(t->pool, false, true, n, R, n_in, 1.0f, xin, n_in, A, n_in, 0.0f, pr->lu, R);
+    train_gemm(t->pool, false, true, n, n_out, R, t->lora_scale, pr->lu, R, B, R, 1.0f, y, n_out);
 }
 
 /* Backward of linear_fwd given dy [n][n_out]: dA, dB += their gradients;
@@ -419,7 +474,7 @@ static void linear_bwd(struct loco_trainer *t, const struct pass *ps, int il, in
     struct train_proj *pr = &t->layers[il].proj[j];
     int32_t n = ps->n, n_in = (int32_t)pr->n_in, n_out = (int32_t)pr->n_out, R = t->cfg.rank;
     if (dx)
-        train_gemm(t->nt, false, false, n, n_in, n_out, 1.0f, dy, n_out, pr->w, n_in, beta, dx,
+        train_gemm(t->pool, false, false, n, n_in, n_out, 1.0f, dy, n_out, pr->w, n_in, beta, dx,
                    n_in);
     if (!pr->lora)
         return;
@@ -431,46 +486,65 @@ static void linear_bwd(struct loco_trainer *t, const struct pass *ps, int il, in
         xin = t->s.xd;
     }
     /* dB [n_out][R] += s dy^T lu;  ldu [n][R] = s dy B;  dA [R][n_in] += ldu^T drop(x) */
-    train_gemm(t->nt, true, false, n_out, R, n, t->lora_scale, dy, n_out, pr->lu, R, 1.0f, dB, R);
-    train_gemm(t->nt, false, false, n, R, n_out, t->lora_scale, dy, n_out, B, R, 0.0f, ldu, R);
-    train_gemm(t->nt, true, false, R, n_in, n, 1.0f, ldu, R, xin, n_in, 1.0f, dA, n_in);
+    train_gemm(t->pool, true, false, n_out, R, n, t->lora_scale, dy, n_out, pr->lu, R, 1.0f, dB, R);
+    train_gemm(t->pool, false, false, n, R, n_out, t->lora_scale, dy, n_out, B, R, 0.0f, ldu, R);
+    train_gemm(t->pool, true, false, R, n_in, n, 1.0f, ldu, R, xin, n_in, 1.0f, dA, n_in);
     if (!dx)
         return;
     if (!ps->dropout) {
-        train_gemm(t->nt, false, false, n, n_in, R, 1.0f, ldu, R, A, n_in, 1.0f, dx, n_in);
+        train_gemm(t->pool, false, false, n, n_in, R, 1.0f, ldu, R, A, n_in, 1.0f, dx, n_in);
         return;
     }
     /* d drop(x) = ldu A, then through the mask */
-    float *dxd = t->s.xd, inv = 1.0f / (1.0f - t->cfg.dropout);
-    train_gemm(t->nt, false, false, n, n_in, R, 1.0f, ldu, R, A, n_in, 0.0f, dxd, n_in);
-    size_t total = (size_t)n * (size_t)n_in;
-#pragma omp parallel for num_threads(t->nt) schedule(static)
-    for (size_t i = 0; i < total; i++)
-        dx[i] += pr->keep[i] ? dxd[i] * inv : 0.0f;
+    float *dxd = t->s.xd;
+    train_gemm(t->pool, false, false, n, n_in, R, 1.0f, ldu, R, A, n_in, 0.0f, dxd, n_in);
+    struct mask_job m = {
+        .inv = 1.0f / (1.0f - t->cfg.dropout), .out = dx, .in = dxd, .keep = pr->keep};
+    loco_pool_for(t->pool, (int64_t)n * n_in, ELEM_CHUNK, mask_add_elems, &m);
 }
 
 /* ---- elementwise helpers ------------------------------------------------- */
+
+/* Rows of C: the forward writes h (and rstd when non-NULL) from x; the
+ * backward adds into dx from dh, given x and the forward's saved_rstd. */
+struct norm_job {
+    const struct loco_trainer *t;
+    float *h, *rstd, *dx;
+    const float *x, *w, *dh, *saved_rstd;
+};
+
+static void norm_fwd_rows(void *arg, int64_t r0, int64_t r1, int32_t thread)
+{
+    const struct norm_job *j = arg;
+    int64_t C = j->t->hp.n_embd;
+    for (int64_t r = r0; r < r1; r++) {
+        float rs = train_op_rmsnorm_fwd(j->h + r * C, j->x + r * C, j->w, C, j->t->hp.rms_eps);
+        if (j->rstd)
+            j->rstd[r] = rs;
+    }
+}
+
+static void norm_bwd_rows(void *arg, int64_t r0, int64_t r1, int32_t thread)
+{
+    const struct norm_job *j = arg;
+    int64_t C = j->t->hp.n_embd;
+    for (int64_t r = r0; r < r1; r++)
+        train_op_rmsnorm_bwd(j->dx + r * C, j->dh + r * C, j->x + r * C, j->w, j->saved_rstd[r], C);
+}
 
 /* h[t] = rmsnorm(x[t]) * w for n rows of C; rstd[t] saved when non-NULL */
 static void norm_rows(const struct loco_trainer *t, float *h, float *rstd, const float *x,
                       const float *w, int32_t n)
 {
-    int64_t C = t->hp.n_embd;
-#pragma omp parallel for num_threads(t->nt) schedule(static)
-    for (int32_t r = 0; r < n; r++) {
-        float rs = train_op_rmsnorm_fwd(h + r * C, x + r * C, w, C, t->hp.rms_eps);
-        if (rstd)
-            rstd[r] = rs;
-    }
+    struct norm_job j = {.t = t, .h = h, .rstd = rstd, .x = x, .w = w};
+    loco_pool_for(t->pool, n, ROW_CHUNK, norm_fwd_rows, &j);
 }
 
 static void norm_rows_bwd(const struct loco_trainer *t, float *dx, const float *dh, const float *x,
                           const float *w, const float *rstd, int32_t n)
 {
-    int64_t C = t->hp.n_embd;
-#pragma omp parallel for num_threads(t->nt) schedule(static)
-    for (int32_t r = 0; r < n; r++)
-        train_op_rmsnorm_bwd(dx + r * C, dh + r * C, x + r * C, w, rstd[r], C);
+    struct norm_job j = {.t = t, .dx = dx, .x = x, .w = w, .dh = dh, .saved_rstd = rstd};
+    loco_pool_for(t->pool, n, ROW_CHUNK, norm_bwd_rows, &j);
 }
 
 static void add_bias(float *y, const float *b, int32_t n, int64_t dim)
@@ -482,26 +556,73 @@ static void add_bias(float *y, const float *b, int32_t n, int64_t dim)
             y[r * dim + i] += b[i];
 }
 
+/* Elementwise: y = a + b (residual), y = silu(a) * b (swiglu), or
+ * (y, y2) = (dg, du) from dy = d(silu(g) * u), a = g, b = u. */
+struct elem_job {
+    float *y, *y2;
+    const float *a, *b, *dy;
+};
+
+static void residual_elems(void *arg, int64_t i0, int64_t i1, int32_t thread)
+{
+    const struct elem_job *e = arg;
+    for (int64_t i = i0; i < i1; i++)
+        e->y[i] = e->a[i] + e->b[i];
+}
+
+static void swiglu_fwd_elems(void *arg, int64_t i0, int64_t i1, int32_t thread)
+{
+    const struct elem_job *e = arg;
+    train_op_swiglu_fwd(e->y + i0, e->a + i0, e->b + i0, i1 - i0);
+}
+
+static void swiglu_bwd_elems(void *arg, int64_t i0, int64_t i1, int32_t thread)
+{
+    const struct elem_job *e = arg;
+    train_op_swiglu_bwd(e->y + i0, e->y2 + i0, e->dy + i0, e->a + i0, e->b + i0, i1 - i0);
+}
+
 /* y = a + b over n rows of C */
 static void residual(const struct loco_trainer *t, float *y, const float *a, const float *b,
                      int32_t n)
 {
-    size_t total = (size_t)n * (size_t)t->hp.n_embd;
-#pragma omp parallel for num_threads(t->nt) schedule(static)
-    for (size_t i = 0; i < total; i++)
-        y[i] = a[i] + b[i];
+    struct elem_job e = {.y = y, .a = a, .b = b};
+    loco_pool_for(t->pool, (int64_t)n * t->hp.n_embd, ELEM_CHUNK, residual_elems, &e);
 }
 
-/* rope (or its backward) on every head of q [n][nh][D] */
-static void rope_rows(const struct loco_trainer *t, float *q, int32_t n, int32_t nh, bool bwd)
+/* act [n][F] = silu(g) * u */
+static void swiglu(const struct loco_trainer *t, float *act, const float *g, const float *u,
+                   int32_t n)
 {
+    struct elem_job e = {.y = act, .a = g, .b = u};
+    loco_pool_for(t->pool, (int64_t)n * t->hp.n_ff, ELEM_CHUNK, swiglu_fwd_elems, &e);
+}
+
+/* writes dg, du [n][F] from dact */
+static void swiglu_bwd(const struct loco_trainer *t, float *dg, float *du, const float *dact,
+                       const float *g, const float *u, int32_t n)
+{
+    struct elem_job e = {.y = dg, .y2 = du, .dy = dact, .a = g, .b = u};
+    loco_pool_for(t->pool, (int64_t)n * t->hp.n_ff, ELEM_CHUNK, swiglu_bwd_elems, &e);
+}
+
+struct rope_job {
+    const struct loco_trainer *t;
+    float *q; /* [n][nh][D] */
+    int32_t nh;
+    bool bwd;
+};
+
+static void rope_row_range(void *arg, int64_t r0, int64_t r1, int32_t thread)
+{
+    const struct rope_job *j = arg;
+    const struct loco_trainer *t = j->t;
     int32_t D = t->hp.head_dim, half = t->hp.n_rot / 2;
-#pragma omp parallel for num_threads(t->nt) schedule(static)
-    for (int32_t r = 0; r < n; r++) {
+    for (int64_t r = r0; r < r1; r++) {
         const float *cs = t->s.rope_cs + r * half, *sn = t->s.rope_sn + r * half;
-        for (int32_t h = 0; h < nh; h++) {
-            float *x = q + ((size_t)r * nh + h) * D;
-            if (bwd)
+        for (int32_t h = 0; h < j->nh; h++) {
+            float *x = j->q + ((size_t)r * j->nh + h) * D;
+            if (j->bwd)
                 train_op_rope_bwd(x, cs, sn, t->hp.n_rot, t->hp.rope_type);
             else
                 train_op_rope_fwd(x, cs, sn, t->hp.n_rot, t->hp.rope_type);
@@ -509,10 +630,17 @@ static void rope_rows(const struct loco_trainer *t, float *q, int32_t n, int32_t
     }
 }
 
-/* this thread's two [ATT_ROWS][T] attention buffers */
-static float *thread_probs(const struct loco_trainer *t)
+/* rope (or its backward) on every head of q [n][nh][D] */
+static void rope_rows(const struct loco_trainer *t, float *q, int32_t n, int32_t nh, bool bwd)
 {
-    return t->s.probs + (size_t)omp_get_thread_num() * 2 * ATT_ROWS * (size_t)t->max_seq;
+    struct rope_job j = {t, q, nh, bwd};
+    loco_pool_for(t->pool, n, ROW_CHUNK, rope_row_range, &j);
+}
+
+/* thread `thread`'s two [ATT_ROWS][T] attention buffers */
+static float *thread_probs(const struct loco_trainer *t, int32_t thread)
+{
+    return t->s.probs + (size_t)thread * 2 * ATT_ROWS * (size_t)t->max_seq;
 }
 
 /* rope cos/sin for positions 0..n-1, recomputed only when they change */
@@ -529,13 +657,35 @@ static void rope_tables(struct loco_trainer *t, int32_t n, const struct loco_lay
 
 /* ---- forward -------------------------------------------------------------- */
 
+struct attn_job {
+    struct loco_trainer *t;
+    const struct train_layer *L;
+    int32_t n; /* tokens */
+};
+
+/* forward jobs [j0, j1): job = (block of ATT_ROWS query rows) * H + head */
+static void attn_fwd_jobs(void *arg, int64_t j0, int64_t j1, int32_t thread)
+{
+    const struct attn_job *a = arg;
+    const struct loco_hparams *hp = &a->t->hp;
+    const struct train_layer *L = a->L;
+    int32_t H = hp->n_head, D = hp->head_dim, qd = H * D, kvd = hp->n_head_kv * D;
+    int32_t group = H / hp->n_head_kv;
+    for (int64_t job = j0; job < j1; job++) {
+        int32_t h = (int32_t)(job % H), r0 = (int32_t)(job / H) * ATT_ROWS, g = h / group;
+        int32_t bn = a->n - r0 < ATT_ROWS ? a->n - r0 : ATT_ROWS;
+        train_op_attn_fwd(L->att + h * D, qd, L->q + h * D, qd, L->k + g * D, L->v + g * D, kvd, r0,
+                          bn, D, hp->attn_scale, thread_probs(a->t, thread));
+    }
+}
+
 static void attention_fwd(struct loco_trainer *t, const struct pass *ps, int il)
 {
     const struct loco_hparams *hp = &t->hp;
     struct train_layer *L = &t->layers[il];
     const struct loco_layer *B = L->base;
     int32_t n = ps->n, H = hp->n_head, D = hp->head_dim, Hkv = hp->n_head_kv;
-    int32_t qd = H * D, kvd = Hkv * D, group = H / Hkv;
+    int32_t qd = H * D, kvd = Hkv * D;
     norm_rows(t, t->s.h, L->rstd_attn, L->x_attn, B->attn_norm, n);
     linear_fwd(t, ps, il, LOCO_LORA_Q, t->s.h, L->q);
     linear_fwd(t, ps, il, LOCO_LORA_K, t->s.h, L->k);
@@ -548,13 +698,8 @@ static void attention_fwd(struct loco_trainer *t, const struct pass *ps, int il)
     rope_rows(t, L->k, n, Hkv, false);
     /* one job per (head, block of ATT_ROWS query rows) */
     int32_t n_blocks = (n + ATT_ROWS - 1) / ATT_ROWS;
-#pragma omp parallel for num_threads(t->nt) schedule(static)
-    for (int32_t job = 0; job < H * n_blocks; job++) {
-        int32_t h = job % H, r0 = job / H * ATT_ROWS, g = h / group;
-        int32_t bn = n - r0 < ATT_ROWS ? n - r0 : ATT_ROWS;
-        train_op_attn_fwd(L->att + h * D, qd, L->q + h * D, qd, L->k + g * D, L->v + g * D, kvd, r0,
-                          bn, D, hp->attn_scale, thread_probs(t));
-    }
+    struct attn_job a = {t, L, n};
+    loco_pool_for(t->pool, (int64_t)H * n_blocks, 1, attn_fwd_jobs, &a);
     linear_fwd(t, ps, il, LOCO_LORA_O, L->att, t->s.o);
     residual(t, L->x_ffn, L->x_attn, t->s.o, n);
 }
@@ -564,17 +709,10 @@ static void ffn_fwd(struct loco_trainer *t, const struct pass *ps, int il, float
 {
     struct train_layer *L = &t->layers[il];
     int32_t n = ps->n;
-    size_t nf = (size_t)n * (size_t)t->hp.n_ff;
     norm_rows(t, t->s.h, L->rstd_ffn, L->x_ffn, L->base->ffn_norm, n);
     linear_fwd(t, ps, il, LOCO_LORA_GATE, t->s.h, L->g);
     linear_fwd(t, ps, il, LOCO_LORA_UP, t->s.h, L->u);
-    int64_t chunk = ((int64_t)nf + t->nt - 1) / t->nt;
-#pragma omp parallel for num_threads(t->nt) schedule(static)
-    for (int c = 0; c < t->nt; c++) {
-        int64_t i0 = c * chunk, cnt = (int64_t)nf - i0 < chunk ? (int64_t)nf - i0 : chunk;
-        if (cnt > 0)
-            train_op_swiglu_fwd(t->s.act + i0, L->g + i0, L->u + i0, cnt);
-    }
+    swiglu(t, t->s.act, L->g, L->u, n);
     linear_fwd(t, ps, il, LOCO_LORA_DOWN, t->s.act, t->s.o);
     residual(t, x_next, L->x_ffn, t->s.o, n);
 }
@@ -604,6 +742,21 @@ static void layers_fwd(struct loco_trainer *t, const struct pass *ps, const int3
 
 /* ---- the head and the loss ----------------------------------------------- */
 
+struct xent_job {
+    struct train_scratch *s;
+    const struct pass *ps;
+    int32_t r0, V; /* first target row of the logits buffer, vocab */
+};
+
+/* rows [r0, r1) of the logits buffer: their loss, and their gradient in place */
+static void xent_rows(void *arg, int64_t r0, int64_t r1, int32_t thread)
+{
+    const struct xent_job *x = arg;
+    for (int64_t r = r0; r < r1; r++)
+        x->s->nll[x->r0 + r] = train_op_xent(x->s->logits + (size_t)r * x->V, x->V,
+                                             x->s->tgt[x->r0 + r], x->ps->grad_scale, x->ps->grad);
+}
+
 /* Logits for the target rows in chunks of LOGIT_ROWS; each chunk's
  * cross-entropy gradient goes straight back through the head into dhf. */
 static double head_loss(struct loco_trainer *t, const struct pass *ps)
@@ -616,14 +769,12 @@ static double head_loss(struct loco_trainer *t, const struct pass *ps)
     norm_rows(t, s->hf, s->rstd_f, s->dhf, t->m->output_norm, ps->n_rows);
     for (int32_t r0 = 0; r0 < ps->n_rows; r0 += LOGIT_ROWS) {
         int32_t cn = ps->n_rows - r0 < LOGIT_ROWS ? ps->n_rows - r0 : LOGIT_ROWS;
-        train_gemm(t->nt, false, true, cn, V, C, 1.0f, s->hf + (size_t)r0 * C, C, t->head, C, 0.0f,
-                   s->logits, V);
-#pragma omp parallel for num_threads(t->nt) schedule(static)
-        for (int32_t r = 0; r < cn; r++)
-            s->nll[r0 + r] = train_op_xent(s->logits + (size_t)r * V, V, s->tgt[r0 + r],
-                                           ps->grad_scale, ps->grad);
+        train_gemm(t->pool, false, true, cn, V, C, 1.0f, s->hf + (size_t)r0 * C, C, t->head, C,
+                   0.0f, s->logits, V);
+        struct xent_job x = {s, ps, r0, V};
+        loco_pool_for(t->pool, cn, 1, xent_rows, &x);
         if (ps->grad) /* dhf [cn][C] = dlogits [cn][V] head [V][C] */
-            train_gemm(t->nt, false, false, cn, C, V, 1.0f, s->logits, V, t->head, C, 0.0f,
+            train_gemm(t->pool, false, false, cn, C, V, 1.0f, s->logits, V, t->head, C, 0.0f,
                        s->dhf + (size_t)r0 * C, C);
     }
     double loss = 0.0;
@@ -632,16 +783,22 @@ static double head_loss(struct loco_trainer *t, const struct pass *ps)
     return loss;
 }
 
+/* target rows [r0, r1): their positions' rows of dx (distinct positions) */
+static void head_bwd_rows(void *arg, int64_t r0, int64_t r1, int32_t thread)
+{
+    const struct loco_trainer *t = arg;
+    const struct train_scratch *s = &t->s;
+    int64_t C = t->hp.n_embd;
+    for (int64_t r = r0; r < r1; r++)
+        train_op_rmsnorm_bwd(s->dx + s->rows[r] * C, s->dhf + r * C, s->x_out + s->rows[r] * C,
+                             t->m->output_norm, s->rstd_f[r], C);
+}
+
 /* dx [n][C] = the gradient of the loss w.r.t. the last residual stream */
 static void head_bwd(struct loco_trainer *t, const struct pass *ps)
 {
-    struct train_scratch *s = &t->s;
-    int64_t C = t->hp.n_embd;
-    memset(s->dx, 0, (size_t)ps->n * (size_t)C * sizeof(float));
-#pragma omp parallel for num_threads(t->nt) schedule(static)
-    for (int32_t r = 0; r < ps->n_rows; r++)
-        train_op_rmsnorm_bwd(s->dx + s->rows[r] * C, s->dhf + r * C, s->x_out + s->rows[r] * C,
-                             t->m->output_norm, s->rstd_f[r], C);
+    memset(t->s.dx, 0, (size_t)ps->n * (size_t)t->hp.n_embd * sizeof(float));
+    loco_pool_for(t->pool, ps->n_rows, ROW_CHUNK, head_bwd_rows, t);
 }
 
 /* ---- backward -------------------------------------------------------------- */
@@ -652,35 +809,28 @@ static void ffn_bwd(struct loco_trainer *t, const struct pass *ps, int il)
     struct train_layer *L = &t->layers[il];
     struct train_scratch *s = &t->s;
     int32_t n = ps->n;
-    size_t nf = (size_t)n * (size_t)t->hp.n_ff;
     norm_rows(t, s->h, NULL, L->x_ffn, L->base->ffn_norm, n);
-    int64_t chunk = ((int64_t)nf + t->nt - 1) / t->nt;
-#pragma omp parallel for num_threads(t->nt) schedule(static)
-    for (int c = 0; c < t->nt; c++) {
-        int64_t i0 = c * chunk, cnt = (int64_t)nf - i0 < chunk ? (int64_t)nf - i0 : chunk;
-        if (cnt > 0)
-            train_op_swiglu_fwd(s->act + i0, L->g + i0, L->u + i0, cnt);
-    }
+    swiglu(t, s->act, L->g, L->u, n);
     linear_bwd(t, ps, il, LOCO_LORA_DOWN, s->act, s->dx, s->dact, 0.0f);
-#pragma omp parallel for num_threads(t->nt) schedule(static)
-    for (int c = 0; c < t->nt; c++) {
-        int64_t i0 = c * chunk, cnt = (int64_t)nf - i0 < chunk ? (int64_t)nf - i0 : chunk;
-        if (cnt > 0)
-            train_op_swiglu_bwd(s->dg + i0, s->du + i0, s->dact + i0, L->g + i0, L->u + i0, cnt);
-    }
+    swiglu_bwd(t, s->dg, s->du, s->dact, L->g, L->u, n);
     linear_bwd(t, ps, il, LOCO_LORA_GATE, s->h, s->dg, s->dh, 0.0f);
     linear_bwd(t, ps, il, LOCO_LORA_UP, s->h, s->du, s->dh, 1.0f);
     norm_rows_bwd(t, s->dx, s->dh, L->x_ffn, L->base->ffn_norm, L->rstd_ffn, n);
 }
 
-/* dk/dv [n][Hkv*D] = sum over each group's heads of dkh/dvh [H][n][D] */
-static void sum_groups(const struct loco_trainer *t, int32_t n)
+struct group_job {
+    const struct loco_trainer *t;
+    int32_t n; /* tokens */
+};
+
+/* rows [r0, r1) of dk and dv; each sums its group's heads in head order */
+static void sum_group_rows(void *arg, int64_t r0, int64_t r1, int32_t thread)
 {
-    const struct loco_hparams *hp = &t->hp;
-    int32_t D = hp->head_dim, Hkv = hp->n_head_kv, group = hp->n_head / Hkv;
-    const struct train_scratch *s = &t->s;
-#pragma omp parallel for num_threads(t->nt) schedule(static)
-    for (int32_t r = 0; r < n; r++)
+    const struct group_job *j = arg;
+    const struct loco_hparams *hp = &j->t->hp;
+    int32_t D = hp->head_dim, Hkv = hp->n_head_kv, group = hp->n_head / Hkv, n = j->n;
+    const struct train_scratch *s = &j->t->s;
+    for (int64_t r = r0; r < r1; r++)
         for (int32_t g = 0; g < Hkv; g++)
             for (int32_t d = 0; d < D; d++) {
                 float sk = 0.0f, sv = 0.0f;
@@ -693,6 +843,31 @@ static void sum_groups(const struct loco_trainer *t, int32_t n)
             }
 }
 
+/* dk/dv [n][Hkv*D] = sum over each group's heads of dkh/dvh [H][n][D] */
+static void sum_groups(const struct loco_trainer *t, int32_t n)
+{
+    struct group_job j = {t, n};
+    loco_pool_for(t->pool, n, ROW_CHUNK, sum_group_rows, &j);
+}
+
+/* heads [h0, h1): each head's whole backward, with this thread's scratch */
+static void attn_bwd_heads(void *arg, int64_t h0, int64_t h1, int32_t thread)
+{
+    const struct attn_job *a = arg;
+    const struct loco_hparams *hp = &a->t->hp;
+    const struct train_layer *L = a->L;
+    const struct train_scratch *s = &a->t->s;
+    int32_t D = hp->head_dim, qd = hp->n_head * D, kvd = hp->n_head_kv * D, n = a->n;
+    int32_t group = hp->n_head / hp->n_head_kv;
+    float *p = thread_probs(a->t, thread);
+    for (int64_t h = h0; h < h1; h++) {
+        int32_t g = (int32_t)h / group;
+        train_op_attn_bwd(s->dq + h * D, s->dkh + (size_t)h * n * D, s->dvh + (size_t)h * n * D,
+                          s->datt + h * D, qd, L->q + h * D, qd, L->k + g * D, L->v + g * D, kvd, n,
+                          D, hp->attn_scale, ATT_ROWS, p, p + (size_t)ATT_ROWS * a->t->max_seq);
+    }
+}
+
 /* dx: on entry d(loss)/d(x_ffn), on return d(loss)/d(x_attn) (left alone
  * at layer 0, whose input gradient nobody needs) */
 static void attention_bwd(struct loco_trainer *t, const struct pass *ps, int il)
@@ -700,17 +875,10 @@ static void attention_bwd(struct loco_trainer *t, const struct pass *ps, int il)
     const struct loco_hparams *hp = &t->hp;
     struct train_layer *L = &t->layers[il];
     struct train_scratch *s = &t->s;
-    int32_t n = ps->n, H = hp->n_head, D = hp->head_dim, Hkv = hp->n_head_kv;
-    int32_t qd = H * D, kvd = Hkv * D, group = H / Hkv;
+    int32_t n = ps->n, H = hp->n_head, Hkv = hp->n_head_kv;
     linear_bwd(t, ps, il, LOCO_LORA_O, L->att, s->dx, s->datt, 0.0f);
-#pragma omp parallel for num_threads(t->nt) schedule(static)
-    for (int32_t h = 0; h < H; h++) {
-        int32_t g = h / group;
-        float *p = thread_probs(t);
-        train_op_attn_bwd(s->dq + h * D, s->dkh + (size_t)h * n * D, s->dvh + (size_t)h * n * D,
-                          s->datt + h * D, qd, L->q + h * D, qd, L->k + g * D, L->v + g * D, kvd, n,
-                          D, hp->attn_scale, ATT_ROWS, p, p + (size_t)ATT_ROWS * t->max_seq);
-    }
+    struct attn_job a = {t, L, n};
+    loco_pool_for(t->pool, H, 1, attn_bwd_heads, &a);
     sum_groups(t, n);
     rope_tables(t, n, L->base);
     rope_rows(t, s->dq, n, H, true);

@@ -71,7 +71,8 @@ struct loco_trainer {
     struct loco_lora_config cfg;
     float lora_scale; /* alpha / R */
     int32_t max_seq;
-    int32_t nt;                 /* OpenMP threads */
+    int32_t nt;                 /* threads, the caller included */
+    struct loco_pool *pool;     /* nt threads that run every parallel loop; owned */
     float *weights;             /* every dequantized matrix, one block */
     const float *head;          /* [V][C] output head (the token embedding when tied) */
     struct train_layer *layers; /* [L] */
