@@ -27,31 +27,10 @@
 #include "loco/models.h"
 #include "loco/strategy.h"
 
+#define BENCH_NAME "bench-ensemble"
+#include "bench-answers.h"
+
 #define MAX_MEMBERS 8
-
-struct totals {
-    double ms;
-    int64_t tokens;
-};
-
-static void die(const char *what)
-{
-    fprintf(stderr, "bench-ensemble: %s: %s\n", what, loco_error_message());
-    exit(1);
-}
-
-static struct loco_context *context(const struct loco_model *m, int32_t n_seq, int threads)
-{
-    struct loco_context_params cp = loco_context_default_params();
-    cp.n_ctx = 1024;
-    cp.n_seq = n_seq;
-    cp.n_batch = 256;
-    cp.n_threads = threads;
-    struct loco_context *c = loco_context_init(m, cp);
-    if (!c)
-        die("context");
-    return c;
-}
 
 /* Member mb alone on an empty cache; its answer (malloc'd). */
 static char *alone(struct loco_context *c, const struct loco_model *m, const int32_t *prompt,
@@ -93,26 +72,6 @@ static int ensemble(struct loco_context *c, const struct loco_model *m, const in
         loco_generate_result_free(&r[i]);
     }
     return differ;
-}
-
-/* The first n questions of the GSM8K test split as chat prompts. */
-static size_t load_prompts(const struct loco_model *m, FILE *f, size_t n, int32_t **prompts,
-                           size_t *lens)
-{
-    char *line = NULL;
-    size_t cap = 0, got = 0;
-    while (got < n && getline(&line, &cap, f) > 0) {
-        cJSON *j = cJSON_Parse(line);
-        const cJSON *q = cJSON_GetObjectItemCaseSensitive(j, "question");
-        struct loco_chat_msg msg = {.role = "user", .content = cJSON_IsString(q) ? q->valuestring
-                                                                                : ""};
-        if (cJSON_IsString(q) && loco_chat_tokenize(m, NULL, &msg, 1, &prompts[got], &lens[got]))
-            die("chat template");
-        got += cJSON_IsString(q);
-        cJSON_Delete(j);
-    }
-    free(line);
-    return got;
 }
 
 struct args {
