@@ -372,7 +372,6 @@ static void softmax_masked(float *row, int32_t n, int32_t lo, int32_t hi)
         row[j] *= inv;
 }
 
-/* one token, one head: keys [lo, hi] of its sequence */
 /* out[d] = sum over keys j of p[j] * v_j[d], j in order, each product
  * rounded before it is added (the plain loop's arithmetic, so both forms
  * give the same bits). */
@@ -427,6 +426,7 @@ static void weigh_values(float *out, const float *p, const float *v, size_t stri
     weigh_values_plain(out, p, v, stride, n, D);
 }
 
+/* one token, one head: keys [lo, hi] of its sequence */
 static void attend_token(const struct loco_context *c, int il, int32_t seq, int32_t lo,
                          int32_t hi, int32_t kv_head, const float *q, float *out, float *scores)
 {

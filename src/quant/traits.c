@@ -8,9 +8,9 @@
  * is not set), overwrites the kernels listed in avx2_rows[], then, when it
  * also has AVX-512 F/BW/VL/DQ and VNNI, those in avx512_rows[] (twins that
  * return the AVX2 kernels' bits, only faster). LOCO_KERNELS=scalar|avx2
- * stops at that set. Swapping a kernel in is one row of a list. The multi-token dot kernels
- * (ref_multi[], fast_multi[]) are private to src/quant and follow the same
- * path.
+ * stops at that set. Swapping a kernel in is one row of a list. The
+ * multi-token dot kernels (ref_multi[], fast_multi[]) are private to
+ * src/quant and follow the same path.
  */
 #include "quant-impl.h"
 
