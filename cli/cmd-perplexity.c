@@ -145,8 +145,7 @@ int cmd_perplexity(int argc, char **argv)
     if (!json)
         printf("perplexity of %s%s%s on %s, chunks of %d tokens (second halves scored)\n", e.path,
                o.adapters ? " + " : "", o.adapters ? o.adapters : "", argv[0], p.n_ctx);
-    int rc =
-        loco_perplexity_text(e.ctx, loco_model_tokenizer(e.model), text, len, p, on_chunk, &pr, &r);
+    int rc = loco_perplexity_text(e.ctx, e.model, text, len, p, on_chunk, &pr, &r);
     int status = 0;
     if (rc != LOCO_OK) {
         status = cli_fail("perplexity");

@@ -357,8 +357,10 @@ static void test_below_actions(void **state)
     assert_string_equal(loco_vote_below_name(LOCO_VOTE_ABSTAIN), "abstain");
     const char *bad[] = {"", "Abstain", "base", "fall back"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        b = LOCO_VOTE_FALLBACK;
         assert_int_equal(loco_vote_below_parse(bad[i], &b), LOCO_ERR_INVALID);
         assert_non_null(strstr(loco_error_message(), "abstain or fallback"));
+        assert_int_equal(b, LOCO_VOTE_FALLBACK); /* a refusal keeps the caller's setting */
     }
     assert_int_equal(loco_vote_below_parse(NULL, &b), LOCO_ERR_INVALID);
     assert_string_equal(LOCO_VOTE_ABSTAIN_TEXT, "I am not sure.");

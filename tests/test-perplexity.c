@@ -71,7 +71,7 @@ static struct loco_context *ctx_for(const struct loco_model *m, int32_t n_ctx, i
 static long double reference(const struct fixture *f, int32_t L, int32_t n_chunks, int64_t *count)
 {
     const struct loco_tokenizer *tok = loco_model_tokenizer(f->m);
-    const int32_t V = loco_tokenizer_n_vocab(tok);
+    const int32_t V = loco_model_hparams(f->m)->n_vocab; /* the logits' width */
     struct loco_context *c = ctx_for(f->m, L, 1);
     long double sum = 0;
     *count = 0;
@@ -112,9 +112,7 @@ static void test_matches_reference(void **state)
     struct loco_context *c = ctx_for(f->m, 64, 8);
     struct loco_perplexity_params p = {.n_ctx = L, .n_chunks = 0};
     struct loco_perplexity_result r;
-    assert_int_equal(
-        loco_perplexity_tokens(c, loco_model_tokenizer(f->m), f->toks, f->n, p, NULL, NULL, &r),
-        LOCO_OK);
+    assert_int_equal(loco_perplexity_tokens(c, f->m, f->toks, f->n, p, NULL, NULL, &r), LOCO_OK);
     int64_t count;
     long double sum = reference(f, L, whole, &count);
     assert_int_equal(r.n_chunks, whole);
@@ -128,9 +126,8 @@ static void test_matches_reference(void **state)
 
     /* the text path tokenizes the same way */
     struct loco_perplexity_result rt;
-    assert_int_equal(
-        loco_perplexity_text(c, loco_model_tokenizer(f->m), text, strlen(text), p, NULL, NULL, &rt),
-        LOCO_OK);
+    assert_int_equal(loco_perplexity_text(c, f->m, text, strlen(text), p, NULL, NULL, &rt),
+                     LOCO_OK);
     assert_true(rt.ppl == r.ppl && rt.n_scored == r.n_scored);
     loco_context_free(c);
 }
@@ -150,11 +147,10 @@ static void test_chunk_limit_and_stop(void **state)
         skip();
         return;
     }
-    const struct loco_tokenizer *tok = loco_model_tokenizer(f->m);
     struct loco_context *c = ctx_for(f->m, 32, 32);
     struct loco_perplexity_params p = {.n_ctx = 16, .n_chunks = 3};
     struct loco_perplexity_result r;
-    assert_int_equal(loco_perplexity_tokens(c, tok, f->toks, f->n, p, NULL, NULL, &r), LOCO_OK);
+    assert_int_equal(loco_perplexity_tokens(c, f->m, f->toks, f->n, p, NULL, NULL, &r), LOCO_OK);
     assert_int_equal(r.n_chunks, 3);
     assert_int_equal(r.n_scored, 3 * 7);
     int64_t count;
@@ -162,7 +158,7 @@ static void test_chunk_limit_and_stop(void **state)
     test_assert_near(r.ppl, want, 1e-4 * want, __FILE__, __LINE__);
     int calls = 0;
     p.n_chunks = 0;
-    assert_int_equal(loco_perplexity_tokens(c, tok, f->toks, f->n, p, stop_after_two, &calls, &r),
+    assert_int_equal(loco_perplexity_tokens(c, f->m, f->toks, f->n, p, stop_after_two, &calls, &r),
                      LOCO_OK);
     assert_int_equal(calls, 2);
     assert_int_equal(r.n_chunks, 2);
@@ -177,25 +173,39 @@ static void test_refusals(void **state)
         skip();
         return;
     }
-    const struct loco_tokenizer *tok = loco_model_tokenizer(f->m);
     struct loco_context *c = ctx_for(f->m, 32, 32);
     struct loco_perplexity_result r;
     struct loco_perplexity_params odd = {.n_ctx = 15}, tiny = {.n_ctx = 2}, big = {.n_ctx = 64};
-    assert_int_equal(loco_perplexity_tokens(c, tok, f->toks, f->n, odd, NULL, NULL, &r),
+    assert_int_equal(loco_perplexity_tokens(c, f->m, f->toks, f->n, odd, NULL, NULL, &r),
                      LOCO_ERR_INVALID);
-    assert_int_equal(loco_perplexity_tokens(c, tok, f->toks, f->n, tiny, NULL, NULL, &r),
+    assert_int_equal(loco_perplexity_tokens(c, f->m, f->toks, f->n, tiny, NULL, NULL, &r),
                      LOCO_ERR_INVALID);
-    assert_int_equal(loco_perplexity_tokens(c, tok, f->toks, f->n, big, NULL, NULL, &r),
+    assert_int_equal(loco_perplexity_tokens(c, f->m, f->toks, f->n, big, NULL, NULL, &r),
                      LOCO_ERR_RANGE); /* larger than the context */
     struct loco_perplexity_params p = {.n_ctx = 32};
-    assert_int_equal(loco_perplexity_tokens(c, tok, f->toks, 63, p, NULL, NULL, &r),
+    assert_int_equal(loco_perplexity_tokens(c, f->m, f->toks, 63, p, NULL, NULL, &r),
                      LOCO_ERR_RANGE); /* fewer than two chunks */
     assert_non_null(strstr(loco_error_message(), "at least 64"));
-    assert_int_equal(loco_perplexity_tokens(c, tok, f->toks, 64, p, NULL, NULL, &r), LOCO_OK);
+    assert_int_equal(loco_perplexity_tokens(c, f->m, f->toks, 64, p, NULL, NULL, &r), LOCO_OK);
     assert_int_equal(r.n_chunks, 2);
-    assert_int_equal(loco_perplexity_tokens(NULL, tok, f->toks, f->n, p, NULL, NULL, &r),
+    assert_int_equal(loco_perplexity_tokens(NULL, f->m, f->toks, f->n, p, NULL, NULL, &r),
                      LOCO_ERR_INVALID);
-    assert_int_equal(loco_perplexity_text(c, tok, NULL, 0, p, NULL, NULL, &r), LOCO_ERR_INVALID);
+    assert_int_equal(loco_perplexity_text(c, f->m, NULL, 0, p, NULL, NULL, &r), LOCO_ERR_INVALID);
+    /* a token id outside the vocabulary, here at the start of a later
+     * decode piece (chunks of 32 in pieces of 8 would read its logits'
+     * target before the decode sees it): refused before anything runs */
+    int32_t *bad = malloc(f->n * sizeof *bad);
+    assert_non_null(bad);
+    memcpy(bad, f->toks, f->n * sizeof *bad);
+    const int32_t V = loco_model_hparams(f->m)->n_vocab;
+    const int32_t ids[] = {V, -1, V + 1000};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        bad[24] = ids[i];
+        assert_int_equal(loco_perplexity_tokens(c, f->m, bad, f->n, p, NULL, NULL, &r),
+                         LOCO_ERR_INVALID);
+        assert_non_null(strstr(loco_error_message(), "outside the model's vocabulary"));
+    }
+    free(bad);
     loco_context_free(c);
 }
 

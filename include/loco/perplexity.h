@@ -48,20 +48,22 @@ struct loco_perplexity_result {
 typedef int (*loco_perplexity_progress)(void *user, int32_t chunk, int32_t n_chunks,
                                         double ppl_so_far);
 
-/* The perplexity of the model behind ctx on tokens[n] (already tokenized,
- * BOS included as the vocabulary asks: loco_perplexity_text does that).
- * ctx needs n_ctx >= p.n_ctx; its sequence 0 is cleared and used, with the
- * adapters set on it. LOCO_ERR_INVALID for bad params, LOCO_ERR_RANGE when
- * the text has fewer than 2 * p.n_ctx tokens (llama-perplexity's rule) or
- * the chunk does not fit the context. */
-int loco_perplexity_tokens(struct loco_context *ctx, const struct loco_tokenizer *tok,
+/* The perplexity of model m (ctx a context of m) on tokens[n] (already
+ * tokenized, BOS included as the vocabulary asks: loco_perplexity_text does
+ * that). ctx needs n_ctx >= p.n_ctx; its sequence 0 is cleared and used,
+ * with the adapters set on it. LOCO_ERR_INVALID for bad params or a token
+ * id outside the model's vocabulary, LOCO_ERR_RANGE when the text has fewer
+ * than 2 * p.n_ctx tokens (llama-perplexity's rule) or the chunk does not
+ * fit the context. */
+int loco_perplexity_tokens(struct loco_context *ctx, const struct loco_model *m,
                            const int32_t *tokens, size_t n, struct loco_perplexity_params p,
                            loco_perplexity_progress progress, void *user,
                            struct loco_perplexity_result *out);
 
-/* The same from text: tokenized with the vocabulary's BOS rule, special
- * tokens written in the text not parsed (plain text, as llama-perplexity). */
-int loco_perplexity_text(struct loco_context *ctx, const struct loco_tokenizer *tok,
+/* The same from text, tokenized with m's vocabulary and its BOS rule,
+ * special tokens written in the text not parsed (plain text, as
+ * llama-perplexity). LOCO_ERR_INVALID when m has no tokenizer. */
+int loco_perplexity_text(struct loco_context *ctx, const struct loco_model *m,
                          const char *text, size_t len, struct loco_perplexity_params p,
                          loco_perplexity_progress progress, void *user,
                          struct loco_perplexity_result *out);

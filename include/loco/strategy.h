@@ -226,7 +226,8 @@ enum loco_vote_below {
  * pass 0.6; compared with a tolerance of 1e-9 for shares like 2/3);
  * min_share 0 passes everything. */
 bool loco_vote_confident(double share, double min_share);
-/* "abstain" or "fallback"; LOCO_ERR_INVALID (message naming both) else. */
+/* "abstain" or "fallback" into *out; LOCO_ERR_INVALID (message naming
+ * both, *out unchanged) else. */
 int loco_vote_below_parse(const char *s, enum loco_vote_below *out);
 const char *loco_vote_below_name(enum loco_vote_below b);
 

@@ -86,14 +86,15 @@ static void finish(const struct ppl_sums *s, struct loco_perplexity_result *out)
         s->count > 1 && var > 0.0 ? out->ppl * sqrt(var / (double)(s->count - 1)) : 0.0;
 }
 
-int loco_perplexity_tokens(struct loco_context *ctx, const struct loco_tokenizer *tok,
+int loco_perplexity_tokens(struct loco_context *ctx, const struct loco_model *m,
                            const int32_t *tokens, size_t n, struct loco_perplexity_params p,
                            loco_perplexity_progress progress, void *user,
                            struct loco_perplexity_result *out)
 {
+    const struct loco_tokenizer *tok = m ? loco_model_tokenizer(m) : NULL;
     if (!ctx || !tok || !tokens || !out)
-        return loco_error_set(LOCO_ERR_INVALID, "perplexity: context, tokenizer, tokens and "
-                                                "result are required");
+        return loco_error_set(LOCO_ERR_INVALID, "perplexity: context, a model with a "
+                                                "tokenizer, tokens and result are required");
     memset(out, 0, sizeof *out);
     if (p.n_ctx < 4 || p.n_ctx % 2 != 0 || p.n_chunks < 0)
         return loco_error_set(LOCO_ERR_INVALID,
@@ -110,6 +111,14 @@ int loco_perplexity_tokens(struct loco_context *ctx, const struct loco_tokenizer
                               "perplexity: the text has %zu tokens; chunks of %d "
                               "need at least %d (two chunks, as llama-perplexity asks)",
                               n, p.n_ctx, 2 * p.n_ctx);
+    /* logits rows are the model's vocabulary wide; every id must index one */
+    const int32_t n_vocab = loco_model_hparams(m)->n_vocab;
+    for (size_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= n_vocab)
+            return loco_error_set(LOCO_ERR_INVALID,
+                                  "perplexity: token %zu is id %d, outside the "
+                                  "model's vocabulary of %d",
+                                  i, tokens[i], n_vocab);
     int32_t n_chunks = (int32_t)(n / (size_t)p.n_ctx);
     if (p.n_chunks > 0 && p.n_chunks < n_chunks)
         n_chunks = p.n_chunks;
@@ -117,7 +126,6 @@ int loco_perplexity_tokens(struct loco_context *ctx, const struct loco_tokenizer
     if (!chunk)
         return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
     const int32_t bos = loco_tokenizer_add_bos(tok) ? loco_tokenizer_bos(tok) : -1;
-    const int32_t n_vocab = loco_tokenizer_n_vocab(tok);
     struct ppl_sums s = {0};
     double t0 = loco_time_ms();
     int rc = LOCO_OK;
@@ -139,18 +147,20 @@ int loco_perplexity_tokens(struct loco_context *ctx, const struct loco_tokenizer
     return rc;
 }
 
-int loco_perplexity_text(struct loco_context *ctx, const struct loco_tokenizer *tok,
-                         const char *text, size_t len, struct loco_perplexity_params p,
+int loco_perplexity_text(struct loco_context *ctx, const struct loco_model *m, const char *text,
+                         size_t len, struct loco_perplexity_params p,
                          loco_perplexity_progress progress, void *user,
                          struct loco_perplexity_result *out)
 {
+    const struct loco_tokenizer *tok = m ? loco_model_tokenizer(m) : NULL;
     if (!tok || !text)
-        return loco_error_set(LOCO_ERR_INVALID, "perplexity: a tokenizer and a text are required");
+        return loco_error_set(LOCO_ERR_INVALID, "perplexity: a model with a tokenizer and a text "
+                                                "are required");
     int32_t *ids = NULL;
     size_t n = 0;
     int rc = loco_tokenizer_encode(tok, text, len, true, false, &ids, &n);
     if (rc == LOCO_OK)
-        rc = loco_perplexity_tokens(ctx, tok, ids, n, p, progress, user, out);
+        rc = loco_perplexity_tokens(ctx, m, ids, n, p, progress, user, out);
     free(ids);
     return rc;
 }

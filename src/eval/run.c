@@ -333,9 +333,13 @@ static int adapter_set_desc(const struct loco_adapter *a, float scale,
 {
     char asha[65];
     int rc = loco_models_sha256_file(loco_adapter_info(a)->path, asha);
+    if (rc)
+        return rc;
     size_t k = (size_t)snprintf(buf, cap, "%s:%.6g", asha, (double)scale);
-    for (int32_t i = 0; !rc && i < p->n_also && k < cap; i++) {
+    for (int32_t i = 0; i < p->n_also && k < cap; i++) {
         rc = loco_models_sha256_file(loco_adapter_info(p->also[i].adapter)->path, asha);
+        if (rc)
+            return rc;
         k += (size_t)snprintf(buf + k, cap - k, ",%s:%.6g", asha, (double)p->also[i].scale);
     }
     return rc;

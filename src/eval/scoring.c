@@ -57,7 +57,7 @@ static int run_answer(const struct item *it, enum kind kind, const char *answer,
 {
     char *program = answer_program(it, kind, answer);
     if (!program)
-        return LOCO_ERR_NOMEM;
+        return loco_error_set(LOCO_ERR_NOMEM, "out of memory building the program to run");
     int rc = loco_codeeval_run(sandbox_params(), program, o);
     free(program);
     if (rc)

@@ -729,11 +729,12 @@ static int write_merged(const struct loco_merge_input *in, int32_t n,
     struct merge_keys *k = malloc(sizeof *k);
     if (!k)
         return loco_error_set(LOCO_ERR_NOMEM, "out of memory writing %s", path);
-    int rc = fill_keys(in, n, p, m, k);
     char sha[65] = "", name[256];
-    if (loco_model_sha256(first->base, sha) != LOCO_OK)
+    if (loco_model_sha256(first->base, sha) != LOCO_OK) {
         snprintf(sha, sizeof sha, "%s", first->info.base_sha256); /* a base loaded from memory */
-    loco_error_clear();
+        loco_error_clear();
+    }
+    int rc = fill_keys(in, n, p, m, k); /* after the hash: its message must survive */
     lora_file_stem(path, name, sizeof name);
     bool dense = p->method != LOCO_MERGE_LINEAR;
     const char *keys[] = {"locollm.merge.method",       "locollm.merge.sources",

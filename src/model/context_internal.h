@@ -47,6 +47,7 @@ struct loco_context {
     const struct loco_model *m;
     struct loco_context_params p;
     struct loco_pool *pool; /* p.n_threads threads for matmuls and attention */
+    bool simd;              /* the CPU runs AVX2 (a SIMD kernel set is in use) */
     int32_t *seq_len;   /* [S] cached positions per sequence */
     int32_t *seq_tokens; /* [S][T] the token at each cached position */
     float *k_cache;     /* [S][L][T][Hkv*D] */

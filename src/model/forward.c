@@ -90,6 +90,7 @@ struct loco_context *loco_context_init(const struct loco_model *m,
     c->m = m;
     c->p = params;
     c->pool = loco_pool_init(params.n_threads);
+    c->simd = strcmp(loco_quant_kernel_set(), "scalar") != 0;
     if (!c->pool) {
         free(c);
         return NULL;
@@ -414,11 +415,11 @@ __attribute__((target("avx2"))) static void weigh_values_avx2(float *out, const 
 }
 #endif
 
-static void weigh_values(float *out, const float *p, const float *v, size_t stride, int32_t n,
-                         int32_t D)
+static void weigh_values(bool simd, float *out, const float *p, const float *v, size_t stride,
+                         int32_t n, int32_t D)
 {
 #if defined(__x86_64__)
-    if (strcmp(loco_quant_kernel_set(), "scalar") != 0) { /* the CPU has AVX2 */
+    if (simd) { /* the CPU has AVX2 (c->simd) */
         weigh_values_avx2(out, p, v, stride, n, D);
         return;
     }
@@ -441,7 +442,7 @@ static void attend_token(const struct loco_context *c, int il, int32_t seq, int3
         scores[j] *= hp->attn_scale;
     }
     softmax_masked(scores + lo, hi - lo + 1, 0, hi - lo);
-    weigh_values(out, scores + lo, vbase + (size_t)lo * stride, stride, hi - lo + 1, D);
+    weigh_values(c->simd, out, scores + lo, vbase + (size_t)lo * stride, stride, hi - lo + 1, D);
 }
 
 /* rows [r0, r0 + n) of a run, one head, through two sgemm calls */

@@ -112,9 +112,10 @@ bool loco_vote_confident(double share, double min_share)
 
 int loco_vote_below_parse(const char *s, enum loco_vote_below *out)
 {
-    *out = LOCO_VOTE_ABSTAIN;
-    if (s && !strcmp(s, "abstain"))
+    if (s && !strcmp(s, "abstain")) {
+        *out = LOCO_VOTE_ABSTAIN;
         return LOCO_OK;
+    }
     if (s && !strcmp(s, "fallback")) {
         *out = LOCO_VOTE_FALLBACK;
         return LOCO_OK;
