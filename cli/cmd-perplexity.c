@@ -11,7 +11,6 @@
 
 #include "cli-engine.h"
 #include "commands.h"
-#include "loco/fileio.h"
 #include "loco/perplexity.h"
 
 static const char perplexity_usage[] =
@@ -23,44 +22,6 @@ static const char perplexity_usage[] =
     "half of each chunk scored. Prints the running estimate after each chunk and\n"
     "Final estimate: PPL = X +/- E. The text needs at least 2 x --ctx tokens.\n\n"
     "options:\n";
-
-/* The whole file (or standard input); NULL with the reason printed. */
-static char *read_text(const char *path, size_t *len)
-{
-    FILE *f = stdin;
-    if (strcmp(path, "-") != 0 && loco_fopen_regular(path, &f) != LOCO_OK) {
-        cli_fail(path);
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *grown = cap < ((size_t)1 << 30) ? realloc(buf, 2 * cap + 1) : NULL;
-            if (!grown) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-    }
-    bool failed = ferror(f) != 0;
-    if (f != stdin)
-        fclose(f);
-    if (!buf || failed) {
-        free(buf);
-        cli_errorf("%s: %s", path,
-                   failed ? "read error" : "too large (1 GiB at most) or out of memory");
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
 
 struct progress {
     bool quiet;
@@ -128,15 +89,9 @@ int cmd_perplexity(int argc, char **argv)
         cli_errorf("--ctx must be even (each chunk's second half is scored), not %d", o.n_ctx);
         return 2;
     }
-    size_t len = 0;
-    char *text = read_text(argv[0], &len);
-    if (!text)
-        return 1;
     struct cli_engine e;
-    if (!cli_engine_open(&e, &o)) {
-        free(text);
+    if (!cli_engine_open(&e, &o))
         return 1;
-    }
     struct loco_perplexity_params p = loco_perplexity_default_params();
     p.n_ctx = o.n_ctx;
     p.n_chunks = chunks;
@@ -145,7 +100,8 @@ int cmd_perplexity(int argc, char **argv)
     if (!json)
         printf("perplexity of %s%s%s on %s, chunks of %d tokens (second halves scored)\n", e.path,
                o.adapters ? " + " : "", o.adapters ? o.adapters : "", argv[0], p.n_ctx);
-    int rc = loco_perplexity_text(e.ctx, e.model, text, len, p, on_chunk, &pr, &r);
+    const char *path = strcmp(argv[0], "-") == 0 ? "/dev/stdin" : argv[0];
+    int rc = loco_perplexity_file(e.ctx, e.model, path, p, on_chunk, &pr, &r);
     int status = 0;
     if (rc != LOCO_OK) {
         status = cli_fail("perplexity");
@@ -158,6 +114,5 @@ int cmd_perplexity(int argc, char **argv)
                r.ms > 0 ? (double)r.n_chunks * p.n_ctx / (r.ms / 1000.0) : 0.0);
     }
     cli_engine_close(&e);
-    free(text);
     return status;
 }

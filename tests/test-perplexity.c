@@ -132,6 +132,33 @@ static void test_matches_reference(void **state)
     loco_context_free(c);
 }
 
+/* loco_perplexity_file reads the text and computes what _text does. */
+static void test_file(void **state)
+{
+    struct fixture *f = *state;
+    if (!f->m) {
+        skip();
+        return;
+    }
+    char dir[256], path[320];
+    test_make_tmpdir(dir, sizeof dir, "ppl");
+    snprintf(path, sizeof path, "%s/text.txt", dir);
+    test_write_file(path, text);
+    struct loco_context *c = ctx_for(f->m, 32, 32);
+    struct loco_perplexity_params p = {.n_ctx = 32};
+    struct loco_perplexity_result a, b;
+    assert_int_equal(loco_perplexity_text(c, f->m, text, strlen(text), p, NULL, NULL, &a),
+                     LOCO_OK);
+    assert_int_equal(loco_perplexity_file(c, f->m, path, p, NULL, NULL, &b), LOCO_OK);
+    assert_true(a.ppl == b.ppl && a.n_scored == b.n_scored && a.n_tokens == b.n_tokens);
+    snprintf(path, sizeof path, "%s/nosuch.txt", dir);
+    assert_int_equal(loco_perplexity_file(c, f->m, path, p, NULL, NULL, &b), LOCO_ERR_NOT_FOUND);
+    assert_non_null(strstr(loco_error_message(), "nosuch.txt"));
+    assert_int_equal(loco_perplexity_file(c, f->m, NULL, p, NULL, NULL, &b), LOCO_ERR_INVALID);
+    loco_context_free(c);
+    test_rm_rf(dir);
+}
+
 static int stop_after_two(void *user, int32_t chunk, int32_t n_chunks, double ppl)
 {
     int *calls = user;
@@ -221,6 +248,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_reference),
+        cmocka_unit_test(test_file),
         cmocka_unit_test(test_chunk_limit_and_stop),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_default_params),

@@ -68,6 +68,13 @@ int loco_perplexity_text(struct loco_context *ctx, const struct loco_model *m,
                          loco_perplexity_progress progress, void *user,
                          struct loco_perplexity_result *out);
 
+/* The same from the text file at path ("/dev/stdin" for standard input;
+ * any other path that is not a regular file is refused, never waited on),
+ * read whole, 1 GiB at most. */
+int loco_perplexity_file(struct loco_context *ctx, const struct loco_model *m, const char *path,
+                         struct loco_perplexity_params p, loco_perplexity_progress progress,
+                         void *user, struct loco_perplexity_result *out);
+
 #ifdef __cplusplus
 }
 #endif

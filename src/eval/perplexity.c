@@ -15,6 +15,7 @@
 #include "loco/core.h"
 #include "loco/generate.h"
 #include "loco/perplexity.h"
+#include "core/util.h"
 
 struct loco_perplexity_params loco_perplexity_default_params(void)
 {
@@ -162,5 +163,19 @@ int loco_perplexity_text(struct loco_context *ctx, const struct loco_model *m, c
     if (rc == LOCO_OK)
         rc = loco_perplexity_tokens(ctx, m, ids, n, p, progress, user, out);
     free(ids);
+    return rc;
+}
+
+int loco_perplexity_file(struct loco_context *ctx, const struct loco_model *m, const char *path,
+                         struct loco_perplexity_params p, loco_perplexity_progress progress,
+                         void *user, struct loco_perplexity_result *out)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = path ? loco_read_file(path, (size_t)1 << 30, &text, &len)
+                  : loco_error_set(LOCO_ERR_INVALID, "perplexity: a file path is required");
+    if (rc == LOCO_OK)
+        rc = loco_perplexity_text(ctx, m, text, len, p, progress, user, out);
+    free(text);
     return rc;
 }
