@@ -147,8 +147,7 @@ static void test_file(void **state)
     struct loco_context *c = ctx_for(f->m, 32, 32);
     struct loco_perplexity_params p = {.n_ctx = 32};
     struct loco_perplexity_result a, b;
-    assert_int_equal(loco_perplexity_text(c, f->m, text, strlen(text), p, NULL, NULL, &a),
-                     LOCO_OK);
+    assert_int_equal(loco_perplexity_text(c, f->m, text, strlen(text), p, NULL, NULL, &a), LOCO_OK);
     assert_int_equal(loco_perplexity_file(c, f->m, path, p, NULL, NULL, &b), LOCO_OK);
     assert_true(a.ppl == b.ppl && a.n_scored == b.n_scored && a.n_tokens == b.n_tokens);
     snprintf(path, sizeof path, "%s/nosuch.txt", dir);
@@ -247,10 +246,8 @@ static void test_default_params(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matches_reference),
-        cmocka_unit_test(test_file),
-        cmocka_unit_test(test_chunk_limit_and_stop),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_matches_reference),    cmocka_unit_test(test_file),
+        cmocka_unit_test(test_chunk_limit_and_stop), cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_default_params),
     };
     return LOCO_RUN_TESTS(tests, setup, teardown);

@@ -251,19 +251,26 @@ static bool has_problem(const struct loco_registry *r, int line, const char *fie
     return false;
 }
 
-/* A domain's default strategy must be one loco_strategy_parse knows. */
-static void test_domain_strategy(void **state)
+/* The project registry: the tiny base, these domains (YAML lines after
+ * "domains:") and one active math adapter m1. */
+static void put_domains(const struct fx *f, const char *domains)
 {
-    struct fx *f = *state;
     char a[2048], all[8192];
     adapter_yaml(a, sizeof a, "m1", "math", "active", NULL);
     snprintf(all, sizeof all,
              "schema_version: 2\nbase_model:\n  name: Tiny\n  file: tiny.gguf\n"
              "  sha256: " BASE_SHA "\n  architecture: llama\n  academic_year: \"2026\"\n"
-             "domains:\n  math: {primary_benchmark: gsm8k, strategy: nosuch}\n"
-             "  code: {primary_benchmark: mbpp, strategy: re2+calc}\nadapters:\n%s",
-             a);
+             "domains:\n%sadapters:\n%s",
+             domains, a);
     put_file(f->project, all);
+}
+
+/* A domain's default strategy must be one loco_strategy_parse knows. */
+static void test_domain_strategy(void **state)
+{
+    struct fx *f = *state;
+    put_domains(f, "  math: {primary_benchmark: gsm8k, strategy: nosuch}\n"
+                   "  code: {primary_benchmark: mbpp, strategy: re2+calc}\n");
     assert_null(loco_registry_load_file(f->project, false));
     assert_non_null(strstr(loco_error_message(), "nosuch"));
     struct loco_registry *r = loco_registry_load_file(f->project, true);
@@ -279,20 +286,12 @@ static void test_domain_strategy(void **state)
 static void test_domain_vote_threshold(void **state)
 {
     struct fx *f = *state;
-    char a[2048], all[8192];
-    adapter_yaml(a, sizeof a, "m1", "math", "active", NULL);
-    snprintf(all, sizeof all,
-             "schema_version: 2\nbase_model:\n  name: Tiny\n  file: tiny.gguf\n"
-             "  sha256: " BASE_SHA "\n  architecture: llama\n  academic_year: \"2026\"\n"
-             "domains:\n  math: {primary_benchmark: gsm8k, strategy: sc:5, min_vote_share: 0.6,"
-             " below_threshold: fallback}\n"
-             "  code: {primary_benchmark: mbpp, min_vote_share: 1.5, below_threshold: maybe}\n"
-             "  writing: {primary_benchmark: judge, min_vote_share: half}\n"
-             "  summarisation: {primary_benchmark: rouge, below_threshold: abstain}\n"
-             "  arc: {primary_benchmark: arc, strategy: ensemble:2, min_vote_share: 1}\n"
-             "adapters:\n%s",
-             a);
-    put_file(f->project, all);
+    put_domains(f, "  math: {primary_benchmark: gsm8k, strategy: sc:5, min_vote_share: 0.6,"
+                   " below_threshold: fallback}\n"
+                   "  code: {primary_benchmark: mbpp, min_vote_share: 1.5, below_threshold: maybe}\n"
+                   "  writing: {primary_benchmark: judge, min_vote_share: half}\n"
+                   "  summarisation: {primary_benchmark: rouge, below_threshold: abstain}\n"
+                   "  arc: {primary_benchmark: arc, strategy: ensemble:2, min_vote_share: 1}\n");
     assert_null(loco_registry_load_file(f->project, false));
     struct loco_registry *r = loco_registry_load_file(f->project, true);
     assert_non_null(r);

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "loco/core.h"
 #include "loco/generate.h"
 #include "loco/perplexity.h"
-#include "core/util.h"
 
 struct loco_perplexity_params loco_perplexity_default_params(void)
 {
