@@ -9,11 +9,13 @@
  *   loco adapters merge A[:w] B[:w] ... [--method linear|ties|dare] [--rank R]
  *                       [--density D] [--seed S] [--name NAME] [--domain D]
  *                       [--model BASE] [--type f16|f32|bf16] [--force] [--json] -o NEW.gguf
+ *   loco adapters export NAME|PATH [--format peft] -o DIR [--model BASE]
+ *                        [--type f16|f32|bf16] [--base-model ID] [--force]
  *   loco adapters help [SUBCOMMAND]
  *
  * Subcommands live in one table below: adding one is a function and a row.
  * The work happens in the library (loco/registry.h for list/info/remove,
- * loco/peft.h for import, loco/lora.h for merge); this file parses flags and
+ * loco/peft.h for import and export, loco/lora.h for merge); this file parses flags and
  * prints.
  */
 #include <math.h>
@@ -38,7 +40,9 @@ static const char adapters_usage[] =
     "       loco adapters import DIR [--model BASE] [-o OUT.gguf] [--name NAME]\n"
     "                                [--domain D] [--type f16|f32|bf16] [--force]\n"
     "       loco adapters merge A[:w] B[:w] ... [--method linear|ties|dare] [--rank R]\n"
-    "                                [--density D] [--seed S] -o NEW.gguf\n\n";
+    "                                [--density D] [--seed S] -o NEW.gguf\n"
+    "       loco adapters export NAME|PATH [--format peft] -o DIR [--model BASE]\n"
+    "                                [--type f16|f32|bf16] [--force]\n\n";
 
 static const char adapters_epilog[] =
     "\nAdapters live in $LOCO_ADAPTERS_DIR, else $XDG_DATA_HOME/locollm/adapters, else\n"
@@ -574,6 +578,97 @@ static int sub_merge(int argc, char **argv)
     return rc;
 }
 
+/* ---- export --------------------------------------------------------------- */
+
+struct export_opts {
+    const char *adapter, *model, *output, *format;
+    struct loco_peft_export_params p;
+};
+
+/* 0 parsed, -1 after --help, 2 a usage error (message printed). */
+static int parse_export(int argc, char **argv, struct export_opts *o)
+{
+    const char *type = NULL;
+    struct cli_option opts[] = {
+        CLI_OPT_CHOICE(0, "format", &o->format, "peft", "what to write (default: peft)"),
+        CLI_OPT_STRING('o', "output", &o->output, "DIR", "the folder to write (required)"),
+        CLI_OPT_STRING(0, "model", &o->model, "BASE",
+                       "the adapter's base model (default: default)"),
+        CLI_OPT_STRING(0, "type", &type, "T",
+                       "dtype of the tensors: f32, f16 or bf16 (default: as the adapter stores "
+                       "them)"),
+        CLI_OPT_STRING(0, "base-model", &o->p.base_model, "ID",
+                       "base_model_name_or_path (default: from the adapter)"),
+        CLI_OPT_FLAG(0, "force", &o->p.overwrite,
+                     "write into a folder that is not empty, replacing the two files"),
+        CLI_OPT_END(),
+    };
+    struct cli_command c = {"adapters export",
+                            "usage: loco adapters export NAME|PATH -o DIR [options]\n\n"
+                            "Writes a GGUF adapter as a Hugging Face PEFT LoRA folder\n"
+                            "(adapter_model.safetensors + adapter_config.json), the inverse of\n"
+                            "`loco adapters import`.\n\noptions:\n",
+                            adapters_epilog,
+                            opts,
+                            1,
+                            0};
+    int n_args = cli_opt_parse(&c, argc, argv);
+    if (n_args < 0)
+        return n_args == CLI_OPT_HELP ? -1 : 2;
+    if (type && !parse_type(type, &o->p.type))
+        return 2;
+    if (n_args == 0) {
+        cli_errorf("which adapter? give its name or a .gguf path");
+        return 2;
+    }
+    if (!o->output) {
+        cli_errorf("where to? give -o DIR");
+        return 2;
+    }
+    o->adapter = argv[0];
+    return 0;
+}
+
+static void print_export(const struct loco_peft_export_result *r)
+{
+    printf("exported: %s\n", r->dir);
+    printf("  pairs      %d (", r->n_pairs);
+    for (int t = 0, first = 1; t < LOCO_LORA_N_TARGETS; t++)
+        if (r->targets & LOCO_LORA_TARGET_BIT(t)) {
+            printf("%s%s", first ? "" : ",", loco_lora_target_name((enum loco_lora_target)t));
+            first = 0;
+        }
+    printf(")\n  r          %d, lora_alpha %g%s\n", r->rank, (double)r->lora_alpha,
+           r->use_rslora ? " (use_rslora)" : "");
+    printf("  dtype      %s, %zu bytes\n", r->dtypes, r->bytes);
+    printf("  base model %s%s\n", r->base_model[0] ? r->base_model : "(unknown)",
+           strchr(r->base_model, '/') ? ""
+                                      : " (not a Hugging Face id: give --base-model ORG/NAME)");
+    if (r->unpermuted_qk)
+        printf("  q/k rows of lora_B put back in Hugging Face order\n");
+}
+
+static int sub_export(int argc, char **argv)
+{
+    struct export_opts o = {.model = "default", .p = loco_peft_export_default_params()};
+    int rc = parse_export(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    char path[1024];
+    if (loco_adapters_resolve(o.adapter, path, sizeof path) != LOCO_OK)
+        return cli_fail("cannot find the adapter");
+    struct loco_model *base = load_base(o.model);
+    if (!base)
+        return 1;
+    struct loco_peft_export_result res;
+    rc = loco_peft_export(path, base, o.output, &o.p, &res);
+    loco_model_free(base);
+    if (rc != LOCO_OK)
+        return cli_fail("export failed");
+    print_export(&res);
+    return 0;
+}
+
 int cmd_adapters(int argc, char **argv)
 {
     static const struct cli_subcommand subs[] = {
@@ -582,6 +677,7 @@ int cmd_adapters(int argc, char **argv)
         {"remove", sub_remove, "take an installed adapter out of your user registry"},
         {"import", sub_import, "convert a PEFT LoRA folder into a GGUF adapter"},
         {"merge", sub_merge, "merge adapters into one (linear, TIES or DARE)"},
+        {"export", sub_export, "write a GGUF adapter as a PEFT LoRA folder"},
         {NULL, NULL, NULL},
     };
     return cli_opt_dispatch("adapters", adapters_usage, adapters_epilog, subs, argc, argv);

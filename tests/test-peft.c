@@ -1,5 +1,6 @@
 /*
- * test-peft.c - the safetensors reader and the PEFT LoRA import.
+ * test-peft.c - the safetensors reader and writer, the PEFT LoRA import and
+ * export.
  *
  * 1. safetensors: a good image (three dtypes, metadata) read back value by
  *    value, from memory and from a file; then one corrupt image per rule
@@ -7,6 +8,8 @@
  *    with the right status and a message naming the problem.
  * 2. PEFT pieces: adapter_config.json parsing and refusals, tensor names,
  *    the q/k row permutation against a hand-computed example, shapes.
+ * 2b. The export's pieces: the safetensors writer read back by the reader,
+ *    the inverse q/k permutation, adapter_config.json written and parsed.
  * 3. The import end to end on the real tiny llama stories260K: the test
  *    writes a random PEFT adapter (r = 4, alpha = 8, q,k,v,o,gate,up,down)
  *    with its own safetensors writer, imports it, runs it through
@@ -15,6 +18,11 @@
  *    W + (alpha/r) * B_hf A with B's q/k rows permuted by the test's own
  *    code, run without adapters. It also checks that the adapter is refused
  *    on a different base.
+ * 4. The export on stories260K: PEFT -> GGUF -> PEFT -> GGUF as F32, F16 and
+ *    F16 exported as F32 (the exported tensors are the PEFT file's values,
+ *    its bytes where the dtype matches; the second import equals the first
+ *    byte for byte), the config, rsLoRA, an adapter LocoLLM wrote itself,
+ *    the export without a base, and each refusal.
  *
  * Legend: C n_embd, H n_head, Hkv n_head_kv, D head_dim, F n_ff, R rank.
  */
@@ -23,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 #include <fcntl.h>
 #include <math.h>
@@ -522,6 +531,183 @@ static float frand(float scale) /* uniform in [-scale, scale), rounded to an f16
     rng_state ^= rng_state << 17;
     float u = (float)((rng_state >> 11) * (1.0 / 9007199254740992.0));
     return loco_fp16_to_fp32(loco_fp32_to_fp16((2 * u - 1) * scale));
+}
+
+/* ---- 2b. the safetensors writer and the export's pieces --------------------- */
+
+/* F64 scalar, F32 [2][3], F16 [2], BF16 [1], I8 [2] and metadata written,
+ * then read back with the reader: the layout is the reference library's
+ * (larger elements first, then by name; header padded to 8) and every byte
+ * comes back. */
+static void test_st_writer(void **state)
+{
+    (void)state;
+    char dir[64], path[128];
+    test_make_tmpdir(dir, sizeof dir, "st-write");
+    join(path, sizeof path, dir, "t.safetensors");
+    uint8_t data[32];
+    good_data(data);
+    double d = -0.125;
+    int64_t s23[2] = {2, 3}, s2[1] = {2}, s1[1] = {1};
+    struct loco_safetensors_writer *w = loco_safetensors_writer_init();
+    assert_non_null(w);
+    assert_int_equal(loco_safetensors_writer_set_metadata(w, "format", "pt"), LOCO_OK);
+    assert_int_equal(loco_safetensors_writer_set_metadata(w, "note", "a \"quoted\"\nline"),
+                     LOCO_OK);
+    assert_int_equal(loco_safetensors_writer_add(w, "w", LOCO_ST_F32, 2, s23, data), LOCO_OK);
+    assert_int_equal(loco_safetensors_writer_add(w, "i", LOCO_ST_I8, 1, s2, data + 30), LOCO_OK);
+    assert_int_equal(loco_safetensors_writer_add(w, "h", LOCO_ST_F16, 1, s2, data + 24), LOCO_OK);
+    assert_int_equal(loco_safetensors_writer_add(w, "b", LOCO_ST_BF16, 1, s1, data + 28), LOCO_OK);
+    assert_int_equal(loco_safetensors_writer_add(w, "d", LOCO_ST_F64, 0, NULL, &d), LOCO_OK);
+    /* refusals leave the writer as it was */
+    assert_int_equal(loco_safetensors_writer_add(w, "w", LOCO_ST_F32, 2, s23, data),
+                     LOCO_ERR_INVALID);
+    assert_non_null(strstr(loco_error_message(), "'w' used twice"));
+    assert_int_equal(loco_safetensors_writer_add(w, "__metadata__", LOCO_ST_F32, 1, s1, data),
+                     LOCO_ERR_INVALID);
+    int64_t neg[1] = {-1};
+    assert_int_equal(loco_safetensors_writer_add(w, "n", LOCO_ST_F32, 1, neg, data),
+                     LOCO_ERR_INVALID);
+    assert_non_null(strstr(loco_error_message(), "negative"));
+    assert_int_equal(loco_safetensors_writer_add(w, "x", LOCO_ST_F32, 9, s23, data),
+                     LOCO_ERR_INVALID);
+    assert_int_equal(loco_safetensors_writer_add(w, "x", LOCO_ST_F32, 1, s2, NULL),
+                     LOCO_ERR_INVALID);
+    assert_int_equal(loco_safetensors_writer_set_metadata(w, "format", "np"), LOCO_ERR_INVALID);
+    assert_int_equal(loco_safetensors_writer_write(w, path), LOCO_OK);
+    loco_safetensors_writer_free(w);
+
+    size_t size;
+    uint8_t *img = (uint8_t *)test_read_file(path, &size);
+    assert_non_null(img);
+    uint64_t n = 0;
+    for (int i = 0; i < 8; i++)
+        n |= (uint64_t)img[i] << (8 * i);
+    assert_int_equal(n % 8, 0);
+    assert_int_equal(size, 8 + n + 8 + 24 + 4 + 2 + 2);
+    free(img);
+    struct loco_safetensors *st = NULL;
+    assert_int_equal(loco_safetensors_open(path, &st), LOCO_OK);
+    static const char *order[] = {"d", "w", "b", "h", "i"};
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(loco_safetensors_tensor(st, i)->name, order[i]);
+    assert_string_equal(loco_safetensors_metadata(st, "format"), "pt");
+    assert_string_equal(loco_safetensors_metadata(st, "note"), "a \"quoted\"\nline");
+    const struct loco_st_tensor *t = loco_safetensors_find(st, "w");
+    assert_int_equal(t->dtype, LOCO_ST_F32);
+    assert_true(t->n_dims == 2 && t->shape[0] == 2 && t->shape[1] == 3);
+    assert_memory_equal(t->data, data, 24);
+    assert_memory_equal(loco_safetensors_find(st, "h")->data, data + 24, 4);
+    assert_memory_equal(loco_safetensors_find(st, "b")->data, data + 28, 2);
+    assert_memory_equal(loco_safetensors_find(st, "i")->data, data + 30, 2);
+    t = loco_safetensors_find(st, "d");
+    assert_int_equal(t->n_dims, 0);
+    assert_memory_equal(t->data, &d, 8);
+    loco_safetensors_close(st);
+
+    /* no tensors at all: "{}" and nothing else */
+    w = loco_safetensors_writer_init();
+    assert_int_equal(loco_safetensors_writer_write(w, path), LOCO_OK);
+    assert_int_equal(loco_safetensors_open(path, &st), LOCO_OK);
+    assert_int_equal(loco_safetensors_n_tensors(st), 0);
+    loco_safetensors_close(st);
+    /* a folder that does not exist: IO, nothing written */
+    join(path, sizeof path, dir, "none/t.safetensors");
+    assert_int_equal(loco_safetensors_writer_write(w, path), LOCO_ERR_IO);
+    assert_int_equal(access(path, F_OK), -1);
+    loco_safetensors_writer_free(w);
+    test_rm_rf(dir);
+}
+
+static void test_peft_unpermute(void **state)
+{
+    (void)state;
+    /* the permute test's example undone: (0,2,1,3) -> (0,1,2,3) per head */
+    float m[8][2];
+    static const int permuted[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+    for (int r = 0; r < 8; r++) {
+        m[r][0] = (float)(10 * permuted[r]);
+        m[r][1] = (float)(10 * permuted[r] + 1);
+    }
+    assert_int_equal(loco_peft_unpermute_rows(&m[0][0], 8, 2, 2), LOCO_OK);
+    for (int r = 0; r < 8; r++)
+        assert_true(m[r][0] == (float)(10 * r) && m[r][1] == (float)(10 * r + 1));
+    /* both orders compose to the identity, bit for bit: 3 heads of D = 8, 5 columns */
+    float v[24 * 5], w[24 * 5];
+    for (int i = 0; i < 24 * 5; i++)
+        v[i] = w[i] = sinf((float)i); /* distinct values */
+    assert_int_equal(loco_peft_permute_rows(w, 24, 5, 3), LOCO_OK);
+    assert_true(memcmp(v, w, sizeof v) != 0);
+    assert_int_equal(loco_peft_unpermute_rows(w, 24, 5, 3), LOCO_OK);
+    assert_memory_equal(v, w, sizeof v);
+    assert_int_equal(loco_peft_unpermute_rows(w, 24, 5, 3), LOCO_OK);
+    assert_int_equal(loco_peft_permute_rows(w, 24, 5, 3), LOCO_OK);
+    assert_memory_equal(v, w, sizeof v);
+    assert_int_equal(loco_peft_unpermute_rows(v, 6, 1, 2), LOCO_ERR_INVALID); /* D = 3 */
+    assert_non_null(strstr(loco_error_message(), "6 rows for 2 heads"));
+    assert_int_equal(loco_peft_unpermute_rows(v, 6, 0, 1), LOCO_ERR_INVALID);
+}
+
+/* A parsed config's text field as a string ("" when absent or not one). */
+static const char *json_str(const cJSON *j, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static void test_peft_config_format(void **state)
+{
+    (void)state;
+    struct loco_peft_config c = {.r = 16, .lora_alpha = 0.1f, .use_rslora = true};
+    c.targets = LOCO_LORA_TARGET_BIT(LOCO_LORA_V) | LOCO_LORA_TARGET_BIT(LOCO_LORA_Q) |
+                LOCO_LORA_TARGET_BIT(LOCO_LORA_DOWN);
+    snprintf(c.base_model, sizeof c.base_model, "HuggingFaceTB/SmolLM2-135M");
+    char *text = NULL;
+    assert_int_equal(loco_peft_config_format(&c, &text), LOCO_OK);
+    /* what the import reads back */
+    struct loco_peft_config back;
+    assert_int_equal(loco_peft_config_parse(text, strlen(text), "fmt", &back), LOCO_OK);
+    assert_int_equal(back.r, 16);
+    assert_true(back.lora_alpha == 0.1f && back.use_rslora);
+    assert_int_equal(back.targets, c.targets);
+    assert_string_equal(back.target_modules, "q_proj,v_proj,down_proj");
+    assert_string_equal(back.base_model, c.base_model);
+    assert_false(back.fan_in_fan_out);
+    /* and what PEFT's LoraConfig needs, keys in sorted order */
+    cJSON *j = cJSON_Parse(text);
+    assert_non_null(j);
+    assert_string_equal(json_str(j, "peft_type"), "LORA");
+    assert_string_equal(json_str(j, "task_type"), "CAUSAL_LM");
+    assert_string_equal(json_str(j, "bias"), "none");
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "fan_in_fan_out")));
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "use_dora")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "modules_to_save")));
+    assert_true(cJSON_GetObjectItemCaseSensitive(j, "lora_dropout")->valuedouble == 0);
+    const cJSON *prev = NULL, *e;
+    cJSON_ArrayForEach(e, j)
+    {
+        if (prev)
+            assert_true(strcmp(prev->string, e->string) < 0);
+        prev = e;
+    }
+    cJSON_Delete(j);
+    free(text);
+
+    struct loco_peft_config bad = c;
+    bad.r = 0;
+    assert_int_equal(loco_peft_config_format(&bad, &text), LOCO_ERR_INVALID);
+    assert_null(text);
+    bad = c;
+    bad.lora_alpha = 0;
+    assert_int_equal(loco_peft_config_format(&bad, &text), LOCO_ERR_INVALID);
+    bad = c;
+    bad.targets = 0;
+    assert_int_equal(loco_peft_config_format(&bad, &text), LOCO_ERR_INVALID);
+    assert_non_null(strstr(loco_error_message(), "seven projections"));
+    struct loco_peft_export_params p = loco_peft_export_default_params();
+    assert_int_equal(p.type, LOCO_PEFT_EXPORT_AS_STORED);
+    assert_null(p.base_model);
+    assert_false(p.overwrite);
 }
 
 static const char *peft_module(enum loco_lora_target t)
@@ -1038,23 +1224,597 @@ static void test_import_default_path(void **state)
     unsetenv("LOCO_ADAPTERS_DIR");
 }
 
+/* ---- 4. the export on stories260K ------------------------------------------- */
+
+/* Every tensor of two GGUF files: the same names, types, shapes and bytes. */
+static void expect_same_tensors(const char *x, const char *y)
+{
+    struct loco_gguf *gx = loco_gguf_open(x), *gy = loco_gguf_open(y);
+    assert_non_null(gx);
+    assert_non_null(gy);
+    assert_int_equal(loco_gguf_n_tensors(gx), loco_gguf_n_tensors(gy));
+    for (int64_t i = 0; i < loco_gguf_n_tensors(gx); i++) {
+        const struct loco_gguf_tensor *tx = loco_gguf_tensor(gx, i);
+        const struct loco_gguf_tensor *ty = loco_gguf_find_tensor(gy, tx->name);
+        if (!ty || ty->type != tx->type || ty->n_dims != tx->n_dims || ty->ne[0] != tx->ne[0] ||
+            ty->ne[1] != tx->ne[1] || ty->size != tx->size ||
+            memcmp(tx->data, ty->data, tx->size) != 0)
+            fail_msg("%s differs between %s and %s", tx->name, x, y);
+    }
+    loco_gguf_close(gx);
+    loco_gguf_close(gy);
+}
+
+/* Import PEFT folder `dir` as f->dir/<file>, stored as `type`; path into out. */
+static void import_as(const struct peft_fixture *f, const char *dir, const char *file,
+                      enum loco_type type, char *out, size_t cap)
+{
+    join(out, cap, f->dir, file);
+    struct loco_peft_import_params p = loco_peft_import_default_params();
+    p.type = type;
+    p.name = "round-trip";
+    p.overwrite = true;
+    if (loco_peft_import(dir, f->base, out, &p, NULL) != LOCO_OK)
+        fail_msg("import %s: %s", dir, loco_error_message());
+}
+
+/* Export `gguf` into f->dir/<sub> as `type`; the folder into out. */
+static void export_as(const struct peft_fixture *f, const char *gguf, const char *sub,
+                      enum loco_type type, char *out, size_t cap,
+                      struct loco_peft_export_result *res)
+{
+    join(out, cap, f->dir, sub);
+    struct loco_peft_export_params p = loco_peft_export_default_params();
+    p.type = type;
+    if (loco_peft_export(gguf, f->base, out, &p, res) != LOCO_OK)
+        fail_msg("export %s: %s", gguf, loco_error_message());
+}
+
+/* The exported folder holds exactly the fixture's A and B_hf (the values the
+ * PEFT file was written with, bit for bit), all stored as `dt`. */
+static void expect_fixture_values(const struct peft_fixture *f, const char *dir,
+                                  enum loco_st_dtype dt)
+{
+    char path[2048], name[256];
+    join(path, sizeof path, dir, "adapter_model.safetensors");
+    struct loco_safetensors *st = NULL;
+    assert_int_equal(loco_safetensors_open(path, &st), LOCO_OK);
+    assert_int_equal(loco_safetensors_n_tensors(st), 2 * f->hp->n_layer * LOCO_LORA_N_TARGETS);
+    assert_string_equal(loco_safetensors_metadata(st, "format"), "pt");
+    for (int il = 0; il < f->hp->n_layer; il++)
+        for (int t = 0; t < LOCO_LORA_N_TARGETS; t++)
+            for (int h = 0; h < 2; h++) {
+                int64_t n_in, n_out;
+                loco_peft_target_shape(f->hp, (enum loco_lora_target)t, &n_in, &n_out);
+                snprintf(name, sizeof name, "base_model.model.model.layers.%d.%s.lora_%c.weight",
+                         il, peft_module((enum loco_lora_target)t), h ? 'B' : 'A');
+                const struct loco_st_tensor *x = loco_safetensors_find(st, name);
+                assert_non_null(x);
+                assert_int_equal(x->dtype, dt);
+                assert_int_equal(x->n_dims, 2);
+                assert_int_equal(x->shape[0], h ? n_out : RANK);
+                assert_int_equal(x->shape[1], h ? RANK : n_in);
+                float *v = malloc((size_t)x->n_elements * sizeof *v);
+                assert_non_null(v);
+                assert_int_equal(loco_safetensors_to_f32(st, x, v, (size_t)x->n_elements), LOCO_OK);
+                assert_memory_equal(v, h ? f->b[il][t] : f->a[il][t],
+                                    (size_t)x->n_elements * sizeof *v);
+                free(v);
+            }
+    loco_safetensors_close(st);
+}
+
+/* Tensors of the export stored in the original PEFT file's dtype have its
+ * bytes; returns how many there were. */
+static int same_bytes_as_original(const struct peft_fixture *f, const char *dir)
+{
+    char path[2048];
+    struct loco_safetensors *orig = NULL, *st = NULL;
+    join(path, sizeof path, f->peft, "adapter_model.safetensors");
+    assert_int_equal(loco_safetensors_open(path, &orig), LOCO_OK);
+    join(path, sizeof path, dir, "adapter_model.safetensors");
+    assert_int_equal(loco_safetensors_open(path, &st), LOCO_OK);
+    int same = 0;
+    for (int64_t i = 0; i < loco_safetensors_n_tensors(st); i++) {
+        const struct loco_st_tensor *x = loco_safetensors_tensor(st, i);
+        const struct loco_st_tensor *o = loco_safetensors_find(orig, x->name);
+        assert_non_null(o);
+        if (o->dtype != x->dtype)
+            continue;
+        assert_int_equal(o->end - o->begin, x->end - x->begin);
+        assert_memory_equal(o->data, x->data, (size_t)(x->end - x->begin));
+        same++;
+    }
+    loco_safetensors_close(orig);
+    loco_safetensors_close(st);
+    return same;
+}
+
+/* PEFT -> GGUF -> PEFT -> GGUF, as F32, as F16 and F16 exported as F32: the
+ * exported tensors are the PEFT file's values (the q/k permutation undone)
+ * and the second import equals the first byte for byte. */
+static void test_export_round_trip(void **state)
+{
+    struct peft_fixture *f = *state;
+    if (!f->base)
+        skip();
+    char imp[2048], again[2048], out[2048];
+    int n_pairs = f->hp->n_layer * LOCO_LORA_N_TARGETS;
+    struct loco_peft_export_result res;
+    import_as(f, f->peft, "rt-32.gguf", LOCO_TYPE_F32, imp, sizeof imp);
+    export_as(f, imp, "rt-32", LOCO_PEFT_EXPORT_AS_STORED, out, sizeof out, &res);
+    assert_string_equal(res.dir, out);
+    assert_int_equal(res.n_pairs, n_pairs);
+    assert_int_equal(res.rank, RANK);
+    assert_true(res.lora_alpha == ALPHA && !res.use_rslora);
+    assert_int_equal(res.targets, LOCO_LORA_ALL_TARGETS);
+    assert_true(res.unpermuted_qk);
+    assert_string_equal(res.dtypes, "F32");
+    assert_string_equal(res.base_model, "karpathy/stories260K");
+    expect_fixture_values(f, out, LOCO_ST_F32);
+    assert_int_equal(same_bytes_as_original(f, out), n_pairs); /* every B (F32 there) */
+    import_as(f, out, "rt-32-again.gguf", LOCO_TYPE_F32, again, sizeof again);
+    expect_same_tensors(imp, again);
+
+    import_as(f, f->peft, "rt-16.gguf", LOCO_TYPE_F16, imp, sizeof imp);
+    export_as(f, imp, "rt-16", LOCO_PEFT_EXPORT_AS_STORED, out, sizeof out, &res);
+    assert_string_equal(res.dtypes, "F16");
+    expect_fixture_values(f, out, LOCO_ST_F16);
+    assert_int_equal(same_bytes_as_original(f, out), n_pairs); /* every A (F16 there) */
+    import_as(f, out, "rt-16-again.gguf", LOCO_TYPE_F16, again, sizeof again);
+    expect_same_tensors(imp, again);
+
+    export_as(f, imp, "rt-16-as-32", LOCO_TYPE_F32, out, sizeof out, &res);
+    assert_string_equal(res.dtypes, "F32");
+    expect_fixture_values(f, out, LOCO_ST_F32);
+    import_as(f, out, "rt-16-as-32.gguf", LOCO_TYPE_F16, again, sizeof again);
+    expect_same_tensors(imp, again);
+}
+
+static void test_export_config(void **state)
+{
+    struct peft_fixture *f = *state;
+    if (!f->base)
+        skip();
+    char imp[2048], out[2048], path[2048];
+    import_as(f, f->peft, "cfg.gguf", LOCO_TYPE_F16, imp, sizeof imp);
+    export_as(f, imp, "cfg", LOCO_PEFT_EXPORT_AS_STORED, out, sizeof out, NULL);
+    join(path, sizeof path, out, "adapter_config.json");
+    struct loco_peft_config c;
+    assert_int_equal(loco_peft_config_read(path, &c), LOCO_OK);
+    assert_int_equal(c.r, RANK);
+    assert_true(c.lora_alpha == ALPHA && c.alpha == ALPHA && !c.use_rslora);
+    assert_int_equal(c.targets, LOCO_LORA_ALL_TARGETS);
+    assert_string_equal(c.target_modules, "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,"
+                                          "down_proj");
+    assert_string_equal(c.base_model, "karpathy/stories260K");
+    char *text = test_read_file(path, NULL);
+    cJSON *j = cJSON_Parse(text);
+    assert_non_null(j);
+    assert_string_equal(json_str(j, "peft_type"), "LORA");
+    assert_string_equal(json_str(j, "task_type"), "CAUSAL_LM");
+    assert_string_equal(json_str(j, "bias"), "none");
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "fan_in_fan_out")));
+    cJSON_Delete(j);
+    free(text);
+
+    /* the caller's base_model_name_or_path wins */
+    struct loco_peft_export_params p = loco_peft_export_default_params();
+    p.base_model = "my-org/my-stories";
+    p.overwrite = true;
+    assert_int_equal(loco_peft_export(imp, f->base, out, &p, NULL), LOCO_OK);
+    assert_int_equal(loco_peft_config_read(path, &c), LOCO_OK);
+    assert_string_equal(c.base_model, "my-org/my-stories");
+}
+
+/* An rsLoRA import (alpha * sqrt(r) stored) exports as use_rslora with the
+ * original lora_alpha, and imports again to the same adapter.lora.alpha. */
+static void test_export_rslora(void **state)
+{
+    struct peft_fixture *f = *state;
+    if (!f->base)
+        skip();
+    char dir[2048], path[2048], imp[2048], again[2048], out[2048];
+    join(dir, sizeof dir, f->dir, "rs-peft");
+    assert_int_equal(mkdir(dir, 0755), 0);
+    join(path, sizeof path, f->peft, "adapter_model.safetensors");
+    size_t len = 0;
+    char *st = test_read_file(path, &len);
+    assert_non_null(st);
+    join(path, sizeof path, dir, "adapter_model.safetensors");
+    write_file(path, st, len);
+    free(st);
+    write_config(dir, "{\"peft_type\":\"LORA\",\"r\":4,\"lora_alpha\":3.3,\"use_rslora\":true,"
+                      "\"base_model_name_or_path\":\"karpathy/stories260K\"}");
+    import_as(f, dir, "rs.gguf", LOCO_TYPE_F16, imp, sizeof imp);
+    struct loco_peft_export_result res;
+    export_as(f, imp, "rs", LOCO_PEFT_EXPORT_AS_STORED, out, sizeof out, &res);
+    assert_true(res.use_rslora && res.lora_alpha == 3.3f);
+    join(path, sizeof path, out, "adapter_config.json");
+    struct loco_peft_config c;
+    assert_int_equal(loco_peft_config_read(path, &c), LOCO_OK);
+    assert_true(c.use_rslora && c.lora_alpha == 3.3f);
+    import_as(f, out, "rs-again.gguf", LOCO_TYPE_F16, again, sizeof again);
+    expect_same_tensors(imp, again);
+    float a1, a2;
+    struct loco_gguf *g1 = loco_gguf_open(imp), *g2 = loco_gguf_open(again);
+    assert_int_equal(loco_gguf_get_f32(g1, "adapter.lora.alpha", &a1), LOCO_OK);
+    assert_int_equal(loco_gguf_get_f32(g2, "adapter.lora.alpha", &a2), LOCO_OK);
+    assert_memory_equal(&a1, &a2, sizeof a1);
+    assert_true(a1 == 6.6f); /* 3.3 * sqrt(4) */
+    loco_gguf_close(g1);
+    loco_gguf_close(g2);
+}
+
+/* A random adapter of `targets` on every layer, written as LocoLLM writes
+ * its own (loco_adapter_write), not imported: rank r, or r on layer 0 and
+ * 2r elsewhere when `mixed`; it records the base's sha256 unless !with_sha. */
+static void write_native_sha(const struct peft_fixture *f, const char *path, unsigned targets,
+                             int32_t r, bool mixed, enum loco_type type, bool with_sha)
+{
+    struct loco_lora_pair pairs[64 * LOCO_LORA_N_TARGETS];
+    size_t n = 0;
+    char sha[65] = "";
+    if (with_sha)
+        assert_int_equal(loco_model_sha256(f->base, sha), LOCO_OK);
+    for (int il = 0; il < f->hp->n_layer; il++)
+        for (int t = 0; t < LOCO_LORA_N_TARGETS; t++) {
+            if (!(targets & LOCO_LORA_TARGET_BIT(t)))
+                continue;
+            struct loco_lora_pair *p = &pairs[n++];
+            p->layer = il;
+            p->target = (enum loco_lora_target)t;
+            p->rank = mixed && il > 0 ? 2 * r : r;
+            loco_peft_target_shape(f->hp, p->target, &p->n_in, &p->n_out);
+            float *a = malloc((size_t)(p->rank * p->n_in) * sizeof *a);
+            float *b = malloc((size_t)(p->n_out * p->rank) * sizeof *b);
+            assert_true(a && b);
+            for (int64_t i = 0; i < p->rank * p->n_in; i++)
+                a[i] = frand(0.5f);
+            for (int64_t i = 0; i < p->n_out * p->rank; i++)
+                b[i] = frand(0.5f);
+            p->a = a;
+            p->b = b;
+        }
+    struct loco_adapter_meta meta = {.arch = "llama",
+                                     .base_sha256 = sha,
+                                     .base_name = "stories-base",
+                                     .name = "native",
+                                     .alpha = 16.0f};
+    assert_int_equal(loco_adapter_write(path, &meta, pairs, n, type), LOCO_OK);
+    for (size_t i = 0; i < n; i++) {
+        free((float *)pairs[i].a);
+        free((float *)pairs[i].b);
+    }
+}
+
+static void write_native(const struct peft_fixture *f, const char *path, unsigned targets,
+                         int32_t r, bool mixed, enum loco_type type)
+{
+    write_native_sha(f, path, targets, r, mixed, type, true);
+}
+
+/* A copy of the base with string keys set (keys[i] = values[i]). */
+static void write_base_with(const struct peft_fixture *f, const char *out, const char *const *keys,
+                            const char *const *values, int n)
+{
+    struct loco_gguf *g = loco_gguf_open(f->base_path);
+    assert_non_null(g);
+    struct loco_gguf_writer *w = loco_gguf_writer_init();
+    for (int64_t i = 0; i < loco_gguf_n_kv(g); i++)
+        assert_int_equal(loco_gguf_writer_copy_kv(w, g, i), LOCO_OK);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(loco_gguf_writer_set_str(w, keys[i], values[i]), LOCO_OK);
+    for (int64_t i = 0; i < loco_gguf_n_tensors(g); i++) {
+        const struct loco_gguf_tensor *t = loco_gguf_tensor(g, i);
+        assert_int_equal(
+            loco_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data), LOCO_OK);
+    }
+    assert_int_equal(loco_gguf_writer_write(w, out), LOCO_OK);
+    loco_gguf_writer_free(w);
+    loco_gguf_close(g);
+}
+
+/* base_model_name_or_path when the caller gives none: the Hugging Face
+ * repository the base GGUF records, a huggingface.co source URL, else the
+ * adapter's locollm.base.name. */
+static void test_export_base_model_name(void **state)
+{
+    struct peft_fixture *f = *state;
+    if (!f->base)
+        skip();
+    char adapter[2048], base[2048], out[2048];
+    join(adapter, sizeof adapter, f->dir, "no-sha.gguf"); /* loads on any base of these shapes */
+    write_native_sha(f, adapter, LOCO_LORA_TARGET_BIT(LOCO_LORA_V), 2, false, LOCO_TYPE_F32, false);
+    static const struct {
+        const char *keys[2], *values[2];
+        int n;
+        const char *want;
+    } cases[] = {
+        {{"general.source.huggingface.repository", "general.source.url"},
+         {"karpathy/tinyllamas", "https://huggingface.co/other/one"},
+         2,
+         "karpathy/tinyllamas"},
+        {{"general.source.url"},
+         {"https://huggingface.co/karpathy/tinyllamas"},
+         1,
+         "karpathy/tinyllamas"},
+        {{"general.source.url"}, {"https://example.com/stories.gguf"}, 1, "stories-base"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        join(base, sizeof base, f->dir, "sourced-base.gguf");
+        write_base_with(f, base, cases[i].keys, cases[i].values, cases[i].n);
+        struct loco_model *m = load_f32act(base);
+        join(out, sizeof out, f->dir, "sourced");
+        struct loco_peft_export_params p = loco_peft_export_default_params();
+        p.overwrite = true;
+        struct loco_peft_export_result res;
+        if (loco_peft_export(adapter, m, out, &p, &res) != LOCO_OK)
+            fail_msg("export: %s", loco_error_message());
+        assert_string_equal(res.base_model, cases[i].want);
+        loco_model_free(m);
+    }
+}
+
+/* lora_b of blk.0.<target> in a GGUF and in a PEFT folder, as f32 [n_out][R]. */
+static float *gguf_b(const char *path, enum loco_lora_target t, int64_t *n)
+{
+    char name[128];
+    snprintf(name, sizeof name, "blk.0.%s.weight.lora_b", loco_lora_target_tensor(t));
+    struct loco_gguf *g = loco_gguf_open(path);
+    const struct loco_gguf_tensor *x = loco_gguf_find_tensor(g, name);
+    assert_non_null(x);
+    *n = x->ne[0] * x->ne[1];
+    float *v = malloc((size_t)*n * sizeof *v);
+    assert_non_null(v);
+    for (int64_t r = 0; r < x->ne[1]; r++)
+        assert_int_equal(loco_get_row(x->data, x->type, x->ne[0], r, v + r * x->ne[0]), LOCO_OK);
+    loco_gguf_close(g);
+    return v;
+}
+
+static float *peft_b(const char *dir, enum loco_lora_target t, int64_t n)
+{
+    char path[2048], name[128];
+    join(path, sizeof path, dir, "adapter_model.safetensors");
+    snprintf(name, sizeof name, "base_model.model.model.layers.0.%s.lora_B.weight", peft_module(t));
+    struct loco_safetensors *st = NULL;
+    assert_int_equal(loco_safetensors_open(path, &st), LOCO_OK);
+    const struct loco_st_tensor *x = loco_safetensors_find(st, name);
+    assert_non_null(x);
+    assert_int_equal(x->n_elements, n);
+    float *v = malloc((size_t)n * sizeof *v);
+    assert_non_null(v);
+    assert_int_equal(loco_safetensors_to_f32(st, x, v, (size_t)n), LOCO_OK);
+    loco_safetensors_close(st);
+    return v;
+}
+
+/* GGUF -> PEFT -> GGUF for an adapter LocoLLM wrote itself: q's B rows go
+ * back to Hugging Face order (un-permuted), v's stay, and the import gives
+ * the file back tensor for tensor. */
+static void test_export_native(void **state)
+{
+    struct peft_fixture *f = *state;
+    if (!f->base)
+        skip();
+    char native[2048], again[2048], out[2048];
+    unsigned targets = LOCO_LORA_TARGET_BIT(LOCO_LORA_Q) | LOCO_LORA_TARGET_BIT(LOCO_LORA_V) |
+                       LOCO_LORA_TARGET_BIT(LOCO_LORA_DOWN);
+    join(native, sizeof native, f->dir, "native.gguf");
+    write_native(f, native, targets, 2, false, LOCO_TYPE_F16);
+    struct loco_peft_export_result res;
+    export_as(f, native, "native", LOCO_PEFT_EXPORT_AS_STORED, out, sizeof out, &res);
+    assert_int_equal(res.n_pairs, 3 * f->hp->n_layer);
+    assert_int_equal(res.rank, 2);
+    assert_true(res.lora_alpha == 16.0f && res.unpermuted_qk);
+    assert_int_equal(res.targets, targets);
+    assert_string_equal(res.base_model, "stories-base"); /* locollm.base.name */
+
+    int64_t n;
+    float *g = gguf_b(native, LOCO_LORA_Q, &n), *h = peft_b(out, LOCO_LORA_Q, n);
+    assert_true(memcmp(g, h, (size_t)n * sizeof *g) != 0);
+    assert_int_equal(loco_peft_unpermute_rows(g, n / 2, 2, f->hp->n_head), LOCO_OK);
+    assert_memory_equal(g, h, (size_t)n * sizeof *g);
+    free(g);
+    free(h);
+    g = gguf_b(native, LOCO_LORA_V, &n);
+    h = peft_b(out, LOCO_LORA_V, n);
+    assert_memory_equal(g, h, (size_t)n * sizeof *g);
+    free(g);
+    free(h);
+
+    import_as(f, out, "native-again.gguf", LOCO_TYPE_F16, again, sizeof again);
+    expect_same_tensors(native, again);
+}
+
+/* Without a base: an adapter that leaves q and k alone exports the same
+ * folder as with one; a llama q adapter is refused (the head count). */
+static void test_export_without_base(void **state)
+{
+    struct peft_fixture *f = *state;
+    if (!f->base)
+        skip();
+    char native[2048], with[2048], without[2048];
+    join(native, sizeof native, f->dir, "vo.gguf");
+    write_native(f, native,
+                 LOCO_LORA_TARGET_BIT(LOCO_LORA_V) | LOCO_LORA_TARGET_BIT(LOCO_LORA_O) |
+                     LOCO_LORA_TARGET_BIT(LOCO_LORA_UP),
+                 3, false, LOCO_TYPE_F32);
+    export_as(f, native, "vo-base", LOCO_PEFT_EXPORT_AS_STORED, with, sizeof with, NULL);
+    join(without, sizeof without, f->dir, "vo-nobase");
+    struct loco_peft_export_params p = loco_peft_export_default_params();
+    struct loco_peft_export_result res;
+    if (loco_peft_export(native, NULL, without, &p, &res) != LOCO_OK)
+        fail_msg("export without base: %s", loco_error_message());
+    assert_false(res.unpermuted_qk);
+    static const char *files[] = {"adapter_model.safetensors", "adapter_config.json"};
+    for (int i = 0; i < 2; i++) {
+        char x[2048], y[2048];
+        size_t nx = 0, ny = 0;
+        join(x, sizeof x, with, files[i]);
+        join(y, sizeof y, without, files[i]);
+        char *tx = test_read_file(x, &nx), *ty = test_read_file(y, &ny);
+        assert_true(tx && ty && nx == ny);
+        assert_memory_equal(tx, ty, nx);
+        free(tx);
+        free(ty);
+    }
+
+    join(native, sizeof native, f->dir, "q-only.gguf");
+    write_native(f, native, LOCO_LORA_TARGET_BIT(LOCO_LORA_Q), 2, false, LOCO_TYPE_F32);
+    join(without, sizeof without, f->dir, "q-nobase");
+    assert_int_equal(loco_peft_export(native, NULL, without, &p, NULL), LOCO_ERR_INVALID);
+    assert_non_null(strstr(loco_error_message(), "head counts"));
+    assert_int_equal(access(without, F_OK), -1);
+}
+
+/* A hand-made adapter file: layer 0 v with lora_a ([C, 4] in ne) stored as
+ * a_type holding `first` then small values, and lora_b unless !with_b. */
+static void write_raw(const struct peft_fixture *f, const char *path, enum loco_type a_type,
+                      float first, bool with_b)
+{
+    int64_t n_in, n_out;
+    loco_peft_target_shape(f->hp, LOCO_LORA_V, &n_in, &n_out);
+    float a[4 * 256], b[256 * 4];
+    assert_true(n_in <= 256 && n_out <= 256);
+    for (int64_t i = 0; i < 4 * n_in; i++)
+        a[i] = 0.01f * (float)(i % 17);
+    for (int64_t i = 0; i < 4 * n_out; i++)
+        b[i] = 0.02f * (float)(i % 13);
+    a[0] = first;
+    uint8_t qa[4 * 256 * 4];
+    const struct loco_type_traits *tr = loco_type_traits(a_type);
+    size_t row = loco_type_row_size(a_type, n_in);
+    for (int r = 0; r < 4; r++)
+        tr->from_float(a + r * n_in, qa + (size_t)r * row, n_in);
+    struct loco_gguf_writer *w = loco_gguf_writer_init();
+    assert_int_equal(loco_gguf_writer_set_str(w, "general.architecture", "llama"), LOCO_OK);
+    assert_int_equal(loco_gguf_writer_set_str(w, "general.type", "adapter"), LOCO_OK);
+    assert_int_equal(loco_gguf_writer_set_str(w, "adapter.type", "lora"), LOCO_OK);
+    assert_int_equal(loco_gguf_writer_set_f32(w, "adapter.lora.alpha", 8.0f), LOCO_OK);
+    int64_t ne_a[2] = {n_in, 4}, ne_b[2] = {4, n_out};
+    assert_int_equal(
+        loco_gguf_writer_add_tensor(w, "blk.0.attn_v.weight.lora_a", a_type, 2, ne_a, qa), LOCO_OK);
+    if (with_b)
+        assert_int_equal(
+            loco_gguf_writer_add_tensor(w, "blk.0.attn_v.weight.lora_b", LOCO_TYPE_F32, 2, ne_b, b),
+            LOCO_OK);
+    assert_int_equal(loco_gguf_writer_write(w, path), LOCO_OK);
+    loco_gguf_writer_free(w);
+}
+
+/* Export `gguf` (with `base`) into f->dir/<sub>: the status, a message
+ * containing `needle`, and no folder made. */
+static void expect_export_fails(const struct peft_fixture *f, const char *gguf,
+                                const struct loco_model *base, const char *sub,
+                                const struct loco_peft_export_params *p, int status,
+                                const char *needle)
+{
+    char dir[2048];
+    join(dir, sizeof dir, f->dir, sub);
+    int rc = loco_peft_export(gguf, base, dir, p, NULL);
+    if (rc != status || !strstr(loco_error_message(), needle))
+        fail_msg("%s: got %s \"%s\"; wanted %s \"%s\"", sub, loco_status_name(rc),
+                 loco_error_message(), loco_status_name(status), needle);
+    assert_int_equal(access(dir, F_OK), -1);
+}
+
+static void test_export_refusals(void **state)
+{
+    struct peft_fixture *f = *state;
+    if (!f->base)
+        skip();
+    char imp[2048], out[2048], path[2048];
+    struct loco_peft_export_params p = loco_peft_export_default_params();
+    import_as(f, f->peft, "ref.gguf", LOCO_TYPE_F16, imp, sizeof imp);
+
+    /* a folder that is not empty needs overwrite, which keeps other files */
+    export_as(f, imp, "busy", LOCO_PEFT_EXPORT_AS_STORED, out, sizeof out, NULL);
+    join(path, sizeof path, out, "README.md");
+    test_write_file(path, "mine");
+    assert_int_equal(loco_peft_export(imp, f->base, out, &p, NULL), LOCO_ERR_INVALID);
+    assert_non_null(strstr(loco_error_message(), "is not empty"));
+    assert_non_null(strstr(loco_error_message(), "--force"));
+    p.overwrite = true;
+    assert_int_equal(loco_peft_export(imp, f->base, out, &p, NULL), LOCO_OK);
+    assert_int_equal(access(path, F_OK), 0);
+    p.overwrite = false;
+    /* an empty folder is fine; a file is not a folder */
+    join(out, sizeof out, f->dir, "empty");
+    assert_int_equal(mkdir(out, 0755), 0);
+    assert_int_equal(loco_peft_export(imp, f->base, out, &p, NULL), LOCO_OK);
+    assert_int_equal(loco_peft_export(imp, f->base, imp, &p, NULL), LOCO_ERR_INVALID);
+    assert_non_null(strstr(loco_error_message(), "is not a folder"));
+
+    p.type = LOCO_TYPE_Q8_0;
+    expect_export_fails(f, imp, f->base, "q8-out", &p, LOCO_ERR_INVALID, "not Q8_0");
+    p.type = LOCO_PEFT_EXPORT_AS_STORED;
+    /* not an adapter: the base model itself */
+    expect_export_fails(f, f->base_path, NULL, "model", &p, LOCO_ERR_FORMAT,
+                        "is not a LoRA adapter");
+    expect_export_fails(f, f->base_path, f->base, "model2", &p, LOCO_ERR_FORMAT,
+                        "is not an adapter");
+    /* a quantized A: the loader does not dequantize, so neither does the export */
+    join(path, sizeof path, f->dir, "q8.gguf");
+    write_raw(f, path, LOCO_TYPE_Q8_0, 0.5f, true);
+    expect_export_fails(f, path, NULL, "q8", &p, LOCO_ERR_UNSUPPORTED,
+                        "stored as Q8_0; LocoLLM reads adapters stored as F32, F16 or BF16 only "
+                        "and does not dequantize them");
+    expect_export_fails(f, path, f->base, "q8b", &p, LOCO_ERR_FORMAT, "Q8_0");
+    /* a value that is not finite; a missing half */
+    join(path, sizeof path, f->dir, "inf.gguf");
+    write_raw(f, path, LOCO_TYPE_F32, INFINITY, true);
+    expect_export_fails(f, path, NULL, "inf", &p, LOCO_ERR_FORMAT, "must be finite");
+    join(path, sizeof path, f->dir, "half.gguf");
+    write_raw(f, path, LOCO_TYPE_F32, 0.5f, false);
+    expect_export_fails(f, path, NULL, "half", &p, LOCO_ERR_FORMAT, "has lora_a but not lora_b");
+    /* ranks that differ: one r in a PEFT config */
+    join(path, sizeof path, f->dir, "mixed.gguf");
+    write_native(f, path, LOCO_LORA_TARGET_BIT(LOCO_LORA_V), 2, true, LOCO_TYPE_F32);
+    expect_export_fails(f, path, f->base, "mixed", &p, LOCO_ERR_UNSUPPORTED, "ranks 2 and 4");
+    /* another base: the loader's sha256 check */
+    join(path, sizeof path, f->dir, "other-base.gguf");
+    write_merged(f, path, false, false, "another base");
+    struct loco_model *m = load_f32act(path);
+    expect_export_fails(f, imp, m, "other", &p, LOCO_ERR_FORMAT, "sha256");
+    loco_model_free(m);
+    expect_export_fails(f, "/nonexistent/a.gguf", NULL, "none", &p, LOCO_ERR_FORMAT,
+                        "/nonexistent/a.gguf");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_st_good),          cmocka_unit_test(test_st_empty_and_scalar),
-        cmocka_unit_test(test_st_header_length), cmocka_unit_test(test_st_corrupt),
-        cmocka_unit_test(test_st_dtypes),        cmocka_unit_test(test_peft_config),
-        cmocka_unit_test(test_peft_config_read), cmocka_unit_test(test_peft_names),
-        cmocka_unit_test(test_peft_permute),     cmocka_unit_test(test_peft_shapes),
+        cmocka_unit_test(test_st_good),
+        cmocka_unit_test(test_st_empty_and_scalar),
+        cmocka_unit_test(test_st_header_length),
+        cmocka_unit_test(test_st_corrupt),
+        cmocka_unit_test(test_st_dtypes),
+        cmocka_unit_test(test_peft_config),
+        cmocka_unit_test(test_peft_config_read),
+        cmocka_unit_test(test_peft_names),
+        cmocka_unit_test(test_peft_permute),
+        cmocka_unit_test(test_peft_shapes),
+        cmocka_unit_test(test_st_writer),
+        cmocka_unit_test(test_peft_unpermute),
+        cmocka_unit_test(test_peft_config_format),
     };
     const struct CMUnitTest import_tests[] = {
         cmocka_unit_test(test_import_matches_merged),
         cmocka_unit_test(test_import_refuses_other_base),
         cmocka_unit_test(test_import_refusals),
         cmocka_unit_test(test_import_default_path),
+        cmocka_unit_test(test_export_round_trip),
+        cmocka_unit_test(test_export_config),
+        cmocka_unit_test(test_export_rslora),
+        cmocka_unit_test(test_export_native),
+        cmocka_unit_test(test_export_without_base),
+        cmocka_unit_test(test_export_base_model_name),
+        cmocka_unit_test(test_export_refusals),
     };
     int failed = cmocka_run_group_tests_name("safetensors and peft", tests, NULL, NULL);
-    failed += cmocka_run_group_tests_name("peft import on stories260K", import_tests, setup_fixture,
-                                          teardown_fixture);
+    failed += cmocka_run_group_tests_name("peft import and export on stories260K", import_tests,
+                                          setup_fixture, teardown_fixture);
     return test_exit_status(failed);
 }

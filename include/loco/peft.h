@@ -1,7 +1,8 @@
 /*
  * loco/peft.h - import a Hugging Face PEFT LoRA adapter (a folder with
  * adapter_config.json and adapter_model.safetensors) as a LocoLLM /
- * llama.cpp GGUF adapter (loco/lora.h).
+ * llama.cpp GGUF adapter (loco/lora.h), and export one back (the inverse,
+ * at the end of this header).
  *
  * What the import does, following llama.cpp's convert_lora_to_gguf.py
  * (docs/formats/lora.md, Importing PEFT adapters):
@@ -112,6 +113,81 @@ struct loco_peft_import_result {
 int loco_peft_import(const char *dir, const struct loco_model *base, const char *out_path,
                      const struct loco_peft_import_params *params,
                      struct loco_peft_import_result *result);
+
+/* ---- the export (src/lora/peft_export.c) -------------------------------- */
+
+/* The inverse of loco_peft_permute_rows, in place: within each head, new row
+ * j = old row 2j and new row j + D/2 = old row 2j + 1. Same refusals. */
+int loco_peft_unpermute_rows(float *rows, int64_t n_out, int64_t n_cols, int32_t n_head);
+
+/* An adapter_config.json for `c` (what loco_peft_config_parse reads back
+ * into the same r, lora_alpha, use_rslora, targets and base_model), in
+ * PEFT's own form: peft_type LORA, task_type CAUSAL_LM, bias "none",
+ * fan_in_fan_out false, target_modules the PEFT names of c->targets (q_proj,
+ * ..., down_proj), lora_dropout 0, inference_mode true, no patterns, DoRA or
+ * modules_to_save. Keys sorted, as PEFT writes them. On success *out is a
+ * NUL-terminated text the caller frees. */
+int loco_peft_config_format(const struct loco_peft_config *c, char **out);
+
+/* Stored type of the exported tensors: as the adapter stores each one. */
+#define LOCO_PEFT_EXPORT_AS_STORED LOCO_TYPE_COUNT
+
+struct loco_peft_export_params {
+    /* F32, F16, BF16, or LOCO_PEFT_EXPORT_AS_STORED (default): each tensor
+     * keeps the adapter's type, so its values and bytes are unchanged */
+    enum loco_type type;
+    /* base_model_name_or_path; NULL: the adapter's locollm.peft.base_model
+     * (set by an import), else the Hugging Face repository the base GGUF
+     * records (general.source.huggingface.repository, or a huggingface.co
+     * general.source.url), else the adapter's locollm.base.name, else the
+     * base's general.name, else "" */
+    const char *base_model;
+    bool overwrite; /* write into a folder that is not empty, replacing the two files */
+};
+
+struct loco_peft_export_params loco_peft_export_default_params(void);
+
+/* What an export did. */
+struct loco_peft_export_result {
+    char dir[4096];
+    int32_t n_pairs;
+    int32_t rank;
+    float lora_alpha;   /* as written in adapter_config.json */
+    bool use_rslora;    /* written true when the adapter was imported with it */
+    unsigned targets;   /* LOCO_LORA_TARGET_BIT mask */
+    bool unpermuted_qk; /* the llama q/k rows of B were put back in Hugging Face order */
+    char dtypes[32];    /* safetensors dtypes written, "F16" or "F16,F32" */
+    char base_model[512];
+    size_t bytes; /* size of adapter_model.safetensors */
+};
+
+/* Export the GGUF adapter `gguf_path` as the PEFT folder `dir` (created
+ * when missing): adapter_model.safetensors with tensors
+ * base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight [R][n_in]
+ * and .lora_B.weight [n_out][R] (likewise k, v, o and mlp gate, up, down),
+ * and adapter_config.json (loco_peft_config_format), each written
+ * atomically. The exact inverse of loco_peft_import: for llama the q/k rows
+ * of B are un-permuted (loco_peft_unpermute_rows); adapter.lora.alpha
+ * becomes lora_alpha (the rank when it is 0, since PEFT scales by
+ * lora_alpha / r), or lora_alpha with use_rslora when the adapter was
+ * imported that way and the numbers agree exactly.
+ *
+ * `base` (borrowed; may be NULL) is the model the adapter is for: given, the
+ * adapter is first loaded against it (loco_adapter_load: architecture,
+ * sha256, shapes and finite values checked; a refusal comes back as
+ * LOCO_ERR_FORMAT with the loader's message) and its head counts undo the
+ * permutation; NULL, the file is checked on its own, and a llama adapter of
+ * q or k is refused (the permutation needs the head count).
+ *
+ * Refused with a message: a quantized adapter (LocoLLM reads F32, F16 and
+ * BF16 adapters only and does not dequantize them), pairs of different ranks
+ * (a PEFT config holds one r, and import refuses rank_pattern), a missing
+ * half, values that are not finite, a `dir` that is a file, or a folder that
+ * is not empty without p->overwrite. Nothing is written on a refusal.
+ * `result` may be NULL. */
+int loco_peft_export(const char *gguf_path, const struct loco_model *base, const char *dir,
+                     const struct loco_peft_export_params *p,
+                     struct loco_peft_export_result *result);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /*
- * loco/safetensors.h - read safetensors files (Hugging Face's tensor
+ * loco/safetensors.h - read and write safetensors files (Hugging Face's tensor
  * container; PEFT saves LoRA adapters in it).
  *
  * Layout (docs/formats/lora.md, safetensors): an 8-byte little-endian header length N
@@ -107,6 +107,35 @@ const char *loco_safetensors_path(const struct loco_safetensors *st);
  * other dtypes give LOCO_ERR_UNSUPPORTED naming the tensor and dtype. */
 int loco_safetensors_to_f32(const struct loco_safetensors *st, const struct loco_st_tensor *t,
                             float *dst, size_t cap);
+
+/* ---- writing (src/lora/safetensors_write.c) ----------------------------- */
+
+/* A file is collected in memory and written in one call, laid out as the
+ * reference library lays it out: "__metadata__" first, tensors ordered by
+ * decreasing element size (so each starts aligned to it), then by name, the
+ * header padded with spaces to a multiple of 8. The file is written
+ * atomically (loco/fileio.h); what loco_safetensors_open accepts. */
+struct loco_safetensors_writer; /* opaque */
+
+/* NULL on out of memory (message set). Free with loco_safetensors_writer_free. */
+struct loco_safetensors_writer *loco_safetensors_writer_init(void);
+void loco_safetensors_writer_free(struct loco_safetensors_writer *w);
+/* A "__metadata__" string entry; key and value are copied. A key given
+ * twice is LOCO_ERR_INVALID. */
+int loco_safetensors_writer_set_metadata(struct loco_safetensors_writer *w, const char *key,
+                                         const char *value);
+/* Add a tensor of `dtype` with a row-major shape[n_dims] (n_dims <=
+ * LOCO_ST_MAX_DIMS, 0 for a scalar): `data` holds product(shape) * dtype
+ * size bytes, little-endian, and is BORROWED until
+ * loco_safetensors_writer_write returns; the name is copied. Refused with
+ * LOCO_ERR_INVALID: a name used twice or "__metadata__", an unknown dtype, a
+ * negative dimension. */
+int loco_safetensors_writer_add(struct loco_safetensors_writer *w, const char *name,
+                                enum loco_st_dtype dtype, uint32_t n_dims, const int64_t *shape,
+                                const void *data);
+/* Write the file to `path` atomically (temporary file, fsync, rename); on
+ * failure the target is unchanged. */
+int loco_safetensors_writer_write(struct loco_safetensors_writer *w, const char *path);
 
 #ifdef __cplusplus
 }
