@@ -88,7 +88,8 @@ static void append_reason(struct loco_route_decision *d, const char *what, const
 
 /* The chosen adapter did not load: the next ones in the domain's serving
  * order, then the base model. */
-static bool fall_back(struct cli_router *cr, struct cli_engine *e, struct loco_route_decision *d)
+static bool fall_back(struct cli_router *cr, struct loco_route_decision *d, cli_route_use_fn use,
+                      void *user)
 {
     const struct loco_registry_adapter *order[8];
     size_t n = loco_serving_order(cr->reg, d->domain, cr->serve, order, 8);
@@ -104,7 +105,7 @@ static bool fall_back(struct cli_router *cr, struct cli_engine *e, struct loco_r
         d->serving = order[k]->status == LOCO_REGISTRY_ACTIVE ? LOCO_SERVE_ACTIVE
                      : loco_serving_passed(cr->reg, order[k]) ? LOCO_SERVE_PASSED
                                                               : LOCO_SERVE_UNPROVEN;
-        if (cli_engine_use_adapters(e, order[k]->path))
+        if (use(user, order[k]->path))
             return true;
         cli_errorf("%s does not load here either", order[k]->name);
     }
@@ -112,23 +113,34 @@ static bool fall_back(struct cli_router *cr, struct cli_engine *e, struct loco_r
     append_reason(d, d->adapter, "base model");
     d->adapter[0] = d->adapter_path[0] = '\0';
     d->serving = LOCO_SERVE_BASE_NOT_LOADED;
-    return cli_engine_use_adapters(e, "none");
+    return use(user, "none");
 }
 
-bool cli_route_apply(struct cli_router *cr, struct cli_engine *e, const char *query,
-                     struct loco_route_decision *d)
+bool cli_route_choose(struct cli_router *cr, const char *query, struct loco_route_decision *d,
+                      cli_route_use_fn use, void *user)
 {
     if (loco_route(cr->router, query, d) != LOCO_OK) {
         cli_fail("routing failed");
         return false;
     }
     if (!d->adapter[0])
-        return cli_engine_use_adapters(e, "none");
-    if (cli_engine_use_adapters(e, d->adapter_path))
+        return use(user, "none");
+    if (use(user, d->adapter_path))
         return true;
-    /* cli_engine_use_adapters said why; try the domain's others */
+    /* use said why; try the domain's others */
     cli_errorf("the router chose %s, which does not load here", d->adapter);
-    return fall_back(cr, e, d);
+    return fall_back(cr, d, use, user);
+}
+
+static bool use_on_engine(void *user, const char *path)
+{
+    return cli_engine_use_adapters(user, path);
+}
+
+bool cli_route_apply(struct cli_router *cr, struct cli_engine *e, const char *query,
+                     struct loco_route_decision *d)
+{
+    return cli_route_choose(cr, query, d, use_on_engine, e);
 }
 
 const char *cli_route_label(const struct loco_route_decision *d, char *buf, size_t cap)

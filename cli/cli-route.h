@@ -40,6 +40,13 @@ void cli_print_route_tables(const struct loco_route_bench *b);
  * model), d->serving why, and d->reason tells the chain. */
 bool cli_route_apply(struct cli_router *cr, struct cli_engine *e, const char *query,
                      struct loco_route_decision *d);
+/* cli_route_apply's choice without an engine: use(user, path) is called
+ * with the chosen adapter's file ("none" for the base model) and says
+ * whether it could be used; on false the serving order is walked as above.
+ * (loco serve loads the adapter for its request instead.) */
+typedef bool (*cli_route_use_fn)(void *user, const char *path);
+bool cli_route_choose(struct cli_router *cr, const char *query, struct loco_route_decision *d,
+                      cli_route_use_fn use, void *user);
 
 /* "[math · 0.93]", "[base model · 0.71]", or when the domain's adapters may
  * not or cannot answer "[math -> base model: no adapter has passed its

@@ -29,6 +29,7 @@ int cmd_router(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_feedback(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* ---- helpers shared by commands (cli/cli-util.c) ---------------------- */
 

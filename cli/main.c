@@ -27,6 +27,7 @@ static const struct command commands[] = {
     {"chat", cmd_chat, "interactive multi-turn chat (also reads a pipe)"},
     {"models", cmd_models, "pull, list and inspect GGUF models"},
     {"adapters", cmd_adapters, "import and manage LoRA adapters"},
+    {"serve", cmd_serve, "an OpenAI- and Ollama-compatible server with a chat page"},
     {"eval", cmd_eval, "score an adapter against the base model (paired tests, gates)"},
     {"bench", cmd_bench, "measure prompt (pp512) and generation (tg128) speed"},
     {"perplexity", cmd_perplexity, "the model's perplexity on a text, as llama-perplexity computes it"},

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config git ca-certificates
           libopenblas-dev libpcre2-dev libcurl4-openssl-dev libssl-dev libcjson-dev
-          libzip-dev zlib1g-dev libyaml-dev libsqlite3-dev python3 libcmocka-dev clang libclang-rt-14-dev)
+          libzip-dev zlib1g-dev libyaml-dev libsqlite3-dev libmicrohttpd-dev python3 libcmocka-dev clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -4,7 +4,8 @@
 #   1. Release build, all tests (ctest), `loco registry validate` on the
 #      shipped adapters/registry.yaml
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build, all tests
-#   3. a short libFuzzer run of the GGUF and safetensors readers (clang)
+#   3. a short libFuzzer run of the GGUF and safetensors readers and the
+#      request parser of loco serve (clang)
 # Tests that need the shared fixtures (../shared), the default model or
 # python3 skip with a message when they are absent: ctest lists them as
 # skipped (exit status 77), and each ctest run ends with the skip count.
@@ -43,5 +44,5 @@ cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run_ctest build-asan
 
-echo "== fuzzing the GGUF and safetensors readers"
+echo "== fuzzing the GGUF and safetensors readers and the request parser"
 ./tests/fuzz/run-fuzz.sh "${LOCO_FUZZ_SECONDS:-60}"

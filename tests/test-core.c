@@ -72,6 +72,8 @@ static void test_status_names(void **state)
     (void)state;
     assert_string_equal(loco_status_name(LOCO_OK), "ok");
     assert_string_equal(loco_status_name(LOCO_ERR_CHECKSUM), "checksum");
+    assert_string_equal(loco_status_name(LOCO_ERR_BUSY), "busy");
+    assert_string_equal(loco_status_name(LOCO_ERR_CANCELLED), "cancelled");
     assert_string_equal(loco_status_name(-999), "unknown");
 }
 

@@ -31,6 +31,8 @@ enum loco_status {
     LOCO_ERR_NETWORK = -8,     /* a download failed */
     LOCO_ERR_CHECKSUM = -9,    /* a sha256 did not match */
     LOCO_ERR_RANGE = -10,      /* a value is out of the allowed range */
+    LOCO_ERR_BUSY = -11,       /* a queue is full: try again later */
+    LOCO_ERR_CANCELLED = -12,  /* the work was cancelled before it ran */
 };
 
 /* The message recorded by the last failing call on this thread, or "" if

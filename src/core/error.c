@@ -32,6 +32,8 @@ const char *loco_status_name(int status)
     case LOCO_ERR_NETWORK: return "network";
     case LOCO_ERR_CHECKSUM: return "checksum";
     case LOCO_ERR_RANGE: return "range";
+    case LOCO_ERR_BUSY: return "busy";
+    case LOCO_ERR_CANCELLED: return "cancelled";
     default: return "unknown";
     }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run-fuzz.sh - build the libFuzzer harnesses (the GGUF reader; the
-# safetensors reader with the PEFT parsers) with clang and fuzz them for N
-# seconds in total (default 60: two thirds GGUF, one third safetensors).
+# safetensors reader with the PEFT parsers; the request parser of loco
+# serve) with clang and fuzz them for N seconds in total (default 60: half
+# GGUF, a quarter each safetensors and requests).
 # Fails on any crash, leak, sanitizer report or timeout; the input that
 # caused it is left in build-fuzz/fuzz-artifacts/.
 #
@@ -25,7 +26,7 @@ gguf_sources=("$root/src/core/error.c" "$root/src/core/fileio.c" "$root/src/core
 # so that the fuzzer sees coverage inside the reader, not only the harness.
 cmake -S "$root" -B "$build" -DLOCO_FUZZ=ON -DCMAKE_C_COMPILER=clang \
       -DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build "$build" --target fuzz-gguf fuzz-safetensors -j "$jobs"
+cmake --build "$build" --target fuzz-gguf fuzz-safetensors fuzz-api -j "$jobs"
 
 # Seeds, written by the GGUF writer itself (reader and writer sources only).
 clang -std=c17 -D_GNU_SOURCE -g -I"$root/include" -I"$root/src" \
@@ -51,8 +52,9 @@ cat >"$build/gguf.dict" <<'EOF'
 EOF
 
 # One time budget, split between the harnesses (each gets at least 1s).
-st_secs=$(( secs / 3 > 0 ? secs / 3 : 1 ))
-gguf_secs=$(( secs - st_secs > 0 ? secs - st_secs : 1 ))
+st_secs=$(( secs / 4 > 0 ? secs / 4 : 1 ))
+api_secs=$st_secs
+gguf_secs=$(( secs - st_secs - api_secs > 0 ? secs - st_secs - api_secs : 1 ))
 
 echo "fuzzing the GGUF reader for ${gguf_secs}s"
 "$build/fuzz-gguf" "$corpus" "$seeds" \
@@ -115,6 +117,52 @@ echo "fuzzing the safetensors reader and the PEFT parsers for ${st_secs}s"
 "$build/fuzz-safetensors" "$st_corpus" "$st_seeds" \
     -dict="$build/safetensors.dict" \
     -max_total_time="$st_secs" \
+    -max_len=4096 \
+    -timeout=10 \
+    -rss_limit_mb=2048 \
+    -print_final_stats=1 \
+    -artifact_prefix="$build/fuzz-artifacts/"
+
+# ---- request bodies of loco serve -------------------------------------------
+# The first byte picks the API: 0 chat, 1 completions, 2 Ollama chat, 3 Ollama
+# generate.
+api_seeds=$build/api-seeds.d
+api_corpus=$build/api-corpus
+rm -rf "$api_seeds"
+mkdir -p "$api_seeds" "$api_corpus"
+printf '\x00%s' '{"model":"loco:math+code:0.5","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"caf\u00e9 \ud83d\ude00"}]}],"max_tokens":16,"temperature":0.2,"top_p":0.9,"seed":7,"stop":["\n\n","END"],"n":2,"stream":true,"stream_options":{"include_usage":true},"loco":{"strategy":"re2"}}' >"$api_seeds/chat"
+printf '\x01%s' '{"model":"loco:base","prompt":["Once upon a time"],"max_tokens":8,"stop":"x"}' >"$api_seeds/completion"
+printf '\x02%s' '{"model":"loco","messages":[{"role":"user","content":"hi","images":null}],"stream":false,"options":{"num_predict":9,"temperature":0,"top_k":5,"seed":3,"stop":["a"]}}' >"$api_seeds/ollama-chat"
+printf '\x03%s' '{"model":"loco","prompt":"p","system":"s","raw":true,"format":"","options":{"num_predict":-1}}' >"$api_seeds/ollama-generate"
+
+cat >"$build/api.dict" <<'EOF'
+"messages"
+"role"
+"content"
+"user"
+"assistant"
+"system"
+"prompt"
+"max_tokens"
+"temperature"
+"top_p"
+"seed"
+"stop"
+"stream"
+"stream_options"
+"include_usage"
+"options"
+"num_predict"
+"\\u0000"
+"\\ud800"
+"1e999"
+"-0"
+EOF
+
+echo "fuzzing the request parser of loco serve for ${api_secs}s"
+"$build/fuzz-api" "$api_corpus" "$api_seeds" \
+    -dict="$build/api.dict" \
+    -max_total_time="$api_secs" \
     -max_len=4096 \
     -timeout=10 \
     -rss_limit_mb=2048 \

@@ -1,0 +1,1252 @@
+/*
+ * serve-api.c - the answers of `loco serve`: an OpenAI or Ollama request
+ * becomes a routed prompt, one scheduler job per choice, and JSON back:
+ * whole, or streamed as server-sent events (OpenAI) or JSON lines (Ollama).
+ *
+ * A request's state (struct serve_stream) is shared by the connection's
+ * thread and the scheduler's: the scheduler appends tokens and reports the
+ * end under the state's mutex; the connection's thread waits on its
+ * condition, notices a client that left, and frees the state only after
+ * the scheduler has reported every job.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "cli-strategy.h"
+#include "loco/report.h"
+#include "commands.h"
+#include "serve.h"
+
+#define MAX_CHOICES 8
+
+/* A growing byte buffer; on a failed allocation it keeps what it had and
+ * marks itself failed (the answer then ends early rather than corrupt). */
+struct buf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void buf_adds(struct buf *b, const char *s)
+{
+    buf_add(b, s, strlen(s));
+}
+
+static void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = true;
+        return;
+    }
+    buf_add(b, s, (size_t)n);
+    free(s);
+}
+
+struct choice {
+    struct serve_stream *g;
+    int index;
+    uint64_t job;
+    char *text;
+    size_t len, cap;
+    size_t sent;        /* bytes already streamed */
+    bool done, final_sent, stop_hit;
+    int status;
+    enum loco_stop_reason stop;
+    int32_t n_prompt, n_cached, n_gen;
+    double first_ms;    /* first token, from the request's arrival; < 0: none yet */
+    double prompt_ms, gen_ms;
+};
+
+struct serve_stream {
+    struct server *srv;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int fd;
+    double t0;
+    enum loco_api_kind kind;
+    bool streaming, include_usage;
+    int n;
+    struct choice ch[MAX_CHOICES];
+    int n_done;
+    bool cancelled;     /* the client left or the stream ended early */
+    char *stop[LOCO_API_MAX_STOP];
+    size_t n_stop;
+    /* what the answer says about itself */
+    char id[48];
+    long long created;
+    char model[160];
+    char *loco_json;    /* the "loco" extension object, printed */
+    char answered_by[256]; /* adapter label for metrics and the log ("base" for none) */
+    int64_t exchange;
+    /* streaming */
+    bool head_sent, tail_sent, end;
+    struct buf out;
+    size_t out_off;
+};
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+void serve_reply_header(struct serve_reply *r, const char *name, const char *value)
+{
+    if (r->n_headers >= (int)(sizeof r->headers / sizeof *r->headers))
+        return;
+    snprintf(r->headers[r->n_headers][0], sizeof r->headers[0][0], "%s", name);
+    /* header values stay printable ASCII: anything else becomes '?' */
+    char *v = r->headers[r->n_headers][1];
+    size_t k = 0;
+    for (; value[k] && k + 1 < sizeof r->headers[0][1]; k++)
+        v[k] = value[k] >= 0x20 && value[k] < 0x7f ? value[k] : '?';
+    v[k] = '\0';
+    r->n_headers++;
+}
+
+void serve_reply_error(struct serve_reply *r, const struct loco_api_error *err)
+{
+    free(r->body);
+    r->status = err->status;
+    r->content_type = "application/json";
+    r->body = loco_api_error_json(err);
+    r->len = r->body ? strlen(r->body) : 0;
+    r->stream = NULL;
+    if (err->status == 429 || err->status == 503)
+        serve_reply_header(r, "Retry-After", "1");
+}
+
+static void reply_json(struct serve_reply *r, int status, cJSON *j)
+{
+    r->status = status;
+    r->content_type = "application/json";
+    r->body = cJSON_PrintUnformatted(j);
+    r->len = r->body ? strlen(r->body) : 0;
+    if (!r->body)
+        r->status = 500;
+    cJSON_Delete(j);
+}
+
+bool serve_client_gone(int fd)
+{
+    if (fd < 0)
+        return false;
+    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+    if (poll(&p, 1, 0) <= 0)
+        return false;
+    if (p.revents & (POLLHUP | POLLERR | POLLRDHUP | POLLNVAL))
+        return true;
+    char c;
+    ssize_t got = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* The longest prefix of s[0, len) that does not end inside a UTF-8
+ * sequence (a token may carry half a character). */
+static size_t utf8_whole(const char *s, size_t len)
+{
+    size_t back = 0;
+    while (back < len && back < 4 && ((unsigned char)s[len - 1 - back] & 0xc0) == 0x80)
+        back++;
+    if (back == len)
+        return len;
+    unsigned char lead = (unsigned char)s[len - 1 - back];
+    size_t need = lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : lead >= 0xc0 ? 1 : 0;
+    return need > back ? len - 1 - back : len;
+}
+
+/* s[0, len) with every byte that is not part of well-formed UTF-8 replaced
+ * by U+FFFD, malloc'd (JSON must carry valid text). */
+static char *utf8_clean(const char *s, size_t len)
+{
+    struct buf b = {0};
+    size_t i = 0;
+    while (i < len) {
+        size_t n = 1;
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80)
+            n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        if (i + n <= len && loco_api_utf8_valid(s + i, n)) {
+            buf_add(&b, s + i, n);
+            i += n;
+        } else {
+            buf_adds(&b, "\xef\xbf\xbd");
+            i++;
+        }
+    }
+    buf_add(&b, "", 0);
+    if (b.failed || !b.p) {
+        free(b.p);
+        return strdup("");
+    }
+    return b.p;
+}
+
+static const char *finish_reason(const struct choice *c)
+{
+    if (c->stop_hit || c->stop == LOCO_STOP_EOG || c->stop == LOCO_STOP_CALLBACK)
+        return "stop";
+    return "length";
+}
+
+static void iso_time(char *buf, size_t cap)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, cap - n, ".%09ldZ", ts.tv_nsec);
+}
+
+/* ---- scheduler callbacks (the scheduler's thread) -------------------------- */
+
+static bool on_token(void *user, int32_t token, const char *piece, size_t len, float lp)
+{
+    (void)token, (void)lp;
+    struct choice *c = user;
+    struct serve_stream *g = c->g;
+    pthread_mutex_lock(&g->mu);
+    bool go_on = !g->cancelled;
+    if (c->first_ms < 0)
+        c->first_ms = loco_time_ms() - g->t0;
+    if (c->len + len + 1 > c->cap) {
+        size_t cap = (c->cap ? c->cap * 2 : 256) + len;
+        char *t = realloc(c->text, cap);
+        if (!t) {
+            go_on = false;
+            len = 0;
+        } else {
+            c->text = t;
+            c->cap = cap;
+        }
+    }
+    if (len) {
+        memcpy(c->text + c->len, piece, len);
+        c->len += len;
+        c->text[c->len] = '\0';
+    }
+    /* a stop string ends the answer before it */
+    for (size_t s = 0; s < g->n_stop && go_on; s++) {
+        size_t sl = strlen(g->stop[s]);
+        size_t from = c->len > len + sl ? c->len - len - sl : 0;
+        char *hit = c->len >= sl ? memmem(c->text + from, c->len - from, g->stop[s], sl) : NULL;
+        if (hit) {
+            c->len = (size_t)(hit - c->text);
+            c->text[c->len] = '\0';
+            c->stop_hit = true;
+            go_on = false;
+        }
+    }
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    return go_on;
+}
+
+static void on_done(void *user, int status, struct loco_generate_result *res)
+{
+    struct choice *c = user;
+    struct serve_stream *g = c->g;
+    pthread_mutex_lock(&g->mu);
+    c->status = status;
+    if (status == LOCO_OK) {
+        c->stop = res->stop;
+        c->n_prompt = res->n_prompt;
+        c->n_cached = res->n_cached;
+        c->n_gen = res->n_generated;
+        c->prompt_ms = res->prompt_ms;
+        c->gen_ms = res->generate_ms;
+    }
+    c->done = true;
+    g->n_done++;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    loco_generate_result_free(res);
+}
+
+/* ---- the end of a request: metrics, log, free -------------------------------- */
+
+static void record(struct serve_stream *g)
+{
+    struct server *srv = g->srv;
+    const struct choice *c = &g->ch[0];
+    double total_s = (loco_time_ms() - g->t0) / 1e3;
+    loco_metrics_answer(srv->metrics, g->answered_by, c->n_prompt, c->n_gen,
+                        c->first_ms >= 0 ? c->first_ms / 1e3 : -1, total_s);
+    if (!srv->log || g->exchange <= 0)
+        return;
+    char *answer = utf8_clean(c->text ? c->text : "", c->len);
+    struct loco_exchange x = {.command = "serve",
+                              .adapter = strcmp(g->answered_by, "base") ? g->answered_by : "",
+                              .answer = answer,
+                              .model = srv->e.path,
+                              .model_sha256 = "",
+                              .n_prompt = c->n_prompt,
+                              .n_generated = c->n_gen,
+                              .first_token_ms = c->first_ms,
+                              .total_ms = total_s * 1e3};
+    pthread_mutex_lock(&srv->mu);
+    if (loco_exchlog_finish(srv->log, g->exchange, &x) != LOCO_OK)
+        cli_fail("cannot write the exchange log");
+    pthread_mutex_unlock(&srv->mu);
+    free(answer);
+}
+
+/* Cancel what still runs and wait until the scheduler has reported every
+ * job (it may still call back until then). Called with g->mu held. */
+static void settle(struct serve_stream *g, int n_submitted)
+{
+    if (g->n_done < n_submitted) {
+        g->cancelled = true;
+        for (int i = 0; i < n_submitted; i++)
+            if (!g->ch[i].done)
+                loco_sched_cancel(g->srv->sched, g->ch[i].job);
+    }
+    while (g->n_done < n_submitted)
+        pthread_cond_wait(&g->cv, &g->mu);
+}
+
+/* Wait up to 200 ms for news from the scheduler (g->mu held). When none
+ * came and the client has gone, its requests are cancelled and settled and
+ * true is returned. */
+static bool wait_or_gone(struct serve_stream *g)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 200 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (pthread_cond_timedwait(&g->cv, &g->mu, &until) != ETIMEDOUT || !serve_client_gone(g->fd))
+        return false;
+    settle(g, g->n);
+    return true;
+}
+
+static void stream_free(struct serve_stream *g)
+{
+    for (int i = 0; i < g->n; i++)
+        free(g->ch[i].text);
+    for (size_t s = 0; s < g->n_stop; s++)
+        free(g->stop[s]);
+    free(g->loco_json);
+    free(g->out.p);
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+    free(g);
+}
+
+void serve_stream_free(struct serve_stream *g)
+{
+    pthread_mutex_lock(&g->mu);
+    settle(g, g->n);
+    pthread_mutex_unlock(&g->mu);
+    record(g);
+    stream_free(g);
+}
+
+/* ---- building answers ---------------------------------------------------------- */
+
+static cJSON *usage_json(const struct serve_stream *g)
+{
+    int64_t gen = 0;
+    for (int i = 0; i < g->n; i++)
+        gen += g->ch[i].n_gen;
+    cJSON *u = cJSON_CreateObject();
+    cJSON_AddNumberToObject(u, "prompt_tokens", g->ch[0].n_prompt);
+    cJSON_AddNumberToObject(u, "completion_tokens", (double)gen);
+    cJSON_AddNumberToObject(u, "total_tokens", (double)(g->ch[0].n_prompt + gen));
+    if (g->ch[0].n_cached > 0) {
+        cJSON *d = cJSON_AddObjectToObject(u, "prompt_tokens_details");
+        cJSON_AddNumberToObject(d, "cached_tokens", g->ch[0].n_cached);
+    }
+    return u;
+}
+
+static void add_loco(cJSON *obj, const struct serve_stream *g)
+{
+    cJSON *l = g->loco_json ? cJSON_Parse(g->loco_json) : NULL;
+    if (l)
+        cJSON_AddItemToObject(obj, "loco", l);
+}
+
+static bool is_ollama(enum loco_api_kind k)
+{
+    return k == LOCO_API_OLLAMA_CHAT || k == LOCO_API_OLLAMA_GENERATE;
+}
+
+/* Ollama's closing fields: counts and durations in nanoseconds. */
+static void ollama_tail(cJSON *j, const struct serve_stream *g)
+{
+    const struct choice *c = &g->ch[0];
+    cJSON_AddStringToObject(j, "done_reason", finish_reason(c));
+    cJSON_AddNumberToObject(j, "total_duration", (double)(long long)((loco_time_ms() - g->t0) * 1e6));
+    cJSON_AddNumberToObject(j, "load_duration", 0);
+    cJSON_AddNumberToObject(j, "prompt_eval_count", c->n_prompt);
+    cJSON_AddNumberToObject(j, "prompt_eval_duration", (double)(long long)(c->prompt_ms * 1e6));
+    cJSON_AddNumberToObject(j, "eval_count", c->n_gen);
+    cJSON_AddNumberToObject(j, "eval_duration", (double)(long long)(c->gen_ms * 1e6));
+}
+
+/* The whole answer (not streamed). */
+static cJSON *whole_answer(const struct serve_stream *g)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (is_ollama(g->kind)) {
+        char when[64];
+        iso_time(when, sizeof when);
+        char *text = utf8_clean(g->ch[0].text ? g->ch[0].text : "", g->ch[0].len);
+        cJSON_AddStringToObject(j, "model", g->model);
+        cJSON_AddStringToObject(j, "created_at", when);
+        if (g->kind == LOCO_API_OLLAMA_CHAT) {
+            cJSON *m = cJSON_AddObjectToObject(j, "message");
+            cJSON_AddStringToObject(m, "role", "assistant");
+            cJSON_AddStringToObject(m, "content", text);
+        } else {
+            cJSON_AddStringToObject(j, "response", text);
+        }
+        free(text);
+        cJSON_AddTrueToObject(j, "done");
+        ollama_tail(j, g);
+        add_loco(j, g);
+        return j;
+    }
+    bool chat = g->kind == LOCO_API_CHAT;
+    cJSON_AddStringToObject(j, "id", g->id);
+    cJSON_AddStringToObject(j, "object", chat ? "chat.completion" : "text_completion");
+    cJSON_AddNumberToObject(j, "created", (double)g->created);
+    cJSON_AddStringToObject(j, "model", g->model);
+    cJSON *choices = cJSON_AddArrayToObject(j, "choices");
+    for (int i = 0; i < g->n; i++) {
+        const struct choice *c = &g->ch[i];
+        char *text = utf8_clean(c->text ? c->text : "", c->len);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "index", i);
+        if (chat) {
+            cJSON *m = cJSON_AddObjectToObject(o, "message");
+            cJSON_AddStringToObject(m, "role", "assistant");
+            cJSON_AddStringToObject(m, "content", text);
+        } else {
+            cJSON_AddStringToObject(o, "text", text);
+        }
+        cJSON_AddNullToObject(o, "logprobs");
+        cJSON_AddStringToObject(o, "finish_reason", finish_reason(c));
+        cJSON_AddItemToArray(choices, o);
+        free(text);
+    }
+    cJSON_AddItemToObject(j, "usage", usage_json(g));
+    add_loco(j, g);
+    return j;
+}
+
+/* A streamed piece of choice c (text may be NULL: the opening or closing
+ * chunk) as one event into g->out. */
+static void put_event(struct serve_stream *g, const struct choice *c, const char *text,
+                      const char *finish, bool head)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (is_ollama(g->kind)) {
+        char when[64];
+        iso_time(when, sizeof when);
+        cJSON_AddStringToObject(j, "model", g->model);
+        cJSON_AddStringToObject(j, "created_at", when);
+        if (g->kind == LOCO_API_OLLAMA_CHAT) {
+            cJSON *m = cJSON_AddObjectToObject(j, "message");
+            cJSON_AddStringToObject(m, "role", "assistant");
+            cJSON_AddStringToObject(m, "content", text ? text : "");
+        } else {
+            cJSON_AddStringToObject(j, "response", text ? text : "");
+        }
+        if (finish) {
+            cJSON_AddTrueToObject(j, "done");
+            ollama_tail(j, g);
+        } else {
+            cJSON_AddFalseToObject(j, "done");
+        }
+        if (head)
+            add_loco(j, g);
+        char *s = cJSON_PrintUnformatted(j);
+        if (s) {
+            buf_adds(&g->out, s);
+            buf_adds(&g->out, "\n");
+        }
+        free(s);
+        cJSON_Delete(j);
+        return;
+    }
+    bool chat = g->kind == LOCO_API_CHAT;
+    cJSON_AddStringToObject(j, "id", g->id);
+    cJSON_AddStringToObject(j, "object", chat ? "chat.completion.chunk" : "text_completion");
+    cJSON_AddNumberToObject(j, "created", (double)g->created);
+    cJSON_AddStringToObject(j, "model", g->model);
+    cJSON *choices = cJSON_AddArrayToObject(j, "choices");
+    if (c) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "index", c->index);
+        if (chat) {
+            cJSON *d = cJSON_AddObjectToObject(o, "delta");
+            if (head)
+                cJSON_AddStringToObject(d, "role", "assistant");
+            if (text || head)
+                cJSON_AddStringToObject(d, "content", text ? text : "");
+        } else {
+            cJSON_AddStringToObject(o, "text", text ? text : "");
+        }
+        cJSON_AddNullToObject(o, "logprobs");
+        if (finish)
+            cJSON_AddStringToObject(o, "finish_reason", finish);
+        else
+            cJSON_AddNullToObject(o, "finish_reason");
+        cJSON_AddItemToArray(choices, o);
+    } else {
+        cJSON_AddItemToObject(j, "usage", usage_json(g));
+    }
+    if (head)
+        add_loco(j, g);
+    char *s = cJSON_PrintUnformatted(j);
+    if (s) {
+        buf_adds(&g->out, "data: ");
+        buf_adds(&g->out, s);
+        buf_adds(&g->out, "\n\n");
+    }
+    free(s);
+    cJSON_Delete(j);
+}
+
+/* How many bytes of c's text may be streamed now: all once it is done, else
+ * not a possible beginning of a stop string nor half a character. */
+static size_t streamable(const struct serve_stream *g, const struct choice *c)
+{
+    if (c->done)
+        return c->len;
+    size_t hold = 0;
+    for (size_t s = 0; s < g->n_stop; s++) {
+        size_t sl = strlen(g->stop[s]);
+        for (size_t k = sl - 1; k > hold; k--)
+            if (k <= c->len && !memcmp(c->text + c->len - k, g->stop[s], k)) {
+                hold = k;
+                break;
+            }
+    }
+    return utf8_whole(c->text, c->len - hold);
+}
+
+/* Put every event that is ready into g->out (mu held). */
+static void stream_events(struct serve_stream *g)
+{
+    if (!g->head_sent) {
+        put_event(g, &g->ch[0], is_ollama(g->kind) ? "" : NULL, NULL, true);
+        g->head_sent = true;
+    }
+    bool all_final = true;
+    for (int i = 0; i < g->n; i++) {
+        struct choice *c = &g->ch[i];
+        size_t upto = c->text ? streamable(g, c) : 0;
+        if (upto > c->sent) {
+            char *text = utf8_clean(c->text + c->sent, upto - c->sent);
+            put_event(g, c, text, NULL, false);
+            free(text);
+            c->sent = upto;
+        }
+        if (c->done && !c->final_sent) {
+            if (c->status != LOCO_OK) {
+                struct loco_api_error err;
+                loco_api_fail(&err, c->status, 500, "", "the answer failed: %s",
+                              loco_status_name(c->status));
+                char *e = loco_api_error_json(&err);
+                if (e && !is_ollama(g->kind))
+                    buf_printf(&g->out, "data: %s\n\n", e);
+                else if (e)
+                    buf_printf(&g->out, "%s\n", e);
+                free(e);
+            } else if (!is_ollama(g->kind) || g->n == 1) {
+                put_event(g, c, is_ollama(g->kind) ? "" : NULL, finish_reason(c), false);
+            }
+            c->final_sent = true;
+        }
+        all_final &= c->final_sent;
+    }
+    if (all_final && !g->tail_sent) {
+        if (!is_ollama(g->kind)) {
+            if (g->include_usage)
+                put_event(g, NULL, NULL, NULL, false);
+            buf_adds(&g->out, "data: [DONE]\n\n");
+        }
+        g->tail_sent = true;
+    }
+}
+
+long serve_stream_read(struct serve_stream *g, char *buf, size_t cap)
+{
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        size_t have = g->out.len - g->out_off;
+        if (have > 0) {
+            size_t n = have < cap ? have : cap;
+            memcpy(buf, g->out.p + g->out_off, n);
+            g->out_off += n;
+            if (g->out_off == g->out.len) {
+                g->out.len = g->out_off = 0;
+                g->out.p[0] = '\0';
+            }
+            pthread_mutex_unlock(&g->mu);
+            return (long)n;
+        }
+        if (g->tail_sent) {
+            pthread_mutex_unlock(&g->mu);
+            return 0;
+        }
+        size_t before = g->out.len;
+        stream_events(g);
+        if (g->out.len > before || g->tail_sent)
+            continue;
+        if (wait_or_gone(g)) {
+            pthread_mutex_unlock(&g->mu);
+            return -1;
+        }
+    }
+}
+
+/* ---- which model answers ------------------------------------------------------- */
+
+struct target {
+    bool routed;
+    struct loco_route_decision d; /* when routed */
+    struct loco_adapter_ref refs[LOCO_MAX_SET_ADAPTERS];
+    int n_refs;
+};
+
+/* Adapter names a client may give: letters, digits, '.', '_', '-', not
+ * starting with '.' (no paths: a client must not make the server read a
+ * file of its choosing). */
+static bool plain_name(const char *s, size_t len)
+{
+    if (len == 0 || len > 127 || s[0] == '.')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-'))
+            return false;
+    return true;
+}
+
+/* The adapter NAME (registry first, then the adapters folders), loaded
+ * once (srv->mu held). NULL when there is none by that name or it does not
+ * load for this model; err says which. */
+static struct loco_adapter *load_named(struct server *srv, const char *name,
+                                       struct loco_api_error *err)
+{
+    const struct loco_registry_adapter *ra = srv->cr.reg ? loco_registry_find(srv->cr.reg, name)
+                                                          : NULL;
+    char path[4096];
+    if (ra && ra->path[0])
+        snprintf(path, sizeof path, "%s", ra->path);
+    else if (loco_adapters_resolve(name, path, sizeof path) != LOCO_OK) {
+        loco_api_fail(err, LOCO_ERR_NOT_FOUND, 404, "model",
+                      "the model 'loco:%s' does not exist: no adapter named %s (GET /v1/models "
+                      "lists them)", name, name);
+        return NULL;
+    }
+    struct loco_adapter *a = cli_engine_load_adapter(&srv->e, path);
+    if (!a)
+        loco_api_fail(err, LOCO_ERR_INVALID, 400, "model", "the adapter %s cannot be used: %s",
+                      name, loco_error_message());
+    return a;
+}
+
+/* "loco:a+b:0.5" -> refs. */
+static int parse_set(struct server *srv, const char *spec, struct target *t,
+                     struct loco_api_error *err)
+{
+    const char *at = spec;
+    while (*at) {
+        size_t len = strcspn(at, "+");
+        if (t->n_refs == LOCO_MAX_SET_ADAPTERS)
+            return loco_api_fail(err, LOCO_ERR_RANGE, 400, "model",
+                                 "at most %d adapters in a set", LOCO_MAX_SET_ADAPTERS);
+        char item[160], *colon;
+        if (len >= sizeof item)
+            return loco_api_fail(err, LOCO_ERR_RANGE, 400, "model", "an adapter name is too long");
+        memcpy(item, at, len);
+        item[len] = '\0';
+        float scale = 1.0f;
+        if ((colon = strchr(item, ':'))) {
+            char *end;
+            errno = 0;
+            double v = strtod(colon + 1, &end);
+            if (errno || end == colon + 1 || *end || !(v >= -8 && v <= 8))
+                return loco_api_fail(err, LOCO_ERR_INVALID, 400, "model",
+                                     "'%s': the scale after ':' must be a number in [-8, 8]",
+                                     item);
+            scale = (float)v;
+            *colon = '\0';
+        }
+        if (!plain_name(item, strlen(item)))
+            return loco_api_fail(err, LOCO_ERR_INVALID, 400, "model",
+                                 "'%s' is not an adapter name (letters, digits, '.', '_', '-')",
+                                 item);
+        struct loco_adapter *a = load_named(srv, item, err);
+        if (!a)
+            return err->status == 404 ? LOCO_ERR_NOT_FOUND : LOCO_ERR_INVALID;
+        t->refs[t->n_refs++] = (struct loco_adapter_ref){a, scale};
+        at += len;
+        if (*at == '+' && !*++at)
+            return loco_api_fail(err, LOCO_ERR_INVALID, 400, "model", "a '+' with no adapter after it");
+    }
+    return LOCO_OK;
+}
+
+static bool use_routed(void *user, const char *path)
+{
+    void **ctx = user;
+    struct server *srv = ctx[0];
+    struct target *t = ctx[1];
+    t->n_refs = 0;
+    if (!strcmp(path, "none"))
+        return true;
+    struct loco_adapter *a = cli_engine_load_adapter(&srv->e, path);
+    if (!a)
+        return false;
+    t->refs[0] = (struct loco_adapter_ref){a, 1.0f};
+    t->n_refs = 1;
+    return true;
+}
+
+/* The model the client named -> what answers (srv->mu taken here). */
+static int resolve(struct server *srv, const char *model, const char *query, struct target *t,
+                   struct loco_api_error *err)
+{
+    memset(t, 0, sizeof *t);
+    int rc = LOCO_OK;
+    pthread_mutex_lock(&srv->mu);
+    if (!strcmp(model, "loco") || !strcmp(model, "loco:latest") || !strcmp(model, "loco:routed")) {
+        if (srv->routing) {
+            void *ctx[2] = {srv, t};
+            t->routed = true;
+            if (!cli_route_choose(&srv->cr, query, &t->d, use_routed, ctx))
+                rc = loco_api_fail(err, LOCO_ERR_INVALID, 500, "", "routing failed: %s",
+                                   loco_error_message());
+        }
+    } else if (!strcmp(model, "loco:base")) {
+        /* the base model: no adapter */
+    } else if (!strncmp(model, "loco:", 5) && model[5]) {
+        rc = parse_set(srv, model + 5, t, err);
+    } else {
+        rc = loco_api_fail(err, LOCO_ERR_NOT_FOUND, 404, "model",
+                           "the model '%s' does not exist: this server answers as 'loco' "
+                           "(routed), 'loco:base' or 'loco:<adapter>' (GET /v1/models)",
+                           model);
+    }
+    pthread_mutex_unlock(&srv->mu);
+    return rc;
+}
+
+/* "math", "math+code:0.5" or "base". */
+static void set_label(const struct target *t, char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < t->n_refs; i++) {
+        const char *name = loco_adapter_info(t->refs[i].adapter)->name;
+        int n = t->refs[i].scale == 1.0f
+                    ? snprintf(buf + used, cap - used, "%s%s", i ? "+" : "", name)
+                    : snprintf(buf + used, cap - used, "%s%s:%g", i ? "+" : "", name,
+                               (double)t->refs[i].scale);
+        if (n > 0 && (size_t)n < cap - used)
+            used += (size_t)n;
+    }
+    if (!t->n_refs)
+        snprintf(buf, cap, "base");
+}
+
+/* The "loco" object and the X-Loco-* headers. */
+static void describe(struct serve_stream *g, const struct target *t, const char *strategy,
+                     const char *note, struct serve_reply *r)
+{
+    char label[512], conf[32], id[32];
+    cJSON *l = cJSON_CreateObject();
+    cJSON_AddBoolToObject(l, "routed", t->routed);
+    if (t->routed) {
+        cJSON_AddStringToObject(l, "domain", t->d.domain);
+        cJSON_AddStringToObject(l, "router", t->d.router);
+        cJSON_AddNumberToObject(l, "confidence", t->d.confidence);
+        cli_route_serving_json(l, &t->d);
+        cJSON_AddStringToObject(l, "reason", t->d.reason);
+        cli_route_label(&t->d, label, sizeof label);
+    } else {
+        snprintf(label, sizeof label, "[%s]", t->n_refs ? g->answered_by : "base model");
+    }
+    if (t->n_refs == 1)
+        cJSON_AddStringToObject(l, "adapter", loco_adapter_info(t->refs[0].adapter)->name);
+    else
+        cJSON_AddNullToObject(l, "adapter");
+    cJSON *set = cJSON_AddArrayToObject(l, "adapters");
+    for (int i = 0; i < t->n_refs; i++) {
+        cJSON *one = cJSON_CreateObject();
+        cJSON_AddStringToObject(one, "name", loco_adapter_info(t->refs[i].adapter)->name);
+        cJSON_AddNumberToObject(one, "scale", t->refs[i].scale);
+        cJSON_AddItemToArray(set, one);
+    }
+    cJSON_AddStringToObject(l, "strategy", strategy);
+    if (note)
+        cJSON_AddStringToObject(l, "strategy_note", note);
+    cJSON_AddStringToObject(l, "label", label);
+    if (g->exchange > 0)
+        cJSON_AddNumberToObject(l, "exchange_id", (double)g->exchange);
+    g->loco_json = cJSON_PrintUnformatted(l);
+    cJSON_Delete(l);
+    /* headers: ASCII only (the label's middle dot becomes '-') */
+    serve_reply_header(r, "X-Loco-Adapter", g->answered_by);
+    if (t->routed) {
+        serve_reply_header(r, "X-Loco-Domain", t->d.domain);
+        serve_reply_header(r, "X-Loco-Router", t->d.router);
+        snprintf(conf, sizeof conf, "%.4f", t->d.confidence);
+        serve_reply_header(r, "X-Loco-Confidence", conf);
+        serve_reply_header(r, "X-Loco-Serving",
+                           loco_serve_reason_name((enum loco_serve_reason)t->d.serving));
+    }
+    serve_reply_header(r, "X-Loco-Strategy", strategy);
+    if (g->exchange > 0) {
+        snprintf(id, sizeof id, "%lld", (long long)g->exchange);
+        serve_reply_header(r, "X-Loco-Exchange", id);
+    }
+}
+
+/* ---- the prompt --------------------------------------------------------------- */
+
+/* The text the router reads: the last user message, or the prompt. */
+static const char *query_of(const struct loco_api_request *q)
+{
+    for (size_t i = q->n_msgs; i-- > 0;)
+        if (!strcmp(q->msgs[i].role, "user"))
+            return q->msgs[i].content;
+    return q->prompt ? q->prompt : "";
+}
+
+/* Tokens of the request under strategy st (re2 rewrites the last user
+ * message or the prompt). */
+static int tokenize(struct server *srv, struct loco_api_request *q,
+                    const struct loco_strategy *st, int32_t **toks, size_t *n,
+                    struct loco_api_error *err)
+{
+    const struct loco_model *m = srv->e.model;
+    int rc;
+    char *re2 = NULL;
+    if (q->msgs) {
+        size_t last = q->n_msgs;
+        for (size_t i = q->n_msgs; i-- > 0;)
+            if (!strcmp(q->msgs[i].role, "user")) {
+                last = i;
+                break;
+            }
+        const char *orig = q->msgs[last].content;
+        if (loco_strategy_rereads(st) && (re2 = loco_strategy_re2_prompt(orig)))
+            q->msgs[last].content = re2;
+        rc = loco_chat_tokenize(m, srv->eo.chat_template, q->msgs, q->n_msgs, toks, n);
+        q->msgs[last].content = orig;
+    } else {
+        const char *text = q->prompt;
+        if (loco_strategy_rereads(st) && (re2 = loco_strategy_re2_prompt(text)))
+            text = re2;
+        if (q->kind == LOCO_API_COMPLETION || q->raw) {
+            rc = loco_tokenizer_encode(loco_model_tokenizer(m), text, strlen(text), true, false,
+                                       toks, n);
+        } else {
+            struct loco_chat_msg msgs[2];
+            size_t k = 0;
+            if (q->system)
+                msgs[k++] = (struct loco_chat_msg){.role = "system", .content = q->system};
+            msgs[k++] = (struct loco_chat_msg){.role = "user", .content = text};
+            rc = loco_chat_tokenize(m, srv->eo.chat_template, msgs, k, toks, n);
+        }
+    }
+    free(re2);
+    if (rc)
+        return loco_api_fail(err, rc, 500, "", "cannot tokenize the request: %s",
+                             loco_error_message());
+    if (*n >= (size_t)loco_context_params(srv->e.ctx).n_ctx)
+        return loco_api_fail(err, LOCO_ERR_RANGE, 400, "messages",
+                             "the prompt has %zu tokens but the context holds %d; shorten it",
+                             *n, loco_context_params(srv->e.ctx).n_ctx);
+    return LOCO_OK;
+}
+
+/* The strategy: the request's, else the routed domain's default in the
+ * registry. Those that need several answers (sc, usc, ensemble) are not
+ * served yet: asked for, they are refused; as a domain's default, the
+ * answer is plain and says so in *note. */
+static int choose_strategy(struct server *srv, const struct loco_api_request *q,
+                           const struct target *t, struct loco_strategy *st, const char **note,
+                           struct loco_api_error *err)
+{
+    *note = NULL;
+    *st = (struct loco_strategy){.kind = LOCO_STRATEGY_PLAIN, .k = 1};
+    if (q->strategy) {
+        if (loco_strategy_parse(q->strategy, st) != LOCO_OK)
+            return loco_api_fail(err, LOCO_ERR_INVALID, 400, "loco.strategy", "%s",
+                                 loco_error_message());
+        if (loco_strategy_votes(st))
+            return loco_api_fail(err, LOCO_ERR_UNSUPPORTED, 400, "loco.strategy",
+                                 "%s is not served by loco serve yet (plain, re2, calc and "
+                                 "re2+calc are); loco ask --strategy has it",
+                                 q->strategy);
+        return LOCO_OK;
+    }
+    if (!t->routed)
+        return LOCO_OK;
+    pthread_mutex_lock(&srv->mu);
+    const struct loco_registry_domain *dom = loco_registry_find_domain(srv->cr.reg, t->d.domain);
+    bool parsed = dom && dom->strategy[0] && loco_strategy_parse(dom->strategy, st) == LOCO_OK;
+    if (!parsed) {
+        *st = (struct loco_strategy){.kind = LOCO_STRATEGY_PLAIN, .k = 1};
+    } else if (loco_strategy_votes(st)) {
+        *st = (struct loco_strategy){.kind = LOCO_STRATEGY_PLAIN, .k = 1};
+        *note = "the domain's default strategy needs several answers, which loco serve does "
+                "not give yet: plain";
+    }
+    pthread_mutex_unlock(&srv->mu);
+    return LOCO_OK;
+}
+
+/* ---- generating ----------------------------------------------------------------- */
+
+static struct loco_generate_params gen_params(const struct server *srv,
+                                              const struct loco_api_request *q,
+                                              const struct loco_strategy *st)
+{
+    struct loco_generate_params p = srv->eo.gen;
+    if (q->max_tokens > 0)
+        p.max_tokens = q->max_tokens;
+    if (p.max_tokens > srv->limits.max_tokens)
+        p.max_tokens = srv->limits.max_tokens;
+    if (q->has_temperature)
+        p.sampling.temperature = (float)q->temperature;
+    if (q->has_top_p)
+        p.sampling.top_p = (float)q->top_p;
+    if (q->has_top_k)
+        p.sampling.top_k = q->top_k;
+    if (q->has_seed)
+        p.sampling.seed = q->seed;
+    p.calc = loco_strategy_calculates(st);
+    return p;
+}
+
+static void log_begin(struct server *srv, struct serve_stream *g, const char *query,
+                      const struct target *t)
+{
+    if (!srv->log)
+        return;
+    struct loco_exchange x = {.command = "serve",
+                              .query = query,
+                              .route = t->routed ? &t->d : NULL,
+                              .adapter = t->n_refs ? g->answered_by : "",
+                              .model = srv->e.path,
+                              .model_sha256 = "",
+                              .first_token_ms = -1,
+                              .total_ms = -1};
+    pthread_mutex_lock(&srv->mu);
+    if (loco_exchlog_add(srv->log, &x, &g->exchange) != LOCO_OK) {
+        cli_fail("cannot write the exchange log");
+        g->exchange = 0;
+    }
+    pthread_mutex_unlock(&srv->mu);
+}
+
+static struct serve_stream *stream_new(struct server *srv, const struct serve_conn *c,
+                                       const struct loco_api_request *q)
+{
+    struct serve_stream *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    if (pthread_mutex_init(&g->mu, NULL)) {
+        free(g);
+        return NULL;
+    }
+    if (pthread_cond_init(&g->cv, NULL)) {
+        pthread_mutex_destroy(&g->mu);
+        free(g);
+        return NULL;
+    }
+    static atomic_uint_fast64_t counter;
+    g->srv = srv;
+    g->fd = c->fd;
+    g->t0 = c->t0;
+    g->kind = q->kind;
+    g->streaming = q->stream;
+    g->include_usage = q->include_usage;
+    g->n = q->n;
+    g->created = (long long)time(NULL);
+    snprintf(g->id, sizeof g->id, "%s-%llx%06llx",
+             q->kind == LOCO_API_CHAT ? "chatcmpl" : "cmpl", (unsigned long long)g->created,
+             (unsigned long long)(atomic_fetch_add(&counter, 1) & 0xffffff));
+    snprintf(g->model, sizeof g->model, "%s", q->model);
+    for (int i = 0; i < g->n; i++) {
+        g->ch[i].g = g;
+        g->ch[i].index = i;
+        g->ch[i].first_ms = -1;
+    }
+    return g;
+}
+
+/* Submit the n choices; on a refusal the ones already queued are
+ * cancelled and settled. */
+static int submit(struct server *srv, struct serve_stream *g, const int32_t *toks, size_t n_toks,
+                  const struct target *t, const struct loco_generate_params *p,
+                  struct loco_api_error *err)
+{
+    for (int i = 0; i < g->n; i++) {
+        struct loco_sched_request rq = {.prompt = toks, .n_prompt = n_toks, .gen = *p,
+                                        .on_token = on_token, .on_done = on_done,
+                                        .user = &g->ch[i], .n_adapters = t->n_refs};
+        memcpy(rq.adapters, t->refs, sizeof rq.adapters);
+        rq.gen.sampling.seed = p->sampling.seed + (uint64_t)i;
+        int rc = loco_sched_submit(srv->sched, &rq, &g->ch[i].job);
+        if (rc == LOCO_OK)
+            continue;
+        pthread_mutex_lock(&g->mu);
+        g->n = i; /* only those were queued */
+        settle(g, i);
+        pthread_mutex_unlock(&g->mu);
+        if (rc == LOCO_ERR_BUSY)
+            return loco_api_fail(err, rc, 429, "", "the server is busy (%s); retry shortly",
+                                 loco_error_message());
+        if (rc == LOCO_ERR_RANGE)
+            return loco_api_fail(err, rc, 400, "messages", "%s", loco_error_message());
+        return loco_api_fail(err, rc, 503, "", "%s", loco_error_message());
+    }
+    return LOCO_OK;
+}
+
+/* Wait for every choice (not streamed). False when the client left. */
+static bool wait_all(struct serve_stream *g)
+{
+    pthread_mutex_lock(&g->mu);
+    while (g->n_done < g->n) {
+        if (wait_or_gone(g)) {
+            pthread_mutex_unlock(&g->mu);
+            return false;
+        }
+    }
+    pthread_mutex_unlock(&g->mu);
+    return true;
+}
+
+void serve_generate(struct server *srv, const struct serve_conn *c, enum loco_api_kind kind,
+                    const char *body, size_t len, struct serve_reply *r)
+{
+    struct loco_api_request q;
+    struct loco_api_error err;
+    if (atomic_load(&srv->stopping)) {
+        loco_api_fail(&err, LOCO_ERR_IO, 503, "", "the server is shutting down");
+        serve_reply_error(r, &err);
+        return;
+    }
+    if (loco_api_parse(kind, body, len, &srv->limits, &q, &err) != LOCO_OK) {
+        serve_reply_error(r, &err);
+        return;
+    }
+    if (is_ollama(kind))
+        q.n = 1;
+    struct target *t = calloc(1, sizeof *t);
+    struct serve_stream *g = t ? stream_new(srv, c, &q) : NULL;
+    int32_t *toks = NULL;
+    size_t n_toks = 0;
+    struct loco_strategy st;
+    const char *note = NULL;
+    char name[LOCO_STRATEGY_NAME_MAX];
+    int rc = g ? LOCO_OK : loco_api_fail(&err, LOCO_ERR_NOMEM, 500, "", "out of memory");
+    const char *query = query_of(&q);
+    if (rc == LOCO_OK)
+        rc = resolve(srv, q.model, query, t, &err);
+    if (rc == LOCO_OK)
+        rc = choose_strategy(srv, &q, t, &st, &note, &err);
+    if (rc == LOCO_OK)
+        rc = tokenize(srv, &q, &st, &toks, &n_toks, &err);
+    if (rc == LOCO_OK) {
+        for (size_t s = 0; s < q.n_stop; s++) { /* the stop strings move to g */
+            g->stop[s] = q.stop[s];
+            q.stop[s] = NULL;
+        }
+        g->n_stop = q.n_stop;
+        set_label(t, g->answered_by, sizeof g->answered_by);
+        log_begin(srv, g, query, t);
+        describe(g, t, loco_strategy_name(&st, name, sizeof name), note, r);
+        struct loco_generate_params p = gen_params(srv, &q, &st);
+        rc = submit(srv, g, toks, n_toks, t, &p, &err);
+    }
+    free(toks);
+    free(t);
+    loco_api_request_free(&q);
+    if (rc != LOCO_OK) {
+        serve_reply_error(r, &err);
+        if (g)
+            stream_free(g);
+        return;
+    }
+    if (g->streaming) {
+        r->status = 200;
+        r->content_type = is_ollama(kind) ? "application/x-ndjson" : "text/event-stream";
+        r->stream = g;
+        return;
+    }
+    if (!wait_all(g)) { /* the client left: nothing to send */
+        r->status = 0;
+        record(g);
+        stream_free(g);
+        return;
+    }
+    for (int i = 0; i < g->n; i++)
+        if (g->ch[i].status != LOCO_OK) {
+            loco_api_fail(&err, g->ch[i].status, 500, "", "the answer failed: %s",
+                          loco_status_name(g->ch[i].status));
+            serve_reply_error(r, &err);
+            record(g);
+            stream_free(g);
+            return;
+        }
+    reply_json(r, 200, whole_answer(g));
+    record(g);
+    stream_free(g);
+}
+
+/* ---- the other endpoints ------------------------------------------------------- */
+
+static void add_model(cJSON *list, bool ollama, const char *id, const char *kind,
+                      const struct loco_registry_adapter *a, long long mtime, double size)
+{
+    cJSON *m = cJSON_CreateObject();
+    if (ollama) {
+        cJSON_AddStringToObject(m, "name", id);
+        cJSON_AddStringToObject(m, "model", id);
+        char when[64];
+        time_t tt = (time_t)mtime;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        cJSON_AddStringToObject(m, "modified_at", when);
+        cJSON_AddNumberToObject(m, "size", size);
+        cJSON_AddStringToObject(m, "digest", "");
+        cJSON *d = cJSON_AddObjectToObject(m, "details");
+        cJSON_AddStringToObject(d, "format", "gguf");
+    } else {
+        cJSON_AddStringToObject(m, "id", id);
+        cJSON_AddStringToObject(m, "object", "model");
+        cJSON_AddNumberToObject(m, "created", (double)mtime);
+        cJSON_AddStringToObject(m, "owned_by", "locollm");
+    }
+    cJSON *l = cJSON_AddObjectToObject(m, "loco");
+    cJSON_AddStringToObject(l, "kind", kind);
+    if (a) {
+        cJSON_AddStringToObject(l, "domain", a->domain);
+        cJSON_AddStringToObject(l, "status", loco_registry_status_name(a->status));
+    }
+    cJSON_AddItemToArray(list, m);
+}
+
+void serve_models(struct server *srv, bool ollama, struct serve_reply *r)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON *list;
+    if (ollama) {
+        list = cJSON_AddArrayToObject(j, "models");
+    } else {
+        cJSON_AddStringToObject(j, "object", "list");
+        list = cJSON_AddArrayToObject(j, "data");
+    }
+    long long now = (long long)time(NULL);
+    double size = (double)loco_model_weight_bytes(srv->e.model);
+    add_model(list, ollama, "loco", srv->routing ? "routed" : "base", NULL, now, size);
+    add_model(list, ollama, "loco:base", "base", NULL, now, size);
+    pthread_mutex_lock(&srv->mu);
+    for (size_t i = 0; srv->cr.reg && i < loco_registry_n_adapters(srv->cr.reg); i++) {
+        const struct loco_registry_adapter *a = loco_registry_adapter_at(srv->cr.reg, i);
+        char id[160];
+        snprintf(id, sizeof id, "loco:%s", a->name);
+        if (plain_name(a->name, strlen(a->name)))
+            add_model(list, ollama, id, "adapter", a, now, size);
+    }
+    pthread_mutex_unlock(&srv->mu);
+    reply_json(r, 200, j);
+}
+
+void serve_leaderboard(struct server *srv, struct serve_reply *r)
+{
+    struct loco_leaderboard lb;
+    struct loco_leaderboard_params p = loco_leaderboard_default_params();
+    char *text = NULL;
+    pthread_mutex_lock(&srv->mu);
+    if (srv->cr.reg && loco_leaderboard_build(srv->cr.reg, &p, &lb) == LOCO_OK) {
+        text = loco_leaderboard_json(&lb);
+        loco_leaderboard_free(&lb);
+    }
+    pthread_mutex_unlock(&srv->mu);
+    if (!text) {
+        struct loco_api_error err;
+        loco_api_fail(&err, LOCO_ERR_NOT_FOUND, srv->cr.reg ? 500 : 404, "",
+                      srv->cr.reg ? "cannot build the leaderboard"
+                                  : "no registry is loaded: there is no leaderboard");
+        serve_reply_error(r, &err);
+        return;
+    }
+    r->status = 200;
+    r->content_type = "application/json";
+    r->body = text;
+    r->len = strlen(text);
+}
+
+void serve_health(struct server *srv, struct serve_reply *r)
+{
+    struct loco_sched_stats st;
+    loco_sched_stats(srv->sched, &st);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "status", atomic_load(&srv->stopping) ? "stopping" : "ok");
+    cJSON_AddStringToObject(j, "model", srv->model_name);
+    cJSON_AddBoolToObject(j, "routing", srv->routing);
+    cJSON_AddNumberToObject(j, "slots", st.slots);
+    cJSON_AddNumberToObject(j, "running", st.running);
+    cJSON_AddNumberToObject(j, "queued", st.queued);
+    cJSON_AddStringToObject(j, "engine", "loco");
+    cJSON_AddStringToObject(j, "version", LOCO_VERSION);
+    reply_json(r, atomic_load(&srv->stopping) ? 503 : 200, j);
+}
+
+void serve_metrics(struct server *srv, struct serve_reply *r)
+{
+    struct loco_sched_stats st;
+    loco_sched_stats(srv->sched, &st);
+    r->body = loco_metrics_text(srv->metrics, &st, loco_metrics_rss());
+    r->status = r->body ? 200 : 500;
+    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r->len = r->body ? strlen(r->body) : 0;
+}
