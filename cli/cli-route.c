@@ -159,6 +159,24 @@ const char *cli_route_label(const struct loco_route_decision *d, char *buf, size
     return buf;
 }
 
+void cli_route_json(struct cJSON *obj, const struct loco_route_decision *d)
+{
+    cJSON *rt = cJSON_AddObjectToObject(obj, "route");
+    cJSON_AddStringToObject(rt, "router", d->router);
+    cJSON_AddStringToObject(rt, "domain", d->domain);
+    if (d->adapter[0])
+        cJSON_AddStringToObject(rt, "adapter", d->adapter);
+    else
+        cJSON_AddNullToObject(rt, "adapter");
+    cJSON_AddNumberToObject(rt, "confidence", d->confidence);
+    cJSON *p = cJSON_AddObjectToObject(rt, "probabilities");
+    for (size_t i = 0; i < d->n; i++)
+        cJSON_AddNumberToObject(p, d->names[i], d->prob[i]);
+    cli_route_serving_json(rt, d);
+    cJSON_AddStringToObject(rt, "reason", d->reason);
+    cJSON_AddNumberToObject(rt, "ms", d->ms);
+}
+
 void cli_route_serving_json(struct cJSON *obj, const struct loco_route_decision *d)
 {
     enum loco_serve_reason r = (enum loco_serve_reason)d->serving;

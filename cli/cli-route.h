@@ -57,6 +57,10 @@ const char *cli_route_label(const struct loco_route_decision *d, char *buf, size
  * "serving" (loco_serve_reason_name) and "serving_text". */
 struct cJSON;
 void cli_route_serving_json(struct cJSON *obj, const struct loco_route_decision *d);
+/* The decision as obj's "route" object (--json of ask): router, domain,
+ * adapter (null for the base model), confidence, probabilities, the
+ * serving fields, reason and ms. */
+void cli_route_json(struct cJSON *obj, const struct loco_route_decision *d);
 /* The --serve-candidates option row (cli/opt.h) for ask, chat, route and eval. */
 #define CLI_SERVE_OPTION(dest)                                                                     \
     CLI_OPT_FLAG(0, "serve-candidates", dest,                                                      \

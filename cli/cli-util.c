@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "loco/core.h"
 #include "loco/registry.h"
@@ -49,4 +50,24 @@ struct loco_registry *cli_registry_load(const char *file)
     if (!reg)
         cli_fail("cannot read the registry");
     return reg;
+}
+
+int cli_chat_read(char **line, size_t *cap, bool tty)
+{
+    if (tty) {
+        fputs("> ", stdout);
+        fflush(stdout);
+    }
+    ssize_t got = getline(line, cap, stdin);
+    if (got < 0)
+        return -1;
+    if (memchr(*line, '\0', (size_t)got)) {
+        /* the message would end at the NUL without a word: refuse it, go on */
+        fprintf(stderr, "loco chat: this message holds a NUL byte; send text only\n");
+        return -2;
+    }
+    size_t n = (size_t)got;
+    while (n && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r'))
+        (*line)[--n] = '\0';
+    return (*line)[strspn(*line, " \t")] ? 1 : 0;
 }

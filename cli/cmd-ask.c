@@ -9,6 +9,7 @@
 
 #include "cli-engine.h"
 #include "cli-log.h"
+#include "cli-remote.h"
 #include "cli-route.h"
 #include "cli-strategy.h"
 #include "commands.h"
@@ -96,22 +97,8 @@ static void print_json(const struct cli_engine *e, const struct loco_generate_re
         cJSON_AddNumberToObject(one, "scale", e->set[i].scale);
         cJSON_AddItemToArray(ad, one);
     }
-    if (d) {
-        cJSON *rt = cJSON_AddObjectToObject(j, "route");
-        cJSON_AddStringToObject(rt, "router", d->router);
-        cJSON_AddStringToObject(rt, "domain", d->domain);
-        if (d->adapter[0])
-            cJSON_AddStringToObject(rt, "adapter", d->adapter);
-        else
-            cJSON_AddNullToObject(rt, "adapter");
-        cJSON_AddNumberToObject(rt, "confidence", d->confidence);
-        cJSON *p = cJSON_AddObjectToObject(rt, "probabilities");
-        for (size_t i = 0; i < d->n; i++)
-            cJSON_AddNumberToObject(p, d->names[i], d->prob[i]);
-        cli_route_serving_json(rt, d);
-        cJSON_AddStringToObject(rt, "reason", d->reason);
-        cJSON_AddNumberToObject(rt, "ms", d->ms);
-    }
+    if (d)
+        cli_route_json(j, d);
     cJSON *t = cJSON_AddObjectToObject(j, "tokens");
     cJSON_AddNumberToObject(t, "prompt", r->n_prompt);
     cJSON_AddNumberToObject(t, "generated", r->n_generated);
@@ -186,6 +173,7 @@ int cmd_ask(int argc, char **argv)
     bool json = false, raw = false, no_route = false, no_log = false, serve_candidates = false;
     const char *router = NULL, *registry = NULL, *strategy = NULL, *below = NULL;
     double min_share = -1;
+    struct cli_remote_opts ro = {0};
     struct cli_option opts[] = {
         CLI_STRATEGY_OPTION(&strategy),
         CLI_VOTE_OPTIONS(&min_share, &below),
@@ -202,6 +190,7 @@ int cmd_ask(int argc, char **argv)
         CLI_ENGINE_MODEL_OPTIONS(&o),
         CLI_ENGINE_CHAT_OPTIONS(&o),
         CLI_ENGINE_SAMPLING_OPTIONS(&o),
+        CLI_REMOTE_OPTIONS(&ro),
         CLI_OPT_END(),
     };
     struct cli_command c = {"ask", ask_usage, NULL, opts, CLI_ARGS_ANY, CLI_OPT_STOP_AT_ARG};
@@ -225,6 +214,16 @@ int cmd_ask(int argc, char **argv)
         fprintf(stderr, "loco ask: no question given (see loco ask --help)\n");
         free(q);
         return 2;
+    }
+    if (ro.url) { /* generation on another engine: cli-remote.c */
+        struct cli_remote_args ra = {.remote = &ro, .engine = &o, .question = q, .route = route,
+                                     .json = json, .raw = raw, .no_log = no_log,
+                                     .serve_candidates = serve_candidates, .router = router,
+                                     .registry = registry, .strategy = strategy, .below = below,
+                                     .min_share = min_share};
+        int status = cli_remote_ask(&ra);
+        free(q);
+        return status;
     }
     struct cli_engine e;
     if (!cli_engine_open(&e, &o)) {

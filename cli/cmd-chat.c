@@ -14,6 +14,7 @@
 
 #include "cli-engine.h"
 #include "cli-log.h"
+#include "cli-remote.h"
 #include "cli-route.h"
 #include "cli-strategy.h"
 #include "commands.h"
@@ -61,7 +62,8 @@ static const char chat_usage[] =
     "options:\n";
 
 /* The option table (cli/opt.h): cmd_chat parses with it, /help prints it. */
-#define CHAT_OPTIONS(o, no_route, router, no_log, serve, registry, strategy, min_share, below)    \
+#define CHAT_OPTIONS(o, no_route, router, no_log, serve, registry, strategy, min_share, below,    \
+                     remote)                                                                       \
     {                                                                                              \
         CLI_OPT_FLAG(0, "no-route", no_route, "the base model (plus any --adapter), no routing"),  \
             CLI_STRATEGY_OPTION(strategy), CLI_VOTE_OPTIONS(min_share, below),                     \
@@ -70,7 +72,8 @@ static const char chat_usage[] =
             CLI_OPT_FLAG(0, "no-log", no_log,                                                      \
                          "do not log the turns (loco logs; also LOCO_NO_LOG=1)"),                  \
             CLI_SERVE_OPTION(serve), CLI_REGISTRY_OPTION(registry), CLI_ENGINE_MODEL_OPTIONS(o),   \
-            CLI_ENGINE_CHAT_OPTIONS(o), CLI_ENGINE_SAMPLING_OPTIONS(o), CLI_OPT_END()              \
+            CLI_ENGINE_CHAT_OPTIONS(o), CLI_ENGINE_SAMPLING_OPTIONS(o),                            \
+            CLI_REMOTE_OPTIONS(remote), CLI_OPT_END()                                              \
     }
 
 static void chat_help(FILE *out)
@@ -79,8 +82,9 @@ static void chat_help(FILE *out)
     bool flag = false;
     const char *str = NULL;
     double num = -1;
+    struct cli_remote_opts ro = {0};
     struct cli_option opts[] =
-        CHAT_OPTIONS(&o, &flag, &str, &flag, &flag, &str, &str, &num, &str);
+        CHAT_OPTIONS(&o, &flag, &str, &flag, &flag, &str, &str, &num, &str, &ro);
     struct cli_command c = {"chat", chat_usage, NULL, opts, 0, 0};
     cli_opt_help(out, &c);
 }
@@ -179,13 +183,6 @@ static int chat_turn(struct cli_engine *e, const struct cli_engine_opts *o, stru
     return rc;
 }
 
-static void strip_newline(char *line)
-{
-    size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-}
-
 /* /strategy S, /strategy auto, /strategy: set or show the strategy. */
 static void set_strategy(struct chat_route *route, const char *spec)
 {
@@ -214,21 +211,12 @@ static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, stru
     size_t cap = 0;
     int status = 0;
     for (;;) {
-        if (tty) {
-            fputs("> ", stdout);
-            fflush(stdout);
-        }
-        ssize_t got = getline(&line, &cap, stdin);
-        if (got < 0)
+        int got = cli_chat_read(&line, &cap, tty);
+        if (got == -1)
             break;
-        if (memchr(line, '\0', (size_t)got)) {
-            /* the message would end at the NUL without a word: refuse it, go on */
-            fprintf(stderr, "loco chat: this message holds a NUL byte; send text only\n");
+        if (got == -2)
             status = 1;
-            continue;
-        }
-        strip_newline(line);
-        if (line[strspn(line, " \t")] == '\0')
+        if (got <= 0)
             continue;
         if (strcmp(line, "/quit") == 0 || strcmp(line, "/exit") == 0)
             break;
@@ -310,8 +298,10 @@ int cmd_chat(int argc, char **argv)
     bool no_route = false, no_log = false, serve_candidates = false;
     const char *router = NULL, *registry = NULL, *strategy = NULL;
     struct chat_route route = {.min_share = -1};
-    struct cli_option opts[] = CHAT_OPTIONS(&o, &no_route, &router, &no_log, &serve_candidates,
-                                            &registry, &strategy, &route.min_share, &route.below);
+    struct cli_remote_opts ro = {0};
+    struct cli_option opts[] =
+        CHAT_OPTIONS(&o, &no_route, &router, &no_log, &serve_candidates, &registry, &strategy,
+                     &route.min_share, &route.below, &ro);
     struct cli_command c = {"chat", chat_usage, NULL, opts, 0, 0};
     int n_args = cli_opt_parse(&c, argc, argv);
     if (n_args < 0)
@@ -325,6 +315,14 @@ int cmd_chat(int argc, char **argv)
         if (!cli_strategy_choose(strategy, NULL, NULL, &st0))
             return 2;
         route.strategy = loco_strategy_name(&st0, route.strategy_buf, sizeof route.strategy_buf);
+    }
+    if (ro.url) { /* generation on another engine: cli-remote.c */
+        struct cli_remote_args ra = {.remote = &ro, .engine = &o, .route = !no_route,
+                                     .no_log = no_log, .serve_candidates = serve_candidates,
+                                     .router = router, .registry = registry,
+                                     .strategy = strategy, .below = route.below,
+                                     .min_share = route.min_share};
+        return cli_remote_chat(&ra);
     }
     struct cli_engine e;
     if (!cli_engine_open(&e, &o))

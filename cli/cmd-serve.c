@@ -105,6 +105,7 @@ static void server_close(struct server *srv)
     loco_exchlog_close(srv->log);
     cli_router_close(&srv->cr);
     cli_engine_close(&srv->e);
+    pthread_mutex_destroy(&srv->many_mu);
     pthread_mutex_destroy(&srv->mu);
 }
 
@@ -186,6 +187,7 @@ int cmd_serve(int argc, char **argv)
         CLI_OPT_STRING(0, "chat-template", &srv->eo.chat_template, "NAME",
                        "chatml, gemma, llama3 or phi3 (default: from the model)"),
         CLI_ENGINE_SAMPLING_OPTIONS(&srv->eo),
+        CLI_OPT_END(),
     };
     struct cli_command c = {"serve", serve_usage, serve_epilog, opts, 0, 0};
     int n_args = cli_opt_parse(&c, argc, argv);
@@ -202,6 +204,7 @@ int cmd_serve(int argc, char **argv)
         return 2;
     }
     pthread_mutex_init(&srv->mu, NULL);
+    pthread_mutex_init(&srv->many_mu, NULL);
     srv->listen_fd = -1;
     /* signals go to sigwait in this thread only: block them before any
      * thread starts (threads inherit the mask) */

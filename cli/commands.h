@@ -40,6 +40,11 @@ void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * returns 1. */
 int cli_fail(const char *what);
 
+/* One chat message from stdin (a "> " prompt first when tty) into *line
+ * (getline's buffer), line ending removed: 1 a message, 0 a blank line, -1
+ * the end of input, -2 a line holding a NUL byte (refused on stderr). */
+int cli_chat_read(char **line, size_t *cap, bool tty);
+
 struct loco_registry;
 /* The registry: `file` alone when given (--registry FILE: no user overlay),
  * else the project registry with the user overlay. Prints why and returns

@@ -792,7 +792,7 @@ static void set_label(const struct target *t, char *buf, size_t cap)
 
 /* The "loco" object and the X-Loco-* headers. */
 static void describe(struct serve_stream *g, const struct target *t, const char *strategy,
-                     const char *note, struct serve_reply *r)
+                     struct serve_reply *r)
 {
     char label[512], conf[32], id[32];
     cJSON *l = cJSON_CreateObject();
@@ -819,8 +819,6 @@ static void describe(struct serve_stream *g, const struct target *t, const char 
         cJSON_AddItemToArray(set, one);
     }
     cJSON_AddStringToObject(l, "strategy", strategy);
-    if (note)
-        cJSON_AddStringToObject(l, "strategy_note", note);
     cJSON_AddStringToObject(l, "label", label);
     if (g->exchange > 0)
         cJSON_AddNumberToObject(l, "exchange_id", (double)g->exchange);
@@ -903,40 +901,110 @@ static int tokenize(struct server *srv, struct loco_api_request *q,
 }
 
 /* The strategy: the request's, else the routed domain's default in the
- * registry. Those that need several answers (sc, usc, ensemble) are not
- * served yet: asked for, they are refused; as a domain's default, the
- * answer is plain and says so in *note. */
+ * registry. An ensemble needs a routed request (its voters are the routed
+ * domain's adapters): asked for otherwise it is refused, as a default it
+ * never applies. Voted answers give one choice (n = 1). */
 static int choose_strategy(struct server *srv, const struct loco_api_request *q,
-                           const struct target *t, struct loco_strategy *st, const char **note,
+                           const struct target *t, struct loco_strategy *st,
                            struct loco_api_error *err)
 {
-    *note = NULL;
     *st = (struct loco_strategy){.kind = LOCO_STRATEGY_PLAIN, .k = 1};
     if (q->strategy) {
         if (loco_strategy_parse(q->strategy, st) != LOCO_OK)
             return loco_api_fail(err, LOCO_ERR_INVALID, 400, "loco.strategy", "%s",
                                  loco_error_message());
-        if (loco_strategy_votes(st))
-            return loco_api_fail(err, LOCO_ERR_UNSUPPORTED, 400, "loco.strategy",
-                                 "%s is not served by loco serve yet (plain, re2, calc and "
-                                 "re2+calc are); loco ask --strategy has it",
-                                 q->strategy);
-        return LOCO_OK;
+    } else if (t->routed) {
+        pthread_mutex_lock(&srv->mu);
+        const struct loco_registry_domain *dom =
+            loco_registry_find_domain(srv->cr.reg, t->d.domain);
+        if (!dom || !dom->strategy[0] || loco_strategy_parse(dom->strategy, st) != LOCO_OK)
+            *st = (struct loco_strategy){.kind = LOCO_STRATEGY_PLAIN, .k = 1};
+        pthread_mutex_unlock(&srv->mu);
     }
-    if (!t->routed)
-        return LOCO_OK;
-    pthread_mutex_lock(&srv->mu);
-    const struct loco_registry_domain *dom = loco_registry_find_domain(srv->cr.reg, t->d.domain);
-    bool parsed = dom && dom->strategy[0] && loco_strategy_parse(dom->strategy, st) == LOCO_OK;
-    if (!parsed) {
-        *st = (struct loco_strategy){.kind = LOCO_STRATEGY_PLAIN, .k = 1};
-    } else if (loco_strategy_votes(st)) {
-        *st = (struct loco_strategy){.kind = LOCO_STRATEGY_PLAIN, .k = 1};
-        *note = "the domain's default strategy needs several answers, which loco serve does "
-                "not give yet: plain";
-    }
-    pthread_mutex_unlock(&srv->mu);
+    if (st->kind == LOCO_STRATEGY_ENSEMBLE && !t->routed)
+        return loco_api_fail(err, LOCO_ERR_INVALID, 400, "loco.strategy",
+                             "an ensemble's voters are the routed domain's adapters: use model "
+                             "'loco'");
+    if (loco_strategy_votes(st) && q->n > 1)
+        return loco_api_fail(err, LOCO_ERR_UNSUPPORTED, 400, "n",
+                             "a voted strategy gives one answer: n must be 1");
     return LOCO_OK;
+}
+
+/* ---- voted answers (sc, usc, ensemble) ------------------------------------------ */
+
+/* Answer with a voted strategy through cli_answer_many, on a context of its
+ * own beside the scheduler's, one request at a time (docs/api.md). The
+ * answer fills choice 0 as if generated; the vote goes into the loco
+ * object. */
+static int answer_many(struct server *srv, struct serve_stream *g, const struct target *t,
+                       const struct loco_strategy *st, const struct loco_api_request *q,
+                       const int32_t *toks, size_t n_toks, const struct loco_generate_params *p,
+                       struct loco_api_error *err)
+{
+    struct cli_many_req mq = {.st = *st,
+                              .cr = t->routed ? &srv->cr : NULL,
+                              .d = t->routed ? &t->d : NULL,
+                              .question = query_of(q),
+                              .toks = toks,
+                              .n = n_toks,
+                              .gen = *p,
+                              .temperature_set = q->has_temperature};
+    if (!cli_vote_rule_choose(-1, NULL, mq.cr, mq.d, &mq.rule))
+        return loco_api_fail(err, LOCO_ERR_INVALID, 500, "", "the domain's vote threshold is "
+                             "not valid in the registry");
+    /* an engine of its own: the model and the request's adapters are
+     * shared, the ensemble's members are loaded into it and freed after */
+    struct cli_engine side;
+    memset(&side, 0, sizeof side);
+    side.model = srv->e.model;
+    side.ctx = srv->e.ctx; /* read for its parameters only */
+    memcpy(side.path, srv->e.path, sizeof side.path);
+    memcpy(side.set, t->refs, sizeof t->refs);
+    side.n_set = t->n_refs;
+    struct loco_generate_result res;
+    struct cli_many mn;
+    memset(&res, 0, sizeof res);
+    pthread_mutex_lock(&srv->many_mu);
+    int rc = cli_answer_many(&side, &mq, &res, &mn);
+    pthread_mutex_unlock(&srv->many_mu);
+    for (int i = 0; i < side.n_loaded; i++)
+        loco_adapter_free(side.loaded[i]);
+    if (rc == LOCO_OK) {
+        cJSON *l = cJSON_Parse(g->loco_json);
+        if (l) {
+            cli_many_json(l, &mn, &res);
+            free(g->loco_json);
+            g->loco_json = cJSON_PrintUnformatted(l);
+            cJSON_Delete(l);
+        }
+        struct choice *c = &g->ch[0];
+        pthread_mutex_lock(&g->mu);
+        c->text = res.text;
+        c->len = c->cap = res.text ? strlen(res.text) : 0;
+        res.text = NULL;
+        c->first_ms = loco_time_ms() - g->t0;
+        c->status = LOCO_OK;
+        c->stop = res.stop;
+        c->n_prompt = (int32_t)n_toks;
+        c->n_gen = 0;
+        for (int32_t i = 0; i < mn.k; i++) /* every answer's tokens were generated */
+            c->n_gen += mn.res[i].n_generated;
+        if (!mn.res[mn.winner].text)
+            c->n_gen += res.n_generated;
+        c->prompt_ms = res.prompt_ms;
+        c->gen_ms = res.generate_ms;
+        c->done = true;
+        g->n_done = 1;
+        pthread_mutex_unlock(&g->mu);
+    } else {
+        loco_api_fail(err, rc, 500, "", "the %s answer failed: %s",
+                      st->kind == LOCO_STRATEGY_ENSEMBLE ? "ensemble" : "voted",
+                      loco_error_message());
+    }
+    loco_generate_result_free(&res);
+    cli_many_free(&mn);
+    return rc;
 }
 
 /* ---- generating ----------------------------------------------------------------- */
@@ -1083,14 +1151,13 @@ void serve_generate(struct server *srv, const struct serve_conn *c, enum loco_ap
     int32_t *toks = NULL;
     size_t n_toks = 0;
     struct loco_strategy st;
-    const char *note = NULL;
     char name[LOCO_STRATEGY_NAME_MAX];
     int rc = g ? LOCO_OK : loco_api_fail(&err, LOCO_ERR_NOMEM, 500, "", "out of memory");
     const char *query = query_of(&q);
     if (rc == LOCO_OK)
         rc = resolve(srv, q.model, query, t, &err);
     if (rc == LOCO_OK)
-        rc = choose_strategy(srv, &q, t, &st, &note, &err);
+        rc = choose_strategy(srv, &q, t, &st, &err);
     if (rc == LOCO_OK)
         rc = tokenize(srv, &q, &st, &toks, &n_toks, &err);
     if (rc == LOCO_OK) {
@@ -1101,9 +1168,12 @@ void serve_generate(struct server *srv, const struct serve_conn *c, enum loco_ap
         g->n_stop = q.n_stop;
         set_label(t, g->answered_by, sizeof g->answered_by);
         log_begin(srv, g, query, t);
-        describe(g, t, loco_strategy_name(&st, name, sizeof name), note, r);
+        describe(g, t, loco_strategy_name(&st, name, sizeof name), r);
         struct loco_generate_params p = gen_params(srv, &q, &st);
-        rc = submit(srv, g, toks, n_toks, t, &p, &err);
+        if (loco_strategy_votes(&st))
+            rc = answer_many(srv, g, t, &st, &q, toks, n_toks, &p, &err);
+        else
+            rc = submit(srv, g, toks, n_toks, t, &p, &err);
     }
     free(toks);
     free(t);

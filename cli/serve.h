@@ -48,6 +48,7 @@ struct server {
     bool routing;
     const char *model_name; /* the model file's name (in e.path), for /health */
     pthread_mutex_t mu;    /* guards cr, e.loaded, log (not e.ctx: the scheduler's) */
+    pthread_mutex_t many_mu; /* one voted answer (sc, usc, ensemble) at a time */
     struct loco_sched *sched;
     struct loco_metrics *metrics;
     struct loco_exchlog *log;

@@ -12,7 +12,7 @@
 # With LOCO_TEST_NO_SKIP=1 (what CI sets: it has all three) a skip fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/deps.sh
+./scripts/deps.sh --tests
 jobs=$(nproc)
 
 # run_ctest DIR: the whole suite in DIR, then how many tests skipped.

@@ -7,7 +7,8 @@
 #      is the one `loco ask` prints; streamed (SSE) it is the same text, with
 #      the role first, finish_reason, the usage chunk and [DONE];
 #   3. a runtime set (loco:math:0.5+code:0.5), completions, n=2, a stop
-#      string, Ollama's /api/chat (NDJSON) and /api/generate;
+#      string, Ollama's /api/chat (NDJSON) and /api/generate; voted
+#      strategies (sc:3, the code domain's ensemble) with their vote;
 #   4. hostile requests (malformed JSON, wrong types, huge numbers, invalid
 #      UTF-8, unknown models, a path as adapter name, a body over the limit,
 #      unknown endpoints and methods) get a 4xx and the server keeps serving;
@@ -29,14 +30,23 @@ model=$("$LOCO" models path default 2>/dev/null) || model=
 work=$(mktemp -d)
 export LOCO_LOG_DB=$work/log.sqlite
 server=
-stop_server() {
+kill_server() {
   if [ -n "$server" ]; then
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
     server=
   fi
 }
-trap 'stop_server; rm -rf "$work"' EXIT
+# stop_server: SIGTERM, and the server must exit 0 (a sanitizer report or a
+# leak at exit would not)
+stop_server() {
+  local rc=0
+  kill -TERM "$server"
+  wait "$server" || rc=$?
+  server=
+  [ "$rc" = 0 ] || fail "loco serve exited $rc: $(tail -30 "$work/serve.err")"
+}
+trap 'kill_server; rm -rf "$work"' EXIT
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 # start_server ARGS...: loco serve on a free port; sets $server and $base
@@ -61,6 +71,8 @@ post() {
 }
 code() { cat "$work/code"; }
 
+"$LOCO" serve --help > "$work/help" || fail "loco serve --help"
+grep -q -- "--api-key" "$work/help" || fail "serve --help lacks --api-key"
 start_server --slots 4
 echo "== 1. health, models, leaderboard"
 curl -fsS "$base/health" | json 'd["status"], d["slots"]' | grep -q "ok 4" || fail "health"
@@ -140,6 +152,30 @@ post /api/generate '{"model":"loco","prompt":"What is 2 plus 2?","stream":false,
   json 'd["done"], d["loco"]["domain"], len(d["response"]) > 0' | grep -q "True math True" ||
   fail "ollama generate: $(cat "$work/body")"
 
+echo "== 3b. voted strategies: sc:3 and the code domain's ensemble"
+post /v1/chat/completions '{"messages":[{"role":"user","content":"What is 12 times 4?"}],"max_tokens":24,"loco":{"strategy":"sc:3"}}' > "$work/sc.json"
+[ "$(code)" = 200 ] || fail "sc:3: $(cat "$work/sc.json")"
+python3 - "$work/sc.json" <<'PY' || fail "sc:3 vote"
+import json, sys
+d = json.load(open(sys.argv[1]))
+v = d["loco"]["vote"]
+assert d["loco"]["strategy"] == "sc:3" and len(v["answers"]) == 3, d["loco"]
+assert d["choices"][0]["message"]["content"] == v["answers"][v["winner"]]
+assert abs(v["share"] - max(v["votes"]) / 3) < 1e-9 and d["usage"]["completion_tokens"] > 0
+PY
+curl -sSN "$base/v1/chat/completions" --data-binary '{"messages":[{"role":"user","content":"Write a Python function that adds two numbers."}],"max_tokens":24,"stream":true,"loco":{"strategy":"ensemble"}}' > "$work/ens.sse"
+python3 - "$work/ens.sse" <<'PY' || fail "ensemble stream"
+import json, sys
+events = [l[6:] for l in open(sys.argv[1]).read().split("\n") if l.startswith("data: ")]
+assert events[-1] == "[DONE]"
+first = json.loads(events[0])
+v = first["loco"]["vote"]
+names = [m["name"] for m in v["members"]]
+assert first["loco"]["strategy"] == "ensemble" and names[0] == "code" and len(names) >= 2, names
+text = "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in events[:-1])
+assert text == v["answers"][v["winner"]], (text, v)
+PY
+
 echo "== 4. hostile requests"
 check() { # STATUS PATH BODY
   post "$2" "$3" > /dev/null
@@ -154,7 +190,9 @@ check 400 /v1/chat/completions '{"messages":[{"role":"user","content":"x"}],"tem
 check 404 /v1/chat/completions '{"model":"gpt-4","messages":[{"role":"user","content":"x"}]}'
 check 404 /v1/chat/completions '{"model":"loco:nosuchadapter","messages":[{"role":"user","content":"x"}]}'
 check 400 /v1/chat/completions '{"model":"loco:../../etc/passwd","messages":[{"role":"user","content":"x"}]}'
-check 400 /v1/chat/completions '{"messages":[{"role":"user","content":"x"}],"loco":{"strategy":"sc:5"}}'
+check 400 /v1/chat/completions '{"model":"loco:base","messages":[{"role":"user","content":"x"}],"loco":{"strategy":"ensemble"}}'
+check 400 /v1/chat/completions '{"messages":[{"role":"user","content":"x"}],"n":2,"loco":{"strategy":"sc:3"}}'
+check 400 /v1/chat/completions '{"messages":[{"role":"user","content":"x"}],"loco":{"strategy":"vote-harder"}}'
 check 400 /v1/chat/completions "$(printf '{"messages":[{"role":"user","content":"\xff\xfe"}]}')"
 check 400 /api/chat '{"messages":[{"role":"user","content":"x","images":["AAAA"]}]}'
 head -c 1100000 /dev/zero | tr '\0' a > "$work/big"
