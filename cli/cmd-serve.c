@@ -49,11 +49,35 @@ static void serve_defaults(struct serve_opts *o)
 
 /* Load the model with a context of o.slots sequences, the router, the log,
  * the scheduler. Prints why and returns false on failure. */
+/* --engine: check the engine answers and keep that first handle. */
+static bool engine_open(struct server *srv)
+{
+    const struct cli_remote_opts *eo = &srv->o.engine;
+    srv->engine_kind = LOCO_REMOTE_AUTO;
+    if (eo->kind && loco_remote_kind_parse(eo->kind, &srv->engine_kind) != LOCO_OK) {
+        cli_fail("--engine-kind");
+        return false;
+    }
+    srv->engine_key = eo->key ? eo->key : getenv("LOCO_ENGINE_KEY");
+    struct loco_remote *r = loco_remote_open(eo->url, srv->engine_kind, srv->engine_key);
+    if (!r) {
+        cli_fail("cannot use --engine");
+        return false;
+    }
+    srv->engine_kind = loco_remote_kind(r);
+    srv->idle[srv->n_idle++] = r;
+    return true;
+}
+
 static bool server_open(struct server *srv)
 {
     int n_ctx = srv->eo.n_ctx;
+    if (srv->o.engine.url && !engine_open(srv))
+        return false;
     if (!cli_engine_open(&srv->e, &srv->eo))
         return false;
+    if (srv->o.engine.url) /* the model routes; the engine generates */
+        srv->o.slots = 1;
     loco_context_free(srv->e.ctx);
     struct loco_context_params cp = loco_context_default_params();
     cp.n_ctx = n_ctx;
@@ -78,6 +102,12 @@ static bool server_open(struct server *srv)
         srv->log = NULL;
     }
     srv->metrics = loco_metrics_new();
+    srv->limits = loco_api_default_limits();
+    srv->limits.max_tokens = srv->o.max_tokens_limit;
+    srv->limits.max_n = srv->o.max_n;
+    srv->limits.max_body = srv->o.max_body;
+    if (srv->o.engine.url)
+        return srv->metrics != NULL;
     struct loco_sched_params sp = loco_sched_default_params();
     sp.max_queue = srv->o.max_queue;
     sp.prefill_chunk = srv->o.prefill_chunk;
@@ -89,10 +119,6 @@ static bool server_open(struct server *srv)
         cli_fail("cannot start the scheduler");
         return false;
     }
-    srv->limits = loco_api_default_limits();
-    srv->limits.max_tokens = srv->o.max_tokens_limit;
-    srv->limits.max_n = srv->o.max_n;
-    srv->limits.max_body = srv->o.max_body;
     return true;
 }
 
@@ -101,11 +127,21 @@ static void server_close(struct server *srv)
     if (srv->sched)
         loco_sched_stop(srv->sched, false, 0);
     srv->sched = NULL;
+    /* --engine: wait for the requests still being forwarded (they hold
+     * the adapters and the metrics) */
+    while (atomic_load(&srv->remote_running) > 0) {
+        struct timespec tick = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
+        nanosleep(&tick, NULL);
+    }
+    for (int i = 0; i < srv->n_idle; i++)
+        loco_remote_close(srv->idle[i]);
+    srv->n_idle = 0;
     loco_metrics_free(srv->metrics);
     loco_exchlog_close(srv->log);
     cli_router_close(&srv->cr);
     cli_engine_close(&srv->e);
     pthread_mutex_destroy(&srv->many_mu);
+    pthread_mutex_destroy(&srv->remote_mu);
     pthread_mutex_destroy(&srv->mu);
 }
 
@@ -124,8 +160,9 @@ static void wait_and_drain(struct server *srv, const sigset_t *sigs)
     double until = loco_time_ms() + 1e3 * srv->o.drain_s;
     struct timespec tick = {.tv_sec = 0, .tv_nsec = 100 * 1000000L};
     for (;;) {
-        struct loco_sched_stats st;
-        loco_sched_stats(srv->sched, &st);
+        struct loco_sched_stats st = {.running = atomic_load(&srv->remote_running)};
+        if (srv->sched)
+            loco_sched_stats(srv->sched, &st);
         if (st.running + st.queued == 0 || loco_time_ms() > until)
             break;
         if (sigtimedwait(sigs, NULL, &tick) >= 0)
@@ -183,6 +220,7 @@ int cmd_serve(int argc, char **argv)
                        "route with this router (default: the registry's)"),
         CLI_SERVE_OPTION(&o->serve_candidates),
         CLI_REGISTRY_OPTION(&o->registry),
+        CLI_REMOTE_OPTIONS(&o->engine),
         CLI_ENGINE_MODEL_OPTIONS(&srv->eo),
         CLI_OPT_STRING(0, "chat-template", &srv->eo.chat_template, "NAME",
                        "chatml, gemma, llama3 or phi3 (default: from the model)"),
@@ -205,6 +243,7 @@ int cmd_serve(int argc, char **argv)
     }
     pthread_mutex_init(&srv->mu, NULL);
     pthread_mutex_init(&srv->many_mu, NULL);
+    pthread_mutex_init(&srv->remote_mu, NULL);
     srv->listen_fd = -1;
     /* signals go to sigwait in this thread only: block them before any
      * thread starts (threads inherit the mask) */
@@ -217,12 +256,17 @@ int cmd_serve(int argc, char **argv)
     int rc = 1;
     if (server_open(srv) && serve_http_start(srv)) {
         bool v6 = strchr(o->host, ':') != NULL;
-        fprintf(stderr,
-                "loco serve: %s, %d slots x %d tokens (%.0f MiB of cache), %d threads, "
-                "routing %s\n",
-                srv->model_name, o->slots, srv->eo.n_ctx,
-                (double)loco_context_bytes(srv->e.ctx) / (1 << 20), srv->eo.threads,
-                srv->routing ? "on" : "off (the base model answers 'loco')");
+        if (o->engine.url)
+            fprintf(stderr, "loco serve: routing with %s %s; generating on %s (%s)\n",
+                    srv->model_name, srv->routing ? "on" : "off", o->engine.url,
+                    loco_remote_kind_name(srv->engine_kind));
+        else
+            fprintf(stderr,
+                    "loco serve: %s, %d slots x %d tokens (%.0f MiB of cache), %d threads, "
+                    "routing %s\n",
+                    srv->model_name, o->slots, srv->eo.n_ctx,
+                    (double)loco_context_bytes(srv->e.ctx) / (1 << 20), srv->eo.threads,
+                    srv->routing ? "on" : "off (the base model answers 'loco')");
         fprintf(stderr, "loco serve: listening on http://%s%s%s:%d%s\n", v6 ? "[" : "", o->host,
                 v6 ? "]" : "", srv->port, o->api_key ? " (API key required)" : "");
         wait_and_drain(srv, &sigs);

@@ -328,7 +328,7 @@ static void settle(struct serve_stream *g, int n_submitted)
 {
     if (g->n_done < n_submitted) {
         g->cancelled = true;
-        for (int i = 0; i < n_submitted; i++)
+        for (int i = 0; i < n_submitted && g->srv->sched; i++)
             if (!g->ch[i].done)
                 loco_sched_cancel(g->srv->sched, g->ch[i].job);
     }
@@ -644,6 +644,7 @@ struct target {
     bool routed;
     struct loco_route_decision d; /* when routed */
     struct loco_adapter_ref refs[LOCO_MAX_SET_ADAPTERS];
+    char names[LOCO_MAX_SET_ADAPTERS][160]; /* the registry's (or the client's) names */
     int n_refs;
 };
 
@@ -719,6 +720,7 @@ static int parse_set(struct server *srv, const char *spec, struct target *t,
         struct loco_adapter *a = load_named(srv, item, err);
         if (!a)
             return err->status == 404 ? LOCO_ERR_NOT_FOUND : LOCO_ERR_INVALID;
+        snprintf(t->names[t->n_refs], sizeof t->names[0], "%s", item);
         t->refs[t->n_refs++] = (struct loco_adapter_ref){a, scale};
         at += len;
         if (*at == '+' && !*++at)
@@ -757,6 +759,8 @@ static int resolve(struct server *srv, const char *model, const char *query, str
             if (!cli_route_choose(&srv->cr, query, &t->d, use_routed, ctx))
                 rc = loco_api_fail(err, LOCO_ERR_INVALID, 500, "", "routing failed: %s",
                                    loco_error_message());
+            else if (t->n_refs)
+                snprintf(t->names[0], sizeof t->names[0], "%s", t->d.adapter);
         }
     } else if (!strcmp(model, "loco:base")) {
         /* the base model: no adapter */
@@ -920,6 +924,16 @@ static int choose_strategy(struct server *srv, const struct loco_api_request *q,
         if (!dom || !dom->strategy[0] || loco_strategy_parse(dom->strategy, st) != LOCO_OK)
             *st = (struct loco_strategy){.kind = LOCO_STRATEGY_PLAIN, .k = 1};
         pthread_mutex_unlock(&srv->mu);
+    }
+    if (srv->o.engine.url && (loco_strategy_votes(st) || loco_strategy_calculates(st))) {
+        if (q->strategy)
+            return loco_api_fail(err, LOCO_ERR_UNSUPPORTED, 400, "loco.strategy",
+                                 "%s decodes here, but this server generates on %s: plain and "
+                                 "re2 are forwarded",
+                                 q->strategy, srv->o.engine.url);
+        *st = (struct loco_strategy){.kind = loco_strategy_rereads(st) ? LOCO_STRATEGY_RE2
+                                                                       : LOCO_STRATEGY_PLAIN,
+                                     .k = 1};
     }
     if (st->kind == LOCO_STRATEGY_ENSEMBLE && !t->routed)
         return loco_api_fail(err, LOCO_ERR_INVALID, 400, "loco.strategy",
@@ -1116,6 +1130,190 @@ static int submit(struct server *srv, struct serve_stream *g, const int32_t *tok
     return LOCO_OK;
 }
 
+/* ---- generation on another engine (--engine) --------------------------------------- */
+
+/* A handle of the engine for one request: an idle one, else a new one. */
+static struct loco_remote *remote_take(struct server *srv)
+{
+    pthread_mutex_lock(&srv->remote_mu);
+    struct loco_remote *r = srv->n_idle ? srv->idle[--srv->n_idle] : NULL;
+    pthread_mutex_unlock(&srv->remote_mu);
+    return r ? r : loco_remote_open(srv->o.engine.url, srv->engine_kind, srv->engine_key);
+}
+
+static void remote_give(struct server *srv, struct loco_remote *r)
+{
+    pthread_mutex_lock(&srv->remote_mu);
+    if (srv->n_idle < (int)(sizeof srv->idle / sizeof *srv->idle)) {
+        srv->idle[srv->n_idle++] = r;
+        r = NULL;
+    }
+    pthread_mutex_unlock(&srv->remote_mu);
+    loco_remote_close(r);
+}
+
+/* One choice generated on the engine, on a thread of its own. Everything
+ * it reads is its own copy, or lives until its on_done (g). */
+struct remote_job {
+    struct server *srv;
+    struct choice *c;
+    struct loco_chat_msg *msgs;
+    size_t n_msgs;
+    struct loco_remote_adapter ad[LOCO_MAX_SET_ADAPTERS];
+    char names[LOCO_MAX_SET_ADAPTERS][160];
+    size_t n_ad;
+    struct loco_generate_params gen;
+};
+
+static void remote_job_free(struct remote_job *j)
+{
+    for (size_t i = 0; j && i < j->n_msgs; i++) {
+        free((char *)j->msgs[i].role);
+        free((char *)j->msgs[i].content);
+    }
+    if (j)
+        free(j->msgs);
+    free(j);
+}
+
+static void *remote_worker(void *arg)
+{
+    struct remote_job *j = arg;
+    struct serve_stream *g = j->c->g;
+    struct loco_remote_request req = {.msgs = j->msgs, .n_msgs = j->n_msgs, .adapters = j->ad,
+                                      .n_adapters = j->n_ad, .gen = j->gen};
+    for (size_t s = 0; s < g->n_stop && s < LOCO_REMOTE_MAX_STOP; s++)
+        req.stop[s] = g->stop[s];
+    struct loco_generate_result res;
+    memset(&res, 0, sizeof res);
+    struct loco_remote *r = remote_take(j->srv);
+    int rc = r ? loco_remote_chat(r, &req, on_token, j->c, &res) : LOCO_ERR_NETWORK;
+    if (rc != LOCO_OK)
+        cli_errorf("the engine: %s", loco_error_message());
+    if (r && rc == LOCO_OK)
+        remote_give(j->srv, r);
+    else
+        loco_remote_close(r); /* after an error, a fresh connection next time */
+    struct server *srv = j->srv;
+    struct choice *c = j->c;
+    remote_job_free(j);
+    atomic_fetch_sub(&srv->remote_running, 1);
+    on_done(c, rc, &res); /* last: g may be freed once every choice is done */
+    return NULL;
+}
+
+/* The conversation the engine gets: the request's messages (Ollama
+ * generate: its system and prompt), the last user message rewritten by re2,
+ * copied for the worker. */
+static int remote_messages(const struct loco_api_request *q, const struct loco_strategy *st,
+                           struct remote_job *j)
+{
+    size_t n = q->msgs ? q->n_msgs : (q->system ? 2 : 1);
+    j->msgs = calloc(n, sizeof *j->msgs);
+    if (!j->msgs)
+        return LOCO_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *role, *content;
+        if (q->msgs) {
+            role = q->msgs[i].role;
+            content = q->msgs[i].content;
+        } else {
+            role = q->system && i == 0 ? "system" : "user";
+            content = q->system && i == 0 ? q->system : q->prompt;
+        }
+        j->msgs[i].role = strdup(role);
+        j->msgs[i].content = strdup(content);
+        j->n_msgs = i + 1;
+        if (!j->msgs[i].role || !j->msgs[i].content)
+            return LOCO_ERR_NOMEM;
+    }
+    if (!loco_strategy_rereads(st))
+        return LOCO_OK;
+    for (size_t i = n; i-- > 0;)
+        if (!strcmp(j->msgs[i].role, "user")) {
+            char *re2 = loco_strategy_re2_prompt(j->msgs[i].content);
+            if (!re2)
+                return LOCO_ERR_NOMEM;
+            free((char *)j->msgs[i].content);
+            j->msgs[i].content = re2;
+            break;
+        }
+    return LOCO_OK;
+}
+
+/* Send the n choices to the engine, each on a thread of its own. What the
+ * engine cannot take (an adapter it does not serve, a set vLLM cannot
+ * express) is refused here, before anything starts. */
+static int remote_submit(struct server *srv, struct serve_stream *g,
+                         const struct loco_api_request *q, const struct target *t,
+                         const struct loco_strategy *st, const struct loco_generate_params *p,
+                         struct loco_api_error *err)
+{
+    if (q->kind == LOCO_API_COMPLETION || q->raw)
+        return loco_api_fail(err, LOCO_ERR_UNSUPPORTED, 400, "prompt",
+                             "this server generates on %s, which takes conversations: use "
+                             "/v1/chat/completions (a raw prompt cannot be forwarded)",
+                             srv->o.engine.url);
+    struct remote_job proto;
+    memset(&proto, 0, sizeof proto);
+    for (int i = 0; i < t->n_refs; i++) {
+        snprintf(proto.names[i], sizeof proto.names[i], "%s", t->names[i]);
+        proto.ad[i] = (struct loco_remote_adapter){
+            NULL, loco_adapter_info(t->refs[i].adapter)->path, t->refs[i].scale};
+    }
+    proto.n_ad = (size_t)t->n_refs;
+    for (size_t i = 0; i < proto.n_ad; i++)
+        proto.ad[i].name = proto.names[i];
+    struct loco_remote *r = remote_take(srv);
+    char model[256];
+    int rc = r ? loco_remote_model_for(r, proto.ad, proto.n_ad, model, sizeof model)
+               : LOCO_ERR_NETWORK;
+    if (r)
+        remote_give(srv, r);
+    if (rc == LOCO_ERR_NOT_FOUND)
+        return loco_api_fail(err, rc, 404, "model", "%s", loco_error_message());
+    if (rc != LOCO_OK)
+        return loco_api_fail(err, rc, rc == LOCO_ERR_NETWORK ? 502 : 400, "model", "%s",
+                             loco_error_message());
+    for (int i = 0; i < g->n; i++) {
+        struct remote_job *j = malloc(sizeof *j);
+        if (j) {
+            *j = proto;
+            for (size_t k = 0; k < j->n_ad; k++)
+                j->ad[k].name = j->names[k];
+            j->msgs = NULL;
+            j->n_msgs = 0;
+            j->srv = srv;
+            j->c = &g->ch[i];
+            j->gen = *p;
+            j->gen.sampling.seed = p->sampling.seed + (uint64_t)i;
+        }
+        pthread_t th;
+        pthread_attr_t at;
+        rc = j ? remote_messages(q, st, j) : LOCO_ERR_NOMEM;
+        if (rc == LOCO_OK && pthread_attr_init(&at) == 0) {
+            pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+            atomic_fetch_add(&srv->remote_running, 1);
+            if (pthread_create(&th, &at, remote_worker, j)) {
+                atomic_fetch_sub(&srv->remote_running, 1);
+                rc = LOCO_ERR_IO;
+            }
+            pthread_attr_destroy(&at);
+        } else if (rc == LOCO_OK) {
+            rc = LOCO_ERR_IO;
+        }
+        if (rc == LOCO_OK)
+            continue;
+        remote_job_free(j);
+        pthread_mutex_lock(&g->mu);
+        g->n = i; /* only those started */
+        settle(g, i);
+        pthread_mutex_unlock(&g->mu);
+        return loco_api_fail(err, rc, 500, "", "cannot start the request");
+    }
+    return LOCO_OK;
+}
+
 /* Wait for every choice (not streamed). False when the client left. */
 static bool wait_all(struct serve_stream *g)
 {
@@ -1158,7 +1356,7 @@ void serve_generate(struct server *srv, const struct serve_conn *c, enum loco_ap
         rc = resolve(srv, q.model, query, t, &err);
     if (rc == LOCO_OK)
         rc = choose_strategy(srv, &q, t, &st, &err);
-    if (rc == LOCO_OK)
+    if (rc == LOCO_OK && !srv->o.engine.url) /* an engine tokenizes for itself */
         rc = tokenize(srv, &q, &st, &toks, &n_toks, &err);
     if (rc == LOCO_OK) {
         for (size_t s = 0; s < q.n_stop; s++) { /* the stop strings move to g */
@@ -1170,7 +1368,9 @@ void serve_generate(struct server *srv, const struct serve_conn *c, enum loco_ap
         log_begin(srv, g, query, t);
         describe(g, t, loco_strategy_name(&st, name, sizeof name), r);
         struct loco_generate_params p = gen_params(srv, &q, &st);
-        if (loco_strategy_votes(&st))
+        if (srv->o.engine.url)
+            rc = remote_submit(srv, g, &q, t, &st, &p, &err);
+        else if (loco_strategy_votes(&st))
             rc = answer_many(srv, g, t, &st, &q, toks, n_toks, &p, &err);
         else
             rc = submit(srv, g, toks, n_toks, t, &p, &err);
@@ -1295,10 +1495,21 @@ void serve_leaderboard(struct server *srv, struct serve_reply *r)
     r->len = strlen(text);
 }
 
+/* The scheduler's figures; with --engine, the requests being forwarded. */
+static void sched_stats(struct server *srv, struct loco_sched_stats *st)
+{
+    if (srv->sched) {
+        loco_sched_stats(srv->sched, st);
+        return;
+    }
+    memset(st, 0, sizeof *st);
+    st->running = atomic_load(&srv->remote_running);
+}
+
 void serve_health(struct server *srv, struct serve_reply *r)
 {
     struct loco_sched_stats st;
-    loco_sched_stats(srv->sched, &st);
+    sched_stats(srv, &st);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "status", atomic_load(&srv->stopping) ? "stopping" : "ok");
     cJSON_AddStringToObject(j, "model", srv->model_name);
@@ -1307,6 +1518,11 @@ void serve_health(struct server *srv, struct serve_reply *r)
     cJSON_AddNumberToObject(j, "running", st.running);
     cJSON_AddNumberToObject(j, "queued", st.queued);
     cJSON_AddStringToObject(j, "engine", "loco");
+    if (srv->o.engine.url) { /* generation is forwarded */
+        cJSON *fw = cJSON_AddObjectToObject(j, "generates_on");
+        cJSON_AddStringToObject(fw, "url", srv->o.engine.url);
+        cJSON_AddStringToObject(fw, "kind", loco_remote_kind_name(srv->engine_kind));
+    }
     cJSON_AddStringToObject(j, "version", LOCO_VERSION);
     reply_json(r, atomic_load(&srv->stopping) ? 503 : 200, j);
 }
@@ -1314,7 +1530,7 @@ void serve_health(struct server *srv, struct serve_reply *r)
 void serve_metrics(struct server *srv, struct serve_reply *r)
 {
     struct loco_sched_stats st;
-    loco_sched_stats(srv->sched, &st);
+    sched_stats(srv, &st);
     r->body = loco_metrics_text(srv->metrics, &st, loco_metrics_rss());
     r->status = r->body ? 200 : 500;
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";

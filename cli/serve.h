@@ -14,10 +14,12 @@
 #include <stdint.h>
 
 #include "cli-engine.h"
+#include "cli-remote.h"
 #include "cli-route.h"
 #include "loco/api.h"
 #include "loco/exchlog.h"
 #include "loco/metrics.h"
+#include "loco/remote.h"
 #include "loco/sched.h"
 
 struct serve_opts {
@@ -38,6 +40,7 @@ struct serve_opts {
     const char *registry; /* --registry FILE, or NULL */
     bool serve_candidates;
     bool no_log;
+    struct cli_remote_opts engine; /* --engine URL: generation elsewhere */
 };
 
 struct server {
@@ -57,6 +60,14 @@ struct server {
     int port;              /* the bound port */
     void *http;            /* the libmicrohttpd daemon (serve-http.c) */
     int listen_fd;         /* its listening socket once quiesced, else -1 */
+    /* --engine: generation on another engine (loco/remote.h); sched is NULL
+     * then. A handle serves one request at a time: idle ones wait here. */
+    enum loco_remote_kind engine_kind;
+    const char *engine_key;
+    pthread_mutex_t remote_mu;
+    struct loco_remote *idle[16];
+    int n_idle;
+    atomic_int remote_running;
 };
 
 /* ---- serve-http.c ----------------------------------------------------------- */
