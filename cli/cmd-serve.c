@@ -41,6 +41,7 @@ static void serve_defaults(struct serve_opts *o)
                              .max_queue = 64,
                              .max_connections = 64,
                              .idle_timeout_s = 30,
+                             .request_timeout_s = 30,
                              .max_tokens_limit = 4096,
                              .max_n = 4,
                              .drain_s = 30,
@@ -198,6 +199,9 @@ int cmd_serve(int argc, char **argv)
                     "open connections (default: 64)"),
         CLI_OPT_INT(0, "idle-timeout", &o->idle_timeout_s, "S", 1, 86400,
                     "close a connection silent for S seconds (default: 30)"),
+        CLI_OPT_INT(0, "request-timeout", &o->request_timeout_s, "S", 1, 86400,
+                    "a request's headers and body must arrive within S\n"
+                    "seconds, however slowly they trickle in (default: 30)"),
         CLI_OPT_INT(0, "max-tokens-limit", &o->max_tokens_limit, "N", 1, 1 << 20,
                     "the largest max_tokens a request may ask (default: 4096)"),
         CLI_OPT_INT(0, "max-n", &o->max_n, "N", 1, 8, "the most choices (n) (default: 4)"),

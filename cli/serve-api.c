@@ -1531,7 +1531,19 @@ void serve_metrics(struct server *srv, struct serve_reply *r)
 {
     struct loco_sched_stats st;
     sched_stats(srv, &st);
-    r->body = loco_metrics_text(srv->metrics, &st, loco_metrics_rss());
+    char *text = loco_metrics_text(srv->metrics, &st, loco_metrics_rss());
+    if (text) {
+        struct buf b = {0};
+        buf_adds(&b, text);
+        buf_printf(&b, "# HELP loco_slow_clients_closed_total Connections closed for sending "
+                       "their request too slowly.\n# TYPE loco_slow_clients_closed_total "
+                       "counter\nloco_slow_clients_closed_total %lu\n",
+                   serve_http_slow_closed(srv));
+        free(text);
+        r->body = b.failed ? NULL : b.p;
+        if (b.failed)
+            free(b.p);
+    }
     r->status = r->body ? 200 : 500;
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
     r->len = r->body ? strlen(r->body) : 0;

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -24,6 +26,154 @@ struct upload {
     bool too_big;
     double t0;
 };
+
+/* ---- slow clients ------------------------------------------------------------ */
+
+/* libmicrohttpd closes a connection that stays silent for --idle-timeout,
+ * but a client that sends one byte now and then is never silent. So every
+ * connection also gets a deadline for its request to arrive in full
+ * (headers and body, --request-timeout after it opened or after its last
+ * answer); a watchdog shuts down the socket of a connection past it. While
+ * an answer is being made there is no deadline: a client that leaves then
+ * is noticed by the handlers (serve_client_gone). */
+struct watched {
+    int fd;
+    double deadline; /* loco_time_ms; 0: none */
+    struct watched *prev, *next;
+};
+
+struct watchdog {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool stop;
+    double window_ms;
+    struct watched *head;
+    atomic_ulong closed; /* connections shut down for being slow */
+};
+
+static void *watch_loop(void *arg)
+{
+    struct watchdog *w = arg;
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        double now = loco_time_ms();
+        for (struct watched *c = w->head; c; c = c->next)
+            if (c->deadline > 0 && now > c->deadline) {
+                shutdown(c->fd, SHUT_RDWR); /* libmicrohttpd then closes it */
+                c->deadline = 0;
+                atomic_fetch_add(&w->closed, 1);
+            }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 250 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->cv, &w->mu, &until);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static void watch_set(struct server *srv, struct MHD_Connection *c, bool armed)
+{
+    struct watchdog *w = srv->watch;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct watched *x = ci ? ci->socket_context : NULL;
+    if (!w || !x)
+        return;
+    pthread_mutex_lock(&w->mu);
+    x->deadline = armed ? loco_time_ms() + w->window_ms : 0;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct server *srv = cls;
+    struct watchdog *w = srv->watch;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct watched *x = calloc(1, sizeof *x);
+        if (!x || !ci) {
+            free(x);
+            return;
+        }
+        x->fd = ci->connect_fd;
+        pthread_mutex_lock(&w->mu);
+        x->deadline = loco_time_ms() + w->window_ms;
+        x->next = w->head;
+        if (w->head)
+            w->head->prev = x;
+        w->head = x;
+        pthread_mutex_unlock(&w->mu);
+        *socket_context = x;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        struct watched *x = *socket_context;
+        pthread_mutex_lock(&w->mu);
+        if (x->prev)
+            x->prev->next = x->next;
+        else
+            w->head = x->next;
+        if (x->next)
+            x->next->prev = x->prev;
+        pthread_mutex_unlock(&w->mu);
+        free(x);
+        *socket_context = NULL;
+    }
+}
+
+static bool watch_start(struct server *srv)
+{
+    struct watchdog *w = calloc(1, sizeof *w);
+    if (!w)
+        return false;
+    w->window_ms = 1e3 * srv->o.request_timeout_s;
+    if (pthread_mutex_init(&w->mu, NULL)) {
+        free(w);
+        return false;
+    }
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->thread, NULL, watch_loop, w)) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        free(w);
+        return false;
+    }
+    srv->watch = w;
+    return true;
+}
+
+static void watch_stop(struct server *srv)
+{
+    struct watchdog *w = srv->watch;
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    while (w->head) { /* connections libmicrohttpd did not report closed */
+        struct watched *x = w->head;
+        w->head = x->next;
+        free(x);
+    }
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+    srv->watch = NULL;
+}
+
+unsigned long serve_http_slow_closed(const struct server *srv)
+{
+    const struct watchdog *w = srv->watch;
+    return w ? atomic_load(&((struct watchdog *)srv->watch)->closed) : 0;
+}
 
 /* ---- authentication ---------------------------------------------------------- */
 
@@ -237,13 +387,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         up->body[up->len] = '\0';
         return MHD_YES;
     }
+    watch_set(srv, c, false); /* the request is in: no deadline while it is answered */
     return dispatch(srv, c, url, method, up);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)c, (void)toe;
+    (void)toe;
+    watch_set(cls, c, true); /* the next request on this connection */
     struct upload *up = *con_cls;
     if (up) {
         free(up->body);
@@ -285,6 +437,11 @@ bool serve_http_start(struct server *srv)
         freeaddrinfo(ai);
         return false;
     }
+    if (!watch_start(srv)) {
+        cli_errorf("cannot start the watchdog");
+        freeaddrinfo(ai);
+        return false;
+    }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ITC | MHD_USE_SUPPRESS_DATE_NO_CLOCK;
     if (ai->ai_family == AF_INET6)
@@ -295,9 +452,11 @@ bool serve_http_start(struct server *srv)
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)srv->o.max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->o.idle_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+        on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!d) {
+        watch_stop(srv);
         cli_errorf("cannot listen on %s port %d (in use, or not allowed)", srv->o.host,
                    srv->o.port);
         return false;
@@ -322,6 +481,7 @@ void serve_http_stop(struct server *srv)
     if (srv->http)
         MHD_stop_daemon(srv->http);
     srv->http = NULL;
+    watch_stop(srv);
     /* a quiesced listening socket is closed only once the threads are gone */
     if (srv->listen_fd >= 0)
         close(srv->listen_fd);

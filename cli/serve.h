@@ -30,6 +30,7 @@ struct serve_opts {
     int max_queue;        /* waiting requests before 429 */
     int max_connections;  /* open connections */
     int idle_timeout_s;   /* a connection silent this long is closed */
+    int request_timeout_s; /* a request's headers and body must arrive within this */
     int max_tokens_limit; /* the largest max_tokens a request may ask for */
     int max_n;            /* the most choices per request */
     int prefill_chunk;    /* tokens per prefill chunk (loco/sched.h) */
@@ -59,6 +60,7 @@ struct server {
     atomic_bool stopping;
     int port;              /* the bound port */
     void *http;            /* the libmicrohttpd daemon (serve-http.c) */
+    void *watch;           /* its watchdog for slow clients (serve-http.c) */
     int listen_fd;         /* its listening socket once quiesced, else -1 */
     /* --engine: generation on another engine (loco/remote.h); sched is NULL
      * then. A handle serves one request at a time: idle ones wait here. */
@@ -79,6 +81,8 @@ bool serve_http_start(struct server *srv);
 void serve_http_quiesce(struct server *srv);
 /* Close every connection and stop. */
 void serve_http_stop(struct server *srv);
+/* Connections shut down for sending their request too slowly. */
+unsigned long serve_http_slow_closed(const struct server *srv);
 
 /* What a handler answers: a status, a content type and a body, or a
  * stream (chunked) that the HTTP layer pulls from. */

@@ -13,8 +13,9 @@
 #      UTF-8, unknown models, a path as adapter name, a body over the limit,
 #      unknown endpoints and methods) get a 4xx and the server keeps serving;
 #   5. the exchange log holds the served exchanges (loco logs);
-#   6. a full queue answers 429 with Retry-After; a client that disconnects
-#      frees its slot; SIGTERM drains and exits 0;
+#   6. a client that trickles its request in is cut off at the request
+#      deadline; a full queue answers 429 with Retry-After; a client that
+#      disconnects frees its slot; SIGTERM drains and exits 0;
 #   7. --api-key: 401 without the key, 200 with it, /health open; a
 #      non-loopback --host without a key is refused.
 set -euo pipefail
@@ -219,7 +220,28 @@ grep -q '^loco_batch_size_count' "$work/metrics" || fail "metrics batch"
 stop_server
 
 echo "== 6. a full queue, a client that leaves, SIGTERM"
-start_server --slots 1 --max-queue 1
+start_server --slots 1 --max-queue 1 --request-timeout 2
+# a client that trickles its headers in is cut off at the request deadline,
+# and the server goes on serving
+python3 - "${base##*:}" <<'PY' || fail "a slow client held its connection"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+t0 = time.time()
+try:
+    while time.time() - t0 < 60:      # never more than a minute: then it failed
+        s.sendall(b"X-Slow: a\r\n")
+        s.settimeout(0.5)
+        try:
+            if s.recv(1) == b"":
+                sys.exit(0)           # closed by the server
+        except socket.timeout:
+            pass
+except (BrokenPipeError, ConnectionResetError):
+    sys.exit(0)
+sys.exit(1)
+PY
+curl -fsS "$base/metrics" | grep -q '^loco_slow_clients_closed_total 1$' || fail "slow client not counted"
 long='{"model":"loco:base","messages":[{"role":"user","content":"Tell me a very long story."}],"max_tokens":400,"temperature":0,"stream":true}'
 curl -sSN "$base/v1/chat/completions" --data-binary "$long" > "$work/a.out" & a=$!
 for _ in $(seq 1 100); do
