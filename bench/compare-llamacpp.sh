@@ -17,6 +17,8 @@
 #
 # Both tools are run for one thread count after the other (loco first, then
 # llama-bench), so each pair is measured under the same machine conditions.
+# The output names the CPU, the SIMD flags it offers and the kernels loco
+# picked (a ratio means little without them).
 # Ratio is loco t/s divided by llama.cpp t/s: above 1 means loco is faster.
 set -euo pipefail
 
@@ -166,8 +168,18 @@ fi
 
 llama_build=$(LLAMA_INFO=1 parse_llama_csv "$tmp/llama.${threads[0]}.csv")
 
+# The instruction sets the CPU offers (those the kernels of either tool may
+# use) and the kernels loco picked, so a ratio is never read without them.
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
+cpu_flags=$(sed -n 's/^flags[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1 | tr ' ' '\n' |
+    grep -xE 'avx|avx2|fma|f16c|avx512f|avx512bw|avx512vl|avx512_vnni|avx512_bf16|avx_vnni|amx_tile|amx_int8|amx_bf16' |
+    tr '\n' ' ')
+loco_kernels=$(sed -n 's/.*kernels: \([a-z0-9_-]*\).*/\1/p' "$tmp/loco.${threads[0]}.out" | head -n 1)
+
 echo "model: $model"
-echo "loco: $loco"
+echo "cpu: ${cpu_model:-unknown} ($(getconf _NPROCESSORS_ONLN 2>/dev/null || echo ?) CPUs)"
+echo "cpu flags: ${cpu_flags:-none of the SIMD flags listed}"
+echo "loco: $loco (kernels: ${loco_kernels:-unknown}; LOCO_KERNELS=${LOCO_KERNELS:-auto})"
 echo "llama.cpp: $llama_bench ($llama_build)"
 echo "pp$n_prompt / tg$n_gen, $reps repetitions, mean ± sd in tokens/s"
 echo
