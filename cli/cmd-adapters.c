@@ -11,6 +11,8 @@
  *                       [--model BASE] [--type f16|f32|bf16] [--force] [--json] -o NEW.gguf
  *   loco adapters export NAME|PATH [--format peft] -o DIR [--model BASE]
  *                        [--type f16|f32|bf16] [--base-model ID] [--force]
+ *   loco adapters pack NAME [-o PATH]
+ *   loco adapters verify BUNDLE [--json]
  *   loco adapters help [SUBCOMMAND]
  *
  * Subcommands live in one table below: adding one is a function and a row.
@@ -25,6 +27,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cmd-adapters-pack.h"
 #include "commands.h"
 #include "loco/gguf.h"
 #include "loco/lora.h"
@@ -42,7 +45,9 @@ static const char adapters_usage[] =
     "       loco adapters merge A[:w] B[:w] ... [--method linear|ties|dare] [--rank R]\n"
     "                                [--density D] [--seed S] -o NEW.gguf\n"
     "       loco adapters export NAME|PATH [--format peft] -o DIR [--model BASE]\n"
-    "                                [--type f16|f32|bf16] [--force]\n\n";
+    "                                [--type f16|f32|bf16] [--force]\n"
+    "       loco adapters pack NAME [-o PATH]\n"
+    "       loco adapters verify BUNDLE [--json]\n\n";
 
 static const char adapters_epilog[] =
     "\nAdapters live in $LOCO_ADAPTERS_DIR, else $XDG_DATA_HOME/locollm/adapters, else\n"
@@ -678,6 +683,8 @@ int cmd_adapters(int argc, char **argv)
         {"import", sub_import, "convert a PEFT LoRA folder into a GGUF adapter"},
         {"merge", sub_merge, "merge adapters into one (linear, TIES or DARE)"},
         {"export", sub_export, "write a GGUF adapter as a PEFT LoRA folder"},
+        {"pack", cli_adapters_pack, "write a submission bundle (.zip) of an adapter and its evidence"},
+        {"verify", cli_adapters_verify, "check a submission bundle: hashes, base, entry, gates"},
         {NULL, NULL, NULL},
     };
     return cli_opt_dispatch("adapters", adapters_usage, adapters_epilog, subs, argc, argv);
