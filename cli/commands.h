@@ -30,6 +30,8 @@ int cmd_logs(int argc, char **argv);
 int cmd_feedback(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
 
 /* ---- helpers shared by commands (cli/cli-util.c) ---------------------- */
 

@@ -36,6 +36,8 @@ static const struct command commands[] = {
     {"leaderboard", cmd_leaderboard, "adapters ranked per domain by their registry scores"},
     {"report", cmd_report, "evaluation reports (Markdown, HTML), results archive, trend"},
     {"train", cmd_train, "train a LoRA adapter from a recipe (resumes when interrupted)"},
+    {"doctor", cmd_doctor, "check this machine and checkout: CPU, models, registry, sandbox"},
+    {"migrate", cmd_migrate, "what a new base model invalidates (--dry-run)"},
 };
 
 static void usage(FILE *out)
