@@ -27,6 +27,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cmd-adapters-install.h"
 #include "cmd-adapters-pack.h"
 #include "commands.h"
 #include "loco/gguf.h"
@@ -40,6 +41,7 @@ static const char adapters_usage[] =
     "usage: loco adapters list [--domain D] [--json]\n"
     "       loco adapters info NAME [--json]\n"
     "       loco adapters remove NAME [--delete-file]\n"
+    "       loco adapters install NAME|URL|hf:OWNER/REPO[/FILE]|PATH [--name NAME] [--sha256 HEX]\n"
     "       loco adapters import DIR [--model BASE] [-o OUT.gguf] [--name NAME]\n"
     "                                [--domain D] [--type f16|f32|bf16] [--force]\n"
     "       loco adapters merge A[:w] B[:w] ... [--method linear|ties|dare] [--rank R]\n"
@@ -680,6 +682,7 @@ int cmd_adapters(int argc, char **argv)
         {"list", sub_list, "the registry's adapters with their primary scores"},
         {"info", sub_info, "everything the registry says about one, and its file's metadata"},
         {"remove", sub_remove, "take an installed adapter out of your user registry"},
+        {"install", adapters_sub_install, "install a shared adapter (index name, URL, hf:, path)"},
         {"import", sub_import, "convert a PEFT LoRA folder into a GGUF adapter"},
         {"merge", sub_merge, "merge adapters into one (linear, TIES or DARE)"},
         {"export", sub_export, "write a GGUF adapter as a PEFT LoRA folder"},

@@ -178,6 +178,10 @@ const char *loco_registry_file(const struct loco_registry *r);
 /* The router the registry names (top-level `router:`), "" when it names
  * none (loco/router.h then uses "keyword"). */
 const char *loco_registry_router(const struct loco_registry *r);
+/* The adapter index the registry names (top-level `index:`, an http(s) URL
+ * or a path taken from the project registry's folder; docs/sharing.md), ""
+ * when it names none. */
+const char *loco_registry_index(const struct loco_registry *r);
 /* Top-level `serve_candidates: true`: candidates that have not passed their
  * gate serve their domain too (loco/router.h, "serving"); false when absent. */
 bool loco_registry_serve_candidates(const struct loco_registry *r);

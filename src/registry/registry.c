@@ -175,6 +175,11 @@ const char *loco_registry_router(const struct loco_registry *r)
     return r->router ? r->router : "";
 }
 
+const char *loco_registry_index(const struct loco_registry *r)
+{
+    return r->index ? r->index : "";
+}
+
 size_t loco_registry_n_domains(const struct loco_registry *r)
 {
     return r->n_domains;

@@ -107,6 +107,7 @@ struct loco_registry {
     struct loco_registry_base base;
     const char *router; /* top-level `router:`, "" when absent */
     bool serve_candidates; /* top-level `serve_candidates:`, false when absent */
+    const char *index;  /* top-level `index:` (adapter index URL or path), "" when absent */
     struct loco_registry_domain *domains;
     size_t n_domains;
     struct loco_registry_adapter *adapters;

@@ -657,6 +657,21 @@ static void build_adapters(struct loco_registry *r, const struct rnode *root)
     settle_actives(r, seq);
 }
 
+/* `index:` names the adapter index `loco adapters install NAME` reads
+ * (docs/sharing.md): an http(s) URL or a path, never another scheme. */
+static void build_index(struct loco_registry *r, const struct rnode *root)
+{
+    r->index = get_str(r, root, "", "index", false);
+    const char *v = r->index;
+    if (!rnode_get(root, "index"))
+        return;
+    bool url = strncmp(v, "https://", 8) == 0 || strncmp(v, "http://", 7) == 0;
+    if (!v[0] || (strstr(v, "://") && !url))
+        registry_problem(r, rnode_get(root, "index"), NULL, "index", v,
+                         "must be an http(s) URL or a path of the adapter index (a JSON file; "
+                         "docs/sharing.md)");
+}
+
 bool loco_registry_serve_candidates(const struct loco_registry *r)
 {
     return r->serve_candidates;
@@ -665,7 +680,7 @@ bool loco_registry_serve_candidates(const struct loco_registry *r)
 int registry_build_view(struct loco_registry *r)
 {
     static const char *const known[] = {"schema_version", "base_model", "domains", "adapters",
-                                        "router", "serve_candidates", NULL};
+                                        "router", "serve_candidates", "index", NULL};
     const struct rnode *root = r->tree;
     check_keys(r, root, "", known);
     const struct rnode *v = need(r, root, "", "schema_version", RNODE_SCALAR, true);
@@ -678,6 +693,7 @@ int registry_build_view(struct loco_registry *r)
         registry_problem(r, uv, r->user_path, "schema_version",
                          uv->kind == RNODE_SCALAR ? uv->str : "", "the overlay must be version 2");
     r->router = get_str(r, root, "", "router", false);
+    build_index(r, root);
     if (rnode_get(root, "serve_candidates"))
         get_bool(r, root, "", "serve_candidates", &r->serve_candidates);
     build_base(r, root);
