@@ -375,7 +375,8 @@ int loco_chat_tokenize(const struct loco_model *m, const char *template_override
                                                   "gemma, llama3, phi3)"
                                                 : "the model's chat template is not one LocoLLM "
                                                   "knows%s; pass --chat-template chatml|gemma|"
-                                                  "llama3|phi3",
+                                                  "llama3|phi3 (a training recipe: "
+                                                  "chat_template:)",
                               template_override ? template_override : "");
     }
     /* the template's own default system prompt, when the chat has none */
