@@ -388,7 +388,8 @@ static char *read_existing(const char *path)
     return text;
 }
 
-/* A record at `path` of another adapter file or model is about to be
+/* A record at `path` of another series (adapter file, model, strategy or
+ * engine: loco_eval_record_same_series) is about to be
  * replaced by a new series: keep it beside, as STEM.superseded-DATE.json
  * with its reports, so no run is lost. */
 static int keep_superseded(const char *path, const char *previous, const char *current)
@@ -412,7 +413,9 @@ static int keep_superseded(const char *path, const char *previous, const char *c
     if (loco_file_write_atomic(keep, previous, strlen(previous)) != LOCO_OK ||
         loco_report_write(keep) != LOCO_OK)
         return cli_fail("cannot keep the record being replaced");
-    printf("the record at %s was of another adapter file or model: kept as %s\n", path, keep);
+    printf("the record at %s was of another series (adapter file, model, strategy or engine): "
+           "kept as %s\n",
+           path, keep);
     return 0;
 }
 
@@ -584,6 +587,62 @@ static void print_sides(const struct loco_eval_bench *b, size_t n, const char *a
     print_table(b, n, plain, with);
 }
 
+/* --engine and its options: what they go with, the kind, the key. The
+ * record_in an engine's run records in ("none": its scores are not this
+ * system's; an explicit user|project is refused). False (and a message)
+ * when refused. */
+static bool engine_flags(const struct cli_option *opts, struct loco_eval_params *p,
+                         const char *kind, int parallel, const char **record_in)
+{
+    bool flags = kind || p->engine.api_key || cli_opt_seen(opts, "engine-parallel");
+    const char *why = !p->engine.url && flags
+                          ? "--engine-kind, --engine-key and --engine-parallel go with --engine"
+                      : !p->engine.url ? NULL
+                      : cli_opt_seen(opts, "swarm") || cli_opt_seen(opts, "rescore") ||
+                              cli_opt_seen(opts, "regate") || cli_opt_seen(opts, "plan")
+                          ? "--engine answers an adapter's evaluation: no --swarm, --rescore, "
+                            "--regate or --plan (they generate nothing, or route here)"
+                      : cli_opt_seen(opts, "slots")
+                          ? "--slots sets the local sequences; with --engine use "
+                            "--engine-parallel N"
+                      : cli_opt_seen(opts, "record-in") && strcmp(*record_in, "none")
+                          ? "--engine: the scores are the engine's, not this system's; they "
+                            "are not recorded in the registry (the record at --out says which "
+                            "engine answered)"
+                          : NULL;
+    if (why) {
+        fprintf(stderr, "loco eval: %s (see loco eval --help)\n", why);
+        return false;
+    }
+    if (!p->engine.url)
+        return true;
+    if (kind && loco_remote_kind_parse(kind, &p->engine.kind) != LOCO_OK) {
+        fprintf(stderr, "loco eval: --engine-kind: %s\n", loco_error_message());
+        return false;
+    }
+    const char *key = getenv("LOCO_ENGINE_KEY");
+    if (!p->engine.api_key && key && key[0])
+        p->engine.api_key = key;
+    p->engine.parallel = parallel;
+    *record_in = "none";
+    return true;
+}
+
+/* Connect to the engine once, before any work: the kind, the model names
+ * each side is asked for (into info and p), and what it will not say. */
+static bool engine_probe(struct loco_eval_params *p, const struct loco_adapter *a, double scale,
+                         struct loco_eval_record_info *info)
+{
+    if (loco_eval_engine_probe(p, a, (float)scale, info, &p->engine.kind) != LOCO_OK) {
+        cli_fail("cannot evaluate on the engine");
+        return false;
+    }
+    fprintf(stderr, "loco eval: answers from the %s engine at %s (base: %s, adapter: %s)\n",
+            info->engine_kind, info->engine_url, info->engine_base_model,
+            info->engine_adapter_model);
+    return true;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     struct cli_engine_opts o;
@@ -605,6 +664,8 @@ int cmd_eval(int argc, char **argv)
     struct plan_opts po = {false, 0.05, 0.8, NAN};
     double scale = 1.0;
     int limit = 0, shots = 0, samples = 1, judgments = 3;
+    const char *engine_kind = NULL; /* --engine-kind */
+    int engine_parallel = LOCO_EVAL_ENGINE_PARALLEL;
     char cache_path[4200] = "", slots_help[128];
     snprintf(slots_help, sizeof slots_help, "sequences generated at once (default 4, at most %d)",
              LOCO_EVAL_MAX_SLOTS);
@@ -721,6 +782,20 @@ int cmd_eval(int argc, char **argv)
         CLI_OPT_LIST(0, "router", &router_list, "NAME",
                      "a router to compare (repeatable; default keyword,\nclassifier)"),
         CLI_SERVE_OPTION(&serve_candidates),
+        CLI_OPT_GROUP("the answers' engine (docs/scale-out.md): items, prompts, the cache, "
+                      "scoring,\njudging, statistics and the record stay here; both sides' "
+                      "answers are\ngenerated there (greedy: temperature 0; sampled: seeded)"),
+        CLI_OPT_STRING(0, "engine", &p.engine.url, "URL",
+                       "generate on this OpenAI-compatible engine (vLLM,\n"
+                       "llama-server, loco serve), asked for the base model and\n"
+                       "the adapter by name; not with calc, re2+calc, usc:K or\n"
+                       "--chat-template; scores not recorded in the registry"),
+        CLI_OPT_STRING(0, "engine-kind", &engine_kind, "K",
+                       "auto, openai, vllm, llama-server or loco (default: auto)"),
+        CLI_OPT_STRING(0, "engine-key", &p.engine.api_key, "KEY",
+                       "API key sent as Bearer (default: $LOCO_ENGINE_KEY)"),
+        CLI_OPT_INT(0, "engine-parallel", &engine_parallel, "N", 1, LOCO_EVAL_MAX_ENGINE_PARALLEL,
+                    "requests in flight (default 4)"),
         CLI_ENGINE_MODEL_OPTIONS(&o),
         CLI_OPT_STRING(0, "chat-template", &o.chat_template, "NAME",
                        "chatml, gemma, llama3 or phi3 (default: from the model)"),
@@ -765,6 +840,8 @@ int cmd_eval(int argc, char **argv)
     }
     if (!record_in)
         record_in = registry ? "project" : "user";
+    if (!engine_flags(opts, &p, engine_kind, engine_parallel, &record_in))
+        return 2;
     if (regate_path) {
         if (adapter || swarm || po.on) {
             fprintf(stderr, "loco eval --regate RECORD: no adapter, --swarm or --plan (it "
@@ -889,6 +966,11 @@ int cmd_eval(int argc, char **argv)
     info.omit_prompts = omit_prompts;
     if (e.n_set > 1)
         eval_set_info(&info, &e, adapter);
+    if (p.engine.url && !engine_probe(&p, a, scale, &info)) {
+        loco_registry_free(reg);
+        cli_engine_close(&e);
+        return 1;
+    }
     struct loco_contam_index *ix = NULL;
     if (no_contam)
         snprintf(info.contam_why, sizeof info.contam_why, "--no-contam");
@@ -954,6 +1036,11 @@ int cmd_eval(int argc, char **argv)
             puts(final);
         else
             print_sides(results, done, info.adapter_name, &p.strategy);
+        if (!json && info.engine_kind[0])
+            printf("\nAnswers generated by the %s engine at %s (%s, %s); scores not recorded "
+                   "in the registry.\n",
+                   info.engine_kind, info.engine_url, info.engine_base_model,
+                   info.engine_adapter_model);
         if (note[0])
             fprintf(json ? stderr : stdout, "\n%s", note);
         if (!rec)

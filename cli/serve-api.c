@@ -1038,6 +1038,10 @@ static struct loco_generate_params gen_params(const struct server *srv,
         p.sampling.top_p = (float)q->top_p;
     if (q->has_top_k)
         p.sampling.top_k = q->top_k;
+    if (q->has_min_p)
+        p.sampling.min_p = (float)q->min_p;
+    if (q->has_repeat_penalty)
+        p.sampling.repeat_penalty = (float)q->repeat_penalty;
     if (q->has_seed)
         p.sampling.seed = q->seed;
     p.calc = loco_strategy_calculates(st);

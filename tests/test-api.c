@@ -38,6 +38,7 @@ static void test_chat(void **state)
         "\"max_completion_tokens\":64,\"temperature\":0.5,\"top_p\":0.75,\"seed\":7,"
         "\"stop\":[\"\\n\\n\",\"END\"],\"n\":2,\"stream\":true,"
         "\"stream_options\":{\"include_usage\":true},\"loco\":{\"strategy\":\"re2\"},"
+        "\"min_p\":0.05,\"repetition_penalty\":1.2,"
         "\"frequency_penalty\":0,\"user\":\"someone\"}";
     assert_int_equal(parse(LOCO_API_CHAT, body, &r, &e), LOCO_OK);
     assert_string_equal(r.model, "loco:math");
@@ -54,6 +55,8 @@ static void test_chat(void **state)
     assert_int_equal(r.n, 2);
     assert_true(r.stream && r.include_usage);
     assert_string_equal(r.strategy, "re2");
+    assert_true(r.has_min_p && r.min_p == 0.05);
+    assert_true(r.has_repeat_penalty && r.repeat_penalty == 1.2);
     loco_api_request_free(&r);
 
     /* defaults */
@@ -92,13 +95,15 @@ static void test_completion_and_ollama(void **state)
     assert_int_equal(parse(LOCO_API_OLLAMA_CHAT,
                            "{\"model\":\"loco\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
                            "\"options\":{\"num_predict\":9,\"temperature\":0,\"seed\":3,"
-                           "\"top_k\":5,\"stop\":[\"a\"]}}",
+                           "\"top_k\":5,\"stop\":[\"a\"],\"repeat_penalty\":1,\"min_p\":0}}",
                            &r, &e),
                      LOCO_OK);
     assert_true(r.stream); /* Ollama streams unless told not to */
     assert_int_equal(r.max_tokens, 9);
     assert_true(r.has_temperature && r.temperature == 0);
     assert_true(r.has_top_k && r.top_k == 5);
+    assert_true(r.has_repeat_penalty && r.repeat_penalty == 1);
+    assert_true(r.has_min_p && r.min_p == 0);
     assert_int_equal(r.n_stop, 1);
     loco_api_request_free(&r);
     /* num_predict -1 (no limit) leaves the server's default */
@@ -165,6 +170,11 @@ static void test_refusals(void **state)
          "temperature"},
         {LOCO_API_CHAT, "{\"top_p\":2,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 400,
          "top_p"},
+        {LOCO_API_CHAT,
+         "{\"repeat_penalty\":0,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 400,
+         "repeat_penalty"},
+        {LOCO_API_CHAT, "{\"min_p\":-1,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+         400, "min_p"},
         {LOCO_API_CHAT, "{\"n\":99,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 400,
          "n"},
         {LOCO_API_CHAT, "{\"stream\":1,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 400,

@@ -523,7 +523,12 @@ static void test_loco_serve(void **state)
     loco_generate_result_free(&res);
     cJSON *j = sent_json(&f);
     assert_string_equal(string(j, "model"), "loco:math:0.5+code:0.5");
-    assert_null(cJSON_GetObjectItemCaseSensitive(j, "top_k")); /* not in loco's API */
+    /* loco serve takes all three, and gets them always: its own defaults
+     * (repeat penalty 1.1, top-k 40) must not stand in for the request's */
+    struct loco_sampler_params dp = loco_generate_default_params().sampling;
+    assert_near(number(j, "top_k"), dp.top_k, 0);
+    assert_near(number(j, "min_p"), dp.min_p, 1e-6);
+    assert_near(number(j, "repeat_penalty"), dp.repeat_penalty > 0 ? dp.repeat_penalty : 1, 1e-6);
     assert_null(cJSON_GetObjectItemCaseSensitive(j, "lora"));
     cJSON_Delete(j);
     assert_string_equal(f.auth, "Bearer k3y");

@@ -52,8 +52,8 @@ struct loco_api_request {
     char *system;               /* Ollama generate's system prompt, or NULL */
     bool raw;                   /* Ollama generate: the prompt as is, no template */
     int32_t max_tokens;         /* -1: not given */
-    bool has_temperature, has_top_p, has_seed, has_top_k;
-    double temperature, top_p;
+    bool has_temperature, has_top_p, has_seed, has_top_k, has_min_p, has_repeat_penalty;
+    double temperature, top_p, min_p, repeat_penalty;
     int32_t top_k;
     uint64_t seed;
     char *stop[LOCO_API_MAX_STOP];

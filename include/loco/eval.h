@@ -25,7 +25,8 @@
  * (exact_match, numeric, regex, rouge, code_execution, llm_judge); a
  * file's header may declare it one of a domain's benchmarks.
  *
- * Both sides run through loco_generate_many over several sequences; every
+ * Both sides run through loco_generate_many over several sequences, or on
+ * another engine (struct loco_eval_engine, several requests in flight); every
  * answer goes through the generation cache (loco/evalcache.h) when one is
  * given, so a killed run resumes and a repeated one costs nothing.
  */
@@ -41,12 +42,37 @@
 #include "loco/judge.h"
 #include "loco/lora.h"
 #include "loco/model.h"
+#include "loco/remote.h"
 #include "loco/stats.h"
 #include "loco/strategy.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Where the answers are generated (docs/scale-out.md, "Evaluation on an
+ * engine"): here with the model (url NULL, the default), or on an
+ * OpenAI-compatible engine (loco/remote.h) that is asked for the base model
+ * and the adapter (set) by name. Everything else stays here: items,
+ * prompts, the cache, scoring, judging (the in-process judge or judge.url),
+ * contamination, statistics and the record. Greedy answers are sent with
+ * temperature 0; sampled ones (samples > 1, sc:K) with their seeds, seed +
+ * i for the K answers of sc:K (as loco_generate_sc seeds them). Refused
+ * with an engine: calc and re2+calc (the calculator writes into the answer
+ * as it is decoded), usc:K (the model reads the K answers to pick one) and
+ * a chat template override (the engine applies its own). The cache key
+ * names the engine's kind, URL and model name, so engine and local answers
+ * never mix. */
+struct loco_eval_engine {
+    const char *url;            /* "http://host:port" or ".../v1"; NULL: here */
+    enum loco_remote_kind kind; /* LOCO_REMOTE_AUTO: found out when opened */
+    const char *api_key;        /* sent as Bearer; NULL: none */
+    int32_t parallel;           /* requests in flight, each on its own connection;
+                                 * 0: LOCO_EVAL_ENGINE_PARALLEL */
+};
+
+#define LOCO_EVAL_ENGINE_PARALLEL 4
+#define LOCO_EVAL_MAX_ENGINE_PARALLEL 64
 
 struct loco_eval_params {
     const char *shared_dir;    /* where datasets/ is (built-in benchmarks) */
@@ -88,6 +114,8 @@ struct loco_eval_params {
      * every member's file and scale. NULL, 0: the adapter alone */
     const struct loco_adapter_ref *also;
     int32_t n_also;
+    /* the answers' engine: url NULL (zeroed, the default) generates here */
+    struct loco_eval_engine engine;
 };
 
 struct loco_eval_params loco_eval_default_params(void);
@@ -99,7 +127,9 @@ struct loco_eval_params loco_eval_default_params(void);
 /* LOCO_OK when the params can run; LOCO_ERR_RANGE naming the field and its
  * range otherwise (slots in [1, LOCO_EVAL_MAX_SLOTS], samples in
  * [1, LOCO_EVAL_MAX_SAMPLES], shots <= LOCO_EVAL_MAX_SHOTS, alpha in (0,
- * 0.5]). loco_eval_bench_run checks them first. */
+ * 0.5], engine.parallel in [0, LOCO_EVAL_MAX_ENGINE_PARALLEL]);
+ * LOCO_ERR_UNSUPPORTED for what an engine cannot answer (see struct
+ * loco_eval_engine). loco_eval_bench_run checks them first. */
 int loco_eval_params_check(const struct loco_eval_params *p);
 
 #define LOCO_EVAL_MAX_SAMPLES 200 /* samples per item and side */
@@ -279,6 +309,10 @@ struct loco_eval_record_info {
     size_t contam_examples;
     char contam_why[512];
     bool omit_prompts; /* leave the items' prompts out (their ids name them) */
+    /* answers generated on an engine (loco_eval_engine_probe): its kind
+     * ("" : here, and the record has no "engine"), URL, and the model names
+     * each side was asked for */
+    char engine_kind[16], engine_url[1024], engine_base_model[256], engine_adapter_model[256];
     char date[32];     /* ISO 8601 UTC; "" when the record is written: now */
 };
 
@@ -288,9 +322,26 @@ struct loco_eval_record_info {
 int loco_eval_record_info_fill(struct loco_eval_record_info *info, const struct loco_model *m,
                                const char *model_path, const struct loco_adapter *a, float scale);
 
+/* Connect to p->engine and name the models each side will be asked for:
+ * side 0 the base model (the adapter set too under a strategy, which
+ * compares the adapter with itself), side 1 adapter `a` at `scale` with
+ * p->also (a NULL: the base model). Fills info's engine part and *kind
+ * (the engine's kind, found out when p->engine.kind is AUTO: pass it back
+ * in p->engine.kind so that each benchmark's connections skip the
+ * discovery). Nothing is generated: a run that cannot be answered fails
+ * here, before any work. Errors: LOCO_ERR_INVALID without p->engine.url,
+ * loco_eval_params_check's, loco_remote_open's (no connection, an HTTP
+ * error), loco_remote_model_for's (an adapter the engine does not serve, a
+ * set or scale it cannot take). */
+int loco_eval_engine_probe(const struct loco_eval_params *p, const struct loco_adapter *a,
+                           float scale, struct loco_eval_record_info *info,
+                           enum loco_remote_kind *kind);
+
 /* The record of a run: "record": "locollm-eval/1", loco_version, date,
- * model, adapter, settings (from p), contamination and the benchmarks b[n]
- * (loco_eval_bench_json with items). malloc'd; NULL when out of memory. */
+ * model, adapter, settings (from p), contamination, "engine" (kind, url,
+ * base_model, adapter_model, answers: what was generated there) when
+ * info->engine_kind is set, and the benchmarks b[n] (loco_eval_bench_json
+ * with items). malloc'd; NULL when out of memory. */
 char *loco_eval_record_json(const struct loco_eval_record_info *info,
                             const struct loco_eval_params *p, const struct loco_eval_bench *b,
                             size_t n);
@@ -376,8 +427,10 @@ int loco_eval_record_merge(const char *previous, const char *current, const char
                            char **out, char *note, size_t cap);
 
 /* Whether two record texts are of the same adapter file and model (both
- * sha256s equal): runs of one series, which loco_eval_record_merge chains.
- * False when either is not a record. */
+ * sha256s equal), strategy, and source of answers (loco itself, or the same
+ * engine: "engine"'s kind, url, base_model and adapter_model): runs of one
+ * series, which loco_eval_record_merge chains. False when either is not a
+ * record. */
 bool loco_eval_record_same_series(const char *a, const char *b);
 
 /* Recompute every benchmark's verdict in a record from its stored

@@ -2,7 +2,8 @@
  * batch.c - answering a list of prompts through the generation cache (see
  * batch.h): look every request up by its key, generate the misses all at
  * once over the context's slots with loco_generate_many (or one by one from
- * the judge's endpoint), store each answer as it finishes, so that a killed
+ * the judge's endpoint, or several at a time on the answers' engine:
+ * remote_batch.c), store each answer as it finishes, so that a killed
  * evaluation keeps what it made.
  */
 #include <stdio.h>
@@ -55,18 +56,7 @@ void eval_phase_step(struct phase *ph, size_t k)
         ph->fn(ph->user, ph->bench, ph->name, ph->side, ph->done, ph->total);
 }
 
-struct batch_run {
-    const struct gen_how *how;
-    struct gen_req *reqs;
-    char (*keys)[65];
-    const size_t *job_req; /* job -> request */
-    struct loco_evalcache *cache;
-    struct phase *ph;
-    struct gen_totals *tot;
-};
-
-static void keep_output(struct batch_run *b, size_t i, const char *text, int32_t n_tokens,
-                        double ms)
+void eval_batch_keep(struct batch_run *b, size_t i, const char *text, int32_t n_tokens, double ms)
 {
     struct gen_req *q = &b->reqs[i];
     q->status = LOCO_OK;
@@ -82,8 +72,8 @@ static bool job_done(void *user, size_t j, struct loco_gen_job *job)
 {
     struct batch_run *b = user;
     if (job->status == LOCO_OK)
-        keep_output(b, b->job_req[j], job->res.text, job->res.n_generated,
-                    job->res.prompt_ms + job->res.generate_ms);
+        eval_batch_keep(b, b->job_req[j], job->res.text, job->res.n_generated,
+                        job->res.prompt_ms + job->res.generate_ms);
     eval_phase_step(b->ph, 1);
     return true;
 }
@@ -217,7 +207,7 @@ static int generate_sc(const struct loco_model *m, const struct loco_eval_params
         double ms = loco_time_ms() - t0;
         b->tot->ms += ms;
         if (!rc)
-            keep_output(b, miss[j], res[winner].text, n_tokens, ms);
+            eval_batch_keep(b, miss[j], res[winner].text, n_tokens, ms);
         for (int32_t i = 0; i < k; i++)
             loco_generate_result_free(&res[i]);
         eval_phase_step(b->ph, 1);
@@ -241,7 +231,7 @@ static int generate_remote(struct batch_run *b, const size_t *miss, size_t n_mis
         b->tot->ms += ms;
         if (rc)
             return rc;
-        keep_output(b, miss[j], text, 0, ms);
+        eval_batch_keep(b, miss[j], text, 0, ms);
         free(text);
         eval_phase_step(b->ph, 1);
     }
@@ -278,7 +268,8 @@ int eval_run_batch(const struct loco_model *m, const struct loco_eval_params *p,
         eval_phase_step(ph, hits);
     struct batch_run b = {how, reqs, keys, miss, cache, ph, tot};
     if (!rc && n_miss)
-        rc = how->remote    ? generate_remote(&b, miss, n_miss)
+        rc = how->remote     ? generate_remote(&b, miss, n_miss)
+             : how->engine   ? eval_engine_generate(&b, miss, n_miss)
              : how->sc_k > 1 ? generate_sc(m, p, &b, miss, n_miss)
                              : generate_local(m, p, &b, miss, n_miss);
     for (size_t i = 0; !rc && i < n; i++)

@@ -14,6 +14,7 @@
 #include "loco/evalcache.h"
 #include "loco/generate.h"
 #include "loco/judge.h"
+#include "loco/remote.h"
 
 /* One generation the evaluation needs. */
 struct gen_req {
@@ -24,6 +25,13 @@ struct gen_req {
     int32_t n_tokens;
     bool cached;
     int status; /* LOCO_OK, or why it was not generated */
+};
+
+/* The connections to the answers' engine (p->engine), one per request in
+ * flight: a loco_remote handle serves one thread at a time. */
+struct eval_engine {
+    struct loco_remote *conn[LOCO_EVAL_MAX_ENGINE_PARALLEL];
+    size_t n;
 };
 
 /* How one batch of requests is answered: the same model, adapter and
@@ -46,6 +54,12 @@ struct gen_how {
      * answers (loco_usc_pick on the question, the request's last message)
      * instead of the vote; a reply naming none keeps the first answer */
     bool usc;
+    /* not NULL: the answers come from this engine, asked for the adapter set
+     * set[n_set] (0: the base model); gp's temperature, top_p, seed and
+     * max_tokens are sent (sc_k: K requests, seeds gp's + i, one vote) */
+    const struct eval_engine *engine;
+    const struct loco_remote_adapter *set;
+    size_t n_set;
 };
 
 /* Progress of one phase ("answers", "scoring", "judging") of one side. */
@@ -78,6 +92,47 @@ void eval_phase_step(struct phase *ph, size_t k);
 int eval_run_batch(const struct loco_model *m, const struct loco_eval_params *p,
                    struct loco_evalcache *cache, const struct gen_how *how, struct gen_req *reqs,
                    size_t n, struct phase *ph, struct gen_totals *tot);
+
+/* ---- the answers' engine (remote_batch.c) -------------------------------- */
+
+/* What an engine cannot answer (see struct loco_eval_engine):
+ * LOCO_ERR_UNSUPPORTED naming it, LOCO_ERR_RANGE for parallel; LOCO_OK
+ * without an engine. Part of loco_eval_params_check. */
+int eval_engine_check(const struct loco_eval_params *p);
+/* Open p->engine.parallel connections to p->engine (the first finds out
+ * the kind when it is AUTO, the others take it). On failure none stay open. */
+int eval_engine_open(const struct loco_eval_params *p, struct eval_engine *e);
+void eval_engine_close(struct eval_engine *e);
+/* A side's adapter set as the engine is asked for it, into out[cap] (cap >=
+ * LOCO_MAX_SET_ADAPTERS): a at scale with p->also, by the adapters' names
+ * and files (borrowed from the adapters); 0 when a is NULL (the base). */
+size_t eval_engine_set(const struct loco_adapter *a, float scale, const struct loco_eval_params *p,
+                       struct loco_remote_adapter *out, size_t cap);
+/* What the cache key adds for answers from e asked for set[n]:
+ * ";engine=KIND URL MODEL", into buf. Errors of loco_remote_model_for. */
+int eval_engine_key(const struct eval_engine *e, const struct loco_remote_adapter *set, size_t n,
+                    char *buf, size_t cap);
+
+/* One batch being answered (batch.c): the requests, their cache keys, the
+ * cache, the progress and the totals. */
+struct batch_run {
+    const struct gen_how *how;
+    struct gen_req *reqs;
+    char (*keys)[65];
+    const size_t *job_req; /* job -> request */
+    struct loco_evalcache *cache;
+    struct phase *ph;
+    struct gen_totals *tot;
+};
+
+/* Request i's answer is `text` (n_tokens generated in ms): kept as its
+ * output (cleaned to valid UTF-8), counted, stored in the cache. */
+void eval_batch_keep(struct batch_run *b, size_t i, const char *text, int32_t n_tokens, double ms);
+
+/* Answer requests miss[n_miss] of b's batch on how->engine (batch.c's
+ * generate path for an engine): at most e->n in flight, each answer kept
+ * (and cached) as it arrives; the first error stops the batch. */
+int eval_engine_generate(struct batch_run *b, const size_t *miss, size_t n_miss);
 
 /* Free the outputs of reqs[n] and reset them (the conversations stay) for
  * the next batch. */

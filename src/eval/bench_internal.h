@@ -124,6 +124,7 @@ struct run {
     loco_eval_progress_fn progress;
     void *user;
     struct loco_eval_bench *out;
+    struct eval_engine engine; /* the answers' engine (p->engine); n = 0: here */
 };
 
 /* A seed of its own for draw `index` of stream `stream` (0: sampled answers,

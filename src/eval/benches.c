@@ -178,7 +178,7 @@ int loco_eval_params_check(const struct loco_eval_params *p)
     if (!(p->stats.alpha > 0 && p->stats.alpha <= 0.5))
         return loco_error_set(LOCO_ERR_RANGE, "evaluation: alpha is %g, expected (0, 0.5]",
                               p->stats.alpha);
-    return LOCO_OK;
+    return eval_engine_check(p); /* what an engine cannot answer */
 }
 
 static void name_bench(const char *bench, bool builtin, char *name, size_t cap)

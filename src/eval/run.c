@@ -8,7 +8,8 @@
  * list of requests (a conversation and the text the cache key names)
  * answered under one setting (adapter, decoding, seed), read from the cache
  * when there, else generated with loco_generate_many (or asked of the HTTP
- * judge) and stored. A side's answers are one batch, or one batch per
+ * judge, or sent to the answers' engine: remote_batch.c) and stored. A
+ * side's answers are one batch, or one batch per
  * sample when several are sampled; its judgments are one batch per
  * judgment. The record's JSON is written by record_json.c and record.c.
  */
@@ -153,6 +154,26 @@ static const char *vote_domain(enum kind kind)
     return kind == K_GSM8K || kind == K_NUMERIC ? "math" : kind == K_ARC ? "choice" : NULL;
 }
 
+/* Answers from the engine (r->engine): how asks it for a's set (a NULL: the
+ * base model), and *settings, the cache key's, names the engine, its kind
+ * and the model it is asked for, so that its answers never mix with local
+ * ones or another engine's. set[LOCO_MAX_SET_ADAPTERS] holds the set. */
+static int engine_how(struct run *r, const struct loco_adapter *a, float scale, struct gen_how *how,
+                      struct loco_remote_adapter *set, char **settings)
+{
+    how->engine = &r->engine;
+    how->set = set;
+    how->n_set = eval_engine_set(a, scale, r->p, set, LOCO_MAX_SET_ADAPTERS);
+    char key[2048];
+    int rc = eval_engine_key(&r->engine, set, how->n_set, key, sizeof key);
+    char *with = rc ? NULL : loco_str_printf("%s%s", *settings, key);
+    if (!rc && !with)
+        rc = loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    free(*settings);
+    *settings = with;
+    return rc;
+}
+
 static int answer_side(struct run *r, const struct loco_adapter *a, float scale,
                        const char *adapter_desc, int side, const struct loco_strategy *st)
 {
@@ -163,6 +184,7 @@ static int answer_side(struct run *r, const struct loco_adapter *a, float scale,
                            : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
     struct phase ph = {r->progress, r->user, out->name, "answers", side, 0, r->n * r->samples};
     struct gen_totals tot = {0};
+    struct loco_remote_adapter set[LOCO_MAX_SET_ADAPTERS];
     for (uint32_t s = 0; !rc && s < r->samples; s++) {
         struct gen_how how = {.model_sha = r->model_sha,
                               .adapter_desc = adapter_desc,
@@ -177,9 +199,12 @@ static int answer_side(struct run *r, const struct loco_adapter *a, float scale,
                               .vote_domain = vote_domain(r->kind),
                               .usc = st->kind == LOCO_STRATEGY_USC};
         char *settings = answer_settings(r, s, how.gp.sampling.seed, st);
+        if (settings && r->engine.n) /* the engine's answers are keyed by the engine */
+            rc = engine_how(r, a, scale, &how, set, &settings);
         how.settings = settings;
-        rc = settings ? eval_run_batch(r->m, r->p, r->cache, &how, reqs, r->n, &ph, &tot)
-                      : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+        if (!rc)
+            rc = settings ? eval_run_batch(r->m, r->p, r->cache, &how, reqs, r->n, &ph, &tot)
+                          : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
         for (size_t i = 0; !rc && i < r->n; i++)
             keep_answer(r, side, s, i, &reqs[i]);
         for (size_t i = 0; !rc && out->items && i < r->n; i++)
@@ -421,8 +446,11 @@ int loco_eval_bench_run(const struct loco_model *m, const struct loco_adapter *a
         rc = setup_result(&r, in_domain);
     if (!rc && p->cache_path)
         rc = loco_evalcache_open(p->cache_path, &r.cache);
+    if (!rc && p->engine.url)
+        rc = eval_engine_open(p, &r.engine);
     if (!rc)
         rc = run_sides(&r, a, scale);
+    eval_engine_close(&r.engine);
     loco_evalcache_close(r.cache);
     eval_items_free(items, n);
     free(r.shots);

@@ -345,10 +345,27 @@ static const char *record_strategy(const cJSON *rec)
     return s ? s : "plain";
 }
 
+/* Whether two records' answers came from the same place: both from loco
+ * (no "engine"), or from the same engine (kind, URL, the models asked). */
+static bool same_engine(const cJSON *a, const cJSON *b)
+{
+    const cJSON *ea = cJSON_GetObjectItemCaseSensitive(a, "engine");
+    const cJSON *eb = cJSON_GetObjectItemCaseSensitive(b, "engine");
+    static const char *const keys[] = {"kind", "url", "base_model", "adapter_model"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        const char *x = loco_json_string(ea, keys[i]), *y = loco_json_string(eb, keys[i]);
+        if (strcmp(x ? x : "", y ? y : ""))
+            return false;
+    }
+    return true;
+}
+
 static bool same_series(const cJSON *a, const cJSON *b)
 {
     if (strcmp(record_strategy(a), record_strategy(b)))
         return false; /* plain-vs-strategy runs are another series than adapter runs */
+    if (!same_engine(a, b))
+        return false; /* an engine's answers are another series than loco's */
     const char *a0 = loco_json_string(cJSON_GetObjectItemCaseSensitive(a, "adapter"), "sha256");
     const char *a1 = loco_json_string(cJSON_GetObjectItemCaseSensitive(b, "adapter"), "sha256");
     const char *m0 = loco_json_string(cJSON_GetObjectItemCaseSensitive(a, "model"), "sha256");

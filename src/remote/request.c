@@ -245,8 +245,11 @@ static void add_messages(cJSON *o, const struct loco_remote_request *req)
     }
 }
 
-/* The sampling every engine takes, and what vLLM and llama-server take
- * besides (each under its own name for the repetition penalty). */
+/* The sampling every engine takes, and what vLLM, llama-server and loco
+ * serve take besides (the repetition penalty under each one's name). To
+ * llama-server and loco serve all three go always, so that their own
+ * defaults (a repetition penalty of 1.1, top-k 40) never stand in for what
+ * the request means; vLLM gets them only when they do something. */
 static void add_sampling(cJSON *o, const struct loco_remote *r, const struct loco_remote_request *q)
 {
     const struct loco_sampler_params *s = &q->gen.sampling;
@@ -255,16 +258,17 @@ static void add_sampling(cJSON *o, const struct loco_remote *r, const struct loc
     cJSON_AddNumberToObject(o, "top_p", s->top_p < 1 ? tidy(s->top_p) : 1);
     if (s->seed != LOCO_SEED_RANDOM) /* JSON numbers are doubles: within 2^53 */
         cJSON_AddNumberToObject(o, "seed", (double)(s->seed & ((1ULL << 53) - 1)));
-    if (r->kind != LOCO_REMOTE_VLLM && r->kind != LOCO_REMOTE_LLAMA_SERVER)
+    bool all = r->kind == LOCO_REMOTE_LLAMA_SERVER || r->kind == LOCO_REMOTE_LOCO;
+    if (!all && r->kind != LOCO_REMOTE_VLLM)
         return;
-    if (s->top_k > 0)
-        cJSON_AddNumberToObject(o, "top_k", s->top_k);
-    if (s->min_p > 0)
-        cJSON_AddNumberToObject(o, "min_p", tidy(s->min_p));
-    if (s->repeat_penalty > 0 && s->repeat_penalty != 1.0f)
+    if (all || s->top_k > 0)
+        cJSON_AddNumberToObject(o, "top_k", s->top_k > 0 ? s->top_k : 0);
+    if (all || s->min_p > 0)
+        cJSON_AddNumberToObject(o, "min_p", s->min_p > 0 ? tidy(s->min_p) : 0);
+    float rp = s->repeat_penalty > 0 ? s->repeat_penalty : 1.0f;
+    if (all || rp != 1.0f)
         cJSON_AddNumberToObject(
-            o, r->kind == LOCO_REMOTE_VLLM ? "repetition_penalty" : "repeat_penalty",
-            tidy(s->repeat_penalty));
+            o, r->kind == LOCO_REMOTE_VLLM ? "repetition_penalty" : "repeat_penalty", tidy(rp));
 }
 
 static int check_request(const struct loco_remote *r, const struct loco_remote_request *q)

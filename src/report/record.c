@@ -231,10 +231,9 @@ static bool in_list(const char *key, const char *const *list)
 
 bool report_known_record_key(const char *key)
 {
-    static const char *const keys[] = {"record",   "loco_version", "date",
-                                       "model",    "adapter",      "settings",
-                                       "benchmarks", "contamination", "prompts",
-                                       "run",      "runs",         "plan", NULL};
+    static const char *const keys[] = {
+        "record",        "loco_version", "date", "model", "adapter", "settings", "benchmarks",
+        "contamination", "prompts",      "run",  "runs",  "plan",    "engine",   NULL};
     return in_list(key, keys);
 }
 

@@ -320,6 +320,16 @@ static int get_sampling(const cJSON *o, bool ollama, const struct loco_api_limit
     if ((rc = get_int(o, "top_k", 0, 1 << 24, &d, &r->has_top_k, err)))
         return rc;
     r->top_k = (int32_t)d;
+    if ((rc = get_num(o, "min_p", 0, 1, &r->min_p, &r->has_min_p, err)))
+        return rc;
+    /* llama.cpp's and Ollama's name, and vLLM's */
+    if ((rc = get_num(o, "repeat_penalty", 0.01, 10, &r->repeat_penalty, &r->has_repeat_penalty,
+                      err)))
+        return rc;
+    if (!r->has_repeat_penalty &&
+        (rc = get_num(o, "repetition_penalty", 0.01, 10, &r->repeat_penalty,
+                      &r->has_repeat_penalty, err)))
+        return rc;
     if ((rc = get_int(o, "seed", -9007199254740991.0, 9007199254740991.0, &d, &r->has_seed, err)))
         return rc;
     r->seed = d < 0 ? (uint64_t)(int64_t)d : (uint64_t)d;
