@@ -39,8 +39,21 @@ struct upload {
 struct watched {
     int fd;
     double deadline; /* loco_time_ms; 0: none */
+    struct sockaddr_storage peer; /* who is on the other end of fd */
+    socklen_t peer_len;
     struct watched *prev, *next;
 };
+
+/* Whether fd is still the connection x watched: libmicrohttpd may have
+ * closed it a moment ago and the number gone to a new connection, which
+ * must not be shut down for x's slowness. */
+static bool same_peer(const struct watched *x)
+{
+    struct sockaddr_storage now;
+    socklen_t len = sizeof now;
+    return getpeername(x->fd, (struct sockaddr *)&now, &len) == 0 && len == x->peer_len &&
+           memcmp(&now, &x->peer, len) == 0;
+}
 
 struct watchdog {
     pthread_mutex_t mu;
@@ -60,9 +73,11 @@ static void *watch_loop(void *arg)
         double now = loco_time_ms();
         for (struct watched *c = w->head; c; c = c->next)
             if (c->deadline > 0 && now > c->deadline) {
-                shutdown(c->fd, SHUT_RDWR); /* libmicrohttpd then closes it */
+                if (same_peer(c)) {
+                    shutdown(c->fd, SHUT_RDWR); /* libmicrohttpd then closes it */
+                    atomic_fetch_add(&w->closed, 1);
+                }
                 c->deadline = 0;
-                atomic_fetch_add(&w->closed, 1);
             }
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -104,6 +119,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
             return;
         }
         x->fd = ci->connect_fd;
+        x->peer_len = sizeof x->peer;
+        if (getpeername(x->fd, (struct sockaddr *)&x->peer, &x->peer_len) != 0)
+            x->peer_len = 0; /* then never shut down: same_peer cannot match */
         pthread_mutex_lock(&w->mu);
         x->deadline = loco_time_ms() + w->window_ms;
         x->next = w->head;
