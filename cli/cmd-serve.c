@@ -147,8 +147,9 @@ static void server_close(struct server *srv)
 }
 
 /* Wait for SIGTERM/SIGINT (blocked in every thread), then drain: no new
- * connections, running requests get --drain seconds (a second signal ends
- * them now). */
+ * connections, the requests received get --drain seconds to be answered in
+ * full (a second signal ends them now); then whatever still runs is
+ * cancelled, so that closing the connections waits for nothing long. */
 static void wait_and_drain(struct server *srv, const sigset_t *sigs)
 {
     int sig = 0;
@@ -160,15 +161,11 @@ static void wait_and_drain(struct server *srv, const sigset_t *sigs)
     serve_http_quiesce(srv);
     double until = loco_time_ms() + 1e3 * srv->o.drain_s;
     struct timespec tick = {.tv_sec = 0, .tv_nsec = 100 * 1000000L};
-    for (;;) {
-        struct loco_sched_stats st = {.running = atomic_load(&srv->remote_running)};
-        if (srv->sched)
-            loco_sched_stats(srv->sched, &st);
-        if (st.running + st.queued == 0 || loco_time_ms() > until)
-            break;
+    while (atomic_load(&srv->in_flight) > 0 && loco_time_ms() < until)
         if (sigtimedwait(sigs, NULL, &tick) >= 0)
             break; /* a second signal: stop now */
-    }
+    atomic_store(&srv->abort, true); /* answers still being made end at their next token */
+    loco_sched_cancel_all(srv->sched);
 }
 
 int cmd_serve(int argc, char **argv)

@@ -83,7 +83,9 @@ struct choice {
     char *text;
     size_t len, cap;
     size_t sent;        /* bytes already streamed */
-    bool done, final_sent, stop_hit;
+    bool done, head_sent, final_sent, stop_hit;
+    int http_status;    /* a failed answer's status (0: 500) */
+    char error[256];    /* and its message ("" when none) */
     int status;
     enum loco_stop_reason stop;
     int32_t n_prompt, n_cached, n_gen;
@@ -113,7 +115,8 @@ struct serve_stream {
     char answered_by[256]; /* adapter label for metrics and the log ("base" for none) */
     int64_t exchange;
     /* streaming */
-    bool head_sent, tail_sent, end;
+    bool tail_sent, end;
+    double checked;     /* when the client was last checked for (loco_time_ms) */
     struct buf out;
     size_t out_off;
 };
@@ -219,6 +222,17 @@ static const char *finish_reason(const struct choice *c)
     return "length";
 }
 
+/* The error of a failed choice: its own status and message (the engine's,
+ * with --engine), else a 500 naming the status. */
+static void choice_error(const struct choice *c, struct loco_api_error *err)
+{
+    if (c->error[0])
+        loco_api_fail(err, c->status, c->http_status ? c->http_status : 500, "", "%s", c->error);
+    else
+        loco_api_fail(err, c->status, 500, "", "the answer failed: %s",
+                      loco_status_name(c->status));
+}
+
 static void iso_time(char *buf, size_t cap)
 {
     struct timespec ts;
@@ -237,7 +251,7 @@ static bool on_token(void *user, int32_t token, const char *piece, size_t len, f
     struct choice *c = user;
     struct serve_stream *g = c->g;
     pthread_mutex_lock(&g->mu);
-    bool go_on = !g->cancelled;
+    bool go_on = !g->cancelled && !atomic_load(&g->srv->abort);
     if (c->first_ms < 0)
         c->first_ms = loco_time_ms() - g->t0;
     if (c->len + len + 1 > c->cap) {
@@ -256,17 +270,21 @@ static bool on_token(void *user, int32_t token, const char *piece, size_t len, f
         c->len += len;
         c->text[c->len] = '\0';
     }
-    /* a stop string ends the answer before it */
-    for (size_t s = 0; s < g->n_stop && go_on; s++) {
+    /* a stop string ends the answer before it: the earliest of them, when
+     * the new piece completes several */
+    char *first = NULL;
+    for (size_t s = 0; s < g->n_stop; s++) {
         size_t sl = strlen(g->stop[s]);
         size_t from = c->len > len + sl ? c->len - len - sl : 0;
         char *hit = c->len >= sl ? memmem(c->text + from, c->len - from, g->stop[s], sl) : NULL;
-        if (hit) {
-            c->len = (size_t)(hit - c->text);
-            c->text[c->len] = '\0';
-            c->stop_hit = true;
-            go_on = false;
-        }
+        if (hit && (!first || hit < first))
+            first = hit;
+    }
+    if (first) {
+        c->len = (size_t)(first - c->text);
+        c->text[c->len] = '\0';
+        c->stop_hit = true;
+        go_on = false;
     }
     pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
@@ -336,19 +354,29 @@ static void settle(struct serve_stream *g, int n_submitted)
         pthread_cond_wait(&g->cv, &g->mu);
 }
 
-/* Wait up to 200 ms for news from the scheduler (g->mu held). When none
- * came and the client has gone, its requests are cancelled and settled and
- * true is returned. */
+/* Wait for news from the scheduler (g->mu held), at most until the next
+ * check of the client: every 200 ms, however often tokens wake the wait,
+ * the client's socket is looked at. When it has gone, its requests are
+ * cancelled and settled and true is returned. */
 static bool wait_or_gone(struct serve_stream *g)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += 200 * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
+    double now = loco_time_ms(), next = g->checked + 200;
+    if (now < next) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        long ns = (long)((next - now) * 1e6);
+        until.tv_sec += ns / 1000000000L;
+        until.tv_nsec += ns % 1000000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g->cv, &g->mu, &until);
+        if (loco_time_ms() < next)
+            return false;
     }
-    if (pthread_cond_timedwait(&g->cv, &g->mu, &until) != ETIMEDOUT || !serve_client_gone(g->fd))
+    g->checked = loco_time_ms();
+    if (!serve_client_gone(g->fd))
         return false;
     settle(g, g->n);
     return true;
@@ -532,7 +560,7 @@ static void put_event(struct serve_stream *g, const struct choice *c, const char
     } else {
         cJSON_AddItemToObject(j, "usage", usage_json(g));
     }
-    if (head)
+    if (head && (!c || c->index == 0))
         add_loco(j, g);
     char *s = cJSON_PrintUnformatted(j);
     if (s) {
@@ -565,13 +593,14 @@ static size_t streamable(const struct serve_stream *g, const struct choice *c)
 /* Put every event that is ready into g->out (mu held). */
 static void stream_events(struct serve_stream *g)
 {
-    if (!g->head_sent) {
-        put_event(g, &g->ch[0], is_ollama(g->kind) ? "" : NULL, NULL, true);
-        g->head_sent = true;
-    }
     bool all_final = true;
     for (int i = 0; i < g->n; i++) {
         struct choice *c = &g->ch[i];
+        if (!c->head_sent && (i == 0 || !is_ollama(g->kind))) {
+            /* the choice's first chunk: the role (and, choice 0, the loco object) */
+            put_event(g, c, is_ollama(g->kind) ? "" : NULL, NULL, true);
+            c->head_sent = true;
+        }
         size_t upto = c->text ? streamable(g, c) : 0;
         if (upto > c->sent) {
             char *text = utf8_clean(c->text + c->sent, upto - c->sent);
@@ -582,8 +611,7 @@ static void stream_events(struct serve_stream *g)
         if (c->done && !c->final_sent) {
             if (c->status != LOCO_OK) {
                 struct loco_api_error err;
-                loco_api_fail(&err, c->status, 500, "", "the answer failed: %s",
-                              loco_status_name(c->status));
+                choice_error(c, &err);
                 char *e = loco_api_error_json(&err);
                 if (e && !is_ollama(g->kind))
                     buf_printf(&g->out, "data: %s\n\n", e);
@@ -662,24 +690,25 @@ static bool plain_name(const char *s, size_t len)
     return true;
 }
 
-/* The adapter NAME (registry first, then the adapters folders), loaded
- * once (srv->mu held). NULL when there is none by that name or it does not
- * load for this model; err says which. */
+/* The registry adapter NAME (project or user overlay: what `loco adapters
+ * list` shows, installs included), loaded once (srv->mu held). Only
+ * registry adapters: the files a client can make the server load, and so
+ * the memory it can make it take, are the ones the registry lists. NULL
+ * when there is none by that name or it does not load for this model; err
+ * says which. */
 static struct loco_adapter *load_named(struct server *srv, const char *name,
                                        struct loco_api_error *err)
 {
     const struct loco_registry_adapter *ra = srv->cr.reg ? loco_registry_find(srv->cr.reg, name)
                                                           : NULL;
-    char path[4096];
-    if (ra && ra->path[0])
-        snprintf(path, sizeof path, "%s", ra->path);
-    else if (loco_adapters_resolve(name, path, sizeof path) != LOCO_OK) {
+    if (!ra || !ra->path[0]) {
         loco_api_fail(err, LOCO_ERR_NOT_FOUND, 404, "model",
-                      "the model 'loco:%s' does not exist: no adapter named %s (GET /v1/models "
-                      "lists them)", name, name);
+                      "the model 'loco:%s' does not exist: the registry has no adapter named %s "
+                      "(GET /v1/models lists them; loco adapters install adds one)",
+                      name, name);
         return NULL;
     }
-    struct loco_adapter *a = cli_engine_load_adapter(&srv->e, path);
+    struct loco_adapter *a = cli_engine_load_adapter(&srv->e, ra->path);
     if (!a)
         loco_api_fail(err, LOCO_ERR_INVALID, 400, "model", "the adapter %s cannot be used: %s",
                       name, loco_error_message());
@@ -1116,7 +1145,8 @@ static int submit(struct server *srv, struct serve_stream *g, const int32_t *tok
                                         .on_token = on_token, .on_done = on_done,
                                         .user = &g->ch[i], .n_adapters = t->n_refs};
         memcpy(rq.adapters, t->refs, sizeof rq.adapters);
-        rq.gen.sampling.seed = p->sampling.seed + (uint64_t)i;
+        if (p->sampling.seed != LOCO_SEED_RANDOM) /* a random seed stays random */
+            rq.gen.sampling.seed = p->sampling.seed + (uint64_t)i;
         int rc = loco_sched_submit(srv->sched, &rq, &g->ch[i].job);
         if (rc == LOCO_OK)
             continue;
@@ -1192,8 +1222,14 @@ static void *remote_worker(void *arg)
     memset(&res, 0, sizeof res);
     struct loco_remote *r = remote_take(j->srv);
     int rc = r ? loco_remote_chat(r, &req, on_token, j->c, &res) : LOCO_ERR_NETWORK;
-    if (rc != LOCO_OK)
+    if (rc != LOCO_OK) { /* the engine's own words reach the client */
         cli_errorf("the engine: %s", loco_error_message());
+        pthread_mutex_lock(&g->mu);
+        snprintf(j->c->error, sizeof j->c->error, "the engine %s: %s", j->srv->o.engine.url,
+                 loco_error_message());
+        j->c->http_status = rc == LOCO_ERR_NETWORK ? 502 : 500;
+        pthread_mutex_unlock(&g->mu);
+    }
     if (r && rc == LOCO_OK)
         remote_give(j->srv, r);
     else
@@ -1290,7 +1326,8 @@ static int remote_submit(struct server *srv, struct serve_stream *g,
             j->srv = srv;
             j->c = &g->ch[i];
             j->gen = *p;
-            j->gen.sampling.seed = p->sampling.seed + (uint64_t)i;
+            if (p->sampling.seed != LOCO_SEED_RANDOM) /* a random seed stays random */
+                j->gen.sampling.seed = p->sampling.seed + (uint64_t)i;
         }
         pthread_t th;
         pthread_attr_t at;
@@ -1402,8 +1439,7 @@ void serve_generate(struct server *srv, const struct serve_conn *c, enum loco_ap
     }
     for (int i = 0; i < g->n; i++)
         if (g->ch[i].status != LOCO_OK) {
-            loco_api_fail(&err, g->ch[i].status, 500, "", "the answer failed: %s",
-                          loco_status_name(g->ch[i].status));
+            choice_error(&g->ch[i], &err);
             serve_reply_error(r, &err);
             record(g);
             stream_free(g);

@@ -92,6 +92,9 @@ static void *watch_loop(void *arg)
     return NULL;
 }
 
+/* armed: the connection's next request must be in within the window
+ * (after an answer, the idle time libmicrohttpd allows comes on top, so a
+ * quiet keep-alive connection is its to close); not armed: no deadline. */
 static void watch_set(struct server *srv, struct MHD_Connection *c, bool armed)
 {
     struct watchdog *w = srv->watch;
@@ -101,7 +104,7 @@ static void watch_set(struct server *srv, struct MHD_Connection *c, bool armed)
     if (!w || !x)
         return;
     pthread_mutex_lock(&w->mu);
-    x->deadline = armed ? loco_time_ms() + w->window_ms : 0;
+    x->deadline = armed ? loco_time_ms() + w->window_ms + 1e3 * srv->o.idle_timeout_s : 0;
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -375,6 +378,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         up->t0 = loco_time_ms();
         *con_cls = up;
+        atomic_fetch_add(&srv->in_flight, 1); /* until on_completed */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > srv->o.max_body)
             up->too_big = true;
@@ -413,9 +417,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)toe;
-    watch_set(cls, c, true); /* the next request on this connection */
+    struct server *srv = cls;
+    watch_set(srv, c, true); /* the next request on this connection */
     struct upload *up = *con_cls;
     if (up) {
+        atomic_fetch_sub(&srv->in_flight, 1);
         free(up->body);
         free(up);
         *con_cls = NULL;

@@ -58,6 +58,8 @@ struct server {
     struct loco_exchlog *log;
     struct loco_api_limits limits;
     atomic_bool stopping;
+    atomic_bool abort;     /* shutting down past the drain: every answer ends now */
+    atomic_int in_flight;  /* HTTP requests received and not yet answered in full */
     int port;              /* the bound port */
     void *http;            /* the libmicrohttpd daemon (serve-http.c) */
     void *watch;           /* its watchdog for slow clients (serve-http.c) */

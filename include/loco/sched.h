@@ -94,6 +94,10 @@ void loco_sched_cancel(struct loco_sched *s, uint64_t id);
 #define LOCO_SCHED_BATCH_BUCKETS 7
 extern const int32_t loco_sched_batch_bounds[LOCO_SCHED_BATCH_BUCKETS]; /* 1 2 4 8 16 32 47 */
 
+/* End every request now, waiting and running, as loco_sched_cancel does
+ * for one (shutting down past a drain); the loop goes on for new ones. */
+void loco_sched_cancel_all(struct loco_sched *s);
+
 struct loco_sched_stats {
     int32_t slots;          /* n_seq */
     int32_t running;        /* requests in a slot (prefilling or decoding) */

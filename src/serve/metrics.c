@@ -23,7 +23,7 @@ struct histogram {
 };
 
 struct adapter_stats {
-    char name[96];
+    char name[256];
     uint64_t answers, prompt_tokens, gen_tokens;
     struct histogram ttft, latency;
 };

@@ -201,6 +201,21 @@ static int slot_start(struct loco_sched *s, int32_t i, struct job *j)
 static void admit(struct loco_sched *s, struct job **failed, int *fail_rc, int32_t *n_failed,
                   int32_t cap)
 {
+    /* cancelled waiting jobs leave the queue at once, slot or no slot */
+    for (struct job **at = &s->head; *at && *n_failed < cap;) {
+        struct job *j = *at;
+        if (!j->cancel) {
+            at = &j->next;
+            continue;
+        }
+        *at = j->next;
+        s->st.queued--;
+        failed[*n_failed] = j;
+        fail_rc[(*n_failed)++] = LOCO_ERR_CANCELLED;
+    }
+    s->tail = NULL;
+    for (struct job *j = s->head; j; j = j->next)
+        s->tail = j;
     while (s->head) {
         int32_t i = pick_slot(s, s->head);
         if (i < 0)
@@ -556,6 +571,20 @@ void loco_sched_cancel(struct loco_sched *s, uint64_t id)
             j->cancel = true;
     for (int32_t i = 0; i < s->n_slots; i++)
         if (s->slots[i].job && s->slots[i].job->id == id)
+            s->slots[i].job->cancel = true;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void loco_sched_cancel_all(struct loco_sched *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    for (struct job *j = s->head; j; j = j->next)
+        j->cancel = true;
+    for (int32_t i = 0; i < s->n_slots; i++)
+        if (s->slots[i].job)
             s->slots[i].job->cancel = true;
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->mu);

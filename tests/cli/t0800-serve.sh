@@ -130,6 +130,16 @@ post /v1/chat/completions '{"model":"loco:math:0.5+code:0.5","messages":[{"role"
 [ "$(code)" = 200 ] || fail "set: $(cat "$work/set.json")"
 json '[(a["name"], a["scale"]) for a in d["loco"]["adapters"]]' < "$work/set.json" |
   grep -q "('math', 0.5), ('code', 0.5)" || fail "set adapters: $(cat "$work/set.json")"
+curl -sSN "$base/v1/chat/completions" -d '{"model":"loco:base","messages":[{"role":"user","content":"Hi"}],"max_tokens":4,"n":2,"stream":true}' > "$work/n2.sse"
+python3 - "$work/n2.sse" <<'PY' || fail "n=2 stream"
+import json, sys
+chunks = [json.loads(l[6:]) for l in open(sys.argv[1]).read().split("\n") if l.startswith("data: {")]
+for i in (0, 1):
+    mine = [c for c in chunks if c["choices"] and c["choices"][0]["index"] == i]
+    assert mine[0]["choices"][0]["delta"].get("role") == "assistant", mine[0]
+    assert sum(1 for c in mine if c["choices"][0]["finish_reason"]) == 1
+assert "loco" in chunks[0] and all("loco" not in c for c in chunks[1:])
+PY
 post /v1/completions '{"model":"loco:base","prompt":"The capital of France is","max_tokens":6,"temperature":0,"n":2}' > "$work/cmpl.json"
 [ "$(code)" = 200 ] || fail "completions"
 json 'd["object"], len(d["choices"]), d["choices"][0]["text"] == d["choices"][1]["text"]' \
@@ -261,6 +271,19 @@ for _ in $(seq 1 100); do
   [ "$h" = 0 ] && break; sleep 0.1
 done
 [ "$h" = 0 ] || fail "the requests of clients that left still hold the slot"
+# the same for a client that leaves while waiting for a whole (not streamed) answer
+nostream=$(printf '%s' "$long" | sed 's/"stream":true/"stream":false/')
+curl -sS -o /dev/null "$base/v1/chat/completions" --data-binary "$nostream" & a=$!
+for _ in $(seq 1 100); do
+  [ "$(curl -fsS "$base/health" | json 'd["running"]')" = 1 ] && break; sleep 0.1
+done
+kill "$a" 2>/dev/null || true
+wait "$a" 2>/dev/null || true
+for _ in $(seq 1 100); do
+  h=$(curl -fsS "$base/health" | json 'd["running"] + d["queued"]')
+  [ "$h" = 0 ] && break; sleep 0.1
+done
+[ "$h" = 0 ] || fail "a whole answer kept running after its client left"
 # SIGTERM while a request runs: it finishes, the server exits 0
 post /v1/chat/completions '{"model":"loco:base","messages":[{"role":"user","content":"Hi"}],"max_tokens":2}' > /dev/null
 curl -sSN "$base/v1/chat/completions" --data-binary '{"model":"loco:base","messages":[{"role":"user","content":"Count to twenty."}],"max_tokens":60,"temperature":0,"stream":true}' > "$work/drain.out" & d=$!
