@@ -460,6 +460,50 @@ static void test_stop(void **state)
     loco_context_free(c);
 }
 
+static void test_cancel_all(void **state)
+{
+    struct fixture *f = *state;
+    if (!f->m)
+        skip();
+    struct loco_context *c = ctx_for(f->m, 1);
+    struct loco_sched *s = loco_sched_start(c, loco_model_tokenizer(f->m), NULL);
+    sem_t hold;
+    sem_init(&hold, 0, 0);
+    struct outcome a, b, after;
+    outcome_init(&a);
+    outcome_init(&b);
+    a.hold = &hold;
+    struct loco_sched_request ra = request(f, 0, &a, NULL), rb = request(f, 1, &b, NULL);
+    assert_int_equal(loco_sched_submit(s, &ra, NULL), LOCO_OK);
+    struct loco_sched_stats st;
+    do {
+        usleep(1000);
+        loco_sched_stats(s, &st);
+    } while (st.running == 0);
+    assert_int_equal(loco_sched_submit(s, &rb, NULL), LOCO_OK);
+    loco_sched_cancel_all(s);
+    sem_post(&hold);
+    outcome_wait(&a);
+    outcome_wait(&b);
+    assert_int_equal(a.status, LOCO_OK);
+    assert_int_equal(a.res.stop, LOCO_STOP_CALLBACK);
+    assert_int_equal(b.status, LOCO_ERR_CANCELLED);
+    /* the loop goes on for new requests */
+    outcome_init(&after);
+    struct loco_sched_request rc = request(f, 2, &after, NULL);
+    assert_int_equal(loco_sched_submit(s, &rc, NULL), LOCO_OK);
+    outcome_wait(&after);
+    assert_int_equal(after.status, LOCO_OK);
+    assert_true(after.res.n_generated > 0);
+    loco_sched_cancel_all(NULL); /* ignored */
+    outcome_free(&a);
+    outcome_free(&b);
+    outcome_free(&after);
+    sem_destroy(&hold);
+    loco_sched_stop(s, true, -1);
+    loco_context_free(c);
+}
+
 static void test_invalid_start(void **state)
 {
     (void)state;
@@ -474,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_callback_stops),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_stop),
+        cmocka_unit_test(test_cancel_all),
         cmocka_unit_test(test_invalid_start),
     };
     return LOCO_RUN_TESTS(tests, setup, teardown);
