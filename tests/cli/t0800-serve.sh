@@ -30,40 +30,10 @@ model=$("$LOCO" models path default 2>/dev/null) || model=
   skip_all "the default model is not in the model cache (loco models pull default)"
 work=$(mktemp -d)
 export LOCO_LOG_DB=$work/log.sqlite
-server=
-kill_server() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    server=
-  fi
-}
-# stop_server: SIGTERM, and the server must exit 0 (a sanitizer report or a
-# leak at exit would not)
-stop_server() {
-  local rc=0
-  kill -TERM "$server"
-  wait "$server" || rc=$?
-  server=
-  [ "$rc" = 0 ] || fail "loco serve exited $rc: $(tail -30 "$work/serve.err")"
-}
 trap 'kill_server; rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib-serve.sh"
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-# start_server ARGS...: loco serve on a free port; sets $server and $base
-start_server() {
-  "$LOCO" serve --port 0 --threads 2 "$@" 2> "$work/serve.err" &
-  server=$!
-  local port=
-  for _ in $(seq 1 300); do
-    port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/serve.err")
-    [ -n "$port" ] && break
-    kill -0 "$server" 2>/dev/null || { cat "$work/serve.err"; fail "loco serve exited"; }
-    sleep 0.1
-  done
-  [ -n "$port" ] || fail "loco serve did not start: $(cat "$work/serve.err")"
-  base=http://127.0.0.1:$port
-}
 # post PATH BODY: the response body; the status into $work/code, headers into $work/headers
 post() {
   curl -sS -o "$work/body" -D "$work/headers" -w '%{http_code}' "$base$1" \

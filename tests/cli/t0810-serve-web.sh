@@ -26,15 +26,8 @@ src=${LOCO_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 page=$src/web/index.html
 art=${LOCO_BINARY_DIR:-$(dirname "$LOCO")}/test-artifacts/t0810-serve-web
 work=$(mktemp -d)
-server=
-stop_server() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    server=
-  fi
-}
-trap 'stop_server; rm -rf "$work"' EXIT
+trap 'kill_server; rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib-serve.sh"
 command -v python3 >/dev/null ||
   skip_all "python3 (reads the page and drives the browser) not found"
 
@@ -57,19 +50,6 @@ if [ -z "$model" ] || [ ! -f "$model" ]; then
 fi
 [ -f "$src/adapters/code/code.gguf" ] || skip_all "$src/adapters/code/code.gguf not found"
 
-# start_server ARGS...: loco serve on a free port; sets $server (pid) and $base
-start_server() {
-  "$LOCO" serve --port 0 --slots 2 --threads 2 "$@" 2> "$work/serve.err" &
-  server=$!
-  local port=
-  while [ -z "$port" ]; do
-    kill -0 "$server" 2>/dev/null || { cat "$work/serve.err"; fail "loco serve exited"; }
-    sleep 0.1
-    port=$(sed -n 's|.*loco serve: listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' \
-           "$work/serve.err" | head -n 1)
-  done
-  base=http://127.0.0.1:$port
-}
 
 # get PATH OUT: the body into OUT; prints "STATUS CONTENT-TYPE"
 get() {
@@ -85,7 +65,7 @@ PY
 }
 
 # 2. the page, as served
-start_server
+start_server --slots 2
 [ "$(get /health "$work/health.json" | cut -d' ' -f1)" = 200 ] || fail "GET /health"
 reply=$(get / "$work/page.html")
 case "$reply" in "200 text/html"*) ;; *) fail "GET /: $reply";; esac
@@ -184,7 +164,7 @@ echo "answer page: ok (screenshot $art/answer.png)"
 stop_server
 
 # 4. with an API key: the page still loads, the question gets 401 and the key field
-start_server --api-key t0810-key
+start_server --slots 2 --api-key t0810-key
 [ "$(get / "$work/page.html" | cut -d' ' -f1)" = 200 ] || fail "GET / needs no key"
 [ "$(get /v1/models "$work/models.json" | cut -d' ' -f1)" = 401 ] ||
   fail "/v1/models without the key"

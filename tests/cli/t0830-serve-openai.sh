@@ -20,15 +20,8 @@ export LOCO_NO_LOG=1
 here=$(cd "$(dirname "$0")" && pwd)
 venv=${LOCO_BINARY_DIR:-$(dirname "$LOCO")}/openai-venv
 work=$(mktemp -d)
-server=
-stop_server() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    server=
-  fi
-}
-trap 'stop_server; rm -rf "$work"' EXIT
+trap 'kill_server; rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib-serve.sh"
 
 model=$("$LOCO" models path default 2>/dev/null) || model=
 [ -n "$model" ] && [ -f "$model" ] ||
@@ -46,28 +39,15 @@ if ! "$venv/bin/python" -c "import openai" 2>/dev/null; then
 fi
 echo "openai $("$venv/bin/python" -c 'import openai; print(openai.__version__)')"
 
-# start_server ARGS...: loco serve on a free port; sets $server (pid) and $base
-start_server() {
-  "$LOCO" serve --port 0 --slots 2 --threads 2 "$@" 2> "$work/serve.err" &
-  server=$!
-  local port=
-  while [ -z "$port" ]; do
-    kill -0 "$server" 2>/dev/null || { cat "$work/serve.err"; fail "loco serve exited"; }
-    sleep 0.1
-    port=$(sed -n 's|.*loco serve: listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' \
-           "$work/serve.err" | head -n 1)
-  done
-  base=http://127.0.0.1:$port
-}
 
 # 1. the API without a key
-start_server
+start_server --slots 2
 "$venv/bin/python" "$here/serve-openai.py" "$base" api ||
   { tail -n 20 "$work/serve.err"; fail "the openai client against loco serve"; }
 stop_server
 
 # 2. with --api-key
-start_server --api-key t0830-key
+start_server --slots 2 --api-key t0830-key
 "$venv/bin/python" "$here/serve-openai.py" "$base" auth t0830-key ||
   { tail -n 20 "$work/serve.err"; fail "the openai client against loco serve --api-key"; }
 stop_server

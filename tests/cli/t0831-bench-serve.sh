@@ -20,15 +20,8 @@ export LOCO_NO_LOG=1
 src=${LOCO_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 bench=${LOCO_BINARY_DIR:-$(dirname "$LOCO")}/bench-serve
 work=$(mktemp -d)
-server=
-stop_server() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    server=
-  fi
-}
-trap 'stop_server; rm -rf "$work"' EXIT
+trap 'kill_server; rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib-serve.sh"
 
 [ -x "$bench" ] || skip_all "$bench not built"
 command -v python3 >/dev/null || skip_all "python3 (reads the JSON) not found"
@@ -39,19 +32,6 @@ for a in math code summarisation writing; do
   [ -f "$src/adapters/$a/$a.gguf" ] || skip_all "$src/adapters/$a/$a.gguf not found"
 done
 
-# start_server ARGS...: loco serve on a free port; sets $server (pid) and $base
-start_server() {
-  "$LOCO" serve --port 0 --slots 4 --threads 2 "$@" 2> "$work/serve.err" &
-  server=$!
-  local port=
-  while [ -z "$port" ]; do
-    kill -0 "$server" 2>/dev/null || { cat "$work/serve.err"; fail "loco serve exited"; }
-    sleep 0.1
-    port=$(sed -n 's|.*loco serve: listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' \
-           "$work/serve.err" | head -n 1)
-  done
-  base=http://127.0.0.1:$port
-}
 
 # check FILE PYTHON: runs the assertions PYTHON on the JSON d of FILE
 check() {
@@ -67,7 +47,7 @@ PY
 }
 
 # 1. sequential vs 4 clients, streamed
-start_server
+start_server --slots 4
 "$bench" --url "$base" --pid "$server" --clients 4 --requests 8 --max-tokens 8 --stream \
   --compare --json > "$work/compare.json" || { cat "$work/compare.json"; fail "bench-serve --compare"; }
 check "$work/compare.json" '
@@ -98,7 +78,7 @@ echo "not streaming: ok"
 stop_server
 
 # 3. the API key
-start_server --api-key t0831-key
+start_server --slots 4 --api-key t0831-key
 "$bench" --url "$base" --api-key t0831-key --clients 2 --requests 2 --max-tokens 2 --stream \
   --no-warmup --json > "$work/key.json" || { cat "$work/key.json"; fail "bench-serve with the key"; }
 check "$work/key.json" 'assert d["runs"][0]["ok"] == 2, d["runs"][0]' || fail "with the key"
