@@ -28,7 +28,7 @@ static const char serve_usage[] =
     "sequence in one decode loop, whatever its adapter (docs/api.md).\n\noptions:\n";
 
 static const char serve_epilog[] =
-    "Binds 127.0.0.1 unless --host says otherwise; another address needs an API key\n"
+    "\nBinds 127.0.0.1 unless --host says otherwise; another address needs an API key\n"
     "(--api-key or LOCO_API_KEY), which every endpoint but / and /health then asks\n"
     "for as 'Authorization: Bearer KEY'. --ctx is per slot here, default 1024.\n"
     "Endpoints, fields and limits: docs/api.md.\n";
@@ -213,7 +213,8 @@ int cmd_serve(int argc, char **argv)
                      "faster, but an answer may then differ slightly from the\n"
                      "one the same request gets on a fresh slot"),
         CLI_OPT_INT(0, "drain", &o->drain_s, "S", 0, 86400,
-                    "on SIGTERM, let running requests finish for S seconds\n(default: 30)"),
+                    "on SIGTERM, answer the requests received for up to S\n"
+                    "seconds, then cancel the rest (default: 30)"),
         CLI_OPT_FLAG(0, "no-log", &o->no_log,
                      "do not log exchanges (loco logs; also LOCO_NO_LOG=1)"),
         CLI_OPT_GROUP("routing:"),
