@@ -10,70 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "cli-progress.h"
 #include "cmd-adapters-install.h"
 #include "commands.h"
 #include "loco/install.h"
-
-/* ---- the progress line (stderr, only on a terminal) ------------------------ */
-
-struct progress {
-    enum loco_models_stage stage;
-    double t0, last;
-    uint64_t last_done;
-    bool drawn;
-};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void draw(const struct progress *pr, uint64_t done, uint64_t total, double t)
-{
-    double mib = 1024.0 * 1024.0, rate = t > pr->t0 ? (double)done / (t - pr->t0) : 0;
-    fprintf(stderr, "\r\033[K%-9s %.1f", loco_models_stage_name(pr->stage), (double)done / mib);
-    if (total)
-        fprintf(stderr, " / %.1f MiB (%.0f%%)", (double)total / mib,
-                100.0 * (double)done / (double)total);
-    else
-        fprintf(stderr, " MiB");
-    if (rate > 0)
-        fprintf(stderr, "  %.1f MiB/s", rate / mib);
-    if (rate > 0 && total > done)
-        fprintf(stderr, "  ETA %.0fs", (double)(total - done) / rate);
-}
-
-static int on_progress(void *user, enum loco_models_stage stage, const char *what, uint64_t done,
-                       uint64_t total)
-{
-    (void)what;
-    struct progress *pr = user;
-    double t = now_s();
-    if (stage != LOCO_MODELS_STAGE_DOWNLOAD && stage != LOCO_MODELS_STAGE_VERIFY)
-        return 0;
-    if (stage != pr->stage) {
-        if (pr->drawn)
-            fputc('\n', stderr);
-        pr->stage = stage;
-        pr->t0 = t;
-        pr->last = 0;
-        pr->last_done = 0;
-    }
-    if (t - pr->last >= 0.1 || (total && done == total && pr->last_done != done)) {
-        pr->last = t;
-        pr->last_done = done;
-        pr->drawn = true;
-        draw(pr, done, total, t);
-    }
-    return 0;
-}
 
 /* ---- output ----------------------------------------------------------------- */
 
@@ -194,15 +138,13 @@ int adapters_sub_install(int argc, char **argv)
         cli_errorf("what to install? give an index name, a URL, hf:OWNER/REPO or a path");
         return 2;
     }
-    struct progress pr = {0};
-    if (isatty(STDERR_FILENO) == 1 && !json) {
-        p.progress = on_progress;
-        p.progress_user = &pr;
-    }
+    struct cli_progress pr;
+    cli_progress_init(&pr, isatty(STDERR_FILENO) == 1 && !json);
+    p.progress = cli_progress_fn;
+    p.progress_user = &pr;
     struct loco_install_result r;
     int rc = loco_install(argv[0], &p, &r);
-    if (pr.drawn)
-        fputc('\n', stderr);
+    cli_progress_end(&pr);
     if (rc != LOCO_OK) {
         cli_errorf("%s", loco_error_message()); /* it says what was refused and the fix */
         return 1;

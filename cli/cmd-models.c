@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "cli-progress.h"
 #include "commands.h"
 #include "loco/models.h"
 
@@ -26,115 +26,15 @@ static const char models_epilog[] =
     "\nModels live in $LOCO_MODELS_DIR, else $XDG_CACHE_HOME/locollm/models, else\n"
     "~/.cache/locollm/models.\n";
 
-/* ---- sizes and durations ------------------------------------------------ */
-
-static void human_size(uint64_t bytes, char *buf, size_t cap)
-{
-    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)bytes;
-    int u = 0;
-    while (v >= 1024.0 && u < 4) {
-        v /= 1024.0;
-        u++;
-    }
-    snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* ---- progress line ------------------------------------------------------ */
-
-struct progress {
-    bool tty;
-    enum loco_models_stage stage;
-    char what[256];
-    double t0, last_draw;
-    uint64_t first_done; /* bytes already there when the stage began (resume) */
-    bool drawn;
-};
-
-static const char *short_name(const char *what)
-{
-    const char *end = what + strcspn(what, "?#");
-    const char *s = what;
-    for (const char *p = what; p < end; p++)
-        if (*p == '/' && p + 1 < end)
-            s = p + 1;
-    return s;
-}
-
-static void draw(struct progress *pr, uint64_t done, uint64_t total)
-{
-    char d[32], t[32], rate_s[48] = "", eta_s[32] = "";
-    double dt = now_s() - pr->t0;
-    human_size(done, d, sizeof d);
-    human_size(total, t, sizeof t);
-    if (dt > 0.5 && done > pr->first_done) {
-        double rate = (double)(done - pr->first_done) / dt;
-        char r[32];
-        human_size((uint64_t)rate, r, sizeof r);
-        snprintf(rate_s, sizeof rate_s, "  %s/s", r);
-        if (total > done)
-            snprintf(eta_s, sizeof eta_s, "  ETA %.0fs", (double)(total - done) / rate);
-    }
-    if (total)
-        fprintf(stderr, "\r\033[K%-9s %.40s  %s / %s (%.0f%%)%s%s",
-                loco_models_stage_name(pr->stage), pr->what, d, t,
-                100.0 * (double)done / (double)total, rate_s, eta_s);
-    else
-        fprintf(stderr, "\r\033[K%-9s %.40s  %s%s", loco_models_stage_name(pr->stage), pr->what, d,
-                rate_s);
-    pr->drawn = true;
-}
-
-static int on_progress(void *user, enum loco_models_stage stage, const char *what, uint64_t done,
-                       uint64_t total)
-{
-    struct progress *pr = user;
-    if (!pr->tty || stage == LOCO_MODELS_STAGE_DONE || stage == LOCO_MODELS_STAGE_PRESENT)
-        return 0;
-    double t = now_s();
-    if (stage == LOCO_MODELS_STAGE_INDEX) { /* a quick question: one line, no bytes */
-        if (pr->drawn)
-            fputc('\n', stderr);
-        fprintf(stderr, "\r\033[Kasking    %.100s", what);
-        pr->drawn = true;
-        pr->stage = stage;
-        pr->what[0] = '\0';
-        return 0;
-    }
-    const char *name = short_name(what);
-    if (stage != pr->stage || strcmp(name, pr->what) != 0) {
-        if (pr->drawn)
-            fputc('\n', stderr);
-        pr->stage = stage;
-        snprintf(pr->what, sizeof pr->what, "%s", name);
-        pr->t0 = t;
-        pr->first_done = done;
-        pr->last_draw = 0;
-        pr->drawn = false;
-    }
-    if (t - pr->last_draw >= 0.1 || (total && done == total)) {
-        pr->last_draw = t;
-        draw(pr, done, total);
-    }
-    return 0;
-}
-
 /* ---- pull --------------------------------------------------------------- */
 
 static int on_pull_event(void *user, enum loco_models_stage stage, const char *what, uint64_t done,
                          uint64_t total)
 {
-    struct progress *pr = user;
+    struct cli_progress *pr = user;
     if (stage == LOCO_MODELS_STAGE_PRESENT)
         pr->stage = stage;
-    return on_progress(user, stage, what, done, total);
+    return cli_progress_fn(user, stage, what, done, total);
 }
 
 static int cmd_pull(int argc, char **argv)
@@ -161,13 +61,13 @@ static int cmd_pull(int argc, char **argv)
         return 2;
     }
     const char *target = argv[0];
-    struct progress pr = {.tty = isatty(STDERR_FILENO) == 1};
+    struct cli_progress pr;
+    cli_progress_init(&pr, isatty(STDERR_FILENO) == 1);
     p.progress = on_pull_event;
     p.progress_user = &pr;
     char path[LOCO_MODELS_PATH_MAX];
     int rc = loco_models_pull(target, &p, path, sizeof path);
-    if (pr.drawn)
-        fputc('\n', stderr);
+    cli_progress_end(&pr);
     if (rc != LOCO_OK)
         return cli_fail("pull failed");
     printf("%s %s\n", pr.stage == LOCO_MODELS_STAGE_PRESENT ? "already present:" : "pulled:", path);
@@ -190,14 +90,14 @@ static void list_text(const char *dir, const struct loco_models_entry *v, size_t
     char size[32];
     printf("models in %s: %zu file%s\n", dir, n, n == 1 ? "" : "s");
     for (size_t i = 0; i < n; i++) {
-        human_size(v[i].size, size, sizeof size);
+        cli_human_size(v[i].size, size, sizeof size);
         printf("  %10s  %-44s %s%s\n", size, v[i].file, v[i].known ? v[i].known->name : "",
                v[i].verified ? " (sha256 ok)" : "");
     }
     printf("\nknown models (`loco models pull NAME`):\n");
     for (size_t i = 0; i < loco_models_known_count(); i++) {
         const struct loco_models_known *k = loco_models_known_at(i);
-        human_size(k->gguf_size, size, sizeof size);
+        cli_human_size(k->gguf_size, size, sizeof size);
         printf("  %-14s %-24s %10s  %-10s %s\n", k->name, k->alias ? k->alias : "", size,
                find_entry(v, n, k) ? "present" : "not pulled", k->description);
     }
@@ -281,7 +181,7 @@ static void print_types(const struct loco_models_info *in)
     char size[32];
     for (size_t i = 0; i < in->n_types; i++) {
         const struct loco_models_type_use *u = &in->types[i];
-        human_size(u->n_bytes, size, sizeof size);
+        cli_human_size(u->n_bytes, size, sizeof size);
         printf("%-15s%-6s %4lld tensor%s  %s\n", i ? "" : "quant types", loco_type_name(u->type),
                (long long)u->n_tensors, u->n_tensors == 1 ? " " : "s", size);
     }
@@ -313,7 +213,7 @@ static void put_field(const char *label, const char *value, const char *none)
 static void info_text(const struct loco_models_info *in, const char *sha256)
 {
     char size[32];
-    human_size(in->file_size, size, sizeof size);
+    cli_human_size(in->file_size, size, sizeof size);
     put_field("file", in->path, "-");
     printf("%-15s%s (%llu bytes), GGUF v%u\n", "size", size, (unsigned long long)in->file_size,
            in->gguf_version);
