@@ -414,11 +414,12 @@ static void print_router(const cJSON *r, bool stale)
                               : "valid");
 }
 
-/* What is left to do, into j's "todo": the pin, the adapters to retrain,
- * the records made on another base, the router files; and "nothing_to_redo". */
-static void add_todo(cJSON *j)
+/* What a new base makes us redo, into j's "to_redo": the pin, the adapters
+ * to retrain, the records made on another base, the router files; and
+ * "nothing_to_redo". */
+static void add_to_redo(cJSON *j)
 {
-    cJSON *t = cJSON_AddObjectToObject(j, "todo");
+    cJSON *t = cJSON_AddObjectToObject(j, "to_redo");
     bool pin = !flag(j, "same_base");
     cJSON_AddBoolToObject(t, "pin", pin);
     cJSON *retrain = cJSON_AddArrayToObject(t, "retrain");
@@ -475,7 +476,7 @@ static void print_retrain(const cJSON *j, int *step)
 static void print_checklist(const cJSON *j)
 {
     const cJSON *nb = cJSON_GetObjectItem(j, "new_base");
-    const cJSON *t = cJSON_GetObjectItem(j, "todo");
+    const cJSON *t = cJSON_GetObjectItem(j, "to_redo");
     int step = 1;
     printf("\nchecklist (docs/migration.md walks through each step):\n");
     if (flag(t, "pin"))
@@ -521,7 +522,7 @@ static void print_text(const cJSON *j)
     printf("dry run: nothing was changed\n");
     print_adapters(cJSON_GetObjectItem(j, "adapters"));
     print_records(cJSON_GetObjectItem(j, "records"));
-    print_router(cJSON_GetObjectItem(j, "router"), flag(cJSON_GetObjectItem(j, "todo"), "router"));
+    print_router(cJSON_GetObjectItem(j, "router"), flag(cJSON_GetObjectItem(j, "to_redo"), "router"));
     if (flag(j, "same_base"))
         printf("\nbase model pin: the registry's base_model is the new base already\n");
     else
@@ -600,7 +601,7 @@ static cJSON *migration(const struct loco_registry *reg, const struct new_base *
     }
     free(rs.real);
     cJSON_AddItemToObject(j, "router", router_json(reg, nb, root));
-    add_todo(j);
+    add_to_redo(j);
     return j;
 }
 

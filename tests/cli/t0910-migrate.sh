@@ -77,7 +77,7 @@ assert all(not r["made_on_new_base"] for r in recs)
 assert any(r["kind"].startswith("locollm-swarm") for r in recs), "the swarm record"
 assert j["router"]["classifier"]["exists"] and j["router"]["classifier"]["valid"] is False
 assert j["default_model"]["is_new_base"] is False
-t = j["todo"]
+t = j["to_redo"]
 assert t["pin"] and t["default_model"] and t["router"] and t["records"] == len(recs)
 assert sorted(t["retrain"]) == sorted(a["name"] for a in j["adapters"])
 assert j["nothing_to_redo"] is False
