@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli-history.h"
 #include "cli-log.h"
 #include "cli-route.h"
 #include "cli-strategy.h"
@@ -488,39 +489,10 @@ int cli_remote_ask(const struct cli_remote_args *a)
 
 /* ---- chat --------------------------------------------------------------------- */
 
-struct history {
-    struct loco_chat_msg *msgs;
-    size_t n, cap;
-};
-
-static bool history_push(struct history *h, const char *role, const char *content)
-{
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? 2 * h->cap : 16;
-        struct loco_chat_msg *m = realloc(h->msgs, cap * sizeof *m);
-        if (!m)
-            return false;
-        h->msgs = m;
-        h->cap = cap;
-    }
-    char *copy = strdup(content);
-    if (!copy)
-        return false;
-    h->msgs[h->n++] = (struct loco_chat_msg){.role = role, .content = copy};
-    return true;
-}
-
-static void history_clear(struct history *h, size_t keep)
-{
-    for (size_t i = keep; i < h->n; i++)
-        free((char *)h->msgs[i].content);
-    h->n = keep;
-}
-
 /* The state of a remote chat beside the session. */
 struct chat {
     struct session *s;
-    struct history h;
+    struct cli_history h;
     size_t keep;           /* the system message, kept by /reset */
     struct remote_set set; /* forced adapters (/adapter, --adapter) */
     bool routing;          /* route every message */
@@ -595,7 +567,7 @@ static void chat_turn(struct chat *c, const char *line)
     struct loco_strategy st =
         choose_strategy(s, c->strategy_set ? c->strategy : NULL, routed ? &d : NULL);
     char *msg = cli_strategy_message(&st, line);
-    if (!msg || !history_push(&c->h, "user", msg)) {
+    if (!msg || !cli_history_push(&c->h, "user", msg)) {
         free(msg);
         cli_errorf("out of memory");
         return;
@@ -607,7 +579,7 @@ static void chat_turn(struct chat *c, const char *line)
     int rc = generate(s, c->h.msgs, c->h.n, set, false, &r);
     log_end(s, set, rc == LOCO_OK ? &r : NULL);
     putchar('\n');
-    if (rc != LOCO_OK || !history_push(&c->h, "assistant", r.text)) {
+    if (rc != LOCO_OK || !cli_history_push(&c->h, "assistant", r.text)) {
         cli_fail("this turn failed"); /* forget the message, go on */
         free((char *)c->h.msgs[--c->h.n].content);
     }
@@ -633,7 +605,7 @@ static int chat_loop(struct chat *c)
         if (!strcmp(line, "/help"))
             fputs(chat_commands, stdout);
         else if (!strcmp(line, "/reset")) {
-            history_clear(&c->h, c->keep);
+            cli_history_clear(&c->h, c->keep);
             puts("(conversation cleared)");
         } else if (!strcmp(line, "/adapter") || !strncmp(line, "/adapter ", 9))
             chat_adapter(c, line + 8 + strspn(line + 8, " "));
@@ -673,7 +645,7 @@ int cli_remote_chat(const struct cli_remote_args *a)
         loco_strategy_name(&st, c->strategy, sizeof c->strategy);
         c->strategy_set = true;
     }
-    if (a->engine->system && history_push(&c->h, "system", a->engine->system))
+    if (a->engine->system && cli_history_push(&c->h, "system", a->engine->system))
         c->keep = 1;
     if (isatty(STDIN_FILENO)) {
         char label[512];
@@ -682,7 +654,7 @@ int cli_remote_chat(const struct cli_remote_args *a)
                 c->routing ? "routing per message" : set_label(&c->set, label, sizeof label));
     }
     int status = chat_loop(c);
-    history_clear(&c->h, 0);
+    cli_history_clear(&c->h, 0);
     free(c->h.msgs);
     session_close(c->s);
     free(c);

@@ -17,12 +17,8 @@
 #include "cli-remote.h"
 #include "cli-route.h"
 #include "cli-strategy.h"
+#include "cli-history.h"
 #include "commands.h"
-
-struct history {
-    struct loco_chat_msg *msgs;
-    size_t n, cap;
-};
 
 /* Routing in the chat: every message is routed unless adapters are forced
  * (--adapter, /adapter NAME, /adapter none) or --no-route. */
@@ -97,43 +93,6 @@ static bool stream_piece(void *user, int32_t token, const char *piece, size_t le
     return true;
 }
 
-static bool history_push(struct history *h, const char *role, const char *content)
-{
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? 2 * h->cap : 16;
-        struct loco_chat_msg *m = realloc(h->msgs, cap * sizeof *m);
-        if (!m)
-            return false;
-        h->msgs = m;
-        h->cap = cap;
-    }
-    char *copy = strdup(content);
-    if (!copy)
-        return false;
-    h->msgs[h->n++] = (struct loco_chat_msg){.role = role, .content = copy};
-    return true;
-}
-
-/* Drop the oldest user/assistant pair (keeping a leading system message). */
-static bool history_drop_oldest(struct history *h)
-{
-    size_t first = h->n && strcmp(h->msgs[0].role, "system") == 0 ? 1 : 0;
-    if (h->n < first + 3) /* keep at least the current user message */
-        return false;
-    free((char *)h->msgs[first].content);
-    free((char *)h->msgs[first + 1].content);
-    memmove(h->msgs + first, h->msgs + first + 2, (h->n - first - 2) * sizeof *h->msgs);
-    h->n -= 2;
-    return true;
-}
-
-static void history_clear(struct history *h, size_t keep)
-{
-    for (size_t i = keep; i < h->n; i++)
-        free((char *)h->msgs[i].content);
-    h->n = keep;
-}
-
 /* The answer to the conversation's tokens: streamed, or with sc, usc or
  * ensemble (mq->st) chosen among several, printed whole with the vote on
  * stderr. */
@@ -156,7 +115,7 @@ static int chat_answer(struct cli_engine *e, struct cli_many_req *mq, const int3
 }
 
 /* One turn: render, fit into the context, generate, remember the answer. */
-static int chat_turn(struct cli_engine *e, const struct cli_engine_opts *o, struct history *h,
+static int chat_turn(struct cli_engine *e, const struct cli_engine_opts *o, struct cli_history *h,
                      struct cli_log *lg, struct cli_many_req *mq)
 {
     mq->gen = o->gen;
@@ -166,7 +125,7 @@ static int chat_turn(struct cli_engine *e, const struct cli_engine_opts *o, stru
     int rc;
     for (;;) {
         rc = loco_chat_tokenize(e->model, o->chat_template, h->msgs, h->n, &toks, &n);
-        if (rc || n + (size_t)o->gen.max_tokens < (size_t)o->n_ctx || !history_drop_oldest(h))
+        if (rc || n + (size_t)o->gen.max_tokens < (size_t)o->n_ctx || !cli_history_drop_oldest(h))
             break;
         free(toks);
         toks = NULL;
@@ -176,7 +135,7 @@ static int chat_turn(struct cli_engine *e, const struct cli_engine_opts *o, stru
         rc = chat_answer(e, mq, toks, n, &r);
     cli_log_end(lg, e, rc == LOCO_OK ? &r : NULL);
     free(toks);
-    if (rc == LOCO_OK && !history_push(h, "assistant", r.text))
+    if (rc == LOCO_OK && !cli_history_push(h, "assistant", r.text))
         rc = LOCO_ERR_NOMEM;
     putchar('\n');
     loco_generate_result_free(&r);
@@ -203,7 +162,7 @@ static void set_strategy(struct chat_route *route, const char *spec)
     printf("(strategy: %s)\n", route->strategy ? route->strategy : "each domain's default");
 }
 
-static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, struct history *h,
+static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, struct cli_history *h,
                      size_t keep, struct chat_route *route)
 {
     bool tty = isatty(STDIN_FILENO);
@@ -246,7 +205,7 @@ static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, stru
             continue;
         }
         if (strcmp(line, "/reset") == 0) {
-            history_clear(h, keep);
+            cli_history_clear(h, keep);
             puts("(conversation cleared)");
             continue;
         }
@@ -264,7 +223,7 @@ static int chat_loop(struct cli_engine *e, const struct cli_engine_opts *o, stru
         cli_strategy_fit(&mq.st, mq.d);
         cli_vote_rule_choose(route->min_share, route->below, mq.cr, mq.d, &mq.rule);
         char *msg = cli_strategy_message(&mq.st, line);
-        if (!msg || !history_push(h, "user", msg)) {
+        if (!msg || !cli_history_push(h, "user", msg)) {
             free(msg);
             status = cli_fail("out of memory");
             break;
@@ -327,9 +286,9 @@ int cmd_chat(int argc, char **argv)
     struct cli_engine e;
     if (!cli_engine_open(&e, &o))
         return 1;
-    struct history h = {0};
+    struct cli_history h = {0};
     size_t keep = 0;
-    if (o.system && history_push(&h, "system", o.system))
+    if (o.system && cli_history_push(&h, "system", o.system))
         keep = 1;
     if (isatty(STDIN_FILENO)) {
         char label[512];
@@ -341,7 +300,7 @@ int cmd_chat(int argc, char **argv)
     if (!no_route && (route.open = cli_router_open(&route.cr, &e, router, serve, registry)))
         route.on = !o.adapters;
     if (!no_route && !route.open && (router || registry)) { /* named: never dropped */
-        history_clear(&h, 0);
+        cli_history_clear(&h, 0);
         free(h.msgs);
         cli_engine_close(&e);
         return 1;
@@ -351,7 +310,7 @@ int cmd_chat(int argc, char **argv)
     cli_log_close(&route.log);
     if (route.open)
         cli_router_close(&route.cr);
-    history_clear(&h, 0);
+    cli_history_clear(&h, 0);
     free(h.msgs);
     cli_engine_close(&e);
     return status;
