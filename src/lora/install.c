@@ -30,6 +30,7 @@
 #include "loco/peft.h"
 #include "loco/registry.h"
 #include "lora/install_internal.h"
+#include "lora/shape.h"
 #include "models/models_internal.h"
 
 struct loco_install_params loco_install_default_params(void)
@@ -315,28 +316,6 @@ static int fetch(struct install_job *j)
 
 /* ---- step 5: is it an adapter for our base? ------------------------------- */
 
-/* Rank (largest) and target mask from the tensor names and shapes. */
-static void scan_tensors(const struct loco_gguf *g, int32_t *rank, unsigned *targets)
-{
-    *rank = 0;
-    *targets = 0;
-    for (int64_t i = 0; i < loco_gguf_n_tensors(g); i++) {
-        const struct loco_gguf_tensor *t = loco_gguf_tensor(g, i);
-        char stem[LOCO_GGUF_MAX_NAME];
-        int layer;
-        size_t len = strlen(t->name);
-        enum loco_lora_target tg;
-        if (len < 8 || strcmp(t->name + len - 7, ".lora_a") != 0 ||
-            sscanf(t->name, "blk.%d.%63[^.]", &layer, stem) != 2)
-            continue;
-        if (loco_lora_target_parse(stem, &tg) == LOCO_OK)
-            *targets |= LOCO_LORA_TARGET_BIT(tg);
-        if (t->ne[1] > *rank)
-            *rank = (int32_t)t->ne[1];
-    }
-    loco_error_clear();
-}
-
 static int read_adapter(const char *path, const char *what, struct install_meta *m)
 {
     struct loco_gguf *g = loco_gguf_open(path);
@@ -354,7 +333,7 @@ static int read_adapter(const char *path, const char *what, struct install_meta 
     loco_gguf_get_str_buf(g, "locollm.train.data", m->data, sizeof m->data);
     if (loco_gguf_get_f32(g, "adapter.lora.alpha", &m->alpha) != LOCO_OK)
         m->alpha = 0;
-    scan_tensors(g, &m->rank, &m->targets);
+    lora_gguf_shape(g, &m->rank, &m->targets);
     loco_gguf_close(g);
     loco_error_clear();
     if (strcmp(type, "adapter") != 0 || m->rank <= 0)

@@ -17,6 +17,7 @@
 #include "loco/gguf.h"
 #include "loco/lora.h"
 #include "loco/models.h"
+#include "lora/shape.h"
 #include "registry/registry_internal.h"
 
 static const struct rnode *adapter_node(const struct loco_registry *r, size_t i)
@@ -28,29 +29,6 @@ static const struct rnode *adapter_node(const struct loco_registry *r, size_t i)
 static void field(char *buf, size_t cap, const struct loco_registry_adapter *a, const char *key)
 {
     snprintf(buf, cap, "adapters[%s].%s", a->name, key);
-}
-
-/* Rank (largest) and target mask from the tensor names and shapes. */
-static void scan_tensors(const struct loco_gguf *g, int32_t *rank, unsigned *targets)
-{
-    *rank = 0;
-    *targets = 0;
-    for (int64_t i = 0; i < loco_gguf_n_tensors(g); i++) {
-        const struct loco_gguf_tensor *t = loco_gguf_tensor(g, i);
-        char stem[LOCO_GGUF_MAX_NAME];
-        int layer;
-        size_t len = strlen(t->name);
-        if (len < 8 || strcmp(t->name + len - 7, ".lora_a") != 0)
-            continue;
-        if (sscanf(t->name, "blk.%d.%63[^.]", &layer, stem) != 2)
-            continue;
-        enum loco_lora_target tg;
-        if (loco_lora_target_parse(stem, &tg) == LOCO_OK)
-            *targets |= LOCO_LORA_TARGET_BIT(tg);
-        if (t->ne[1] > *rank)
-            *rank = (int32_t)t->ne[1];
-    }
-    loco_error_clear();
 }
 
 /* The targets the entry claims; false when one of them is not a projection
@@ -110,7 +88,7 @@ static void check_gguf_meta(struct loco_registry *r, const struct loco_registry_
     }
     int32_t rank;
     unsigned targets, claimed;
-    scan_tensors(g, &rank, &targets);
+    lora_gguf_shape(g, &rank, &targets);
     if (a->rank > 0 && rank != a->rank) {
         field(f, sizeof f, a, "lora.rank");
         snprintf(v, sizeof v, "%d", a->rank);
