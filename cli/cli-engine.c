@@ -147,3 +147,20 @@ void cli_engine_close(struct cli_engine *e)
     e->ctx = NULL;
     e->model = NULL;
 }
+
+const char *cli_adapter_spec(const struct loco_adapter_ref *set, int n, const char *sep, char *buf,
+                             size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        const char *name = loco_adapter_info(set[i].adapter)->name;
+        int k = set[i].scale == 1.0f
+                    ? snprintf(buf + used, cap - used, "%s%s", i ? sep : "", name)
+                    : snprintf(buf + used, cap - used, "%s%s:%g", i ? sep : "", name,
+                               (double)set[i].scale);
+        if (k > 0 && (size_t)k < cap - used)
+            used += (size_t)k;
+    }
+    return buf;
+}

@@ -91,6 +91,11 @@ struct loco_adapter *cli_engine_load_adapter(struct cli_engine *e, const char *n
 /* "math, code x0.50" or "base model" into buf. */
 const char *cli_engine_set_label(const struct cli_engine *e, char *buf, size_t cap);
 
+/* A set as "NAME[:scale]" joined by sep ("," for the log, "+" for loco
+ * serve's model names); "" for none. Into buf, returned. */
+const char *cli_adapter_spec(const struct loco_adapter_ref *set, int n, const char *sep, char *buf,
+                             size_t cap);
+
 /* Number of CPUs this process may use. */
 int cli_default_threads(void);
 

@@ -32,23 +32,6 @@ void cli_log_start(struct cli_log *l)
     l->t0 = loco_time_ms();
 }
 
-/* The adapters on sequence 0 as "NAME[:scale],..."; "" for the base model. */
-static const char *adapter_spec(const struct cli_engine *e, char *buf, size_t cap)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < e->n_set; i++) {
-        const char *name = loco_adapter_info(e->set[i].adapter)->name;
-        int n = e->set[i].scale == 1.0f
-                    ? snprintf(buf + used, cap - used, "%s%s", i ? "," : "", name)
-                    : snprintf(buf + used, cap - used, "%s%s:%g", i ? "," : "", name,
-                               (double)e->set[i].scale);
-        if (n > 0 && (size_t)n < cap - used)
-            used += (size_t)n;
-    }
-    return buf;
-}
-
 /* The base model's sha256 when an adapter was checked against it (it is
  * then known); "" otherwise: hashing gigabytes for a question costs seconds. */
 static const char *known_sha256(const struct cli_engine *e, char hex[65])
@@ -64,7 +47,7 @@ static const char *known_sha256(const struct cli_engine *e, char hex[65])
 static struct loco_exchange exchange_of(const struct cli_engine *e, char *spec, size_t cap,
                                         char sha[65])
 {
-    return (struct loco_exchange){.adapter = adapter_spec(e, spec, cap),
+    return (struct loco_exchange){.adapter = cli_adapter_spec(e->set, e->n_set, ",", spec, cap),
                                   .model = e->path,
                                   .model_sha256 = known_sha256(e, sha),
                                   .first_token_ms = -1,

@@ -808,17 +808,7 @@ static int resolve(struct server *srv, const char *model, const char *query, str
 /* "math", "math+code:0.5" or "base". */
 static void set_label(const struct target *t, char *buf, size_t cap)
 {
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < t->n_refs; i++) {
-        const char *name = loco_adapter_info(t->refs[i].adapter)->name;
-        int n = t->refs[i].scale == 1.0f
-                    ? snprintf(buf + used, cap - used, "%s%s", i ? "+" : "", name)
-                    : snprintf(buf + used, cap - used, "%s%s:%g", i ? "+" : "", name,
-                               (double)t->refs[i].scale);
-        if (n > 0 && (size_t)n < cap - used)
-            used += (size_t)n;
-    }
+    cli_adapter_spec(t->refs, t->n_refs, "+", buf, cap);
     if (!t->n_refs)
         snprintf(buf, cap, "base");
 }
