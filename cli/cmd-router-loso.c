@@ -220,7 +220,7 @@ static float *pool_features(struct cli_engine *e, const struct loco_registry *re
     bool ok = row != NULL && (kz || !f->n_keyword), tty = isatty(STDERR_FILENO);
     for (size_t i = 0; i < n && ok; i++) {
         float *x = X + i * dim;
-        loco_route_lexical(it[i].query, f->hash_dim, f->lex_scale, x + dense);
+        loco_route_lexical(it[i].query, f, x + dense);
         if (kz && loco_route_featurize(kz, it[i].query, x + dense + f->hash_dim) != LOCO_OK)
             ok = false;
         if (f->n_pool == 0)

@@ -24,7 +24,9 @@ int cmd_router_loso(int argc, char **argv);
         CLI_OPT_INT(0, "hash-dim", &(f)->hash_dim, "N", 0, 1 << 20,                                \
                     "hashed lexical buckets (default 8192; 0: none)"),                             \
         CLI_OPT_DOUBLE(0, "lex-scale", &(f)->lex_scale, "X", 0, 1e3,                               \
-                       "length of the lexical part (default 8)"),                                  \
+                       "length of the lexical part (default 3)"),                                  \
+        CLI_OPT_FLAG(0, "lex-lead", &(f)->lex_lead,                                                \
+                     "lexical features from the instruction lines only, not a pasted text"),     \
         CLI_OPT_DOUBLE(0, "keywords", &(f)->kw_scale, "X", 0, 1e3,                                 \
                        "weight of the keyword router's view (default 2; 0: none)"),                \
         CLI_OPT_DOUBLE(0, "l2", &(cp)->l2, "X", 0, 1e6, "weight penalty (default 1e-3)"),          \

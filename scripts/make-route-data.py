@@ -2,7 +2,7 @@
 """Build the routing pool: labelled requests from many sources, for training
 routers and for leave-one-source-out evaluation (`loco router loso`).
 
-    scripts/make-route-data.py [--shared DIR] [--written DIR] [--per-source N]
+    scripts/make-route-data.py [--shared DIR] [--written DIR] [--labels DIR] [--per-source N]
                                [--seed S] [--out FILE]
 
 Writes JSONL, one object per line: {"query", "domain", "source", "id"}.
@@ -24,12 +24,17 @@ the source: a held-out source brings its own). Labels follow
                                        summary requests (before or after the text)
   arc                   base           ARC-Easy/Challenge train questions, bare or
                                        with their options
+  alpaca                (per line)     Alpaca instructions (+ input), labelled by hand,
+                                       by id, in data/routing/labels/alpaca.jsonl
+                                       (rows labelled null are skipped)
   written/<name>        (per line)     data/routing/written/<name>.jsonl: requests
                                        written by hand, one style family per file
 
-Left out: alpaca (mixed content with no labels), alpacaeval_gpt4 and
-selfinstruct_user_oriented (evaluation only), and every test split the
-routing benchmark (make-route-bench.py) or the holdout uses. Each source
+Left out: alpacaeval_gpt4 and selfinstruct_user_oriented (evaluation only:
+the held-out set reads them), and every test split the routing benchmark
+(make-route-bench.py) or the holdout uses. An Alpaca request whose words
+nearly repeat an AlpacaEval or Self-Instruct prompt (word-set overlap of
+0.7 or more) is dropped, so the held-out set stays unseen. Each source
 gives at most N requests (default 300), drawn with the seed (default 1);
 the same arguments always give the same file. Standard library only.
 """
@@ -183,6 +188,57 @@ def dataset_sources(ds, rng, n):
 
 DOMAINS = {"math", "code", "writing", "summarisation", "base"}
 
+# Labelled datasets: data/routing/labels/<dataset>.jsonl holds
+# {"dataset", "id", "domain"} rows; the text comes from the shared file.
+LABELLED = {"alpaca": os.path.join("alpaca", "alpaca.jsonl")}
+EVAL_ONLY = [os.path.join("alpacaeval_gpt4", "alpacaeval_gpt4.jsonl"),
+             os.path.join("selfinstruct_user_oriented", "selfinstruct_user_oriented.jsonl")]
+
+
+def word_set(text):
+    return frozenset(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def near_eval_prompt(words, eval_sets):
+    """Whether a request's words nearly repeat an evaluation-only prompt
+    (Jaccard overlap of the word sets >= 0.7)."""
+    for e in eval_sets:
+        union = len(words | e)
+        if union and len(words & e) / union >= 0.7:
+            return True
+    return False
+
+
+def labelled_sources(ds, folder, rng, n):
+    out = []
+    eval_sets = []
+    for rel in EVAL_ONLY:
+        path = os.path.join(ds, rel)
+        if os.path.exists(path):
+            eval_sets += [word_set(with_input(r)) for r in read_jsonl(path)]
+    for name, rel in sorted(LABELLED.items()):
+        labels = os.path.join(folder, name + ".jsonl")
+        if not os.path.exists(labels):
+            continue
+        text = {r["id"]: r for r in read_jsonl(os.path.join(ds, rel))}
+        rows = []
+        dropped = 0
+        for k, lab in enumerate(read_jsonl(labels)):
+            if lab.get("domain") is None:
+                continue
+            if lab.get("domain") not in DOMAINS or lab.get("id") not in text:
+                sys.exit(f"make-route-data: {labels}:{k + 1}: bad label row {lab!r}")
+            q = with_input(text[lab["id"]])
+            if near_eval_prompt(word_set(q), eval_sets):
+                dropped += 1
+                continue
+            rows.append((name, lab["domain"], lab["id"], q))
+        if dropped:
+            print(f"make-route-data: {name}: {dropped} requests dropped as near an "
+                  f"evaluation-only prompt", file=sys.stderr)
+        out += sample(rng, rows, n)
+    return out
+
 
 def written_sources(folder, rng, n):
     out = []
@@ -206,6 +262,8 @@ def main():
     ap.add_argument("--shared", default=default_shared, help="the shared data folder")
     ap.add_argument("--written", default=os.path.join(here, "..", "data", "routing", "written"),
                     help="hand-written requests, one source per file")
+    ap.add_argument("--labels", default=os.path.join(here, "..", "data", "routing", "labels"),
+                    help="hand labels of shared datasets, one file per dataset")
     ap.add_argument("--per-source", type=int, default=300)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-datasets", action="store_true", help="the written sources alone")
@@ -218,6 +276,7 @@ def main():
         if not os.path.isdir(ds):
             sys.exit(f"make-route-data: no datasets folder at {ds} (use --shared DIR)")
         rows += dataset_sources(ds, rng, a.per_source)
+        rows += labelled_sources(ds, a.labels, rng, a.per_source)
     if os.path.isdir(a.written):
         rows += written_sources(a.written, rng, a.per_source)
     rng.shuffle(rows)

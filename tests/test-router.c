@@ -1102,9 +1102,10 @@ static void test_lexical(void **state)
     (void)state;
     enum { V = 4096 };
     float a[V], b[V], c[V];
-    loco_route_lexical("Write a poem about the sea", V, 8.0, a);
-    loco_route_lexical("write a POEM about the sea", V, 8.0, b); /* case does not matter */
-    loco_route_lexical("The sea.\nWrite a poem about it", V, 8.0, c);
+    struct loco_route_features lx = {.hash_dim = V, .lex_scale = 8.0};
+    loco_route_lexical("Write a poem about the sea", &lx, a);
+    loco_route_lexical("write a POEM about the sea", &lx, b); /* case does not matter */
+    loco_route_lexical("The sea.\nWrite a poem about it", &lx, c);
     double na = 0, diff = 0, diff_c = 0;
     for (int j = 0; j < V; j++) {
         na += (double)a[j] * a[j];
@@ -1115,6 +1116,37 @@ static void test_lexical(void **state)
     assert_true(fabs(sqrt(na) - 8.0) < 1e-4); /* scaled to lex_scale */
     assert_true(diff < 1e-6);
     assert_true(diff_c > 1e-3); /* word pairs and the instruction's words differ */
+
+    /* lex_lead: a pasted text between the instruction lines is not read; a
+     * one-line query reads the same either way */
+    static const char q1[] = "Summarise this article.\nPrices rose and the bank cut its rates.\n"
+                             "In one line please.",
+                      q2[] = "Summarise this article.\nA python wrote code in the garden shed.\n"
+                             "In one line please.";
+    struct loco_route_features lead = lx;
+    lead.lex_lead = true;
+    float d[V], e[V];
+    loco_route_lexical(q1, &lead, d);
+    loco_route_lexical(q2, &lead, e);
+    assert_memory_equal(d, e, sizeof d);
+    loco_route_lexical(q1, &lx, d);
+    loco_route_lexical(q2, &lx, e);
+    double diff_body = 0;
+    for (int j = 0; j < V; j++)
+        diff_body += fabs(d[j] - e[j]);
+    assert_true(diff_body > 1e-3);
+    loco_route_lexical("Write a poem about the sea", &lead, d);
+    assert_memory_equal(a, d, sizeof d);
+    /* the last line is read only when it is short: a long last line is text */
+    loco_route_lexical("Summarise this.\nOne two three four five six seven eight nine ten eleven "
+                       "twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty "
+                       "a b c d e f g h i j k",
+                       &lead, d);
+    loco_route_lexical("Summarise this.\nUno dos tres cuatro cinco seis siete ocho nueve diez once "
+                       "doce trece catorce quince dieciseis diecisiete dieciocho diecinueve veinte "
+                       "a b c d e f g h i j k",
+                       &lead, e);
+    assert_memory_equal(d, e, sizeof d);
     struct loco_route_features f = loco_route_features_default();
     assert_int_equal(loco_route_features_parse_layers(&f, "2,5", 30), LOCO_OK);
     assert_int_equal(f.n_pool, 2);
@@ -1239,6 +1271,7 @@ static void test_classifier_file_v2(void **state)
     c.features.layers[0] = 3;
     c.features.hash_dim = 1;
     c.features.n_keyword = 2;
+    c.features.lex_lead = true;
     /* 1 dense + 1 hashed + 2 keyword columns: not 2 x n_embd, but the file
      * checks only that the parts add up to dim */
     char path[128];
@@ -1251,6 +1284,7 @@ static void test_classifier_file_v2(void **state)
     assert_int_equal(back.features.hash_dim, 1);
     assert_int_equal(back.features.n_keyword, 2);
     assert_true(fabs(back.features.kw_scale - c.features.kw_scale) < 1e-12);
+    assert_true(back.features.lex_lead);
     double a[3], b[3];
     loco_classifier_probs(&c, X, a);
     loco_classifier_probs(&back, X, b);
@@ -1261,6 +1295,13 @@ static void test_classifier_file_v2(void **state)
     assert_int_equal(loco_classifier_save(&c, path), LOCO_OK);
     assert_int_equal(loco_classifier_load(path, &back), LOCO_ERR_FORMAT);
     assert_non_null(strstr(loco_error_message(), "do not make dim"));
+    /* a file without lex_lead (written before it existed) reads all words */
+    c.features.hash_dim = 1;
+    c.features.lex_lead = false;
+    assert_int_equal(loco_classifier_save(&c, path), LOCO_OK);
+    assert_int_equal(loco_classifier_load(path, &back), LOCO_OK);
+    assert_false(back.features.lex_lead);
+    loco_classifier_free(&back);
     unlink(path);
     loco_classifier_free(&c);
 }

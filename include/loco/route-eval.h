@@ -10,7 +10,10 @@
  * token; then (2) hashed lexical features: lower-cased words and word pairs,
  * and the words of the instruction (the first line, at most 60 words) once
  * more under their own hash, each present one counting 1, scaled to length
- * lex_scale, in hash_dim buckets; then (3) the keyword router's view (when
+ * lex_scale, in hash_dim buckets (with lex_lead, only the words of the
+ * instruction lines count: the first line, and the last when the query has
+ * several lines and the last is short; the words of a pasted text between
+ * them are not read); then (3) the keyword router's view (when
  * n_keyword > 0): its probability for each of the registry's domains and
  * "base", and its decision one-hot, times kw_scale (n_keyword = 2 x (domains
  * + 1)). Part (1) is standardised by the classifier; (2) and (3) are used as
@@ -50,8 +53,9 @@ int32_t loco_route_features_dim(const struct loco_route_features *f, int32_t n_e
 int loco_route_features_parse_layers(struct loco_route_features *f, const char *text,
                                      int32_t n_layer);
 
-/* The lexical part of `query` into out[hash_dim] (overwritten). */
-void loco_route_lexical(const char *query, int32_t hash_dim, double lex_scale, float *out);
+/* The lexical part of `query` as f says (hash_dim, lex_scale, lex_lead)
+ * into out[f->hash_dim] (overwritten). */
+void loco_route_lexical(const char *query, const struct loco_route_features *f, float *out);
 
 /* Computes the hidden-state part: owns a context of the model. */
 struct loco_route_featurizer;

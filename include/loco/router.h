@@ -305,6 +305,7 @@ struct loco_route_features {
     int32_t head_tokens, tail_tokens;         /* tokens read: first and last */
     int32_t hash_dim;                         /* lexical buckets (0: none) */
     double lex_scale;                         /* length of the lexical part */
+    bool lex_lead;                            /* words of the instruction lines only */
     int32_t n_keyword;                        /* keyword-router block (0: none) */
     double kw_scale;                          /* its weight */
 };

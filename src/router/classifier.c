@@ -481,6 +481,8 @@ int loco_classifier_save(const struct loco_classifier *c, const char *path)
         cJSON_AddNumberToObject(fo, "tail_tokens", fe->tail_tokens);
         cJSON_AddNumberToObject(fo, "hash_dim", fe->hash_dim);
         cJSON_AddNumberToObject(fo, "lex_scale", fe->lex_scale);
+        if (fe->lex_lead)
+            cJSON_AddBoolToObject(fo, "lex_lead", true);
         cJSON_AddNumberToObject(fo, "n_keyword", fe->n_keyword);
         cJSON_AddNumberToObject(fo, "kw_scale", fe->kw_scale);
     }
@@ -556,6 +558,11 @@ static int read_features(const cJSON *j, struct loco_classifier *c, const char *
     f->tail_tokens = (int32_t)tt->valuedouble;
     f->hash_dim = (int32_t)hd->valuedouble;
     f->lex_scale = sc->valuedouble;
+    const cJSON *ll = cJSON_GetObjectItemCaseSensitive(fo, "lex_lead");
+    if (ll && !cJSON_IsBool(ll))
+        return loco_error_set(LOCO_ERR_FORMAT, "%s: features.lex_lead must be true or false",
+                              path);
+    f->lex_lead = cJSON_IsTrue(ll);
     const cJSON *nk = cJSON_GetObjectItemCaseSensitive(fo, "n_keyword");
     const cJSON *ks = cJSON_GetObjectItemCaseSensitive(fo, "kw_scale");
     f->n_keyword = cJSON_IsNumber(nk) && nk->valuedouble >= 0 && nk->valuedouble <= 4096

@@ -21,6 +21,7 @@
 
 #define LEAD_WORDS 60
 #define MAX_WORD 48
+#define TAIL_WORDS 30 /* the last line is an instruction up to this many words */
 
 struct loco_route_features loco_route_features_default(void)
 {
@@ -30,7 +31,7 @@ struct loco_route_features loco_route_features_default(void)
         .head_tokens = 24,
         .tail_tokens = 8,
         .hash_dim = 8192,
-        .lex_scale = 8.0,
+        .lex_scale = 3.0, /* less weight on words generalised better (docs/routers.md) */
         .n_keyword = 0,
         .kw_scale = 2.0,
     };
@@ -129,14 +130,39 @@ static void shape_features(const char *q, size_t n_words, float *out, int32_t di
         set_feature(out, dim, "shape:asks", "?", NULL);
 }
 
-void loco_route_lexical(const char *query, int32_t hash_dim, double lex_scale, float *out)
+/* Where the last line of q starts when it is an instruction of its own: q
+ * has several lines and the last non-empty one holds at most TAIL_WORDS
+ * words; NULL otherwise. */
+static const char *instruction_tail(const char *q)
 {
+    const char *end = q + strlen(q);
+    while (end > q && isspace((unsigned char)end[-1]))
+        end--;
+    const char *start = end;
+    while (start > q && start[-1] != '\n')
+        start--;
+    if (start == q)
+        return NULL; /* one line */
+    size_t words = 0;
+    bool in_word = false;
+    for (const char *p = start; p < end; p++) {
+        bool w = isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80;
+        words += w && !in_word;
+        in_word = w;
+    }
+    return words <= TAIL_WORDS ? start : NULL;
+}
+
+void loco_route_lexical(const char *query, const struct loco_route_features *f, float *out)
+{
+    int32_t hash_dim = f->hash_dim;
     if (hash_dim <= 0)
         return;
     memset(out, 0, (size_t)hash_dim * sizeof *out);
     char prev[MAX_WORD] = "", word[MAX_WORD];
     size_t n_words = 0;
     bool lead = true;
+    const char *tail = f->lex_lead ? instruction_tail(query) : NULL;
     const unsigned char *p = (const unsigned char *)query;
     while (*p) {
         while (*p && !(isalnum(*p) || *p >= 0x80)) {
@@ -146,6 +172,7 @@ void loco_route_lexical(const char *query, int32_t hash_dim, double lex_scale, f
         }
         if (!*p)
             break;
+        bool in_tail = tail && (const char *)p >= tail;
         size_t len = 0;
         while (*p && (isalnum(*p) || *p >= 0x80)) {
             if (len + 1 < MAX_WORD)
@@ -154,6 +181,9 @@ void loco_route_lexical(const char *query, int32_t hash_dim, double lex_scale, f
         }
         word[len] = '\0';
         n_words++;
+        bool instruction = (lead && n_words <= LEAD_WORDS) || in_tail;
+        if (f->lex_lead && !instruction)
+            continue; /* a pasted text's words: not read */
         set_feature(out, hash_dim, "w:", word, NULL);
         if (prev[0])
             set_feature(out, hash_dim, "b:", prev, word);
@@ -170,7 +200,7 @@ void loco_route_lexical(const char *query, int32_t hash_dim, double lex_scale, f
         ss += out[j];
     if (ss > 0)
         for (int32_t j = 0; j < hash_dim; j++)
-            out[j] = (float)(out[j] * lex_scale / sqrt(ss));
+            out[j] = (float)(out[j] * f->lex_scale / sqrt(ss));
 }
 
 /* ---- hidden states ------------------------------------------------------------ */
@@ -352,7 +382,7 @@ int loco_route_featurize(struct loco_route_featurizer *z, const char *query, flo
 {
     int32_t C = loco_model_hparams(z->m)->n_embd;
     int32_t dense = loco_route_features_dense(&z->f, C);
-    loco_route_lexical(query, z->f.hash_dim, z->f.lex_scale, out + dense);
+    loco_route_lexical(query, &z->f, out + dense);
     int rc = z->keyword ? keyword_block(z, query, out + dense + z->f.hash_dim) : LOCO_OK;
     if (z->n_run == 0 || rc != LOCO_OK)
         return rc;
