@@ -115,6 +115,68 @@ const char *loco_codeeval_verdict_name(enum loco_code_verdict v);
  * 1 <= k <= n; LOCO_ERR_RANGE otherwise. */
 int loco_codeeval_pass_at_k(uint32_t n, uint32_t c, uint32_t k, double *out);
 
+/* ---- choosing among K sampled programs: the tests the prompt shows ------ */
+
+/* Self-consistency for code (sc:K in loco eval, docs/strategies.md) votes by
+ * running each answer's code against the tests the model was shown, as
+ * AlphaCode filters samples on the problem's example tests (Li et al. 2022)
+ * and CodeT ranks them by tests (Chen et al. 2022); src/eval/codevote.c.
+ * A benchmark's hidden tests (HumanEval's `check`) are never shown. */
+
+/* The tests a prompt showed and how an answer's code is joined to them.
+ * Borrowed: the strings stay the caller's. */
+struct loco_code_shown {
+    const char *setup;        /* without entry_point: code run before the answer
+                                 (MBPP's test_setup_code; NULL or "" for none);
+                                 with it: the HumanEval prompt (signature and
+                                 docstring) the answer completes */
+    const char *entry_point;  /* NULL: each test runs as loco_codeeval_mbpp_program
+                                 (setup, code, test); else as
+                                 loco_codeeval_humaneval_program(setup, code,
+                                 "def check(candidate):\n    " test, entry_point) */
+    const char *const *tests; /* [n_tests] assert statements (newlines only
+                                 inside brackets) */
+    size_t n_tests;
+};
+
+/* Vote on k answers to one prompt: each answer's code (loco_codeeval_extract
+ * with shown->entry_point, LOCO_CODE_FIRST, as the scorers read it) runs
+ * once per shown test, alone, in the sandbox with `params` (NULL =
+ * defaults), one run after another, and passed[i] counts the tests answer i
+ * passes. Answers whose normalised code (loco_codeeval_normalise) is the same
+ * share one answer's runs; after a timeout an answer's remaining tests count
+ * as failed without running, so one answer costs at most one timeout.
+ * The answers passing the most tests are the candidates; among them the most
+ * common normalised code wins, a tie going to the earliest answer; *winner
+ * is the earliest answer of the winning code and *share = its answers / k.
+ * Answers with no code (NULL, empty) do not vote; none at all gives *winner
+ * 0 and *share 0. With no tests every answer is a candidate: a vote on the
+ * normalised code alone. Returns LOCO_OK, or the sandbox's error when it
+ * cannot run (no python3, ...); a failing program is a count, not an error.
+ * passed[k] is filled. */
+int loco_codeeval_vote(const struct loco_code_shown *shown,
+                       const struct loco_sandbox_params *params, const char *const *answers,
+                       int32_t k, int32_t *winner, double *share, int32_t *passed);
+
+/* Python code as the vote compares it: comments and blank lines dropped,
+ * indentation written as one tab per block level, other whitespace outside
+ * strings dropped except one space between two names or numbers, string
+ * literals kept as written. "def f(x) :  # add\n    return x+1\n" and
+ * "def f(x):\n  return x + 1" both give "def f(x):\n\treturn x+1\n".
+ * A malloc'd string the caller frees, or NULL (message set). */
+char *loco_codeeval_normalise(const char *code);
+
+/* The doctest examples of a HumanEval-style prompt as asserts: each line
+ * ">>> EXPR" whose next line is an expected value (not empty, not another
+ * ">>>" or "..." line) gives "assert (EXPR\n) == (EXPECTED\n)" (the
+ * newlines end a trailing comment inside the brackets); examples that
+ * print or continue over lines ("...") are left out. *tests is a
+ * malloc'd array of *n malloc'd strings (NULL and 0 when there is none): free
+ * with loco_codeeval_tests_free. LOCO_ERR_NOMEM, LOCO_ERR_INVALID (NULL
+ * arguments). */
+int loco_codeeval_doctests(const char *prompt, char ***tests, size_t *n);
+void loco_codeeval_tests_free(char **tests, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

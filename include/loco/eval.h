@@ -137,6 +137,19 @@ int loco_eval_params_check(const struct loco_eval_params *p);
 #define LOCO_EVAL_MAX_PASS_K 6      /* k in {1, 5, 10, 20, 50, 100} */
 
 /* Side 0 is the base model, side 1 the adapter. */
+/* How sc:K chose an item's answer (docs/strategies.md), when it voted in
+ * this run: an answer read from the cache keeps only the winner (k 0). */
+struct loco_eval_vote {
+    int32_t k;      /* answers voted on; 0: no vote recorded */
+    int32_t winner; /* the chosen answer's index, 0..k-1 */
+    double share;   /* its vote share */
+    char by[16];    /* what was compared: "tests" (the asserts the prompt
+                       shows), "doctests" (its examples), "code" (normalised
+                       code, no test shown), "number", "choice", "text" */
+    int32_t n_tests;                         /* tests, doctests: how many were shown */
+    int32_t passed[LOCO_GENERATE_MAX_SLOTS]; /* tests, doctests: each answer's passes */
+};
+
 struct loco_eval_item {
     char *id;
     char *prompt;       /* the user message */
@@ -160,6 +173,7 @@ struct loco_eval_item {
     bool contaminated;  /* exact match, or 13-gram overlap at or above the threshold */
     bool contam_exact;
     double contam_fraction; /* of the prompt's 13-grams found in the training data */
+    struct loco_eval_vote vote[2]; /* strategy sc:K: how the answer was chosen */
 };
 
 struct loco_eval_bench {

@@ -125,7 +125,8 @@ int loco_generate_sc(struct loco_context *ctx, const struct loco_tokenizer *tok,
                      const int32_t *prompt, size_t n_prompt, int32_t k,
                      const struct loco_generate_params *p, struct loco_generate_result *res);
 /* Vote on K answers for `domain` ("math": extracted numbers; else the most common normalised
- * answer); *winner the index of an answer holding the winning vote, *share its vote share. */
+ * answer); *winner the index of an answer holding the winning vote, *share its vote share.
+ * Code answers are voted on by tests instead: loco_codeeval_vote (loco/codeeval.h). */
 int loco_vote(const char *domain, const char *const *answers, int32_t k, int32_t *winner,
               double *share);
 /* In detail (src/strategy/sc.c, vote.c). loco_generate_sc uses sequences
@@ -150,6 +151,10 @@ int loco_vote(const char *domain, const char *const *answers, int32_t k, int32_t
  * reading and equality as loco_vote: the winner's share is
  * votes[winner] / k. */
 int loco_vote_counts(const char *domain, const char *const *answers, int32_t k, int32_t *votes);
+/* What loco_vote compares for `domain`: "number", "choice" or "text". Code
+ * is voted on by the tests the prompt shows (loco_codeeval_vote in
+ * loco/codeeval.h), which the caller chooses where it knows the tests. */
+const char *loco_vote_rule(const char *domain);
 
 /* Universal self-consistency (Chen et al. 2023, "Universal Self-Consistency
  * for Large Language Model Generation", arXiv:2311.17311): the paper's

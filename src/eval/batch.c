@@ -153,14 +153,32 @@ static int generate_local(const struct loco_model *m, const struct loco_eval_par
     return rc;
 }
 
-/* The chosen one of the K answers to request q: the vote's winner, or
- * under usc the model's pick (a reply naming none: the first answer). */
-static int pick(const struct loco_model *m, struct loco_context *ctx, const struct gen_how *how,
-                const struct gen_req *q, const char **answers, int32_t k, int32_t *winner)
+int eval_sc_vote(const struct gen_how *how, const struct gen_req *q, const char *const *answers,
+                 int32_t k, struct loco_eval_vote *v)
 {
-    double share = 0;
-    if (!how->usc)
-        return loco_vote(how->vote_domain, answers, k, winner, &share);
+    *v = (struct loco_eval_vote){.k = k};
+    if (!q->shown) {
+        snprintf(v->by, sizeof v->by, "%s", loco_vote_rule(how->vote_domain));
+        return loco_vote(how->vote_domain, answers, k, &v->winner, &v->share);
+    }
+    const struct loco_code_shown *sh = q->shown;
+    const char *by = !sh->n_tests ? "code" : sh->entry_point ? "doctests" : "tests";
+    snprintf(v->by, sizeof v->by, "%s", by);
+    v->n_tests = (int32_t)sh->n_tests;
+    return loco_codeeval_vote(sh, NULL, answers, k, &v->winner, &v->share, v->passed);
+}
+
+/* The chosen one of the K answers to request q: the vote's winner (the
+ * vote kept in q), or under usc the model's pick (a reply naming none: the
+ * first answer). */
+static int pick(const struct loco_model *m, struct loco_context *ctx, const struct gen_how *how,
+                struct gen_req *q, const char **answers, int32_t k, int32_t *winner)
+{
+    if (!how->usc) {
+        int rc = eval_sc_vote(how, q, answers, k, &q->vote);
+        *winner = q->vote.winner;
+        return rc;
+    }
     int rc = loco_usc_pick(ctx, loco_model_tokenizer(m), m, q->msgs[q->n_msgs - 1].content,
                            answers, k, &how->gp, winner);
     return rc == LOCO_ERR_NOT_FOUND ? LOCO_OK : rc;
@@ -253,6 +271,7 @@ int eval_run_batch(const struct loco_model *m, const struct loco_eval_params *p,
             reqs[i] = (struct gen_req){.key_text = reqs[i].key_text,
                                        .msgs = reqs[i].msgs,
                                        .n_msgs = reqs[i].n_msgs,
+                                       .shown = reqs[i].shown,
                                        .output = utf8_clean(e.output),
                                        .n_tokens = e.n_tokens,
                                        .cached = true};
@@ -284,8 +303,10 @@ void eval_reqs_clear(struct gen_req *reqs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(reqs[i].output);
-        reqs[i] = (struct gen_req){
-            .key_text = reqs[i].key_text, .msgs = reqs[i].msgs, .n_msgs = reqs[i].n_msgs};
+        reqs[i] = (struct gen_req){.key_text = reqs[i].key_text,
+                                   .msgs = reqs[i].msgs,
+                                   .n_msgs = reqs[i].n_msgs,
+                                   .shown = reqs[i].shown};
     }
 }
 

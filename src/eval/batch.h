@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loco/codeeval.h"
 #include "loco/eval.h"
 #include "loco/evalcache.h"
 #include "loco/generate.h"
@@ -25,6 +26,10 @@ struct gen_req {
     int32_t n_tokens;
     bool cached;
     int status; /* LOCO_OK, or why it was not generated */
+    /* sc:K on code: the tests the prompt shows (borrowed), which the vote
+     * runs (loco_codeeval_vote); NULL: loco_vote on the batch's domain */
+    const struct loco_code_shown *shown;
+    struct loco_eval_vote vote; /* sc:K: the vote that chose output (k 0: none) */
 };
 
 /* The connections to the answers' engine (p->engine), one per request in
@@ -47,7 +52,8 @@ struct gen_how {
     const struct loco_judge_params *remote; /* not NULL: ask this endpoint, not the model */
     /* self-consistency (strategy sc:K): sc_k > 1 answers each request with
      * sc_k sampled answers (loco_generate_sc, one prompt prefill shared) and
-     * keeps the one loco_vote(vote_domain, ...) picks; n_tokens counts all */
+     * keeps the one eval_sc_vote picks: by the request's shown tests when it
+     * has them, else loco_vote(vote_domain, ...); n_tokens counts all */
     int32_t sc_k;
     const char *vote_domain;
     /* usc:K (with sc_k = K): the model picks the most consistent of the K
@@ -134,8 +140,15 @@ void eval_batch_keep(struct batch_run *b, size_t i, const char *text, int32_t n_
  * (and cached) as it arrives; the first error stops the batch. */
 int eval_engine_generate(struct batch_run *b, const size_t *miss, size_t n_miss);
 
-/* Free the outputs of reqs[n] and reset them (the conversations stay) for
- * the next batch. */
+/* sc:K's vote on the k answers to q, into *v (v->winner the chosen one):
+ * with q->shown the tests it shows (loco_codeeval_vote in the sandbox, with
+ * the scorer's limits: loco_sandbox_default_params), else loco_vote on
+ * how->vote_domain. Thread-compatible (the engine's workers vote at once). */
+int eval_sc_vote(const struct gen_how *how, const struct gen_req *q, const char *const *answers,
+                 int32_t k, struct loco_eval_vote *v);
+
+/* Free the outputs of reqs[n] and reset them (the conversations and shown
+ * tests stay) for the next batch. */
 void eval_reqs_clear(struct gen_req *reqs, size_t n);
 /* Free outputs, conversation arrays and reqs itself. */
 void eval_reqs_free(struct gen_req *reqs, size_t n);

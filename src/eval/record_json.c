@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "loco/eval.h"
 #include "loco/judge.h"
@@ -79,9 +80,29 @@ static void add_judge(cJSON *o, const struct loco_eval_bench *b)
     }
 }
 
-/* Per item and side: every sample (n > 1) and every rating (judged). */
+/* sc:K's vote, when this run voted: what it compared, the winner and its
+ * share, and by tests how many each answer passed of those shown. */
+static void add_vote(cJSON *side, const struct loco_eval_vote *v)
+{
+    cJSON *o = cJSON_AddObjectToObject(side, "vote");
+    cJSON_AddStringToObject(o, "by", v->by);
+    cJSON_AddNumberToObject(o, "k", v->k);
+    cJSON_AddNumberToObject(o, "winner", v->winner);
+    add_num(o, "share", v->share);
+    if (strcmp(v->by, "tests") != 0 && strcmp(v->by, "doctests") != 0)
+        return;
+    cJSON_AddNumberToObject(o, "tests_shown", v->n_tests);
+    cJSON *arr = cJSON_AddArrayToObject(o, "tests_passed");
+    for (int32_t i = 0; i < v->k && i < LOCO_GENERATE_MAX_SLOTS; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateNumber(v->passed[i]));
+}
+
+/* Per item and side: every sample (n > 1), every rating (judged) and sc:K's
+ * vote. */
 static void add_item_extras(cJSON *side, const struct loco_eval_item *it, int s)
 {
+    if (it->vote[s].k > 0)
+        add_vote(side, &it->vote[s]);
     if (it->n_samples > 1) {
         cJSON_AddNumberToObject(side, "n", it->n_samples);
         cJSON_AddNumberToObject(side, "c", it->n_correct[s]);

@@ -11,7 +11,8 @@
  *
  * sc:K runs as K requests with seeds seed + i, which is what
  * loco_generate_sc samples locally (one shared prefill there; K prefills
- * here, the engine's prefix cache sharing what it can), then loco_vote.
+ * here, the engine's prefix cache sharing what it can), then the same vote
+ * (eval_sc_vote: by the shown tests for code, else loco_vote).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -142,10 +143,11 @@ int loco_eval_engine_probe(const struct loco_eval_params *p, const struct loco_a
 /* ---- one answer ------------------------------------------------------------ */
 
 /* The answer to q from connection r: one request, or under sc:K (how->sc_k
- * > 1) K requests seeded gp's seed + i and the vote's winner. *text is
- * malloc'd; *n_tokens counts every request's generated tokens. */
+ * > 1) K requests seeded gp's seed + i and the vote's winner (eval_sc_vote,
+ * the vote into *vote). *text is malloc'd; *n_tokens counts every request's
+ * generated tokens. */
 static int engine_answer(struct loco_remote *r, const struct gen_how *how, const struct gen_req *q,
-                         char **text, int32_t *n_tokens)
+                         char **text, int32_t *n_tokens, struct loco_eval_vote *vote)
 {
     int32_t k = how->sc_k > 1 ? how->sc_k : 1;
     char **answers = calloc((size_t)k, sizeof *answers);
@@ -170,13 +172,12 @@ static int engine_answer(struct loco_remote *r, const struct gen_how *how, const
         }
         loco_generate_result_free(&res);
     }
-    int32_t winner = 0;
-    double share = 0;
+    *vote = (struct loco_eval_vote){0};
     if (!rc && k > 1)
-        rc = loco_vote(how->vote_domain, (const char *const *)answers, k, &winner, &share);
+        rc = eval_sc_vote(how, q, (const char *const *)answers, k, vote);
     if (!rc) {
-        *text = answers[winner];
-        answers[winner] = NULL;
+        *text = answers[vote->winner];
+        answers[vote->winner] = NULL;
     }
     for (int32_t i = 0; i < k; i++)
         free(answers[i]);
@@ -218,14 +219,16 @@ static void *worker_run(void *arg)
         size_t i = js->miss[j];
         char *text = NULL;
         int32_t n_tokens = 0;
+        struct loco_eval_vote vote;
         double t0 = loco_time_ms();
-        int rc = engine_answer(w->conn, js->b->how, &js->b->reqs[i], &text, &n_tokens);
+        int rc = engine_answer(w->conn, js->b->how, &js->b->reqs[i], &text, &n_tokens, &vote);
         double ms = loco_time_ms() - t0;
         pthread_mutex_lock(&js->lock);
         if (rc && !js->rc) {
             js->rc = rc;
             snprintf(js->error, sizeof js->error, "%s", loco_error_message());
         } else if (!rc) {
+            js->b->reqs[i].vote = vote;
             eval_batch_keep(js->b, i, text, n_tokens, ms);
             eval_phase_step(js->b->ph, 1);
         }

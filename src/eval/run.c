@@ -22,6 +22,7 @@
 #include "core/sbuf.h"
 #include "loco/evalcache.h"
 #include "loco/models.h"
+#include "shown.h"
 
 /* A seed of its own for draw `index` of stream `stream` (0: sampled answers,
  * 1: judgments), by splitmix64 (Steele, Lea and Flood 2014) of the user's seed. */
@@ -84,7 +85,8 @@ static char *plain_settings(const struct run *r, uint32_t s, uint64_t seed)
 
 /* The cache key's settings for answer sample s. The default (greedy,
  * zero-shot, plain) text is the one every earlier cache entry was stored
- * under; a strategy adds ";strategy=NAME". */
+ * under; a strategy adds ";strategy=NAME", and sc:K on code ";vote=tests"
+ * (its winners were chosen by the shown tests, not by text as before). */
 static char *answer_settings(const struct run *r, uint32_t s, uint64_t seed,
                              const struct loco_strategy *st)
 {
@@ -94,10 +96,12 @@ static char *answer_settings(const struct run *r, uint32_t s, uint64_t seed,
     char name[LOCO_STRATEGY_NAME_MAX];
     loco_strategy_name(st, name, sizeof name);
     bool sampled = st->kind == LOCO_STRATEGY_SC || st->kind == LOCO_STRATEGY_USC;
+    bool by_tests = st->kind == LOCO_STRATEGY_SC && eval_votes_by_tests(r->kind);
     char *with = sampled
-                     ? loco_str_printf("%s;strategy=%s;temperature=%.6g;top_p=%.6g;seed=%llu",
+                     ? loco_str_printf("%s;strategy=%s;temperature=%.6g;top_p=%.6g;seed=%llu%s",
                                        plain, name, (double)r->p->temperature,
-                                       (double)r->p->top_p, (unsigned long long)seed)
+                                       (double)r->p->top_p, (unsigned long long)seed,
+                                       by_tests ? ";vote=tests" : "")
                      : loco_str_printf("%s;strategy=%s", plain, name);
     free(plain);
     return with;
@@ -129,10 +133,11 @@ static int answer_requests(const struct run *r, struct gen_req *reqs,
     return LOCO_OK;
 }
 
-/* Move answer sample s of request q into item i. */
+/* Move answer sample s of request q into item i (with sc:K's vote). */
 static void keep_answer(struct run *r, int side, uint32_t s, size_t i, struct gen_req *q)
 {
     struct loco_eval_item *it = &r->out->items[i];
+    it->vote[side] = q->vote;
     if (r->samples == 1) {
         it->output[side] = q->output;
         it->cached[side] = q->cached;
@@ -148,10 +153,23 @@ static void keep_answer(struct run *r, int side, uint32_t s, size_t i, struct ge
     q->output = NULL;
 }
 
-/* What loco_vote compares in an answer to a benchmark of this kind. */
+/* What loco_vote compares in an answer to a benchmark of this kind (code
+ * under sc:K: the shown tests instead, vote_by_tests). */
 static const char *vote_domain(enum kind kind)
 {
     return kind == K_GSM8K || kind == K_NUMERIC ? "math" : kind == K_ARC ? "choice" : NULL;
+}
+
+/* sc:K on code: each item's shown tests into shown[r->n] (eval_shown_tests)
+ * and its request's vote on them; other strategies and kinds: nothing. */
+static int vote_by_tests(const struct run *r, const struct loco_strategy *st,
+                         struct shown_tests *shown, struct gen_req *reqs)
+{
+    int rc = LOCO_OK;
+    for (size_t i = 0; st->kind == LOCO_STRATEGY_SC && !rc && i < r->n; i++)
+        if (eval_shown_tests(&r->items[i], r->kind, &shown[i], &rc) && !rc)
+            reqs[i].shown = &shown[i].shown;
+    return rc;
 }
 
 /* Answers from the engine (r->engine): how asks it for a's set (a NULL: the
@@ -180,8 +198,11 @@ static int answer_side(struct run *r, const struct loco_adapter *a, float scale,
     struct loco_eval_bench *out = r->out;
     struct gen_req *reqs = calloc(r->n ? r->n : 1, sizeof *reqs);
     char **asked = calloc(r->n ? r->n : 1, sizeof *asked);
-    int rc = reqs && asked ? answer_requests(r, reqs, st, asked)
-                           : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    struct shown_tests *shown = calloc(r->n ? r->n : 1, sizeof *shown);
+    int rc = reqs && asked && shown ? answer_requests(r, reqs, st, asked)
+                                    : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    if (!rc)
+        rc = vote_by_tests(r, st, shown, reqs);
     struct phase ph = {r->progress, r->user, out->name, "answers", side, 0, r->n * r->samples};
     struct gen_totals tot = {0};
     struct loco_remote_adapter set[LOCO_MAX_SET_ADAPTERS];
@@ -220,6 +241,9 @@ static int answer_side(struct run *r, const struct loco_adapter *a, float scale,
     for (size_t i = 0; asked && i < r->n; i++)
         free(asked[i]);
     free(asked);
+    for (size_t i = 0; shown && i < r->n; i++)
+        eval_shown_free(&shown[i]);
+    free(shown);
     return rc;
 }
 

@@ -15,6 +15,9 @@
  *             whitespace runs collapsed (loco_score_normalise).
  * An answer that gives nothing (no number, no label, empty text, NULL) does
  * not vote, but the share still counts over all K answers.
+ * Programs are voted on by running them on the tests their prompt shows
+ * (loco_codeeval_vote, src/eval/codevote.c); the evaluation chooses that
+ * vote for its code benchmarks.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +162,12 @@ int loco_vote(const char *domain, const char *const *answers, int32_t k, int32_t
     }
     free_ballots(b, k);
     return rc;
+}
+
+const char *loco_vote_rule(const char *domain)
+{
+    enum vote_kind kind = kind_of(domain);
+    return kind == VOTE_NUMBER ? "number" : kind == VOTE_CHOICE ? "choice" : "text";
 }
 
 int loco_vote_counts(const char *domain, const char *const *answers, int32_t k, int32_t *votes)
