@@ -14,6 +14,10 @@
 #   GEN          generated tokens for tgN (default: 128)
 #   REPS         repetitions of each test (default: 5)
 #   KEEP_LOGS    a directory to keep both tools' raw output in (default: none)
+#   LOAD         run both tools under a competing load: LOAD processes that
+#                spin on the CPU for the whole comparison (default: 0, none);
+#                run once with LOAD=0 and once with LOAD=N to see how each
+#                tool degrades on a busy machine
 #
 # Both tools are run for one thread count after the other (loco first, then
 # llama-bench), so each pair is measured under the same machine conditions.
@@ -47,11 +51,13 @@ shift
 n_prompt=${PROMPT:-512}
 n_gen=${GEN:-128}
 reps=${REPS:-5}
+load=${LOAD:-0}
 
 is_uint() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
 for v in "$n_prompt" "$n_gen" "$reps"; do
     is_uint "$v" || die "PROMPT, GEN and REPS must be positive integers (got '$v')"
 done
+[[ $load =~ ^[0-9]+$ && $load -le 64 ]] || die "LOAD must be 0 to 64 busy processes (got '$load')"
 
 [[ -x $llama_bench ]] || die "llama-bench binary '$llama_bench' is missing or not executable"
 [[ -x $loco ]] || die "loco binary '$loco' is missing (build it, or set LOCO=path/to/loco)"
@@ -79,7 +85,22 @@ for t in "${threads[@]}"; do
 done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/compare-llamacpp.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+load_pids=()
+stop_load() {
+    if [[ ${#load_pids[@]} -gt 0 ]]; then
+        kill "${load_pids[@]}" 2>/dev/null || true
+        wait "${load_pids[@]}" 2>/dev/null || true
+    fi
+    load_pids=()
+}
+trap 'stop_load; rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+# the competing load: LOAD processes spinning for the whole comparison
+for ((i = 0; i < load; i++)); do
+    bash -c 'while :; do :; done' &
+    load_pids+=($!)
+done
 
 # loco rows: "|       1 | pp512   |    123.45 ± 1.23 |" -> "1 pp512 123.45 1.23"
 parse_loco() {
@@ -157,6 +178,7 @@ for t in "${threads[@]}"; do
         die "llama-bench failed at $t threads: $(tail -n 3 "$tmp/llama.$t.err")"
     parse_llama_csv "$tmp/llama.$t.csv" >>"$tmp/llama.rows"
 done
+stop_load
 
 if [[ -n ${KEEP_LOGS:-} ]]; then
     mkdir -p "$KEEP_LOGS"
@@ -182,6 +204,11 @@ echo "cpu flags: ${cpu_flags:-none of the SIMD flags listed}"
 echo "loco: $loco (kernels: ${loco_kernels:-unknown}; LOCO_KERNELS=${LOCO_KERNELS:-auto})"
 echo "llama.cpp: $llama_bench ($llama_build)"
 echo "pp$n_prompt / tg$n_gen, $reps repetitions, mean ± sd in tokens/s"
+if [[ $load -gt 0 ]]; then
+    echo "under a competing load: $load busy processes spinning beside both tools"
+else
+    echo "no competing load started (LOAD=0); the machine's own load: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 echo
 echo "| threads | test    |           loco t/s |      llama.cpp t/s | ratio |"
 echo "|--------:|---------|-------------------:|-------------------:|------:|"

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# bench/compare-llamacpp.sh with a stand-in llama-bench (a script printing
+# llama-bench's CSV, so no llama.cpp build is needed): the table joins both
+# tools' rows per thread count and test with the ratio, names the CPU, the
+# flags and loco's kernels, says whether a competing load ran, and with
+# LOAD=2 leaves no spinning process behind. Bad settings are refused. No
+# speed is checked.
+set -euo pipefail
+: "${LOCO:?path to the loco binary}"
+. "$(dirname "$0")/lib-skip.sh"
+fail() { echo "FAIL: $*"; exit 1; }
+src=${LOCO_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+script=$src/bench/compare-llamacpp.sh
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+model=$("$LOCO" models path default 2>/dev/null) || model=
+[ -n "$model" ] && [ -f "$model" ] ||
+  skip_all "the default model is not in the model cache (loco models pull default)"
+
+# llama-bench's CSV: a header, then one quoted row per test (cpu_info holds a comma)
+cat > "$work/llama-bench" <<'SH'
+#!/usr/bin/env bash
+t=1 p=512 n=128
+while [ $# -gt 0 ]; do
+  case $1 in -t) t=$2; shift;; -p) p=$2; shift;; -n) n=$2; shift;; esac; shift
+done
+echo 'build_commit,build_number,cpu_info,n_threads,n_prompt,n_gen,avg_ts,stddev_ts'
+echo "\"abc1234\",\"42\",\"Fake CPU, 2 cores\",\"$t\",\"$p\",\"0\",\"100.000000\",\"1.000000\""
+echo "\"abc1234\",\"42\",\"Fake CPU, 2 cores\",\"$t\",\"0\",\"$n\",\"50.000000\",\"0.500000\""
+SH
+chmod +x "$work/llama-bench"
+
+run() { LOCO="$LOCO" PROMPT=8 GEN=4 REPS=1 "$script" "$work/llama-bench" "$model" 1 2>"$work/err"; }
+
+out=$(LOAD=0 run) || fail "quiet run failed: $(cat "$work/err")"
+echo "$out"
+echo "$out" | grep -q '^| *1 | pp8 ' || fail "no pp8 row"
+echo "$out" | grep -qE '^\| +1 \| tg4 +\| +[0-9.]+ ± [0-9.]+ \| +50.00 ± 0.50 \| +[0-9.]+ \|$' ||
+  fail "tg4 row without both tools and a ratio"
+echo "$out" | grep -q '^cpu: ' || fail "no cpu line"
+echo "$out" | grep -q 'commit abc1234, build 42, Fake CPU, 2 cores' || fail "llama.cpp build not named"
+echo "$out" | grep -q 'no competing load started' || fail "the quiet run does not say so"
+
+out=$(LOAD=2 run) || fail "loaded run failed: $(cat "$work/err")"
+echo "$out" | grep -q 'under a competing load: 2 busy processes' || fail "the load is not named"
+echo "$out" | grep -q '^| *1 | tg4 ' || fail "no tg4 row under load"
+sleep 0.2
+if pgrep -f 'while :; do :; done' >/dev/null; then fail "a busy process was left running"; fi
+
+if LOAD=x run >/dev/null; then fail "LOAD=x was taken"; fi
+grep -q 'LOAD must be' "$work/err" || fail "no message for a bad LOAD: $(cat "$work/err")"
+echo "OK"
