@@ -7,7 +7,7 @@
  * filling to its bound) or keeps growing (a leak). No model, no dataset.
  *
  * Usage: bench-exchlog [N] [FILE]   (default 50000 exchanges into a new
- * temporary file, removed at the end; FILE keeps the log)
+ * file in $TMPDIR or /tmp, removed at the end; FILE keeps the log)
  */
 #include "loco/core.h"
 #include "loco/exchlog.h"
@@ -70,10 +70,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench-exchlog [N >= 10] [FILE]\n");
         return 2;
     }
-    char path[256];
+    char path[512];
     bool temporary = argc < 3;
     if (temporary) {
-        snprintf(path, sizeof path, "/tmp/bench-exchlog-%ld.sqlite", (long)getpid());
+        const char *dir = getenv("TMPDIR");
+        snprintf(path, sizeof path, "%s/bench-exchlog-XXXXXX.sqlite", dir && *dir ? dir : "/tmp");
+        int fd = mkstemps(path, 7); /* a new file of our own: no stale log, no link */
+        if (fd < 0) {
+            perror("bench-exchlog: a temporary file");
+            return 1;
+        }
+        close(fd);
     } else {
         snprintf(path, sizeof path, "%s", argv[2]);
     }
@@ -106,7 +113,7 @@ int main(int argc, char **argv)
     if (temporary) {
         static const char *const suffix[] = {"", "-wal", "-shm"};
         for (size_t k = 0; k < 3; k++) {
-            char f[300];
+            char f[600];
             snprintf(f, sizeof f, "%s%s", path, suffix[k]);
             unlink(f);
         }

@@ -57,7 +57,8 @@ is_uint() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
 for v in "$n_prompt" "$n_gen" "$reps"; do
     is_uint "$v" || die "PROMPT, GEN and REPS must be positive integers (got '$v')"
 done
-[[ $load =~ ^[0-9]+$ && $load -le 64 ]] || die "LOAD must be 0 to 64 busy processes (got '$load')"
+[[ $load =~ ^[0-9]{1,3}$ ]] && load=$((10#$load)) && [[ $load -le 64 ]] ||
+    die "LOAD must be 0 to 64 busy processes (got '$load')"
 
 [[ -x $llama_bench ]] || die "llama-bench binary '$llama_bench' is missing or not executable"
 [[ -x $loco ]] || die "loco binary '$loco' is missing (build it, or set LOCO=path/to/loco)"
@@ -96,9 +97,11 @@ stop_load() {
 trap 'stop_load; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
-# the competing load: LOAD processes spinning for the whole comparison
+# the competing load: LOAD processes spinning for the whole comparison,
+# named compare-llamacpp-load-PID (this script's pid), holding none of its
+# files (a caller reading the script's output is not kept waiting by them)
 for ((i = 0; i < load; i++)); do
-    bash -c 'while :; do :; done' &
+    bash -c 'while :; do :; done' "compare-llamacpp-load-$$" >/dev/null 2>&1 </dev/null &
     load_pids+=($!)
 done
 

@@ -214,12 +214,13 @@ def labelled_sources(ds, folder, rng, n):
     eval_sets = []
     for rel in EVAL_ONLY:
         path = os.path.join(ds, rel)
-        if os.path.exists(path):
-            eval_sets += [word_set(with_input(r)) for r in read_jsonl(path)]
+        if not os.path.exists(path):
+            sys.exit(f"make-route-data: {path} is missing: the near-duplicate check needs it")
+        eval_sets += [word_set(with_input(r)) for r in read_jsonl(path)]
     for name, rel in sorted(LABELLED.items()):
         labels = os.path.join(folder, name + ".jsonl")
         if not os.path.exists(labels):
-            continue
+            sys.exit(f"make-route-data: no labels for {name} at {labels} (use --labels DIR)")
         text = {r["id"]: r for r in read_jsonl(os.path.join(ds, rel))}
         rows = []
         dropped = 0

@@ -93,6 +93,14 @@ static void test_doctests_from_prompt(void **state)
     assert_string_equal(tests[0], "assert (twice(2)\n) == (4\n)");
     assert_string_equal(tests[1], "assert (twice('ab')\n) == ('abab'\n)");
     loco_codeeval_tests_free(tests, n);
+    /* an expected value that goes on past its line is left out: open
+     * brackets, or a next line that is more of the value */
+    const char *multi = "    >>> f(1)\n    ['a',\n     'b']\n    >>> f(2)\n    'x'\n    'y'\n"
+                        "    >>> f(3)\n    'z'\"\"\"\n    >>> f(4)\n    [1, 2]\n\n";
+    assert_int_equal(loco_codeeval_doctests(multi, &tests, &n), LOCO_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(tests[0], "assert (f(4)\n) == ([1, 2]\n)");
+    loco_codeeval_tests_free(tests, n);
     assert_int_equal(loco_codeeval_doctests("def f():\n    pass\n", &tests, &n), LOCO_OK);
     assert_int_equal(n, 0);
     assert_null(tests);
@@ -131,6 +139,31 @@ static void test_vote_most_passes_then_most_common(void **state)
     const int32_t want[] = {1, 3, 3, 3, 0};
     for (int i = 0; i < 5; i++)
         assert_int_equal(passed[i], want[i]);
+}
+
+/* A broken program whose normalised form equals a working one's (a stray
+ * dedent reads as a block level) does not lend it its failures: only
+ * byte-identical code shares runs. */
+static void test_vote_broken_twin_runs_alone(void **state)
+{
+    (void)state;
+    if (!test_have_python())
+        skip();
+    const char *answers[] = {
+        "```python\ndef add(a, b):\n        s = a + b\n    return s\n```\n", /* IndentationError */
+        "```python\ndef add(a, b):\n    s = a + b\n    return s\n```\n",     /* passes 3 */
+        "```python\ndef add(a, b):\n    s = a + b\n    return s\n```\n",     /* the same bytes */
+    };
+    struct loco_code_shown shown = {.tests = add_tests, .n_tests = 3};
+    int32_t winner = -1, passed[3];
+    double share = 0;
+    assert_int_equal(loco_codeeval_vote(&shown, NULL, answers, 3, &winner, &share, passed),
+                     LOCO_OK);
+    assert_int_equal(passed[0], 0);
+    assert_int_equal(passed[1], 3);
+    assert_int_equal(passed[2], 3);
+    assert_int_equal(winner, 1);
+    assert_true(fabs(share - 2.0 / 3.0) < 1e-12);
 }
 
 /* Passing more tests beats a majority, and a tie goes to the earliest. */
@@ -233,11 +266,12 @@ static void test_mbpp_shown_asserts_only(void **state)
 {
     (void)state;
     char prompt[] = "Add two numbers.\nYour code should pass these tests:\n"
-                    "assert add(1, 2) == 3\nassert add(2, 2) == 4";
+                    "assert add(1, 2) == 3\n  assert add(2, 2) == 4  \nassert add(5, 5) == 10";
+    /* t3 is inside a shown line but is not one: a hidden test */
     char t0[] = "assert add(1, 2) == 3", t1[] = "assert add(2, 2) == 4",
-         t2[] = "assert add(9, 9) == 18", setup[] = "";
-    char *tests[] = {t0, t1, t2};
-    struct item it = {.prompt = prompt, .test = setup, .tests = tests, .n_tests = 3};
+         t2[] = "assert add(9, 9) == 18", t3[] = "assert add(5, 5) == 1", setup[] = "";
+    char *tests[] = {t0, t1, t2, t3};
+    struct item it = {.prompt = prompt, .test = setup, .tests = tests, .n_tests = 4};
     struct shown_tests st;
     int rc = -1;
     assert_true(eval_shown_tests(&it, K_MBPP, &st, &rc));
@@ -385,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_normalise_keeps_strings),
         cmocka_unit_test(test_doctests_from_prompt),
         cmocka_unit_test(test_vote_most_passes_then_most_common),
+        cmocka_unit_test(test_vote_broken_twin_runs_alone),
         cmocka_unit_test(test_vote_tests_beat_majority_tie_to_earliest),
         cmocka_unit_test(test_vote_without_tests),
         cmocka_unit_test(test_humaneval_hidden_check_not_used),

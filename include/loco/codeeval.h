@@ -143,9 +143,11 @@ struct loco_code_shown {
  * with shown->entry_point, LOCO_CODE_FIRST, as the scorers read it) runs
  * once per shown test, alone, in the sandbox with `params` (NULL =
  * defaults), one run after another, and passed[i] counts the tests answer i
- * passes. Answers whose normalised code (loco_codeeval_normalise) is the same
- * share one answer's runs; after a timeout an answer's remaining tests count
- * as failed without running, so one answer costs at most one timeout.
+ * passes. Answers whose code is byte for byte the same share one answer's
+ * runs (normalised code, loco_codeeval_normalise, decides the vote below);
+ * after a run hits the timeout or a resource limit (CPU time, memory) an
+ * answer's remaining tests count as failed without running, so one answer
+ * costs at most one such run.
  * The answers passing the most tests are the candidates; among them the most
  * common normalised code wins, a tie going to the earliest answer; *winner
  * is the earliest answer of the winning code and *share = its answers / k.
@@ -170,7 +172,9 @@ char *loco_codeeval_normalise(const char *code);
  * ">>> EXPR" whose next line is an expected value (not empty, not another
  * ">>>" or "..." line) gives "assert (EXPR\n) == (EXPECTED\n)" (the
  * newlines end a trailing comment inside the brackets); examples that
- * print or continue over lines ("...") are left out. *tests is a
+ * print, continue over lines ("...") or whose expected value goes on past
+ * its line (unbalanced brackets or quotes, or a next line that is not
+ * blank, another example or the docstring's end) are left out. *tests is a
  * malloc'd array of *n malloc'd strings (NULL and 0 when there is none): free
  * with loco_codeeval_tests_free. LOCO_ERR_NOMEM, LOCO_ERR_INVALID (NULL
  * arguments). */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "bench_internal.h"
 
 /* A copy of s with every byte that does not start a well-formed UTF-8
  * sequence replaced by U+FFFD, so that answers cut inside a character (or
@@ -165,7 +166,8 @@ int eval_sc_vote(const struct gen_how *how, const struct gen_req *q, const char 
     const char *by = !sh->n_tests ? "code" : sh->entry_point ? "doctests" : "tests";
     snprintf(v->by, sizeof v->by, "%s", by);
     v->n_tests = (int32_t)sh->n_tests;
-    return loco_codeeval_vote(sh, NULL, answers, k, &v->winner, &v->share, v->passed);
+    struct loco_sandbox_params sp = eval_code_sandbox(); /* the scorer's limits */
+    return loco_codeeval_vote(sh, &sp, answers, k, &v->winner, &v->share, v->passed);
 }
 
 /* The chosen one of the K answers to request q: the vote's winner (the

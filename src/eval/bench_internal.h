@@ -23,6 +23,7 @@
 #include "loco/eval.h"
 #include "loco/evalcache.h"
 #include "loco/generate.h"
+#include "loco/sandbox.h"
 #include "loco/score.h"
 
 enum kind {
@@ -91,6 +92,10 @@ const struct item *eval_item_by_id(const struct item *items, size_t n, const cha
 /* ---- scoring.c -------------------------------------------------------------- */
 
 bool eval_is_code(enum kind k);
+/* The sandbox's limits for an answer's code: 10 s of wall time, 5 s of CPU,
+ * the rest loco_sandbox_default_params; the scorer and sc:K's vote on code
+ * both run with them. */
+struct loco_sandbox_params eval_code_sandbox(void);
 /* The code in `answer` run against the item's tests in the sandbox: score
  * 1 or 0, the verdict in detail. An error only when the sandbox cannot run. */
 int eval_score_code(const struct item *it, enum kind kind, const char *answer, double *score,

@@ -195,6 +195,43 @@ static bool is_expected(const char *e, size_t len)
            strncmp(e, "\"\"\"", 3) != 0 && strncmp(e, "'''", 3) != 0;
 }
 
+/* Whether brackets outside string literals balance in e[0..len): an
+ * expected value that goes on over the next lines does not. */
+static bool balanced(const char *e, size_t len)
+{
+    int depth = 0;
+    char quote = 0;
+    for (size_t i = 0; i < len && depth >= 0; i++) {
+        if (quote) {
+            if (e[i] == '\\')
+                i++;
+            else if (e[i] == quote)
+                quote = 0;
+        } else if (e[i] == '"' || e[i] == '\'') {
+            quote = e[i];
+        } else {
+            depth += (e[i] == '(' || e[i] == '[' || e[i] == '{') -
+                     (e[i] == ')' || e[i] == ']' || e[i] == '}');
+        }
+    }
+    return depth == 0 && !quote;
+}
+
+/* Whether the expected value on the line at e ends there: its brackets
+ * balance and the next line is blank, another example, the docstring's
+ * closing quotes or the end of the prompt. */
+static bool expected_ends(const char *e, size_t elen)
+{
+    if (!balanced(e, elen))
+        return false;
+    const char *nl = strchr(e, '\n'), *after;
+    if (!nl)
+        return true;
+    size_t alen = trimmed_line(nl + 1, &after);
+    return alen == 0 || strncmp(after, ">>>", 3) == 0 || strncmp(after, "\"\"\"", 3) == 0 ||
+           strncmp(after, "\'\'\'", 3) == 0;
+}
+
 /* The assert for the example on the line at s, or NULL when it is none
  * (*nomem set when memory ran out). */
 static char *example_assert(const char *s, bool *nomem)
@@ -209,7 +246,8 @@ static char *example_assert(const char *s, bool *nomem)
     size_t elen = trimmed_line(next + 1, &e);
     const char *expr;
     size_t exlen = trimmed_line(x + 3, &expr);
-    if (!exlen || !is_expected(e, elen) || strncmp(expr, "print(", 6) == 0)
+    if (!exlen || !is_expected(e, elen) || !expected_ends(e, elen) ||
+        strncmp(expr, "print(", 6) == 0)
         return NULL;
     /* each side ends its line inside the brackets: a trailing comment
      * ("f(x)  # f(x) = 1 + 2x") ends there */
@@ -274,8 +312,9 @@ static char *test_program(const struct loco_code_shown *shown, const char *code,
     return program;
 }
 
-/* How many shown tests `code` passes, each run alone, into *passed; the
- * tests after a timeout count as failed without running. */
+/* How many shown tests `code` passes, each run alone, into *passed; once a
+ * run hits the wall-clock timeout or a resource limit (a loop runs out of
+ * CPU time), the remaining tests count as failed without running. */
 static int count_passes(const struct loco_code_shown *shown,
                         const struct loco_sandbox_params *params, const char *code, int32_t *passed)
 {
@@ -290,33 +329,41 @@ static int count_passes(const struct loco_code_shown *shown,
         if (rc)
             return rc;
         *passed += o.passed;
-        if (o.verdict == LOCO_CODE_FAIL_TIMEOUT)
+        if (o.verdict == LOCO_CODE_FAIL_TIMEOUT || o.verdict == LOCO_CODE_FAIL_LIMIT)
             break;
     }
     return LOCO_OK;
 }
 
-/* Each answer's normalised code into norm[k] (NULL: no code; "" counts as
- * none) and its passes into passed[k]; an answer whose normalised code an
- * earlier one has takes its count. */
+/* Each answer's code into code[k] and its normalised form into norm[k]
+ * (NULL: no code; "" counts as none), and its passes into passed[k]. An
+ * answer whose code is byte for byte an earlier one's takes that count
+ * without running (normalised equality is not enough: the normaliser maps
+ * some broken programs, a stray dedent, onto valid ones). */
 static int run_answers(const struct loco_code_shown *shown,
                        const struct loco_sandbox_params *params, const char *const *answers,
-                       int32_t k, char **norm, int32_t *passed)
+                       int32_t k, char **code, char **norm, int32_t *passed)
 {
     for (int32_t i = 0; i < k; i++) {
         passed[i] = 0;
         if (!answers[i])
             continue;
-        char *code = loco_codeeval_extract(answers[i], shown->entry_point, LOCO_CODE_FIRST);
-        norm[i] = code ? loco_codeeval_normalise(code) : NULL;
+        code[i] = loco_codeeval_extract(answers[i], shown->entry_point, LOCO_CODE_FIRST);
+        if (!code[i])
+            return LOCO_ERR_NOMEM; /* message set */
+        norm[i] = loco_codeeval_normalise(code[i]);
+        if (!norm[i])
+            return LOCO_ERR_NOMEM;
+        if (!norm[i][0])
+            continue; /* no code: no vote */
         int32_t same = 0;
-        while (norm[i] && same < i && !(norm[same] && strcmp(norm[same], norm[i]) == 0))
+        while (same < i && !(code[same] && strcmp(code[same], code[i]) == 0))
             same++;
-        int rc = !code || !norm[i] ? LOCO_ERR_NOMEM
-                 : !norm[i][0]     ? LOCO_OK
-                 : same < i        ? (passed[i] = passed[same], LOCO_OK)
-                                   : count_passes(shown, params, code, &passed[i]);
-        free(code);
+        if (same < i) {
+            passed[i] = passed[same];
+            continue;
+        }
+        int rc = count_passes(shown, params, code[i], &passed[i]);
         if (rc)
             return rc;
     }
@@ -356,17 +403,19 @@ int loco_codeeval_vote(const struct loco_code_shown *shown,
                                                 "winner, share and passed are required");
     *winner = 0;
     *share = 0.0;
-    char **norm = calloc((size_t)k, sizeof *norm);
-    if (!norm)
-        return loco_error_set(LOCO_ERR_NOMEM, "code vote: out of memory");
-    int rc = run_answers(shown, params, answers, k, norm, passed);
+    char **code = calloc((size_t)k, sizeof *code), **norm = calloc((size_t)k, sizeof *norm);
+    int rc = code && norm ? run_answers(shown, params, answers, k, code, norm, passed)
+                          : loco_error_set(LOCO_ERR_NOMEM, "code vote: out of memory");
     if (rc == LOCO_OK) {
         int32_t votes = 0;
         *winner = count_votes(norm, passed, k, &votes);
         *share = (double)votes / (double)k;
     }
-    for (int32_t i = 0; i < k; i++)
+    for (int32_t i = 0; code && norm && i < k; i++) {
+        free(code[i]);
         free(norm[i]);
+    }
+    free(code);
     free(norm);
     return rc;
 }

@@ -16,17 +16,12 @@
 #include "loco/score.h"
 #include "rescore_internal.h"
 
-static const struct loco_sandbox_params *sandbox_params(void)
+struct loco_sandbox_params eval_code_sandbox(void)
 {
-    static struct loco_sandbox_params sp;
-    static bool init;
-    if (!init) {
-        sp = loco_sandbox_default_params();
-        sp.timeout_s = 10;
-        sp.cpu_s = 5;
-        init = true;
-    }
-    return &sp;
+    struct loco_sandbox_params sp = loco_sandbox_default_params();
+    sp.timeout_s = 10;
+    sp.cpu_s = 5;
+    return sp;
 }
 
 /* The program an answer of this kind runs as: the answer's code (fenced or
@@ -58,7 +53,8 @@ static int run_answer(const struct item *it, enum kind kind, const char *answer,
     char *program = answer_program(it, kind, answer);
     if (!program)
         return loco_error_set(LOCO_ERR_NOMEM, "out of memory building the program to run");
-    int rc = loco_codeeval_run(sandbox_params(), program, o);
+    struct loco_sandbox_params sp = eval_code_sandbox();
+    int rc = loco_codeeval_run(&sp, program, o);
     free(program);
     if (rc)
         return rc;

@@ -8,15 +8,46 @@
 
 #include "shown.h"
 
-/* The asserts of it->tests[] that the prompt holds, after it->test (the
- * setup code). */
+/* Whether line[0..len) is at p in text as a whole line (spaces around it
+ * aside). */
+static bool whole_line_at(const char *text, const char *p, size_t len)
+{
+    const char *q = p, *r = p + len;
+    while (q > text && (q[-1] == ' ' || q[-1] == '\t'))
+        q--;
+    while (*r == ' ' || *r == '\t' || *r == '\r')
+        r++;
+    return (q == text || q[-1] == '\n') && (*r == '\0' || *r == '\n');
+}
+
+/* Whether the test `line` (spaces around it aside) is a whole line of
+ * `text`: a hidden "assert f(1) == 1" is not shown by a shown
+ * "assert f(1) == 10". */
+static bool holds_line(const char *text, const char *line)
+{
+    while (*line == ' ' || *line == '\t')
+        line++;
+    size_t len = strlen(line);
+    while (len && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r' ||
+                   line[len - 1] == '\n'))
+        len--;
+    if (!len || memchr(line, '\n', len))
+        return len && strstr(text, line) != NULL; /* a test of several lines: as written */
+    for (const char *p = strchr(text, line[0]); p; p = strchr(p + 1, line[0]))
+        if (strncmp(p, line, len) == 0 && whole_line_at(text, p, len))
+            return true;
+    return false;
+}
+
+/* The asserts of it->tests[] that the prompt holds as whole lines, after
+ * it->test (the setup code). */
 static int shown_asserts(const struct item *it, struct shown_tests *out)
 {
     out->list = calloc(it->n_tests ? it->n_tests : 1, sizeof *out->list);
     if (!out->list)
         return loco_error_set(LOCO_ERR_NOMEM, "out of memory");
     for (size_t t = 0; t < it->n_tests; t++)
-        if (it->tests[t] && it->tests[t][0] && strstr(it->prompt, it->tests[t]))
+        if (it->tests[t] && holds_line(it->prompt, it->tests[t]))
             out->list[out->shown.n_tests++] = it->tests[t];
     out->shown.tests = out->list;
     out->shown.setup = it->test;

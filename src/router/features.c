@@ -182,8 +182,10 @@ void loco_route_lexical(const char *query, const struct loco_route_features *f, 
         word[len] = '\0';
         n_words++;
         bool instruction = (lead && n_words <= LEAD_WORDS) || in_tail;
-        if (f->lex_lead && !instruction)
-            continue; /* a pasted text's words: not read */
+        if (f->lex_lead && !instruction) {
+            prev[0] = '\0'; /* a pasted text's words: not read, nor paired across */
+            continue;
+        }
         set_feature(out, hash_dim, "w:", word, NULL);
         if (prev[0])
             set_feature(out, hash_dim, "b:", prev, word);

@@ -44,8 +44,11 @@ echo "$out" | grep -q 'no competing load started' || fail "the quiet run does no
 out=$(LOAD=2 run) || fail "loaded run failed: $(cat "$work/err")"
 echo "$out" | grep -q 'under a competing load: 2 busy processes' || fail "the load is not named"
 echo "$out" | grep -q '^| *1 | tg4 ' || fail "no tg4 row under load"
+command -v pgrep >/dev/null || fail "pgrep (procps) is needed to check the load is stopped"
 sleep 0.2
-if pgrep -f 'while :; do :; done' >/dev/null; then fail "a busy process was left running"; fi
+if pgrep -f 'compare-llamacpp-load-' >/dev/null; then fail "a busy process was left running"; fi
+out=$(LOAD=03 run) || fail "LOAD=03 failed: $(cat "$work/err")"
+echo "$out" | grep -q "under a competing load: 3 busy processes" || fail "LOAD=03 is not 3"
 
 if LOAD=x run >/dev/null; then fail "LOAD=x was taken"; fi
 grep -q 'LOAD must be' "$work/err" || fail "no message for a bad LOAD: $(cat "$work/err")"

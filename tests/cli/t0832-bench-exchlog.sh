@@ -28,11 +28,11 @@ assert all(r["answer"] and r["command"] == "server" for r in rows), rows[:2]
 print(len(rows))')
 [ "$n" = 200 ] || fail "loco logs read $n exchanges, expected 200"
 
-# a temporary log is removed
-before=$(ls /tmp | grep -c '^bench-exchlog-' || true)
-"$bench" 20 > /dev/null || fail "bench-exchlog 20 failed"
-after=$(ls /tmp | grep -c '^bench-exchlog-' || true)
-[ "$after" -le "$before" ] || fail "the temporary log was left in /tmp"
+# a temporary log goes to $TMPDIR and is removed
+mkdir "$work/tmp"
+TMPDIR="$work/tmp" "$bench" 20 > "$work/tmp.txt" || fail "bench-exchlog 20 failed"
+grep -q "exchange log $work/tmp/bench-exchlog-" "$work/tmp.txt" || fail "not in TMPDIR: $(head -1 "$work/tmp.txt")"
+[ -z "$(ls -A "$work/tmp")" ] || fail "the temporary log was left: $(ls "$work/tmp")"
 
 if "$bench" 3 > "$work/bad.txt" 2>&1; then fail "a count below 10 was taken"; fi
 grep -q usage "$work/bad.txt" || fail "no usage line: $(cat "$work/bad.txt")"
