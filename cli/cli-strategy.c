@@ -55,19 +55,16 @@ static bool ranked_before(int32_t a, int32_t b)
     return a > 0 && (b == 0 || a < b);
 }
 
-/* The adapters that may serve `domain` (the serving rule), best-ranked
- * first: by the leaderboard's rank on the domain's primary benchmark,
- * unscored ones after, in serving order. Returns how many (at most cap). */
-static size_t ranked_adapters(const struct cli_router *cr, const char *domain,
-                              const struct loco_registry_adapter **out, int32_t *ranks,
-                              size_t cap)
+size_t cli_ensemble_order(const struct loco_registry *reg, enum loco_serve_mode serve,
+                          const char *domain, const struct loco_registry_adapter **out,
+                          int32_t *ranks, size_t cap)
 {
-    size_t n = loco_serving_order(cr->reg, domain, cr->serve, out, cap);
+    size_t n = loco_serving_order(reg, domain, serve, out, cap);
     n = n < cap ? n : cap;
     struct loco_leaderboard lb = {0};
     struct loco_leaderboard_params lp = loco_leaderboard_default_params();
     lp.domain = domain;
-    if (loco_leaderboard_build(cr->reg, &lp, &lb) != LOCO_OK)
+    if (loco_leaderboard_build(reg, &lp, &lb) != LOCO_OK)
         lb = (struct loco_leaderboard){0}; /* no ranks: serving order */
     for (size_t i = 0; i < n; i++) {
         ranks[i] = 0;
@@ -94,7 +91,8 @@ static int ensemble_members(struct cli_engine *e, const struct cli_many_req *q,
 {
     const struct loco_registry_adapter *order[ENSEMBLE_MAX];
     int32_t ranks[ENSEMBLE_MAX];
-    size_t avail = ranked_adapters(q->cr, q->d->domain, order, ranks, ENSEMBLE_MAX);
+    size_t avail =
+        cli_ensemble_order(q->cr->reg, q->cr->serve, q->d->domain, order, ranks, ENSEMBLE_MAX);
     int32_t max = q->st.k > 0 && q->st.k < ENSEMBLE_MAX ? q->st.k : ENSEMBLE_MAX;
     *n = 0;
     for (size_t i = 0; i < avail && *n < max; i++) {

@@ -47,6 +47,18 @@ struct cli_vote_rule {
 bool cli_vote_rule_choose(double min_share, const char *below, const struct cli_router *cr,
                           const struct loco_route_decision *d, struct cli_vote_rule *rule);
 
+/* ---- the ensemble's members ------------------------------------------------ */
+
+/* The adapters of `reg` that may serve `domain` under `serve` (the serving
+ * rule, loco_serving_order), best-ranked first: by the leaderboard's rank
+ * on the domain's primary benchmark into ranks[] (0: unscored, after the
+ * ranked ones, in serving order). Into out[cap] (borrowed from reg);
+ * returns how many (at most cap). ask and chat take their members from it,
+ * and loco eval --strategy ensemble (with the candidates). */
+size_t cli_ensemble_order(const struct loco_registry *reg, enum loco_serve_mode serve,
+                          const char *domain, const struct loco_registry_adapter **out,
+                          int32_t *ranks, size_t cap);
+
 /* ---- many answers, one chosen -------------------------------------------- */
 
 /* Whether the strategy can answer this request: an ensemble needs a routed

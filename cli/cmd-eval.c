@@ -12,6 +12,7 @@
 
 #include "cli-engine.h"
 #include "cli-route.h"
+#include "cli-strategy.h"
 #include "cmd-eval-rescore.h"
 #include "cmd-eval-swarm.h"
 #include "commands.h"
@@ -587,6 +588,97 @@ static void print_sides(const struct loco_eval_bench *b, size_t n, const char *a
     print_table(b, n, plain, with);
 }
 
+/* ---- --strategy ensemble: the members ------------------------------------- */
+
+/* What goes with --strategy ensemble: one adapter (no run-time set, scale
+ * 1: the members answer alone at scale 1), no engine, and no
+ * --serve-candidates (the candidates are members anyway). False (and a
+ * message) when refused. */
+static bool ensemble_flags(const struct cli_option *opts, const char *adapter, const char *strategy,
+                           bool serve_candidates)
+{
+    const char *why =
+        adapter && strchr(adapter, ',')
+            ? "the members answer alone: ADAPTER is one adapter, not a run-time set"
+        : cli_opt_seen(opts, "scale")  ? "the members answer alone at scale 1: no --scale"
+        : cli_opt_seen(opts, "engine") ? "the members answer here: no --engine"
+        : serve_candidates
+            ? "the members are the domain's adapters, candidates that have not passed their "
+              "gate included (an evaluation is how they get ranked): no --serve-candidates"
+            : NULL;
+    if (why)
+        fprintf(stderr, "loco eval --strategy %s: %s (docs/strategies.md)\n", strategy, why);
+    return !why;
+}
+
+/* Whether two adapter files are one file. */
+static bool same_file(const char *a, const char *b)
+{
+    char ra[4096], rb[4096];
+    return realpath(a, ra) && realpath(b, rb) && !strcmp(ra, rb);
+}
+
+/* The members of an ensemble evaluation of `a`, into out[LOCO_EVAL_MAX_MEMBERS]
+ * (docs/strategies.md): the registry's adapters of a's domain in the
+ * order ask's ensemble takes them (best-ranked first), candidates that have
+ * not passed their gate included, the first n (0: all); a itself is one
+ * of them (when the order leaves it out, or beyond n, it takes the last
+ * place); a lone member gets the base model as second voter. Members that
+ * do not load are left out, with a message. Returns how many. */
+static int32_t ensemble_members(struct cli_engine *e, const struct loco_registry *reg,
+                                const struct loco_adapter *a, int32_t n,
+                                struct loco_eval_member *out)
+{
+    const struct loco_adapter_info *ai = loco_adapter_info(a);
+    const struct loco_registry_adapter *order[LOCO_EVAL_MAX_MEMBERS];
+    int32_t ranks[LOCO_EVAL_MAX_MEMBERS], max = n > 0 ? n : LOCO_EVAL_MAX_MEMBERS, k = 0;
+    size_t avail = reg ? cli_ensemble_order(reg, LOCO_SERVE_CANDIDATES, ai->domain, order, ranks,
+                                            LOCO_EVAL_MAX_MEMBERS)
+                       : 0;
+    bool has_a = false;
+    for (size_t i = 0; i < avail && k < max; i++) {
+        bool is_a = same_file(order[i]->path, ai->path);
+        if ((is_a && has_a) || (!is_a && !has_a && k == max - 1))
+            continue; /* registered twice under one file; or the last place is a's */
+        const struct loco_adapter *m = is_a ? a : cli_engine_load_adapter(e, order[i]->path);
+        if (!m) {
+            fprintf(stderr, "loco eval: ensemble: %s does not load here and does not vote\n",
+                    order[i]->name);
+            continue;
+        }
+        has_a = has_a || is_a;
+        out[k++] = (struct loco_eval_member){order[i]->name, m, ranks[i]};
+    }
+    if (!has_a)
+        out[k++] = (struct loco_eval_member){ai->name, a, 0};
+    if (k == 1) { /* as in ask: the base model votes too */
+        fprintf(stderr, "loco eval: ensemble: %s is the only adapter of the %s domain; the "
+                        "base model votes too\n",
+                ai->name, ai->domain);
+        out[k++] = (struct loco_eval_member){"base model", NULL, 0};
+    }
+    return k;
+}
+
+/* The ensemble's members under the table: each member's score alone, the
+ * items its answer won, its ranks, and what its answers cost here. */
+static void print_members(const struct loco_eval_bench *b)
+{
+    if (!b->n_members)
+        return;
+    printf("%s ensemble of %d (a tie goes to the earliest):\n", b->name, (int)b->n_members);
+    for (int32_t m = 0; m < b->n_members; m++) {
+        const struct loco_eval_member_result *r = &b->members[m];
+        char rank[16] = "unranked";
+        if (r->rank > 0)
+            snprintf(rank, sizeof rank, "#%d", (int)r->rank);
+        printf("  %d. %s (%s): alone %.3f, chosen on %zu of %zu items; %.0f s, %zu of %zu "
+               "answers cached\n",
+               (int)m + 1, r->name, rank, r->score, r->n_won, b->n, r->gen_ms / 1e3, r->n_cached,
+               b->n);
+    }
+}
+
 /* --engine and its options: what they go with, the kind, the key. The
  * record_in an engine's run records in ("none": its scores are not this
  * system's; an explicit user|project is refused). False (and a message)
@@ -682,10 +774,11 @@ int cmd_eval(int argc, char **argv)
         CLI_OPT_STRING(0, "strategy", &strategy, "S",
                        "compare the adapter answering plain with the adapter\n"
                        "answering with strategy S (re2, calc, re2+calc, sc:K,\n"
-                       "usc:K; they sample at --temperature, default 0.8) on the\n"
-                       "same items, instead of the base model with the adapter;\n"
-                       "the scores are not recorded in the registry\n"
-                       "(docs/strategies.md)"),
+                       "usc:K; they sample at --temperature, default 0.8;\n"
+                       "ensemble[:N]: the domain's adapters, candidates included,\n"
+                       "each answering plain, then the vote) on the same items,\n"
+                       "instead of the base model with the adapter; the scores\n"
+                       "are not recorded in the registry (docs/strategies.md)"),
         CLI_OPT_INT(0, "shots", &shots, "K", 0, LOCO_EVAL_MAX_SHOTS,
                     "gsm8k: the first K train problems with worked answers as\n"
                     "earlier chat turns (default 0: zero-shot)"),
@@ -860,12 +953,9 @@ int cmd_eval(int argc, char **argv)
             fprintf(stderr, "loco eval: --strategy: %s\n", loco_error_message());
             return 2;
         }
-        if (p.strategy.kind == LOCO_STRATEGY_ENSEMBLE) {
-            fprintf(stderr, "loco eval --strategy %s: the evaluation runs plain, re2, calc, "
-                            "re2+calc, sc:K and usc:K; ensemble answers in loco ask and chat\n",
-                    strategy);
+        if (p.strategy.kind == LOCO_STRATEGY_ENSEMBLE &&
+            !ensemble_flags(opts, adapter, strategy, serve_candidates))
             return 2;
-        }
         if (swarm || rescore_path || (cli_opt_seen(opts, "record-in") &&
                                       strcmp(record_in, "none"))) {
             fprintf(stderr, "loco eval --strategy: no --swarm, --rescore or --record-in "
@@ -966,6 +1056,11 @@ int cmd_eval(int argc, char **argv)
     info.omit_prompts = omit_prompts;
     if (e.n_set > 1)
         eval_set_info(&info, &e, adapter);
+    struct loco_eval_member members[LOCO_EVAL_MAX_MEMBERS];
+    if (p.strategy.kind == LOCO_STRATEGY_ENSEMBLE) {
+        p.members = members;
+        p.n_members = ensemble_members(&e, reg, a, p.strategy.k, members);
+    }
     if (p.engine.url && !engine_probe(&p, a, scale, &info)) {
         loco_registry_free(reg);
         cli_engine_close(&e);
@@ -1036,6 +1131,8 @@ int cmd_eval(int argc, char **argv)
             puts(final);
         else
             print_sides(results, done, info.adapter_name, &p.strategy);
+        for (size_t b = 0; !json && b < done; b++)
+            print_members(&results[b]);
         if (!json && info.engine_kind[0])
             printf("\nAnswers generated by the %s engine at %s (%s, %s); scores not recorded "
                    "in the registry.\n",

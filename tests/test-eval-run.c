@@ -282,9 +282,9 @@ static void test_strategy_against_plain(void **state)
         expect_one_of_sc(f, &p, b.items[i].prompt, b.items[i].output[1]);
     }
     loco_eval_bench_free(&b);
-    /* strategies the evaluation cannot run are refused */
+    /* an ensemble without its members is refused (test-eval-ensemble.c) */
     p.strategy = (struct loco_strategy){.kind = LOCO_STRATEGY_ENSEMBLE, .k = 0};
-    assert_int_equal(loco_eval_params_check(&p), LOCO_ERR_UNSUPPORTED);
+    assert_int_equal(loco_eval_params_check(&p), LOCO_ERR_RANGE);
     p.strategy = (struct loco_strategy){.kind = LOCO_STRATEGY_USC, .k = 5};
     assert_int_equal(loco_eval_params_check(&p), LOCO_OK);
     p.strategy = (struct loco_strategy){.kind = LOCO_STRATEGY_SC, .k = 5};

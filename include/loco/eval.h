@@ -74,6 +74,17 @@ struct loco_eval_engine {
 #define LOCO_EVAL_ENGINE_PARALLEL 4
 #define LOCO_EVAL_MAX_ENGINE_PARALLEL 64
 
+/* A member of strategy ensemble (docs/strategies.md, "ensemble in loco
+ * eval"): an adapter answering alone at scale 1, or the base model. */
+struct loco_eval_member {
+    const char *name;                   /* for the record ("math-b", "base model"); borrowed */
+    const struct loco_adapter *adapter; /* borrowed; NULL: the base model */
+    int32_t rank;                       /* the leaderboard's rank, for the record; 0: none */
+};
+
+/* The most members an ensemble evaluation takes (its vote's arrays). */
+#define LOCO_EVAL_MAX_MEMBERS 16
+
 struct loco_eval_params {
     const char *shared_dir;    /* where datasets/ is (built-in benchmarks) */
     size_t limit;              /* first N items only; 0 = all */
@@ -102,11 +113,12 @@ struct loco_eval_params {
     const struct loco_contam_index *contam;
     double contam_threshold;
     bool decontaminate;
-    /* a strategy other than plain (loco/strategy.h; re2, calc, re2+calc)
-     * turns the run into plain against the strategy on the same items: side
-     * 0 is the adapter (the base model when a is NULL) answering plain, side
-     * 1 the same model answering with the strategy; the paired tests and
-     * gates then judge the strategy's gain (docs/strategies.md) */
+    /* a strategy other than plain (loco/strategy.h; re2, calc, re2+calc,
+     * sc:K, usc:K, ensemble: see members below) turns the run into plain
+     * against the strategy on the same items: side 0 is the adapter (the
+     * base model when a is NULL) answering plain, side 1 the same model
+     * answering with the strategy; the paired tests and gates then judge
+     * the strategy's gain (docs/strategies.md) */
     struct loco_strategy strategy;
     /* a run-time set (loco_context_set_adapters): the adapter side answers
      * with loco_eval_bench_run's adapter at its scale plus these n_also
@@ -116,6 +128,16 @@ struct loco_eval_params {
     int32_t n_also;
     /* the answers' engine: url NULL (zeroed, the default) generates here */
     struct loco_eval_engine engine;
+    /* strategy ensemble: the members[n_members] (borrowed, 2 to
+     * LOCO_EVAL_MAX_MEMBERS), best-ranked first. Side 1 is each member
+     * answering plain with side 0's settings (one batched pass per member,
+     * through the cache under the keys a plain evaluation of that member
+     * uses), then per item the benchmark's vote on the members' answers, a
+     * tie to the earliest member. Not with samples > 1, a run-time set
+     * (also) or an engine. The caller chooses the members (loco eval: the
+     * registry's adapters of the domain) */
+    const struct loco_eval_member *members;
+    int32_t n_members;
 };
 
 struct loco_eval_params loco_eval_default_params(void);
@@ -127,18 +149,21 @@ struct loco_eval_params loco_eval_default_params(void);
 /* LOCO_OK when the params can run; LOCO_ERR_RANGE naming the field and its
  * range otherwise (slots in [1, LOCO_EVAL_MAX_SLOTS], samples in
  * [1, LOCO_EVAL_MAX_SAMPLES], shots <= LOCO_EVAL_MAX_SHOTS, alpha in (0,
- * 0.5], engine.parallel in [0, LOCO_EVAL_MAX_ENGINE_PARALLEL]);
- * LOCO_ERR_UNSUPPORTED for what an engine cannot answer (see struct
- * loco_eval_engine). loco_eval_bench_run checks them first. */
+ * 0.5], engine.parallel in [0, LOCO_EVAL_MAX_ENGINE_PARALLEL], under
+ * strategy ensemble 2 to LOCO_EVAL_MAX_MEMBERS members and at most N under
+ * ensemble:N); LOCO_ERR_UNSUPPORTED for what an engine cannot answer (see
+ * struct loco_eval_engine) and what an ensemble does not combine with
+ * (samples > 1, also, an engine). loco_eval_bench_run checks them first. */
 int loco_eval_params_check(const struct loco_eval_params *p);
 
 #define LOCO_EVAL_MAX_SAMPLES 200 /* samples per item and side */
 #define LOCO_EVAL_MAX_SHOTS 32
 #define LOCO_EVAL_MAX_PASS_K 6      /* k in {1, 5, 10, 20, 50, 100} */
 
-/* Side 0 is the base model, side 1 the adapter. */
 /* How sc:K chose an item's answer (docs/strategies.md), when it voted in
- * this run: an answer read from the cache keeps only the winner (k 0). */
+ * this run: an answer read from the cache keeps only the winner (k 0).
+ * Under ensemble the k answers are the members' (winner: the member's
+ * index), voted on in every run. */
 struct loco_eval_vote {
     int32_t k;      /* answers voted on; 0: no vote recorded */
     int32_t winner; /* the chosen answer's index, 0..k-1 */
@@ -150,6 +175,8 @@ struct loco_eval_vote {
     int32_t passed[LOCO_GENERATE_MAX_SLOTS]; /* tests, doctests: each answer's passes */
 };
 
+/* Side 0 is the base model, side 1 the adapter; under a strategy, side 0
+ * answers plain and side 1 with the strategy. */
 struct loco_eval_item {
     char *id;
     char *prompt;       /* the user message */
@@ -174,6 +201,18 @@ struct loco_eval_item {
     bool contam_exact;
     double contam_fraction; /* of the prompt's 13-grams found in the training data */
     struct loco_eval_vote vote[2]; /* strategy sc:K: how the answer was chosen */
+};
+
+/* One member of an ensemble evaluation, as it answered this benchmark. */
+struct loco_eval_member_result {
+    char name[128];
+    char sha256[65];    /* its adapter file's; "" for the base model */
+    int32_t rank;       /* the leaderboard's rank; 0: none */
+    double score;       /* its answers alone, scored (NaN: judged benchmarks) */
+    size_t n_won;       /* items whose answer was this member's (the vote's winner) */
+    double gen_ms;      /* generation wall time of its answers in this run */
+    size_t n_cached;    /* its answers read from the cache */
+    int64_t n_tokens;
 };
 
 struct loco_eval_bench {
@@ -223,6 +262,9 @@ struct loco_eval_bench {
     size_t n_unparsed[2];    /* of which no valid rating could be read */
     size_t n_judge_cached[2];
     double judge_ms[2];
+    /* strategy ensemble: the members in order (side 1's vote) */
+    int32_t n_members;
+    struct loco_eval_member_result members[LOCO_EVAL_MAX_MEMBERS];
 };
 
 /* Progress of one phase of one side: `phase` is "answers" (generation,

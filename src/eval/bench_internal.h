@@ -137,6 +137,9 @@ struct run {
 uint64_t eval_derive_seed(uint64_t seed, uint64_t stream, uint64_t index);
 /* The chat template the cache key names: the override, else "model". */
 const char *eval_template_name(const struct loco_eval_params *p);
+/* Strategy ensemble's params (members, and what it does not take):
+ * LOCO_OK for any other strategy. Part of loco_eval_params_check. */
+int eval_ensemble_check(const struct loco_eval_params *p);
 
 /* The local judge's rating tokens into r->digits. */
 void eval_rating_digits(struct run *r);

@@ -163,10 +163,9 @@ int loco_eval_params_check(const struct loco_eval_params *p)
         return loco_error_set(LOCO_ERR_RANGE, "evaluation: shots is %u, at most %d", p->shots,
                               LOCO_EVAL_MAX_SHOTS);
     bool many = p->strategy.kind == LOCO_STRATEGY_SC || p->strategy.kind == LOCO_STRATEGY_USC;
-    if (p->strategy.kind == LOCO_STRATEGY_ENSEMBLE)
-        return loco_error_set(LOCO_ERR_UNSUPPORTED, "evaluation: the strategy can be plain, re2, "
-                              "calc, re2+calc, sc:K or usc:K (ensemble answers in loco ask and "
-                              "chat)");
+    int rc = eval_ensemble_check(p);
+    if (rc)
+        return rc;
     if (many && (p->strategy.k < 2 || p->strategy.k > LOCO_EVAL_MAX_SLOTS || p->samples > 1))
         return loco_error_set(LOCO_ERR_RANGE, "evaluation: %s:%d needs K from 2 to %d and one "
                               "sample per item (no --samples)",

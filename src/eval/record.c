@@ -50,6 +50,28 @@ static void add_engine(cJSON *r, const struct loco_eval_record_info *info)
                             "judgments, scores and statistics made here");
 }
 
+/* The ensemble's members in order: name, file (null: the base model),
+ * rank (null: none). Their files' hashes are in each benchmark's
+ * "ensemble". */
+static void add_members(cJSON *s, const struct loco_eval_params *p)
+{
+    cJSON *arr = cJSON_AddArrayToObject(s, "members");
+    for (int32_t m = 0; p->members && m < p->n_members; m++) {
+        const struct loco_eval_member *mb = &p->members[m];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "name", mb->name ? mb->name : "");
+        if (mb->adapter)
+            cJSON_AddStringToObject(x, "path", loco_adapter_info(mb->adapter)->path);
+        else
+            cJSON_AddNullToObject(x, "path");
+        if (mb->rank > 0)
+            cJSON_AddNumberToObject(x, "rank", mb->rank);
+        else
+            cJSON_AddNullToObject(x, "rank");
+        cJSON_AddItemToArray(arr, x);
+    }
+}
+
 static void add_settings(cJSON *r, const struct loco_eval_params *p)
 {
     cJSON *s = cJSON_AddObjectToObject(r, "settings");
@@ -59,10 +81,16 @@ static void add_settings(cJSON *r, const struct loco_eval_params *p)
     cJSON_AddNumberToObject(s, "samples", p->samples);
     char name[LOCO_STRATEGY_NAME_MAX];
     cJSON_AddStringToObject(s, "strategy", loco_strategy_name(&p->strategy, name, sizeof name));
-    cJSON_AddStringToObject(s, "compares", p->strategy.kind == LOCO_STRATEGY_PLAIN
-                                               ? "base model (base) vs adapter (adapter)"
-                                               : "plain (base) vs strategy (adapter), both "
-                                                 "answered by the adapter");
+    cJSON_AddStringToObject(s, "compares",
+                            p->strategy.kind == LOCO_STRATEGY_PLAIN
+                                ? "base model (base) vs adapter (adapter)"
+                            : p->strategy.kind == LOCO_STRATEGY_ENSEMBLE
+                                ? "plain (base), answered by the adapter, vs ensemble (adapter), "
+                                  "the vote of the members' plain answers"
+                                : "plain (base) vs strategy (adapter), both "
+                                  "answered by the adapter");
+    if (p->strategy.kind == LOCO_STRATEGY_ENSEMBLE)
+        add_members(s, p);
     if (p->samples > 1) {
         cJSON_AddNumberToObject(s, "temperature", p->temperature);
         cJSON_AddNumberToObject(s, "top_p", p->top_p);

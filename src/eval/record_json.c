@@ -80,6 +80,36 @@ static void add_judge(cJSON *o, const struct loco_eval_bench *b)
     }
 }
 
+/* Strategy ensemble: the members in order (the vote's answer indices),
+ * each with its adapter file's hash, rank, its answers' score alone, the
+ * items it won, and what its answers cost in this run. */
+static void add_ensemble(cJSON *o, const struct loco_eval_bench *b)
+{
+    cJSON *e = cJSON_AddObjectToObject(o, "ensemble");
+    cJSON_AddStringToObject(e, "vote", b->n && b->items[0].vote[1].k ? b->items[0].vote[1].by : "");
+    cJSON_AddStringToObject(e, "ties", "to the earliest member (the best-ranked)");
+    cJSON *arr = cJSON_AddArrayToObject(e, "members");
+    for (int32_t m = 0; m < b->n_members; m++) {
+        const struct loco_eval_member_result *r = &b->members[m];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "name", r->name);
+        if (r->sha256[0])
+            cJSON_AddStringToObject(x, "sha256", r->sha256);
+        else
+            cJSON_AddNullToObject(x, "sha256"); /* the base model */
+        if (r->rank > 0)
+            cJSON_AddNumberToObject(x, "rank", r->rank);
+        else
+            cJSON_AddNullToObject(x, "rank");
+        add_num(x, "score", r->score);
+        cJSON_AddNumberToObject(x, "won", (double)r->n_won);
+        add_num(x, "ms", r->gen_ms);
+        cJSON_AddNumberToObject(x, "cached", (double)r->n_cached);
+        cJSON_AddNumberToObject(x, "tokens", (double)r->n_tokens);
+        cJSON_AddItemToArray(arr, x);
+    }
+}
+
 /* sc:K's vote, when this run voted: what it compared, the winner and its
  * share, and by tests how many each answer passed of those shown. */
 static void add_vote(cJSON *side, const struct loco_eval_vote *v)
@@ -191,6 +221,8 @@ char *loco_eval_bench_json(const struct loco_eval_bench *b, bool with_items)
     cJSON_AddNumberToObject(t, "adapter_cached", (double)b->n_cached[1]);
     cJSON_AddNumberToObject(t, "base_tokens", (double)b->n_tokens[0]);
     cJSON_AddNumberToObject(t, "adapter_tokens", (double)b->n_tokens[1]);
+    if (b->n_members)
+        add_ensemble(o, b);
     if (b->n_pass_k)
         add_pass_at_k(o, b);
     if (b->judged)

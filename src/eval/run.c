@@ -13,6 +13,7 @@
  * sample when several are sampled; its judgments are one batch per
  * judgment. The record's JSON is written by record_json.c and record.c.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,13 +161,15 @@ static const char *vote_domain(enum kind kind)
     return kind == K_GSM8K || kind == K_NUMERIC ? "math" : kind == K_ARC ? "choice" : NULL;
 }
 
-/* sc:K on code: each item's shown tests into shown[r->n] (eval_shown_tests)
- * and its request's vote on them; other strategies and kinds: nothing. */
+/* sc:K and ensemble on code: each item's shown tests into shown[r->n]
+ * (eval_shown_tests) and its request's vote on them; other strategies and
+ * kinds: nothing. */
 static int vote_by_tests(const struct run *r, const struct loco_strategy *st,
                          struct shown_tests *shown, struct gen_req *reqs)
 {
     int rc = LOCO_OK;
-    for (size_t i = 0; st->kind == LOCO_STRATEGY_SC && !rc && i < r->n; i++)
+    bool votes = st->kind == LOCO_STRATEGY_SC || st->kind == LOCO_STRATEGY_ENSEMBLE;
+    for (size_t i = 0; votes && !rc && i < r->n; i++)
         if (eval_shown_tests(&r->items[i], r->kind, &shown[i], &rc) && !rc)
             reqs[i].shown = &shown[i].shown;
     return rc;
@@ -394,6 +397,177 @@ static int adapter_set_desc(const struct loco_adapter *a, float scale,
     return rc;
 }
 
+/* ---- strategy ensemble: each member answers plain, then the vote ---------- */
+
+int eval_ensemble_check(const struct loco_eval_params *p)
+{
+    if (p->strategy.kind != LOCO_STRATEGY_ENSEMBLE)
+        return LOCO_OK;
+    if (!p->members || p->n_members < 2 || p->n_members > LOCO_EVAL_MAX_MEMBERS ||
+        (p->strategy.k > 0 && p->n_members > p->strategy.k))
+        return loco_error_set(LOCO_ERR_RANGE,
+                              "evaluation: an ensemble has 2 to %d members (at most N under "
+                              "ensemble:N); %d given",
+                              p->strategy.k > 0 ? (int)p->strategy.k : LOCO_EVAL_MAX_MEMBERS,
+                              (int)p->n_members);
+    if (p->samples > 1 || p->n_also || p->engine.url)
+        return loco_error_set(LOCO_ERR_UNSUPPORTED,
+                              "evaluation: an ensemble votes on one greedy answer per member, "
+                              "generated here: no samples, run-time set or engine");
+    return LOCO_OK;
+}
+
+/* What an ensemble side holds while its members answer: answer[i * k + m]
+ * is member m's to item i (malloc'd), status[] whether it was generated,
+ * cached[i] whether every member's answer to item i came from the cache. */
+struct ensemble_answers {
+    int32_t k;
+    char **answer;
+    int *status;
+    bool *cached;
+};
+
+/* Member m's answers to every item (reqs, conversations made) through the
+ * cache under the keys a plain evaluation of the member uses: the
+ * member's file and scale 1 (adapter_set_desc) or "" for the base model,
+ * and the plain settings. Its name, file hash, timing and cache hits into
+ * r->out->members[m]. */
+static int member_answers(struct run *r, int32_t m, struct gen_req *reqs,
+                          struct ensemble_answers *ea, struct phase *ph)
+{
+    const struct loco_eval_member *mb = &r->p->members[m];
+    struct loco_eval_member_result *res = &r->out->members[m];
+    const struct loco_strategy plain = {.kind = LOCO_STRATEGY_PLAIN, .k = 1};
+    char desc[LOCO_MAX_SET_ADAPTERS * 80] = "";
+    int rc = mb->adapter ? adapter_set_desc(mb->adapter, 1.0f, r->p, desc, sizeof desc) : LOCO_OK;
+    snprintf(res->name, sizeof res->name, "%s",
+             mb->name       ? mb->name
+             : mb->adapter ? loco_adapter_info(mb->adapter)->name
+                           : "base model");
+    snprintf(res->sha256, sizeof res->sha256, "%.64s", desc); /* "SHA:1" -> SHA */
+    res->rank = mb->rank;
+    struct gen_how how = {.model_sha = r->model_sha,
+                          .adapter_desc = desc,
+                          .adapter = mb->adapter,
+                          .scale = 1.0f,
+                          .gp = answer_decoding(r, 0, &plain)};
+    char *settings = rc ? NULL : answer_settings(r, 0, how.gp.sampling.seed, &plain);
+    how.settings = settings;
+    struct gen_totals tot = {0};
+    if (!rc)
+        rc = settings ? eval_run_batch(r->m, r->p, r->cache, &how, reqs, r->n, ph, &tot)
+                      : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < r->n; i++) {
+        ea->answer[i * (size_t)ea->k + (size_t)m] = reqs[i].output;
+        ea->status[i * (size_t)ea->k + (size_t)m] = reqs[i].status;
+        ea->cached[i] = ea->cached[i] && reqs[i].cached;
+        reqs[i].output = NULL;
+    }
+    eval_reqs_clear(reqs, r->n);
+    free(settings);
+    res->gen_ms = tot.ms;
+    res->n_cached = tot.cached;
+    res->n_tokens = tot.tokens;
+    return rc;
+}
+
+/* Each member's answers scored alone (judged benchmarks: NaN, the judge
+ * rates the chosen answers only); code runs in the sandbox. */
+static int member_scores(struct run *r, const struct ensemble_answers *ea)
+{
+    struct loco_eval_bench *out = r->out;
+    size_t k = (size_t)ea->k;
+    struct phase ph = {r->progress, r->user, out->name, "members", 1, 0, r->n * k};
+    int rc = LOCO_OK;
+    for (size_t m = 0; m < k; m++) {
+        double sum = 0.0;
+        for (size_t i = 0; !rc && r->kind != K_JUDGE && i < r->n; i++) {
+            double score = 0.0;
+            char detail[160];
+            if (ea->status[i * k + m] == LOCO_OK)
+                rc = eval_score_item(&r->items[i], r->kind, ea->answer[i * k + m], &score, detail,
+                                     sizeof detail);
+            sum += score;
+            if (eval_is_code(r->kind))
+                eval_phase_step(&ph, 1);
+        }
+        out->members[m].score = r->kind == K_JUDGE || !r->n ? NAN : sum / (double)r->n;
+    }
+    return rc;
+}
+
+/* Per item the benchmark's vote on the members' answers (eval_sc_vote: by
+ * the shown tests for code, else loco_vote on the benchmark's answers; a
+ * tie goes to the earliest, the best-ranked member): the winner's answer is
+ * side 1's, moved out of ea. */
+static int ensemble_vote(struct run *r, const struct gen_req *reqs, struct ensemble_answers *ea)
+{
+    struct gen_how how = {.vote_domain = vote_domain(r->kind)};
+    size_t k = (size_t)ea->k;
+    int rc = LOCO_OK;
+    for (size_t i = 0; !rc && i < r->n; i++) {
+        struct loco_eval_item *it = &r->out->items[i];
+        char **answers = &ea->answer[i * k];
+        rc = eval_sc_vote(&how, &reqs[i], (const char *const *)answers, ea->k, &it->vote[1]);
+        if (rc)
+            break;
+        size_t w = (size_t)it->vote[1].winner;
+        it->output[1] = answers[w];
+        answers[w] = NULL;
+        it->cached[1] = ea->cached[i];
+        r->out->members[w].n_won++;
+        if (ea->status[i * k + w] != LOCO_OK) /* not generated: scores 0 */
+            snprintf(it->detail[1], sizeof it->detail[1], "not generated: %s",
+                     loco_status_name(ea->status[i * k + w]));
+    }
+    return rc;
+}
+
+/* Side 1 under ensemble: every member answers every item plain (one
+ * batched pass each, cached), each member is scored alone, then the vote.
+ * The side's time, tokens and cache hits are the members' together. */
+static int ensemble_side(struct run *r)
+{
+    struct loco_eval_bench *out = r->out;
+    size_t n = r->n ? r->n : 1, k = (size_t)r->p->n_members;
+    struct ensemble_answers ea = {.k = r->p->n_members,
+                                  .answer = calloc(n * k, sizeof *ea.answer),
+                                  .status = calloc(n * k, sizeof *ea.status),
+                                  .cached = malloc(n * sizeof *ea.cached)};
+    struct gen_req *reqs = calloc(n, sizeof *reqs);
+    struct shown_tests *shown = calloc(n, sizeof *shown);
+    const struct loco_strategy plain = {.kind = LOCO_STRATEGY_PLAIN, .k = 1};
+    int rc = reqs && shown && ea.answer && ea.status && ea.cached
+                 ? answer_requests(r, reqs, &plain, NULL)
+                 : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
+    if (!rc)
+        rc = vote_by_tests(r, &r->p->strategy, shown, reqs);
+    for (size_t i = 0; ea.cached && i < n; i++)
+        ea.cached[i] = true;
+    struct phase ph = {r->progress, r->user, out->name, "answers", 1, 0, r->n * k};
+    out->n_members = (int32_t)k;
+    for (int32_t m = 0; !rc && m < ea.k; m++) {
+        rc = member_answers(r, m, reqs, &ea, &ph);
+        out->gen_ms[1] += out->members[m].gen_ms;
+        out->n_cached[1] += out->members[m].n_cached;
+        out->n_tokens[1] += out->members[m].n_tokens;
+    }
+    if (!rc)
+        rc = member_scores(r, &ea);
+    if (!rc)
+        rc = ensemble_vote(r, reqs, &ea);
+    for (size_t j = 0; ea.answer && j < n * k; j++)
+        free(ea.answer[j]);
+    free(ea.answer);
+    free(ea.status);
+    free(ea.cached);
+    eval_reqs_free(reqs, r->n);
+    for (size_t i = 0; shown && i < r->n; i++)
+        eval_shown_free(&shown[i]);
+    free(shown);
+    return rc;
+}
+
 /* Answer, score and judge each side. */
 static int run_sides(struct run *r, const struct loco_adapter *a, float scale)
 {
@@ -410,8 +584,11 @@ static int run_sides(struct run *r, const struct loco_adapter *a, float scale)
             break;
         }
         bool adapted = side == 1 || vs_plain;
-        rc = answer_side(r, adapted ? a : NULL, scale, adapted ? adapter_desc : "", side,
-                         side == 1 ? &r->p->strategy : &plain);
+        if (side == 1 && r->p->strategy.kind == LOCO_STRATEGY_ENSEMBLE)
+            rc = ensemble_side(r);
+        else
+            rc = answer_side(r, adapted ? a : NULL, scale, adapted ? adapter_desc : "", side,
+                             side == 1 ? &r->p->strategy : &plain);
         if (!rc)
             rc = score_side(r, side);
         if (!rc && r->kind == K_JUDGE)

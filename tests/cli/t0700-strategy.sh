@@ -28,9 +28,11 @@ fi
 case "$err" in *"--record-in"*) ;; *) fail "eval --strategy --record-in: $err";; esac
 if err=$("$LOCO" chat --strategy nosuch </dev/null 2>&1); then fail "chat --strategy nosuch accepted"; fi
 case "$err" in *"unknown strategy"*) ;; *) fail "chat --strategy nosuch: $err";; esac
-# ensemble answers in ask and chat, not in eval; --below takes two words
-if err=$("$LOCO" eval math --strategy ensemble 2>&1); then fail "eval --strategy ensemble accepted"; fi
-case "$err" in *"ensemble answers in loco ask and chat"*) ;; *) fail "eval --strategy ensemble: $err";; esac
+# ensemble in eval: the members answer alone at scale 1 (t0725); --below takes two words
+if err=$("$LOCO" eval math --strategy ensemble --scale 0.5 2>&1); then
+  fail "eval --strategy ensemble --scale accepted"
+fi
+case "$err" in *"no --scale"*) ;; *) fail "eval --strategy ensemble --scale: $err";; esac
 if err=$("$LOCO" ask --model /nonexistent.gguf --below maybe "hi" 2>&1); then
   fail "ask --below maybe accepted"
 fi
