@@ -11,20 +11,13 @@
  */
 #include "loco/core.h"
 #include "loco/exchlog.h"
+#include "loco/generate.h"
 #include "loco/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static double rss_mib(void)
 {
@@ -91,14 +84,14 @@ int main(int argc, char **argv)
     }
     printf("exchange log %s: %ld exchanges (insert + update, each committed)\n", path, n);
     printf("%12s %12s %14s\n", "exchanges", "RSS MiB", "exchanges/s");
-    double start = rss_mib(), t0 = now_s(), t_last = t0;
+    double start = rss_mib(), t_last = loco_time_ms() / 1000.0;
     printf("%12d %12.1f %14s\n", 0, start, "-");
     long step = n / 10, last = 0;
     int rc = LOCO_OK;
     for (long i = 1; i <= n && rc == LOCO_OK; i++) {
         rc = log_one(log, i);
         if (i % step == 0 || i == n) {
-            double t = now_s();
+            double t = loco_time_ms() / 1000.0;
             printf("%12ld %12.1f %14.0f\n", i, rss_mib(), (double)(i - last) / (t - t_last));
             fflush(stdout);
             t_last = t;

@@ -45,6 +45,7 @@ if [[ $# -lt 1 ]]; then
 fi
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/bench/lib-cpu.sh"
 loco=${LOCO:-$root/build/loco}
 llama_bench=$1
 shift
@@ -195,10 +196,8 @@ llama_build=$(LLAMA_INFO=1 parse_llama_csv "$tmp/llama.${threads[0]}.csv")
 
 # The instruction sets the CPU offers (those the kernels of either tool may
 # use) and the kernels loco picked, so a ratio is never read without them.
-cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
-cpu_flags=$(sed -n 's/^flags[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1 | tr ' ' '\n' |
-    grep -xE 'avx|avx2|fma|f16c|avx512f|avx512bw|avx512vl|avx512_vnni|avx512_bf16|avx_vnni|amx_tile|amx_int8|amx_bf16' |
-    tr '\n' ' ')
+cpu_model=$(cpu_model)
+cpu_flags=$(cpu_simd_flags)
 loco_kernels=$(sed -n 's/.*kernels: \([a-z0-9_-]*\).*/\1/p' "$tmp/loco.${threads[0]}.out" | head -n 1)
 
 echo "model: $model"

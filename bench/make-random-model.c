@@ -40,6 +40,7 @@
 #include "loco/core.h"
 #include "loco/gguf.h"
 #include "loco/quant.h"
+#include "loco/tokenizer.h"
 
 #include "../src/core/rng.h"
 
@@ -214,25 +215,6 @@ static int set_hparams(struct loco_gguf_writer *w, const struct shapes *s)
     return LOCO_OK;
 }
 
-/* GPT-2's byte-to-character map (docs/tokenizer.md), UTF-8 encoded. */
-static void byte_char(int b, char out[3])
-{
-    int cp = b, k = 0;
-    bool printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
-    for (int i = 0; !printable && i < b; i++)
-        k += !((i >= 0x21 && i <= 0x7e) || (i >= 0xa1 && i <= 0xac) || i >= 0xae);
-    if (!printable)
-        cp = 256 + k;
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        out[1] = '\0';
-    } else {
-        out[0] = (char)(0xc0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        out[2] = '\0';
-    }
-}
-
 /* Merged tokens and the merges that make them ("Ġ" is the space). */
 static const char *const merged[] = {"Ġt", "he", "in", "Ġthe", "er", "on"};
 static const char *const merges[] = {"Ġ t", "h e", "i n", "Ġt he", "e r", "o n"};
@@ -256,7 +238,7 @@ static int make_tokens(struct keep *k, int64_t V, int64_t sp, char **texts, int3
             return loco_error_set(LOCO_ERR_NOMEM, "out of memory for token texts");
         types[id] = TOKEN_NORMAL;
         if (id < 256)
-            byte_char((int)id, t);
+            loco_tokenizer_byte_text((uint8_t)id, t);
         else if (id < 256 + (int64_t)N_MERGED)
             snprintf(t, TOKEN_MAX, "%s", merged[id - 256]);
         else if (id < sp)

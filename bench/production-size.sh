@@ -51,6 +51,7 @@ if [[ $# -ge 1 && ($1 == -h || $1 == --help) ]]; then
 fi
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/bench/lib-cpu.sh"
 loco=${LOCO:-$root/build/loco}
 make_model=${MAKE_MODEL:-$(dirname "$loco")/make-random-model}
 model=${MODEL:-/tmp/loco-qwen3-4b-random-q4_k_m.gguf}
@@ -122,10 +123,8 @@ fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- the report ------------------------------------------------------------
-cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-cpu_flags=$(sed -n 's/^flags[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ' ' '\n' |
-    grep -xE 'avx|avx2|fma|f16c|avx512f|avx512bw|avx512vl|avx512_vnni|avx512_bf16|avx_vnni|amx_tile|amx_int8|amx_bf16' |
-    tr '\n' ' ')
+cpu_model=$(cpu_model)
+cpu_flags=$(cpu_simd_flags)
 loco_commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -n $(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null) ]] &&
     loco_commit="$loco_commit (with uncommitted changes)"

@@ -535,6 +535,10 @@ static struct loco_tokenizer *synthetic_bpe(const char *model, const char *pre,
     for (int b = 0; b < 256; b++) {
         names[b][byte_char(b, names[b])] = '\0';
         tokens[n_tok++] = names[b];
+        char lib[3];
+        size_t n = loco_tokenizer_byte_text((uint8_t)b, lib); /* the library's map agrees */
+        assert_int_equal(n, strlen(names[b]));
+        assert_string_equal(lib, names[b]);
     }
     for (int i = 0; extra[i] && i < SYN_EXTRA; i++)
         tokens[n_tok++] = extra[i];

@@ -61,6 +61,10 @@ enum loco_token_attr loco_tokenizer_attr(const struct loco_tokenizer *t, int32_t
 const char *loco_tokenizer_text(const struct loco_tokenizer *t, int32_t id);
 /* Id of an exact vocabulary text, or -1. */
 int32_t loco_tokenizer_find(const struct loco_tokenizer *t, const char *text);
+/* The character GPT-2's byte map writes for byte b (docs/tokenizer.md), as
+ * byte-level BPE vocabularies spell it: UTF-8 into out, NUL-terminated;
+ * returns its length (1 or 2). */
+size_t loco_tokenizer_byte_text(uint8_t b, char out[3]);
 
 /* Tokenize len bytes of text. add_special: add BOS (and EOS) as the vocab
  * asks. parse_special: match CONTROL tokens written in the text (USER_DEFINED

@@ -20,14 +20,18 @@
 /* GPT-2's byte map: the printable bytes 0x21-0x7E, 0xA1-0xAC and 0xAE-0xFF
  * stand for themselves; the other 68 bytes take code points 256, 257, ...
  * in ascending byte order. */
+static bool byte_printable(int b)
+{
+    return (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
+}
+
 void loco_tok_bpe_byte_map(struct loco_tokenizer *t)
 {
     uint16_t next = 256;
     for (int i = 0; i < LOCO_TOK_BYTE_CP_MAX; i++)
         t->cp_byte[i] = -1;
     for (int b = 0; b < 256; b++) {
-        bool printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
-        t->byte_cp[b] = printable ? (uint16_t)b : next++;
+        t->byte_cp[b] = byte_printable(b) ? (uint16_t)b : next++;
         t->cp_byte[t->byte_cp[b]] = (int16_t)b;
     }
 }
@@ -42,6 +46,16 @@ static size_t put_cp(char *out, uint16_t cp)
     out[0] = (char)(0xc0 | (cp >> 6));
     out[1] = (char)(0x80 | (cp & 0x3f));
     return 2;
+}
+
+size_t loco_tokenizer_byte_text(uint8_t b, char out[3])
+{
+    uint16_t cp = 256; /* the non-printable bytes, in order, from 256 */
+    for (int i = 0; !byte_printable(b) && i < b; i++)
+        cp += !byte_printable(i);
+    size_t n = put_cp(out, byte_printable(b) ? b : cp);
+    out[n] = '\0';
+    return n;
 }
 
 /* Byte-encode text[0, len) into s->buf (at most 2 bytes per byte). */
