@@ -1164,7 +1164,7 @@ static void check_vnni_twin(enum loco_type t, loco_vec_dot_fn dot2, loco_vec_dot
                             uint64_t seed)
 {
     const enum loco_type vt = ref(t)->vec_dot_type;
-    const int64_t n = nb * 32;
+    const int64_t n = nb * ref(t)->block_size;
     const size_t arow = loco_type_row_size(vt, n);
     void *x = random_blocks(t, n, seed);
     char *y = xmalloc(arow * LQ_MULTI_MAX);
@@ -1221,6 +1221,10 @@ static void test_vnni_twins(void **state)
                             lq_dotm_q4_1_q8_1_avx2, lq_dotm_q4_1_q8_1_avx512, blocks[b], sd);
             check_vnni_twin(LOCO_TYPE_Q8_0, lq_dot_q8_0_q8_0_avx2, lq_dot_q8_0_q8_0_avx512,
                             lq_dotm_q8_0_q8_0_avx2, lq_dotm_q8_0_q8_0_avx512, blocks[b], sd);
+            check_vnni_twin(LOCO_TYPE_Q4_K, lq_dot_q4_k_q8_k_avx2, lq_dot_q4_k_q8_k_avx512,
+                            lq_dotm_q4_k_q8_k_avx2, lq_dotm_q4_k_q8_k_avx512, blocks[b], sd);
+            check_vnni_twin(LOCO_TYPE_Q6_K, lq_dot_q6_k_q8_k_avx2, lq_dot_q6_k_q8_k_avx512,
+                            lq_dotm_q6_k_q8_k_avx2, lq_dotm_q6_k_q8_k_avx512, blocks[b], sd);
         }
 }
 #endif

@@ -367,6 +367,47 @@ LOCO_AVX2 static __m256i spread_i16(__m256i v8, int k)
     return _mm256_shuffle_epi8(v8, idx);
 }
 
+/* The end of a Q4_K/Q5_K block against one activation block: the scaled
+ * sums sumi (8 int32 lanes) and the min term into the float accumulators. */
+LOCO_AVX2 static LQ_INLINE void k4_tail(__m256i sumi, uint64_t m8, const struct block_q8_k *y,
+                                        float d, float dmin, __m256 *acc, __m256 *acc_m)
+{
+    /* min term: per sub-block bsum[2j] + bsum[2j+1], times m[j] */
+    __m256i bs =
+        _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), _mm256_set1_epi16(1));
+    __m256i m32 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)m8));
+    __m256i summ = _mm256_mullo_epi32(bs, m32);
+    *acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), *acc);
+    *acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(summ), *acc_m);
+}
+
+/* The body of a multi-row entry point over KERNEL(n, s, ss, vx, y, ys, ny):
+ * at most 4 rows per pass (the integer sums of more rows do not fit the
+ * registers, and a second pass over the cached block is cheaper), the row
+ * count a constant in each pass, so the accumulators stay in registers. */
+#define DOTM_BY_4(KERNEL)                                                                          \
+    do {                                                                                           \
+        if (ny > 4) {                                                                              \
+            KERNEL(n, s, ss, vx, vy, ys, 4);                                                       \
+            s += 4 * ss;                                                                           \
+            vy = (const char *)vy + 4 * ys;                                                        \
+            ny -= 4;                                                                               \
+        }                                                                                          \
+        switch (ny) {                                                                              \
+        case 1:                                                                                    \
+            KERNEL(n, s, ss, vx, vy, ys, 1);                                                       \
+            break;                                                                                 \
+        case 2:                                                                                    \
+            KERNEL(n, s, ss, vx, vy, ys, 2);                                                       \
+            break;                                                                                 \
+        case 3:                                                                                    \
+            KERNEL(n, s, ss, vx, vy, ys, 3);                                                       \
+            break;                                                                                 \
+        default:                                                                                   \
+            KERNEL(n, s, ss, vx, vy, ys, 4);                                                       \
+        }                                                                                          \
+    } while (0)
+
 /* Common body of the Q4_K and Q5_K kernels after the quants of one block are
  * unpacked into 8 vectors q[2c] (low, sub-block 2c) and q[2c+1] (high). */
 LOCO_AVX2 static void k4_block(const __m256i q[8], const uint8_t scales[12],
@@ -384,13 +425,7 @@ LOCO_AVX2 static void k4_block(const __m256i q[8], const uint8_t scales[12],
         __m256i p = _mm256_maddubs_epi16(q[j], yv);
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, spread_i16(sc16, j)));
     }
-    /* min term: per sub-block bsum[2j] + bsum[2j+1], times m[j] */
-    __m256i bs =
-        _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), _mm256_set1_epi16(1));
-    __m256i m32 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)m8));
-    __m256i summ = _mm256_mullo_epi32(bs, m32);
-    *acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), *acc);
-    *acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(summ), *acc_m);
+    k4_tail(sumi, m8, y, d, dmin, acc, acc_m);
 }
 
 LOCO_AVX2 void lq_dot_q4_k_q8_k_avx2(int64_t n, float *s, const void *vx, const void *vy)
@@ -486,27 +521,7 @@ LOCO_AVX2 static LQ_INLINE void dotm_q4_k(int64_t n, float *s, size_t ss, const 
 LOCO_AVX2 void lq_dotm_q4_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *vx,
                                       const void *vy, size_t ys, int ny)
 {
-    /* at most 4 rows per pass: the integer sums of more rows do not fit
-     * the registers, and a second pass over the (cached) block is cheaper */
-    if (ny > 4) {
-        dotm_q4_k(n, s, ss, vx, vy, ys, 4);
-        s += 4 * ss;
-        vy = (const char *)vy + 4 * ys;
-        ny -= 4;
-    }
-    switch (ny) { /* the row count as a constant: accumulators in registers */
-    case 1:
-        dotm_q4_k(n, s, ss, vx, vy, ys, 1);
-        break;
-    case 2:
-        dotm_q4_k(n, s, ss, vx, vy, ys, 2);
-        break;
-    case 3:
-        dotm_q4_k(n, s, ss, vx, vy, ys, 3);
-        break;
-    default:
-        dotm_q4_k(n, s, ss, vx, vy, ys, 4);
-    }
+    DOTM_BY_4(dotm_q4_k);
 }
 #endif
 
@@ -730,6 +745,18 @@ LOCO_AVX2 static __m256i q6_half(const uint8_t *ql, const uint8_t *qh, const int
     return _mm256_add_epi32(sum, q6_group(q3, yq + 96, sc[6], sc[7]));
 }
 
+/* The end of a Q6_K block against one activation block: the -32 offset,
+ * 32 * sum_j sc[j] * bsum[j], taken out of the scaled sums sumi (8 int32
+ * lanes), and d * sumi into the float accumulator. */
+LOCO_AVX2 static LQ_INLINE void q6_tail(__m256i sumi, const int8_t scales[16],
+                                        const struct block_q8_k *y, float d, __m256 *acc)
+{
+    __m256i bs = _mm256_loadu_si256((const __m256i *)y->bsums);
+    __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
+    sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
+    *acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), *acc);
+}
+
 LOCO_AVX2 void lq_dot_q6_k_q8_k_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
     const struct block_q6_k *x = vx;
@@ -739,12 +766,7 @@ LOCO_AVX2 void lq_dot_q6_k_q8_k_avx2(int64_t n, float *s, const void *vx, const 
         __m256i sumi = q6_half(x[i].ql, x[i].qh, x[i].scales, y[i].qs);
         sumi = _mm256_add_epi32(
             sumi, q6_half(x[i].ql + 64, x[i].qh + 32, x[i].scales + 8, y[i].qs + 128));
-        /* the -32 offset: 32 * sum_j sc[j] * bsum[j] */
-        __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
-        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
-        sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
-        const float d = y[i].d * _cvtsh_ss(x[i].d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        q6_tail(sumi, x[i].scales, &y[i], y[i].d * _cvtsh_ss(x[i].d), &acc);
     }
     *s = hsum_ps(acc);
 }
@@ -831,27 +853,162 @@ LOCO_AVX2 static LQ_INLINE void dotm_q6_k(int64_t n, float *s, size_t ss, const 
 LOCO_AVX2 void lq_dotm_q6_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *vx,
                                       const void *vy, size_t ys, int ny)
 {
-    /* at most 4 rows per pass: the integer sums of more rows do not fit
-     * the registers, and a second pass over the (cached) block is cheaper */
-    if (ny > 4) {
-        dotm_q6_k(n, s, ss, vx, vy, ys, 4);
-        s += 4 * ss;
-        vy = (const char *)vy + 4 * ys;
-        ny -= 4;
+    DOTM_BY_4(dotm_q6_k);
+}
+#endif
+
+/* ---- AVX-512 VNNI twins of the Q4_K and Q6_K kernels ---------------------- */
+
+#if LOCO_QUANT_X86
+/* The same integer sums as the AVX2 kernels, two sub-blocks (64 elements)
+ * per 512-bit step: vpdpbusd adds the four u8 * s8 products of each int32
+ * lane (maddubs + madd in the AVX2 kernels), vpdpwssd multiplies the lane by
+ * its sub-block's scale and accumulates (the scale sits in the low int16 of
+ * its lane, 0 in the high one, and a four-product sum fits an int16: at most
+ * 4 * 63 * 128). Lanes 0-7 hold the first 32 elements of a step, lanes 8-15
+ * the next 32; added together at the end of a block they give each of the
+ * AVX2 kernels' 8 lanes the very same integer, so the float steps after it,
+ * shared with those kernels (k4_tail, q6_tail), return the same bits. */
+
+/* 32 bytes of Q4_K nibbles as 64 quants: low nibbles in the low 256 bits
+ * (sub-block 2c), high nibbles in the high 256 bits (sub-block 2c + 1). */
+LOCO_AVX512 static LQ_INLINE __m512i k4_nibbles(const uint8_t *qs)
+{
+    const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qs));
+    return _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0)),
+                            _mm512_set1_epi8(0x0f));
+}
+
+/* 16 int32 lanes to 8: lane i plus lane i + 8 */
+LOCO_AVX512 static LQ_INLINE __m256i fold_epi32(__m512i v)
+{
+    return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+}
+
+/* Scale lanes for step c of a Q4_K block: sc[2c] in lanes 0-7, sc[2c+1] in
+ * lanes 8-15, from sc32 (the 8 scales as int32 in lanes 0-7). */
+LOCO_AVX512 static LQ_INLINE __m512i k4_step_scales(__m512i sc32, int c)
+{
+    const __m512i idx = _mm512_set_epi32(2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1,
+                                         2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c, 2 * c, 2 * c,
+                                         2 * c, 2 * c, 2 * c, 2 * c, 2 * c);
+    return _mm512_permutexvar_epi32(idx, sc32);
+}
+
+/* Q4_K against ny activation rows (1 <= ny <= 4), as dotm_q4_k. */
+LOCO_AVX512 static LQ_INLINE void dotm_q4_k_vnni(int64_t n, float *s, size_t ss, const void *vx,
+                                                 const char *y, size_t ys, const int ny)
+{
+    const struct block_q4_k *x = vx;
+    __m256 acc[4], acc_m[4];
+    for (int k = 0; k < ny; k++)
+        acc[k] = acc_m[k] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK; i++) {
+        uint64_t sc8, m8;
+        unpack_scales_k4_swar(x[i].scales, &sc8, &m8);
+        const __m512i sc32 = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc8));
+        __m512i sumi[4];
+        for (int k = 0; k < ny; k++)
+            sumi[k] = _mm512_setzero_si512();
+        for (int c = 0; c < 4; c++) {
+            const __m512i q = k4_nibbles(x[i].qs + 32 * c);
+            const __m512i scl = k4_step_scales(sc32, c);
+#pragma GCC unroll 4
+            for (int k = 0; k < ny; k++) {
+                const int8_t *yq = LQ_Y_BLOCK(block_q8_k, y, ys, k, i)->qs + 64 * c;
+                const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q,
+                                                      _mm512_loadu_si512((const void *)yq));
+                sumi[k] = _mm512_dpwssd_epi32(sumi[k], p, scl);
+            }
+        }
+        const float dx = _cvtsh_ss(x[i].d), dmx = _cvtsh_ss(x[i].dmin);
+        for (int k = 0; k < ny; k++) {
+            const struct block_q8_k *yb = LQ_Y_BLOCK(block_q8_k, y, ys, k, i);
+            k4_tail(fold_epi32(sumi[k]), m8, yb, yb->d * dx, yb->d * dmx, &acc[k], &acc_m[k]);
+        }
     }
-    switch (ny) { /* the row count as a constant: accumulators in registers */
-    case 1:
-        dotm_q6_k(n, s, ss, vx, vy, ys, 1);
-        break;
-    case 2:
-        dotm_q6_k(n, s, ss, vx, vy, ys, 2);
-        break;
-    case 3:
-        dotm_q6_k(n, s, ss, vx, vy, ys, 3);
-        break;
-    default:
-        dotm_q6_k(n, s, ss, vx, vy, ys, 4);
+    for (int k = 0; k < ny; k++)
+        s[(size_t)k * ss] = hsum_ps(acc[k]) - hsum_ps(acc_m[k]);
+}
+
+LOCO_AVX512 void lq_dot_q4_k_q8_k_avx512(int64_t n, float *s, const void *vx, const void *vy)
+{
+    dotm_q4_k_vnni(n, s, 1, vx, vy, 0, 1);
+}
+
+LOCO_AVX512 void lq_dotm_q4_k_q8_k_avx512(int64_t n, float *s, size_t ss, const void *vx,
+                                          const void *vy, size_t ys, int ny)
+{
+    DOTM_BY_4(dotm_q4_k_vnni);
+}
+
+/* Q6_K against ny activation rows (1 <= ny <= 4), as dotm_q6_k. One step is
+ * two of the AVX2 kernel's 32-element groups: [q0 | q1] and [q2 | q3] of
+ * each half, with the same bit picking (64-bit lane shifts: the bits they
+ * carry across bytes are masked off as the 16-bit shifts' are). */
+LOCO_AVX512 static LQ_INLINE void dotm_q6_k_vnni(int64_t n, float *s, size_t ss, const void *vx,
+                                                 const char *y, size_t ys, const int ny)
+{
+    const struct block_q6_k *x = vx;
+    const __m512i low4 = _mm512_set1_epi8(0x0f), top2 = _mm512_set1_epi8(0x30);
+    const __m512i lo16 = _mm512_set1_epi32(0xffff);
+    const __m512i shl01 = _mm512_set_epi64(2, 2, 2, 2, 4, 4, 4, 4); /* q0: h << 4, q1: h << 2 */
+    const __m512i shr23 = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0); /* q2: h, q3: h >> 2 */
+    __m256 acc[4];
+    for (int k = 0; k < ny; k++)
+        acc[k] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK; i++) {
+        /* the 16 signed scales, one per int32 lane, high int16 cleared */
+        const __m512i sc32 = _mm512_and_si512(
+            _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)x[i].scales)), lo16);
+        __m512i sumi[4];
+        for (int k = 0; k < ny; k++)
+            sumi[k] = _mm512_setzero_si512();
+        for (int half = 0; half < 2; half++) {
+            const __m512i l = _mm512_loadu_si512((const void *)(x[i].ql + 64 * half));
+            const __m512i h =
+                _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * half)));
+            __m512i q[2];
+            q[0] = _mm512_or_si512(_mm512_and_si512(l, low4),
+                                   _mm512_and_si512(_mm512_sllv_epi64(h, shl01), top2));
+            q[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
+                                   _mm512_and_si512(_mm512_srlv_epi64(h, shr23), top2));
+            for (int st = 0; st < 2; st++) {
+                /* sub-blocks 8*half + 4*st + 0..3, four lanes each */
+                const int j = 8 * half + 4 * st;
+                const __m512i idx =
+                    _mm512_set_epi32(j + 3, j + 3, j + 3, j + 3, j + 2, j + 2, j + 2, j + 2, j + 1,
+                                     j + 1, j + 1, j + 1, j, j, j, j);
+                const __m512i scl = _mm512_permutexvar_epi32(idx, sc32);
+#pragma GCC unroll 4
+                for (int k = 0; k < ny; k++) {
+                    const int8_t *yq =
+                        LQ_Y_BLOCK(block_q8_k, y, ys, k, i)->qs + 128 * half + 64 * st;
+                    const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[st],
+                                                          _mm512_loadu_si512((const void *)yq));
+                    sumi[k] = _mm512_dpwssd_epi32(sumi[k], p, scl);
+                }
+            }
+        }
+        const float dx = _cvtsh_ss(x[i].d);
+        for (int k = 0; k < ny; k++) {
+            const struct block_q8_k *yb = LQ_Y_BLOCK(block_q8_k, y, ys, k, i);
+            q6_tail(fold_epi32(sumi[k]), x[i].scales, yb, yb->d * dx, &acc[k]);
+        }
     }
+    for (int k = 0; k < ny; k++)
+        s[(size_t)k * ss] = hsum_ps(acc[k]);
+}
+
+LOCO_AVX512 void lq_dot_q6_k_q8_k_avx512(int64_t n, float *s, const void *vx, const void *vy)
+{
+    dotm_q6_k_vnni(n, s, 1, vx, vy, 0, 1);
+}
+
+LOCO_AVX512 void lq_dotm_q6_k_q8_k_avx512(int64_t n, float *s, size_t ss, const void *vx,
+                                          const void *vy, size_t ys, int ny)
+{
+    DOTM_BY_4(dotm_q6_k_vnni);
 }
 #endif
 

@@ -302,7 +302,7 @@ void lq_dotm_q6_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *x, const
                             int ny);
 void lq_from_float_q8_k_avx2(const float *src, void *dst, int64_t n);
 
-/* traits.c: whether the CPU (and the OS) run legacy-vnni.c's kernels */
+/* traits.c: whether the CPU (and the OS) run the AVX-512 VNNI kernels */
 bool lq_cpu_has_avx512vnni(void);
 
 /* legacy-vnni.c: bit-identical twins of the AVX2 kernels above */
@@ -314,6 +314,13 @@ void lq_dotm_q4_0_q8_0_avx512(int64_t n, float *s, size_t ss, const void *x, con
 void lq_dotm_q4_1_q8_1_avx512(int64_t n, float *s, size_t ss, const void *x, const void *y,
                               size_t ys, int ny);
 void lq_dotm_q8_0_q8_0_avx512(int64_t n, float *s, size_t ss, const void *x, const void *y,
+                              size_t ys, int ny);
+/* kquants.c: the same for Q4_K and Q6_K */
+void lq_dot_q4_k_q8_k_avx512(int64_t n, float *s, const void *x, const void *y);
+void lq_dot_q6_k_q8_k_avx512(int64_t n, float *s, const void *x, const void *y);
+void lq_dotm_q4_k_q8_k_avx512(int64_t n, float *s, size_t ss, const void *x, const void *y,
+                              size_t ys, int ny);
+void lq_dotm_q6_k_q8_k_avx512(int64_t n, float *s, size_t ss, const void *x, const void *y,
                               size_t ys, int ny);
 #endif
 

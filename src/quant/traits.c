@@ -141,6 +141,8 @@ static const struct {
     {LOCO_TYPE_Q4_0, lq_dot_q4_0_q8_0_avx512, lq_dotm_q4_0_q8_0_avx512},
     {LOCO_TYPE_Q4_1, lq_dot_q4_1_q8_1_avx512, lq_dotm_q4_1_q8_1_avx512},
     {LOCO_TYPE_Q8_0, lq_dot_q8_0_q8_0_avx512, lq_dotm_q8_0_q8_0_avx512},
+    {LOCO_TYPE_Q4_K, lq_dot_q4_k_q8_k_avx512, lq_dotm_q4_k_q8_k_avx512},
+    {LOCO_TYPE_Q6_K, lq_dot_q6_k_q8_k_avx512, lq_dotm_q6_k_q8_k_avx512},
 };
 
 bool lq_cpu_has_avx512vnni(void)
