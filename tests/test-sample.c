@@ -9,8 +9,10 @@
 
 #include <cmocka.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "loco/sample.h"
 #include "testutil.h"
 
@@ -189,6 +191,112 @@ static void test_seed_repeatable(void **state)
     }
     loco_sampler_free(x);
     loco_sampler_free(y);
+}
+
+/* ---- top-p over a whole vocabulary, against a full sort ---------------- */
+
+struct ref_cand {
+    int32_t id;
+    float logit, p;
+};
+
+static int ref_desc(const void *a, const void *b)
+{
+    const struct ref_cand *x = a, *y = b;
+    if (x->logit != y->logit)
+        return x->logit < y->logit ? 1 : -1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void ref_softmax(struct ref_cand *c, int32_t n, float temp)
+{
+    double sum = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        c[i].p = expf((c[i].logit - c[0].logit) / temp);
+        sum += c[i].p;
+    }
+    for (int32_t i = 0; i < n; i++)
+        c[i].p = (float)(c[i].p / sum);
+}
+
+/* The sampling chain written the plain way: sort the whole vocabulary,
+ * softmax, keep the top-p prefix, then min-p, then a draw at the
+ * temperature with the sampler's generator. */
+static int32_t ref_sample(const float *l, int32_t n, float temp, float top_p, float min_p,
+                          struct loco_xoshiro *rng, struct ref_cand *c)
+{
+    for (int32_t i = 0; i < n; i++)
+        c[i] = (struct ref_cand){i, l[i], 0.0f};
+    qsort(c, (size_t)n, sizeof *c, ref_desc);
+    ref_softmax(c, n, 1.0f);
+    double cum = 0.0;
+    int32_t keep = n;
+    for (int32_t i = 0; i < n; i++) {
+        cum += c[i].p;
+        if (cum >= top_p) {
+            keep = i + 1;
+            break;
+        }
+    }
+    if (min_p > 0.0f) {
+        int32_t k = 1;
+        while (k < keep && c[k].p >= c[0].p * min_p)
+            k++;
+        keep = k;
+    }
+    ref_softmax(c, keep, temp);
+    double r = loco_xoshiro_double(rng);
+    cum = 0.0;
+    for (int32_t i = 0; i < keep; i++) {
+        cum += c[i].p;
+        if (r < cum)
+            return c[i].id;
+    }
+    return c[keep - 1].id;
+}
+
+/* With top-k off, top-p over 49,152 candidates (the default model's
+ * vocabulary) sorts only the candidates it keeps. The tokens it draws are
+ * the full sort's, draw for draw, whether top-p keeps 1 or thousands of
+ * candidates (flat and peaked logits, ties included, min-p on and off). */
+static void test_top_p_whole_vocabulary(void **state)
+{
+    (void)state;
+    enum { N = 49152, DRAWS = 15 };
+    float *l = malloc(N * sizeof *l);
+    struct ref_cand *c = malloc(N * sizeof *c);
+    assert_non_null(l);
+    assert_non_null(c);
+    const float top_ps[] = {0.3f, 0.9f, 0.95f, 0.999f};
+    const float min_ps[] = {0.0f, 0.05f};
+    const float sharp[] = {0.5f, 4.0f, 12.0f}; /* flat to peaked */
+    int kept_many = 0;
+    for (size_t a = 0; a < sizeof top_ps / sizeof top_ps[0]; a++)
+        for (size_t b = 0; b < sizeof min_ps / sizeof min_ps[0]; b++)
+            for (size_t d = 0; d < sizeof sharp / sizeof sharp[0]; d++) {
+                struct loco_sampler_params p = loco_sampler_default_params();
+                p.temperature = 0.8f;
+                p.top_k = 0;
+                p.top_p = top_ps[a];
+                p.min_p = min_ps[b];
+                p.seed = 100 + a * 10 + b * 3 + d;
+                struct loco_sampler *s = loco_sampler_init(p, N);
+                assert_non_null(s);
+                struct loco_xoshiro rng;
+                loco_xoshiro_seed(&rng, p.seed);
+                for (int t = 0; t < DRAWS; t++) {
+                    for (int32_t i = 0; i < N; i++) /* ties: every 7th pair equal */
+                        l[i] = sharp[d] * sinf(0.37f * (float)(i - i % 7 / 6) + (float)t);
+                    l[(t * 7919) % N] += 3.0f;
+                    int32_t want = ref_sample(l, N, p.temperature, p.top_p, p.min_p, &rng, c);
+                    assert_int_equal(loco_sampler_sample(s, l, NULL), want);
+                    kept_many += c[0].p < 0.01f; /* the kept set was large */
+                }
+                loco_sampler_free(s);
+            }
+    assert_true(kept_many > 0);
+    free(l);
+    free(c);
 }
 
 static void test_invalid_params(void **state)
@@ -377,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_negative_logit_penalty_multiplies),
         cmocka_unit_test(test_temperature_distribution),
         cmocka_unit_test(test_top_k_top_p_min_p),
+        cmocka_unit_test(test_top_p_whole_vocabulary),
         cmocka_unit_test(test_seed_repeatable),
         cmocka_unit_test(test_invalid_params),
         cmocka_unit_test(test_allowed_tokens),

@@ -173,6 +173,10 @@ static int no_usable_logit(int32_t n)
                           n);
 }
 
+/* top-p with more than this many candidates sorts them in runs of this
+ * size, then 4x, 16x, ... as needed (top_p_runs) */
+#define TOP_P_RUN 64
+
 static int by_logit_desc(const void *a, const void *b)
 {
     const struct cand *x = a, *y = b;
@@ -181,9 +185,11 @@ static int by_logit_desc(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Move the k largest candidates to the front, sorted (quickselect + sort). */
-static void partial_sort(struct cand *c, int32_t n, int32_t k)
+/* Move the k largest candidates to the front, in no order (quickselect). */
+static void select_top(struct cand *c, int32_t n, int32_t k)
 {
+    if (k >= n)
+        return;
     int32_t lo = 0, hi = n - 1;
     while (lo < hi) {
         struct cand pivot = c[(lo + hi) / 2];
@@ -206,6 +212,12 @@ static void partial_sort(struct cand *c, int32_t n, int32_t k)
         else
             break;
     }
+}
+
+/* Move the k largest candidates to the front, sorted. */
+static void partial_sort(struct cand *c, int32_t n, int32_t k)
+{
+    select_top(c, n, k);
     qsort(c, (size_t)k, sizeof *c, by_logit_desc);
 }
 
@@ -241,10 +253,9 @@ static void apply_penalty(struct loco_sampler *s)
     }
 }
 
-/* top-k, top-p, min-p: shrink n */
-static int32_t truncate(struct loco_sampler *s, int32_t n)
+/* Top-k by sorting the k largest, then top-p over their softmax. */
+static int32_t truncate_sorted(struct loco_sampler *s, int32_t n, int32_t k)
 {
-    int32_t k = s->p.top_k > 0 && s->p.top_k < n ? s->p.top_k : n;
     partial_sort(s->cand, n, k);
     n = k;
     softmax(s->cand, n, 1.0f);
@@ -258,6 +269,51 @@ static int32_t truncate(struct loco_sampler *s, int32_t n)
             }
         }
     }
+    return n;
+}
+
+/* Top-p over the k largest candidates without sorting all k (top-k off
+ * leaves k at the whole vocabulary, and a sort of 49,152 candidates per
+ * token costs as much as a fifth of a small model's decode step): the
+ * softmax's normaliser over all k, then the candidates sorted only in
+ * growing runs from the top until their probabilities reach top_p. The
+ * runs join into the same order a full sort gives (by_logit_desc is a
+ * total order), and each kept candidate gets softmax's probability; the
+ * normaliser is summed in array order rather than sorted order, which can
+ * move its last bits. Returns how many candidates top-p keeps. */
+static int32_t top_p_runs(struct cand *c, int32_t n, int32_t k, float top_p)
+{
+    select_top(c, n, k);
+    float max = c[0].logit;
+    for (int32_t i = 1; i < k; i++)
+        max = c[i].logit > max ? c[i].logit : max;
+    double sum = 0.0;
+    for (int32_t i = 0; i < k; i++)
+        sum += expf((c[i].logit - max) / 1.0f);
+    double cum = 0.0;
+    int32_t done = 0;
+    for (int32_t run = TOP_P_RUN; done < k; run *= 4) {
+        const int32_t m = run < k - done ? run : k - done;
+        partial_sort(c + done, k - done, m);
+        for (int32_t i = done; i < done + m; i++) {
+            c[i].p = (float)(expf((c[i].logit - max) / 1.0f) / sum);
+            cum += c[i].p;
+            if (cum >= top_p)
+                return i + 1;
+        }
+        done += m;
+    }
+    return k;
+}
+
+/* top-k, top-p, min-p: shrink n */
+static int32_t truncate(struct loco_sampler *s, int32_t n)
+{
+    int32_t k = s->p.top_k > 0 && s->p.top_k < n ? s->p.top_k : n;
+    if (s->p.top_p < 1.0f && k > TOP_P_RUN)
+        n = top_p_runs(s->cand, n, k, s->p.top_p);
+    else
+        n = truncate_sorted(s, n, k);
     if (s->p.min_p > 0.0f) {
         float floor_p = s->cand[0].p * s->p.min_p;
         int32_t keep = 1;
