@@ -534,6 +534,52 @@ static void test_decode_path(void **state)
     free(plain);
 }
 
+/* Decode steps with an adapter give the same bits on one thread and on two
+ * (the B product's columns are split between threads in fixed blocks; the
+ * base model's hidden width, 172 in its FFN, spans two of them). */
+static void test_decode_threads_bitwise(void **state)
+{
+    struct lora_fixture *f = *state;
+    NEED_BASE(f);
+    struct loco_model_params mp = loco_model_default_params();
+    mp.load_tokenizer = false; /* LOCO_MATMUL_QUANT_ACT */
+    struct loco_model *qm = loco_model_load(f->base_path, mp);
+    assert_non_null(qm);
+    struct rand_adapter ra;
+    make_adapter(&ra, qm, LOCO_LORA_ALL_TARGETS, 4, 0.2f);
+    char path[512];
+    write_adapter(f, &ra, 8.0f, "threads", f->sha, LOCO_TYPE_F16, path, sizeof path);
+    struct loco_adapter *a = loco_adapter_load(path, qm);
+    assert_non_null(a);
+    int32_t V = loco_model_hparams(qm)->n_vocab;
+    float *out[2];
+    for (int k = 0; k < 2; k++) {
+        struct loco_context_params cp = loco_context_default_params();
+        cp.n_ctx = 64;
+        cp.n_seq = 1;
+        cp.n_batch = 64;
+        cp.n_threads = k + 1;
+        struct loco_context *c = loco_context_init(qm, cp);
+        assert_non_null(c);
+        struct loco_adapter_ref ref = {a, 1.0f};
+        assert_int_equal(loco_context_set_adapters(c, 0, &ref, 1), LOCO_OK);
+        out[k] = malloc((size_t)N_PROMPT * (size_t)V * sizeof(float));
+        for (int32_t i = 0; i < N_PROMPT; i++) {
+            int32_t seq = 0;
+            struct loco_batch b = {1, &prompt[i], &i, &seq, NULL};
+            assert_int_equal(loco_decode(c, &b), LOCO_OK);
+            memcpy(out[k] + (size_t)i * V, loco_context_logits(c, 0), (size_t)V * sizeof(float));
+        }
+        loco_context_free(c);
+    }
+    assert_memory_equal(out[0], out[1], (size_t)N_PROMPT * (size_t)V * sizeof(float));
+    free(out[0]);
+    free(out[1]);
+    loco_adapter_free(a);
+    free_adapter(&ra);
+    loco_model_free(qm);
+}
+
 /* A prompt longer than the per-row threshold (64 rows) takes the sgemm
  * branch in the default mode; it must agree with token-by-token steps. */
 static void test_long_prompt_paths(void **state)
@@ -764,6 +810,7 @@ int main(void)
         cmocka_unit_test(test_mixed_batch),
         cmocka_unit_test(test_kv_tag),
         cmocka_unit_test(test_decode_path),
+        cmocka_unit_test(test_decode_threads_bitwise),
         cmocka_unit_test(test_long_prompt_paths),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_hostile_adapters),

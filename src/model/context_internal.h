@@ -82,6 +82,10 @@ struct loco_context {
 /* Group this batch's rows by adapter (nothing to do when no sequence has
  * adapters). */
 int lora_prepare(struct loco_context *c, const struct loco_batch *b);
+/* Ask for the A and B of projection `t` of layer il of every decode-size
+ * group, before the base product runs, so that lora_add finds them in
+ * cache. */
+void lora_prefetch(const struct loco_context *c, int il, enum loco_lora_target t);
 /* y[n][n_out] += the LoRA deltas of projection `t` of layer il for x[n][n_in]. */
 int lora_add(struct loco_context *c, int il, enum loco_lora_target t, const float *x,
              int64_t n_in, int32_t n, float *y, int64_t n_out);

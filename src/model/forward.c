@@ -297,6 +297,8 @@ static int matmul(const struct loco_context *c, const struct loco_weight *w, con
 static int project(struct loco_context *c, int il, enum loco_lora_target t,
                    const struct loco_weight *w, const float *x, int32_t n, float *y)
 {
+    if (c->lora.n_groups)
+        lora_prefetch(c, il, t);
     int rc = matmul(c, w, x, n, y);
     if (rc == LOCO_OK && c->lora.n_groups)
         rc = lora_add(c, il, t, x, w->n_in, n, y, w->n_out);

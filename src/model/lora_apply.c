@@ -196,23 +196,24 @@ static int product(const struct loco_context *c, const struct loco_weight *w, co
 }
 
 /* y[0..n) += sum_k t[k] * bt[k][0..n): the B product of one token, bt in
- * fp16 or f32. Portable loops, and AVX2/F16C/FMA ones. */
+ * fp16 or f32 with rows ld elements apart (a block of columns of the
+ * transposed B). Portable loops, and AVX2/F16C/FMA ones. */
 static void axpy_f16_plain(float *restrict y, const void *restrict bt, const float *restrict t,
-                           int64_t r, int64_t n)
+                           int64_t r, int64_t n, int64_t ld)
 {
     for (int64_t k = 0; k < r; k++) {
         const float tk = t[k];
-        const uint16_t *row = (const uint16_t *)bt + k * n;
+        const uint16_t *row = (const uint16_t *)bt + k * ld;
         for (int64_t o = 0; o < n; o++)
             y[o] += tk * loco_fp16_to_fp32(row[o]);
     }
 }
 
 static void axpy_f32_plain(float *restrict y, const void *restrict bt, const float *restrict t,
-                           int64_t r, int64_t n)
+                           int64_t r, int64_t n, int64_t ld)
 {
     for (int64_t k = 0; k < r; k++) {
-        const float tk = t[k], *row = (const float *)bt + k * n;
+        const float tk = t[k], *row = (const float *)bt + k * ld;
         for (int64_t o = 0; o < n; o++)
             y[o] += tk * row[o];
     }
@@ -222,42 +223,42 @@ static void axpy_f32_plain(float *restrict y, const void *restrict bt, const flo
  * read and written once, not r times. */
 __attribute__((target("avx2,fma,f16c"))) static void
 axpy_f16_avx2(float *restrict y, const void *restrict bt, const float *restrict t, int64_t r,
-              int64_t n)
+              int64_t n, int64_t ld)
 {
     const uint16_t *b = bt;
     int64_t o = 0;
     for (; o + 8 <= n; o += 8) {
         __m256 acc = _mm256_loadu_ps(y + o);
         for (int64_t k = 0; k < r; k++) {
-            __m256 bk = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + k * n + o)));
+            __m256 bk = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + k * ld + o)));
             acc = _mm256_fmadd_ps(_mm256_set1_ps(t[k]), bk, acc);
         }
         _mm256_storeu_ps(y + o, acc);
     }
     for (; o < n; o++)
         for (int64_t k = 0; k < r; k++)
-            y[o] += t[k] * loco_fp16_to_fp32(b[k * n + o]);
+            y[o] += t[k] * loco_fp16_to_fp32(b[k * ld + o]);
 }
 
 __attribute__((target("avx2,fma"))) static void
 axpy_f32_avx2(float *restrict y, const void *restrict bt, const float *restrict t, int64_t r,
-              int64_t n)
+              int64_t n, int64_t ld)
 {
     const float *b = bt;
     int64_t o = 0;
     for (; o + 8 <= n; o += 8) {
         __m256 acc = _mm256_loadu_ps(y + o);
         for (int64_t k = 0; k < r; k++)
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(t[k]), _mm256_loadu_ps(b + k * n + o), acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(t[k]), _mm256_loadu_ps(b + k * ld + o), acc);
         _mm256_storeu_ps(y + o, acc);
     }
     for (; o < n; o++)
         for (int64_t k = 0; k < r; k++)
-            y[o] += t[k] * b[k * n + o];
+            y[o] += t[k] * b[k * ld + o];
 }
 
 typedef void (*axpy_rows_fn)(float *restrict, const void *restrict, const float *restrict,
-                             int64_t, int64_t);
+                             int64_t, int64_t, int64_t);
 
 static axpy_rows_fn pick_axpy(enum loco_type bt_type)
 {
@@ -267,10 +268,34 @@ static axpy_rows_fn pick_axpy(enum loco_type bt_type)
     return simd ? axpy_f32_avx2 : axpy_f32_plain;
 }
 
+
+/* The B product of one row, y += t Bt, by blocks of B_COLS output columns
+ * on the context's threads: a column's sum runs over the same rows in the
+ * same order however the columns are split (B_COLS is a multiple of the
+ * SIMD loops' 8), so the bits do not depend on the thread count. */
+#define B_COLS 128
+
+struct b_job {
+    axpy_rows_fn axpy;
+    float *y;
+    const char *bt;
+    size_t elt; /* bytes per element of bt */
+    const float *t;
+    int64_t r, n_out;
+};
+
+static void b_columns(void *arg, int64_t o0, int64_t o1, int32_t thread)
+{
+    const struct b_job *j = arg;
+    (void)thread;
+    j->axpy(j->y + o0, j->bt + (size_t)o0 * j->elt, j->t, j->r, o1 - o0, j->n_out);
+}
+
 /* A decode step: a few rows, quantized-activation mode. A x uses the
  * weight type's own dot kernel on x converted once per row (what
  * loco_matmul would do, without its allocation and thread fork for a
- * product this small); B goes through the transposed fp16 copy. */
+ * product this small); B goes through the transposed fp16 copy, its
+ * columns split between the threads when there are more than B_COLS. */
 
 static int few_rows(struct loco_context *c, const struct lora_group *g, const struct lora_pair *p,
                     const float *x, int64_t n_in, float *y, int64_t n_out)
@@ -282,6 +307,7 @@ static int few_rows(struct loco_context *c, const struct lora_group *g, const st
     size_t a_row = loco_type_row_size(a->type, n_in);
     int64_t r = a->n_out;
     axpy_rows_fn axpy = pick_axpy(p->bt_type);
+    const size_t elt = p->bt_type == LOCO_TYPE_F16 ? sizeof(uint16_t) : sizeof(float);
     for (int32_t j = 0; j < g->n; j++) {
         const float *xj = x + (size_t)g->idx[j] * (size_t)n_in;
         const void *xv = xj;
@@ -295,9 +321,34 @@ static int few_rows(struct loco_context *c, const struct lora_group *g, const st
         float f = g->scale[j] * p->factor;
         for (int64_t k = 0; k < r; k++)
             t[k] *= f;
-        axpy(y + (size_t)g->idx[j] * (size_t)n_out, p->bt, t, r, n_out);
+        struct b_job job = {axpy, y + (size_t)g->idx[j] * (size_t)n_out, p->bt, elt, t, r, n_out};
+        loco_pool_for(n_out > B_COLS ? c->pool : NULL, n_out, B_COLS, b_columns, &job);
     }
     return LOCO_OK;
+}
+
+/* into L2: the base product streams its weights through L1 meanwhile */
+static void prefetch_l2(const void *p, size_t n)
+{
+    for (size_t o = 0; o < n; o += 64)
+        __builtin_prefetch((const char *)p + o, 0, 2);
+}
+
+void lora_prefetch(const struct loco_context *c, int il, enum loco_lora_target t)
+{
+    const struct lora_state *ls = &c->lora;
+    if (c->m->params.matmul_mode != LOCO_MATMUL_QUANT_ACT)
+        return;
+    for (int32_t gi = 0; gi < ls->n_groups; gi++) {
+        const struct lora_group *g = &ls->groups[gi];
+        const struct lora_pair *p = lora_pair_at(g->adapter, il, t);
+        if (!p->a.data || g->n > LORA_FEW_ROWS)
+            continue;
+        const struct loco_weight *a = p->aq.data ? &p->aq : &p->a;
+        prefetch_l2(a->data, (size_t)a->n_out * loco_type_row_size(a->type, a->n_in));
+        prefetch_l2(p->bt, (size_t)a->n_out * (size_t)p->b.n_out *
+                               (p->bt_type == LOCO_TYPE_F16 ? sizeof(uint16_t) : sizeof(float)));
+    }
 }
 
 int lora_add(struct loco_context *c, int il, enum loco_lora_target t, const float *x,
