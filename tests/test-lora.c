@@ -564,6 +564,7 @@ static void test_decode_threads_bitwise(void **state)
         struct loco_adapter_ref ref = {a, 1.0f};
         assert_int_equal(loco_context_set_adapters(c, 0, &ref, 1), LOCO_OK);
         out[k] = malloc((size_t)N_PROMPT * (size_t)V * sizeof(float));
+        assert_non_null(out[k]);
         for (int32_t i = 0; i < N_PROMPT; i++) {
             int32_t seq = 0;
             struct loco_batch b = {1, &prompt[i], &i, &seq, NULL};

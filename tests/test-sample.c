@@ -222,12 +222,14 @@ static void ref_softmax(struct ref_cand *c, int32_t n, float temp)
 /* The sampling chain written the plain way: sort the whole vocabulary,
  * softmax, keep the top-p prefix, then min-p, then a draw at the
  * temperature with the sampler's generator. */
-static int32_t ref_sample(const float *l, int32_t n, float temp, float top_p, float min_p,
-                          struct loco_xoshiro *rng, struct ref_cand *c)
+static int32_t ref_sample(const float *l, int32_t n, int32_t top_k, float temp, float top_p,
+                          float min_p, struct loco_xoshiro *rng, struct ref_cand *c)
 {
     for (int32_t i = 0; i < n; i++)
         c[i] = (struct ref_cand){i, l[i], 0.0f};
     qsort(c, (size_t)n, sizeof *c, ref_desc);
+    if (top_k > 0 && top_k < n)
+        n = top_k;
     ref_softmax(c, n, 1.0f);
     double cum = 0.0;
     int32_t keep = n;
@@ -288,13 +290,33 @@ static void test_top_p_whole_vocabulary(void **state)
                     for (int32_t i = 0; i < N; i++) /* ties: every 7th pair equal */
                         l[i] = sharp[d] * sinf(0.37f * (float)(i - i % 7 / 6) + (float)t);
                     l[(t * 7919) % N] += 3.0f;
-                    int32_t want = ref_sample(l, N, p.temperature, p.top_p, p.min_p, &rng, c);
+                    int32_t want = ref_sample(l, N, 0, p.temperature, p.top_p, p.min_p, &rng, c);
                     assert_int_equal(loco_sampler_sample(s, l, NULL), want);
                     kept_many += c[0].p < 0.01f; /* the kept set was large */
                 }
                 loco_sampler_free(s);
             }
     assert_true(kept_many > 0);
+    /* top-k 1000 under top-p (runs inside the top-k set), flat logits with
+     * a block of -inf (usable candidates fewer than the vocabulary), and a
+     * top-p that no prefix reaches before the top-k set ends */
+    struct loco_sampler_params p = loco_sampler_default_params();
+    p.temperature = 1.0f;
+    p.top_k = 1000;
+    p.top_p = 0.9999f;
+    p.min_p = 0.0f;
+    p.seed = 77;
+    struct loco_sampler *s = loco_sampler_init(p, N);
+    assert_non_null(s);
+    struct loco_xoshiro rng;
+    loco_xoshiro_seed(&rng, p.seed);
+    for (int t = 0; t < DRAWS; t++) {
+        for (int32_t i = 0; i < N; i++)
+            l[i] = i % 3 == 0 ? -INFINITY : 0.01f * sinf((float)(i + t));
+        int32_t want = ref_sample(l, N, p.top_k, p.temperature, p.top_p, p.min_p, &rng, c);
+        assert_int_equal(loco_sampler_sample(s, l, NULL), want);
+    }
+    loco_sampler_free(s);
     free(l);
     free(c);
 }

@@ -180,25 +180,29 @@ struct dot_kernels {
 #define PREFETCH_AHEAD 2048
 #define CACHE_LINE 64
 
-/* The weight rows [o0, n_out) as a prefetch stream: `next` is the first
- * line not yet asked for. */
+/* The weight rows [o0, n_out) as a prefetch stream, in byte offsets from
+ * w (so that no pointer is formed outside the matrix): `next` is the first
+ * offset not yet asked for, at a cache-line start except before the first
+ * line of a matrix that does not start on one. */
 struct prefetch {
-    const char *next, *end;
+    const char *w;
+    size_t next, end;
 };
 
 static struct prefetch prefetch_start(const char *w, size_t wrow, int64_t o0, int64_t n_out)
 {
-    const char *row = w + (size_t)o0 * wrow;
-    return (struct prefetch){row - (uintptr_t)row % CACHE_LINE, w + (size_t)n_out * wrow};
+    const size_t first = (size_t)o0 * wrow;
+    const size_t lead = (uintptr_t)(w + first) % CACHE_LINE;
+    return (struct prefetch){w, first - (first >= lead ? lead : first), (size_t)n_out * wrow};
 }
 
-/* ask for every line up to `to` (at most the matrix's end) */
-static inline void prefetch_to(struct prefetch *p, const char *to)
+/* ask for every line up to offset `to` (at most the matrix's end) */
+static inline void prefetch_to(struct prefetch *p, size_t to)
 {
     if (to > p->end)
         to = p->end;
     for (; p->next < to; p->next += CACHE_LINE)
-        __builtin_prefetch(p->next, 0, 3);
+        __builtin_prefetch(p->w + p->next, 0, 3);
 }
 
 /* y[t][o] for rows o0..o1 and tokens t0..t0+g: with g >= 2 and a multi
@@ -213,7 +217,7 @@ static void dot_group(const struct dot_kernels *k, const char *w, const char *xq
     if (g == 1 || !k->multi) {
         /* the weights of later tokens come from cache: prefetch for the first */
         for (int64_t o = o0; o < o1; o++) {
-            prefetch_to(&pf, w + (size_t)(o + 1) * k->wrow + PREFETCH_AHEAD);
+            prefetch_to(&pf, (size_t)(o + 1) * k->wrow + PREFETCH_AHEAD);
             k->dot(n_in, &yt[o], w + (size_t)o * k->wrow, xt);
         }
         xt += k->arow;
@@ -224,7 +228,7 @@ static void dot_group(const struct dot_kernels *k, const char *w, const char *xq
         return;
     }
     for (int64_t o = o0; o < o1; o++) {
-        prefetch_to(&pf, w + (size_t)(o + 1) * k->wrow + PREFETCH_AHEAD);
+        prefetch_to(&pf, (size_t)(o + 1) * k->wrow + PREFETCH_AHEAD);
         k->multi(n_in, &yt[o], (size_t)n_out, w + (size_t)o * k->wrow, xt, k->arow, g);
     }
 }

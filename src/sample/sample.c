@@ -292,8 +292,8 @@ static int32_t top_p_runs(struct cand *c, int32_t n, int32_t k, float top_p)
         sum += expf((c[i].logit - max) / 1.0f);
     double cum = 0.0;
     int32_t done = 0;
-    for (int32_t run = TOP_P_RUN; done < k; run *= 4) {
-        const int32_t m = run < k - done ? run : k - done;
+    for (int64_t run = TOP_P_RUN; done < k; run *= 4) {
+        const int32_t m = run < k - done ? (int32_t)run : k - done;
         partial_sort(c + done, k - done, m);
         for (int32_t i = done; i < done + m; i++) {
             c[i].p = (float)(expf((c[i].logit - max) / 1.0f) / sum);
