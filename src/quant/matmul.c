@@ -180,29 +180,32 @@ struct dot_kernels {
 #define PREFETCH_AHEAD 2048
 #define CACHE_LINE 64
 
-/* The weight rows [o0, n_out) as a prefetch stream, in byte offsets from
- * w (so that no pointer is formed outside the matrix): `next` is the first
- * offset not yet asked for, at a cache-line start except before the first
- * line of a matrix that does not start on one. */
+/* The weight rows [o0, n_out) as a prefetch stream: `next` is the first
+ * address not yet asked for (a cache-line start, until a stop lands inside
+ * a line or the matrix does not start on one: a prefetch asks for the whole
+ * line of its address either way), `end` the matrix's end. */
 struct prefetch {
-    const char *w;
-    size_t next, end;
+    const char *w, *next, *end;
+    size_t size; /* bytes from w to end */
 };
 
 static struct prefetch prefetch_start(const char *w, size_t wrow, int64_t o0, int64_t n_out)
 {
     const size_t first = (size_t)o0 * wrow;
     const size_t lead = (uintptr_t)(w + first) % CACHE_LINE;
-    return (struct prefetch){w, first - (first >= lead ? lead : first), (size_t)n_out * wrow};
+    const size_t size = (size_t)n_out * wrow;
+    return (struct prefetch){w, w + first - (first >= lead ? lead : first), w + size, size};
 }
 
-/* ask for every line up to offset `to` (at most the matrix's end) */
+/* ask for every line up to `to` bytes from w (at most the matrix's end);
+ * no pointer is formed outside the matrix */
 static inline void prefetch_to(struct prefetch *p, size_t to)
 {
-    if (to > p->end)
-        to = p->end;
-    for (; p->next < to; p->next += CACHE_LINE)
-        __builtin_prefetch(p->w + p->next, 0, 3);
+    const char *stop = to < p->size ? p->w + to : p->end;
+    while (p->next < stop) {
+        __builtin_prefetch(p->next, 0, 3);
+        p->next = stop - p->next > CACHE_LINE ? p->next + CACHE_LINE : stop;
+    }
 }
 
 /* y[t][o] for rows o0..o1 and tokens t0..t0+g: with g >= 2 and a multi
