@@ -268,6 +268,11 @@ static axpy_rows_fn pick_axpy(enum loco_type bt_type)
     return simd ? axpy_f32_avx2 : axpy_f32_plain;
 }
 
+/* The A a decode step multiplies by: the Q8_0 copy where there is one. */
+static const struct loco_weight *decode_a(const struct lora_pair *p)
+{
+    return p->aq.data ? &p->aq : &p->a;
+}
 
 /* The B product of one row, y += t Bt, by blocks of B_COLS output columns
  * on the context's threads: a column's sum runs over the same rows in the
@@ -301,13 +306,13 @@ static int few_rows(struct loco_context *c, const struct lora_group *g, const st
                     const float *x, int64_t n_in, float *y, int64_t n_out)
 {
     struct lora_state *ls = &c->lora;
-    const struct loco_weight *a = p->aq.data ? &p->aq : &p->a;
+    const struct loco_weight *a = decode_a(p);
     const struct loco_type_traits *tw = loco_type_traits(a->type);
     const struct loco_type_traits *tx = loco_type_traits(tw->vec_dot_type);
     size_t a_row = loco_type_row_size(a->type, n_in);
     int64_t r = a->n_out;
     axpy_rows_fn axpy = pick_axpy(p->bt_type);
-    const size_t elt = p->bt_type == LOCO_TYPE_F16 ? sizeof(uint16_t) : sizeof(float);
+    const size_t elt = loco_type_row_size(p->bt_type, 1); /* fp16 or f32 */
     for (int32_t j = 0; j < g->n; j++) {
         const float *xj = x + (size_t)g->idx[j] * (size_t)n_in;
         const void *xv = xj;
@@ -344,10 +349,9 @@ void lora_prefetch(const struct loco_context *c, int il, enum loco_lora_target t
         const struct lora_pair *p = lora_pair_at(g->adapter, il, t);
         if (!p->a.data || g->n > LORA_FEW_ROWS)
             continue;
-        const struct loco_weight *a = p->aq.data ? &p->aq : &p->a;
+        const struct loco_weight *a = decode_a(p);
         prefetch_l2(a->data, (size_t)a->n_out * loco_type_row_size(a->type, a->n_in));
-        prefetch_l2(p->bt, (size_t)a->n_out * (size_t)p->b.n_out *
-                               (p->bt_type == LOCO_TYPE_F16 ? sizeof(uint16_t) : sizeof(float)));
+        prefetch_l2(p->bt, (size_t)a->n_out * loco_type_row_size(p->bt_type, p->b.n_out));
     }
 }
 

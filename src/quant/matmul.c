@@ -183,25 +183,24 @@ struct dot_kernels {
 /* The weight rows [o0, n_out) as a prefetch stream: `next` is the first
  * address not yet asked for (a cache-line start, until a stop lands inside
  * a line or the matrix does not start on one: a prefetch asks for the whole
- * line of its address either way), `end` the matrix's end. */
+ * line of its address either way), `size` the matrix's bytes from w. */
 struct prefetch {
-    const char *w, *next, *end;
-    size_t size; /* bytes from w to end */
+    const char *w, *next;
+    size_t size;
 };
 
 static struct prefetch prefetch_start(const char *w, size_t wrow, int64_t o0, int64_t n_out)
 {
     const size_t first = (size_t)o0 * wrow;
     const size_t lead = (uintptr_t)(w + first) % CACHE_LINE;
-    const size_t size = (size_t)n_out * wrow;
-    return (struct prefetch){w, w + first - (first >= lead ? lead : first), w + size, size};
+    return (struct prefetch){w, w + first - (first >= lead ? lead : first), (size_t)n_out * wrow};
 }
 
 /* ask for every line up to `to` bytes from w (at most the matrix's end);
  * no pointer is formed outside the matrix */
 static inline void prefetch_to(struct prefetch *p, size_t to)
 {
-    const char *stop = to < p->size ? p->w + to : p->end;
+    const char *stop = p->w + (to < p->size ? to : p->size);
     while (p->next < stop) {
         __builtin_prefetch(p->next, 0, 3);
         p->next = stop - p->next > CACHE_LINE ? p->next + CACHE_LINE : stop;

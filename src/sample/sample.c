@@ -289,14 +289,14 @@ static int32_t top_p_runs(struct cand *c, int32_t n, int32_t k, float top_p)
         max = c[i].logit > max ? c[i].logit : max;
     double sum = 0.0;
     for (int32_t i = 0; i < k; i++)
-        sum += expf((c[i].logit - max) / 1.0f);
+        sum += expf(c[i].logit - max);
     double cum = 0.0;
     int32_t done = 0;
     for (int64_t run = TOP_P_RUN; done < k; run *= 4) {
         const int32_t m = run < k - done ? (int32_t)run : k - done;
         partial_sort(c + done, k - done, m);
         for (int32_t i = done; i < done + m; i++) {
-            c[i].p = (float)(expf((c[i].logit - max) / 1.0f) / sum);
+            c[i].p = (float)(expf(c[i].logit - max) / sum);
             cum += c[i].p;
             if (cum >= top_p)
                 return i + 1;
