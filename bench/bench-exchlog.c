@@ -100,8 +100,9 @@ int main(int argc, char **argv)
     }
     if (rc != LOCO_OK)
         fprintf(stderr, "bench-exchlog: %s\n", loco_error_message());
-    printf("resident memory: %.1f MiB at the start, %.1f MiB at the end (+%.1f)\n", start,
-           rss_mib(), rss_mib() - start);
+    const double finish = rss_mib();
+    printf("resident memory: %.1f MiB at the start, %.1f MiB at the end (+%.1f)\n", start, finish,
+           finish - start);
     loco_exchlog_close(log);
     if (temporary) {
         static const char *const suffix[] = {"", "-wal", "-shm"};

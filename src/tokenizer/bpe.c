@@ -25,13 +25,21 @@ static bool byte_printable(int b)
     return (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
 }
 
+/* The code point that stands for byte b. */
+static uint16_t byte_cp(int b)
+{
+    uint16_t cp = 256; /* the non-printable bytes, in order, from 256 */
+    for (int i = 0; !byte_printable(b) && i < b; i++)
+        cp += !byte_printable(i);
+    return byte_printable(b) ? (uint16_t)b : cp;
+}
+
 void loco_tok_bpe_byte_map(struct loco_tokenizer *t)
 {
-    uint16_t next = 256;
     for (int i = 0; i < LOCO_TOK_BYTE_CP_MAX; i++)
         t->cp_byte[i] = -1;
     for (int b = 0; b < 256; b++) {
-        t->byte_cp[b] = byte_printable(b) ? (uint16_t)b : next++;
+        t->byte_cp[b] = byte_cp(b);
         t->cp_byte[t->byte_cp[b]] = (int16_t)b;
     }
 }
@@ -50,10 +58,7 @@ static size_t put_cp(char *out, uint16_t cp)
 
 size_t loco_tokenizer_byte_text(uint8_t b, char out[3])
 {
-    uint16_t cp = 256; /* the non-printable bytes, in order, from 256 */
-    for (int i = 0; !byte_printable(b) && i < b; i++)
-        cp += !byte_printable(i);
-    size_t n = put_cp(out, byte_printable(b) ? b : cp);
+    size_t n = put_cp(out, byte_cp(b));
     out[n] = '\0';
     return n;
 }

@@ -13,9 +13,11 @@ src=${LOCO_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 script=$src/bench/compare-llamacpp.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-model=$("$LOCO" models path default 2>/dev/null) || model=
-[ -n "$model" ] && [ -f "$model" ] ||
-  skip_all "the default model is not in the model cache (loco models pull default)"
+# a tiny random-weight model (bench/make-random-model.c): no download needed
+make_model=$(dirname "$LOCO")/make-random-model
+[ -x "$make_model" ] || skip_all "$make_model not built"
+model=$work/model.gguf
+"$make_model" --tiny "$model" > /dev/null || fail "make-random-model --tiny failed"
 
 # llama-bench's CSV: a header, then one quoted row per test (cpu_info holds a comma)
 cat > "$work/llama-bench" <<'SH'

@@ -3,12 +3,12 @@
 # file. Every step of the table is printed, the log holds the 200 finished
 # exchanges (read back with `loco logs`), a temporary log is removed at the
 # end, and a bad count is refused. No timing or memory figure is checked.
-# BUILD (where bench-exchlog is): the folder of $LOCO, or $LOCO_BINARY_DIR.
+# bench-exchlog is built beside $LOCO.
 set -euo pipefail
 : "${LOCO:?path to the loco binary}"
 . "$(dirname "$0")/lib-skip.sh"
 fail() { echo "FAIL: $*"; exit 1; }
-bench=${LOCO_BINARY_DIR:-$(dirname "$LOCO")}/bench-exchlog
+bench=$(dirname "$LOCO")/bench-exchlog
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 [ -x "$bench" ] || skip_all "$bench not built"
