@@ -97,10 +97,7 @@ static void add_ensemble(cJSON *o, const struct loco_eval_bench *b)
             cJSON_AddStringToObject(x, "sha256", r->sha256);
         else
             cJSON_AddNullToObject(x, "sha256"); /* the base model */
-        if (r->rank > 0)
-            cJSON_AddNumberToObject(x, "rank", r->rank);
-        else
-            cJSON_AddNullToObject(x, "rank");
+        add_num(x, "rank", r->rank > 0 ? r->rank : NAN); /* null: not ranked */
         add_num(x, "score", r->score);
         cJSON_AddNumberToObject(x, "won", (double)r->n_won);
         add_num(x, "ms", r->gen_ms);

@@ -419,13 +419,19 @@ int eval_ensemble_check(const struct loco_eval_params *p)
 
 /* What an ensemble side holds while its members answer: answer[i * k + m]
  * is member m's to item i (malloc'd), status[] whether it was generated,
- * cached[i] whether every member's answer to item i came from the cache. */
+ * score[] and detail[] its score alone (so the winner is not scored
+ * again). Whether every member's answer came from the cache goes straight
+ * into the item's cached[1]. */
 struct ensemble_answers {
-    int32_t k;
+    size_t k;
     char **answer;
     int *status;
-    bool *cached;
+    double *score;
+    char (*detail)[160];
 };
+
+/* The plain strategy: one answer, as asked. */
+static const struct loco_strategy plain_strategy = {.kind = LOCO_STRATEGY_PLAIN, .k = 1};
 
 /* Member m's answers to every item (reqs, conversations made) through the
  * cache under the keys a plain evaluation of the member uses: the
@@ -437,7 +443,6 @@ static int member_answers(struct run *r, int32_t m, struct gen_req *reqs,
 {
     const struct loco_eval_member *mb = &r->p->members[m];
     struct loco_eval_member_result *res = &r->out->members[m];
-    const struct loco_strategy plain = {.kind = LOCO_STRATEGY_PLAIN, .k = 1};
     char desc[LOCO_MAX_SET_ADAPTERS * 80] = "";
     int rc = mb->adapter ? adapter_set_desc(mb->adapter, 1.0f, r->p, desc, sizeof desc) : LOCO_OK;
     snprintf(res->name, sizeof res->name, "%s",
@@ -450,17 +455,18 @@ static int member_answers(struct run *r, int32_t m, struct gen_req *reqs,
                           .adapter_desc = desc,
                           .adapter = mb->adapter,
                           .scale = 1.0f,
-                          .gp = answer_decoding(r, 0, &plain)};
-    char *settings = rc ? NULL : answer_settings(r, 0, how.gp.sampling.seed, &plain);
+                          .gp = answer_decoding(r, 0, &plain_strategy)};
+    char *settings = rc ? NULL : answer_settings(r, 0, how.gp.sampling.seed, &plain_strategy);
     how.settings = settings;
     struct gen_totals tot = {0};
     if (!rc)
         rc = settings ? eval_run_batch(r->m, r->p, r->cache, &how, reqs, r->n, ph, &tot)
                       : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
     for (size_t i = 0; !rc && i < r->n; i++) {
-        ea->answer[i * (size_t)ea->k + (size_t)m] = reqs[i].output;
-        ea->status[i * (size_t)ea->k + (size_t)m] = reqs[i].status;
-        ea->cached[i] = ea->cached[i] && reqs[i].cached;
+        ea->answer[i * ea->k + (size_t)m] = reqs[i].output;
+        ea->status[i * ea->k + (size_t)m] = reqs[i].status;
+        bool *cached = &r->out->items[i].cached[1];
+        *cached = (m == 0 || *cached) && reqs[i].cached;
         reqs[i].output = NULL;
     }
     eval_reqs_clear(reqs, r->n);
@@ -473,25 +479,29 @@ static int member_answers(struct run *r, int32_t m, struct gen_req *reqs,
 
 /* Each member's answers scored alone (judged benchmarks: NaN, the judge
  * rates the chosen answers only); code runs in the sandbox. */
-static int member_scores(struct run *r, const struct ensemble_answers *ea)
+static int member_scores(struct run *r, struct ensemble_answers *ea)
 {
     struct loco_eval_bench *out = r->out;
-    size_t k = (size_t)ea->k;
+    size_t k = ea->k;
+    if (r->kind == K_JUDGE) {
+        for (size_t m = 0; m < k; m++)
+            out->members[m].score = NAN;
+        return LOCO_OK;
+    }
     struct phase ph = {r->progress, r->user, out->name, "members", 1, 0, r->n * k};
     int rc = LOCO_OK;
     for (size_t m = 0; m < k; m++) {
         double sum = 0.0;
-        for (size_t i = 0; !rc && r->kind != K_JUDGE && i < r->n; i++) {
-            double score = 0.0;
-            char detail[160];
-            if (ea->status[i * k + m] == LOCO_OK)
-                rc = eval_score_item(&r->items[i], r->kind, ea->answer[i * k + m], &score, detail,
-                                     sizeof detail);
-            sum += score;
+        for (size_t i = 0; !rc && i < r->n; i++) {
+            size_t at = i * k + m;
+            if (ea->status[at] == LOCO_OK)
+                rc = eval_score_item(&r->items[i], r->kind, ea->answer[at], &ea->score[at],
+                                     ea->detail[at], sizeof ea->detail[at]);
+            sum += ea->score[at];
             if (eval_is_code(r->kind))
                 eval_phase_step(&ph, 1);
         }
-        out->members[m].score = r->kind == K_JUDGE || !r->n ? NAN : sum / (double)r->n;
+        out->members[m].score = !r->n ? NAN : sum / (double)r->n;
     }
     return rc;
 }
@@ -499,26 +509,29 @@ static int member_scores(struct run *r, const struct ensemble_answers *ea)
 /* Per item the benchmark's vote on the members' answers (eval_sc_vote: by
  * the shown tests for code, else loco_vote on the benchmark's answers; a
  * tie goes to the earliest, the best-ranked member): the winner's answer is
- * side 1's, moved out of ea. */
+ * side 1's, moved out of ea, with its score (score_side then skips it). */
 static int ensemble_vote(struct run *r, const struct gen_req *reqs, struct ensemble_answers *ea)
 {
     struct gen_how how = {.vote_domain = vote_domain(r->kind)};
-    size_t k = (size_t)ea->k;
+    size_t k = ea->k;
     int rc = LOCO_OK;
     for (size_t i = 0; !rc && i < r->n; i++) {
         struct loco_eval_item *it = &r->out->items[i];
         char **answers = &ea->answer[i * k];
-        rc = eval_sc_vote(&how, &reqs[i], (const char *const *)answers, ea->k, &it->vote[1]);
+        rc = eval_sc_vote(&how, &reqs[i], (const char *const *)answers, (int32_t)k, &it->vote[1]);
         if (rc)
             break;
-        size_t w = (size_t)it->vote[1].winner;
+        size_t w = (size_t)it->vote[1].winner, at = i * k + w;
         it->output[1] = answers[w];
         answers[w] = NULL;
-        it->cached[1] = ea->cached[i];
         r->out->members[w].n_won++;
-        if (ea->status[i * k + w] != LOCO_OK) /* not generated: scores 0 */
+        if (ea->status[at] != LOCO_OK) { /* not generated: scores 0 */
             snprintf(it->detail[1], sizeof it->detail[1], "not generated: %s",
-                     loco_status_name(ea->status[i * k + w]));
+                     loco_status_name(ea->status[at]));
+        } else if (r->kind != K_JUDGE) {
+            it->score[1] = ea->score[at];
+            memcpy(it->detail[1], ea->detail[at], sizeof it->detail[1]);
+        }
     }
     return rc;
 }
@@ -530,23 +543,21 @@ static int ensemble_side(struct run *r)
 {
     struct loco_eval_bench *out = r->out;
     size_t n = r->n ? r->n : 1, k = (size_t)r->p->n_members;
-    struct ensemble_answers ea = {.k = r->p->n_members,
+    struct ensemble_answers ea = {.k = k,
                                   .answer = calloc(n * k, sizeof *ea.answer),
                                   .status = calloc(n * k, sizeof *ea.status),
-                                  .cached = malloc(n * sizeof *ea.cached)};
+                                  .score = calloc(n * k, sizeof *ea.score),
+                                  .detail = calloc(n * k, sizeof *ea.detail)};
     struct gen_req *reqs = calloc(n, sizeof *reqs);
     struct shown_tests *shown = calloc(n, sizeof *shown);
-    const struct loco_strategy plain = {.kind = LOCO_STRATEGY_PLAIN, .k = 1};
-    int rc = reqs && shown && ea.answer && ea.status && ea.cached
-                 ? answer_requests(r, reqs, &plain, NULL)
+    int rc = reqs && shown && ea.answer && ea.status && ea.score && ea.detail
+                 ? answer_requests(r, reqs, &plain_strategy, NULL)
                  : loco_error_set(LOCO_ERR_NOMEM, "out of memory");
     if (!rc)
         rc = vote_by_tests(r, &r->p->strategy, shown, reqs);
-    for (size_t i = 0; ea.cached && i < n; i++)
-        ea.cached[i] = true;
     struct phase ph = {r->progress, r->user, out->name, "answers", 1, 0, r->n * k};
     out->n_members = (int32_t)k;
-    for (int32_t m = 0; !rc && m < ea.k; m++) {
+    for (int32_t m = 0; !rc && m < (int32_t)k; m++) {
         rc = member_answers(r, m, reqs, &ea, &ph);
         out->gen_ms[1] += out->members[m].gen_ms;
         out->n_cached[1] += out->members[m].n_cached;
@@ -560,7 +571,8 @@ static int ensemble_side(struct run *r)
         free(ea.answer[j]);
     free(ea.answer);
     free(ea.status);
-    free(ea.cached);
+    free(ea.score);
+    free(ea.detail);
     eval_reqs_free(reqs, r->n);
     for (size_t i = 0; shown && i < r->n; i++)
         eval_shown_free(&shown[i]);
@@ -576,7 +588,6 @@ static int run_sides(struct run *r, const struct loco_adapter *a, float scale)
     if (!rc && a)
         rc = adapter_set_desc(a, scale, r->p, adapter_desc, sizeof adapter_desc);
     /* plain against a strategy: both sides are the adapter (or the base) */
-    const struct loco_strategy plain = {.kind = LOCO_STRATEGY_PLAIN, .k = 1};
     bool vs_plain = r->p->strategy.kind != LOCO_STRATEGY_PLAIN;
     for (int side = 0; side < 2 && !rc; side++) {
         if (side == 1 && !a && !vs_plain) {
@@ -588,7 +599,7 @@ static int run_sides(struct run *r, const struct loco_adapter *a, float scale)
             rc = ensemble_side(r);
         else
             rc = answer_side(r, adapted ? a : NULL, scale, adapted ? adapter_desc : "", side,
-                             side == 1 ? &r->p->strategy : &plain);
+                             side == 1 ? &r->p->strategy : &plain_strategy);
         if (!rc)
             rc = score_side(r, side);
         if (!rc && r->kind == K_JUDGE)
