@@ -196,12 +196,11 @@ llama_build=$(LLAMA_INFO=1 parse_llama_csv "$tmp/llama.${threads[0]}.csv")
 
 # The instruction sets the CPU offers (those the kernels of either tool may
 # use) and the kernels loco picked, so a ratio is never read without them.
-cpu_model=$(cpu_model)
 cpu_flags=$(cpu_simd_flags)
 loco_kernels=$(sed -n 's/.*kernels: \([a-z0-9_-]*\).*/\1/p' "$tmp/loco.${threads[0]}.out" | head -n 1)
 
 echo "model: $model"
-echo "cpu: ${cpu_model:-unknown} ($(getconf _NPROCESSORS_ONLN 2>/dev/null || echo ?) CPUs)"
+echo "cpu: $(cpu_summary)"
 echo "cpu flags: ${cpu_flags:-none of the SIMD flags listed}"
 echo "loco: $loco (kernels: ${loco_kernels:-unknown}; LOCO_KERNELS=${LOCO_KERNELS:-auto})"
 echo "llama.cpp: $llama_bench ($llama_build)"
@@ -209,7 +208,7 @@ echo "pp$n_prompt / tg$n_gen, $reps repetitions, mean ± sd in tokens/s"
 if [[ $load -gt 0 ]]; then
     echo "under a competing load: $load busy processes spinning beside both tools"
 else
-    echo "no competing load started (LOAD=0); the machine's own load: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "no competing load started (LOAD=0); the machine's own load: $(load_average)"
 fi
 echo
 echo "| threads | test    |           loco t/s |      llama.cpp t/s | ratio |"

@@ -80,7 +80,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+load_before=$(load_average)
 if [[ ! -f $model ]]; then
     [[ -x $make_model ]] || die "'$make_model' is missing (cmake --build builds it)"
     echo "writing $model ..." >&2
@@ -120,18 +120,16 @@ if [[ -n $llama_ppl ]]; then
     grep -q 'system_info' "$tmp/llama.ppl.out" ||
         die "llama-perplexity did not load the model: $(tail -n 3 "$tmp/llama.ppl.out")"
 fi
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+load_after=$(load_average)
 
 # ---- the report ------------------------------------------------------------
-cpu_model=$(cpu_model)
 cpu_flags=$(cpu_simd_flags)
 loco_commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -n $(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null) ]] &&
     loco_commit="$loco_commit (with uncommitted changes)"
 
 export TMPDIR_PS=$tmp THREADS_PS="${threads[*]}" T_LOAD=$t_load N_CTX=$n_ctx REPS=$reps
-n_cpu=$(getconf _NPROCESSORS_ONLN)
-export MODEL_PS=$model CPU_MODEL="$cpu_model ($n_cpu CPUs)"
+export MODEL_PS=$model CPU_MODEL="$(cpu_summary)"
 export CPU_FLAGS="$cpu_flags" LOCO_COMMIT="$loco_commit" LOAD_BEFORE="$load_before"
 export LOAD_AFTER="$load_after" HAVE_LLAMA=${llama_bench:+1} HAVE_PPL=${llama_ppl:+1}
 python3 - <<'EOF'
