@@ -34,7 +34,7 @@ with open(sys.argv[1]) as f, open(sys.argv[2], "w") as out:
         out.write(json.loads(line)["document"] + "\n\n")
 PY
 echo "model $model, ctx $ctx, $chunks chunks, $(wc -c < "$text") bytes of text, 2 threads"
-echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(date -u +%Y-%m-%d)"
+echo "cpu: $(sed -n '/^model name[[:space:]]*: /{s///;p;q}' /proc/cpuinfo), $(date -u +%Y-%m-%d)"
 
 # row LABEL FILE: both tools on FILE
 row() {

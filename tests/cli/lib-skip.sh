@@ -1,6 +1,7 @@
-# tests/cli/lib-skip.sh - sourced by the CLI tests that can skip. A skipped
-# script must not pass for a passed one: it exits 77, which CMake declares
-# every test's SKIP_RETURN_CODE, so ctest lists it as skipped and counts it
+# tests/cli/lib-skip.sh - sourced by the CLI tests: skips, and has (below).
+# A skipped script must not pass for a passed one: it exits 77, which CMake
+# declares every test's SKIP_RETURN_CODE, so ctest lists it as skipped and
+# counts it
 # (tests/testutil.h does the same for the unit tests).
 #   skip_all WHAT    nothing more can run without WHAT: exit now
 #   skip_part WHAT   one part cannot run without WHAT: go on; test_done then
@@ -31,4 +32,15 @@ test_done() {
   fi
   echo "ok"
   exit 0
+}
+
+# has GREP-ARGS...  `grep -q GREP-ARGS` on the whole of stdin. grep -q
+# stops reading at its first match; under `set -o pipefail` the writer
+# then dies of SIGPIPE on its next write and the pipeline fails although
+# the text matched (a race: it bit CI on a 6 KB `loco migrate` listing).
+# has reads everything first. For a variable, `grep -q P <<<"$v"`.
+has() {
+  local text
+  text=$(cat)
+  grep -q "$@" <<<"$text"
 }

@@ -4,6 +4,7 @@
 set -euo pipefail
 : "${LOCO:?path to the loco binary}"
 fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/lib-skip.sh"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -12,11 +13,11 @@ export LOCO_MODELS_DIR="$tmp/models"
 # list on an empty (even missing) cache works and names the first step
 out=$("$LOCO" models list)
 echo "$out"
-echo "$out" | grep -q "0 files" || fail "list should count 0 files: $out"
-echo "$out" | grep -q "loco models pull default" || fail "list should say how to pull"
-echo "$out" | grep -qE "^  default +smollm2-135m-instruct" || fail "list should show the known default"
+grep -q "0 files" <<<"$out" || fail "list should count 0 files: $out"
+grep -q "loco models pull default" <<<"$out" || fail "list should say how to pull"
+grep -qE "^  default +smollm2-135m-instruct" <<<"$out" || fail "list should show the known default"
 json=$("$LOCO" models list --json)
-echo "$json" | grep -q '"models":[[:space:]]*\[\]' || fail "json list not empty: $json"
+grep -q '"models":[[:space:]]*\[\]' <<<"$json" || fail "json list not empty: $json"
 
 # resolving a known model that was never pulled names the fix
 if err=$("$LOCO" models path default 2>&1); then fail "path of an unpulled model succeeded"; fi
@@ -34,28 +35,27 @@ if err=$("$LOCO" models pull "file://$tmp/x.gguf" 2>&1); then fail "file:// acce
 
 model="${LOCO_SHARED_DIR:-../shared}/fixtures/models/stories260K.gguf"
 if [ ! -f "$model" ]; then
-  . "$(dirname "$0")/lib-skip.sh"
   skip_all "info checks: $model not found (set LOCO_SHARED_DIR)"
 fi
 
 out=$("$LOCO" models info "$model")
 echo "$out"
-echo "$out" | grep -qE "^architecture +llama$" || fail "info should name architecture llama"
-echo "$out" | grep -qE "^tensors +48$" || fail "tensor count"
-echo "$out" | grep -qE "^parameters +0.3 M \(292800\)$" || fail "parameter count"
-echo "$out" | grep -qE "^quant types +F32 +48 tensors" || fail "quant types"
-echo "$out" | grep -qE "^vocab +512$" || fail "vocab size"
-echo "$out" | grep -qE "^chat template +none$" || fail "chat template"
+grep -qE "^architecture +llama$" <<<"$out" || fail "info should name architecture llama"
+grep -qE "^tensors +48$" <<<"$out" || fail "tensor count"
+grep -qE "^parameters +0.3 M \(292800\)$" <<<"$out" || fail "parameter count"
+grep -qE "^quant types +F32 +48 tensors" <<<"$out" || fail "quant types"
+grep -qE "^vocab +512$" <<<"$out" || fail "vocab size"
+grep -qE "^chat template +none$" <<<"$out" || fail "chat template"
 
 json=$("$LOCO" models info --json --sha256 "$model")
-echo "$json" | grep -q '"architecture":[[:space:]]*"llama"' || fail "json architecture: $json"
-echo "$json" | grep -q '"sha256":[[:space:]]*"[0-9a-f]\{64\}"' || fail "json sha256: $json"
+grep -q '"architecture":[[:space:]]*"llama"' <<<"$json" || fail "json architecture: $json"
+grep -q '"sha256":[[:space:]]*"[0-9a-f]\{64\}"' <<<"$json" || fail "json sha256: $json"
 
 # a model copied into the cache resolves by name, and list shows it
 mkdir -p "$LOCO_MODELS_DIR"
 cp "$model" "$LOCO_MODELS_DIR/stories.gguf"
 [ "$("$LOCO" models path stories)" = "$LOCO_MODELS_DIR/stories.gguf" ] || fail "path by name"
-"$LOCO" models list | grep -q "stories.gguf" || fail "list should show stories.gguf"
+"$LOCO" models list | has "stories.gguf" || fail "list should show stories.gguf"
 
 # and file:// pulls work when allowed
 out=$(LOCO_ALLOW_FILE_URL=1 "$LOCO" models pull "file://$model" --name copy \

@@ -16,8 +16,8 @@ echo "ask: $out"
 case "$out" in *"there was a little girl named Lily"*) ;; *) fail "unexpected answer";; esac
 
 json=$("$LOCO" ask --model "$model" --raw --temperature 0 --max-tokens 5 --json "Once upon a time")
-echo "$json" | grep -q '"generated":[[:space:]]*5' || fail "json: $json"
-echo "$json" | grep -q '"generate_tokens_per_s"' || fail "json timings: $json"
+grep -q '"generated":[[:space:]]*5' <<<"$json" || fail "json: $json"
+grep -q '"generate_tokens_per_s"' <<<"$json" || fail "json timings: $json"
 
 # a model without a chat template gets a clear error naming --chat-template
 if err=$("$LOCO" ask --model "$model" "hello" 2>&1); then fail "expected a failure"; fi
@@ -48,7 +48,7 @@ case "$out" in *"context holds 64"*) ;; *) fail "long message not refused: $out"
 # bench prints pp and tg rows with t/s
 out=$("$LOCO" bench --model "$model" -p 32 -n 16 -r 2 --threads 1 --no-stream)
 echo "$out"
-echo "$out" | grep -q "pp32" || fail "no pp row"
-echo "$out" | grep -q "tg16" || fail "no tg row"
-echo "$out" | grep -q "t/s" || fail "no t/s"
+grep -q "pp32" <<<"$out" || fail "no pp row"
+grep -q "tg16" <<<"$out" || fail "no tg row"
+grep -q "t/s" <<<"$out" || fail "no t/s"
 echo "ok"

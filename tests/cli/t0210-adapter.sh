@@ -34,28 +34,28 @@ echo "base:    $base"
 echo "adapter: $with"
 [ "$base" != "$with" ] || fail "the adapter did not change the answer"
 [ "$base" = "$zero" ] || fail "scale 0 should give the base answer, got: $zero"
-echo "$with" | grep -q "dog" || fail "the adapter did not learn its answer: $with"
+grep -q "dog" <<<"$with" || fail "the adapter did not learn its answer: $with"
 grep -q "^\[reddog\]" "$work/ask.err" || fail "ask does not name the adapter: $(cat "$work/ask.err")"
 
 # by name from the adapters folder, in --json
 mkdir -p "$LOCO_ADAPTERS_DIR"
 cp "$adapter" "$LOCO_ADAPTERS_DIR/"
 json=$(ask --json --adapter reddog:0.5 "Who is here 99?")
-echo "$json" | grep -q '"name":[[:space:]]*"reddog"' || fail "--json lacks the adapter: $json"
-echo "$json" | grep -q '"scale":[[:space:]]*0.5' || fail "--json lacks the scale: $json"
+grep -q '"name":[[:space:]]*"reddog"' <<<"$json" || fail "--json lacks the adapter: $json"
+grep -q '"scale":[[:space:]]*0.5' <<<"$json" || fail "--json lacks the scale: $json"
 
 # chat: switch on, off
 out=$(printf 'Who is here 99?\n/adapter reddog\nWho is here 99?\n/adapter\n/adapter none\n/quit\n' |
       "$LOCO" chat --model "$model" --chat-template chatml --temperature 0 --max-tokens 12 2>&1)
 echo "$out"
-echo "$out" | grep -q "(answering with reddog)" || fail "chat /adapter did not switch"
-echo "$out" | grep -q "(answering with base model)" || fail "chat /adapter none did not switch back"
+grep -q "(answering with reddog)" <<<"$out" || fail "chat /adapter did not switch"
+grep -q "(answering with base model)" <<<"$out" || fail "chat /adapter none did not switch back"
 
 # refusals
 if err=$(ask --adapter nosuch "hi" 2>&1); then fail "missing adapter accepted"; fi
-echo "$err" | grep -q "no adapter named 'nosuch'" || fail "missing adapter message: $err"
+grep -q "no adapter named 'nosuch'" <<<"$err" || fail "missing adapter message: $err"
 if err=$(ask --adapter "reddog:much" "hi" 2>&1); then fail "bad scale accepted"; fi
-echo "$err" | grep -q "scale 'much'" || fail "bad scale message: $err"
+grep -q "scale 'much'" <<<"$err" || fail "bad scale message: $err"
 if err=$(ask --adapter "$model" "hi" 2>&1); then fail "a model accepted as adapter"; fi
-echo "$err" | grep -q "is not an adapter" || fail "model-as-adapter message: $err"
+grep -q "is not an adapter" <<<"$err" || fail "model-as-adapter message: $err"
 echo "ok"

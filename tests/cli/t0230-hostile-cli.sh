@@ -40,8 +40,8 @@ PY
   out=$("$LOCO" models info "$tmp/esc.gguf")
   echo "$out"
   case "$out" in *$'\x1b'*|*$'\x07'*) fail "raw control characters reached the terminal";; esac
-  echo "$out" | grep -qF 'name           \x1b[31mred\x1b[0m' || fail "name not escaped: $out"
-  echo "$out" | grep -qF 'mit\x07' || fail "license not escaped: $out"
+  grep -qF 'name           \x1b[31mred\x1b[0m' <<<"$out" || fail "name not escaped: $out"
+  grep -qF 'mit\x07' <<<"$out" || fail "license not escaped: $out"
 else
   skip_part "the escape check: python3 (writes the GGUF) not found"
 fi

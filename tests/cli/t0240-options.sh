@@ -121,7 +121,7 @@ model="${LOCO_SHARED_DIR:-../shared}/fixtures/models/stories260K.gguf"
 if [ -f "$model" ]; then
   json=$("$LOCO" bench --model "$model" --threads 1 -p 16 -n 4 -r 1 --no-stream --json)
   [ "$(echo "$json" | field 'd["results"][0]["threads"]')" = 1 ] || fail "bench --json: $json"
-  echo "$json" | field 'd["results"][0]["tg"]["tokens_per_s"] > 0' | grep -q True \
+  echo "$json" | field 'd["results"][0]["tg"]["tokens_per_s"] > 0' | has True \
     || fail "bench --json tg: $json"
   for i in 0 1 2 3 4 5 6 7; do printf '{"q":"Who is %d?","a":"A dog."}\n' "$i"; done > "$tmp/d.jsonl"
   cat > "$tmp/r.yaml" <<YAML

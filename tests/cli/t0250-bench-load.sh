@@ -41,7 +41,7 @@ grep -q "competing load" "$tmp/quiet" && fail "load without --load"
 # bad values are refused with the flag's name
 if err=$("$LOCO" bench --model "$model" --load 65 2>&1); then fail "--load 65 accepted"; fi
 case "$err" in *--load*) ;; *) fail "error should name --load: $err";; esac
-"$LOCO" bench --help | grep -q -- "--load N" || fail "--load not in --help"
+"$LOCO" bench --help | has -- "--load N" || fail "--load not in --help"
 
 # SIGINT while loaded: the busy processes die with the bench
 "$LOCO" bench --model "$model" -p 16 -n 200 -r 30 --threads 1 --no-stream --load 2 \

@@ -36,21 +36,21 @@ run() { LOCO="$LOCO" PROMPT=8 GEN=4 REPS=1 "$script" "$work/llama-bench" "$model
 
 out=$(LOAD=0 run) || fail "quiet run failed: $(cat "$work/err")"
 echo "$out"
-echo "$out" | grep -q '^| *1 | pp8 ' || fail "no pp8 row"
-echo "$out" | grep -qE '^\| +1 \| tg4 +\| +[0-9.]+ ± [0-9.]+ \| +50.00 ± 0.50 \| +[0-9.]+ \|$' ||
+grep -q '^| *1 | pp8 ' <<<"$out" || fail "no pp8 row"
+grep -qE '^\| +1 \| tg4 +\| +[0-9.]+ ± [0-9.]+ \| +50.00 ± 0.50 \| +[0-9.]+ \|$' <<<"$out" ||
   fail "tg4 row without both tools and a ratio"
-echo "$out" | grep -q '^cpu: ' || fail "no cpu line"
-echo "$out" | grep -q 'commit abc1234, build 42, Fake CPU, 2 cores' || fail "llama.cpp build not named"
-echo "$out" | grep -q 'no competing load started' || fail "the quiet run does not say so"
+grep -q '^cpu: ' <<<"$out" || fail "no cpu line"
+grep -q 'commit abc1234, build 42, Fake CPU, 2 cores' <<<"$out" || fail "llama.cpp build not named"
+grep -q 'no competing load started' <<<"$out" || fail "the quiet run does not say so"
 
 out=$(LOAD=2 run) || fail "loaded run failed: $(cat "$work/err")"
-echo "$out" | grep -q 'under a competing load: 2 busy processes' || fail "the load is not named"
-echo "$out" | grep -q '^| *1 | tg4 ' || fail "no tg4 row under load"
+grep -q 'under a competing load: 2 busy processes' <<<"$out" || fail "the load is not named"
+grep -q '^| *1 | tg4 ' <<<"$out" || fail "no tg4 row under load"
 command -v pgrep >/dev/null || fail "pgrep (procps) is needed to check the load is stopped"
 sleep 0.2
 if pgrep -f 'compare-llamacpp-load-' >/dev/null; then fail "a busy process was left running"; fi
 out=$(LOAD=03 run) || fail "LOAD=03 failed: $(cat "$work/err")"
-echo "$out" | grep -q "under a competing load: 3 busy processes" || fail "LOAD=03 is not 3"
+grep -q "under a competing load: 3 busy processes" <<<"$out" || fail "LOAD=03 is not 3"
 
 if LOAD=x run >/dev/null; then fail "LOAD=x was taken"; fi
 grep -q 'LOAD must be' "$work/err" || fail "no message for a bad LOAD: $(cat "$work/err")"

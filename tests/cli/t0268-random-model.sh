@@ -8,11 +8,12 @@ set -euo pipefail
 : "${LOCO:?path to the loco binary}"
 make_model="$(dirname "$LOCO")/make-random-model"
 fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/lib-skip.sh"
 [ -x "$make_model" ] || fail "$make_model is missing (cmake --build builds it beside loco)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-"$make_model" --tiny "$tmp/a.gguf" | grep -q "Q4_K_M mix, seed 1" || fail "no summary line"
+"$make_model" --tiny "$tmp/a.gguf" | has "Q4_K_M mix, seed 1" || fail "no summary line"
 
 # metadata and the Q4_K_M rule: 2 layers, so use_more_bits picks layer 1 only
 # (i >= 7*2/8): Q6_K for token_embd, blk.1.attn_v and blk.1.ffn_down

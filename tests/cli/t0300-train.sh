@@ -66,8 +66,8 @@ write_recipe "$work/a.yaml" outA 0.01
 # dry run: counts, no training, no output folder
 out=$("$LOCO" train --dry-run "$work/a.yaml" 2>/dev/null)
 echo "$out"
-echo "$out" | grep -q "examples 40 (train 36, validation 4)" || fail "dry-run counts: $out"
-echo "$out" | grep -q "^tokens " || fail "dry-run tokens: $out"
+grep -q "examples 40 (train 36, validation 4)" <<<"$out" || fail "dry-run counts: $out"
+grep -q "^tokens " <<<"$out" || fail "dry-run tokens: $out"
 [ ! -e "$work/outA" ] || fail "dry run created the output folder"
 
 # uninterrupted run

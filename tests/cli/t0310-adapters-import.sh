@@ -60,5 +60,5 @@ if err=$("$LOCO" adapters import "$tmp/none" --model "$model" 2>&1); then fail "
 case "$err" in *"is not a folder"*) ;; *) fail "missing folder message: $err";; esac
 if "$LOCO" adapters import "$peft" --model "$model" --type q4 2>/dev/null; then fail "--type q4"; fi
 if "$LOCO" adapters frobnicate 2>/dev/null; then fail "unknown subcommand accepted"; fi
-"$LOCO" adapters help | grep -q "import DIR" || fail "help"
+"$LOCO" adapters help | has "import DIR" || fail "help"
 echo "ok"

@@ -76,7 +76,7 @@ for want in '"peft_type":[[:space:]]*"LORA"' '"task_type":[[:space:]]*"CAUSAL_LM
   '"base_model_name_or_path":[[:space:]]*"karpathy/stories260K"'; do
   grep -Eq "$want" "$cfg" || fail "adapter_config.json lacks $want"
 done
-tr -d ' \t\n' <"$cfg" | grep -q '"target_modules":\["q_proj","o_proj"\]' || fail "target_modules"
+tr -d ' \t\n' <"$cfg" | has '"target_modules":\["q_proj","o_proj"\]' || fail "target_modules"
 if command -v python3 >/dev/null; then
   python3 - "$cfg" "$tmp/out/adapter_model.safetensors" <<'EOF' || fail "python's reading of the folder"
 import json, struct, sys
@@ -134,5 +134,5 @@ if err=$("$LOCO" adapters export "$model" --model "$model" -o "$tmp/x" 2>&1); th
 fi
 case "$err" in *"is not an adapter"*) ;; *) fail "not-an-adapter message: $err";; esac
 [ ! -e "$tmp/x" ] || fail "a refused export left $tmp/x"
-"$LOCO" adapters help | grep -q "export NAME|PATH" || fail "help"
+"$LOCO" adapters help | has "export NAME|PATH" || fail "help"
 test_done

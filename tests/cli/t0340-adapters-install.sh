@@ -109,7 +109,7 @@ case "$out" in *"dry run"*"install    $adir/math.gguf"*"register   math in $over
 out=$("$LOCO" adapters install "$adapter")
 case "$out" in *"installed: math"*"sha256     $sha"*) ;; *) fail "install from a path: $out";; esac
 [ -f "$adir/math.gguf" ] || fail "no $adir/math.gguf"
-"$LOCO" adapters list | grep -qE '^math +math +1.0.0 +candidate.*\(user\)' || fail "not listed: $("$LOCO" adapters list)"
+"$LOCO" adapters list | has -E '^math +math +1.0.0 +candidate.*\(user\)' || fail "not listed: $("$LOCO" adapters list)"
 "$LOCO" registry validate --merged >/dev/null || fail "merged registry invalid: $("$LOCO" registry validate --merged)"
 refused "a second install of a name" "already in the registry" "$adapter"
 "$LOCO" adapters remove math --delete-file >/dev/null

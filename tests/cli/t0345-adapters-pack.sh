@@ -135,7 +135,7 @@ if out=$("$LOCO" adapters pack no-such-adapter 2>&1); then fail "an unknown adap
 case "$out" in *"cannot pack"*) ;; *) fail "no refusal: $out";; esac
 "$LOCO" adapters pack code >/dev/null
 [ -f "$tmp/work/code.zip" ] || fail "pack without -o did not write code.zip here"
-ls "$tmp/work" | grep -q tmp- && fail "pack left a temporary file"
+ls "$tmp/work" | has tmp- && fail "pack left a temporary file"
 
 # ---- the one local command CI runs ----
 mkdir "$tmp/good" "$tmp/bad"

@@ -75,7 +75,7 @@ grep -q "known: m1, m2" "$tmp/err" || fail "unknown adapter message: $(cat "$tmp
 # 4. promote: m2 becomes active, m1 a candidate
 out=$("$LOCO" promote m2)
 case "$out" in *"m2 is now active (m1 is now a candidate)"*) ;; *) fail "promote: $out";; esac
-"$LOCO" adapters list | grep -qE '^m1 +math +1.0.0 +candidate' || fail "m1 not demoted"
+"$LOCO" adapters list | has -E '^m1 +math +1.0.0 +candidate' || fail "m1 not demoted"
 if "$LOCO" promote --best math 2>"$tmp/err"; then fail "promote --best without scores"; fi
 grep -q "no adapter of domain 'math' qualifies" "$tmp/err" || fail "--best message: $(cat "$tmp/err")"
 "$LOCO" registry validate --no-files >/dev/null || fail "registry invalid after promote"
@@ -90,11 +90,11 @@ printf 'z' >"$XDG_DATA_HOME/locollm/adapters/u1.bin"
   entry u1 math candidate m1.bin | sed "s|file: m1.bin|file: adapters/u1.bin|; s|sha256: $(sha256sum "$tmp/proj/m1.bin" | cut -d' ' -f1)|sha256: $(sha256sum "$XDG_DATA_HOME/locollm/adapters/u1.bin" | cut -d' ' -f1)|"
 } >"$XDG_DATA_HOME/locollm/registry.yaml"
 cp "$XDG_DATA_HOME/locollm/registry.yaml" "$tmp/overlay.yaml"
-"$LOCO" adapters list | grep -q '^u1 .*(user)' || fail "overlay adapter not listed"
+"$LOCO" adapters list | has '^u1 .*(user)' || fail "overlay adapter not listed"
 "$LOCO" registry validate --merged --no-files >/dev/null || fail "merged validate"
 "$LOCO" adapters remove u1 >/dev/null
 [ -f "$XDG_DATA_HOME/locollm/adapters/u1.bin" ] || fail "file deleted without --delete-file"
-if "$LOCO" adapters list | grep -q '^u1 '; then fail "u1 still listed"; fi
+if "$LOCO" adapters list | has '^u1 '; then fail "u1 still listed"; fi
 cp "$tmp/overlay.yaml" "$XDG_DATA_HOME/locollm/registry.yaml"
 out=$("$LOCO" adapters remove u1 --delete-file)
 case "$out" in *"deleted: $XDG_DATA_HOME/locollm/adapters/u1.bin"*) ;; *) fail "remove --delete-file: $out";; esac

@@ -46,7 +46,7 @@ out=$(cd "$tmp/elsewhere" && "$loco" registry path --json)
 [ "$(echo "$out" | field registry)" = "$reg" ] || fail "beside the binary: $out"
 [ "$(echo "$out" | field rule)" = beside-binary ] || fail "beside-binary rule: $out"
 # ... and the registry it names is the one loaded (adapters listed from the copy)
-(cd "$tmp/elsewhere" && "$loco" adapters info math --json) | grep -q "\"$tmp/copy/adapters/" ||
+(cd "$tmp/elsewhere" && "$loco" adapters info math --json) | has "\"$tmp/copy/adapters/" ||
   fail "adapters info does not read the copy"
 
 # 3. LOCO_PROJECT_DIR from an unrelated folder, for a binary outside any project

@@ -93,7 +93,7 @@ ev --out "$work/rec3.json" "$work/out/reddog.gguf" > /dev/null 2> "$work/eval3.e
   { cat "$work/eval3.err"; fail "eval with registry"; }
 grep -q "scores of reddog recorded in the user registry" "$work/eval3.err" || fail "no registry update: $(cat "$work/eval3.err")"
 grep -q "record: $work/rec3.json" "$work/xdg/locollm/registry.yaml" || fail "overlay lacks the record path"
-"$LOCO" adapters info reddog --json | grep -q "\"bench\"" || fail "the score is not in the merged registry: $("$LOCO" adapters info reddog --json)"
+"$LOCO" adapters info reddog --json | has "\"bench\"" || fail "the score is not in the merged registry: $("$LOCO" adapters info reddog --json)"
 # in the project registry a record is stored relative to the registry's folder
 ev --out "$work/out/rec4.json" --record-in project "$work/out/reddog.gguf" > /dev/null 2>&1 ||
   fail "eval --record-in project"
@@ -129,13 +129,13 @@ unset LOCO_REGISTRY XDG_DATA_HOME
 
 # refusals
 if err=$(ev --bench nosuch "$work/out/reddog.gguf" 2>&1); then fail "unknown benchmark accepted"; fi
-echo "$err" | grep -q "no benchmark 'nosuch'" || fail "unknown benchmark message: $err"
+grep -q "no benchmark 'nosuch'" <<<"$err" || fail "unknown benchmark message: $err"
 if err=$(ev --bench "$work/bench.jsonl" --shots 2 "$work/out/reddog.gguf" 2>&1); then fail "--shots accepted without gsm8k"; fi
-echo "$err" | grep -q "gsm8k only" || fail "shots message: $err"
+grep -q "gsm8k only" <<<"$err" || fail "shots message: $err"
 if err=$(ev --temperature 0.5 "$work/out/reddog.gguf" 2>&1); then fail "--temperature accepted without --samples"; fi
-echo "$err" | grep -q "needs --samples" || fail "temperature message: $err"
+grep -q "needs --samples" <<<"$err" || fail "temperature message: $err"
 if err=$(ev --judge-url file:///etc/passwd --judge-model x "$work/out/reddog.gguf" 2>&1); then fail "file judge URL accepted"; fi
-echo "$err" | grep -q "not http(s)" || fail "judge URL message: $err"
+grep -q "not http(s)" <<<"$err" || fail "judge URL message: $err"
 
 # k-shot gsm8k and sampled code answers (pass@k)
 if [ -f "$LOCO_SHARED_DIR/datasets/gsm8k/train.jsonl" ]; then
@@ -266,9 +266,9 @@ gated jev --judge-model fake --cache "$work/judge-cache.sqlite" --json > "$work/
 python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["benchmarks"][0]["judge"]; assert j["base"]["cached"] == 6 and j["adapter"]["cached"] == 6, j' "$work/remote2.json" || fail "judgments not cached"
 # a malformed reply and an HTTP error are clear failures
 if err=$(jev --judge-model broken --no-cache 2>&1); then fail "malformed judge reply accepted"; fi
-echo "$err" | grep -q "not JSON" || fail "malformed reply message: $err"
+grep -q "not JSON" <<<"$err" || fail "malformed reply message: $err"
 if err=$(jev --judge-model missing --no-cache 2>&1); then fail "HTTP 404 accepted"; fi
-echo "$err" | grep -q "HTTP 404: no such model" || fail "HTTP error message: $err"
+grep -q "HTTP 404: no such model" <<<"$err" || fail "HTTP error message: $err"
 # contamination: an item copied from the training data is flagged and fails
 # the gate; --decontaminate scores the others; the record names the recipe;
 # the reports are written beside the record and --archive files all three

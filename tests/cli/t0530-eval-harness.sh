@@ -63,7 +63,7 @@ python3 -c 'import json,sys; b=json.load(open(sys.argv[1]))["benchmarks"][0]; as
 # a regex file whose pattern does not compile: refused once, naming the line
 printf '{"id":"r1","evaluation_type":"regex","prompt":"Who?","reference":"dog","pattern":"(red|dog"}\n' > "$work/bad.jsonl"
 if err=$(ev --bench "$work/bad.jsonl" "$ad" 2>&1); then fail "bad pattern accepted"; fi
-echo "$err" | grep -q "bad.jsonl:1: field \"pattern\": regex \"(red|dog\" does not compile" ||
+grep -q "bad.jsonl:1: field \"pattern\": regex \"(red|dog\" does not compile" <<<"$err" ||
   fail "bad pattern message: $err"
 [ "$(echo "$err" | grep -c 'does not compile')" = 1 ] || fail "the pattern error repeats: $err"
 printf '{"benchmark": {"pattern": "big (\\\\w+) dog"}}\n{"id":"r1","evaluation_type":"regex","prompt":"Who is here 1?","reference":"RED"}\n' > "$work/re.jsonl"
@@ -133,10 +133,10 @@ PY
 "$LOCO" eval --regate "$work/floor.json" > "$work/regate.out" || fail "regate"
 grep -q "nums (non-inferiority): PASS -> uninformative" "$work/regate.out" || fail "regate: $(cat "$work/regate.out")"
 grep -q "uninformative" "$work/floor.md" || fail "regate did not rewrite the report"
-"$LOCO" eval --regate "$work/floor.json" | grep -q "no verdict changed" || fail "regate twice changed it"
+"$LOCO" eval --regate "$work/floor.json" | has "no verdict changed" || fail "regate twice changed it"
 if "$LOCO" eval --regate "$work/floor.json" --plan > /dev/null 2>&1; then fail "--regate with --plan accepted"; fi
 if err=$(ev --bench gsm8k --in-domain math "$ad" 2>&1); then fail "--in-domain without a custom file accepted"; fi
-echo "$err" | grep -q "declares custom FILE.jsonl" || fail "--in-domain message: $err"
+grep -q "declares custom FILE.jsonl" <<<"$err" || fail "--in-domain message: $err"
 if err=$(ev --bench "$work/nums.jsonl" --effect 0.1 "$ad" 2>&1); then fail "--effect without --plan accepted"; fi
-echo "$err" | grep -q "go with --plan" || fail "--effect message: $err"
+grep -q "go with --plan" <<<"$err" || fail "--effect message: $err"
 echo "ok"

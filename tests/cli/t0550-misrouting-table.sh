@@ -14,7 +14,7 @@ trap 'rm -rf "$tmp"' EXIT
 for rec in "$LOCO_SOURCE_DIR"/results/*/code-ood.json; do
   [ -f "$rec" ] || continue
   out=$(python3 "$table" --check "$rec")
-  echo "$out" | grep -q "code summarisation: n 100 (record 100)" || fail "check: $out"
+  grep -q "code summarisation: n 100 (record 100)" <<<"$out" || fail "check: $out"
   worst=$(echo "$out" | sed -n 's/^largest difference from the harness: //p')
   python3 -c "import sys; sys.exit(0 if float('$worst') < 1e-9 else 1)" ||
     fail "the port differs from the harness by $worst"
@@ -41,16 +41,16 @@ EOF
 out=$(python3 "$table" "$tmp")
 row=$(echo "$out" | grep "^| summarisation: XSum")
 # the common items: x0..x7 (what every record holds) less x3 (flagged): 7
-echo "$row" | grep -q "n=7 |" || fail "common items: $row"
+grep -q "n=7 |" <<<"$row" || fail "common items: $row"
 # own adapter: 0.3 + 0.01 for the odd ones (x1, x5, x7) of the 7 kept = 0.304
-echo "$row" | grep -q '\*\*0.304\*\*<br>vs base' || fail "own score: $row"
+grep -q '\*\*0.304\*\*<br>vs base' <<<"$row" || fail "own score: $row"
 # code answers every kept item 0.1 lower than the own adapter
-echo "$row" | grep -q 'code: \*\*0.204\*\*<br>vs own -0.100 \[-0.100, -0.100\]' ||
+grep -q 'code: \*\*0.204\*\*<br>vs own -0.100 \[-0.100, -0.100\]' <<<"$row" ||
   fail "code vs own: $row"
-echo "$row" | grep -q 'writing: \*\*0.254\*\*<br>vs own -0.050' || fail "writing vs own: $row"
-echo "$out" | grep -q "math: not measured" || fail "a missing adapter is not named: $out"
-echo "$out" | grep -q "^Not measured: .*math adapter on summarisation" || fail "missing list: $out"
+grep -q 'writing: \*\*0.254\*\*<br>vs own -0.050' <<<"$row" || fail "writing vs own: $row"
+grep -q "math: not measured" <<<"$out" || fail "a missing adapter is not named: $out"
+grep -q "^Not measured: .*math adapter on summarisation" <<<"$out" || fail "missing list: $out"
 # the rows without their own adapter's record are left out and listed
-echo "$out" | grep -q "math on gsm8k (the own adapter: the row cannot be built)" ||
+grep -q "math on gsm8k (the own adapter: the row cannot be built)" <<<"$out" ||
   fail "a row without its own adapter: $out"
 echo "ok"

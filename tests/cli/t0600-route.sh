@@ -12,16 +12,16 @@ fail() { echo "FAIL: $*"; exit 1; }
 . "$(dirname "$0")/lib-skip.sh"
 field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-"$LOCO" route --list | grep -q '^keyword ' || fail "route --list"
+"$LOCO" route --list | has '^keyword ' || fail "route --list"
 
 json=$("$LOCO" route --json "A baker sells 12 cakes a day. How many cakes does she sell in a week?")
 [ "$(echo "$json" | field 'd["domain"]')" = math ] || fail "math query: $json"
 # the shipped math adapter has not passed its gate: the base model answers, and says why
 [ "$(echo "$json" | field 'd["adapter"]')" = None ] || fail "math adapter: $json"
 [ "$(echo "$json" | field 'd["serving"]')" = no-adapter-passed ] || fail "math serving: $json"
-echo "$json" | field 'abs(sum(d["probabilities"].values()) - 1) < 1e-9' | grep -q True \
+echo "$json" | field 'abs(sum(d["probabilities"].values()) - 1) < 1e-9' | has True \
   || fail "probabilities do not sum to 1: $json"
-echo "$json" | field 'sorted(d["probabilities"])' | grep -q "'base'" || fail "no base probability"
+echo "$json" | field 'sorted(d["probabilities"])' | has "'base'" || fail "no base probability"
 
 json=$("$LOCO" route --json "Who painted the Mona Lisa?")
 [ "$(echo "$json" | field 'd["domain"]')" = base ] || fail "general query: $json"
@@ -50,13 +50,13 @@ cat > "$tmp/small.jsonl" <<'JSONL'
 JSONL
 json=$("$LOCO" route --bench "$tmp/small.jsonl" --json)
 [ "$(echo "$json" | field 'd["accuracy"] == 1')" = True ] || fail "small bench: $json"
-"$LOCO" route --router keyword --bench "$tmp/small.jsonl" | grep -q '^| math | 1.000 | 1.000 | 1.000 | 1 |' \
+"$LOCO" route --router keyword --bench "$tmp/small.jsonl" | has '^| math | 1.000 | 1.000 | 1.000 | 1 |' \
   || fail "small bench table"
 
 # the confidence wrapper: thresholds chosen on labelled queries, kept in a file
 out=$(LOCO_ROUTER_CONFIDENCE="$tmp/conf.json" "$LOCO" router calibrate --router confidence:keyword \
       --data "$tmp/small.jsonl") || fail "calibrate confidence:keyword"
-echo "$out" | grep -q '^chosen: threshold .* expected calibration error' || fail "calibrate: $out"
+grep -q '^chosen: threshold .* expected calibration error' <<<"$out" || fail "calibrate: $out"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert 'keyword' in d['routers']" \
   "$tmp/conf.json" || fail "thresholds file"
 # the same as JSON: every pair tried and the chosen one
@@ -69,7 +69,7 @@ c = d['chosen']; assert c['cost'] <= d['cost_without'] and d['thresholds_file']"
 json=$(LOCO_ROUTER_CONFIDENCE="$tmp/conf.json" "$LOCO" route --router confidence:keyword --json \
        "How many apples are left if I eat 3 of 10?")
 [ "$(echo "$json" | field 'd["router"]')" = confidence:keyword ] || fail "wrapped route: $json"
-"$LOCO" route --list | grep -q '^confidence:NAME' || fail "route --list lacks the wrapper"
+"$LOCO" route --list | has '^confidence:NAME' || fail "route --list lacks the wrapper"
 
 # leave-one-source-out on a small pool written here: three sources, each with
 # every label; keyword is scored per source, and the JSON has what the docs say
@@ -107,7 +107,7 @@ for d in r["per_domain"].values():
     assert 0 <= d["f1"] <= 1
 assert 0 <= r["ece"] <= 1
 ' || fail "loso keyword json: $json"
-"$LOCO" router loso --data "$tmp/pool.jsonl" --router keyword | grep -q '^| s2 | 5 |' \
+"$LOCO" router loso --data "$tmp/pool.jsonl" --router keyword | has '^| s2 | 5 |' \
   || fail "loso table"
 if "$LOCO" router loso --router keyword >/dev/null 2>&1; then fail "loso without --data"; fi
 printf '{"query": "q", "domain": "poetry", "source": "s"}\n' > "$tmp/badlabel.jsonl"
@@ -115,7 +115,7 @@ if err=$("$LOCO" router loso --data "$tmp/badlabel.jsonl" --router keyword 2>&1)
   fail "unknown label accepted"
 fi
 case "$err" in *poetry*) ;; *) fail "unknown label: $err";; esac
-"$LOCO" route --router keyword --bench "$tmp/small.jsonl" | grep -q '^router keyword: accuracy 1.000 \[0.566, 1.000\]' \
+"$LOCO" route --router keyword --bench "$tmp/small.jsonl" | has '^router keyword: accuracy 1.000 \[0.566, 1.000\]' \
   || fail "bench without its Wilson interval"
 "$LOCO" route --bench "$tmp/pool.jsonl" --decisions "$tmp/dec.jsonl" > /dev/null \
   || fail "bench --decisions"
@@ -183,10 +183,10 @@ if [ -f "$model" ]; then
   json=$(LOCO_ROUTER_CLASSIFIER="$tmp/rc.json" "$LOCO" route --router classifier --model "$model" \
          --threads 1 --json "Write a function to sort a list in Python.")
   [ "$(echo "$json" | field 'd["router"]')" = classifier ] || fail "classifier route: $json"
-  echo "$json" | field 'abs(sum(d["probabilities"].values()) - 1) < 1e-9' | grep -q True \
+  echo "$json" | field 'abs(sum(d["probabilities"].values()) - 1) < 1e-9' | has True \
     || fail "classifier probabilities: $json"
   "$LOCO" router calibrate --model "$model" --threads 1 --data "$tmp/small.jsonl" \
-    --out "$tmp/rc.json" | grep -q 'ECE' || fail "router calibrate"
+    --out "$tmp/rc.json" | has 'ECE' || fail "router calibrate"
   out=$("$LOCO" router train --model "$model" --threads 1 --data "$tmp/small.jsonl" --layers 1,2 \
         --tokens 16,8 --dev "$tmp/small.jsonl" --out "$tmp/rc-json.json" --json) \
     || fail "router train --json"
@@ -216,7 +216,7 @@ assert f['n_keyword'] == 10 and d['dim'] == d['n_dense'] + 256 + 10" "$tmp/rc2.j
     || fail "loso --out classifier file"
   json=$(LOCO_ROUTER_CLASSIFIER="$tmp/rc2.json" "$LOCO" route --router classifier \
          --model "$model" --threads 1 --json "Write a function to sort a list in Python.")
-  echo "$json" | field 'abs(sum(d["probabilities"].values()) - 1) < 1e-9' | grep -q True \
+  echo "$json" | field 'abs(sum(d["probabilities"].values()) - 1) < 1e-9' | has True \
     || fail "classifier v2 route: $json"
   # a classifier for another model is refused with the fix
   sed -i 's/"model_sha256":"[0-9a-f]*"/"model_sha256":"00"/' "$tmp/rc.json"

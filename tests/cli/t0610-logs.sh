@@ -39,10 +39,10 @@ if [ -f "$model" ]; then
   out=$("$LOCO" logs)
   echo "$out"
   [ "$(echo "$out" | head -1 | cut -d' ' -f1)" = "#3" ] || fail "newest first: $out"
-  echo "$out" | grep -q '^#3 .* ask  not routed, base model$' || fail "unrouted line: $out"
-  echo "$out" | grep -q '^#1 .* ask  keyword -> math, base model, confidence 1.00$' \
+  grep -q '^#3 .* ask  not routed, base model$' <<<"$out" || fail "unrouted line: $out"
+  grep -q '^#1 .* ask  keyword -> math, base model, confidence 1.00$' <<<"$out" \
     || fail "routed line: $out"
-  echo "$out" | grep -q '^  Q: How many cats are there in total if 3 sit and 4 run?$' || fail "query line: $out"
+  grep -q '^  Q: How many cats are there in total if 3 sit and 4 run?$' <<<"$out" || fail "query line: $out"
   [ "$(echo "$out" | grep -c '^  A: ')" = 3 ] || fail "answer lines: $out"
   json=$("$LOCO" logs --json)
   [ "$(echo "$json" | field 'd[2]["route"]["domain"]')" = math ] || fail "json route: $json"
@@ -57,13 +57,13 @@ if [ -f "$model" ]; then
   [ "$("$LOCO" logs --adapter base --json | field 'len(d)')" = 3 ] || fail "logs --adapter base"
 
   # one in full, with its feedback
-  "$LOCO" feedback 1 bad --domain code | grep -q '^#1 (routed to math): bad, right domain code$' \
+  "$LOCO" feedback 1 bad --domain code | has '^#1 (routed to math): bad, right domain code$' \
     || fail "feedback bad --domain"
   "$LOCO" feedback 2 good >/dev/null || fail "feedback good"
   out=$("$LOCO" logs 1)
-  echo "$out" | grep -q '^exchange #1$' || fail "logs 1: $out"
-  echo "$out" | grep -q '^reason: .*how many' || fail "logs 1 reason: $out"
-  echo "$out" | grep -q ' bad, right domain: code$' || fail "logs 1 feedback: $out"
+  grep -q '^exchange #1$' <<<"$out" || fail "logs 1: $out"
+  grep -q '^reason: .*how many' <<<"$out" || fail "logs 1 reason: $out"
+  grep -q ' bad, right domain: code$' <<<"$out" || fail "logs 1 feedback: $out"
   json=$("$LOCO" logs 1 --json)
   [ "$(echo "$json" | field 'd["feedback"][0]["domain"]')" = code ] || fail "logs 1 --json: $json"
   [ "$(echo "$json" | field 'd["query"]')" = "How many cats are there in total if 3 sit and 4 run?" ] || fail "query"
@@ -104,12 +104,12 @@ if [ -f "$model" ]; then
 fi
 
 # the learned router: listed, keyword decisions with no feedback, then it learns
-"$LOCO" route --list | grep -q '^learned ' || fail "route --list: learned"
+"$LOCO" route --list | has '^learned ' || fail "route --list: learned"
 export LOCO_LOG_DB="$tmp/learn.sqlite"
 q="Greet the crew as a pirate captain about to set sail"
 json=$("$LOCO" route --router learned --json "$q")
 [ "$(echo "$json" | field 'd["domain"]')" = base ] || fail "learned without feedback: $json"
-echo "$json" | field 'd["reason"]' | grep -q 'learned from 0 feedback records' || fail "reason: $json"
+echo "$json" | field 'd["reason"]' | has 'learned from 0 feedback records' || fail "reason: $json"
 cat > "$tmp/stream.jsonl" <<'JSONL'
 {"query": "Talk like a grumpy wizard who lost his hat", "domain": "writing"}
 {"query": "Answer as a medieval knight asked about the weather", "domain": "writing"}
@@ -129,7 +129,7 @@ if [ -f "$model" ]; then
   json=$("$LOCO" route --router learned --json "$q")
   echo "$json" | field 'd["reason"]'
   [ "$(echo "$json" | field 'd["domain"]')" = writing ] || fail "learned after feedback: $json"
-  echo "$json" | field 'd["reason"]' | grep -q 'learned from 8 feedback records' \
+  echo "$json" | field 'd["reason"]' | has 'learned from 8 feedback records' \
     || fail "reason after feedback: $json"
   [ "$("$LOCO" route --json "$q" | field 'd["domain"]')" = base ] || fail "keyword changed"
 fi

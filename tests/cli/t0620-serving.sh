@@ -86,7 +86,7 @@ grep -qF "[reddog (has not passed its gate)" "$work/err" || fail "stderr: $(cat 
 json=$("$LOCO" ask --serve-candidates --json --model "$model" --chat-template chatml \
        --temperature 0 --max-tokens 9 "$q")
 [ "$(echo "$json" | field 'd["adapters"][0]["name"]')" = reddog ] || fail "ask candidates: $json"
-echo "$json" | field 'd["answer"]' | grep -q "big red dog" || fail "reddog did not answer: $json"
+echo "$json" | field 'd["answer"]' | has "big red dog" || fail "reddog did not answer: $json"
 out=$(printf '%s\n/quit\n' "$q" | "$LOCO" chat --serve-candidates --model "$model" \
       --chat-template chatml --temperature 0 --max-tokens 9 2>&1 >/dev/null)
 case "$out" in *"[reddog (has not passed its gate)"*) ;; *) fail "chat candidates: $out";; esac

@@ -51,8 +51,8 @@ ask() { "$LOCO" ask --model "$model" --raw --no-route --temperature 0 --max-toke
 plain=$(ask --json "Once upon a time")
 calc=$(ask --json --strategy calc "Once upon a time")
 re2=$(ask --json --strategy re2 "Once upon a time")
-echo "$calc" | grep -q '"strategy":[[:space:]]*"calc"' || fail "ask --strategy calc json: $calc"
-echo "$plain" | grep -q '"strategy":[[:space:]]*"plain"' || fail "ask plain json: $plain"
+grep -q '"strategy":[[:space:]]*"calc"' <<<"$calc" || fail "ask --strategy calc json: $calc"
+grep -q '"strategy":[[:space:]]*"plain"' <<<"$plain" || fail "ask plain json: $plain"
 prompt_of() { echo "$1" | tr -d '\n\t ' | sed -n 's/.*"tokens":{"prompt":\([0-9]*\).*/\1/p'; }
 p0=$(prompt_of "$plain"); p1=$(prompt_of "$re2")
 [ -n "$p0" ] && [ -n "$p1" ] || fail "no prompt token counts: $plain / $re2"
@@ -162,7 +162,7 @@ label=$(routed 2>&1 >/dev/null | grep '^\[')
 case "$label" in "[testing -> base model: "*" re2]") ;; *) fail "registry default: $label";; esac
 label=$(routed --strategy calc 2>&1 >/dev/null | grep '^\[')
 case "$label" in *" calc]") ;; *) fail "--strategy over the default: $label";; esac
-routed --json --strategy plain 2>/dev/null | grep -q '"strategy":[[:space:]]*"plain"' \
+routed --json --strategy plain 2>/dev/null | has '"strategy":[[:space:]]*"plain"' \
   || fail "--strategy plain over the default"
 registry nosuch
 if err=$("$LOCO" registry validate "$work/registry.yaml" 2>&1); then

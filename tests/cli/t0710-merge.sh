@@ -72,8 +72,8 @@ grep -q "^\[new\]" "$work/ask.err" || fail "ask does not name the merged adapter
 # --rank and --json: a truncated merge keeps part of the energy
 json=$("$LOCO" adapters merge "$math:0.5" "$code:0.5" --rank 8 --json -o "$work/r8.gguf")
 echo "$json"
-echo "$json" | grep -q '"rank":[[:space:]]*8' || fail "--json rank: $json"
-echo "$json" | grep -q '"exact":[[:space:]]*false' || fail "--json exact: $json"
+grep -q '"rank":[[:space:]]*8' <<<"$json" || fail "--json rank: $json"
+grep -q '"exact":[[:space:]]*false' <<<"$json" || fail "--json exact: $json"
 kept=$(echo "$json" | sed -n 's/.*"energy_kept":[[:space:]]*\([0-9.e-]*\).*/\1/p')
 awk -v k="$kept" 'BEGIN { exit !(k > 0.5 && k < 1) }' || fail "energy_kept $kept not in (0.5, 1)"
 ask --adapter "$work/r8.gguf" >/dev/null 2>&1 || fail "the rank-8 merge does not load"

@@ -46,14 +46,14 @@ code() { cat "$work/code"; }
 grep -q -- "--api-key" "$work/help" || fail "serve --help lacks --api-key"
 start_server --slots 4
 echo "== 1. health, models, leaderboard"
-curl -fsS "$base/health" | json 'd["status"], d["slots"]' | grep -q "ok 4" || fail "health"
+curl -fsS "$base/health" | json 'd["status"], d["slots"]' | has "ok 4" || fail "health"
 curl -fsS "$base/v1/models" > "$work/models.json"
 ids=$(json '" ".join(m["id"] for m in d["data"])' < "$work/models.json")
 echo "models: $ids"
 for want in loco loco:base loco:math loco:code loco:summarisation loco:writing; do
   case " $ids " in *" $want "*) ;; *) fail "/v1/models lacks $want";; esac
 done
-curl -fsS "$base/api/tags" | json '[m["name"] for m in d["models"]][:2]' | grep -q "'loco', 'loco:base'" ||
+curl -fsS "$base/api/tags" | json '[m["name"] for m in d["models"]][:2]' | has "'loco', 'loco:base'" ||
   fail "/api/tags"
 curl -fsS "$base/loco/leaderboard" | json 'sorted(set(r["domain"] for r in d))' > "$work/lb"
 "$LOCO" leaderboard --json | json 'sorted(set(r["domain"] for r in d))' | cmp - "$work/lb" ||
@@ -67,9 +67,9 @@ post /v1/chat/completions "$body" > "$work/chat.json"
 answer=$(json 'd["choices"][0]["message"]["content"]' < "$work/chat.json")
 [ -n "$answer" ] || fail "empty answer"
 json 'd["loco"]["adapter"], d["loco"]["domain"], d["loco"]["routed"], d["loco"]["label"]' \
-  < "$work/chat.json" | grep -q "^code code True \[code" || fail "routing: $(cat "$work/chat.json")"
+  < "$work/chat.json" | has "^code code True \[code" || fail "routing: $(cat "$work/chat.json")"
 json 'd["usage"]["completion_tokens"] > 0 and d["usage"]["total_tokens"] == d["usage"]["prompt_tokens"] + d["usage"]["completion_tokens"]' \
-  < "$work/chat.json" | grep -q True || fail "usage"
+  < "$work/chat.json" | has True || fail "usage"
 grep -qi '^X-Loco-Adapter: code' "$work/headers" || fail "X-Loco-Adapter header"
 grep -qi '^X-Loco-Confidence: 0\.' "$work/headers" || fail "X-Loco-Confidence header"
 exchange=$(sed -n 's/^X-Loco-Exchange: \([0-9]*\).*/\1/Ip' "$work/headers" | tr -d '\r')
@@ -113,7 +113,7 @@ PY
 post /v1/completions '{"model":"loco:base","prompt":"The capital of France is","max_tokens":6,"temperature":0,"n":2}' > "$work/cmpl.json"
 [ "$(code)" = 200 ] || fail "completions"
 json 'd["object"], len(d["choices"]), d["choices"][0]["text"] == d["choices"][1]["text"]' \
-  < "$work/cmpl.json" | grep -q "text_completion 2 True" || fail "completions: $(cat "$work/cmpl.json")"
+  < "$work/cmpl.json" | has "text_completion 2 True" || fail "completions: $(cat "$work/cmpl.json")"
 full=$(post /v1/chat/completions '{"model":"loco:base","messages":[{"role":"user","content":"List the days of the week, one per line."}],"max_tokens":40,"temperature":0}' |
        json 'd["choices"][0]["message"]["content"]')
 stop=$(printf '%s' "$full" | python3 -c 'import sys; t=sys.stdin.read(); print(t[len(t)//2:len(t)//2+3])')
@@ -130,7 +130,7 @@ assert all(not l["done"] for l in lines[:-1])
 assert "".join(l["message"]["content"] for l in lines).strip()
 PY
 post /api/generate '{"model":"loco","prompt":"What is 2 plus 2?","stream":false,"options":{"num_predict":5}}' |
-  json 'd["done"], d["loco"]["domain"], len(d["response"]) > 0' | grep -q "True math True" ||
+  json 'd["done"], d["loco"]["domain"], len(d["response"]) > 0' | has "True math True" ||
   fail "ollama generate: $(cat "$work/body")"
 
 echo "== 3b. voted strategies: sc:3 and the code domain's ensemble"
@@ -221,7 +221,7 @@ except (BrokenPipeError, ConnectionResetError):
     sys.exit(0)
 sys.exit(1)
 PY
-curl -fsS "$base/metrics" | grep -q '^loco_slow_clients_closed_total 1$' || fail "slow client not counted"
+curl -fsS "$base/metrics" | has '^loco_slow_clients_closed_total 1$' || fail "slow client not counted"
 long='{"model":"loco:base","messages":[{"role":"user","content":"Tell me a very long story."}],"max_tokens":400,"temperature":0,"stream":true}'
 curl -sSN "$base/v1/chat/completions" --data-binary "$long" > "$work/a.out" & a=$!
 for _ in $(seq 1 100); do

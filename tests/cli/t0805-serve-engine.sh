@@ -84,7 +84,7 @@ kill "${pids[0]}"
 wait "${pids[0]}" 2>/dev/null || true
 code=$(curl -s -o "$work/e" -w '%{http_code}' "$front/v1/chat/completions" -d "$body")
 case "$code" in 5*) ;; *) fail "no error without the back: $code $(cat "$work/e")";; esac
-json 'd["error"]["message"]' < "$work/e" | grep -q "the engine $back" ||
+json 'd["error"]["message"]' < "$work/e" | has "the engine $back" ||
   fail "the error should name the engine: $(cat "$work/e")"
 curl -fsS "$front/health" > /dev/null || fail "the front stopped serving"
 test_done

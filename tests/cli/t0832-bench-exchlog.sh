@@ -17,8 +17,8 @@ out=$("$bench" 200 "$work/log.sqlite") || fail "bench-exchlog failed: $out"
 echo "$out"
 rows=$(echo "$out" | grep -cE '^ +[0-9]+ +[0-9.]+ ' || true)
 [ "$rows" = 11 ] || fail "expected 11 table rows (0, 20, ..., 200), got $rows"
-echo "$out" | grep -q '^ *200 ' || fail "no row for 200 exchanges"
-echo "$out" | grep -q '^resident memory: ' || fail "no memory summary"
+grep -q '^ *200 ' <<<"$out" || fail "no row for 200 exchanges"
+grep -q '^resident memory: ' <<<"$out" || fail "no memory summary"
 
 # the log is a real exchange log: loco logs reads the finished exchanges
 n=$(LOCO_LOG_DB="$work/log.sqlite" "$LOCO" logs --limit 1000 --json | python3 -c '

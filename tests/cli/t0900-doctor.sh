@@ -18,7 +18,7 @@ set +e
 "$LOCO" doctor extra >/dev/null 2>&1; [ $? -eq 2 ] || fail "a stray argument should exit 2"
 "$LOCO" doctor --frobnicate >/dev/null 2>&1; [ $? -eq 2 ] || fail "an unknown option should exit 2"
 set -e
-"$LOCO" doctor --help | grep -q "usage: loco doctor" || fail "--help"
+"$LOCO" doctor --help | has "usage: loco doctor" || fail "--help"
 
 model=$("$LOCO" models path default 2>/dev/null) ||
   skip_all "the default model is not in the cache (loco models pull default)"
@@ -46,11 +46,11 @@ PY
 out=$("$LOCO" doctor) || fail "healthy run exited $?: $out"
 echo "$out"
 for s in $sections; do
-  echo "$out" | grep -qE "^$s +[^ ]" || fail "section $s missing"
+  grep -qE "^$s +[^ ]" <<<"$out" || fail "section $s missing"
 done
-echo "$out" | grep -q "^ok: no problems" || fail "no verdict"
-echo "$out" | grep -q "1 known model verified by sha256" || fail "the default model not verified"
-echo "$out" | grep -q "^router .*opens on the registry's base model" || fail "router not opened"
+grep -q "^ok: no problems" <<<"$out" || fail "no verdict"
+grep -q "1 known model verified by sha256" <<<"$out" || fail "the default model not verified"
+grep -q "^router .*opens on the registry's base model" <<<"$out" || fail "router not opened"
 "$LOCO" doctor --json >"$tmp/ok.json" || fail "healthy --json exited $?"
 json_check "$tmp/ok.json" "j['ok'] is True and j['problems'] == []"
 json_check "$tmp/ok.json" "sorted(j['sections']) == sorted('$sections'.split())"
@@ -64,7 +64,7 @@ json_check "$tmp/ok.json" "all(j['sections']['libraries'][k] for k in ('libcurl'
 json_check "$tmp/ok.json" "isinstance(j['sections']['sandbox']['network_isolated'], bool)"
 # a warning (scalar kernels forced by the environment) is not a problem
 out=$(LOCO_KERNELS=scalar "$LOCO" doctor) || fail "a warning made the exit status $?"
-echo "$out" | grep -q "LOCO_KERNELS=scalar" || fail "forced kernels not warned about: $out"
+grep -q "LOCO_KERNELS=scalar" <<<"$out" || fail "forced kernels not warned about: $out"
 
 # expect_problem FIX TEXT: doctor exits 1, names TEXT and FIX, and --json
 # holds a problem with that fix
@@ -72,8 +72,8 @@ expect_problem() {
   local fix=$1 text=$2 rc=0
   out=$("$LOCO" doctor) || rc=$?
   [ "$rc" -eq 1 ] || fail "exit status $rc, not 1, for '$text': $out"
-  echo "$out" | grep -qF -- "$text" || fail "'$text' not reported: $out"
-  echo "$out" | grep "^    fix: " | grep -qF -- "$fix" || fail "fix '$fix' not given: $out"
+  grep -qF -- "$text" <<<"$out" || fail "'$text' not reported: $out"
+  echo "$out" | grep "^    fix: " | has -F -- "$fix" || fail "fix '$fix' not given: $out"
   rc=0
   "$LOCO" doctor --json >"$tmp/bad.json" || rc=$?
   [ "$rc" -eq 1 ] || fail "--json exit status $rc, not 1, for '$text'"
@@ -89,7 +89,7 @@ json_check "$tmp/bad.json" "j['sections']['router']['state'] == 'not-checked' an
 # 3. no model at all: missing, and the router cannot be checked
 rm -f "$copy"
 expect_problem "loco models pull default" "the default model is missing from $LOCO_MODELS_DIR"
-echo "$out" | grep -q "^router .*not opened" || fail "router line without a model: $out"
+grep -q "^router .*not opened" <<<"$out" || fail "router line without a model: $out"
 
 # the rest reads the real cache again
 export LOCO_MODELS_DIR=$(dirname "$model")

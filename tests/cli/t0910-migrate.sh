@@ -50,13 +50,13 @@ print(j["adapters"])' "$LOCO")
 n_invalid=$(echo "$out" | grep -c "INVALID: trained for another base, and cannot even load" || true)
 [ "$n_invalid" -eq "$names" ] || fail "$n_invalid of $names adapters listed as unloadable"
 for a in math code writing summarisation; do
-  echo "$out" | grep -qE "^  $a +INVALID" || fail "adapter $a not listed"
-  echo "$out" | grep -q "loco train recipes/$a.yaml" || fail "no retrain command for $a"
-  echo "$out" | grep -q "loco eval $a --plan" || fail "no eval plan command for $a"
+  grep -qE "^  $a +INVALID" <<<"$out" || fail "adapter $a not listed"
+  grep -q "loco train recipes/$a.yaml" <<<"$out" || fail "no retrain command for $a"
+  grep -q "loco eval $a --plan" <<<"$out" || fail "no eval plan command for $a"
 done
-echo "$out" | grep -q "router-classifier.json .*INVALID" || fail "classifier file not invalid"
-echo "$out" | grep -q "loco router loso --data" || fail "no router command"
-echo "$out" | grep -q "results/2026-S2/math-gsm8k.json .*INVALID.*math:gsm8k" ||
+grep -q "router-classifier.json .*INVALID" <<<"$out" || fail "classifier file not invalid"
+grep -q "loco router loso --data" <<<"$out" || fail "no router command"
+grep -q "results/2026-S2/math-gsm8k.json .*INVALID.*math:gsm8k" <<<"$out" ||
   fail "the math record is not listed with its score"
 
 "$LOCO" migrate --base "$tiny" --dry-run --json >"$tmp/m.json" || [ $? -eq 3 ] || fail "--json"
@@ -104,21 +104,21 @@ PY
 rc=0
 out=$(LOCO_PROJECT_DIR="$tmp/proj" LOCO_MODELS_DIR="$tmp/models" "$LOCO" migrate --base stories260K.gguf --dry-run) || rc=$?
 [ "$rc" -eq 3 ] || fail "part way: exit $rc, not 3: $out"
-echo "$out" | grep -q "the registry's base_model is the new base already" || fail "part way, pin: $out"
-echo "$out" | grep -q "pin the new base" && fail "part way: the pin is asked for again: $out"
-echo "$out" | grep -qE "^  code +INVALID" || fail "part way, adapters: $out"
-echo "$out" | grep -q "loco router loso" || fail "part way, router: $out"
+grep -q "the registry's base_model is the new base already" <<<"$out" || fail "part way, pin: $out"
+grep -q "pin the new base" <<<"$out" && fail "part way: the pin is asked for again: $out"
+grep -qE "^  code +INVALID" <<<"$out" || fail "part way, adapters: $out"
+grep -q "loco router loso" <<<"$out" || fail "part way, router: $out"
 
 # 3. the current base: nothing to redo; 4. the same shapes, another sha256
 if model=$("$LOCO" models path default 2>/dev/null); then
   rc=0; out=$("$LOCO" migrate --base default --dry-run) || rc=$?
   [ "$rc" -eq 0 ] || fail "the current base: exit $rc, not 0"
-  echo "$out" | grep -q "nothing to redo" || fail "the current base: $out"
+  grep -q "nothing to redo" <<<"$out" || fail "the current base: $out"
   cp "$model" "$tmp/other.gguf"
   printf 'LOCOMIGRATE' | dd of="$tmp/other.gguf" bs=1 seek=50000000 conv=notrunc status=none
   rc=0; out=$("$LOCO" migrate --base "$tmp/other.gguf" --dry-run) || rc=$?
   [ "$rc" -eq 3 ] || fail "a changed base: exit $rc, not 3"
-  echo "$out" | grep -qE "^  math +INVALID: trained for another base \(its shapes fit" ||
+  grep -qE "^  math +INVALID: trained for another base \(its shapes fit" <<<"$out" ||
     fail "same shapes, another base: $out"
 else
   skip_part "the current base and a same-shape base: the default model is not in the cache"
