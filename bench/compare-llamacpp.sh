@@ -197,7 +197,7 @@ llama_build=$(LLAMA_INFO=1 parse_llama_csv "$tmp/llama.${threads[0]}.csv")
 # The instruction sets the CPU offers (those the kernels of either tool may
 # use) and the kernels loco picked, so a ratio is never read without them.
 cpu_flags=$(cpu_simd_flags)
-loco_kernels=$(sed -n 's/.*kernels: \([a-z0-9_-]*\).*/\1/p' "$tmp/loco.${threads[0]}.out" | head -n 1)
+loco_kernels=$(sed -n 's/.*kernels: \([a-z0-9_-]*\).*/\1/p' "$tmp/loco.${threads[0]}.out" | sed -n 1p)
 
 echo "model: $model"
 echo "cpu: $(cpu_summary)"

@@ -81,7 +81,7 @@ LOCO_LOG_DB=$work/exchanges.sqlite "$loco" serve --port 0 --threads 2 --slots 8 
 server=$!
 url=
 for _ in $(seq 600); do
-  url=$(sed -n 's/^loco serve: listening on \(http:[^ ]*\).*/\1/p' "$work/serve.log" | head -n 1)
+  url=$(sed -n 's/^loco serve: listening on \(http:[^ ]*\).*/\1/p' "$work/serve.log" | sed -n 1p)
   [ -n "$url" ] && break
   kill -0 "$server" 2>/dev/null || break
   sleep 0.1

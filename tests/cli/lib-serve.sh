@@ -16,7 +16,7 @@ start_server() {
   local port=
   for _ in $(seq 1 600); do
     port=$(sed -n 's|.*loco serve: listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' \
-           "$work/serve.err" | head -n 1)
+           "$work/serve.err" | sed -n 1p)
     [ -n "$port" ] && break
     kill -0 "$server" 2>/dev/null || { cat "$work/serve.err"; fail "loco serve exited"; }
     sleep 0.1

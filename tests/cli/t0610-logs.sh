@@ -38,7 +38,7 @@ if [ -f "$model" ]; then
   # the list: newest first, routing decisions, query and answer
   out=$("$LOCO" logs)
   echo "$out"
-  [ "$(echo "$out" | head -1 | cut -d' ' -f1)" = "#3" ] || fail "newest first: $out"
+  [ "$(sed -n 1p <<<"$out" | cut -d' ' -f1)" = "#3" ] || fail "newest first: $out"
   grep -q '^#3 .* ask  not routed, base model$' <<<"$out" || fail "unrouted line: $out"
   grep -q '^#1 .* ask  keyword -> math, base model, confidence 1.00$' <<<"$out" \
     || fail "routed line: $out"

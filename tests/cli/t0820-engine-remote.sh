@@ -25,7 +25,7 @@ unset LOCO_NO_LOG LOCO_ENGINE_KEY
 fail() { echo "FAIL: $*"; exit 1; }
 field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 # the n-th last request the fake saw (1: the last), as python of `d`
-sent() { tail -n "$2" "$1" | head -n 1 | field "$3"; }
+sent() { tail -n "$2" "$1" | sed -n 1p | field "$3"; }
 
 # start_fake ENGINE [--key KEY]: the fake's URL in $url, its requests in $log
 start_fake() {
