@@ -324,17 +324,24 @@ static int32_t truncate(struct loco_sampler *s, int32_t n)
     return n;
 }
 
-/* A draw from the softmax at `temp` of the first n (sanitized) candidates. */
+/* A draw from the softmax at `temp` of the first n (sanitized) candidates.
+ * The rounded probabilities need not sum to 1, so r in [0, 1) is scaled to
+ * their sum, added up in the loop's order: r * total < total, so the loop
+ * always stops, and at a candidate whose probability is not 0 (a token
+ * at -inf is never drawn, even when r lands past the rounded total). */
 static int32_t draw(struct loco_sampler *s, int32_t n, float temp)
 {
     softmax(s->cand, n, temp);
-    double r = loco_xoshiro_double(&s->rng), cum = 0.0;
+    double total = 0.0;
+    for (int32_t i = 0; i < n; i++)
+        total += s->cand[i].p;
+    double r = loco_xoshiro_double(&s->rng) * total, cum = 0.0;
     for (int32_t i = 0; i < n; i++) {
         cum += s->cand[i].p;
         if (r < cum)
             return s->cand[i].id;
     }
-    return s->cand[n - 1].id; /* rounding left r above the total */
+    return s->cand[0].id; /* not reached: cum ends at total */
 }
 
 /* The index of the best of the first n candidates, lowest on ties. */
