@@ -1,8 +1,7 @@
 # tests/cli/lib-skip.sh - sourced by the CLI tests: skips, and has (below).
 # A skipped script must not pass for a passed one: it exits 77, which CMake
 # declares every test's SKIP_RETURN_CODE, so ctest lists it as skipped and
-# counts it
-# (tests/testutil.h does the same for the unit tests).
+# counts it (tests/testutil.h does the same for the unit tests).
 #   skip_all WHAT    nothing more can run without WHAT: exit now
 #   skip_part WHAT   one part cannot run without WHAT: go on; test_done then
 #                    exits 77
