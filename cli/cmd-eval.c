@@ -13,6 +13,7 @@
 #include "cli-engine.h"
 #include "cli-route.h"
 #include "cli-strategy.h"
+#include "cmd-eval-pair.h"
 #include "cmd-eval-rescore.h"
 #include "cmd-eval-swarm.h"
 #include "commands.h"
@@ -28,7 +29,8 @@
 
 static const char eval_usage[] =
     "usage: loco eval ADAPTER [options]\n"
-    "       loco eval --swarm [--router NAME ...] [--bench NAME ...] [options]\n\n"
+    "       loco eval --swarm [--router NAME ...] [--bench NAME ...] [options]\n"
+    "       loco eval --pair RECORD.json:SIDE RECORD.json:SIDE [--bench NAME] [--json]\n\n"
     "Runs the base model and the adapter on the same benchmark items (greedy unless\n"
     "--samples), scores both (judged benchmarks: by a judge model), and reports per\n"
     "benchmark: scores with 95% CIs, the paired difference, a paired test (exact\n"
@@ -46,8 +48,8 @@ static const char eval_epilog[] =
     "\nexit status: 0 the run went through and every gate passed (or is an\n"
     "uninformative non-inferiority check); 3 a gate failed (the record and the\n"
     "registry's scores are written all the same); 1 an error; 2 a bad command line.\n"
-    "--plan, --regate, --rescore and --swarm decide no gate here: 0 when they\n"
-    "went through.\n";
+    "--plan, --pair, --regate, --rescore and --swarm decide no gate here: 0 when\n"
+    "they went through.\n";
 
 struct progress {
     double t0;
@@ -751,6 +753,7 @@ int cmd_eval(int argc, char **argv)
     const char *routers[8];
     struct cli_strs router_list = {routers, 0, 8};
     const char *in_domain_flag = NULL, *regate_path = NULL, *rescore_path = NULL;
+    const char *pair_first = NULL; /* --pair: the first record's side */
     const char *cache_flag = NULL, *rubric = NULL, *strategy = NULL;
     bool dry_run = false, verbose = false; /* --rescore */
     struct plan_opts po = {false, 0.05, 0.8, NAN};
@@ -854,6 +857,12 @@ int cmd_eval(int argc, char **argv)
                        "their judgments), recompute the statistics and verdicts,\n"
                        "print what changed and rewrite it and its reports;\n"
                        "--bench FILE.jsonl names a custom benchmark it holds"),
+        CLI_OPT_STRING(0, "pair", &pair_first, "RECORD.json:SIDE",
+                       "compare one side (base or adapter; a strategy record's\n"
+                       "plain answers are its base side) of a stored record with\n"
+                       "a side of the record named after the options, item by\n"
+                       "item, with the paired tests above (nothing is generated;\n"
+                       "items flagged for contamination in either are left out)"),
         CLI_OPT_FLAG(0, "dry-run", &dry_run, "with --rescore: write nothing"),
         CLI_OPT_FLAG(0, "verbose", &verbose, "with --rescore: list the changed items"),
         CLI_OPT_GROUP("contamination (the prompts against the adapter's training data, read "
@@ -935,6 +944,16 @@ int cmd_eval(int argc, char **argv)
         record_in = registry ? "project" : "user";
     if (!engine_flags(opts, &p, engine_kind, engine_parallel, &record_in))
         return 2;
+    if (pair_first) {
+        if (n_args != 1 || swarm || po.on || regate_path || rescore_path || strategy ||
+            n_bench > 1) {
+            fprintf(stderr, "loco eval --pair A.json:SIDE B.json:SIDE: two records, at most "
+                            "one --bench, no --swarm, --plan, --regate, --rescore or "
+                            "--strategy (it compares stored answers)\n");
+            return 2;
+        }
+        return eval_pair(pair_first, argv[0], n_bench ? benches[0] : NULL, &p.stats, json);
+    }
     if (regate_path) {
         if (adapter || swarm || po.on) {
             fprintf(stderr, "loco eval --regate RECORD: no adapter, --swarm or --plan (it "

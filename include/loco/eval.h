@@ -555,6 +555,34 @@ int loco_eval_record_rescore(const char *record, const struct loco_eval_params *
                              char **out, struct loco_eval_rescore *res);
 void loco_eval_rescore_free(struct loco_eval_rescore *res);
 
+/* ---- two records' answers, item by item ---------------------------------- */
+
+/* One side of a stored record: its base side (the base model; a strategy
+ * record's plain answers) or its adapter side (the adapter; a strategy
+ * record's strategy answers). */
+enum loco_eval_side { LOCO_EVAL_SIDE_BASE, LOCO_EVAL_SIDE_ADAPTER };
+
+struct loco_eval_pair {
+    char bench[64];
+    size_t n_first, n_second; /* items with a score on that side */
+    size_t n_flagged;         /* items left out: flagged for contamination in either */
+    bool binary;              /* every paired score 0 or 1: McNemar; else Wilcoxon */
+    struct loco_binary_paired bin;      /* binary: base = first, adapter = second */
+    struct loco_continuous_paired cont; /* otherwise, the same roles */
+};
+
+/* Pair one side of record `first` with one side of record `second` (JSON
+ * texts, as loco eval writes them) item by item on benchmark `bench` (NULL:
+ * the first record's only one), and analyse the pairs as the harness does:
+ * exact McNemar with Newcombe's interval when every score is 0 or 1, else
+ * Wilcoxon and the paired bootstrap. `first` plays the base. This compares
+ * answers that no single run put side by side: an adapter's strategy
+ * against the base model of its gate's record, say. Items flagged for
+ * contamination in either record are left out; at least 2 must pair. */
+int loco_eval_pair(const char *first, enum loco_eval_side first_side, const char *second,
+                   enum loco_eval_side second_side, const char *bench,
+                   const struct loco_stats_params *params, struct loco_eval_pair *out);
+
 #ifdef __cplusplus
 }
 #endif
