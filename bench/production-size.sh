@@ -132,6 +132,8 @@ export TMPDIR_PS=$tmp THREADS_PS="${threads[*]}" T_LOAD=$t_load N_CTX=$n_ctx REP
 export MODEL_PS=$model CPU_MODEL="$(cpu_summary)"
 export CPU_FLAGS="$cpu_flags" LOCO_COMMIT="$loco_commit" LOAD_BEFORE="$load_before"
 export LOAD_AFTER="$load_after" HAVE_LLAMA=${llama_bench:+1} HAVE_PPL=${llama_ppl:+1}
+# the shapes the KV cache's size follows (layers, KV heads, head width)
+"$loco" models info --json "$model" > "$tmp/info.json" || die "loco models info failed"
 python3 - <<'EOF'
 import json, os
 
@@ -145,39 +147,11 @@ def read(name):
         return f.read()
 
 
-def kv_bytes(path, n_ctx):
-    """n_layer x n_ctx x (KV heads x head dim) x 2 (K and V), from the GGUF header"""
-    import struct
-    with open(path, "rb") as f:
-        def u(fmt):
-            return struct.unpack("<" + fmt, f.read(struct.calcsize(fmt)))[0]
-        def string():
-            return f.read(u("Q")).decode("utf-8", "replace")
-        sizes = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q",
-                 11: "q", 12: "d"}
-        def value(t):
-            if t == 8:
-                return string()
-            if t == 9:
-                et, n = u("I"), u("Q")
-                if et in sizes:
-                    f.seek(n * struct.calcsize(sizes[et]), 1)
-                else:
-                    for _ in range(n):
-                        value(et)
-                return None
-            return u(sizes[t])
-        assert f.read(4) == b"GGUF"
-        _, _, n_kv = u("I"), u("Q"), u("Q")
-        kvs = {}
-        for _ in range(n_kv):
-            k = string()
-            kvs[k] = value(u("I"))
-    a = kvs["general.architecture"]
-    head_dim = kvs.get(f"{a}.attention.key_length",
-                       kvs[f"{a}.embedding_length"] // kvs[f"{a}.attention.head_count"])
-    n_kv_head = kvs.get(f"{a}.attention.head_count_kv", kvs[f"{a}.attention.head_count"])
-    return kvs[f"{a}.block_count"] * n_ctx * n_kv_head * head_dim * 2
+def kv_bytes(n_ctx):
+    """n_layer x n_ctx x (KV heads x head dim) x 2 (K and V), from loco models info"""
+    info = json.loads(read("info.json"))
+    n_kv_head = info["head_count_kv"] or info["head_count"]
+    return info["block_count"] * n_ctx * n_kv_head * info["head_dim"] * 2
 
 
 def llama_rows(t):
@@ -245,7 +219,7 @@ print(f"| start to first token (s) | {wall:.2f} | {lw:.2f} |" if lw is not None 
 print(f"| of which loading, loco's timers (s) | {load_s:.2f} | - |")
 print(f"| peak RSS (MiB) | {rss_kib / 1024:.0f} | "
       + (f"{lr / 1024:.0f} |" if lr is not None else "- |"))
-kv = kv_bytes(env["MODEL_PS"], n_ctx)  # K and V elements
+kv = kv_bytes(n_ctx)  # K and V elements
 bench_ctx = np + ng
 bench_rss = max(loco[t]["peak_rss_bytes"] for t in threads)
 print(f"| KV cache, {n_ctx} positions (MiB) | {4 * kv / MiB:.0f} (f32; a short prompt "

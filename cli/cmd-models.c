@@ -230,8 +230,8 @@ static void info_text(const struct loco_models_info *in, const char *sha256)
     printf("%-15s%llu\n", "context", (unsigned long long)in->context_length);
     printf("%-15s%llu\n", "embedding", (unsigned long long)in->embedding_length);
     printf("%-15s%llu\n", "layers", (unsigned long long)in->block_count);
-    printf("%-15s%llu (kv %llu)\n", "heads", (unsigned long long)in->head_count,
-           (unsigned long long)in->head_count_kv);
+    printf("%-15s%llu (kv %llu), %llu wide\n", "heads", (unsigned long long)in->head_count,
+           (unsigned long long)in->head_count_kv, (unsigned long long)in->head_dim);
     printf("%-15s%llu\n", "feed forward", (unsigned long long)in->feed_forward_length);
     printf("%-15s%llu\n", "vocab", (unsigned long long)in->vocab_size);
     printf("%-15s", "tokenizer");

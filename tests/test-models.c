@@ -778,6 +778,7 @@ static void test_info_stories260k(void **state)
     assert_int_equal(in->block_count, 5);
     assert_int_equal(in->head_count, 8);
     assert_int_equal(in->head_count_kv, 4);
+    assert_int_equal(in->head_dim, 8); /* no key_length: 64 wide / 8 heads */
     assert_int_equal(in->feed_forward_length, 172);
     assert_int_equal(in->vocab_size, 512);
     assert_string_equal(in->tokenizer_model, "llama");
@@ -809,6 +810,7 @@ static void test_info_written_model(void **state)
     assert_int_equal(loco_gguf_writer_set_str(w, "general.name", "Tiny Qwen"), LOCO_OK);
     assert_int_equal(loco_gguf_writer_set_u32(w, "qwen2.context_length", 4096), LOCO_OK);
     assert_int_equal(loco_gguf_writer_set_u32(w, "qwen2.block_count", 2), LOCO_OK);
+    assert_int_equal(loco_gguf_writer_set_u32(w, "qwen2.attention.key_length", 16), LOCO_OK);
     assert_int_equal(loco_gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2"), LOCO_OK);
     assert_int_equal(loco_gguf_writer_set_str(w, "tokenizer.ggml.pre", "qwen2"), LOCO_OK);
     const char *tokens[] = {"a", "b", "<|im_start|>"};
@@ -833,6 +835,7 @@ static void test_info_written_model(void **state)
     assert_true(in->has_chat_template);
     assert_string_equal(in->chat_template, "chatml");
     assert_int_equal(in->head_count, 0); /* absent keys read as 0 */
+    assert_int_equal(in->head_dim, 16);   /* key_length, when the file gives it */
 
     /* not a GGUF, and no file at all */
     write_file(path, "nope", 4);

@@ -189,6 +189,7 @@ struct loco_models_info {
     uint64_t block_count;
     uint64_t head_count;
     uint64_t head_count_kv;
+    uint64_t head_dim; /* attention.key_length, else embedding_length / head_count; 0 unknown */
     uint64_t vocab_size;      /* <arch>.vocab_size, else the token list's length */
     char tokenizer_model[32]; /* tokenizer.ggml.model: "gpt2", "llama", ... */
     char tokenizer_pre[64];   /* tokenizer.ggml.pre */

@@ -145,6 +145,9 @@ int loco_models_info(const char *path, struct loco_models_info *out)
     out->block_count = arch_u64(g, a, "block_count");
     out->head_count = arch_u64(g, a, "attention.head_count");
     out->head_count_kv = arch_u64(g, a, "attention.head_count_kv");
+    out->head_dim = arch_u64(g, a, "attention.key_length");
+    if (out->head_dim == 0 && out->head_count)
+        out->head_dim = out->embedding_length / out->head_count;
     out->vocab_size = arch_u64(g, a, "vocab_size");
     tokenizer_facts(g, out);
     match_known(out);
@@ -188,6 +191,7 @@ char *loco_models_info_json(const struct loco_models_info *info)
     cJSON_AddNumberToObject(o, "block_count", (double)info->block_count);
     cJSON_AddNumberToObject(o, "head_count", (double)info->head_count);
     cJSON_AddNumberToObject(o, "head_count_kv", (double)info->head_count_kv);
+    cJSON_AddNumberToObject(o, "head_dim", (double)info->head_dim);
     cJSON_AddNumberToObject(o, "vocab_size", (double)info->vocab_size);
     cJSON_AddStringToObject(o, "tokenizer_model", info->tokenizer_model);
     cJSON_AddStringToObject(o, "tokenizer_pre", info->tokenizer_pre);
