@@ -63,7 +63,7 @@ static void describe(struct side_arg *s)
     cJSON_Delete(r);
 }
 
-/* The counts, the two scores with their intervals and the difference. */
+/* The counts, then the two scores with their intervals. */
 static void print_scores(const struct loco_eval_pair *p, size_t n, double first,
                          struct loco_ci first_ci, double second, struct loco_ci second_ci)
 {
