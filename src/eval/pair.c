@@ -3,6 +3,7 @@
  * by item (loco_eval_pair in loco/eval.h).
  */
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,7 +141,7 @@ int loco_eval_pair(const char *first, enum loco_eval_side first_side, const char
             rc = loco_error_set(LOCO_ERR_FORMAT, "the first record's benchmark has no usable "
                                                  "name");
         else
-            strcpy(out->bench, name->valuestring);
+            snprintf(out->bench, sizeof out->bench, "%s", name->valuestring);
     }
     if (!rc)
         rc = find_bench(rb, out->bench, "second", &bb);
