@@ -69,8 +69,10 @@ static void print_scores(const struct loco_eval_pair *p, size_t n, double first,
 {
     printf("items: %zu scored in the first, %zu in the second, %zu paired", p->n_first, p->n_second,
            n);
-    if (p->n_flagged)
-        printf(" (%zu flagged for contamination left out)", p->n_flagged);
+    if (p->n_dropped)
+        printf(" (%zu more left out: unrated, or flagged for contamination in a decontaminated "
+               "run)",
+               p->n_dropped);
     printf("\nfirst  %.3f [%.3f, %.3f]\nsecond %.3f [%.3f, %.3f]\n", first, first_ci.lo,
            first_ci.hi, second, second_ci.lo, second_ci.hi);
 }
@@ -126,7 +128,7 @@ static void print_json(const struct side_arg *a, const struct side_arg *b,
         cJSON_AddStringToObject(s, "answered_by", sides[i]->what);
         cJSON_AddNumberToObject(s, "n_scored", (double)(i ? p->n_second : p->n_first));
     }
-    cJSON_AddNumberToObject(o, "n_flagged", (double)p->n_flagged);
+    cJSON_AddNumberToObject(o, "n_left_out", (double)p->n_dropped);
     if (p->binary) {
         const struct loco_binary_paired *s = &p->bin;
         add_figures(o, "exact McNemar", s->n, s->base_acc, s->adapter_acc, s->diff, s->diff_ci,

@@ -439,6 +439,22 @@ static int gate_status(const struct loco_eval_bench *b, size_t n,
     return failed ? EXIT_GATE_FAILED : 0;
 }
 
+/* The first option given on the command line that is not in `allowed`
+ * (a NULL-ended list of long names), or NULL. */
+static const char *pair_other_option(const struct cli_option *opts, const char *const *allowed)
+{
+    for (const struct cli_option *o = opts; o->kind != CLI_OPT_KIND_END; o++) {
+        if (!o->seen || !o->long_name)
+            continue;
+        bool ok = false;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(o->long_name, *a) == 0;
+        if (!ok)
+            return o->long_name;
+    }
+    return NULL;
+}
+
 /* `loco eval --regate RECORD`: the gates again from the stored statistics. */
 static int regate(const char *path)
 {
@@ -861,8 +877,8 @@ int cmd_eval(int argc, char **argv)
                        "compare one side (base or adapter; a strategy record's\n"
                        "plain answers are its base side) of a stored record with\n"
                        "a side of the record named after the options, item by\n"
-                       "item, with the paired tests above (nothing is generated;\n"
-                       "items flagged for contamination in either are left out)"),
+                       "item, with the tests its runs used (nothing is generated;\n"
+                       "items the runs left out stay out)"),
         CLI_OPT_FLAG(0, "dry-run", &dry_run, "with --rescore: write nothing"),
         CLI_OPT_FLAG(0, "verbose", &verbose, "with --rescore: list the changed items"),
         CLI_OPT_GROUP("contamination (the prompts against the adapter's training data, read "
@@ -945,14 +961,18 @@ int cmd_eval(int argc, char **argv)
     if (!engine_flags(opts, &p, engine_kind, engine_parallel, &record_in))
         return 2;
     if (pair_first) {
-        if (n_args != 1 || swarm || po.on || regate_path || rescore_path || strategy ||
-            n_bench > 1) {
-            fprintf(stderr, "loco eval --pair A.json:SIDE B.json:SIDE: two records, at most "
-                            "one --bench, no --swarm, --plan, --regate, --rescore or "
-                            "--strategy (it compares stored answers)\n");
+        static const char *const pair_opts[] = {"pair", "bench", "json", "alpha", NULL};
+        const char *other = pair_other_option(opts, pair_opts);
+        if (n_args != 1 || n_bench > 1 || other) {
+            fprintf(stderr, "loco eval --pair A.json:SIDE B.json:SIDE: two records and at most "
+                            "--bench NAME, --json and --alpha A%s%s (it compares stored "
+                            "answers; nothing is run or written)\n",
+                    other ? ", not --" : "", other ? other : "");
             return 2;
         }
-        return eval_pair(pair_first, argv[0], n_bench ? benches[0] : NULL, &p.stats, json);
+        /* without --alpha the first record's own settings */
+        return eval_pair(pair_first, argv[0], n_bench ? benches[0] : NULL,
+                         cli_opt_seen(opts, "alpha") ? &p.stats : NULL, json);
     }
     if (regate_path) {
         if (adapter || swarm || po.on) {

@@ -565,20 +565,24 @@ enum loco_eval_side { LOCO_EVAL_SIDE_BASE, LOCO_EVAL_SIDE_ADAPTER };
 struct loco_eval_pair {
     char bench[64];
     size_t n_first, n_second; /* items with a score on that side */
-    size_t n_flagged;         /* items left out: flagged for contamination in either */
-    bool binary;              /* every paired score 0 or 1: McNemar; else Wilcoxon */
+    size_t n_dropped;         /* ids in both, left out: unrated, or flagged for
+                                 contamination in a record whose run was decontaminated */
+    bool binary;              /* the runs' test was exact McNemar (a pass: score > 0.5) */
     struct loco_binary_paired bin;      /* binary: base = first, adapter = second */
     struct loco_continuous_paired cont; /* otherwise, the same roles */
 };
 
 /* Pair one side of record `first` with one side of record `second` (JSON
  * texts, as loco eval writes them) item by item on benchmark `bench` (NULL:
- * the first record's only one), and analyse the pairs as the harness does:
- * exact McNemar with Newcombe's interval when every score is 0 or 1, else
- * Wilcoxon and the paired bootstrap. `first` plays the base. This compares
- * answers that no single run put side by side: an adapter's strategy
- * against the base model of its gate's record, say. Items flagged for
- * contamination in either record are left out; at least 2 must pair. */
+ * the first record's only one), and analyse the pairs as a run does
+ * (compare.c): in the first record's item order, by the test the runs used
+ * (exact McNemar with Newcombe's interval, or Wilcoxon and the paired
+ * bootstrap; two records whose runs used different tests are refused),
+ * leaving out unrated items and items flagged for contamination in a record
+ * whose run was decontaminated. `params` NULL: the first record's alpha and
+ * bootstrap resamples. `first` plays the base. This compares answers that no
+ * single run put side by side: an adapter's strategy against the base model
+ * of its gate's record, say. At least 2 items must pair. */
 int loco_eval_pair(const char *first, enum loco_eval_side first_side, const char *second,
                    enum loco_eval_side second_side, const char *bench,
                    const struct loco_stats_params *params, struct loco_eval_pair *out);

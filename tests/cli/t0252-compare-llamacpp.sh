@@ -43,16 +43,20 @@ grep -q '^cpu: ' <<<"$out" || fail "no cpu line"
 grep -q 'commit abc1234, build 42, Fake CPU, 2 cores' <<<"$out" || fail "llama.cpp build not named"
 grep -q 'no competing load started' <<<"$out" || fail "the quiet run does not say so"
 
+command -v pgrep >/dev/null || fail "pgrep (procps) is needed to check the load is stopped"
+# busy processes of other runs (another test, a benchmark) are not this one's
+loads() { pgrep -f 'compare-llamacpp-load-' | sort || true; }
+others=$(loads)
 out=$(LOAD=2 run) || fail "loaded run failed: $(cat "$work/err")"
 grep -q 'under a competing load: 2 busy processes' <<<"$out" || fail "the load is not named"
 grep -q '^| *1 | tg4 ' <<<"$out" || fail "no tg4 row under load"
-command -v pgrep >/dev/null || fail "pgrep (procps) is needed to check the load is stopped"
 # killed when the script ends; a busy machine may take a moment to reap them
+left() { comm -13 <(echo "$others") <(loads) | grep -c . || true; }
 for _ in $(seq 50); do
-  pgrep -f 'compare-llamacpp-load-' >/dev/null || break
+  [ "$(left)" -eq 0 ] && break
   sleep 0.1
 done
-if pgrep -f 'compare-llamacpp-load-' >/dev/null; then fail "a busy process was left running"; fi
+[ "$(left)" -eq 0 ] || fail "a busy process was left running"
 out=$(LOAD=03 run) || fail "LOAD=03 failed: $(cat "$work/err")"
 grep -q "under a competing load: 3 busy processes" <<<"$out" || fail "LOAD=03 is not 3"
 

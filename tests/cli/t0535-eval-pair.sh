@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # loco eval --pair A.json:SIDE B.json:SIDE: two stored records' answers,
-# item by item, without a model. Pairing the shipped math record's two
-# sides gives back the statistics its run stored (the same pairs, the same
-# tests); a strategy record's plain side pairs with the gate record's base
-# side over the items they share; a side without scores, a bad side name
-# and a missing file are refused.
+# item by item, without a model. Pairing a shipped record's two sides gives
+# back the statistics its run stored: McNemar on the math record (2 items
+# flagged in a decontaminated run left out), the bootstrap interval and
+# Wilcoxon on the XSum record (the run's item order), and the code-instruct
+# record's flagged item kept (that run was not decontaminated). A strategy
+# record's plain side pairs with the gate record's base side over the items
+# they share; a side without scores, a bad side name, a missing file and an
+# option that runs or writes something are refused.
 set -euo pipefail
 : "${LOCO:?path to the loco binary}"
 src="${LOCO_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -24,7 +27,7 @@ rec = json.load(open(sys.argv[1]))["benchmarks"][0]
 got = json.load(open(sys.argv[2]))
 assert got["benchmark"] == "gsm8k" and got["test"] == "exact McNemar", got
 assert got["n_paired"] == rec["n_used"] == 1317, (got["n_paired"], rec["n_used"])
-assert got["n_flagged"] == 2, got["n_flagged"]
+assert got["n_left_out"] == 2, got["n_left_out"]
 for k in ("diff", "p_value"):
     assert abs(got[k] - rec[k]) < 1e-12, (k, got[k], rec[k])
 assert abs(got["first_score"] - rec["base_score"]) < 1e-12
@@ -35,6 +38,26 @@ assert got["pairs"] == {"both_right": p["both_right"], "first_only": p["base_onl
 assert got["first"]["answered_by"].startswith("base model (")
 assert got["second"]["answered_by"].startswith("math (")
 PY
+
+# the same for scored items, and for a run that kept its flagged item
+same() { # RECORD [BENCH]: the pairing of its two sides against its stored figures
+  "$LOCO" eval --pair "$1:base" "$1:adapter" ${2:+--bench "$2"} --json > "$tmp/p.json"
+  python3 - "$1" "$tmp/p.json" "${2:-}" <<'PY'
+import json, sys
+rec = json.load(open(sys.argv[1]))["benchmarks"]
+rec = [b for b in rec if b["benchmark"] == sys.argv[3]][0] if sys.argv[3] else rec[0]
+got = json.load(open(sys.argv[2]))
+assert got["test"] == rec["test"], (got["test"], rec["test"])
+assert got["n_paired"] == rec["n_used"], (got["n_paired"], rec["n_used"])
+for k in ("diff", "p_value"):
+    assert abs(got[k] - rec[k]) < 1e-9, (k, got[k], rec[k])
+for g, r in zip(got["diff_ci95"], rec["diff_ci95"]):
+    assert abs(g - r) < 1e-9, (got["diff_ci95"], rec["diff_ci95"])
+PY
+}
+same "$src/results/2026-S2/summarisation-xsum.json" || fail "XSum: not the record's figures"
+same "$src/results/2026-S2/code-ood.json" summarisation || fail "code-ood: not the record's figures"
+same "$src/results/2026-S2/code-instruct-mbpp.json" || fail "code-instruct: not the record's figures"
 
 # 2. a strategy record's plain side against the gate record's base side:
 # the 100 items they share, described as what answered them
@@ -50,6 +73,10 @@ rc=0; "$LOCO" eval --pair "$gate" "$re2:adapter" 2>"$tmp/err" || rc=$?
 grep -q "give RECORD.json:base or RECORD.json:adapter" "$tmp/err" || fail "message: $(cat "$tmp/err")"
 rc=0; "$LOCO" eval --pair "$gate:base" 2>/dev/null || rc=$?
 [ "$rc" -eq 2 ] || fail "one record: exit $rc, not 2"
+rc=0; "$LOCO" eval --pair "$gate:base" "$re2:adapter" --out "$tmp/x.json" 2>"$tmp/err" || rc=$?
+[ "$rc" -eq 2 ] || fail "--out: exit $rc, not 2"
+grep -q "not --out" "$tmp/err" || fail "message: $(cat "$tmp/err")"
+[ ! -e "$tmp/x.json" ] || fail "--out wrote a file"
 rc=0; "$LOCO" eval --pair "$tmp/none.json:base" "$gate:base" 2>"$tmp/err" || rc=$?
 [ "$rc" -eq 1 ] || fail "a missing file: exit $rc, not 1"
 grep -q "cannot read the record" "$tmp/err" || fail "message: $(cat "$tmp/err")"
