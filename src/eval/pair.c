@@ -12,6 +12,7 @@
 
 #include "loco/core.h"
 #include "loco/eval.h"
+#include "rescore_internal.h"
 
 struct scored {
     const char *id;
@@ -137,20 +138,6 @@ static int analyse(const struct scored *a, size_t na, struct scored *b, size_t n
     return rc;
 }
 
-/* The first record's settings over the defaults: its alpha and its number
- * of bootstrap resamples, so that its run's figures come back. */
-static struct loco_stats_params record_params(const cJSON *r)
-{
-    struct loco_stats_params p = loco_stats_default_params();
-    const cJSON *s = get(r, "settings"), *alpha = get(s, "alpha");
-    const cJSON *boot = get(s, "bootstrap_resamples");
-    if (cJSON_IsNumber(alpha) && alpha->valuedouble > 0 && alpha->valuedouble < 1)
-        p.alpha = alpha->valuedouble;
-    if (cJSON_IsNumber(boot) && boot->valuedouble >= 100 && boot->valuedouble <= 1e7)
-        p.bootstrap_b = (uint32_t)boot->valuedouble;
-    return p;
-}
-
 int loco_eval_pair(const char *first, enum loco_eval_side first_side, const char *second,
                    enum loco_eval_side second_side, const char *bench,
                    const struct loco_stats_params *params, struct loco_eval_pair *out)
@@ -190,7 +177,8 @@ int loco_eval_pair(const char *first, enum loco_eval_side first_side, const char
     if (!rc)
         rc = side_scores(bb, second_side, "second", &sb, &out->n_second);
     if (!rc) {
-        struct loco_stats_params own = record_params(ra);
+        struct loco_stats_params own = loco_stats_default_params();
+        eval_record_stats(ra, &own); /* the first record's alpha and resamples */
         rc = analyse(sa, out->n_first, sb, out->n_second, params ? params : &own, out);
     }
     free(sa);

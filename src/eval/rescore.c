@@ -322,20 +322,17 @@ static int rescore_bench(cJSON *o, const struct loco_eval_params *p, const char 
 
 /* ---- the record ------------------------------------------------------------------- */
 
-/* The record's statistics settings over the defaults in p. */
-static struct loco_eval_params record_params(const cJSON *r, const struct loco_eval_params *p)
+void eval_record_stats(const cJSON *r, struct loco_stats_params *stats)
 {
-    struct loco_eval_params q = *p;
     const cJSON *s = get(r, "settings");
     double alpha = loco_json_number(s, "alpha"), margin = loco_json_number(s, "non_inferiority_margin");
     double boot = loco_json_number(s, "bootstrap_resamples");
     if (isfinite(alpha) && alpha > 0 && alpha < 1)
-        q.stats.alpha = alpha;
+        stats->alpha = alpha;
     if (isfinite(margin) && margin > 0 && margin < 1)
-        q.stats.ni_margin = margin;
+        stats->ni_margin = margin;
     if (isfinite(boot) && boot >= 1 && boot <= 1e7)
-        q.stats.bootstrap_b = (uint32_t)boot;
-    return q;
+        stats->bootstrap_b = (uint32_t)boot;
 }
 
 static void before(const cJSON *o, struct loco_eval_rescore_bench *rb)
@@ -490,7 +487,8 @@ int loco_eval_record_rescore(const char *record, const struct loco_eval_params *
         cJSON_Delete(r);
         return loco_error_set(LOCO_ERR_FORMAT, "rescore: not a locollm-eval/1 record");
     }
-    struct loco_eval_params q = record_params(r, p);
+    struct loco_eval_params q = *p; /* the record's statistics settings over p's */
+    eval_record_stats(r, &q.stats);
     char *mid = NULL;
     int rc = rescore_all(r, &q, files, n_files, res, &mid);
     cJSON_Delete(r);

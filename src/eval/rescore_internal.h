@@ -6,6 +6,8 @@
 #ifndef LOCO_EVAL_RESCORE_INTERNAL_H
 #define LOCO_EVAL_RESCORE_INTERNAL_H
 
+#include <cjson/cJSON.h>
+
 #include "loco/eval.h"
 
 /* Score the answers `b` holds again with the current scorers, then compute
@@ -24,5 +26,10 @@
  * Sets b->binary from the benchmark's kind. */
 int eval_bench_rescore(const char *bench, const struct loco_eval_params *p,
                        struct loco_eval_bench *b);
+
+/* A stored record's statistics settings (alpha, the non-inferiority margin,
+ * bootstrap resamples; `r` its parsed JSON) over those in *stats, so that
+ * the record's own figures come back (rescore.c, pair.c). */
+void eval_record_stats(const cJSON *r, struct loco_stats_params *stats);
 
 #endif
