@@ -22,9 +22,9 @@ int cmd_router_loso(int argc, char **argv);
         CLI_OPT_STRING(0, "tokens", tokens, "H,T",                                                 \
                        "read the query's first H and last T tokens (default 24,8)"),               \
         CLI_OPT_INT(0, "hash-dim", &(f)->hash_dim, "N", 0, 1 << 20,                                \
-                    "hashed lexical buckets (default 8192; 0: none)"),                             \
+                    "hashed lexical buckets (default 16384; 0: none)"),                            \
         CLI_OPT_DOUBLE(0, "lex-scale", &(f)->lex_scale, "X", 0, 1e3,                               \
-                       "length of the lexical part (default 3)"),                                  \
+                       "length of the lexical part (default 6)"),                                  \
         CLI_OPT_FLAG(0, "lex-lead", &(f)->lex_lead,                                                \
                      "lexical features from the instruction lines only, not a pasted text"),     \
         CLI_OPT_DOUBLE(0, "keywords", &(f)->kw_scale, "X", 0, 1e3,                                 \

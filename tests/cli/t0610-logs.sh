@@ -131,7 +131,7 @@ if [ -f "$model" ]; then
   [ "$(echo "$json" | field 'd["domain"]')" = writing ] || fail "learned after feedback: $json"
   echo "$json" | field 'd["reason"]' | has 'learned from 8 feedback records' \
     || fail "reason after feedback: $json"
-  [ "$("$LOCO" route --json "$q" | field 'd["domain"]')" = base ] || fail "keyword changed"
+  [ "$("$LOCO" route --router keyword --json "$q" | field 'd["domain"]')" = base ] || fail "keyword changed"
 fi
 # loco chat logs every turn (command "chat"); --no-log stops it
 if [ -f "$model" ]; then
