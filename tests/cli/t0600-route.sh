@@ -127,12 +127,12 @@ assert rows[5]["source"] == "s2" and rows[5]["domain"] == "math", rows[5]
 assert all(r["chosen"] in ("math", "code", "writing", "summarisation", "base") for r in rows)
 ' "$tmp/dec.jsonl" || fail "decisions file: $(cat "$tmp/dec.jsonl")"
 
-# the pool from the shared datasets and the hand-written sources, when here:
 # the hand-written routing sources: well formed, no repeats, none close to the
 # held-out test set (data/routing/written/check.py says which line fails)
 LOCO_SHARED="${LOCO_SHARED_DIR:-$here/../shared}" python3 "$here/data/routing/written/check.py" \
   >"$tmp/written-check.txt" || { cat "$tmp/written-check.txt"; fail "data/routing/written/check.py"; }
 
+# the pool from the shared datasets and the hand-written sources, when here:
 # keyword per source, a floor well below what docs/routers.md reports
 shared="${LOCO_SHARED_DIR:-$here/../shared}"
 if [ -d "$shared/datasets/gsm8k" ]; then
