@@ -23,51 +23,42 @@ compared, and the script says so)
 """
 import collections
 import glob
+import importlib.util
 import json
 import os
-import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 SHARED = os.environ.get("LOCO_SHARED", os.path.join(REPO, "..", "shared"))
 HOLDOUT = os.path.join(REPO, "data", "routing", "holdout")
-DOMAINS = ("math", "code", "writing", "summarisation", "base")
-EVAL_SETS = (
-    "datasets/alpacaeval_gpt4/alpacaeval_gpt4.jsonl",
-    "datasets/selfinstruct_user_oriented/selfinstruct_user_oriented.jsonl",
-)
 JACCARD = 0.6
 PREFIX = 40
 
-
-def words(text):
-    return set(re.findall(r"[a-z0-9]+", text.lower()))
+# The pool's own reader: its request text, word sets, labels and the list of
+# evaluation-only datasets (scripts/make-route-data.py).
+_spec = importlib.util.spec_from_file_location(
+    "make_route_data", os.path.join(REPO, "scripts", "make-route-data.py"))
+pool = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(pool)
+LABELS = ("math", "code", "writing", "summarisation", "base")  # the table's columns
 
 
 def prefix(text):
     return " ".join(text.lower().split())[:PREFIX]
 
 
-def eval_prompt(row):
-    """The prompt of a shared evaluation record, as the holdout reads it."""
-    text = row.get("instruction") or row.get("query") or row.get("prompt") or ""
-    if row.get("input"):
-        text += "\n" + row["input"]
-    return text
-
-
 def held_out():
-    texts = [json.loads(l)["query"] for l in open(os.path.join(HOLDOUT, "own-test.jsonl"))]
+    texts = [r["query"] for r in pool.read_jsonl(os.path.join(HOLDOUT, "own-test.jsonl"))]
     found = 0
-    for rel in EVAL_SETS:
-        path = os.path.join(SHARED, rel)
+    for rel in pool.EVAL_ONLY:
+        path = os.path.join(SHARED, "datasets", rel)
         if os.path.exists(path):
-            texts += [eval_prompt(json.loads(l)) for l in open(path) if l.strip()]
+            texts += [pool.with_input(r) for r in pool.read_jsonl(path)]
             found += 1
-    if found < len(EVAL_SETS):
+    if found < len(pool.EVAL_ONLY):
         print(f"check: shared evaluation sets not found under {SHARED}: compared with own-test only")
-    return [(words(t), prefix(t)) for t in texts]
+    return [(pool.word_set(t), prefix(t)) for t in texts]
 
 
 def main():
@@ -89,15 +80,15 @@ def main():
             if not isinstance(q, str) or not q.strip():
                 errors.append(f"{where}: no query")
                 continue
-            if r.get("domain") not in DOMAINS:
-                errors.append(f"{where}: domain {r.get('domain')!r} is not one of {DOMAINS}")
+            if r.get("domain") not in pool.DOMAINS:
+                errors.append(f"{where}: domain {r.get('domain')!r} is not one of {LABELS}")
             if r.get("source") != stem:
                 errors.append(f"{where}: source {r.get('source')!r} is not {stem!r}")
             key = " ".join(q.lower().split())
             if key in seen:
                 errors.append(f"{where}: the same query as {seen[key]}")
             seen.setdefault(key, where)
-            w, p = words(q), prefix(q)
+            w, p = pool.word_set(q), prefix(q)
             for hw, hp in held:
                 j = len(w & hw) / max(1, len(w | hw))
                 if j >= JACCARD or (p == hp and len(p) >= 20):
@@ -106,12 +97,12 @@ def main():
             c[r.get("domain")] += 1
         counts[stem] = c
     width = max(len(s) for s in counts) if counts else 4
-    print(f"{'file':{width}}  " + " ".join(f"{d[:5]:>5}" for d in DOMAINS) + "  total")
+    print(f"{'file':{width}}  " + " ".join(f"{d[:5]:>5}" for d in LABELS) + "  total")
     total = collections.Counter()
     for stem, c in counts.items():
         total.update(c)
-        print(f"{stem:{width}}  " + " ".join(f"{c[d]:5d}" for d in DOMAINS) + f"  {sum(c.values()):5d}")
-    print(f"{'all':{width}}  " + " ".join(f"{total[d]:5d}" for d in DOMAINS) + f"  {sum(total.values()):5d}")
+        print(f"{stem:{width}}  " + " ".join(f"{c[d]:5d}" for d in LABELS) + f"  {sum(c.values()):5d}")
+    print(f"{'all':{width}}  " + " ".join(f"{total[d]:5d}" for d in LABELS) + f"  {sum(total.values()):5d}")
     for e in errors:
         print("error:", e)
     return 1 if errors else 0
