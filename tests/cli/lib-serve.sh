@@ -11,6 +11,7 @@ server=
 base=
 
 start_server() {
+  : > "$work/serve.err" # before the server starts: the loop below reads it at once
   "$LOCO" serve --port 0 --threads 2 "$@" 2> "$work/serve.err" &
   server=$!
   local port=

@@ -26,6 +26,7 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 serve() {
   local name=$1
   shift
+  : > "$work/$name.err" # before the server starts: the loop below reads it at once
   LOCO_LOG_DB="$work/$name.sqlite" "$LOCO" serve --port 0 --threads 1 "$@" 2> "$work/$name.err" &
   pids+=($!)
   url=
@@ -46,11 +47,14 @@ grep -q "generating on $back (loco)" "$work/front.err" || fail "front: $(cat "$w
 echo "== 1. routed through the front = the back's own answer"
 body='{"model":"loco","messages":[{"role":"user","content":"Write a Python function that reverses a string."}],"max_tokens":30,"temperature":0}'
 curl -fsS -D "$work/h" "$front/v1/chat/completions" -d "$body" > "$work/front.json"
-direct=$(curl -fsS "$back/v1/chat/completions" -d "$body" | json 'd["choices"][0]["message"]["content"]')
+curl -fsS "$back/v1/chat/completions" -d "$body" > "$work/back.json"
+direct=$(json 'd["choices"][0]["message"]["content"]' < "$work/back.json")
 via=$(json 'd["choices"][0]["message"]["content"]' < "$work/front.json")
 [ -n "$via" ] && [ "$via" = "$direct" ] || fail "forwarded answer differs: [$via] vs [$direct]"
+# the answer may end early (the kernels differ by CPU): the count is the back's own
+tokens=$(json 'd["usage"]["completion_tokens"]' < "$work/back.json")
 json 'd["loco"]["domain"], d["loco"]["adapter"], d["usage"]["completion_tokens"]' < "$work/front.json" |
-  grep -q "^code code 30$" || fail "front's loco object: $(cat "$work/front.json")"
+  has "^code code $tokens$" || fail "front's loco object: $(cat "$work/front.json")"
 grep -qi '^X-Loco-Adapter: code' "$work/h" || fail "front's headers"
 
 echo "== 2. a set and a stream"
