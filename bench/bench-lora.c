@@ -13,7 +13,14 @@
  * Adapters are random (A uniform in +-1/sqrt(n_in), B small), written as F16
  * like the trained ones, into a temporary folder that is removed at the end.
  *
- * Usage: bench-lora [MODEL] [--threads N] [--rank R]
+ * The decode figures are medians over the repetitions, and the cost is the
+ * median of each repetition's own ratio (the runs with and without adapters
+ * of one repetition are seconds apart, so drift between repetitions cancels)
+ * with its interquartile range.
+ *
+ * Usage: bench-lora [MODEL] [--threads N] [--rank R] [--reps N] [--decode-only]
+ *   --reps N        repetitions of each measurement (default 3, at most 64)
+ *   --decode-only   the load, swap and decode rows only
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +36,7 @@
 #define N_PROMPT 32
 #define N_GEN 128
 #define REPS 3
+#define MAX_REPS 64
 
 static uint64_t rng_state = 0x5eed;
 
@@ -158,23 +166,54 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static double median3(double *v)
+/* the q-quantile (0..1) of v[0..n), by the nearest rank; sorts v */
+static double quantile(double *v, int n, double q)
 {
-    qsort(v, REPS, sizeof *v, cmp_double);
-    return v[REPS / 2];
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    int i = (int)(q * (n - 1) + 0.5);
+    return v[i];
+}
+
+static double median(double *v, int n)
+{
+    return quantile(v, n, 0.5);
+}
+
+/* "cost C% (IQR A..B%)": the per-repetition costs base/with - 1 */
+static void print_cost(const char *what, const double *with, const double *base, int n)
+{
+    double cost[MAX_REPS], w[MAX_REPS], b[MAX_REPS];
+    for (int i = 0; i < n; i++) {
+        cost[i] = 100.0 * (base[i] / with[i] - 1.0);
+        w[i] = with[i];
+        b[i] = base[i];
+    }
+    double mw = median(w, n), mb = median(b, n);
+    double lo = quantile(cost, n, 0.25), hi = quantile(cost, n, 0.75), mid = median(cost, n);
+    printf("| decode, %s | %.1f tok/s (%.3fx, cost %.1f%%, IQR %.1f..%.1f%%) |\n", what, mw,
+           mw / mb, mid, lo, hi);
 }
 
 int main(int argc, char **argv)
 {
     const char *model = "default";
-    int threads = 2, rank = 16;
+    int threads = 2, rank = 16, reps = REPS;
+    bool decode_only = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             threads = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
+            reps = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--decode-only") == 0)
+            decode_only = true;
         else if (strcmp(argv[i], "--rank") == 0 && i + 1 < argc)
             rank = (int)strtol(argv[++i], NULL, 10);
         else
             model = argv[i];
+    }
+    if (reps < 1 || reps > MAX_REPS) {
+        fprintf(stderr, "bench-lora: --reps must be 1..%d\n", MAX_REPS);
+        return 2;
     }
     char path[4096];
     if (loco_models_resolve(model, path, sizeof path) != LOCO_OK) {
@@ -193,8 +232,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-lora: %s\n", loco_error_message());
         return 1;
     }
-    printf("model %s, %d threads, adapters rank %d on q,k,v,o,gate,up,down (F16)\n\n", path,
-           threads, rank);
+    printf("model %s, %d threads, adapters rank %d on q,k,v,o,gate,up,down (F16), "
+           "%d repetitions\n\n", path, threads, rank, reps);
     decode_tps(c, 0); /* warm the weights into the page cache */
     double rss_none = rss_mib();
 
@@ -228,67 +267,73 @@ int main(int argc, char **argv)
     double swap_us = (loco_time_ms() - t0) * 1e3 / n_swaps;
 
     /* decode with 0, 1, 3 adapters, interleaved */
-    double tps[3][REPS];
+    double tps[3][MAX_REPS];
     const int counts[3] = {0, 1, 3};
-    for (int rep = 0; rep < REPS; rep++)
+    for (int rep = 0; rep < reps; rep++)
         for (int k = 0; k < 3; k++) {
             struct loco_adapter_ref refs[3] = {{ad[0], 1.0f}, {ad[1], 1.0f}, {ad[2], 1.0f}};
             loco_context_set_adapters(c, 0, refs, counts[k]);
             tps[k][rep] = decode_tps(c, 0);
         }
-    double base_tps = median3(tps[0]), one_tps = median3(tps[1]), three_tps = median3(tps[2]);
+    double tps_base[MAX_REPS];
+    memcpy(tps_base, tps[0], sizeof tps_base);
+    double base_tps = median(tps_base, reps);
 
-    /* the same without adapters: what batching gives the base engine */
-    for (int s = 0; s < 4; s++)
-        loco_context_set_adapters(c, s, NULL, 0);
-    double plain[2][REPS];
-    for (int rep = 0; rep < REPS; rep++) {
-        plain[0][rep] = mixed_tps(c, true);
-        plain[1][rep] = mixed_tps(c, false);
-    }
-    double plain_batched = median3(plain[0]), plain_serial = median3(plain[1]);
+    double plain_batched = 0, plain_serial = 0, batched = 0, serial = 0, rss_all = 0;
+    if (!decode_only) {
+        /* the same without adapters: what batching gives the base engine */
+        for (int s = 0; s < 4; s++)
+            loco_context_set_adapters(c, s, NULL, 0);
+        double plain[2][MAX_REPS];
+        for (int rep = 0; rep < reps; rep++) {
+            plain[0][rep] = mixed_tps(c, true);
+            plain[1][rep] = mixed_tps(c, false);
+        }
+        plain_batched = median(plain[0], reps);
+        plain_serial = median(plain[1], reps);
 
-    /* mixed batch of 4 sets vs one after another, interleaved */
-    for (int s = 0; s < 4; s++) {
-        struct loco_adapter_ref r = {ad[s], 1.0f};
-        loco_context_set_adapters(c, s, &r, 1);
-    }
-    double mixed[2][REPS];
-    for (int rep = 0; rep < REPS; rep++) {
-        mixed[0][rep] = mixed_tps(c, true);
-        mixed[1][rep] = mixed_tps(c, false);
-    }
-    double batched = median3(mixed[0]), serial = median3(mixed[1]);
+        /* mixed batch of 4 sets vs one after another, interleaved */
+        for (int s = 0; s < 4; s++) {
+            struct loco_adapter_ref r = {ad[s], 1.0f};
+            loco_context_set_adapters(c, s, &r, 1);
+        }
+        double mixed[2][MAX_REPS];
+        for (int rep = 0; rep < reps; rep++) {
+            mixed[0][rep] = mixed_tps(c, true);
+            mixed[1][rep] = mixed_tps(c, false);
+        }
+        batched = median(mixed[0], reps);
+        serial = median(mixed[1], reps);
 
-    /* memory: use every adapter once so its pages are resident */
-    for (int i = 0; i < N_ADAPTERS; i++) {
-        struct loco_adapter_ref r = {ad[i], 1.0f};
-        loco_context_set_adapters(c, 0, &r, 1);
-        int32_t tok = 5, pos = 0, sq = 0;
-        struct loco_batch one = {1, &tok, &pos, &sq, NULL};
-        loco_context_seq_clear(c, 0);
-        loco_decode(c, &one);
+        /* memory: use every adapter once so its pages are resident */
+        for (int i = 0; i < N_ADAPTERS; i++) {
+            struct loco_adapter_ref r = {ad[i], 1.0f};
+            loco_context_set_adapters(c, 0, &r, 1);
+            int32_t tok = 5, pos = 0, sq = 0;
+            struct loco_batch one = {1, &tok, &pos, &sq, NULL};
+            loco_context_seq_clear(c, 0);
+            loco_decode(c, &one);
+        }
+        rss_all = rss_mib();
     }
-    double rss_all = rss_mib();
-
     printf("| measurement | value |\n|---|---|\n");
     printf("| adapter file size | %.2f MiB |\n", (double)file_bytes / N_ADAPTERS / 1048576.0);
     printf("| first load (mmap + bind), mean of %d | %.3f ms |\n", N_ADAPTERS,
            load_ms / N_ADAPTERS);
     printf("| swap (set change between requests) | %.3f us |\n", swap_us);
     printf("| decode, no adapter | %.1f tok/s |\n", base_tps);
-    printf("| decode, 1 adapter | %.1f tok/s (%.3fx, cost %.1f%%) |\n", one_tps,
-           one_tps / base_tps, 100.0 * (base_tps / one_tps - 1.0));
-    printf("| decode, 3 adapters | %.1f tok/s (%.3fx, cost %.1f%%) |\n", three_tps,
-           three_tps / base_tps, 100.0 * (base_tps / three_tps - 1.0));
-    printf("| 4 seqs x 4 adapters, one batch | %.1f tok/s |\n", batched);
-    printf("| 4 seqs x 4 adapters, one after another | %.1f tok/s |\n", serial);
-    printf("| mixed batch speed-up | %.2fx |\n", batched / serial);
-    printf("| 4 seqs, no adapter: one batch / one after another | %.1f / %.1f tok/s (%.2fx) |\n",
-           plain_batched, plain_serial, plain_batched / plain_serial);
-    printf("| RSS, no adapter | %.1f MiB |\n", rss_none);
-    printf("| RSS, %d adapters loaded and used | %.1f MiB (+%.1f MiB) |\n", N_ADAPTERS, rss_all,
-           rss_all - rss_none);
+    print_cost("1 adapter", tps[1], tps[0], reps);
+    print_cost("3 adapters", tps[2], tps[0], reps);
+    if (!decode_only) {
+        printf("| 4 seqs x 4 adapters, one batch | %.1f tok/s |\n", batched);
+        printf("| 4 seqs x 4 adapters, one after another | %.1f tok/s |\n", serial);
+        printf("| mixed batch speed-up | %.2fx |\n", batched / serial);
+        printf("| 4 seqs, no adapter: one batch / one after another | %.1f / %.1f tok/s (%.2fx) |\n",
+               plain_batched, plain_serial, plain_batched / plain_serial);
+        printf("| RSS, no adapter | %.1f MiB |\n", rss_none);
+        printf("| RSS, %d adapters loaded and used | %.1f MiB (+%.1f MiB) |\n", N_ADAPTERS, rss_all,
+               rss_all - rss_none);
+    }
 
     loco_context_free(c);
     for (int i = 0; i < N_ADAPTERS; i++)

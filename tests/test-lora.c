@@ -534,9 +534,11 @@ static void test_decode_path(void **state)
     free(plain);
 }
 
-/* Decode steps with an adapter give the same bits on one thread and on two
- * (the B product's columns are split between threads in fixed blocks; the
- * base model's hidden width, 172 in its FFN, spans two of them). */
+/* Decode steps with an adapter give the same bits on one thread, on two
+ * and on three, and with three sequences stepped together on two threads
+ * (the B products run inside the base product's work items, whose row
+ * ranges follow the thread count and the batch: 86 of the FFN's 172 rows
+ * each here, so a range starts inside a vector of 8 columns). */
 static void test_decode_threads_bitwise(void **state)
 {
     struct lora_fixture *f = *state;
@@ -552,30 +554,43 @@ static void test_decode_threads_bitwise(void **state)
     struct loco_adapter *a = loco_adapter_load(path, qm);
     assert_non_null(a);
     int32_t V = loco_model_hparams(qm)->n_vocab;
-    float *out[2];
-    for (int k = 0; k < 2; k++) {
+    const size_t n_out = (size_t)N_PROMPT * (size_t)V;
+    float *out[5]; /* 1, 2, 3 threads; then sequences 0 and 2 of a batch of 3 */
+    for (int k = 0; k < 4; k++) {
+        const int32_t n_seq = k < 3 ? 1 : 3;
         struct loco_context_params cp = loco_context_default_params();
         cp.n_ctx = 64;
-        cp.n_seq = 1;
+        cp.n_seq = n_seq;
         cp.n_batch = 64;
-        cp.n_threads = k + 1;
+        cp.n_threads = k < 3 ? k + 1 : 2;
         struct loco_context *c = loco_context_init(qm, cp);
         assert_non_null(c);
         struct loco_adapter_ref ref = {a, 1.0f};
-        assert_int_equal(loco_context_set_adapters(c, 0, &ref, 1), LOCO_OK);
-        out[k] = malloc((size_t)N_PROMPT * (size_t)V * sizeof(float));
+        for (int32_t s = 0; s < n_seq; s++)
+            assert_int_equal(loco_context_set_adapters(c, s, &ref, 1), LOCO_OK);
+        out[k] = malloc(n_out * sizeof(float));
         assert_non_null(out[k]);
+        if (k == 3) {
+            out[4] = malloc(n_out * sizeof(float));
+            assert_non_null(out[4]);
+        }
         for (int32_t i = 0; i < N_PROMPT; i++) {
-            int32_t seq = 0;
-            struct loco_batch b = {1, &prompt[i], &i, &seq, NULL};
+            int32_t tok[3] = {prompt[i], prompt[i], prompt[i]}, pos[3] = {i, i, i};
+            int32_t seq[3] = {0, 1, 2};
+            bool want[3] = {true, true, true};
+            struct loco_batch b = {n_seq, tok, pos, seq, n_seq > 1 ? want : NULL};
             assert_int_equal(loco_decode(c, &b), LOCO_OK);
             memcpy(out[k] + (size_t)i * V, loco_context_logits(c, 0), (size_t)V * sizeof(float));
+            if (k == 3)
+                memcpy(out[4] + (size_t)i * V, loco_context_logits(c, 2),
+                       (size_t)V * sizeof(float));
         }
         loco_context_free(c);
     }
-    assert_memory_equal(out[0], out[1], (size_t)N_PROMPT * (size_t)V * sizeof(float));
-    free(out[0]);
-    free(out[1]);
+    for (int k = 1; k < 5; k++)
+        assert_memory_equal(out[0], out[k], n_out * sizeof(float));
+    for (int k = 0; k < 5; k++)
+        free(out[k]);
     loco_adapter_free(a);
     free_adapter(&ra);
     loco_model_free(qm);

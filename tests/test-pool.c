@@ -11,7 +11,11 @@
  *  6. bad sizes are refused; pools are started and freed many times;
  *  7. loco_matmul_pool / loco_matmul_f32act_pool give loco_matmul's bits on
  *     pools of 1..4 threads (and a NULL pool), for the dot, multi-token and
- *     sgemm paths.
+ *     sgemm paths;
+ *  8. loco_matmul_pool_then calls its epilogue once for every output row,
+ *     only after that row holds the product for every token (the epilogue's
+ *     own writes are kept), with the product's bits, on every path and
+ *     pool size; without an epilogue it is refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -349,6 +353,95 @@ static void test_matmul_on_a_pool(void **state)
     assert_memory_equal(y1, y2, sizeof y1);
 }
 
+/* What the epilogue of test 8 sees: each row's calls, and rows that were
+ * not yet the product when it ran. */
+struct then_seen {
+    const float *want;
+    float *y;
+    int64_t n_out, n_tok;
+    atomic_int *calls; /* [n_out] */
+    atomic_int early;
+};
+
+static void then_mark(void *arg, int64_t o0, int64_t o1)
+{
+    struct then_seen *s = arg;
+    for (int64_t o = o0; o < o1; o++) {
+        atomic_fetch_add(&s->calls[o], 1);
+        for (int64_t t = 0; t < s->n_tok; t++) {
+            float *yo = &s->y[t * s->n_out + o];
+            if (memcmp(yo, &s->want[t * s->n_out + o], sizeof *yo) != 0)
+                atomic_fetch_add(&s->early, 1);
+            *yo += (float)o; /* kept: nothing writes the row after this */
+        }
+    }
+}
+
+static void check_then(enum loco_type t, int64_t n_in, int64_t n_out, int64_t n_tok)
+{
+    const struct loco_type_traits *tr = loco_type_traits(t);
+    const size_t wrow = loco_type_row_size(t, n_in);
+    float *wf = malloc((size_t)(n_in * n_out) * sizeof *wf);
+    float *x = malloc((size_t)(n_in * n_tok) * sizeof *x);
+    float *want = malloc((size_t)(n_out * n_tok) * sizeof *want);
+    float *got = malloc((size_t)(n_out * n_tok) * sizeof *got);
+    atomic_int *calls = malloc((size_t)n_out * sizeof *calls);
+    void *w = malloc(wrow * (size_t)n_out);
+    assert_true(wf && x && want && got && calls && w);
+    uint64_t seed = 11;
+    for (int64_t i = 0; i < n_in * n_out; i++)
+        wf[i] = frand(&seed);
+    for (int64_t i = 0; i < n_in * n_tok; i++)
+        x[i] = frand(&seed);
+    for (int64_t o = 0; o < n_out; o++)
+        tr->from_float(wf + o * n_in, (char *)w + (size_t)o * wrow, n_in);
+    assert_int_equal(loco_matmul(w, t, n_in, n_out, x, n_tok, want, 1), LOCO_OK);
+    for (int32_t nt = 0; nt <= 4; nt++) {
+        struct loco_pool *p = nt ? loco_pool_init(nt) : NULL;
+        struct then_seen seen = {want, got, n_out, n_tok, calls, 0};
+        for (int64_t o = 0; o < n_out; o++)
+            atomic_init(&calls[o], 0);
+        memset(got, 0xff, (size_t)(n_out * n_tok) * sizeof *got);
+        assert_int_equal(loco_matmul_pool_then(p, w, t, n_in, n_out, x, n_tok, got, then_mark,
+                                               &seen),
+                         LOCO_OK);
+        for (int64_t o = 0; o < n_out; o++)
+            if (atomic_load(&calls[o]) != 1)
+                fail_msg("%s n_tok %lld on %d threads: row %lld had %d epilogue calls", tr->name,
+                         (long long)n_tok, nt, (long long)o, atomic_load(&calls[o]));
+        if (atomic_load(&seen.early))
+            fail_msg("%s n_tok %lld on %d threads: %d values were not the product yet", tr->name,
+                     (long long)n_tok, nt, atomic_load(&seen.early));
+        for (int64_t tk = 0; tk < n_tok; tk++)
+            for (int64_t o = 0; o < n_out; o++) {
+                float w_to = want[tk * n_out + o] + (float)o;
+                if (memcmp(&got[tk * n_out + o], &w_to, sizeof w_to) != 0)
+                    fail_msg("%s n_tok %lld on %d threads: y[%lld][%lld] lost the epilogue's "
+                             "write", tr->name, (long long)n_tok, nt, (long long)tk, (long long)o);
+            }
+        loco_pool_free(p);
+    }
+    free(wf);
+    free(x);
+    free(want);
+    free(got);
+    free(calls);
+    free(w);
+}
+
+static void test_matmul_then(void **state)
+{
+    (void)state;
+    const enum loco_type types[] = {LOCO_TYPE_F32, LOCO_TYPE_Q4_1, LOCO_TYPE_Q4_K};
+    const int64_t toks[] = {1, 3, 9, 50};
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+        for (size_t j = 0; j < sizeof toks / sizeof *toks; j++)
+            check_then(types[i], 256, 203, toks[j]);
+    float w[256] = {0}, x[256] = {0}, y[1];
+    assert_int_equal(loco_matmul_pool_then(NULL, w, LOCO_TYPE_F32, 256, 1, x, 1, y, NULL, NULL),
+                     LOCO_ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_all_threads_take_part),
         cmocka_unit_test(test_sizes_and_lifecycle),
         cmocka_unit_test(test_matmul_on_a_pool),
+        cmocka_unit_test(test_matmul_then),
     };
     return LOCO_RUN_TESTS(tests, NULL, NULL);
 }

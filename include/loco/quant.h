@@ -147,6 +147,21 @@ int loco_matmul_pool(struct loco_pool *pool, const void *w, enum loco_type wt, i
 int loco_matmul_f32act_pool(struct loco_pool *pool, const void *w, enum loco_type wt, int64_t n_in,
                             int64_t n_out, const float *x, int64_t n_tok, float *y);
 
+/* Called with output rows [o0, o1) once y[t][o] holds the product for
+ * every token t and o0 <= o < o1; each row is in exactly one call. */
+typedef void (*loco_matmul_then_fn)(void *arg, int64_t o0, int64_t o1);
+
+/* loco_matmul_pool, then `then` over all n_out rows, on the pool's threads.
+ * On the per-token path (below the sgemm sizes) each work item calls it on
+ * its own rows right after computing them, while they are in cache and
+ * without a second fork and join: an epilogue such as a LoRA B product.
+ * The ranges depend on the thread count and the batch; an epilogue whose
+ * bits must not depend on them treats each row on its own. The product's
+ * bits are those of loco_matmul_pool. LOCO_ERR_INVALID without `then`. */
+int loco_matmul_pool_then(struct loco_pool *pool, const void *w, enum loco_type wt, int64_t n_in,
+                          int64_t n_out, const float *x, int64_t n_tok, float *y,
+                          loco_matmul_then_fn then, void *then_arg);
+
 /* Dequantize row `row` of a matrix with rows of n_in elements into dst. */
 int loco_get_row(const void *w, enum loco_type wt, int64_t n_in, int64_t row, float *dst);
 

@@ -89,6 +89,12 @@ void lora_prefetch(const struct loco_context *c, int il, enum loco_lora_target t
 /* y[n][n_out] += the LoRA deltas of projection `t` of layer il for x[n][n_in]. */
 int lora_add(struct loco_context *c, int il, enum loco_lora_target t, const float *x,
              int64_t n_in, int32_t n, float *y, int64_t n_out);
+/* y[n][w->n_out] = w x plus the LoRA deltas of projection `t` of layer il.
+ * Decode-size groups in quantized-activation mode run their B products
+ * inside the base product's work items (loco_matmul_pool_then); otherwise
+ * the base product, then lora_add. */
+int lora_project(struct loco_context *c, int il, enum loco_lora_target t,
+                 const struct loco_weight *w, const float *x, int32_t n, float *y);
 int lora_init(struct loco_context *c);
 void lora_free(struct loco_context *c);
 

@@ -297,12 +297,14 @@ static int matmul(const struct loco_context *c, const struct loco_weight *w, con
 static int project(struct loco_context *c, int il, enum loco_lora_target t,
                    const struct loco_weight *w, const float *x, int32_t n, float *y)
 {
-    if (c->lora.n_groups)
+    if (!c->lora.n_groups)
+        return matmul(c, w, x, n, y);
+    if (c->m->params.matmul_mode != LOCO_MATMUL_QUANT_ACT) {
         lora_prefetch(c, il, t);
-    int rc = matmul(c, w, x, n, y);
-    if (rc == LOCO_OK && c->lora.n_groups)
-        rc = lora_add(c, il, t, x, w->n_in, n, y, w->n_out);
-    return rc;
+        int rc = matmul(c, w, x, n, y);
+        return rc == LOCO_OK ? lora_add(c, il, t, x, w->n_in, n, y, w->n_out) : rc;
+    }
+    return lora_project(c, il, t, w, x, n, y);
 }
 
 static void add_bias(float *y, const float *b, int32_t n, int64_t dim)

@@ -155,8 +155,10 @@ int lora_prepare(struct loco_context *c, const struct loco_batch *b)
     if (!ls->n_active)
         return LOCO_OK;
     int32_t max_rank = 0;
+    size_t group_rows = 0; /* a row is in one group per adapter of its set */
     for (int32_t i = 0; i < b->n; i++) {
         const struct seq_adapters *s = &ls->sets[b->seq[i]];
+        group_rows += (size_t)s->n;
         for (int32_t k = 0; k < s->n; k++) {
             struct lora_group *g = group_for(c, s->refs[k].adapter);
             if (!g)
@@ -179,7 +181,8 @@ int lora_prepare(struct loco_context *c, const struct loco_batch *b)
     if (!rc)
         rc = grow(&ls->yg, &ls->cap_yg, rows * (size_t)wide);
     if (!rc)
-        rc = grow(&ls->tmp, &ls->cap_tmp, rows * (size_t)max_rank);
+        rc = grow(&ls->tmp, &ls->cap_tmp,
+                  (group_rows > rows ? group_rows : rows) * (size_t)max_rank);
     /* the sgemm branch (long groups, and every group in f32 mode) needs B^T in f32 */
     if (!rc && (b->n > LORA_FEW_ROWS || c->m->params.matmul_mode == LOCO_MATMUL_F32_ACT))
         rc = grow(&ls->bt32, &ls->cap_bt32, (size_t)max_rank * (size_t)wide);
@@ -235,9 +238,9 @@ axpy_f16_avx2(float *restrict y, const void *restrict bt, const float *restrict 
         }
         _mm256_storeu_ps(y + o, acc);
     }
-    for (; o < n; o++)
+    for (; o < n; o++) /* fused as the vector lanes are: the same bits */
         for (int64_t k = 0; k < r; k++)
-            y[o] += t[k] * loco_fp16_to_fp32(b[k * ld + o]);
+            y[o] = fmaf(t[k], loco_fp16_to_fp32(b[k * ld + o]), y[o]);
 }
 
 __attribute__((target("avx2,fma"))) static void
@@ -252,9 +255,9 @@ axpy_f32_avx2(float *restrict y, const void *restrict bt, const float *restrict 
             acc = _mm256_fmadd_ps(_mm256_set1_ps(t[k]), _mm256_loadu_ps(b + k * ld + o), acc);
         _mm256_storeu_ps(y + o, acc);
     }
-    for (; o < n; o++)
+    for (; o < n; o++) /* fused as the vector lanes are: the same bits */
         for (int64_t k = 0; k < r; k++)
-            y[o] += t[k] * b[k * ld + o];
+            y[o] = fmaf(t[k], b[k * ld + o], y[o]);
 }
 
 typedef void (*axpy_rows_fn)(float *restrict, const void *restrict, const float *restrict,
@@ -337,6 +340,115 @@ static void prefetch_l2(const void *p, size_t n)
 {
     for (size_t o = 0; o < n; o += 64)
         __builtin_prefetch((const char *)p + o, 0, 2);
+}
+
+/* ---- decode steps fused with the base product ------------------------- */
+
+/* Whether projection t of layer il runs fused: quantized activations and
+ * every group with a pair there decode-size (so each row's delta is the
+ * per-row path's, whatever its batch). */
+static bool fusable(const struct loco_context *c, int il, enum loco_lora_target t)
+{
+    const struct lora_state *ls = &c->lora;
+    if (c->m->params.matmul_mode != LOCO_MATMUL_QUANT_ACT)
+        return false;
+    for (int32_t gi = 0; gi < ls->n_groups; gi++)
+        if (ls->groups[gi].n > LORA_FEW_ROWS &&
+            lora_pair_at(ls->groups[gi].adapter, il, t)->a.data)
+            return false;
+    return true;
+}
+
+/* t = f A x for every row of every group, into ls->tmp in group order (the
+ * A products of few_rows, with the same bits) */
+static void a_products(struct loco_context *c, int il, enum loco_lora_target t, const float *x,
+                       int64_t n_in)
+{
+    struct lora_state *ls = &c->lora;
+    float *tj = ls->tmp;
+    for (int32_t gi = 0; gi < ls->n_groups; gi++) {
+        const struct lora_group *g = &ls->groups[gi];
+        const struct lora_pair *p = lora_pair_at(g->adapter, il, t);
+        if (!p->a.data)
+            continue;
+        const struct loco_weight *a = decode_a(p);
+        const struct loco_type_traits *tw = loco_type_traits(a->type);
+        const struct loco_type_traits *tx = loco_type_traits(tw->vec_dot_type);
+        size_t a_row = loco_type_row_size(a->type, n_in);
+        int64_t r = a->n_out;
+        for (int32_t j = 0; j < g->n; j++, tj += r) {
+            const float *xj = x + (size_t)g->idx[j] * (size_t)n_in;
+            const void *xv = xj;
+            if (tw->vec_dot_type != LOCO_TYPE_F32) {
+                tx->from_float(xj, ls->xg, n_in);
+                xv = ls->xg;
+            }
+            for (int64_t k = 0; k < r; k++)
+                tw->vec_dot(n_in, &tj[k], (const char *)a->data + (size_t)k * a_row, xv);
+            float f = g->scale[j] * p->factor;
+            for (int64_t k = 0; k < r; k++)
+                tj[k] *= f;
+        }
+    }
+}
+
+struct fused_job {
+    const struct loco_context *c;
+    int il;
+    enum loco_lora_target t;
+    float *y;
+    int64_t n_out;
+};
+
+/* The B products of output rows [o0, o1) of every group row, added in group
+ * order as lora_add does. A column's vector lanes are those of a multiple
+ * of 8, whatever the range, and the scalar columns fuse their multiply-adds
+ * as the lanes do: the bits do not depend on how the rows were split. */
+static void b_then(void *arg, int64_t o0, int64_t o1)
+{
+    const struct fused_job *fj = arg;
+    const struct lora_state *ls = &fj->c->lora;
+    const float *tj = ls->tmp;
+    for (int32_t gi = 0; gi < ls->n_groups; gi++) {
+        const struct lora_group *g = &ls->groups[gi];
+        const struct lora_pair *p = lora_pair_at(g->adapter, fj->il, fj->t);
+        if (!p->a.data)
+            continue;
+        axpy_rows_fn axpy = pick_axpy(p->bt_type);
+        const size_t elt = loco_type_row_size(p->bt_type, 1);
+        const int64_t r = decode_a(p)->n_out;
+        const int64_t head = (o0 + 7) / 8 * 8 < o1 ? (o0 + 7) / 8 * 8 : o1;
+        const char *bt = p->bt;
+        for (int32_t j = 0; j < g->n; j++, tj += r) {
+            float *yj = fj->y + (size_t)g->idx[j] * (size_t)fj->n_out;
+            if (head > o0)
+                axpy(yj + o0, bt + (size_t)o0 * elt, tj, r, head - o0, fj->n_out);
+            if (o1 > head)
+                axpy(yj + head, bt + (size_t)head * elt, tj, r, o1 - head, fj->n_out);
+        }
+    }
+}
+
+int lora_project(struct loco_context *c, int il, enum loco_lora_target t,
+                 const struct loco_weight *w, const float *x, int32_t n, float *y)
+{
+    if (!fusable(c, il, t)) {
+        lora_prefetch(c, il, t);
+        int rc = loco_matmul_pool(c->pool, w->data, w->type, w->n_in, w->n_out, x, n, y);
+        if (rc == LOCO_OK)
+            rc = lora_add(c, il, t, x, w->n_in, n, y, w->n_out);
+        return rc;
+    }
+    a_products(c, il, t, x, w->n_in);
+    /* B into L2 while the base product streams its weights through L1 */
+    for (int32_t gi = 0; gi < c->lora.n_groups; gi++) {
+        const struct lora_pair *p = lora_pair_at(c->lora.groups[gi].adapter, il, t);
+        if (p->a.data)
+            prefetch_l2(p->bt, (size_t)p->a.n_out * loco_type_row_size(p->bt_type, p->b.n_out));
+    }
+    struct fused_job fj = {c, il, t, y, w->n_out};
+    return loco_matmul_pool_then(c->pool, w->data, w->type, w->n_in, w->n_out, x, n, y, b_then,
+                                 &fj);
 }
 
 void lora_prefetch(const struct loco_context *c, int il, enum loco_lora_target t)

@@ -240,9 +240,11 @@ struct dot_job {
     const char *w, *xq;
     int64_t n_in, n_out, n_tok;
     float *y;
+    loco_matmul_then_fn then; /* NULL: none */
+    void *then_arg;
 };
 
-/* output rows [o0, o1) for every token */
+/* output rows [o0, o1) for every token, then the caller's epilogue on them */
 static void dot_chunk(void *arg, int64_t o0, int64_t o1, int32_t thread)
 {
     const struct dot_job *j = arg;
@@ -250,13 +252,17 @@ static void dot_chunk(void *arg, int64_t o0, int64_t o1, int32_t thread)
         const int g = j->n_tok - t < LQ_MULTI_MAX ? (int)(j->n_tok - t) : LQ_MULTI_MAX;
         dot_group(j->k, j->w, j->xq, j->n_in, j->n_out, o0, o1, t, g, j->y);
     }
+    if (j->then)
+        j->then(j->then_arg, o0, o1);
+    (void)thread;
 }
 
 static void dot_rows(struct loco_pool *pool, const struct dot_kernels *k, const char *w,
-                     const char *xq, int64_t n_in, int64_t n_out, int64_t n_tok, float *y)
+                     const char *xq, int64_t n_in, int64_t n_out, int64_t n_tok, float *y,
+                     loco_matmul_then_fn then, void *then_arg)
 {
     const int64_t rows = chunk_rows(k->wrow, n_out, n_tok, loco_pool_n_threads(pool));
-    struct dot_job j = {k, w, xq, n_in, n_out, n_tok, y};
+    struct dot_job j = {k, w, xq, n_in, n_out, n_tok, y, then, then_arg};
     loco_pool_for(pool, n_out, rows, dot_chunk, &j);
 }
 
@@ -306,8 +312,43 @@ static int matmul_dequant_sgemm(struct loco_pool *pool, const void *w, enum loco
     return LOCO_OK;
 }
 
+/* The epilogue over all rows after a product that has none of its own */
+struct then_job {
+    loco_matmul_then_fn then;
+    void *arg;
+};
+
+static void then_columns(void *arg, int64_t o0, int64_t o1, int32_t thread)
+{
+    const struct then_job *j = arg;
+    j->then(j->arg, o0, o1);
+    (void)thread;
+}
+
+#define THEN_ROWS 128 /* output rows per epilogue work item after an sgemm product */
+
+static int matmul_pool_then(struct loco_pool *pool, const void *w, enum loco_type wt, int64_t n_in,
+                            int64_t n_out, const float *x, int64_t n_tok, float *y,
+                            loco_matmul_then_fn then, void *then_arg);
+
 int loco_matmul_pool(struct loco_pool *pool, const void *w, enum loco_type wt, int64_t n_in,
                      int64_t n_out, const float *x, int64_t n_tok, float *y)
+{
+    return matmul_pool_then(pool, w, wt, n_in, n_out, x, n_tok, y, NULL, NULL);
+}
+
+int loco_matmul_pool_then(struct loco_pool *pool, const void *w, enum loco_type wt, int64_t n_in,
+                          int64_t n_out, const float *x, int64_t n_tok, float *y,
+                          loco_matmul_then_fn then, void *then_arg)
+{
+    if (!then)
+        return loco_error_set(LOCO_ERR_INVALID, "matmul: an epilogue call needs its function");
+    return matmul_pool_then(pool, w, wt, n_in, n_out, x, n_tok, y, then, then_arg);
+}
+
+static int matmul_pool_then(struct loco_pool *pool, const void *w, enum loco_type wt, int64_t n_in,
+                            int64_t n_out, const float *x, int64_t n_tok, float *y,
+                            loco_matmul_then_fn then, void *then_arg)
 {
     int rc = check_args(w, wt, n_in, n_out, x, n_tok, y);
     if (rc != LOCO_OK)
@@ -320,12 +361,19 @@ int loco_matmul_pool(struct loco_pool *pool, const void *w, enum loco_type wt, i
     if (n_out == 0 || n_tok == 0)
         return LOCO_OK;
     if (n_tok >= SGEMM_MIN_TOKENS && sgemm_fits(n_in, n_out, n_tok)) {
-        if (wt == LOCO_TYPE_F32) {
-            matmul_sgemm_f32(pool, w, n_in, n_out, x, n_tok, y);
-            return LOCO_OK;
+        bool f32 = wt == LOCO_TYPE_F32;
+        if (f32 || wt == LOCO_TYPE_F16 || wt == LOCO_TYPE_BF16 ||
+            n_tok >= QUANT_SGEMM_MIN_TOKENS) {
+            if (f32)
+                matmul_sgemm_f32(pool, w, n_in, n_out, x, n_tok, y);
+            else
+                rc = matmul_dequant_sgemm(pool, w, wt, n_in, n_out, x, n_tok, y);
+            if (rc == LOCO_OK && then) {
+                struct then_job tj = {then, then_arg};
+                loco_pool_for(pool, n_out, THEN_ROWS, then_columns, &tj);
+            }
+            return rc;
         }
-        if (wt == LOCO_TYPE_F16 || wt == LOCO_TYPE_BF16 || n_tok >= QUANT_SGEMM_MIN_TOKENS)
-            return matmul_dequant_sgemm(pool, w, wt, n_in, n_out, x, n_tok, y);
     }
     const size_t wrow = loco_type_row_size(wt, n_in);
     const size_t arow = loco_type_row_size(tw->vec_dot_type, n_in);
@@ -337,7 +385,7 @@ int loco_matmul_pool(struct loco_pool *pool, const void *w, enum loco_type wt, i
                                   (long long)n_tok);
     }
     const struct dot_kernels k = {tw->vec_dot, lq_vec_dot_multi(wt), wrow, arow};
-    dot_rows(pool, &k, w, xq ? xq : (const void *)x, n_in, n_out, n_tok, y);
+    dot_rows(pool, &k, w, xq ? xq : (const void *)x, n_in, n_out, n_tok, y, then, then_arg);
     free(xq);
     return LOCO_OK;
 }
