@@ -204,6 +204,13 @@ echo "cpu: $(cpu_summary)"
 echo "cpu flags: ${cpu_flags:-none of the SIMD flags listed}"
 echo "loco: $loco (kernels: ${loco_kernels:-unknown}; LOCO_KERNELS=${LOCO_KERNELS:-auto})"
 echo "llama.cpp: $llama_bench ($llama_build)"
+# bench/build-llamacpp.sh leaves the build's source, commit and instruction
+# set beside the binaries
+if [[ -f $(dirname "$llama_bench")/loco-build.txt ]]; then
+    sed -n '2s/^/llama.cpp /p' "$(dirname "$llama_bench")/loco-build.txt"
+else
+    echo "llama.cpp instruction set: not recorded (build it with bench/build-llamacpp.sh to say)"
+fi
 echo "pp$n_prompt / tg$n_gen, $reps repetitions, mean ± sd in tokens/s"
 if [[ $load -gt 0 ]]; then
     echo "under a competing load: $load busy processes spinning beside both tools"

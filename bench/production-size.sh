@@ -132,6 +132,11 @@ export TMPDIR_PS=$tmp THREADS_PS="${threads[*]}" T_LOAD=$t_load N_CTX=$n_ctx REP
 export MODEL_PS=$model CPU_MODEL="$(cpu_summary)"
 export CPU_FLAGS="$cpu_flags" LOCO_COMMIT="$loco_commit" LOAD_BEFORE="$load_before"
 export LOAD_AFTER="$load_after" HAVE_LLAMA=${llama_bench:+1} HAVE_PPL=${llama_ppl:+1}
+# bench/build-llamacpp.sh records the instruction set it built llama.cpp for
+llama_isa=
+[[ -n $llama_bench && -f $(dirname "$llama_bench")/loco-build.txt ]] &&
+    llama_isa=$(sed -n '2p' "$(dirname "$llama_bench")/loco-build.txt")
+export LLAMA_ISA="${llama_isa:-instruction set not recorded (build it with bench/build-llamacpp.sh)}"
 # the shapes the KV cache's size follows (layers, KV heads, head width)
 "$loco" models info --json "$model" > "$tmp/info.json" || die "loco models info failed"
 python3 - <<'EOF'
@@ -178,6 +183,7 @@ print(f"loco: commit {env['LOCO_COMMIT']}, kernels {first['kernels']}")
 if lb:
     print(f"llama.cpp: commit {lb['build_commit']}, build {lb['build_number']}, "
           f"{lb.get('cpu_info', '')}")
+    print(f"llama.cpp {env['LLAMA_ISA']}")
 print(f"load average (1/5/15 min) before: {env['LOAD_BEFORE']}, after: {env['LOAD_AFTER']}")
 print(f"pp{np} / tg{ng}, {env['REPS']} repetitions, mean ± sd in tokens/s\n")
 

@@ -42,6 +42,12 @@ grep -qE '^\| +1 \| tg4 +\| +[0-9.]+ ± [0-9.]+ \| +50.00 ± 0.50 \| +[0-9.]+ \|
 grep -q '^cpu: ' <<<"$out" || fail "no cpu line"
 grep -q 'commit abc1234, build 42, Fake CPU, 2 cores' <<<"$out" || fail "llama.cpp build not named"
 grep -q 'no competing load started' <<<"$out" || fail "the quiet run does not say so"
+grep -q '^llama.cpp instruction set: not recorded' <<<"$out" || fail "an unknown build's ISA is not said"
+# a build by bench/build-llamacpp.sh names its instruction set
+printf 'llama.cpp abc1234 from here\ninstruction set: avx2 (-DGGML_AVX2=ON)\nbuilt now\n' \
+  > "$work/loco-build.txt"
+out=$(LOAD=0 run) || fail "quiet run failed: $(cat "$work/err")"
+grep -q '^llama.cpp instruction set: avx2 (-DGGML_AVX2=ON)$' <<<"$out" || fail "the recorded ISA is not printed"
 
 command -v pgrep >/dev/null || fail "pgrep (procps) is needed to check the load is stopped"
 # busy processes of other runs (another test, a benchmark) are not this one's
