@@ -166,15 +166,16 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* the q-quantile (0..1) of v[0..n), by the nearest rank; sorts v */
-static double quantile(double *v, int n, double q)
+/* the q-quantile (0..1) of v[0..n), by the nearest rank (v is left as it is) */
+static double quantile(const double *v, int n, double q)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    int i = (int)(q * (n - 1) + 0.5);
-    return v[i];
+    double sorted[MAX_REPS];
+    memcpy(sorted, v, (size_t)n * sizeof *v);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_double);
+    return sorted[(int)(q * (n - 1) + 0.5)];
 }
 
-static double median(double *v, int n)
+static double median(const double *v, int n)
 {
     return quantile(v, n, 0.5);
 }
@@ -182,16 +183,26 @@ static double median(double *v, int n)
 /* "cost C% (IQR A..B%)": the per-repetition costs base/with - 1 */
 static void print_cost(const char *what, const double *with, const double *base, int n)
 {
-    double cost[MAX_REPS], w[MAX_REPS], b[MAX_REPS];
-    for (int i = 0; i < n; i++) {
+    double cost[MAX_REPS];
+    for (int i = 0; i < n; i++)
         cost[i] = 100.0 * (base[i] / with[i] - 1.0);
-        w[i] = with[i];
-        b[i] = base[i];
-    }
-    double mw = median(w, n), mb = median(b, n);
-    double lo = quantile(cost, n, 0.25), hi = quantile(cost, n, 0.75), mid = median(cost, n);
+    double mw = median(with, n);
     printf("| decode, %s | %.1f tok/s (%.3fx, cost %.1f%%, IQR %.1f..%.1f%%) |\n", what, mw,
-           mw / mb, mid, lo, hi);
+           mw / median(base, n), median(cost, n), quantile(cost, n, 0.25),
+           quantile(cost, n, 0.75));
+}
+
+/* The 4 sequences as one batch and one after another, interleaved over the
+ * repetitions: the medians of both. */
+static void batched_vs_serial(struct loco_context *c, int reps, double *batched, double *serial)
+{
+    double v[2][MAX_REPS];
+    for (int rep = 0; rep < reps; rep++) {
+        v[0][rep] = mixed_tps(c, true);
+        v[1][rep] = mixed_tps(c, false);
+    }
+    *batched = median(v[0], reps);
+    *serial = median(v[1], reps);
 }
 
 int main(int argc, char **argv)
@@ -275,35 +286,21 @@ int main(int argc, char **argv)
             loco_context_set_adapters(c, 0, refs, counts[k]);
             tps[k][rep] = decode_tps(c, 0);
         }
-    double tps_base[MAX_REPS];
-    memcpy(tps_base, tps[0], sizeof tps_base);
-    double base_tps = median(tps_base, reps);
+    double base_tps = median(tps[0], reps);
 
     double plain_batched = 0, plain_serial = 0, batched = 0, serial = 0, rss_all = 0;
     if (!decode_only) {
         /* the same without adapters: what batching gives the base engine */
         for (int s = 0; s < 4; s++)
             loco_context_set_adapters(c, s, NULL, 0);
-        double plain[2][MAX_REPS];
-        for (int rep = 0; rep < reps; rep++) {
-            plain[0][rep] = mixed_tps(c, true);
-            plain[1][rep] = mixed_tps(c, false);
-        }
-        plain_batched = median(plain[0], reps);
-        plain_serial = median(plain[1], reps);
+        batched_vs_serial(c, reps, &plain_batched, &plain_serial);
 
         /* mixed batch of 4 sets vs one after another, interleaved */
         for (int s = 0; s < 4; s++) {
             struct loco_adapter_ref r = {ad[s], 1.0f};
             loco_context_set_adapters(c, s, &r, 1);
         }
-        double mixed[2][MAX_REPS];
-        for (int rep = 0; rep < reps; rep++) {
-            mixed[0][rep] = mixed_tps(c, true);
-            mixed[1][rep] = mixed_tps(c, false);
-        }
-        batched = median(mixed[0], reps);
-        serial = median(mixed[1], reps);
+        batched_vs_serial(c, reps, &batched, &serial);
 
         /* memory: use every adapter once so its pages are resident */
         for (int i = 0; i < N_ADAPTERS; i++) {

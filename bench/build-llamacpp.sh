@@ -34,6 +34,7 @@ fi
     exit 2
 }
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/bench/lib-cpu.sh"
 loco=${LOCO:-$root/build/loco}
 source=$1
 out=$2
@@ -121,7 +122,7 @@ done
 {
     echo "llama.cpp $commit from $what"
     echo "instruction set: $isa (${flags[*]})"
-    echo "built $(date -u +%Y-%m-%dT%H:%MZ) on $(sed -n '/^model name[[:space:]]*: /{s///;p;q}' /proc/cpuinfo)"
+    echo "built $(date -u +%Y-%m-%dT%H:%MZ) on $(cpu_model)"
 } >"$out/bin/loco-build.txt"
 cat "$out/bin/loco-build.txt"
 echo "$out/bin/llama-bench"

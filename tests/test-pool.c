@@ -293,23 +293,33 @@ static float frand(uint64_t *x)
     return (float)((*x >> 40) & 0xffff) / 32768.0f - 1.0f;
 }
 
-static void check_products(enum loco_type t, int64_t n_in, int64_t n_out, int64_t n_tok)
+/* Random weights of type t (malloc'd, rows of n_in) and activations. */
+static void random_problem(enum loco_type t, int64_t n_in, int64_t n_out, int64_t n_tok,
+                           uint64_t seed, void **w, float **x)
 {
-    const struct loco_type_traits *tr = loco_type_traits(t);
-    size_t wbytes = loco_type_row_size(t, n_in) * (size_t)n_out;
+    const size_t wrow = loco_type_row_size(t, n_in);
     float *wf = malloc((size_t)(n_in * n_out) * sizeof *wf);
-    float *x = malloc((size_t)(n_in * n_tok) * sizeof *x);
-    float *want = malloc((size_t)(n_out * n_tok) * sizeof *want);
-    float *got = malloc((size_t)(n_out * n_tok) * sizeof *got);
-    void *w = malloc(wbytes);
-    assert_true(wf && x && want && got && w);
-    uint64_t seed = 7;
+    *x = malloc((size_t)(n_in * n_tok) * sizeof **x);
+    *w = malloc(wrow * (size_t)n_out);
+    assert_true(wf && *x && *w);
     for (int64_t i = 0; i < n_in * n_out; i++)
         wf[i] = frand(&seed);
     for (int64_t i = 0; i < n_in * n_tok; i++)
-        x[i] = frand(&seed);
+        (*x)[i] = frand(&seed);
     for (int64_t o = 0; o < n_out; o++)
-        tr->from_float(wf + o * n_in, (char *)w + (size_t)o * loco_type_row_size(t, n_in), n_in);
+        loco_type_traits(t)->from_float(wf + o * n_in, (char *)*w + (size_t)o * wrow, n_in);
+    free(wf);
+}
+
+static void check_products(enum loco_type t, int64_t n_in, int64_t n_out, int64_t n_tok)
+{
+    const struct loco_type_traits *tr = loco_type_traits(t);
+    void *w;
+    float *x;
+    random_problem(t, n_in, n_out, n_tok, 7, &w, &x);
+    float *want = malloc((size_t)(n_out * n_tok) * sizeof *want);
+    float *got = malloc((size_t)(n_out * n_tok) * sizeof *got);
+    assert_true(want && got);
     for (int f32act = 0; f32act < 2; f32act++) {
         int rc = f32act ? loco_matmul_f32act(w, t, n_in, n_out, x, n_tok, want, 1)
                         : loco_matmul(w, t, n_in, n_out, x, n_tok, want, 1);
@@ -326,7 +336,6 @@ static void check_products(enum loco_type t, int64_t n_in, int64_t n_out, int64_
             loco_pool_free(p);
         }
     }
-    free(wf);
     free(x);
     free(want);
     free(got);
@@ -380,21 +389,13 @@ static void then_mark(void *arg, int64_t o0, int64_t o1)
 static void check_then(enum loco_type t, int64_t n_in, int64_t n_out, int64_t n_tok)
 {
     const struct loco_type_traits *tr = loco_type_traits(t);
-    const size_t wrow = loco_type_row_size(t, n_in);
-    float *wf = malloc((size_t)(n_in * n_out) * sizeof *wf);
-    float *x = malloc((size_t)(n_in * n_tok) * sizeof *x);
+    void *w;
+    float *x;
+    random_problem(t, n_in, n_out, n_tok, 11, &w, &x);
     float *want = malloc((size_t)(n_out * n_tok) * sizeof *want);
     float *got = malloc((size_t)(n_out * n_tok) * sizeof *got);
     atomic_int *calls = malloc((size_t)n_out * sizeof *calls);
-    void *w = malloc(wrow * (size_t)n_out);
-    assert_true(wf && x && want && got && calls && w);
-    uint64_t seed = 11;
-    for (int64_t i = 0; i < n_in * n_out; i++)
-        wf[i] = frand(&seed);
-    for (int64_t i = 0; i < n_in * n_tok; i++)
-        x[i] = frand(&seed);
-    for (int64_t o = 0; o < n_out; o++)
-        tr->from_float(wf + o * n_in, (char *)w + (size_t)o * wrow, n_in);
+    assert_true(want && got && calls);
     assert_int_equal(loco_matmul(w, t, n_in, n_out, x, n_tok, want, 1), LOCO_OK);
     for (int32_t nt = 0; nt <= 4; nt++) {
         struct loco_pool *p = nt ? loco_pool_init(nt) : NULL;
@@ -421,7 +422,6 @@ static void check_then(enum loco_type t, int64_t n_in, int64_t n_out, int64_t n_
             }
         loco_pool_free(p);
     }
-    free(wf);
     free(x);
     free(want);
     free(got);

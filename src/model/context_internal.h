@@ -89,10 +89,13 @@ void lora_prefetch(const struct loco_context *c, int il, enum loco_lora_target t
 /* y[n][n_out] += the LoRA deltas of projection `t` of layer il for x[n][n_in]. */
 int lora_add(struct loco_context *c, int il, enum loco_lora_target t, const float *x,
              int64_t n_in, int32_t n, float *y, int64_t n_out);
-/* y[n][w->n_out] = w x plus the LoRA deltas of projection `t` of layer il.
- * Decode-size groups in quantized-activation mode run their B products
- * inside the base product's work items (loco_matmul_pool_then); otherwise
- * the base product, then lora_add. */
+/* Whether projection `t` of layer il runs fused (lora_project): quantized
+ * activations and every group with a pair there decode-size, so each row's
+ * delta is the per-row path's whatever its batch. */
+bool lora_fusable(const struct loco_context *c, int il, enum loco_lora_target t);
+/* y[n][w->n_out] = w x plus the LoRA deltas of projection `t` of layer il,
+ * the B products inside the base product's work items
+ * (loco_matmul_pool_then). Only where lora_fusable holds. */
 int lora_project(struct loco_context *c, int il, enum loco_lora_target t,
                  const struct loco_weight *w, const float *x, int32_t n, float *y);
 int lora_init(struct loco_context *c);

@@ -299,12 +299,11 @@ static int project(struct loco_context *c, int il, enum loco_lora_target t,
 {
     if (!c->lora.n_groups)
         return matmul(c, w, x, n, y);
-    if (c->m->params.matmul_mode != LOCO_MATMUL_QUANT_ACT) {
-        lora_prefetch(c, il, t);
-        int rc = matmul(c, w, x, n, y);
-        return rc == LOCO_OK ? lora_add(c, il, t, x, w->n_in, n, y, w->n_out) : rc;
-    }
-    return lora_project(c, il, t, w, x, n, y);
+    if (lora_fusable(c, il, t))
+        return lora_project(c, il, t, w, x, n, y);
+    lora_prefetch(c, il, t);
+    int rc = matmul(c, w, x, n, y);
+    return rc == LOCO_OK ? lora_add(c, il, t, x, w->n_in, n, y, w->n_out) : rc;
 }
 
 static void add_bias(float *y, const float *b, int32_t n, int64_t dim)

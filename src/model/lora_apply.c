@@ -305,30 +305,35 @@ static void b_columns(void *arg, int64_t o0, int64_t o1, int32_t thread)
  * product this small); B goes through the transposed fp16 copy, its
  * columns split between the threads when there are more than B_COLS. */
 
+/* t[0..r) = f A x for one row x: A's weight-type dot kernel on x converted
+ * once (into ls->xg, which holds n_in floats: room for f16 or Q8_0) */
+static void a_row(struct lora_state *ls, const struct lora_pair *p, const float *x, int64_t n_in,
+                  float f, float *t)
+{
+    const struct loco_weight *a = decode_a(p);
+    const struct loco_type_traits *tw = loco_type_traits(a->type);
+    const size_t a_bytes = loco_type_row_size(a->type, n_in);
+    const void *xv = x;
+    if (tw->vec_dot_type != LOCO_TYPE_F32) {
+        loco_type_traits(tw->vec_dot_type)->from_float(x, ls->xg, n_in);
+        xv = ls->xg;
+    }
+    for (int64_t k = 0; k < a->n_out; k++)
+        tw->vec_dot(n_in, &t[k], (const char *)a->data + (size_t)k * a_bytes, xv);
+    for (int64_t k = 0; k < a->n_out; k++)
+        t[k] *= f;
+}
+
 static int few_rows(struct loco_context *c, const struct lora_group *g, const struct lora_pair *p,
                     const float *x, int64_t n_in, float *y, int64_t n_out)
 {
     struct lora_state *ls = &c->lora;
-    const struct loco_weight *a = decode_a(p);
-    const struct loco_type_traits *tw = loco_type_traits(a->type);
-    const struct loco_type_traits *tx = loco_type_traits(tw->vec_dot_type);
-    size_t a_row = loco_type_row_size(a->type, n_in);
-    int64_t r = a->n_out;
+    int64_t r = decode_a(p)->n_out;
     axpy_rows_fn axpy = pick_axpy(p->bt_type);
     const size_t elt = loco_type_row_size(p->bt_type, 1); /* fp16 or f32 */
     for (int32_t j = 0; j < g->n; j++) {
-        const float *xj = x + (size_t)g->idx[j] * (size_t)n_in;
-        const void *xv = xj;
-        if (tw->vec_dot_type != LOCO_TYPE_F32) {
-            tx->from_float(xj, ls->xg, n_in); /* xg holds n_in floats: room for f16 or Q8_0 */
-            xv = ls->xg;
-        }
         float *t = ls->tmp;
-        for (int64_t k = 0; k < r; k++)
-            tw->vec_dot(n_in, &t[k], (const char *)a->data + (size_t)k * a_row, xv);
-        float f = g->scale[j] * p->factor;
-        for (int64_t k = 0; k < r; k++)
-            t[k] *= f;
+        a_row(ls, p, x + (size_t)g->idx[j] * (size_t)n_in, n_in, g->scale[j] * p->factor, t);
         struct b_job job = {axpy, y + (size_t)g->idx[j] * (size_t)n_out, p->bt, elt, t, r, n_out};
         loco_pool_for(n_out > B_COLS ? c->pool : NULL, n_out, B_COLS, b_columns, &job);
     }
@@ -344,10 +349,7 @@ static void prefetch_l2(const void *p, size_t n)
 
 /* ---- decode steps fused with the base product ------------------------- */
 
-/* Whether projection t of layer il runs fused: quantized activations and
- * every group with a pair there decode-size (so each row's delta is the
- * per-row path's, whatever its batch). */
-static bool fusable(const struct loco_context *c, int il, enum loco_lora_target t)
+bool lora_fusable(const struct loco_context *c, int il, enum loco_lora_target t)
 {
     const struct lora_state *ls = &c->lora;
     if (c->m->params.matmul_mode != LOCO_MATMUL_QUANT_ACT)
@@ -359,8 +361,7 @@ static bool fusable(const struct loco_context *c, int il, enum loco_lora_target 
     return true;
 }
 
-/* t = f A x for every row of every group, into ls->tmp in group order (the
- * A products of few_rows, with the same bits) */
+/* t = f A x for every row of every group, into ls->tmp in group order */
 static void a_products(struct loco_context *c, int il, enum loco_lora_target t, const float *x,
                        int64_t n_in)
 {
@@ -371,24 +372,8 @@ static void a_products(struct loco_context *c, int il, enum loco_lora_target t, 
         const struct lora_pair *p = lora_pair_at(g->adapter, il, t);
         if (!p->a.data)
             continue;
-        const struct loco_weight *a = decode_a(p);
-        const struct loco_type_traits *tw = loco_type_traits(a->type);
-        const struct loco_type_traits *tx = loco_type_traits(tw->vec_dot_type);
-        size_t a_row = loco_type_row_size(a->type, n_in);
-        int64_t r = a->n_out;
-        for (int32_t j = 0; j < g->n; j++, tj += r) {
-            const float *xj = x + (size_t)g->idx[j] * (size_t)n_in;
-            const void *xv = xj;
-            if (tw->vec_dot_type != LOCO_TYPE_F32) {
-                tx->from_float(xj, ls->xg, n_in);
-                xv = ls->xg;
-            }
-            for (int64_t k = 0; k < r; k++)
-                tw->vec_dot(n_in, &tj[k], (const char *)a->data + (size_t)k * a_row, xv);
-            float f = g->scale[j] * p->factor;
-            for (int64_t k = 0; k < r; k++)
-                tj[k] *= f;
-        }
+        for (int32_t j = 0; j < g->n; j++, tj += decode_a(p)->n_out)
+            a_row(ls, p, x + (size_t)g->idx[j] * (size_t)n_in, n_in, g->scale[j] * p->factor, tj);
     }
 }
 
@@ -401,9 +386,9 @@ struct fused_job {
 };
 
 /* The B products of output rows [o0, o1) of every group row, added in group
- * order as lora_add does. A column's vector lanes are those of a multiple
- * of 8, whatever the range, and the scalar columns fuse their multiply-adds
- * as the lanes do: the bits do not depend on how the rows were split. */
+ * order as lora_add does. A column's sum is the same chain of fused
+ * multiply-adds in a vector lane or in the scalar tail, so the bits do not
+ * depend on how the rows were split. */
 static void b_then(void *arg, int64_t o0, int64_t o1)
 {
     const struct fused_job *fj = arg;
@@ -417,35 +402,18 @@ static void b_then(void *arg, int64_t o0, int64_t o1)
         axpy_rows_fn axpy = pick_axpy(p->bt_type);
         const size_t elt = loco_type_row_size(p->bt_type, 1);
         const int64_t r = decode_a(p)->n_out;
-        const int64_t head = (o0 + 7) / 8 * 8 < o1 ? (o0 + 7) / 8 * 8 : o1;
-        const char *bt = p->bt;
-        for (int32_t j = 0; j < g->n; j++, tj += r) {
-            float *yj = fj->y + (size_t)g->idx[j] * (size_t)fj->n_out;
-            if (head > o0)
-                axpy(yj + o0, bt + (size_t)o0 * elt, tj, r, head - o0, fj->n_out);
-            if (o1 > head)
-                axpy(yj + head, bt + (size_t)head * elt, tj, r, o1 - head, fj->n_out);
-        }
+        const char *bt = (const char *)p->bt + (size_t)o0 * elt;
+        for (int32_t j = 0; j < g->n; j++, tj += r)
+            axpy(fj->y + (size_t)g->idx[j] * (size_t)fj->n_out + o0, bt, tj, r, o1 - o0,
+                 fj->n_out);
     }
 }
 
 int lora_project(struct loco_context *c, int il, enum loco_lora_target t,
                  const struct loco_weight *w, const float *x, int32_t n, float *y)
 {
-    if (!fusable(c, il, t)) {
-        lora_prefetch(c, il, t);
-        int rc = loco_matmul_pool(c->pool, w->data, w->type, w->n_in, w->n_out, x, n, y);
-        if (rc == LOCO_OK)
-            rc = lora_add(c, il, t, x, w->n_in, n, y, w->n_out);
-        return rc;
-    }
     a_products(c, il, t, x, w->n_in);
-    /* B into L2 while the base product streams its weights through L1 */
-    for (int32_t gi = 0; gi < c->lora.n_groups; gi++) {
-        const struct lora_pair *p = lora_pair_at(c->lora.groups[gi].adapter, il, t);
-        if (p->a.data)
-            prefetch_l2(p->bt, (size_t)p->a.n_out * loco_type_row_size(p->bt_type, p->b.n_out));
-    }
+    lora_prefetch(c, il, t); /* B into L2 while the base product streams its weights */
     struct fused_job fj = {c, il, t, y, w->n_out};
     return loco_matmul_pool_then(c->pool, w->data, w->type, w->n_in, w->n_out, x, n, y, b_then,
                                  &fj);
