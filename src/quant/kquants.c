@@ -372,11 +372,11 @@ LOCO_AVX2 static __m256i spread_i16(__m256i v8, int k)
 LOCO_AVX2 static LQ_INLINE void k4_tail(__m256i sumi, uint64_t m8, const struct block_q8_k *y,
                                         float d, float dmin, __m256 *acc, __m256 *acc_m)
 {
-    /* min term: per sub-block bsum[2j] + bsum[2j+1], times m[j] */
-    __m256i bs =
-        _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), _mm256_set1_epi16(1));
-    __m256i m32 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)m8));
-    __m256i summ = _mm256_mullo_epi32(bs, m32);
+    /* min term: lane j is m[j] * (bsum[2j] + bsum[2j+1]), one madd against
+     * the mins each doubled (m0 m0 m1 m1 ...) */
+    const __m128i m = _mm_cvtsi64_si128((long long)m8);
+    const __m256i m2 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
+    __m256i summ = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), m2);
     *acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), *acc);
     *acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(summ), *acc_m);
 }
@@ -410,9 +410,9 @@ LOCO_AVX2 static LQ_INLINE void k4_tail(__m256i sumi, uint64_t m8, const struct 
 
 /* Common body of the Q4_K and Q5_K kernels after the quants of one block are
  * unpacked into 8 vectors q[2c] (low, sub-block 2c) and q[2c+1] (high). */
-LOCO_AVX2 static void k4_block(const __m256i q[8], const uint8_t scales[12],
-                               const struct block_q8_k *y, float d, float dmin, __m256 *acc,
-                               __m256 *acc_m)
+LOCO_AVX2 static LQ_INLINE void k4_block(const __m256i q[8], const uint8_t scales[12],
+                                         const struct block_q8_k *y, float d, float dmin,
+                                         __m256 *acc, __m256 *acc_m)
 {
     uint64_t sc8, m8;
     unpack_scales_k4_swar(scales, &sc8, &m8);
@@ -420,6 +420,7 @@ LOCO_AVX2 static void k4_block(const __m256i q[8], const uint8_t scales[12],
     const __m128i sc8x16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc8));
     const __m256i sc16 = _mm256_broadcastsi128_si256(sc8x16);
     __m256i sumi = _mm256_setzero_si256();
+#pragma GCC unroll 8
     for (int j = 0; j < 8; j++) {
         __m256i yv = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j));
         __m256i p = _mm256_maddubs_epi16(q[j], yv);
@@ -428,24 +429,6 @@ LOCO_AVX2 static void k4_block(const __m256i q[8], const uint8_t scales[12],
     k4_tail(sumi, m8, y, d, dmin, acc, acc_m);
 }
 
-LOCO_AVX2 void lq_dot_q4_k_q8_k_avx2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const struct block_q4_k *x = vx;
-    const struct block_q8_k *y = vy;
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
-    __m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK; i++) {
-        __m256i q[8];
-        for (int c = 0; c < 4; c++) {
-            __m256i qv = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
-            q[2 * c] = _mm256_and_si256(qv, low4);
-            q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(qv, 4), low4);
-        }
-        k4_block(q, x[i].scales, &y[i], y[i].d * _cvtsh_ss(x[i].d), y[i].d * _cvtsh_ss(x[i].dmin),
-                 &acc, &acc_m);
-    }
-    *s = hsum_ps(acc) - hsum_ps(acc_m);
-}
 #endif
 
 /* Several activation rows (quant-impl.h, lq_vec_dot_multi_fn): the block is
@@ -486,6 +469,7 @@ LOCO_AVX2 static LQ_INLINE void dotm_q4_k(int64_t n, float *s, size_t ss, const 
         __m256i sumi[LQ_MULTI_MAX];
         for (int k = 0; k < ny; k++)
             sumi[k] = _mm256_setzero_si256();
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
             const __m256i qv = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
             const __m256i lo = _mm256_and_si256(qv, low4);
@@ -500,22 +484,21 @@ LOCO_AVX2 static LQ_INLINE void dotm_q4_k(int64_t n, float *s, size_t ss, const 
                 sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(p, s_hi));
             }
         }
-        const __m256i m32 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)m8));
         const float dx = _cvtsh_ss(x[i].d), dmx = _cvtsh_ss(x[i].dmin);
 #pragma GCC unroll 4
         for (int k = 0; k < ny; k++) {
             const struct block_q8_k *yb = LQ_Y_BLOCK(block_q8_k, y, ys, k, i);
-            __m256i bs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)yb->bsums),
-                                           _mm256_set1_epi16(1));
-            __m256i summ = _mm256_mullo_epi32(bs, m32);
-            acc[k] =
-                _mm256_fmadd_ps(_mm256_set1_ps(yb->d * dx), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
-            acc_m[k] =
-                _mm256_fmadd_ps(_mm256_set1_ps(yb->d * dmx), _mm256_cvtepi32_ps(summ), acc_m[k]);
+            k4_tail(sumi[k], m8, yb, yb->d * dx, yb->d * dmx, &acc[k], &acc_m[k]);
         }
     }
     for (int k = 0; k < ny; k++)
         s[(size_t)k * ss] = hsum_ps(acc[k]) - hsum_ps(acc_m[k]);
+}
+
+/* One activation row: the multi-row body with ny = 1 (the same bits) */
+LOCO_AVX2 void lq_dot_q4_k_q8_k_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    dotm_q4_k(n, s, 1, vx, vy, 0, 1);
 }
 
 LOCO_AVX2 void lq_dotm_q4_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *vx,
@@ -713,36 +696,13 @@ void lq_dot_q6_k_q8_k_ref(int64_t n, float *s, const void *vx, const void *vy)
 }
 
 #if LOCO_QUANT_X86
-/* Q6_K: q (0..63, unsigned) * y via maddubs, one int16 scale per 16 lanes;
- * the -32 offset is taken out afterwards as 32 * sum_j sc[j] * bsum[j]. */
-LOCO_AVX2 static __m256i q6_group(__m256i q, const int8_t *y, int sc0, int sc1)
+/* For _mm256_shuffle_epi8 over 8 int16 repeated in both 128-bit lanes:
+ * element 2g to every slot of the low lane, element 2g+1 to the high lane. */
+LOCO_AVX2 static LQ_INLINE __m256i q6_scale_pick(int g)
 {
-    __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)y));
-    __m256i scv = _mm256_set_m128i(_mm_set1_epi16((short)sc1), _mm_set1_epi16((short)sc0));
-    return _mm256_madd_epi16(p, scv);
-}
-
-/* One half (128 elements) of a Q6_K block against y: ql[64], qh[32], the
- * half's 8 scales, y[128]; q = low 4 bits | top 2 bits << 4 (docs/formats/quant.md). */
-LOCO_AVX2 static __m256i q6_half(const uint8_t *ql, const uint8_t *qh, const int8_t *sc,
-                                 const int8_t *yq)
-{
-    const __m256i low4 = _mm256_set1_epi8(0x0f), top2 = _mm256_set1_epi8(0x30);
-    __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
-    __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-    __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-    __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, low4),
-                                 _mm256_and_si256(_mm256_slli_epi16(h, 4), top2));
-    __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, low4),
-                                 _mm256_and_si256(_mm256_slli_epi16(h, 2), top2));
-    __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                                 _mm256_and_si256(h, top2));
-    __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                                 _mm256_and_si256(_mm256_srli_epi16(h, 2), top2));
-    __m256i sum = q6_group(q0, yq, sc[0], sc[1]);
-    sum = _mm256_add_epi32(sum, q6_group(q1, yq + 32, sc[2], sc[3]));
-    sum = _mm256_add_epi32(sum, q6_group(q2, yq + 64, sc[4], sc[5]));
-    return _mm256_add_epi32(sum, q6_group(q3, yq + 96, sc[6], sc[7]));
+    const __m128i lo = _mm_set1_epi16((short)(0x0100 * (4 * g + 1) + 4 * g));
+    const __m128i hi = _mm_set1_epi16((short)(0x0100 * (4 * g + 3) + 4 * g + 2));
+    return _mm256_set_m128i(hi, lo);
 }
 
 /* The end of a Q6_K block against one activation block: the -32 offset,
@@ -757,19 +717,6 @@ LOCO_AVX2 static LQ_INLINE void q6_tail(__m256i sumi, const int8_t scales[16],
     *acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), *acc);
 }
 
-LOCO_AVX2 void lq_dot_q6_k_q8_k_avx2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const struct block_q6_k *x = vx;
-    const struct block_q8_k *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK; i++) {
-        __m256i sumi = q6_half(x[i].ql, x[i].qh, x[i].scales, y[i].qs);
-        sumi = _mm256_add_epi32(
-            sumi, q6_half(x[i].ql + 64, x[i].qh + 32, x[i].scales + 8, y[i].qs + 128));
-        q6_tail(sumi, x[i].scales, &y[i], y[i].d * _cvtsh_ss(x[i].d), &acc);
-    }
-    *s = hsum_ps(acc);
-}
 #endif
 
 void lq_dotm_q6_k_q8_k_ref(int64_t n, float *s, size_t ss, const void *vx, const void *vy,
@@ -808,6 +755,7 @@ LOCO_AVX2 static LQ_INLINE void dotm_q6_k(int64_t n, float *s, size_t ss, const 
         __m256i sumi[LQ_MULTI_MAX];
         for (int k = 0; k < ny; k++)
             sumi[k] = _mm256_setzero_si256();
+#pragma GCC unroll 2
         for (int half = 0; half < 2; half++) {
             const uint8_t *ql = x[i].ql + 64 * half, *qh = x[i].qh + 32 * half;
             const int8_t *sc = x[i].scales + 8 * half;
@@ -823,9 +771,13 @@ LOCO_AVX2 static LQ_INLINE void dotm_q6_k(int64_t n, float *s, size_t ss, const 
                                    _mm256_and_si256(h, top2));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
                                    _mm256_and_si256(_mm256_srli_epi16(h, 2), top2));
+            /* the half's 8 scales as int16 in both 128-bit lanes */
+            const __m256i sc8 =
+                _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
+#pragma GCC unroll 4
             for (int g = 0; g < 4; g++) {
-                const __m256i scv = _mm256_set_m128i(_mm_set1_epi16((short)sc[2 * g + 1]),
-                                                     _mm_set1_epi16((short)sc[2 * g]));
+                /* sc[2g] in the low lane, sc[2g+1] in the high one */
+                const __m256i scv = _mm256_shuffle_epi8(sc8, q6_scale_pick(g));
 #pragma GCC unroll 4
                 for (int k = 0; k < ny; k++) {
                     const int8_t *yq =
@@ -835,19 +787,21 @@ LOCO_AVX2 static LQ_INLINE void dotm_q6_k(int64_t n, float *s, size_t ss, const 
                 }
             }
         }
-        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
         const float dx = _cvtsh_ss(x[i].d);
 #pragma GCC unroll 4
         for (int k = 0; k < ny; k++) {
             const struct block_q8_k *yb = LQ_Y_BLOCK(block_q8_k, y, ys, k, i);
-            __m256i bs = _mm256_loadu_si256((const __m256i *)yb->bsums);
-            __m256i v =
-                _mm256_sub_epi32(sumi[k], _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(yb->d * dx), _mm256_cvtepi32_ps(v), acc[k]);
+            q6_tail(sumi[k], x[i].scales, yb, yb->d * dx, &acc[k]);
         }
     }
     for (int k = 0; k < ny; k++)
         s[(size_t)k * ss] = hsum_ps(acc[k]);
+}
+
+/* One activation row: the multi-row body with ny = 1 (the same bits) */
+LOCO_AVX2 void lq_dot_q6_k_q8_k_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    dotm_q6_k(n, s, 1, vx, vy, 0, 1);
 }
 
 LOCO_AVX2 void lq_dotm_q6_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *vx,
