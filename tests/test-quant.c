@@ -12,7 +12,7 @@
  *     the Q8_K scale, bsums, all-zero blocks);
  *  5. quantize -> dequantize error bounds on random data;
  *  6. every AVX2 kernel against its scalar reference (skipped without AVX2):
- *     activation quantizers bit for bit, dot products within the budget
+ *     activation quantizers and the K-quant dequantizers bit for bit, dot products within the budget
  *     |fast - ref| <= 1e-5 * sum_i |terms_i| (terms: each element's scale
  *     part and min part times the activation, so cancellation inside the
  *     min-offset types does not hide float error);
@@ -829,6 +829,35 @@ static void test_fast_quantizers(void **state)
     free(x);
 }
 
+/* The fast dequantizers (F16, Q4_K, Q5_K, Q6_K) give the reference's bits
+ * on random blocks, one block and several */
+static void test_fast_dequantizers(void **state)
+{
+    (void)state;
+    if (!have_avx2()) {
+        skip();
+        return;
+    }
+    const enum loco_type types[] = {LOCO_TYPE_Q4_K, LOCO_TYPE_Q5_K, LOCO_TYPE_Q6_K};
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        const struct loco_type_traits *fast = loco_type_traits(types[k]);
+        assert_true(fast->to_float != ref(types[k])->to_float);
+        for (uint64_t seed = 1; seed <= 4; seed++) {
+            const int64_t n = seed == 1 ? 256 : 256 * (int64_t)(seed * 3);
+            void *x = random_blocks(types[k], n, seed * 31);
+            float *a = xmalloc(n * sizeof(float)), *b = xmalloc(n * sizeof(float));
+            ref(types[k])->to_float(x, a, n);
+            fast->to_float(x, b, n);
+            if (memcmp(a, b, (size_t)n * sizeof(float)) != 0)
+                fail_msg("%s to_float n=%lld seed=%llu: fast and reference differ", fast->name,
+                         (long long)n, (unsigned long long)seed);
+            free(x);
+            free(a);
+            free(b);
+        }
+    }
+}
+
 static void check_dot(enum loco_type t, int64_t n, uint64_t seed)
 {
     const enum loco_type vt = ref(t)->vec_dot_type;
@@ -1252,6 +1281,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_round_trip_q8_0_bound),
         cmocka_unit_test(test_fast_quantizers),
+        cmocka_unit_test(test_fast_dequantizers),
         cmocka_unit_test(test_fast_dots),
         cmocka_unit_test(test_ref_dots_vs_dequant),
         cmocka_unit_test(test_matmul),

@@ -429,6 +429,47 @@ LOCO_AVX2 static LQ_INLINE void k4_block(const __m256i q[8], const uint8_t scale
     k4_tail(sumi, m8, y, d, dmin, acc, acc_m);
 }
 
+/* 32 unsigned byte quants of one sub-block to floats with the reference's
+ * steps, dst[l] = d1 * q[l] - m1: a product, then a difference (no fused
+ * multiply-add), so the values are the scalar dequantizer's bits. */
+LOCO_AVX2 static LQ_INLINE void k4_store32(__m256i q, float d1, float m1, float *dst)
+{
+    const __m256 dv = _mm256_set1_ps(d1), mv = _mm256_set1_ps(m1);
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    const __m128i part[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(part[k]));
+        _mm256_storeu_ps(dst + 8 * k, _mm256_sub_ps(_mm256_mul_ps(dv, f), mv));
+    }
+}
+
+/* One Q4_K/Q5_K block from its quants q[2c] (sub-block 2c) and q[2c+1],
+ * as dequant_k4. */
+LOCO_AVX2 static LQ_INLINE void k4_dequant_block(const __m256i q[8], float d, float dmin,
+                                                 const uint8_t scales[12], float *dst)
+{
+    uint8_t sc[8], m[8];
+    unpack_scales_k4(scales, sc, m);
+    for (int j = 0; j < 8; j++)
+        k4_store32(q[j], d * (float)sc[j], dmin * (float)m[j], dst + 32 * j);
+}
+
+LOCO_AVX2 void lq_to_float_q4_k_avx2(const void *src, float *dst, int64_t n)
+{
+    const struct block_q4_k *b = src;
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    for (int64_t i = 0; i < n / QK; i++, dst += QK) {
+        __m256i q[8];
+        for (int c = 0; c < 4; c++) {
+            const __m256i qv = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * c));
+            q[2 * c] = _mm256_and_si256(qv, low4);
+            q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(qv, 4), low4);
+        }
+        k4_dequant_block(q, lq_fp16_to_fp32(b[i].d), lq_fp16_to_fp32(b[i].dmin), b[i].scales, dst);
+    }
+}
+
 #endif
 
 /* Several activation rows (quant-impl.h, lq_vec_dot_multi_fn): the block is
@@ -568,24 +609,41 @@ void lq_dot_q5_k_q8_k_ref(int64_t n, float *s, const void *vx, const void *vy)
 }
 
 #if LOCO_QUANT_X86
+/* The 256 quants of a Q5_K block (0..31) as q[2c] (low nibbles, sub-block
+ * 2c) and q[2c+1] (high nibbles): 16 more where bit 2c (low) or 2c+1 (high)
+ * of qh[l] is set. */
+LOCO_AVX2 static LQ_INLINE void q5_k_quants(const struct block_q5_k *x, __m256i q[8])
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    __m256i hb = _mm256_loadu_si256((const __m256i *)x->qh);
+    for (int c = 0; c < 4; c++) {
+        const __m256i qv = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * c));
+        const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(hb, one), 4);
+        const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4);
+        hb = _mm256_srli_epi16(hb, 2);
+        q[2 * c] = _mm256_or_si256(_mm256_and_si256(qv, low4), h0);
+        q[2 * c + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qv, 4), low4), h1);
+    }
+}
+
+LOCO_AVX2 void lq_to_float_q5_k_avx2(const void *src, float *dst, int64_t n)
+{
+    const struct block_q5_k *b = src;
+    for (int64_t i = 0; i < n / QK; i++, dst += QK) {
+        __m256i q[8];
+        q5_k_quants(&b[i], q);
+        k4_dequant_block(q, lq_fp16_to_fp32(b[i].d), lq_fp16_to_fp32(b[i].dmin), b[i].scales, dst);
+    }
+}
+
 LOCO_AVX2 void lq_dot_q5_k_q8_k_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
     const struct block_q5_k *x = vx;
     const struct block_q8_k *y = vy;
-    const __m256i low4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     __m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK; i++) {
         __m256i q[8];
-        __m256i hb = _mm256_loadu_si256((const __m256i *)x[i].qh);
-        for (int c = 0; c < 4; c++) {
-            __m256i qv = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
-            /* bit 2c of qh[l] -> +16 on the low nibble, bit 2c+1 -> high */
-            __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(hb, one), 4);
-            __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4);
-            hb = _mm256_srli_epi16(hb, 2);
-            q[2 * c] = _mm256_or_si256(_mm256_and_si256(qv, low4), h0);
-            q[2 * c + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qv, 4), low4), h1);
-        }
+        q5_k_quants(&x[i], q);
         k4_block(q, x[i].scales, &y[i], y[i].d * _cvtsh_ss(x[i].d), y[i].d * _cvtsh_ss(x[i].dmin),
                  &acc, &acc_m);
     }
@@ -696,6 +754,51 @@ void lq_dot_q6_k_q8_k_ref(int64_t n, float *s, const void *vx, const void *vy)
 }
 
 #if LOCO_QUANT_X86
+/* The 128 quants of one half of a Q6_K block, unsigned (0..63: the -32
+ * offset not yet taken): q[g] holds elements 32g..32g+31 of the half, low 4
+ * bits from ql[64], top 2 bits from qh[32] (docs/formats/quant.md). */
+LOCO_AVX2 static LQ_INLINE void q6_k_half_quants(const uint8_t *ql, const uint8_t *qh,
+                                                 __m256i q[4])
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0f), top2 = _mm256_set1_epi8(0x30);
+    const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+    const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+    const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+    q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
+                           _mm256_and_si256(_mm256_slli_epi16(h, 4), top2));
+    q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
+                           _mm256_and_si256(_mm256_slli_epi16(h, 2), top2));
+    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                           _mm256_and_si256(h, top2));
+    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                           _mm256_and_si256(_mm256_srli_epi16(h, 2), top2));
+}
+
+/* As lq_to_float_q6_k: dst = (d * scale) * (q - 32) per 16 elements. */
+LOCO_AVX2 void lq_to_float_q6_k_avx2(const void *src, float *dst, int64_t n)
+{
+    const struct block_q6_k *b = src;
+    const __m256i off = _mm256_set1_epi8(32);
+    for (int64_t i = 0; i < n / QK; i++) {
+        const float d = lq_fp16_to_fp32(b[i].d);
+        for (int half = 0; half < 2; half++) {
+            __m256i q[4];
+            q6_k_half_quants(b[i].ql + 64 * half, b[i].qh + 32 * half, q);
+            for (int g = 0; g < 4; g++, dst += 32) {
+                const __m256i v = _mm256_sub_epi8(q[g], off);
+                const __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
+                const __m128i part[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+                const int8_t *sc = b[i].scales + 8 * half + 2 * g;
+                for (int k = 0; k < 4; k++) {
+                    const __m256 dl = _mm256_set1_ps(d * (float)sc[k / 2]);
+                    const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part[k]));
+                    _mm256_storeu_ps(dst + 8 * k, _mm256_mul_ps(dl, f));
+                }
+            }
+        }
+    }
+}
+
 /* For _mm256_shuffle_epi8 over 8 int16 repeated in both 128-bit lanes:
  * element 2g to every slot of the low lane, element 2g+1 to the high lane. */
 LOCO_AVX2 static LQ_INLINE __m256i q6_scale_pick(int g)
@@ -747,7 +850,6 @@ LOCO_AVX2 static LQ_INLINE void dotm_q6_k(int64_t n, float *s, size_t ss, const 
                                           const char *y, size_t ys, const int ny)
 {
     const struct block_q6_k *x = vx;
-    const __m256i low4 = _mm256_set1_epi8(0x0f), top2 = _mm256_set1_epi8(0x30);
     __m256 acc[LQ_MULTI_MAX];
     for (int k = 0; k < ny; k++)
         acc[k] = _mm256_setzero_ps();
@@ -757,20 +859,9 @@ LOCO_AVX2 static LQ_INLINE void dotm_q6_k(int64_t n, float *s, size_t ss, const 
             sumi[k] = _mm256_setzero_si256();
 #pragma GCC unroll 2
         for (int half = 0; half < 2; half++) {
-            const uint8_t *ql = x[i].ql + 64 * half, *qh = x[i].qh + 32 * half;
             const int8_t *sc = x[i].scales + 8 * half;
-            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
-            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
-                                   _mm256_and_si256(_mm256_slli_epi16(h, 4), top2));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
-                                   _mm256_and_si256(_mm256_slli_epi16(h, 2), top2));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                                   _mm256_and_si256(h, top2));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                                   _mm256_and_si256(_mm256_srli_epi16(h, 2), top2));
+            q6_k_half_quants(x[i].ql + 64 * half, x[i].qh + 32 * half, q);
             /* the half's 8 scales as int16 in both 128-bit lanes */
             const __m256i sc8 =
                 _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)sc)));

@@ -294,6 +294,9 @@ void lq_dotm_q8_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *x, const
 void lq_from_float_q8_0_avx2(const float *src, void *dst, int64_t n);
 void lq_from_float_q8_1_avx2(const float *src, void *dst, int64_t n);
 void lq_dot_q4_k_q8_k_avx2(int64_t n, float *s, const void *x, const void *y);
+void lq_to_float_q4_k_avx2(const void *src, float *dst, int64_t n);
+void lq_to_float_q5_k_avx2(const void *src, float *dst, int64_t n);
+void lq_to_float_q6_k_avx2(const void *src, float *dst, int64_t n);
 void lq_dot_q5_k_q8_k_avx2(int64_t n, float *s, const void *x, const void *y);
 void lq_dot_q6_k_q8_k_avx2(int64_t n, float *s, const void *x, const void *y);
 void lq_dotm_q4_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *x, const void *y, size_t ys,

@@ -112,9 +112,9 @@ static const struct {
     {LOCO_TYPE_Q5_1, NULL, NULL, lq_dot_q5_1_q8_1_avx2, NULL},
     {LOCO_TYPE_Q8_0, NULL, lq_from_float_q8_0_avx2, lq_dot_q8_0_q8_0_avx2, lq_dotm_q8_0_q8_0_avx2},
     {LOCO_TYPE_Q8_1, NULL, lq_from_float_q8_1_avx2, NULL, NULL},
-    {LOCO_TYPE_Q4_K, NULL, NULL, lq_dot_q4_k_q8_k_avx2, lq_dotm_q4_k_q8_k_avx2},
-    {LOCO_TYPE_Q5_K, NULL, NULL, lq_dot_q5_k_q8_k_avx2, NULL},
-    {LOCO_TYPE_Q6_K, NULL, NULL, lq_dot_q6_k_q8_k_avx2, lq_dotm_q6_k_q8_k_avx2},
+    {LOCO_TYPE_Q4_K, lq_to_float_q4_k_avx2, NULL, lq_dot_q4_k_q8_k_avx2, lq_dotm_q4_k_q8_k_avx2},
+    {LOCO_TYPE_Q5_K, lq_to_float_q5_k_avx2, NULL, lq_dot_q5_k_q8_k_avx2, NULL},
+    {LOCO_TYPE_Q6_K, lq_to_float_q6_k_avx2, NULL, lq_dot_q6_k_q8_k_avx2, lq_dotm_q6_k_q8_k_avx2},
     {LOCO_TYPE_Q8_K, NULL, lq_from_float_q8_k_avx2, NULL, NULL},
 };
 
