@@ -12,10 +12,10 @@
  *     the Q8_K scale, bsums, all-zero blocks);
  *  5. quantize -> dequantize error bounds on random data;
  *  6. every AVX2 kernel against its scalar reference (skipped without AVX2):
- *     activation quantizers and the K-quant dequantizers bit for bit, dot products within the budget
- *     |fast - ref| <= 1e-5 * sum_i |terms_i| (terms: each element's scale
- *     part and min part times the activation, so cancellation inside the
- *     min-offset types does not hide float error);
+ *     activation quantizers and the K-quant dequantizers bit for bit, dot
+ *     products within the budget |fast - ref| <= 1e-5 * sum_i |terms_i|
+ *     (terms: each element's scale part and min part times the activation,
+ *     so cancellation inside the min-offset types does not hide float error);
  *  7. loco_matmul / loco_matmul_f32act for every type against a naive
  *     dequantize-then-double reference, n_tok 1, 3 (dot path), 17 (sgemm for
  *     float weights) and 70 (sgemm for quantized weights), n_threads 1 and 2
@@ -829,7 +829,7 @@ static void test_fast_quantizers(void **state)
     free(x);
 }
 
-/* The fast dequantizers (F16, Q4_K, Q5_K, Q6_K) give the reference's bits
+/* The fast K-quant dequantizers (Q4_K, Q5_K, Q6_K) give the reference's bits
  * on random blocks, one block and several */
 static void test_fast_dequantizers(void **state)
 {

@@ -28,6 +28,7 @@
 #include "quant-impl.h"
 
 #include <math.h>
+#include <stdbool.h>
 
 #if LOCO_QUANT_X86
 #include <immintrin.h>
@@ -367,15 +368,21 @@ LOCO_AVX2 static __m256i spread_i16(__m256i v8, int k)
     return _mm256_shuffle_epi8(v8, idx);
 }
 
+/* A Q4_K/Q5_K block's 8 mins (the bytes of m8) as 16 int16, each twice:
+ * m0 m0 m1 m1 ... m7 m7, to pair with the activation block's 16 bsums. */
+LOCO_AVX2 static LQ_INLINE __m256i k4_mins_x2(uint64_t m8)
+{
+    const __m128i m = _mm_cvtsi64_si128((long long)m8);
+    return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
+}
+
 /* The end of a Q4_K/Q5_K block against one activation block: the scaled
- * sums sumi (8 int32 lanes) and the min term into the float accumulators. */
-LOCO_AVX2 static LQ_INLINE void k4_tail(__m256i sumi, uint64_t m8, const struct block_q8_k *y,
+ * sums sumi (8 int32 lanes) and the min term into the float accumulators;
+ * m2 is k4_mins_x2 of the block's mins. */
+LOCO_AVX2 static LQ_INLINE void k4_tail(__m256i sumi, __m256i m2, const struct block_q8_k *y,
                                         float d, float dmin, __m256 *acc, __m256 *acc_m)
 {
-    /* min term: lane j is m[j] * (bsum[2j] + bsum[2j+1]), one madd against
-     * the mins each doubled (m0 m0 m1 m1 ...) */
-    const __m128i m = _mm_cvtsi64_si128((long long)m8);
-    const __m256i m2 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
+    /* min term: lane j is m[j] * (bsum[2j] + bsum[2j+1]), one madd */
     __m256i summ = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), m2);
     *acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), *acc);
     *acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(summ), *acc_m);
@@ -426,7 +433,19 @@ LOCO_AVX2 static LQ_INLINE void k4_block(const __m256i q[8], const uint8_t scale
         __m256i p = _mm256_maddubs_epi16(q[j], yv);
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, spread_i16(sc16, j)));
     }
-    k4_tail(sumi, m8, y, d, dmin, acc, acc_m);
+    k4_tail(sumi, k4_mins_x2(m8), y, d, dmin, acc, acc_m);
+}
+
+/* 32 bytes as 32 floats, f[k] holding bytes 8k..8k+7: unsigned (0..255) or
+ * signed (-128..127). */
+LOCO_AVX2 static LQ_INLINE void bytes_to_ps(__m256i v, bool is_signed, __m256 f[4])
+{
+    const __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
+    const __m128i part[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++)
+        f[k] = _mm256_cvtepi32_ps(is_signed ? _mm256_cvtepi8_epi32(part[k])
+                                            : _mm256_cvtepu8_epi32(part[k]));
 }
 
 /* 32 unsigned byte quants of one sub-block to floats with the reference's
@@ -435,13 +454,10 @@ LOCO_AVX2 static LQ_INLINE void k4_block(const __m256i q[8], const uint8_t scale
 LOCO_AVX2 static LQ_INLINE void k4_store32(__m256i q, float d1, float m1, float *dst)
 {
     const __m256 dv = _mm256_set1_ps(d1), mv = _mm256_set1_ps(m1);
-    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
-    const __m128i part[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) {
-        const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(part[k]));
-        _mm256_storeu_ps(dst + 8 * k, _mm256_sub_ps(_mm256_mul_ps(dv, f), mv));
-    }
+    __m256 f[4];
+    bytes_to_ps(q, false, f);
+    for (int k = 0; k < 4; k++)
+        _mm256_storeu_ps(dst + 8 * k, _mm256_sub_ps(_mm256_mul_ps(dv, f[k]), mv));
 }
 
 /* One Q4_K/Q5_K block from its quants q[2c] (sub-block 2c) and q[2c+1],
@@ -455,17 +471,24 @@ LOCO_AVX2 static LQ_INLINE void k4_dequant_block(const __m256i q[8], float d, fl
         k4_store32(q[j], d * (float)sc[j], dmin * (float)m[j], dst + 32 * j);
 }
 
+/* The 256 quants of a Q4_K block (0..15) as q[2c] (low nibbles, sub-block
+ * 2c) and q[2c+1] (high nibbles). */
+LOCO_AVX2 static LQ_INLINE void q4_k_quants(const struct block_q4_k *x, __m256i q[8])
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    for (int c = 0; c < 4; c++) {
+        const __m256i qv = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * c));
+        q[2 * c] = _mm256_and_si256(qv, low4);
+        q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(qv, 4), low4);
+    }
+}
+
 LOCO_AVX2 void lq_to_float_q4_k_avx2(const void *src, float *dst, int64_t n)
 {
     const struct block_q4_k *b = src;
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
     for (int64_t i = 0; i < n / QK; i++, dst += QK) {
         __m256i q[8];
-        for (int c = 0; c < 4; c++) {
-            const __m256i qv = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * c));
-            q[2 * c] = _mm256_and_si256(qv, low4);
-            q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(qv, 4), low4);
-        }
+        q4_k_quants(&b[i], q);
         k4_dequant_block(q, lq_fp16_to_fp32(b[i].d), lq_fp16_to_fp32(b[i].dmin), b[i].scales, dst);
     }
 }
@@ -526,10 +549,11 @@ LOCO_AVX2 static LQ_INLINE void dotm_q4_k(int64_t n, float *s, size_t ss, const 
             }
         }
         const float dx = _cvtsh_ss(x[i].d), dmx = _cvtsh_ss(x[i].dmin);
+        const __m256i m2 = k4_mins_x2(m8);
 #pragma GCC unroll 4
         for (int k = 0; k < ny; k++) {
             const struct block_q8_k *yb = LQ_Y_BLOCK(block_q8_k, y, ys, k, i);
-            k4_tail(sumi[k], m8, yb, yb->d * dx, yb->d * dmx, &acc[k], &acc_m[k]);
+            k4_tail(sumi[k], m2, yb, yb->d * dx, yb->d * dmx, &acc[k], &acc_m[k]);
         }
     }
     for (int k = 0; k < ny; k++)
@@ -785,15 +809,14 @@ LOCO_AVX2 void lq_to_float_q6_k_avx2(const void *src, float *dst, int64_t n)
             __m256i q[4];
             q6_k_half_quants(b[i].ql + 64 * half, b[i].qh + 32 * half, q);
             for (int g = 0; g < 4; g++, dst += 32) {
-                const __m256i v = _mm256_sub_epi8(q[g], off);
-                const __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
-                const __m128i part[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+                /* elements 32g.. of the half: scale 2g for 16, then 2g+1 */
                 const int8_t *sc = b[i].scales + 8 * half + 2 * g;
-                for (int k = 0; k < 4; k++) {
-                    const __m256 dl = _mm256_set1_ps(d * (float)sc[k / 2]);
-                    const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part[k]));
-                    _mm256_storeu_ps(dst + 8 * k, _mm256_mul_ps(dl, f));
-                }
+                const __m256 dl[2] = {_mm256_set1_ps(d * (float)sc[0]),
+                                      _mm256_set1_ps(d * (float)sc[1])};
+                __m256 f[4];
+                bytes_to_ps(_mm256_sub_epi8(q[g], off), true, f);
+                for (int k = 0; k < 4; k++)
+                    _mm256_storeu_ps(dst + 8 * k, _mm256_mul_ps(dl[k / 2], f[k]));
             }
         }
     }
@@ -808,14 +831,20 @@ LOCO_AVX2 static LQ_INLINE __m256i q6_scale_pick(int g)
     return _mm256_set_m128i(hi, lo);
 }
 
+/* A Q6_K block's 16 scales as int16 (for q6_tail). */
+LOCO_AVX2 static LQ_INLINE __m256i q6_scales16(const int8_t scales[16])
+{
+    return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
+}
+
 /* The end of a Q6_K block against one activation block: the -32 offset,
  * 32 * sum_j sc[j] * bsum[j], taken out of the scaled sums sumi (8 int32
- * lanes), and d * sumi into the float accumulator. */
-LOCO_AVX2 static LQ_INLINE void q6_tail(__m256i sumi, const int8_t scales[16],
-                                        const struct block_q8_k *y, float d, __m256 *acc)
+ * lanes), and d * sumi into the float accumulator; sc16 is q6_scales16 of
+ * the block's scales. */
+LOCO_AVX2 static LQ_INLINE void q6_tail(__m256i sumi, __m256i sc16, const struct block_q8_k *y,
+                                        float d, __m256 *acc)
 {
     __m256i bs = _mm256_loadu_si256((const __m256i *)y->bsums);
-    __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
     sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
     *acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), *acc);
 }
@@ -844,8 +873,9 @@ void lq_dotm_q6_k_q8_k_ref(int64_t n, float *s, size_t ss, const void *vx, const
 }
 
 #if LOCO_QUANT_X86
-/* Per row q6_half's groups and the same offset and float steps; the 6-bit
- * quants and the group scales of each half are shared. */
+/* Per row the integer sums of each 32-quant group and q6_tail's offset and
+ * float steps; the 6-bit quants and the group scales of each half are
+ * shared among the rows. */
 LOCO_AVX2 static LQ_INLINE void dotm_q6_k(int64_t n, float *s, size_t ss, const void *vx,
                                           const char *y, size_t ys, const int ny)
 {
@@ -879,10 +909,11 @@ LOCO_AVX2 static LQ_INLINE void dotm_q6_k(int64_t n, float *s, size_t ss, const 
             }
         }
         const float dx = _cvtsh_ss(x[i].d);
+        const __m256i sc16 = q6_scales16(x[i].scales);
 #pragma GCC unroll 4
         for (int k = 0; k < ny; k++) {
             const struct block_q8_k *yb = LQ_Y_BLOCK(block_q8_k, y, ys, k, i);
-            q6_tail(sumi[k], x[i].scales, yb, yb->d * dx, &acc[k]);
+            q6_tail(sumi[k], sc16, yb, yb->d * dx, &acc[k]);
         }
     }
     for (int k = 0; k < ny; k++)
@@ -967,9 +998,10 @@ LOCO_AVX512 static LQ_INLINE void dotm_q4_k_vnni(int64_t n, float *s, size_t ss,
             }
         }
         const float dx = _cvtsh_ss(x[i].d), dmx = _cvtsh_ss(x[i].dmin);
+        const __m256i m2 = k4_mins_x2(m8);
         for (int k = 0; k < ny; k++) {
             const struct block_q8_k *yb = LQ_Y_BLOCK(block_q8_k, y, ys, k, i);
-            k4_tail(fold_epi32(sumi[k]), m8, yb, yb->d * dx, yb->d * dmx, &acc[k], &acc_m[k]);
+            k4_tail(fold_epi32(sumi[k]), m2, yb, yb->d * dx, yb->d * dmx, &acc[k], &acc_m[k]);
         }
     }
     for (int k = 0; k < ny; k++)
@@ -1036,9 +1068,10 @@ LOCO_AVX512 static LQ_INLINE void dotm_q6_k_vnni(int64_t n, float *s, size_t ss,
             }
         }
         const float dx = _cvtsh_ss(x[i].d);
+        const __m256i sc16 = q6_scales16(x[i].scales);
         for (int k = 0; k < ny; k++) {
             const struct block_q8_k *yb = LQ_Y_BLOCK(block_q8_k, y, ys, k, i);
-            q6_tail(fold_epi32(sumi[k]), x[i].scales, yb, yb->d * dx, &acc[k]);
+            q6_tail(fold_epi32(sumi[k]), sc16, yb, yb->d * dx, &acc[k]);
         }
     }
     for (int k = 0; k < ny; k++)
